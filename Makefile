@@ -1,0 +1,42 @@
+# Scantron build, test and dev targets. `make help` lists them.
+#
+# Tools (temporal, versitygw, staticcheck) live in ./bin, the dev stack's
+# state in ./.data; both are git-ignored.
+
+SHELL := /bin/bash
+GO    ?= go
+
+.DEFAULT_GOAL := help
+
+.PHONY: help tools build run test lint bench clean-data
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
+
+tools: ## install missing packages and tools (idempotent; quiet when all present)
+	@./scripts/install-tools.sh
+
+build: ## build bin/scantron
+	$(GO) build -o bin/scantron ./cmd/scantron
+
+run: tools build ## start PostgreSQL, S3, Temporal, server and a local agent (state in .data; Ctrl-C stops)
+	./bin/scantron dev
+
+test: lint ## lint, then run every package's tests
+	$(GO) test -count=1 -timeout 20m ./...
+
+lint: tools ## gofmt, go vet, staticcheck, docker-compose config
+	@unformatted="$$(git ls-files -co --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	./bin/staticcheck ./...
+	@if command -v docker-compose >/dev/null 2>&1; then \
+		echo "docker-compose -f docker-compose.yml config -q"; \
+		docker-compose -f docker-compose.yml config -q; \
+	fi
+
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean-data: ## delete .data (the dev stack's state); stops nothing, so stop `make run` first
+	rm -rf .data
