@@ -1,0 +1,195 @@
+package scan
+
+import "time"
+
+// Site is a named set of targets with its own exclusions.
+type Site struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Targets     []string  `json:"targets"`
+	Exclusions  []string  `json:"exclusions"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Exclusion is a global exclusion: never scanned by any scan.
+type Exclusion struct {
+	ID        int64     `json:"id"`
+	Target    string    `json:"target"`
+	Note      string    `json:"note"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Profile is a named scanner configuration.
+type Profile struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Scanner     Scanner   `json:"scanner"`
+	Options     string    `json:"options"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Agent is a registered scanning agent. It polls its own task queue.
+type Agent struct {
+	ID          int64      `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	TaskQueue   string     `json:"task_queue"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LastSeenAt  *time.Time `json:"last_seen_at,omitempty"`
+}
+
+// Scan ties a site, a profile and an agent to a start time and an optional
+// recurrence rule.
+type Scan struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	SiteID    int64      `json:"site_id"`
+	ProfileID int64      `json:"profile_id"`
+	AgentID   int64      `json:"agent_id"`
+	StartAt   *time.Time `json:"start_at,omitempty"`
+	TimeZone  string     `json:"time_zone"`
+	RRule     string     `json:"rrule"`
+	Enabled   bool       `json:"enabled"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// RunStatus is where a run is in its life.
+type RunStatus string
+
+// Run states. Completed, failed and cancelled are final.
+const (
+	RunPending   RunStatus = "pending"
+	RunRunning   RunStatus = "running"
+	RunParsing   RunStatus = "parsing"
+	RunCompleted RunStatus = "completed"
+	RunFailed    RunStatus = "failed"
+	RunCancelled RunStatus = "cancelled"
+)
+
+// Final reports whether no further change of status is expected.
+func (s RunStatus) Final() bool {
+	return s == RunCompleted || s == RunFailed || s == RunCancelled
+}
+
+// Run is one execution of a scan, backed by one workflow.
+type Run struct {
+	ID         int64      `json:"id"`
+	ScanID     int64      `json:"scan_id"`
+	WorkflowID string     `json:"workflow_id"`
+	Status     RunStatus  `json:"status"`
+	Error      string     `json:"error,omitempty"`
+	Targets    []string   `json:"targets"`
+	Excludes   []string   `json:"excludes"`
+	Addresses  int64      `json:"addresses"`
+	HostsUp    int        `json:"hosts_up"`
+	OpenPorts  int        `json:"open_ports"`
+	CSV        *BlobRef   `json:"csv,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// ShardStatus is where one shard of a run is.
+type ShardStatus string
+
+// Shard states.
+const (
+	ShardPending   ShardStatus = "pending"
+	ShardRunning   ShardStatus = "running"
+	ShardScanned   ShardStatus = "scanned"
+	ShardCompleted ShardStatus = "completed"
+	ShardFailed    ShardStatus = "failed"
+	ShardCancelled ShardStatus = "cancelled"
+)
+
+// Shard is the part of a run's targets given to one agent at once.
+type Shard struct {
+	ID         int64       `json:"id"`
+	RunID      int64       `json:"run_id"`
+	Index      int         `json:"index"`
+	AgentID    int64       `json:"agent_id"`
+	Status     ShardStatus `json:"status"`
+	Attempt    int         `json:"attempt"`
+	Targets    []string    `json:"targets"`
+	Raw        *BlobRef    `json:"raw,omitempty"`
+	Error      string      `json:"error,omitempty"`
+	StartedAt  *time.Time  `json:"started_at,omitempty"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+}
+
+// Plan is everything the orchestrator needs to run a scan once.
+type Plan struct {
+	Scan             Scan     `json:"scan"`
+	Site             Site     `json:"site"`
+	Profile          Profile  `json:"profile"`
+	Agent            Agent    `json:"agent"`
+	GlobalExclusions []string `json:"global_exclusions"`
+}
+
+// HostRow and PortRow are stored results, as the API lists them.
+type HostRow struct {
+	ID        int64      `json:"id"`
+	RunID     int64      `json:"run_id"`
+	ShardID   int64      `json:"shard_id"`
+	Address   string     `json:"address"`
+	MAC       string     `json:"mac,omitempty"`
+	Vendor    string     `json:"vendor,omitempty"`
+	Hostnames []string   `json:"hostnames"`
+	Status    string     `json:"status"`
+	Reason    string     `json:"reason"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	Ports     []PortRow  `json:"ports,omitempty"`
+}
+
+// PortRow is one port of a stored host.
+type PortRow struct {
+	HostID    int64    `json:"host_id"`
+	Address   string   `json:"address"`
+	Protocol  string   `json:"protocol"`
+	Port      int      `json:"port"`
+	State     string   `json:"state"`
+	Reason    string   `json:"reason"`
+	Service   string   `json:"service"`
+	Product   string   `json:"product"`
+	Version   string   `json:"version"`
+	ExtraInfo string   `json:"extra_info"`
+	CPE       []string `json:"cpe"`
+}
+
+// ExportRow is one line of a run's CSV export: the old Scantron columns and a
+// few more.
+type ExportRow struct {
+	ScanStart time.Time
+	ScanEnd   time.Time
+	Site      string
+	Scan      string
+	Host      string
+	Hostname  string
+	Port      int
+	Protocol  string
+	State     string
+	Service   string
+	Product   string
+	Version   string
+	ExtraInfo string
+	Reason    string
+}
+
+// ShardUpdate is the new state of a shard.
+type ShardUpdate struct {
+	ID      int64
+	Status  ShardStatus
+	Attempt int      // never decreases: a lower value keeps the stored one
+	Raw     *BlobRef // nil keeps the stored reference
+	Error   string   // replaces the stored error; empty clears it
+}
+
+// IngestStats counts what storing one shard's results wrote.
+type IngestStats struct {
+	Hosts   int // hosts stored
+	Ports   int // ports stored
+	Skipped int // hosts dropped because they had no valid IP address
+}
