@@ -1,0 +1,247 @@
+// Package objects stores blobs — raw scanner output and CSV exports — in
+// S3-compatible object storage through minio-go, and hands back
+// scan.BlobRef values that carry each object's size and SHA-256 so that a
+// reader can tell when an object is not what was written.
+package objects
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// Sentinel errors. Test with errors.Is.
+var (
+	// ErrNotFound marks a key (or bucket) that does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrChecksum marks an object whose size or SHA-256 differs from its
+	// reference.
+	ErrChecksum = errors.New("object checksum mismatch")
+)
+
+// unknownSizePart is the part size used when the size of an upload is not
+// known in advance. minio-go buffers one part in memory; its default for an
+// unknown size is over 500 MiB. 16 MiB parts allow objects up to ~156 GiB.
+const unknownSizePart = 16 << 20
+
+// Config locates a bucket.
+type Config struct {
+	Endpoint  string // host:port, no scheme
+	AccessKey string
+	SecretKey string
+	Bucket    string
+	Region    string // "" lets the client discover it (us-east-1 for most servers)
+	UseTLS    bool
+}
+
+// Store reads and writes objects of one bucket. It is safe for concurrent
+// use.
+type Store struct {
+	client *minio.Client
+	bucket string
+	region string
+}
+
+// New makes a client for cfg. It does not contact the server; see
+// EnsureBucket. Addressing is path-style, which every S3-compatible server
+// supports and which needs no DNS per bucket.
+func New(cfg Config) (*Store, error) {
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		return nil, errors.New("objects: endpoint and bucket are required")
+	}
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:       cfg.UseTLS,
+		Region:       cfg.Region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("objects: %w", err)
+	}
+	return &Store{client: client, bucket: cfg.Bucket, region: cfg.Region}, nil
+}
+
+// Bucket returns the bucket's name.
+func (s *Store) Bucket() string {
+	return s.bucket
+}
+
+// EnsureBucket creates the bucket if it does not exist.
+func (s *Store) EnsureBucket(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("objects: check bucket %s: %w", s.bucket, err)
+	}
+	if ok {
+		return nil
+	}
+	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region})
+	if err != nil {
+		// Another server may have made it in the meantime.
+		switch minio.ToErrorResponse(err).Code {
+		case "BucketAlreadyOwnedByYou", "BucketAlreadyExists":
+			return nil
+		}
+		return fmt.Errorf("objects: create bucket %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+// Put uploads r under key and returns its reference, with the SHA-256
+// computed while streaming. size may be -1 when unknown; the upload is then
+// multipart with parts of bounded size.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (scan.BlobRef, error) {
+	h := sha256.New()
+	cr := &countingReader{r: io.TeeReader(r, h)}
+	opts := minio.PutObjectOptions{ContentType: contentType}
+	if size < 0 {
+		size = -1
+		opts.PartSize = unknownSizePart
+	}
+	info, err := s.client.PutObject(ctx, s.bucket, key, cr, size, opts)
+	if err != nil {
+		return scan.BlobRef{}, fmt.Errorf("objects: put %s: %w", key, mapErr(err))
+	}
+	// The hash covers exactly the bytes read; they must be the bytes stored.
+	if info.Size != cr.n || (size >= 0 && size != cr.n) {
+		return scan.BlobRef{}, fmt.Errorf("objects: put %s: stored %d bytes but read %d (declared %d)", key, info.Size, cr.n, size)
+	}
+	return scan.BlobRef{Bucket: s.bucket, Key: key, Size: cr.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// PutFile uploads the file at path under key.
+func (s *Store) PutFile(ctx context.Context, key, path, contentType string) (scan.BlobRef, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return scan.BlobRef{}, fmt.Errorf("objects: put %s: %w", key, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return scan.BlobRef{}, fmt.Errorf("objects: put %s: %w", key, err)
+	}
+	return s.Put(ctx, key, f, st.Size(), contentType)
+}
+
+// Get opens the object ref points at (ref.Bucket, or this store's bucket if
+// empty). The reader checks what it delivers: when a Read reaches the end,
+// it returns an error wrapping ErrChecksum instead of io.EOF if the size or
+// SHA-256 differs from ref. Only a reader read to the end has been checked.
+// A size that already differs when the object is opened fails at once.
+func (s *Store) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error) {
+	if ref.Key == "" || ref.Size < 0 {
+		return nil, fmt.Errorf("objects: get: incomplete blob reference %+v", ref)
+	}
+	bucket := ref.Bucket
+	if bucket == "" {
+		bucket = s.bucket
+	}
+	want, err := hex.DecodeString(ref.SHA256)
+	if err != nil || len(want) != sha256.Size {
+		return nil, fmt.Errorf("objects: get %s: bad sha256 %q in reference", ref.Key, ref.SHA256)
+	}
+	obj, size, err := s.open(ctx, bucket, ref.Key)
+	if err != nil {
+		return nil, err
+	}
+	if size != ref.Size {
+		obj.Close()
+		return nil, fmt.Errorf("objects: get %s: %w: size is %d, reference says %d", ref.Key, ErrChecksum, size, ref.Size)
+	}
+	return &verifyingReader{r: obj, h: sha256.New(), key: ref.Key, want: want, wantSize: ref.Size}, nil
+}
+
+// Open opens the object at key for download and returns its size. The
+// content is not checked.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	obj, size, err := s.open(ctx, s.bucket, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	return obj, size, nil
+}
+
+func (s *Store) open(ctx context.Context, bucket, key string) (*minio.Object, int64, error) {
+	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, 0, fmt.Errorf("objects: get %s: %w", key, mapErr(err))
+	}
+	// Stat sends the GET, so a missing key fails here rather than at the
+	// first Read.
+	info, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		return nil, 0, fmt.Errorf("objects: get %s: %w", key, mapErr(err))
+	}
+	return obj, info.Size, nil
+}
+
+// Delete removes the object at key. Deleting a missing key succeeds.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("objects: delete %s: %w", key, mapErr(err))
+	}
+	return nil
+}
+
+// mapErr wraps ErrNotFound around S3's "no such key/bucket" answers.
+func mapErr(err error) error {
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case resp.Code == "NoSuchKey", resp.Code == "NoSuchBucket", resp.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// verifyingReader hashes what it delivers and checks it at EOF.
+type verifyingReader struct {
+	r        io.ReadCloser
+	h        hash.Hash
+	n        int64
+	key      string
+	want     []byte
+	wantSize int64
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if err == io.EOF {
+		if v.n != v.wantSize {
+			return n, fmt.Errorf("objects: get %s: %w: read %d bytes, reference says %d", v.key, ErrChecksum, v.n, v.wantSize)
+		}
+		if got := v.h.Sum(nil); !bytes.Equal(got, v.want) {
+			return n, fmt.Errorf("objects: get %s: %w: sha256 is %x, reference says %x", v.key, ErrChecksum, got, v.want)
+		}
+	}
+	return n, err
+}
+
+func (v *verifyingReader) Close() error {
+	return v.r.Close()
+}

@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// ExportRows streams a run's results to fn, one row per port in any state,
+// ordered by address, protocol and port. A host without ports gives one row
+// with Port 0 and the port fields empty. Hostname is the host's first name.
+//
+// ScanStart is when the run started (or was created, if it never ran).
+// ScanEnd is when it finished; the CSV is usually written before the run is
+// completed, so until then it is the latest finish of the run's shards, or
+// the time of the export. Times are UTC.
+//
+// Rows are read one at a time from the database, in one read-only snapshot;
+// an error from fn stops the export and is returned wrapped. A missing run is
+// ErrNotFound.
+func (s *Store) ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error {
+	const head = `
+SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
+       COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now())
+FROM runs r
+JOIN scans s ON s.id = r.scan_id
+JOIN sites si ON si.id = s.site_id
+WHERE r.id = $1`
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	return s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		var (
+			base       scan.ExportRow
+			start, end time.Time
+		)
+		err := tx.QueryRow(ctx, head, runID).Scan(&base.Scan, &base.Site, &start, &end)
+		if err != nil {
+			return mapRead("export run", err, fmt.Sprintf("run %d", runID))
+		}
+		base.ScanStart, base.ScanEnd = start.UTC(), end.UTC()
+		return exportRows(ctx, tx, runID, base, fn)
+	})
+}
+
+func exportRows(ctx context.Context, tx pgx.Tx, runID int64, base scan.ExportRow, fn func(scan.ExportRow) error) error {
+	const q = `
+SELECT host(h.address), COALESCE(h.hostnames[1], ''),
+       COALESCE(p.port, 0), COALESCE(p.protocol, ''), COALESCE(p.state, ''),
+       COALESCE(p.service, ''), COALESCE(p.product, ''), COALESCE(p.version, ''),
+       COALESCE(p.extra_info, ''), COALESCE(p.reason, '')
+FROM hosts h
+LEFT JOIN ports p ON p.host_id = h.id
+WHERE h.run_id = $1
+ORDER BY h.address, p.protocol NULLS FIRST, p.port NULLS FIRST, h.id, p.id`
+	rows, err := tx.Query(ctx, q, runID)
+	if err != nil {
+		return fmt.Errorf("export run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		row := base
+		if err := rows.Scan(&row.Host, &row.Hostname, &row.Port, &row.Protocol, &row.State,
+			&row.Service, &row.Product, &row.Version, &row.ExtraInfo, &row.Reason); err != nil {
+			return fmt.Errorf("export run %d: %w", runID, err)
+		}
+		if err := fn(row); err != nil {
+			return fmt.Errorf("export run %d: %w", runID, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("export run %d: %w", runID, err)
+	}
+	return nil
+}

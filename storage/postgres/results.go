@@ -1,0 +1,268 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/report"
+)
+
+// Ingest flushes its buffer when either limit is reached, so memory stays
+// flat however large the scanner output is.
+const (
+	ingestBatchHosts = 500
+	ingestBatchPorts = 20000
+)
+
+// HostFilter pages ListHosts.
+type HostFilter struct {
+	Limit     int // 0 or less means no limit
+	Offset    int
+	WithPorts bool // fill HostRow.Ports, ordered by protocol and port
+}
+
+// PortFilter selects and pages ListPorts.
+type PortFilter struct {
+	State  string // "" means every state
+	Limit  int    // 0 or less means no limit
+	Offset int
+}
+
+// errEmitAfterParse is returned by emit when called after parse returned.
+var errEmitAfterParse = errors.New("emit called after parse returned")
+
+// ReplaceShardResults replaces the stored hosts and ports of a shard with
+// those parse emits, in one transaction: first the shard's rows are deleted,
+// then parse is called and every host it passes to emit is buffered and
+// written in batches (host ids drawn from the hosts sequence, hosts and
+// ports written with COPY). Running it again for the same shard therefore
+// never duplicates rows.
+//
+// Hosts without a valid IPv4 or IPv6 address are skipped and counted in
+// scan.IngestStats.Skipped. If parse returns an error, nothing is stored and that
+// error is returned (wrapped); a caller that wants to keep what a truncated
+// file held should swallow report.ErrTruncated in parse. The shard must
+// belong to the run (ErrNotFound otherwise). Concurrent calls for the same
+// shard wait for each other.
+func (s *Store) ReplaceShardResults(ctx context.Context, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error) {
+	var stats scan.IngestStats
+	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM shards WHERE id = $1 AND run_id = $2 FOR UPDATE`, shardID, runID).Scan(&one)
+		if err != nil {
+			return mapRead("lock shard", err, fmt.Sprintf("shard %d of run %d", shardID, runID))
+		}
+		const (
+			delPorts = `DELETE FROM ports WHERE host_id IN (SELECT id FROM hosts WHERE shard_id = $1)`
+			delHosts = `DELETE FROM hosts WHERE shard_id = $1`
+		)
+		if _, err := tx.Exec(ctx, delPorts, shardID); err != nil {
+			return fmt.Errorf("delete old ports: %w", err)
+		}
+		if _, err := tx.Exec(ctx, delHosts, shardID); err != nil {
+			return fmt.Errorf("delete old hosts: %w", err)
+		}
+
+		ing := &ingester{ctx: ctx, tx: tx, runID: runID, shardID: shardID}
+		done := false
+		emit := func(h report.Host) error {
+			if done {
+				return errEmitAfterParse
+			}
+			return ing.add(h)
+		}
+		if err := parse(emit); err != nil {
+			return fmt.Errorf("parse: %w", err)
+		}
+		done = true
+		if err := ing.flush(); err != nil {
+			return err
+		}
+		stats = ing.stats
+		return nil
+	})
+	if err != nil {
+		return scan.IngestStats{}, fmt.Errorf("replace results of shard %d: %w", shardID, err)
+	}
+	return stats, nil
+}
+
+// ingester buffers hosts and writes them in batches.
+type ingester struct {
+	ctx            context.Context
+	tx             pgx.Tx
+	runID, shardID int64
+	hosts          []pendingHost
+	ports          int
+	stats          scan.IngestStats
+}
+
+type pendingHost struct {
+	addr netip.Addr
+	host report.Host
+}
+
+func (in *ingester) add(h report.Host) error {
+	addr, err := netip.ParseAddr(h.IP())
+	if err != nil {
+		in.stats.Skipped++
+		return nil
+	}
+	// inet has no zones; a zoned link-local address is stored without one.
+	in.hosts = append(in.hosts, pendingHost{addr: addr.WithZone("").Unmap(), host: h})
+	in.ports += len(h.Ports)
+	if len(in.hosts) >= ingestBatchHosts || in.ports >= ingestBatchPorts {
+		return in.flush()
+	}
+	return nil
+}
+
+func (in *ingester) flush() error {
+	if len(in.hosts) == 0 {
+		return nil
+	}
+	const ids = `SELECT nextval(pg_get_serial_sequence('hosts', 'id')) FROM generate_series(1, $1)`
+	rows, err := in.tx.Query(in.ctx, ids, len(in.hosts))
+	if err != nil {
+		return fmt.Errorf("allocate host ids: %w", err)
+	}
+	hostIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("allocate host ids: %w", err)
+	}
+
+	hostRows := make([][]any, len(in.hosts))
+	portRows := make([][]any, 0, in.ports)
+	for i, ph := range in.hosts {
+		h := ph.host
+		mac, vendor := h.MAC()
+		names := make([]string, 0, len(h.Hostnames))
+		for _, n := range h.Hostnames {
+			names = append(names, n.Name)
+		}
+		hostRows[i] = []any{hostIDs[i], in.runID, in.shardID, ph.addr, mac, vendor, names,
+			h.Status, h.Reason, timeOrNil(h.Start), timeOrNil(h.End)}
+		for _, p := range h.Ports {
+			portRows = append(portRows, []any{hostIDs[i], in.runID, p.Protocol, p.Number, p.State,
+				p.Reason, p.Service.Name, p.Service.Product, p.Service.Version, p.Service.ExtraInfo,
+				strs(p.Service.CPE)})
+		}
+	}
+	hostCols := []string{"id", "run_id", "shard_id", "address", "mac", "vendor", "hostnames",
+		"status", "reason", "started_at", "ended_at"}
+	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"hosts"}, hostCols, pgx.CopyFromRows(hostRows)); err != nil {
+		return mapWrite("copy hosts", err, "")
+	}
+	portCols := []string{"host_id", "run_id", "protocol", "port", "state", "reason",
+		"service", "product", "version", "extra_info", "cpe"}
+	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"ports"}, portCols, pgx.CopyFromRows(portRows)); err != nil {
+		return mapWrite("copy ports", err, "")
+	}
+	in.stats.Hosts += len(hostRows)
+	in.stats.Ports += len(portRows)
+	clear(in.hosts) // drop references so the parsed hosts can be collected
+	in.hosts = in.hosts[:0]
+	in.ports = 0
+	return nil
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+const hostCols = `h.id, h.run_id, h.shard_id, host(h.address), h.mac, h.vendor, h.hostnames,
+h.status, h.reason, h.started_at, h.ended_at`
+
+func scanHost(row pgx.Row) (scan.HostRow, error) {
+	var h scan.HostRow
+	err := row.Scan(&h.ID, &h.RunID, &h.ShardID, &h.Address, &h.MAC, &h.Vendor, &h.Hostnames,
+		&h.Status, &h.Reason, &h.StartedAt, &h.EndedAt)
+	h.Hostnames = strs(h.Hostnames)
+	return h, err
+}
+
+const portCols = `p.host_id, host(h.address), p.protocol, p.port, p.state, p.reason,
+p.service, p.product, p.version, p.extra_info, p.cpe`
+
+func scanPort(row pgx.Row) (scan.PortRow, error) {
+	var p scan.PortRow
+	err := row.Scan(&p.HostID, &p.Address, &p.Protocol, &p.Port, &p.State, &p.Reason,
+		&p.Service, &p.Product, &p.Version, &p.ExtraInfo, &p.CPE)
+	p.CPE = strs(p.CPE)
+	return p, err
+}
+
+// ListHosts returns a run's hosts ordered by address (IPv4 before IPv6).
+// With f.WithPorts each host carries its ports, read in the same snapshot.
+func (s *Store) ListHosts(ctx context.Context, runID int64, f HostFilter) ([]scan.HostRow, error) {
+	var hosts []scan.HostRow
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		const q = `SELECT ` + hostCols + ` FROM hosts h WHERE h.run_id = $1
+ORDER BY h.address, h.id LIMIT $2 OFFSET $3`
+		rows, err := tx.Query(ctx, q, runID, limitArg(f.Limit), offsetArg(f.Offset))
+		if err != nil {
+			return err
+		}
+		hosts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.HostRow, error) { return scanHost(r) })
+		if err != nil || !f.WithPorts || len(hosts) == 0 {
+			return err
+		}
+		return attachPorts(ctx, tx, hosts)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list hosts: %w", err)
+	}
+	return hosts, nil
+}
+
+// attachPorts fills the Ports of hosts, ordered by protocol and port.
+func attachPorts(ctx context.Context, q querier, hosts []scan.HostRow) error {
+	ids := make([]int64, len(hosts))
+	byID := make(map[int64]*scan.HostRow, len(hosts))
+	for i := range hosts {
+		ids[i] = hosts[i].ID
+		byID[hosts[i].ID] = &hosts[i]
+	}
+	const pq = `SELECT ` + portCols + ` FROM ports p JOIN hosts h ON h.id = p.host_id
+WHERE p.host_id = ANY($1) ORDER BY p.host_id, p.protocol, p.port, p.id`
+	rows, err := q.Query(ctx, pq, ids)
+	if err != nil {
+		return fmt.Errorf("ports: %w", err)
+	}
+	ports, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.PortRow, error) { return scanPort(r) })
+	if err != nil {
+		return fmt.Errorf("ports: %w", err)
+	}
+	for _, p := range ports {
+		h := byID[p.HostID]
+		h.Ports = append(h.Ports, p)
+	}
+	return nil
+}
+
+// ListPorts returns a run's ports ordered by address, protocol and port,
+// optionally only those in one state ("open", say).
+func (s *Store) ListPorts(ctx context.Context, runID int64, f PortFilter) ([]scan.PortRow, error) {
+	const q = `SELECT ` + portCols + ` FROM ports p JOIN hosts h ON h.id = p.host_id
+WHERE p.run_id = $1 AND ($2 = '' OR p.state = $2)
+ORDER BY h.address, p.protocol, p.port, p.id LIMIT $3 OFFSET $4`
+	rows, err := s.pool.Query(ctx, q, runID, f.State, limitArg(f.Limit), offsetArg(f.Offset))
+	if err != nil {
+		return nil, fmt.Errorf("list ports: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.PortRow, error) { return scanPort(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list ports: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,103 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scantron/scantron/scan"
+)
+
+const scanCols = `id, name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled, created_at`
+
+func scanScan(row pgx.Row) (scan.Scan, error) {
+	var s scan.Scan
+	err := row.Scan(&s.ID, &s.Name, &s.SiteID, &s.ProfileID, &s.AgentID, &s.StartAt,
+		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt)
+	return s, err
+}
+
+func scanTaken(name string) string {
+	return fmt.Sprintf("a scan named %q already exists", name)
+}
+
+// timeZone stores an empty time zone as UTC.
+func timeZone(tz string) string {
+	if tz == "" {
+		return "UTC"
+	}
+	return tz
+}
+
+// CreateScan inserts a scan. A missing site, profile or agent is ErrNotFound;
+// an empty time zone is stored as UTC.
+func (s *Store) CreateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
+	const q = `
+INSERT INTO scans (name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING ` + scanCols
+	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
+		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled))
+	if err != nil {
+		return scan.Scan{}, mapWrite("create scan", err, scanTaken(sc.Name))
+	}
+	return out, nil
+}
+
+// GetScan returns one scan.
+func (s *Store) GetScan(ctx context.Context, id int64) (scan.Scan, error) {
+	return getScan(ctx, s.pool, id)
+}
+
+func getScan(ctx context.Context, q querier, id int64) (scan.Scan, error) {
+	sc, err := scanScan(q.QueryRow(ctx, `SELECT `+scanCols+` FROM scans WHERE id = $1`, id))
+	if err != nil {
+		return scan.Scan{}, mapRead("get scan", err, fmt.Sprintf("scan %d", id))
+	}
+	return sc, nil
+}
+
+// ListScans returns all scans by name.
+func (s *Store) ListScans(ctx context.Context) ([]scan.Scan, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+scanCols+` FROM scans ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list scans: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.Scan, error) { return scanScan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list scans: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateScan replaces a scan's fields and returns it as stored.
+func (s *Store) UpdateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
+	const q = `
+UPDATE scans SET name = $2, site_id = $3, profile_id = $4, agent_id = $5, start_at = $6,
+                 time_zone = $7, rrule = $8, enabled = $9
+WHERE id = $1
+RETURNING ` + scanCols
+	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.ID, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
+		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled))
+	if isNoRows(err) {
+		return scan.Scan{}, mapRead("update scan", err, fmt.Sprintf("scan %d", sc.ID))
+	}
+	if err != nil {
+		return scan.Scan{}, mapWrite("update scan", err, scanTaken(sc.Name))
+	}
+	return out, nil
+}
+
+// DeleteScan deletes a scan. It fails with ErrInUse while the scan has runs:
+// delete them first (DeleteRun) if their results may go.
+func (s *Store) DeleteScan(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM scans WHERE id = $1`, id)
+	if err != nil {
+		return mapDelete("delete scan", err, fmt.Sprintf("scan %d has runs", id))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete scan: %w: scan %d", ErrNotFound, id)
+	}
+	return nil
+}
