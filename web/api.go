@@ -1,0 +1,315 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/scantron/scantron/storage/postgres"
+)
+
+// httpError is an error whose message is safe and meant for the client.
+// Anything else that reaches a handler's error path is logged and answered
+// with a generic 500.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) error {
+	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) error {
+	return errorf(http.StatusBadRequest, format, args...)
+}
+
+// mapErr turns err into a client error when it is (or wraps) target, and
+// leaves it alone otherwise, so that store sentinels get a message naming
+// the resource while unexpected failures stay 500s.
+func mapErr(err, target error, status int, format string, args ...any) error {
+	if err != nil && errors.Is(err, target) {
+		return errorf(status, format, args...)
+	}
+	return err
+}
+
+// base is what every group of handlers shares.
+type base struct {
+	log *slog.Logger
+}
+
+// handle adapts a handler that returns its error to gin, answering that
+// error with fail.
+func (b base) handle(f func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := f(c); err != nil {
+			b.fail(c, err)
+		}
+	}
+}
+
+// fail answers err as JSON: its own status and message for an httpError,
+// a generic 500 (with the cause logged) for anything else.
+func (b base) fail(c *gin.Context, err error) {
+	if c.Writer.Written() {
+		// Too late to change the answer (a stream broke off): just record it.
+		b.log.WarnContext(c.Request.Context(), "response cut short",
+			"method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		c.Abort()
+		return
+	}
+	var he *httpError
+	if errors.As(err, &he) {
+		c.AbortWithStatusJSON(he.status, gin.H{"error": he.msg})
+		return
+	}
+	if errors.Is(err, postgres.ErrInvalid) {
+		// The schema refused a value that validation let through: the
+		// client's fault, but also a gap in validation worth a warning.
+		b.log.WarnContext(c.Request.Context(), "database refused a value that passed validation",
+			"method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		return
+	}
+	b.log.ErrorContext(c.Request.Context(), "request failed",
+		"method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal server error"})
+}
+
+// decodeJSON reads exactly one JSON value from the body into dst,
+// refusing unknown fields, and explains what is wrong in terms of the
+// request.
+func decodeJSON(c *gin.Context, dst any) error {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return errorf(http.StatusUnsupportedMediaType, "Content-Type must be application/json, not %q", ct)
+		}
+	} else {
+		// Demanding the header keeps plain HTML forms on other sites from
+		// posting to the API: a browser sends application/json only after a
+		// CORS preflight, which this server never grants.
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(mbe.Limit)
+		}
+		return badRequest("request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+		mbe    *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return badRequest("request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("invalid JSON: unexpected end of input")
+	case errors.As(err, &syntax):
+		return badRequest("invalid JSON at byte %d: %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return badRequest("request body must be a JSON object, not %s", typ.Value)
+		}
+		return badRequest("%s: expected %s, got %s", typ.Field, jsonTypeName(typ.Type.String()), typ.Value)
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return badRequest("unknown field %s", f)
+	}
+	return badRequest("invalid JSON: %s", strings.TrimPrefix(msg, "json: "))
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case goType == "string", goType == "*string":
+		return "a string"
+	case goType == "bool", goType == "*bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "an integer"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	}
+	return goType
+}
+
+func tooLarge(limit int64) error {
+	return errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", limit)
+}
+
+// pathID reads the :id parameter, a positive integer.
+func pathID(c *gin.Context) (int64, error) {
+	raw := c.Param("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("id: %q is not a valid id", raw)
+	}
+	return id, nil
+}
+
+// queryInt reads an optional integer query parameter within [lo, hi].
+func queryInt(c *gin.Context, name string, def, lo, hi int) (int, error) {
+	raw, ok := c.GetQuery(name)
+	if !ok || raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest("%s: %q is not an integer from %d to %d", name, raw, lo, hi)
+	}
+	return n, nil
+}
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+	maxOffset       = 1 << 30
+)
+
+// page reads limit and offset.
+func page(c *gin.Context) (limit, offset int, err error) {
+	if limit, err = queryInt(c, "limit", defaultPageSize, 1, maxPageSize); err != nil {
+		return 0, 0, err
+	}
+	if offset, err = queryInt(c, "offset", 0, 0, maxOffset); err != nil {
+		return 0, 0, err
+	}
+	return limit, offset, nil
+}
+
+const (
+	maxNameLen        = 100
+	maxDescriptionLen = 2000
+)
+
+// cleanName trims a name and checks it is 1 to 100 printable characters.
+func cleanName(field, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", badRequest("%s: required", field)
+	}
+	if n := utf8.RuneCountInString(v); n > maxNameLen {
+		return "", badRequest("%s: %q is %d characters long, the limit is %d", field, clip(v), n, maxNameLen)
+	}
+	if err := checkPrintable(field, v); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// cleanText trims free text and bounds its length.
+func cleanText(field, v string, limit int) (string, error) {
+	v = strings.TrimSpace(v)
+	if n := utf8.RuneCountInString(v); n > limit {
+		return "", badRequest("%s: %d characters long, the limit is %d", field, n, limit)
+	}
+	if !utf8.ValidString(v) {
+		return "", badRequest("%s: not valid UTF-8", field)
+	}
+	return v, nil
+}
+
+func checkPrintable(field, v string) error {
+	if !utf8.ValidString(v) {
+		return badRequest("%s: %q is not valid UTF-8", field, clip(v))
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return badRequest("%s: %q contains a control character", field, clip(v))
+		}
+	}
+	return nil
+}
+
+// clip shortens a value quoted back in an error message.
+func clip(v string) string {
+	const keep = 100
+	if utf8.RuneCountInString(v) <= keep {
+		return v
+	}
+	return string([]rune(v)[:keep]) + "…"
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// The handlers that only differ in the resource they touch share these.
+
+// listAll answers every row as a JSON array.
+func listAll[T any](c *gin.Context, list func(context.Context) ([]T, error)) error {
+	rows, err := list(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, nonNil(rows))
+	return nil
+}
+
+// getByID answers the row :id names, or 404 naming it ("site 4 not found").
+func getByID[T any](c *gin.Context, noun string, get func(context.Context, int64) (T, error)) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	row, err := get(c.Request.Context(), id)
+	if err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "%s %d not found", noun, id)
+	}
+	c.JSON(http.StatusOK, row)
+	return nil
+}
+
+// deleteByID deletes the row :id names; inUse explains the 409 when other
+// rows still refer to it.
+func deleteByID(c *gin.Context, noun string, del func(context.Context, int64) error, inUse string) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := del(c.Request.Context(), id); err != nil {
+		err = mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "%s %d not found", noun, id)
+		return mapErr(err, postgres.ErrInUse, http.StatusConflict, "%s %d %s", noun, id, inUse)
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// created answers 201 with the new row and its address.
+func created(c *gin.Context, collection string, id int64, row any) {
+	c.Header("Location", fmt.Sprintf("/api/v1/%s/%d", collection, id))
+	c.JSON(http.StatusCreated, row)
+}

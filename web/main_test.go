@@ -1,0 +1,291 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/storage/objects"
+	"github.com/scantron/scantron/storage/postgres"
+)
+
+// testStore is a real, migrated PostgreSQL shared by the tests of this
+// package. Tests never assume an empty database: every name they create is
+// unique (see uniq).
+var testStore *postgres.Store
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "scantron-web-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "web tests need PostgreSQL:", err)
+		return 1
+	}
+	defer pg.Stop()
+	st, err := postgres.Open(ctx, pg.DSN)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	testStore = st
+	return m.Run()
+}
+
+var counter atomic.Int64
+
+// uniq gives a name no other test uses, valid as an agent name too.
+func uniq(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e6, counter.Add(1))
+}
+
+// fakeTemporal records starts and cancels. It stands in for the Temporal
+// client at the handler boundary; the real thing is exercised end to end
+// elsewhere.
+type fakeTemporal struct {
+	mu        sync.Mutex
+	starts    []fakeStart
+	cancels   []string
+	startErr  error
+	cancelErr error
+}
+
+type fakeStart struct {
+	opts     client.StartWorkflowOptions
+	workflow any
+	args     []any
+}
+
+func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkflowOptions, wf interface{}, args ...interface{}) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	f.starts = append(f.starts, fakeStart{opts: opts, workflow: wf, args: args})
+	return nil, nil
+}
+
+func (f *fakeTemporal) CancelWorkflow(_ context.Context, workflowID, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cancelErr != nil {
+		return f.cancelErr
+	}
+	f.cancels = append(f.cancels, workflowID)
+	return nil
+}
+
+// fakeObjects is an in-memory object store.
+type fakeObjects struct {
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+func (f *fakeObjects) put(key string, b []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.data == nil {
+		f.data = map[string][]byte{}
+	}
+	f.data[key] = b
+}
+
+func (f *fakeObjects) Open(_ context.Context, key string) (io.ReadCloser, int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.data[key]
+	if !ok {
+		return nil, 0, fmt.Errorf("open %s: %w", key, objects.ErrNotFound)
+	}
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}
+
+// syncBuffer collects log output written from handler goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type testEnv struct {
+	h        http.Handler
+	temporal *fakeTemporal
+	objects  *fakeObjects
+	logs     *syncBuffer
+	now      time.Time
+}
+
+type envOption func(*Deps)
+
+func withStore(s Store) envOption { return func(d *Deps) { d.Store = s } }
+
+func newEnv(t *testing.T, opts ...envOption) *testEnv {
+	t.Helper()
+	env := &testEnv{
+		temporal: &fakeTemporal{},
+		objects:  &fakeObjects{},
+		logs:     &syncBuffer{},
+		now:      time.Date(2030, 1, 2, 3, 4, 5, int(counter.Add(1)), time.UTC),
+	}
+	deps := Deps{Store: testStore, Objects: env.objects, Temporal: env.temporal, Now: func() time.Time { return env.now }}
+	for _, o := range opts {
+		o(&deps)
+	}
+	srv, err := New(Config{
+		TemporalUIURL:     "http://127.0.0.1:8233/",
+		TemporalNamespace: "default",
+		Logger:            slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.h = srv.Routes()
+	return env
+}
+
+// do sends a request; a non-empty body is sent as JSON.
+func (e *testEnv) do(t *testing.T, method, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	return w
+}
+
+// mustDo sends a request and decodes the answer into out, failing unless
+// the status is want.
+func (e *testEnv) mustDo(t *testing.T, method, path, body string, want int, out any) {
+	t.Helper()
+	w := e.do(t, method, path, body)
+	if w.Code != want {
+		t.Fatalf("%s %s: status %d, want %d; body %s", method, path, w.Code, want, w.Body.String())
+	}
+	if out != nil {
+		if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
+			t.Fatalf("%s %s: decoding %s: %v", method, path, w.Body.String(), err)
+		}
+	}
+}
+
+// errorOf returns the "error" of a JSON error answer, failing if the body
+// is not exactly {"error": "..."}.
+func errorOf(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error answer has Content-Type %q, body %s", ct, w.Body.String())
+	}
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatalf("error answer is not JSON: %s", w.Body.String())
+	}
+	msg, ok := body["error"].(string)
+	if !ok || len(body) != 1 || msg == "" {
+		t.Fatalf("error answer is not {\"error\": message}: %s", w.Body.String())
+	}
+	return msg
+}
+
+// fixtures are a site, a profile and an agent that scans can use.
+type fixtures struct {
+	site    scan.Site
+	profile scan.Profile
+	agent   scan.Agent
+}
+
+func makeFixtures(t *testing.T, e *testEnv) fixtures {
+	t.Helper()
+	var f fixtures
+	e.mustDo(t, "POST", "/api/v1/sites", fmt.Sprintf(`{"name": %q, "targets": ["198.18.0.0/28"]}`, uniq("site")), http.StatusCreated, &f.site)
+	e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sT -p 22,80"}`, uniq("profile")), http.StatusCreated, &f.profile)
+	e.mustDo(t, "POST", "/api/v1/agents", fmt.Sprintf(`{"name": %q}`, uniq("agent")), http.StatusCreated, &f.agent)
+	return f
+}
+
+func (e *testEnv) makeScan(t *testing.T, f fixtures) scan.Scan {
+	t.Helper()
+	var s scan.Scan
+	e.mustDo(t, "POST", "/api/v1/scans", fmt.Sprintf(`{"name": %q, "site_id": %d, "profile_id": %d, "agent_id": %d}`,
+		uniq("scan"), f.site.ID, f.profile.ID, f.agent.ID), http.StatusCreated, &s)
+	return s
+}
+
+// failingStore fails or panics on ListSites, to exercise the 500 paths.
+type failingStore struct {
+	Store
+	panic bool
+}
+
+var errDatabaseOnFire = errors.New("database is on fire")
+
+func (f failingStore) ListSites(context.Context) ([]scan.Site, error) {
+	if f.panic {
+		panic("boom")
+	}
+	return nil, errDatabaseOnFire
+}
+
+func decode(t *testing.T, w *httptest.ResponseRecorder, out any) {
+	t.Helper()
+	if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
+		t.Fatalf("decoding %s: %v", w.Body.String(), err)
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

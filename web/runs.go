@@ -1,0 +1,308 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/storage/objects"
+	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/workflows"
+)
+
+// RunStore keeps runs and their results.
+type RunStore interface {
+	GetScan(ctx context.Context, id int64) (scan.Scan, error)
+	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
+	GetRun(ctx context.Context, id int64) (scan.Run, error)
+	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
+	DeleteRun(ctx context.Context, id int64) error
+	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	ListHosts(ctx context.Context, runID int64, f postgres.HostFilter) ([]scan.HostRow, error)
+	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
+}
+
+// Objects opens stored scanner output and exports.
+type Objects interface {
+	Open(ctx context.Context, key string) (io.ReadCloser, int64, error)
+}
+
+// WorkflowClient is the part of Temporal's client.Client that starts and
+// cancels runs.
+type WorkflowClient interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
+	CancelWorkflow(ctx context.Context, workflowID string, runID string) error
+}
+
+type runHandlers struct {
+	base
+	store    RunStore
+	objects  Objects
+	temporal WorkflowClient
+	links    temporalLinks
+	now      func() time.Time
+}
+
+// runView is a run as the API shows it: the stored run and a link to its
+// workflow in Temporal Web.
+type runView struct {
+	scan.Run
+	TemporalURL string `json:"temporal_url,omitempty"`
+}
+
+// runDetail is one run with its shards.
+type runDetail struct {
+	runView
+	Shards []scan.Shard `json:"shards"`
+}
+
+// startTimeout bounds the whole start sequence. It is detached from the
+// request so that a client hanging up halfway cannot leave a run row
+// without its workflow.
+const startTimeout = 15 * time.Second
+
+// start begins a run of a scan now.
+func (h *runHandlers) start(c *gin.Context) error {
+	scanID, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), startTimeout)
+	defer cancel()
+	if _, err := h.store.GetScan(ctx, scanID); err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", scanID)
+	}
+	wid := workflows.ScanRunWorkflowID(scanID, h.now())
+	run, err := h.store.CreateRun(ctx, scanID, wid)
+	if err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", scanID)
+	}
+	opts := client.StartWorkflowOptions{
+		ID:        wid,
+		TaskQueue: workflows.ServerTaskQueue,
+		// Each manual start has its own ID; meeting an existing workflow
+		// under it means something else started it, and that one owns the
+		// run row, so fail loudly rather than attach to it.
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}
+	if _, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.ScanWorkflow, workflows.ScanInput{ScanID: scanID}); err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return errorf(http.StatusConflict, "a workflow with ID %q already exists", wid)
+		}
+		h.log.ErrorContext(ctx, "starting scan workflow failed", "scan_id", scanID, "workflow_id", wid, "err", err)
+		if derr := h.store.DeleteRun(ctx, run.ID); derr != nil {
+			h.log.ErrorContext(ctx, "removing the run of a workflow that did not start failed",
+				"run_id", run.ID, "workflow_id", wid, "err", derr)
+			return errorf(http.StatusServiceUnavailable, "could not start the scan's workflow (is Temporal reachable?), nor remove its pending run %d", run.ID)
+		}
+		return errorf(http.StatusServiceUnavailable, "could not start the scan's workflow (is Temporal reachable?); no run was created")
+	}
+	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
+	c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(wid)})
+	return nil
+}
+
+func (h *runHandlers) list(c *gin.Context) error {
+	var f postgres.RunFilter
+	if raw, ok := c.GetQuery("scan_id"); ok && raw != "" {
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || id <= 0 {
+			return badRequest("scan_id: %q is not a valid id", raw)
+		}
+		f.ScanID = id
+	}
+	var err error
+	if f.Limit, f.Offset, err = page(c); err != nil {
+		return err
+	}
+	runs, err := h.store.ListRuns(c.Request.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]runView, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)})
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// run loads the run named by :id, or answers 404.
+func (h *runHandlers) run(c *gin.Context) (scan.Run, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return scan.Run{}, err
+	}
+	r, err := h.store.GetRun(c.Request.Context(), id)
+	if err != nil {
+		return scan.Run{}, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d not found", id)
+	}
+	return r, nil
+}
+
+func (h *runHandlers) get(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	shards, err := h.store.ListShards(c.Request.Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, runDetail{runView: runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)}, Shards: nonNil(shards)})
+	return nil
+}
+
+func (h *runHandlers) cancel(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	if r.Status.Final() {
+		return errorf(http.StatusConflict, "run %d is already %s", r.ID, r.Status)
+	}
+	// The workflow records the cancellation itself; this only asks.
+	if err := h.temporal.CancelWorkflow(c.Request.Context(), r.WorkflowID, ""); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return errorf(http.StatusConflict, "the workflow of run %d is not running", r.ID)
+		}
+		h.log.ErrorContext(c.Request.Context(), "cancelling scan workflow failed", "run_id", r.ID, "workflow_id", r.WorkflowID, "err", err)
+		return errorf(http.StatusServiceUnavailable, "could not ask Temporal to cancel run %d (is Temporal reachable?)", r.ID)
+	}
+	c.JSON(http.StatusAccepted, gin.H{"run_id": r.ID, "workflow_id": r.WorkflowID, "cancel_requested": true})
+	return nil
+}
+
+func (h *runHandlers) hosts(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	limit, offset, err := page(c)
+	if err != nil {
+		return err
+	}
+	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, nonNil(hosts))
+	return nil
+}
+
+// portStates are the states nmap and masscan report.
+var portStates = map[string]bool{
+	"open": true, "closed": true, "filtered": true, "unfiltered": true,
+	"open|filtered": true, "closed|filtered": true,
+}
+
+func (h *runHandlers) ports(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	state := c.Query("state")
+	if state != "" && !portStates[state] {
+		return badRequest("state: %q is not a port state (open, closed, filtered, unfiltered, open|filtered, closed|filtered)", clip(state))
+	}
+	limit, offset, err := page(c)
+	if err != nil {
+		return err
+	}
+	ports, err := h.store.ListPorts(c.Request.Context(), r.ID, postgres.PortFilter{State: state, Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, nonNil(ports))
+	return nil
+}
+
+// raw streams the scanner's XML output of one shard. A run with a single
+// shard needs no ?shard=.
+func (h *runHandlers) raw(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	shards, err := h.store.ListShards(c.Request.Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	var shard *scan.Shard
+	if raw, ok := c.GetQuery("shard"); ok {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return badRequest("shard: %q is not a shard index", clip(raw))
+		}
+		for i := range shards {
+			if shards[i].Index == n {
+				shard = &shards[i]
+			}
+		}
+		if shard == nil {
+			return errorf(http.StatusNotFound, "run %d has no shard %d", r.ID, n)
+		}
+	} else {
+		switch len(shards) {
+		case 0:
+			return errorf(http.StatusNotFound, "the scanner output of run %d is not available yet", r.ID)
+		case 1:
+			shard = &shards[0]
+		default:
+			return badRequest("shard: run %d has %d shards; choose one with ?shard=", r.ID, len(shards))
+		}
+	}
+	if shard.Raw == nil {
+		return errorf(http.StatusNotFound, "the scanner output of run %d shard %d is not available yet", r.ID, shard.Index)
+	}
+	name := fmt.Sprintf("scantron-run-%d-shard-%d.xml", r.ID, shard.Index)
+	return h.stream(c, shard.Raw.Key, "application/xml", name,
+		fmt.Sprintf("the scanner output of run %d shard %d", r.ID, shard.Index))
+}
+
+func (h *runHandlers) csv(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	if r.CSV == nil {
+		return errorf(http.StatusNotFound, "the CSV export of run %d is not available yet", r.ID)
+	}
+	return h.stream(c, r.CSV.Key, "text/csv; charset=utf-8", fmt.Sprintf("scantron-run-%d.csv", r.ID),
+		fmt.Sprintf("the CSV export of run %d", r.ID))
+}
+
+// stream copies an object to the client as a download. Downloads are
+// attachments so that a browser never renders scanner output (which
+// carries text from the scanned hosts) as a page of this site.
+func (h *runHandlers) stream(c *gin.Context, key, contentType, filename, what string) error {
+	body, size, err := h.objects.Open(c.Request.Context(), key)
+	if err != nil {
+		return mapErr(err, objects.ErrNotFound, http.StatusNotFound, "%s is missing from object storage", what)
+	}
+	defer body.Close()
+	c.Header("Content-Type", contentType)
+	c.Header("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filename))
+	if size >= 0 {
+		c.Header("Content-Length", strconv.FormatInt(size, 10))
+	}
+	c.Status(http.StatusOK)
+	if _, err := io.Copy(c.Writer, body); err != nil {
+		return fmt.Errorf("streaming %s: %w", key, err)
+	}
+	return nil
+}

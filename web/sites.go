@@ -1,0 +1,136 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/storage/postgres"
+)
+
+// SiteStore keeps sites.
+type SiteStore interface {
+	CreateSite(ctx context.Context, s scan.Site) (scan.Site, error)
+	GetSite(ctx context.Context, id int64) (scan.Site, error)
+	ListSites(ctx context.Context) ([]scan.Site, error)
+	UpdateSite(ctx context.Context, s scan.Site) (scan.Site, error)
+	DeleteSite(ctx context.Context, id int64) error
+}
+
+type siteHandlers struct {
+	base
+	store SiteStore
+}
+
+// siteRequest is what a client may write; id and created_at are the
+// server's.
+type siteRequest struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Targets     []string `json:"targets"`
+	Exclusions  []string `json:"exclusions"`
+}
+
+const maxSiteEntries = 10000
+
+func (r siteRequest) site() (scan.Site, error) {
+	name, err := cleanName("name", r.Name)
+	if err != nil {
+		return scan.Site{}, err
+	}
+	desc, err := cleanText("description", r.Description, maxDescriptionLen)
+	if err != nil {
+		return scan.Site{}, err
+	}
+	if len(r.Targets) == 0 {
+		return scan.Site{}, badRequest("targets: at least one target is required")
+	}
+	targets, parsedTargets, err := cleanTargets("targets", r.Targets)
+	if err != nil {
+		return scan.Site{}, err
+	}
+	exclusions, parsedExcl, err := cleanTargets("exclusions", r.Exclusions)
+	if err != nil {
+		return scan.Site{}, err
+	}
+	// The address limit is the scanning side's setting and global
+	// exclusions change over time, so only the site's own contradiction is
+	// refused here: exclusions that leave nothing to scan.
+	if _, err := scan.Resolve(parsedTargets, parsedExcl, math.MaxUint64); errors.Is(err, scan.ErrNoTargets) {
+		return scan.Site{}, badRequest("exclusions: they leave none of the site's targets to scan")
+	}
+	return scan.Site{Name: name, Description: desc, Targets: targets, Exclusions: exclusions}, nil
+}
+
+// cleanTargets parses every entry with scan.ParseTarget and returns the
+// trimmed text (as the operator wrote it) along with the parsed form. The
+// error names the field, the index and the offending entry.
+func cleanTargets(field string, list []string) ([]string, []scan.Target, error) {
+	if len(list) > maxSiteEntries {
+		return nil, nil, badRequest("%s: %d entries, the limit is %d", field, len(list), maxSiteEntries)
+	}
+	texts := make([]string, 0, len(list))
+	parsed := make([]scan.Target, 0, len(list))
+	for i, raw := range list {
+		t, err := scan.ParseTarget(raw)
+		if err != nil {
+			return nil, nil, badRequest("%s[%d]: %v", field, i, err)
+		}
+		texts = append(texts, strings.TrimSpace(raw))
+		parsed = append(parsed, t)
+	}
+	return texts, parsed, nil
+}
+
+func (h *siteHandlers) create(c *gin.Context) error {
+	var req siteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	s, err := req.site()
+	if err != nil {
+		return err
+	}
+	row, err := h.store.CreateSite(c.Request.Context(), s)
+	if err != nil {
+		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: a site named %q already exists", s.Name)
+	}
+	created(c, "sites", row.ID, row)
+	return nil
+}
+
+func (h *siteHandlers) list(c *gin.Context) error { return listAll(c, h.store.ListSites) }
+
+func (h *siteHandlers) get(c *gin.Context) error { return getByID(c, "site", h.store.GetSite) }
+
+func (h *siteHandlers) update(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req siteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	s, err := req.site()
+	if err != nil {
+		return err
+	}
+	s.ID = id
+	updated, err := h.store.UpdateSite(c.Request.Context(), s)
+	if err != nil {
+		err = mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
+		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: a site named %q already exists", s.Name)
+	}
+	c.JSON(http.StatusOK, updated)
+	return nil
+}
+
+func (h *siteHandlers) delete(c *gin.Context) error {
+	return deleteByID(c, "site", h.store.DeleteSite, "is used by a scan; delete or change that scan first")
+}

@@ -1,0 +1,238 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/storage/postgres"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// pageNames are the views; each is parsed together with the layout. A
+// missing or broken one fails New, so a bad build never serves.
+var pageNames = []string{"dashboard", "run", "error"}
+
+func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"temporalURL": links.Workflow,
+		"when": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				if v.IsZero() {
+					return "—"
+				}
+				return v.UTC().Format("2006-01-02 15:04:05 UTC")
+			case *time.Time:
+				if v == nil || v.IsZero() {
+					return "—"
+				}
+				return v.UTC().Format("2006-01-02 15:04:05 UTC")
+			}
+			return fmt.Sprint(t)
+		},
+	}
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parsing view %s: %w", name, err)
+		}
+		if t.Lookup("layout") == nil || t.Lookup("content") == nil {
+			return nil, fmt.Errorf("web: view %s must define \"content\" for the layout", name)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// UIStore is what the pages read.
+type UIStore interface {
+	ListSites(ctx context.Context) ([]scan.Site, error)
+	ListProfiles(ctx context.Context) ([]scan.Profile, error)
+	ListAgents(ctx context.Context) ([]scan.Agent, error)
+	ListScans(ctx context.Context) ([]scan.Scan, error)
+	GetScan(ctx context.Context, id int64) (scan.Scan, error)
+	GetRun(ctx context.Context, id int64) (scan.Run, error)
+	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
+	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
+}
+
+type uiHandlers struct {
+	base
+	store UIStore
+	pages map[string]*template.Template
+	links temporalLinks
+}
+
+const (
+	dashboardRuns = 25
+	runPagePorts  = 1000
+)
+
+type dashboardRun struct {
+	scan.Run
+	ScanName string
+}
+
+type dashboardScan struct {
+	scan.Scan
+	SiteName, ProfileName, AgentName string
+}
+
+func (h *uiHandlers) dashboard(c *gin.Context) error {
+	ctx := c.Request.Context()
+	sites, err := h.store.ListSites(ctx)
+	if err != nil {
+		return err
+	}
+	profiles, err := h.store.ListProfiles(ctx)
+	if err != nil {
+		return err
+	}
+	agents, err := h.store.ListAgents(ctx)
+	if err != nil {
+		return err
+	}
+	scans, err := h.store.ListScans(ctx)
+	if err != nil {
+		return err
+	}
+	runs, err := h.store.ListRuns(ctx, postgres.RunFilter{Limit: dashboardRuns})
+	if err != nil {
+		return err
+	}
+	siteNames := make(map[int64]string, len(sites))
+	for _, s := range sites {
+		siteNames[s.ID] = s.Name
+	}
+	profileNames := make(map[int64]string, len(profiles))
+	for _, p := range profiles {
+		profileNames[p.ID] = p.Name
+	}
+	agentNames := make(map[int64]string, len(agents))
+	for _, a := range agents {
+		agentNames[a.ID] = a.Name
+	}
+	scanNames := make(map[int64]string, len(scans))
+	scanRows := make([]dashboardScan, 0, len(scans))
+	for _, s := range scans {
+		scanNames[s.ID] = s.Name
+		scanRows = append(scanRows, dashboardScan{Scan: s,
+			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID]})
+	}
+	runRows := make([]dashboardRun, 0, len(runs))
+	for _, r := range runs {
+		runRows = append(runRows, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
+	}
+	return h.render(c, http.StatusOK, "dashboard", map[string]any{
+		"Title":    "Dashboard",
+		"Runs":     runRows,
+		"Scans":    scanRows,
+		"Sites":    sites,
+		"Profiles": profiles,
+		"Agents":   agents,
+	})
+}
+
+func (h *uiHandlers) run(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	r, err := h.store.GetRun(ctx, id)
+	if err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d not found", id)
+	}
+	scanName := ""
+	if s, err := h.store.GetScan(ctx, r.ScanID); err == nil {
+		scanName = s.Name
+	} else if !errors.Is(err, postgres.ErrNotFound) {
+		return err
+	}
+	shards, err := h.store.ListShards(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	// One more than shown tells whether the table is cut short.
+	ports, err := h.store.ListPorts(ctx, r.ID, postgres.PortFilter{Limit: runPagePorts + 1})
+	if err != nil {
+		return err
+	}
+	truncated := len(ports) > runPagePorts
+	if truncated {
+		ports = ports[:runPagePorts]
+	}
+	return h.render(c, http.StatusOK, "run", map[string]any{
+		"Title":          fmt.Sprintf("Run %d", r.ID),
+		"Run":            r,
+		"ScanName":       scanName,
+		"Shards":         shards,
+		"Ports":          ports,
+		"PortsTruncated": truncated,
+		"PortLimit":      runPagePorts,
+	})
+}
+
+// render executes a page into memory first, so that a template error
+// becomes a clean 500 instead of half a page.
+func (h *uiHandlers) render(c *gin.Context, status int, page string, data map[string]any) error {
+	t, ok := h.pages[page]
+	if !ok {
+		return fmt.Errorf("web: no view %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		return fmt.Errorf("web: rendering %s: %w", page, err)
+	}
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	return nil
+}
+
+// handle is base.handle for pages: errors become an HTML error page.
+func (h *uiHandlers) handle(f func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := f(c); err != nil {
+			h.fail(c, err)
+		}
+	}
+}
+
+// fail answers a page request's error as a page.
+func (h *uiHandlers) fail(c *gin.Context, err error) {
+	status, msg := http.StatusInternalServerError, "Something went wrong on our side; the details are in the server log."
+	var he *httpError
+	if errors.As(err, &he) {
+		status, msg = he.status, he.msg
+	} else {
+		h.log.ErrorContext(c.Request.Context(), "page failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	}
+	h.errorPage(c, status, msg)
+}
+
+func (h *uiHandlers) errorPage(c *gin.Context, status int, msg string) {
+	err := h.render(c, status, "error", map[string]any{
+		"Title":   http.StatusText(status),
+		"Status":  status,
+		"Message": msg,
+	})
+	if err != nil {
+		h.log.ErrorContext(c.Request.Context(), "rendering the error page failed", "err", err)
+		c.String(status, "%d %s\n", status, http.StatusText(status))
+	}
+	c.Abort()
+}
