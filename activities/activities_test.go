@@ -1,0 +1,370 @@
+package activities_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/storage/objects"
+	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/workflows"
+)
+
+var (
+	pg   *devstack.Postgres
+	s3   *devstack.S3
+	objs *objects.Store
+	dbN  atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "scantron-activities-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: dir + "/pg"}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer pg.Stop()
+	if s3, err = devstack.StartS3(ctx, devstack.S3Options{Dir: dir + "/s3", Bucket: "scantron"}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s3.Stop()
+	objs, err = objects.New(objects.Config{Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Bucket: s3.Bucket})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// newStore gives each test a database of its own.
+func newStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := postgres.Open(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("activities_%d_%d", os.Getpid(), dbN.Add(1))
+	if _, err := admin.Pool().Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	st, err := postgres.Open(ctx, pg.DSNFor(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// listen opens TCP listeners on a loopback address that answer with a
+// banner, and returns their ports.
+func listen(t *testing.T, addr string, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", addr+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"))
+				c.Close()
+			}
+		}()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+type fixture struct {
+	store   *postgres.Store
+	results *activities.Results
+	agent   *activities.Agent
+	scanID  int64
+	ports   []int
+}
+
+// newFixture defines a site of one loopback address (with an excluded
+// neighbour), a profile that scans only the listeners' ports, an agent and a
+// scan, all in PostgreSQL.
+func newFixture(t *testing.T, options string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st := newStore(t)
+	ports := listen(t, "127.0.0.1", 2)
+	slices.Sort(ports)
+	if options == "" {
+		options = fmt.Sprintf("-n -Pn -sT -p %d,%d", ports[0], ports[1])
+	}
+	site, err := st.CreateSite(ctx, scan.Site{Name: "loopback", Targets: []string{"127.0.0.1-127.0.0.2"}, Exclusions: []string{"127.0.0.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateExclusion(ctx, scan.Exclusion{Target: "198.18.255.0/24", Note: "never"}); err != nil {
+		t.Fatal(err)
+	}
+	prof, err := st.CreateProfile(ctx, scan.Profile{Name: "connect", Scanner: scan.Nmap, Options: options})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, err := st.CreateAgent(ctx, scan.Agent{Name: "a1", TaskQueue: workflows.AgentTaskQueue("a1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := st.CreateScan(ctx, scan.Scan{Name: "loop", SiteID: site.ID, ProfileID: prof.ID, AgentID: ag.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{
+		store:   st,
+		results: &activities.Results{Store: st, Objects: objs},
+		agent:   &activities.Agent{Name: "a1", Objects: objs, NmapPath: "nmap", HeartbeatEvery: time.Second},
+		scanID:  sc.ID,
+		ports:   ports,
+	}
+}
+
+func execute[T any](t *testing.T, env *testsuite.TestActivityEnvironment, fn any, in any) (T, error) {
+	t.Helper()
+	var out T
+	val, err := env.ExecuteActivity(fn, in)
+	if err == nil {
+		err = val.Get(&out)
+	}
+	return out, err
+}
+
+func newEnv(f *fixture) *testsuite.TestActivityEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(f.results)
+	env.RegisterActivity(f.agent)
+	return env
+}
+
+// TestPipeline runs every activity of a scan in order against real
+// PostgreSQL, S3 and nmap, as the workflow would.
+func TestPipeline(t *testing.T) {
+	f := newFixture(t, "")
+	env := newEnv(f)
+	ctx := context.Background()
+
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-pipeline"})
+	if err != nil {
+		t.Fatalf("StartRun: %v", err)
+	}
+	if strings.Join(start.Spec.Targets, ",") != "127.0.0.1" || strings.Join(start.Spec.Excludes, ",") != "127.0.0.2" {
+		t.Errorf("spec targets %v excludes %v, want the site minus its exclusion", start.Spec.Targets, start.Spec.Excludes)
+	}
+	if start.TaskQueue != "agent.a1" || start.AgentName != "a1" {
+		t.Errorf("dispatch to %q/%q", start.AgentName, start.TaskQueue)
+	}
+	again, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-pipeline"})
+	if err != nil || again.RunID != start.RunID || again.Spec.ShardID != start.Spec.ShardID {
+		t.Errorf("a retried StartRun made another run or shard: %+v, %v", again, err)
+	}
+	run, _ := f.store.GetRun(ctx, start.RunID)
+	if run.Status != scan.RunRunning || run.Addresses != 1 {
+		t.Errorf("run after StartRun: %+v", run)
+	}
+
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Spec})
+	if err != nil {
+		t.Fatalf("RunScan: %v", err)
+	}
+	if scanned.Raw.Key != scan.RawKey(start.RunID, start.Spec.ShardID, 1, scan.Nmap) || scanned.Raw.Size == 0 {
+		t.Errorf("raw ref %+v", scanned.Raw)
+	}
+	body, err := objs.Get(ctx, scanned.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml, err := io.ReadAll(body)
+	body.Close()
+	if err != nil || !bytes.Contains(xml, []byte(`<nmaprun`)) || !bytes.Contains(xml, []byte(fmt.Sprintf(`portid="%d"`, f.ports[0]))) {
+		t.Fatalf("stored XML (%v): %.300s", err, xml)
+	}
+
+	parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: start.Spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+	for i := range 2 { // twice: a retried parse must not duplicate rows
+		parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, parseIn)
+		if err != nil {
+			t.Fatalf("ParseResults #%d: %v", i+1, err)
+		}
+		if parsed.Hosts != 1 || parsed.Ports != 2 {
+			t.Errorf("ParseResults #%d stored %+v, want 1 host and 2 ports", i+1, parsed)
+		}
+	}
+	var hosts, ports int
+	if err := f.store.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM hosts WHERE run_id=$1), (SELECT count(*) FROM ports WHERE run_id=$1 AND state='open')`, start.RunID).Scan(&hosts, &ports); err != nil {
+		t.Fatal(err)
+	}
+	if hosts != 1 || ports != 2 {
+		t.Errorf("rows in PostgreSQL: %d hosts, %d open ports; want 1 and 2", hosts, ports)
+	}
+
+	exported, err := execute[activities.ExportResultsResult](t, env, f.results.ExportResults, activities.ExportResultsInput{RunID: start.RunID})
+	if err != nil {
+		t.Fatalf("ExportResults: %v", err)
+	}
+	csvBody, err := objs.Get(ctx, exported.CSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(csvBody).ReadAll()
+	csvBody.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 3 || strings.Join(records[0], ",") != strings.Join(activities.CSVHeader, ",") || exported.Rows != 2 {
+		t.Fatalf("CSV = %v (rows %d)", records, exported.Rows)
+	}
+	for i, r := range records[1:] {
+		if r[2] != "loopback" || r[3] != "loop" || r[4] != "127.0.0.1" || r[6] != fmt.Sprint(f.ports[i]) || r[7] != "tcp" || r[8] != "open" {
+			t.Errorf("CSV row %v", r)
+		}
+	}
+
+	done, err := execute[scan.Run](t, env, f.results.FinishRun, activities.FinishRunInput{WorkflowID: "wf-pipeline", Status: scan.RunCompleted, CSV: &exported.CSV})
+	if err != nil {
+		t.Fatalf("FinishRun: %v", err)
+	}
+	if done.Status != scan.RunCompleted || done.HostsUp != 1 || done.OpenPorts != 2 || done.FinishedAt == nil {
+		t.Errorf("finished run %+v", done)
+	}
+	shards, _ := f.store.ListShards(ctx, start.RunID)
+	if len(shards) != 1 || shards[0].Status != scan.ShardCompleted || shards[0].Raw == nil || *shards[0].Raw != scanned.Raw {
+		t.Errorf("shards %+v", shards)
+	}
+}
+
+func isNonRetryable(err error, errType string) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.NonRetryable() && app.Type() == errType
+}
+
+func TestStartRunRefusesWhatCannotRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		options string
+		message string
+	}{
+		{"refused option", "-n -iL /etc/shadow", "-iL"},
+		{"unbalanced quote", "-n --script-args 'x", "quote"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.options)
+			env := newEnv(f)
+			_, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-bad"})
+			if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("StartRun error = %v, want non-retryable InvalidSpec naming %q", err, tt.message)
+			}
+			// FinishRun can still close the run, found by its workflow ID.
+			run, err := execute[scan.Run](t, env, f.results.FinishRun, activities.FinishRunInput{WorkflowID: "wf-bad", Status: scan.RunFailed, Error: err.Error()})
+			if err != nil || run.Status != scan.RunFailed {
+				t.Fatalf("FinishRun: %+v, %v", run, err)
+			}
+		})
+	}
+}
+
+func TestRunScanRefusesAlteredSpec(t *testing.T) {
+	f := newFixture(t, "")
+	env := newEnv(f)
+	// IDs of no other test's run: the bucket is shared.
+	spec := scan.Spec{RunID: 990001, ShardID: 990001, Scanner: scan.Nmap, Options: []string{"-n", "-oN", "/etc/cron.d/x"}, Targets: []string{"127.0.0.1"}}
+	_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
+	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "-oN") {
+		t.Fatalf("RunScan error = %v, want non-retryable InvalidSpec naming -oN", err)
+	}
+	if _, _, err := objs.Open(context.Background(), scan.RawKey(spec.RunID, spec.ShardID, 1, scan.Nmap)); !errors.Is(err, objects.ErrNotFound) {
+		t.Errorf("something was uploaded for a refused spec: %v", err)
+	}
+}
+
+// TestRunScanCancelKillsScanner cancels a slow scan and checks that no nmap
+// process of it is left.
+func TestRunScanCancelKillsScanner(t *testing.T) {
+	f := newFixture(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetWorkerOptions(worker.Options{BackgroundActivityContext: ctx})
+	env.RegisterActivity(f.agent)
+	// --scan-delay makes 200 ports take minutes; the marker port list lets
+	// the test find exactly this nmap process.
+	marker := fmt.Sprintf("%d-%d", 40000+os.Getpid()%1000, 40199+os.Getpid()%1000)
+	spec := scan.Spec{RunID: 990002, ShardID: 990002, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "--scan-delay", "1s", "-p", marker}, Targets: []string{"127.0.0.1"}}
+
+	errc := make(chan error, 1)
+	go func() {
+		_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
+		errc <- err
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !nmapRunning(marker) {
+		if time.Now().After(deadline) {
+			t.Fatal("nmap never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("a cancelled scan reported success")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("RunScan did not return after cancel")
+	}
+	if nmapRunning(marker) {
+		t.Error("nmap is still running after the activity was cancelled")
+	}
+}
+
+func nmapRunning(marker string) bool {
+	out, _ := exec.Command("pgrep", "-f", "nmap.*"+marker).Output()
+	return len(bytes.TrimSpace(out)) > 0
+}

@@ -1,0 +1,169 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/nmap"
+)
+
+// RawUploader stores a scanner's output file.
+type RawUploader interface {
+	PutFile(ctx context.Context, key, path, contentType string) (scan.BlobRef, error)
+}
+
+// Agent runs scanners on the machine of one agent. It needs only its scanner
+// binaries, an outbound connection to Temporal and one to object storage.
+type Agent struct {
+	Name     string
+	Objects  RawUploader
+	NmapPath string
+	// WorkDir holds scanner output until it is uploaded ("" = os.TempDir()).
+	WorkDir string
+	// HeartbeatEvery is how often progress is reported. It must be well under
+	// the heartbeat timeout the workflow sets.
+	HeartbeatEvery time.Duration
+}
+
+// RunScanInput is one shard's job.
+type RunScanInput struct {
+	Spec scan.Spec `json:"spec"`
+}
+
+// RunScanResult points at the stored output; the output itself never travels
+// through Temporal.
+type RunScanResult struct {
+	Raw      scan.BlobRef  `json:"raw"`
+	Agent    string        `json:"agent"`
+	Attempt  int           `json:"attempt"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Progress is carried in heartbeat details, so Temporal Web and the API can
+// show how far a scan is.
+type Progress struct {
+	Phase   string    `json:"phase"` // scanning, uploading
+	Percent float64   `json:"percent"`
+	Task    string    `json:"task,omitempty"`
+	ETC     time.Time `json:"etc,omitempty"`
+	Agent   string    `json:"agent"`
+}
+
+// RunScan runs the scanner for one shard, heartbeating with progress, then
+// uploads the XML and returns a reference to it. Cancelling the activity (or
+// losing the server) kills the scanner process group.
+func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, error) {
+	start := time.Now()
+	spec := in.Spec
+	// The agent checks again what the server already checked: a spec altered
+	// on the way is refused before anything runs.
+	if err := spec.Validate(); err != nil {
+		return RunScanResult{}, nonRetryable(err)
+	}
+	if spec.Scanner != scan.Nmap {
+		err := fmt.Errorf("%w: this agent does not run %s scans yet", scan.ErrInvalidSpec, spec.Scanner)
+		return RunScanResult{}, nonRetryable(err)
+	}
+	attempt := int(activity.GetInfo(ctx).Attempt)
+
+	dir, err := os.MkdirTemp(a.WorkDir, fmt.Sprintf("scantron-run%d-shard%d-", spec.RunID, spec.ShardID))
+	if err != nil {
+		return RunScanResult{}, wrap("work dir", err)
+	}
+	defer os.RemoveAll(dir)
+	xmlPath := filepath.Join(dir, "out.xml")
+
+	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery())
+	if err != nil {
+		return RunScanResult{}, nonRetryable(err)
+	}
+
+	hb := newHeartbeater(ctx, a.Name, a.heartbeatEvery())
+	defer hb.stop()
+	runErr := nmap.Run(ctx, nmap.RunOptions{
+		Binary: a.NmapPath,
+		Args:   args,
+		OnProgress: func(p nmap.Progress) {
+			hb.set(Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
+		},
+	})
+	if ctx.Err() != nil {
+		return RunScanResult{}, ctx.Err()
+	}
+	if runErr != nil {
+		if errors.Is(runErr, nmap.ErrScannerNotFound) {
+			return RunScanResult{}, temporal.NewNonRetryableApplicationError(runErr.Error(), "ScannerMissing", runErr)
+		}
+		return RunScanResult{}, runErr
+	}
+
+	hb.set(Progress{Phase: "uploading", Percent: 100})
+	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
+	ref, err := a.Objects.PutFile(ctx, key, xmlPath, "application/xml")
+	if err != nil {
+		return RunScanResult{}, wrap("upload scanner output", err)
+	}
+	return RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)}, nil
+}
+
+func (a *Agent) heartbeatEvery() time.Duration {
+	if a.HeartbeatEvery > 0 {
+		return a.HeartbeatEvery
+	}
+	return 5 * time.Second
+}
+
+// heartbeater records the latest progress on a ticker, independent of how
+// often the scanner prints, so a quiet scanner still proves the agent lives.
+type heartbeater struct {
+	mu   sync.Mutex
+	last Progress
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newHeartbeater(ctx context.Context, agent string, every time.Duration) *heartbeater {
+	h := &heartbeater{last: Progress{Phase: "scanning", Agent: agent}, done: make(chan struct{})}
+	activity.RecordHeartbeat(ctx, h.last)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.mu.Lock()
+				p := h.last
+				h.mu.Unlock()
+				activity.RecordHeartbeat(ctx, p)
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heartbeater) set(p Progress) {
+	h.mu.Lock()
+	p.Agent = h.last.Agent
+	h.last = p
+	h.mu.Unlock()
+}
+
+func (h *heartbeater) stop() {
+	close(h.done)
+	h.wg.Wait()
+}

@@ -1,0 +1,319 @@
+package activities
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/report"
+)
+
+// RunStore is the part of the database the result activities use.
+type RunStore interface {
+	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
+	GetRunByWorkflowID(ctx context.Context, workflowID string) (scan.Run, error)
+	LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error)
+	SetRunTargets(ctx context.Context, runID int64, r scan.Resolved) error
+	SetRunStatus(ctx context.Context, runID int64, status scan.RunStatus, errMsg string) error
+	CompleteRun(ctx context.Context, runID int64, csv scan.BlobRef) (scan.Run, error)
+	CreateShard(ctx context.Context, runID int64, index int, agentID int64, targets []string) (scan.Shard, error)
+	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
+	ReplaceShardResults(ctx context.Context, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
+	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
+}
+
+// Blobs reads and writes objects.
+type Blobs interface {
+	Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error)
+	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (scan.BlobRef, error)
+}
+
+// Timeouts bound a shard's scanner activity.
+type Timeouts struct {
+	// ScheduleToStart: how long a shard may wait for its agent to pick it up
+	// before the agent counts as offline.
+	ScheduleToStart time.Duration `json:"schedule_to_start"`
+	// StartToClose: the longest one attempt of a scan may run.
+	StartToClose time.Duration `json:"start_to_close"`
+	// Heartbeat: silence after which the agent counts as dead mid-scan.
+	Heartbeat time.Duration `json:"heartbeat"`
+}
+
+// Results runs on the server: it owns the database and the exports.
+type Results struct {
+	Store        RunStore
+	Objects      Blobs
+	MaxAddresses uint64
+	Timeouts     Timeouts
+}
+
+// StartRunInput identifies the run by its workflow, so a retried activity or
+// a scheduled start finds the same row.
+type StartRunInput struct {
+	ScanID     int64  `json:"scan_id"`
+	WorkflowID string `json:"workflow_id"`
+}
+
+// StartRunResult is the plan for the run's single shard.
+type StartRunResult struct {
+	RunID     int64     `json:"run_id"`
+	Spec      scan.Spec `json:"spec"`
+	AgentName string    `json:"agent_name"`
+	TaskQueue string    `json:"task_queue"`
+	Timeouts  Timeouts  `json:"timeouts"`
+}
+
+// StartRun creates or finds the run row, resolves the targets minus site and
+// global exclusions, checks the profile's options and records the shard.
+// A scan that cannot run as defined fails here, before any agent is involved.
+func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
+	run, err := r.Store.CreateRun(ctx, in.ScanID, in.WorkflowID)
+	if err != nil {
+		return StartRunResult{}, wrap("create run", err)
+	}
+	plan, err := r.Store.LoadPlan(ctx, in.ScanID)
+	if err != nil {
+		return StartRunResult{}, wrap("load scan", err)
+	}
+	spec, resolved, err := r.specFor(plan)
+	if err != nil {
+		return StartRunResult{}, nonRetryable(err)
+	}
+	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
+		return StartRunResult{}, wrap("store targets", err)
+	}
+	shard, err := r.Store.CreateShard(ctx, run.ID, 0, plan.Agent.ID, resolved.Targets)
+	if err != nil {
+		return StartRunResult{}, wrap("create shard", err)
+	}
+	spec.RunID, spec.ShardID = run.ID, shard.ID
+	if err := spec.Validate(); err != nil {
+		return StartRunResult{}, nonRetryable(err)
+	}
+	if err := r.Store.SetRunStatus(ctx, run.ID, scan.RunRunning, ""); err != nil {
+		return StartRunResult{}, wrap("mark run running", err)
+	}
+	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: shard.ID, Status: scan.ShardRunning}); err != nil {
+		return StartRunResult{}, wrap("mark shard running", err)
+	}
+	return StartRunResult{
+		RunID:     run.ID,
+		Spec:      spec,
+		AgentName: plan.Agent.Name,
+		TaskQueue: plan.Agent.TaskQueue,
+		Timeouts:  r.timeouts(),
+	}, nil
+}
+
+func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
+	targets, err := scan.ParseTargets(plan.Site.Targets)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
+	}
+	exclusions, err := scan.ParseTargets(append(append([]string{}, plan.Site.Exclusions...), plan.GlobalExclusions...))
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("exclusions: %w", err)
+	}
+	resolved, err := scan.Resolve(targets, exclusions, r.MaxAddresses)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
+	}
+	opts, err := scan.ParseOptions(plan.Profile.Scanner, plan.Profile.Options)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+	}
+	return scan.Spec{
+		Scanner:  plan.Profile.Scanner,
+		Options:  opts,
+		Targets:  resolved.Targets,
+		Excludes: resolved.Excludes,
+	}, resolved, nil
+}
+
+func (r *Results) timeouts() Timeouts {
+	t := r.Timeouts
+	if t.ScheduleToStart <= 0 {
+		t.ScheduleToStart = 10 * time.Minute
+	}
+	if t.StartToClose <= 0 {
+		t.StartToClose = 24 * time.Hour
+	}
+	if t.Heartbeat <= 0 {
+		t.Heartbeat = 30 * time.Second
+	}
+	return t
+}
+
+// ParseResultsInput names a shard's stored output.
+type ParseResultsInput struct {
+	RunID   int64        `json:"run_id"`
+	ShardID int64        `json:"shard_id"`
+	Attempt int          `json:"attempt"`
+	Raw     scan.BlobRef `json:"raw"`
+}
+
+// ParseResultsResult counts what was stored.
+type ParseResultsResult struct {
+	Hosts   int `json:"hosts"`
+	Ports   int `json:"ports"`
+	Skipped int `json:"skipped"` // hosts without an IP address
+}
+
+// ParseResults streams the shard's XML from object storage into PostgreSQL.
+// It replaces the shard's rows, so running it twice never duplicates them.
+func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (ParseResultsResult, error) {
+	if err := in.Raw.Validate(); err != nil {
+		return ParseResultsResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
+	}
+	if err := r.Store.SetRunStatus(ctx, in.RunID, scan.RunParsing, ""); err != nil {
+		return ParseResultsResult{}, wrap("mark run parsing", err)
+	}
+	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardScanned, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
+		return ParseResultsResult{}, wrap("mark shard scanned", err)
+	}
+	body, err := r.Objects.Get(ctx, in.Raw)
+	if err != nil {
+		return ParseResultsResult{}, wrap("read scanner output", err)
+	}
+	defer body.Close()
+
+	var parsed int
+	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, func(emit func(report.Host) error) error {
+		_, err := report.Parse(body, func(h report.Host) error {
+			parsed++
+			if parsed%500 == 0 {
+				activity.RecordHeartbeat(ctx, parsed)
+			}
+			return emit(h)
+		})
+		return err
+	})
+	if errors.Is(err, report.ErrTruncated) {
+		// The agent reported success, so a cut-off document means the stored
+		// object is not what the scanner wrote; parsing it again won't help.
+		return ParseResultsResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
+	}
+	if err != nil {
+		return ParseResultsResult{}, wrap("store results", err)
+	}
+	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardCompleted, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
+		return ParseResultsResult{}, wrap("mark shard completed", err)
+	}
+	return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
+}
+
+// ExportResultsInput names the run to export.
+type ExportResultsInput struct {
+	RunID int64 `json:"run_id"`
+}
+
+// ExportResultsResult points at the CSV.
+type ExportResultsResult struct {
+	CSV  scan.BlobRef `json:"csv"`
+	Rows int          `json:"rows"`
+}
+
+// CSVHeader is the first line of a run's CSV export: the old Scantron columns
+// first, then extra detail.
+var CSVHeader = []string{
+	"start_time", "end_time", "site_name", "scan_name", "ip_address", "hostname",
+	"port", "protocol", "state", "service", "product", "version", "extra_info", "reason",
+}
+
+// ExportResults writes the run's CSV to object storage, streaming rows from
+// the database into the upload.
+func (r *Results) ExportResults(ctx context.Context, in ExportResultsInput) (ExportResultsResult, error) {
+	pr, pw := io.Pipe()
+	rows := 0
+	go func() {
+		w := csv.NewWriter(pw)
+		err := w.Write(CSVHeader)
+		if err == nil {
+			err = r.Store.ExportRows(ctx, in.RunID, func(row scan.ExportRow) error {
+				rows++
+				return w.Write(exportRecord(row))
+			})
+		}
+		w.Flush()
+		if err == nil {
+			err = w.Error()
+		}
+		pw.CloseWithError(err)
+	}()
+	ref, err := r.Objects.Put(ctx, scan.ExportKey(in.RunID, "results.csv"), pr, -1, "text/csv")
+	pr.CloseWithError(err) // unblocks the writer if the upload failed first
+	if err != nil {
+		return ExportResultsResult{}, wrap("upload CSV", err)
+	}
+	return ExportResultsResult{CSV: ref, Rows: rows}, nil
+}
+
+func exportRecord(row scan.ExportRow) []string {
+	port := ""
+	if row.Port > 0 {
+		port = strconv.Itoa(row.Port)
+	}
+	return []string{
+		timeText(row.ScanStart), timeText(row.ScanEnd), row.Site, row.Scan, row.Host, row.Hostname,
+		port, row.Protocol, row.State, row.Service, row.Product, row.Version, row.ExtraInfo, row.Reason,
+	}
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// FinishRunInput records how a run ended. The run is found by workflow ID, so
+// a run that failed before its row was known can still be closed.
+type FinishRunInput struct {
+	WorkflowID string         `json:"workflow_id"`
+	Status     scan.RunStatus `json:"status"`
+	Error      string         `json:"error,omitempty"`
+	CSV        *scan.BlobRef  `json:"csv,omitempty"`
+}
+
+// FinishRun sets the run's final status and closes its unfinished shards.
+func (r *Results) FinishRun(ctx context.Context, in FinishRunInput) (scan.Run, error) {
+	run, err := r.Store.GetRunByWorkflowID(ctx, in.WorkflowID)
+	if err != nil {
+		return scan.Run{}, wrap("find run", err)
+	}
+	if in.Status == scan.RunCompleted {
+		if in.CSV == nil {
+			return scan.Run{}, temporal.NewNonRetryableApplicationError("completed run without an export", ErrTypeBadOutput, nil)
+		}
+		return r.Store.CompleteRun(ctx, run.ID, *in.CSV)
+	}
+	shardStatus := scan.ShardFailed
+	if in.Status == scan.RunCancelled {
+		shardStatus = scan.ShardCancelled
+	}
+	shards, err := r.Store.ListShards(ctx, run.ID)
+	if err != nil {
+		return scan.Run{}, wrap("list shards", err)
+	}
+	for _, s := range shards {
+		if s.Status == scan.ShardPending || s.Status == scan.ShardRunning || s.Status == scan.ShardScanned {
+			if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: s.ID, Status: shardStatus, Attempt: s.Attempt, Error: in.Error}); err != nil {
+				return scan.Run{}, wrap("close shard", err)
+			}
+		}
+	}
+	if err := r.Store.SetRunStatus(ctx, run.ID, in.Status, in.Error); err != nil {
+		return scan.Run{}, wrap("set run status", err)
+	}
+	run.Status, run.Error = in.Status, in.Error
+	return run, nil
+}

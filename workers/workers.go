@@ -1,0 +1,129 @@
+// Package workers wires Scantron's Temporal workers: the orchestrator inside
+// `scantron server`, which runs workflows and result activities, and the
+// scanning agent, which polls only its own task queue.
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/workflows"
+)
+
+// DialOptions say how to reach Temporal.
+type DialOptions struct {
+	HostPort  string
+	Namespace string
+	Identity  string
+	Logger    *slog.Logger
+	// Wait is how long to keep trying while Temporal is not up yet, as when
+	// the whole stack starts at once.
+	Wait time.Duration
+}
+
+// Dial connects to Temporal, retrying until opt.Wait has passed.
+func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
+	deadline := time.Now().Add(opt.Wait)
+	for {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := client.DialContext(dctx, client.Options{
+			HostPort:  opt.HostPort,
+			Namespace: opt.Namespace,
+			Identity:  opt.Identity,
+			Logger:    tlog.NewStructuredLogger(opt.Logger),
+		})
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", opt.HostPort, opt.Namespace, err)
+		}
+		opt.Logger.Info("waiting for Temporal", "address", opt.HostPort, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// RunServer runs the orchestrator worker until ctx is done.
+func RunServer(ctx context.Context, c client.Client, results *activities.Results) error {
+	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.ScanWorkflow)
+	w.RegisterActivity(results)
+	return run(ctx, w)
+}
+
+// AgentOptions configure an agent worker.
+type AgentOptions struct {
+	// Capacity is how many scans the agent runs at once.
+	Capacity int
+}
+
+// RunAgent runs an agent worker on the agent's own task queue until ctx is
+// done. Only scanner activities are registered: an agent never runs
+// workflows or touches the database.
+func RunAgent(ctx context.Context, c client.Client, agent *activities.Agent, opt AgentOptions) error {
+	if opt.Capacity <= 0 {
+		opt.Capacity = 1
+	}
+	w := worker.New(c, workflows.AgentTaskQueue(agent.Name), worker.Options{
+		MaxConcurrentActivityExecutionSize: opt.Capacity,
+		// A scan runs for minutes or hours; on shutdown give the activity a
+		// moment to kill its scanner and report, rather than vanishing.
+		WorkerStopTimeout: 10 * time.Second,
+	})
+	w.RegisterActivity(agent)
+	return run(ctx, w)
+}
+
+func run(ctx context.Context, w worker.Worker) error {
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// ErrPreflight marks an agent that cannot run scans on this machine.
+var ErrPreflight = errors.New("agent preflight failed")
+
+// Preflight checks before an agent polls for work that its scanner is
+// installed and runs, so a broken agent fails at start with a clear message
+// instead of failing every scan it picks up.
+func Preflight(ctx context.Context, nmapPath string) (string, error) {
+	path, err := exec.LookPath(nmapPath)
+	if err != nil {
+		return "", fmt.Errorf("%w: nmap not found (%q): install it (Debian: apt-get install nmap) or set SCANTRON_NMAP_PATH: %v", ErrPreflight, nmapPath, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s --version: %v", ErrPreflight, path, err)
+	}
+	if info, err := os.Stat(path); err != nil || info.IsDir() {
+		return "", fmt.Errorf("%w: %s is not a file", ErrPreflight, path)
+	}
+	first := string(out)
+	for i, c := range first {
+		if c == '\n' {
+			first = first[:i]
+			break
+		}
+	}
+	return first, nil
+}

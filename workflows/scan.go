@@ -1,0 +1,140 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
+)
+
+// Retry and timeout settings for the server-side activities. They touch only
+// PostgreSQL and object storage, so they retry for a while through an outage
+// of either before the run is failed.
+var serverActivity = workflow.ActivityOptions{
+	TaskQueue:              ServerTaskQueue,
+	StartToCloseTimeout:    10 * time.Minute,
+	ScheduleToCloseTimeout: 30 * time.Minute,
+	HeartbeatTimeout:       2 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        30 * time.Second,
+		NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, activities.ErrTypeBadOutput},
+	},
+}
+
+// scannerAttempts bounds how often one shard is tried: a dead agent (heartbeat
+// timeout) or a failing scanner gets this many attempts in all.
+const scannerAttempts = 3
+
+// ScanWorkflow runs one scan once: resolve targets, run the scanner on the
+// scan's agent, parse the output into PostgreSQL, export a CSV, and record how
+// the run ended. Cancelling the workflow kills the scanner and marks the run
+// cancelled.
+func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
+	var r *activities.Results
+	var a *activities.Agent
+	wid := workflow.GetInfo(ctx).WorkflowExecution.ID
+	serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
+
+	res, err := func() (ScanResult, error) {
+		var start activities.StartRunResult
+		if err := workflow.ExecuteActivity(serverCtx, r.StartRun, activities.StartRunInput{ScanID: in.ScanID, WorkflowID: wid}).Get(ctx, &start); err != nil {
+			return ScanResult{}, err
+		}
+		res := ScanResult{RunID: start.RunID}
+
+		agentCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:              start.TaskQueue,
+			ScheduleToStartTimeout: start.Timeouts.ScheduleToStart,
+			StartToCloseTimeout:    start.Timeouts.StartToClose,
+			HeartbeatTimeout:       start.Timeouts.Heartbeat,
+			WaitForCancellation:    true,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval:        5 * time.Second,
+				BackoffCoefficient:     2,
+				MaximumInterval:        time.Minute,
+				MaximumAttempts:        scannerAttempts,
+				NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
+			},
+		})
+		var scanned activities.RunScanResult
+		if err := workflow.ExecuteActivity(agentCtx, a.RunScan, activities.RunScanInput{Spec: start.Spec}).Get(ctx, &scanned); err != nil {
+			return res, explainAgentError(start.AgentName, start.Timeouts, err)
+		}
+
+		var parsed activities.ParseResultsResult
+		parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: start.Spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+		if err := workflow.ExecuteActivity(serverCtx, r.ParseResults, parseIn).Get(ctx, &parsed); err != nil {
+			return res, err
+		}
+
+		var exported activities.ExportResultsResult
+		if err := workflow.ExecuteActivity(serverCtx, r.ExportResults, activities.ExportResultsInput{RunID: start.RunID}).Get(ctx, &exported); err != nil {
+			return res, err
+		}
+
+		var run scan.Run
+		finish := activities.FinishRunInput{WorkflowID: wid, Status: scan.RunCompleted, CSV: &exported.CSV}
+		if err := workflow.ExecuteActivity(serverCtx, r.FinishRun, finish).Get(ctx, &run); err != nil {
+			return res, err
+		}
+		res.Status, res.HostsUp, res.OpenPorts, res.CSV = run.Status, run.HostsUp, run.OpenPorts, exported.CSV
+		return res, nil
+	}()
+	if err == nil {
+		return res, nil
+	}
+
+	// Record the end on a context that survives cancellation of the run.
+	status := scan.RunFailed
+	if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		status = scan.RunCancelled
+	}
+	finishCtx, _ := workflow.NewDisconnectedContext(serverCtx)
+	finish := activities.FinishRunInput{WorkflowID: wid, Status: status, Error: describe(err)}
+	if ferr := workflow.ExecuteActivity(finishCtx, r.FinishRun, finish).Get(finishCtx, nil); ferr != nil {
+		workflow.GetLogger(ctx).Error("could not record the end of the run", "error", ferr)
+	}
+	res.Status = status
+	return res, err
+}
+
+// explainAgentError turns Temporal's timeouts into what an operator needs to
+// read: which agent, and what went wrong with it.
+func explainAgentError(agent string, t activities.Timeouts, err error) error {
+	var timeout *temporal.TimeoutError
+	if !errors.As(err, &timeout) {
+		return err
+	}
+	switch timeout.TimeoutType() {
+	case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("agent %q is offline: it did not pick up the scan within %s", agent, t.ScheduleToStart), "AgentOffline", err)
+	case enumspb.TIMEOUT_TYPE_HEARTBEAT:
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("agent %q stopped responding during the scan (no heartbeat for %s, %d attempts)", agent, t.Heartbeat, scannerAttempts), "AgentLost", err)
+	case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the scan on agent %q ran longer than %s", agent, t.StartToClose), "ScanTooLong", err)
+	}
+	return err
+}
+
+// describe renders the innermost useful message of a Temporal error chain.
+func describe(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	if temporal.IsCanceledError(err) {
+		return "cancelled"
+	}
+	return err.Error()
+}
