@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"time"
+
+	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/workers"
+	"github.com/scantron/scantron/workflows"
+)
+
+// runAgent checks that this machine can scan, then polls the agent's own task
+// queue. It needs outbound connections to Temporal and S3 only.
+func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
+	log := cfg.logger(stderr).With("agent", cfg.AgentName)
+	nmapVersion, err := workers.Preflight(ctx, cfg.NmapPath)
+	if err != nil {
+		return err
+	}
+	objs, err := openObjects(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	tc, err := workers.Dial(ctx, workers.DialOptions{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+		Identity: "scantron-agent-" + cfg.AgentName + "@" + host,
+		Logger:   log, Wait: cfg.TemporalWait,
+	})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	agent := &activities.Agent{
+		Name:           cfg.AgentName,
+		Objects:        objs,
+		NmapPath:       cfg.NmapPath,
+		WorkDir:        cfg.WorkDir,
+		HeartbeatEvery: 5 * time.Second,
+	}
+	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName),
+		"capacity", cfg.AgentCapacity, "scanner", nmapVersion)
+	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{Capacity: cfg.AgentCapacity})
+	log.Info("scantron agent stopped")
+	return err
+}

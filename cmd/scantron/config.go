@@ -1,0 +1,299 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of every subcommand, read from flags and the
+// environment in one place and checked before anything starts.
+type Config struct {
+	DatabaseURL string
+
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalUIURL     string
+	TemporalWait      time.Duration
+
+	S3Endpoint  string
+	S3AccessKey string
+	S3SecretKey string
+	S3Bucket    string
+	S3Region    string
+	S3TLS       bool
+
+	Listen       string
+	PublicURL    string
+	MaxAddresses uint64
+
+	AgentOfflineAfter time.Duration
+	ScanTimeout       time.Duration
+	HeartbeatTimeout  time.Duration
+
+	AgentName     string
+	AgentCapacity int
+	NmapPath      string
+	WorkDir       string
+
+	DataDir string
+
+	LogLevel  string
+	LogFormat string
+}
+
+// setting describes one configuration value: its flag, its environment
+// variable, its default and the subcommands that use it.
+type setting struct {
+	flag     string
+	env      string
+	def      string
+	usage    string
+	commands string // space-separated
+	required bool
+	bind     func(c *Config, v string) error
+}
+
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func dur(p func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration such as 90s or 10m, got %q", v)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+const (
+	cmdsTemporal = "server agent dev"
+	cmdsS3       = "server agent"
+)
+
+var settings = []setting{
+	{flag: "database-url", env: "SCANTRON_DATABASE_URL", usage: "PostgreSQL connection URL", commands: "server migrate", required: true,
+		bind: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+				return errors.New("want a postgres:// URL")
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+	{flag: "temporal-address", env: "SCANTRON_TEMPORAL_ADDRESS", def: "127.0.0.1:7233", usage: "Temporal frontend host:port", commands: "server agent",
+		bind: hostPort(func(c *Config) *string { return &c.TemporalAddress })},
+	{flag: "temporal-namespace", env: "SCANTRON_TEMPORAL_NAMESPACE", def: "default", usage: "Temporal namespace", commands: cmdsTemporal,
+		bind: str(func(c *Config) *string { return &c.TemporalNamespace })},
+	{flag: "temporal-ui-url", env: "SCANTRON_TEMPORAL_UI_URL", def: "http://127.0.0.1:8233", usage: "Temporal Web base URL, for links to run histories", commands: "server",
+		bind: httpURL(func(c *Config) *string { return &c.TemporalUIURL })},
+	{flag: "temporal-wait", env: "SCANTRON_TEMPORAL_WAIT", def: "60s", usage: "how long to keep retrying while Temporal is not reachable at start", commands: cmdsTemporal,
+		bind: dur(func(c *Config) *time.Duration { return &c.TemporalWait })},
+	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: cmdsS3, required: true,
+		bind: hostPort(func(c *Config) *string { return &c.S3Endpoint })},
+	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: cmdsS3, required: true,
+		bind: str(func(c *Config) *string { return &c.S3AccessKey })},
+	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: cmdsS3, required: true,
+		bind: str(func(c *Config) *string { return &c.S3SecretKey })},
+	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: cmdsS3,
+		bind: func(c *Config, v string) error {
+			if !bucketName.MatchString(v) {
+				return errors.New("want 3-63 lower-case letters, digits, dots or hyphens")
+			}
+			c.S3Bucket = v
+			return nil
+		}},
+	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: cmdsS3,
+		bind: str(func(c *Config) *string { return &c.S3Region })},
+	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: cmdsS3,
+		bind: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			c.S3TLS = b
+			return nil
+		}},
+	{flag: "listen", env: "SCANTRON_LISTEN", def: "127.0.0.1:8080", usage: "address for the web UI and API", commands: "server dev",
+		bind: hostPort(func(c *Config) *string { return &c.Listen })},
+	{flag: "max-addresses", env: "SCANTRON_MAX_ADDRESSES", def: "65536", usage: "largest number of addresses one scan may cover", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 {
+				return errors.New("want a positive whole number")
+			}
+			c.MaxAddresses = n
+			return nil
+		}},
+	{flag: "agent-offline-after", env: "SCANTRON_AGENT_OFFLINE_AFTER", def: "10m", usage: "how long a scan waits for its agent before the run fails as agent offline", commands: "server",
+		bind: dur(func(c *Config) *time.Duration { return &c.AgentOfflineAfter })},
+	{flag: "scan-timeout", env: "SCANTRON_SCAN_TIMEOUT", def: "24h", usage: "longest one scanner attempt may run", commands: "server",
+		bind: dur(func(c *Config) *time.Duration { return &c.ScanTimeout })},
+	{flag: "heartbeat-timeout", env: "SCANTRON_HEARTBEAT_TIMEOUT", def: "30s", usage: "agent silence after which a scan is retried elsewhere or again", commands: "server",
+		bind: dur(func(c *Config) *time.Duration { return &c.HeartbeatTimeout })},
+	{flag: "name", env: "SCANTRON_AGENT_NAME", usage: "this agent's name, as registered on the server", commands: "agent", required: true,
+		bind: func(c *Config, v string) error {
+			if !agentName.MatchString(v) {
+				return errors.New("want lower-case letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63")
+			}
+			c.AgentName = v
+			return nil
+		}},
+	{flag: "capacity", env: "SCANTRON_AGENT_CAPACITY", def: "2", usage: "scans this agent runs at once", commands: "agent",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 256 {
+				return errors.New("want a whole number from 1 to 256")
+			}
+			c.AgentCapacity = n
+			return nil
+		}},
+	{flag: "nmap", env: "SCANTRON_NMAP_PATH", def: "nmap", usage: "nmap binary", commands: "agent",
+		bind: str(func(c *Config) *string { return &c.NmapPath })},
+	{flag: "work-dir", env: "SCANTRON_WORK_DIR", usage: "where scanner output waits for upload (default: the system temp dir)", commands: "agent",
+		bind: str(func(c *Config) *string { return &c.WorkDir })},
+	{flag: "data-dir", env: "SCANTRON_DATA_DIR", def: ".data", usage: "state of the local development stack", commands: "dev",
+		bind: str(func(c *Config) *string { return &c.DataDir })},
+	{flag: "log-level", env: "SCANTRON_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", commands: "server agent migrate dev",
+		bind: func(c *Config, v string) error {
+			var l slog.Level
+			if err := l.UnmarshalText([]byte(v)); err != nil {
+				return errors.New("want debug, info, warn or error")
+			}
+			c.LogLevel = v
+			return nil
+		}},
+	{flag: "log-format", env: "SCANTRON_LOG_FORMAT", def: "text", usage: "text or json", commands: "server agent migrate dev",
+		bind: func(c *Config, v string) error {
+			if v != "text" && v != "json" {
+				return errors.New("want text or json")
+			}
+			c.LogFormat = v
+			return nil
+		}},
+}
+
+var (
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	agentName  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+)
+
+func hostPort(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		_, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return fmt.Errorf("want host:port, got %q", v)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("bad port in %q", v)
+		}
+		*p(c) = v
+		return nil
+	}
+}
+
+func httpURL(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("want an http(s) URL, got %q", v)
+		}
+		*p(c) = strings.TrimRight(v, "/")
+		return nil
+	}
+}
+
+func usedBy(s setting, command string) bool {
+	for _, c := range strings.Fields(s.commands) {
+		if c == command {
+			return true
+		}
+	}
+	return false
+}
+
+// loadConfig reads the settings of one subcommand: a flag beats the
+// environment, which beats the default. Every problem is reported at once,
+// each naming the flag and the variable.
+func loadConfig(command string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("scantron "+command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	values := map[string]*string{}
+	for _, s := range settings {
+		if !usedBy(s, command) {
+			continue
+		}
+		v := new(string)
+		values[s.flag] = v
+		fs.StringVar(v, s.flag, "", fmt.Sprintf("%s (env %s", s.usage, s.env)+defaultNote(s)+")")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: scantron %s [flags]\n\nEvery flag can also be set by the environment variable named beside it.\n\n", command)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("scantron %s: unexpected argument %q", command, fs.Arg(0))
+	}
+	var cfg Config
+	var problems []string
+	for _, s := range settings {
+		v, ok := values[s.flag]
+		if !ok {
+			continue
+		}
+		val := *v
+		if val == "" {
+			val = getenv(s.env)
+		}
+		if val == "" {
+			val = s.def
+		}
+		if val == "" {
+			if s.required {
+				problems = append(problems, fmt.Sprintf("--%s (%s) is required: %s", s.flag, s.env, s.usage))
+			}
+			continue
+		}
+		if err := s.bind(&cfg, val); err != nil {
+			problems = append(problems, fmt.Sprintf("--%s (%s): %v", s.flag, s.env, err))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return Config{}, fmt.Errorf("scantron %s: bad configuration:\n  %s", command, strings.Join(problems, "\n  "))
+	}
+	return cfg, nil
+}
+
+func defaultNote(s setting) string {
+	if s.def == "" {
+		return ""
+	}
+	return ", default " + s.def
+}
+
+// logger builds the one slog.Logger of the process.
+func (c Config) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/storage/objects"
+	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/web"
+	"github.com/scantron/scantron/workers"
+)
+
+// runServer serves the web UI and API and runs the orchestrator worker. It
+// applies pending migrations first (they take a lock, so several servers may
+// start at once).
+func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
+	log := cfg.logger(stderr)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	objs, err := openObjects(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	tc, err := workers.Dial(ctx, workers.DialOptions{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Identity: "scantron-server@" + host,
+		Logger: log, Wait: cfg.TemporalWait,
+	})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	results := &activities.Results{
+		Store:        store,
+		Objects:      objs,
+		MaxAddresses: cfg.MaxAddresses,
+		Timeouts: activities.Timeouts{
+			ScheduleToStart: cfg.AgentOfflineAfter,
+			StartToClose:    cfg.ScanTimeout,
+			Heartbeat:       cfg.HeartbeatTimeout,
+		},
+	}
+	handler, err := web.New(web.Config{
+		TemporalUIURL:     cfg.TemporalUIURL,
+		TemporalNamespace: cfg.TemporalNamespace,
+		Logger:            log,
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
+	}
+	httpServer := &http.Server{
+		Handler:           handler.Routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
+		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return workers.RunServer(gctx, tc, results) })
+	g.Go(func() error {
+		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return httpServer.Shutdown(sctx)
+	})
+	err = g.Wait()
+	log.Info("scantron server stopped")
+	return err
+}
+
+// runMigrate applies the embedded migrations and exits.
+func runMigrate(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	log := cfg.logger(stderr)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	store.Close()
+	fmt.Fprintln(stdout, "database schema is up to date")
+	return nil
+}
+
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*postgres.Store, error) {
+	store, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database (--database-url / SCANTRON_DATABASE_URL): %w", err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	log.Debug("database ready")
+	return store, nil
+}
+
+// openObjects connects to object storage; the server also makes sure the
+// bucket exists, retrying while S3 comes up alongside it.
+func openObjects(ctx context.Context, cfg Config, log *slog.Logger, ensureBucket bool) (*objects.Store, error) {
+	objs, err := objects.New(objects.Config{
+		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3TLS,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("object storage: %w", err)
+	}
+	if !ensureBucket {
+		return objs, nil
+	}
+	deadline := time.Now().Add(cfg.TemporalWait)
+	for {
+		err := objs.EnsureBucket(ctx)
+		if err == nil {
+			return objs, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, fmt.Errorf("object storage at %s, bucket %q: %w", cfg.S3Endpoint, cfg.S3Bucket, err)
+		}
+		log.Info("waiting for object storage", "endpoint", cfg.S3Endpoint, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// targetHost is a machine for a test to scan: a network namespace of its
+// own with a veth link to this one (addresses in 198.18.0.0/15), or, where
+// namespaces cannot be made, an address in 127.0.0.0/8. Either way it runs
+// listeners that answer like real services, so version detection finishes
+// quickly.
+type targetHost struct {
+	Addr      string
+	Namespace string // "" when on loopback
+	Ports     map[int]service
+}
+
+type service struct {
+	Name    string // as nmap names it
+	Product string // "" when nmap is not expected to name one
+	serve   func(net.Conn)
+}
+
+// The services every target host runs. Their banners are what real servers
+// send, so nmap's probes match them.
+var targetServices = map[int]service{
+	2121: {Name: "ftp", Product: "vsftpd", serve: banner("220 (vsFTPd 3.0.3)\r\n")},
+	2222: {Name: "ssh", Product: "OpenSSH", serve: banner("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")},
+	8080: {Name: "http", Product: "Apache httpd", serve: nil}, // served by net/http below
+}
+
+func banner(text string) func(net.Conn) {
+	return func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = c.Write([]byte(text))
+		_, _ = bufio.NewReader(c).ReadString('\n')
+	}
+}
+
+// newTargetHost makes a namespace host, or says plainly that it falls back
+// to loopback. Everything it makes is removed by t.Cleanup.
+func newTargetHost(t *testing.T) *targetHost {
+	t.Helper()
+	h, err := newNamespaceHost(t)
+	if err != nil {
+		t.Logf("NOTE: cannot create a network namespace (%v); scanning listeners on loopback instead", err)
+		h = &targetHost{Addr: fmt.Sprintf("127.0.%d.%d", 100+os.Getpid()%100, 2+os.Getpid()%250)}
+		lns := make(map[int]net.Listener)
+		for port := range targetServices {
+			ln, err := net.Listen("tcp", net.JoinHostPort(h.Addr, fmt.Sprint(port)))
+			if err != nil {
+				t.Fatalf("loopback listener: %v", err)
+			}
+			lns[port] = ln
+		}
+		h.serve(t, lns)
+		return h
+	}
+	t.Logf("target host %s in network namespace %s", h.Addr, h.Namespace)
+	return h
+}
+
+func newNamespaceHost(t *testing.T) (*targetHost, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("not root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return nil, err
+	}
+	// One /30 per test process, so parallel test binaries do not collide.
+	slot := os.Getpid() % 16384
+	base := 4 * slot
+	hostIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+1)
+	peerIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+2)
+	ns := fmt.Sprintf("scantron-e2e-%d", os.Getpid())
+	hostIf := fmt.Sprintf("ste%dh", slot)
+	peerIf := fmt.Sprintf("ste%dn", slot)
+
+	ip := func(args ...string) error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := ip("netns", "add", ns); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() {
+		_ = ip("link", "del", hostIf)
+		if err := ip("netns", "del", ns); err != nil {
+			t.Errorf("remove namespace: %v", err)
+		}
+	})
+	steps := [][]string{
+		{"link", "add", hostIf, "type", "veth", "peer", "name", peerIf},
+		{"link", "set", peerIf, "netns", ns},
+		{"addr", "add", hostIP + "/30", "dev", hostIf},
+		{"link", "set", hostIf, "up"},
+		{"-n", ns, "addr", "add", peerIP + "/30", "dev", peerIf},
+		{"-n", ns, "link", "set", peerIf, "up"},
+		{"-n", ns, "link", "set", "lo", "up"},
+	}
+	for _, s := range steps {
+		if err := ip(s...); err != nil {
+			return nil, err
+		}
+	}
+	lns, err := listenInNamespace(ns, peerIP)
+	if err != nil {
+		return nil, err
+	}
+	h := &targetHost{Addr: peerIP, Namespace: ns}
+	h.serve(t, lns)
+	return h, nil
+}
+
+// listenInNamespace opens the listeners from a thread that has entered the
+// namespace. A socket belongs to the namespace it was made in, so the
+// listeners keep working from any goroutine. The thread then returns to its
+// own namespace; only if that fails is it left locked, and so ended.
+func listenInNamespace(ns, addr string) (map[int]net.Listener, error) {
+	type result struct {
+		lns map[int]net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer home.Close()
+		f, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("setns: %w", err)}
+			return
+		}
+		defer func() {
+			if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+		}()
+		lns := map[int]net.Listener{}
+		for port := range targetServices {
+			ln, err := net.Listen("tcp", net.JoinHostPort(addr, fmt.Sprint(port)))
+			if err != nil {
+				for _, l := range lns {
+					l.Close()
+				}
+				ch <- result{err: err}
+				return
+			}
+			lns[port] = ln
+		}
+		ch <- result{lns: lns}
+	}()
+	r := <-ch
+	return r.lns, r.err
+}
+
+func (h *targetHost) serve(t *testing.T, lns map[int]net.Listener) {
+	h.Ports = targetServices
+	for port, ln := range lns {
+		t.Cleanup(func() { ln.Close() })
+		svc := targetServices[port]
+		if svc.serve == nil {
+			srv := &http.Server{
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					w.Header().Set("Server", "Apache/2.4.57 (Debian)")
+					_, _ = w.Write([]byte("scantron test target\n"))
+				}),
+				ReadHeaderTimeout: 5 * time.Second,
+			}
+			go func() { _ = srv.Serve(ln) }()
+			t.Cleanup(func() { srv.Close() })
+			continue
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go svc.serve(c)
+			}
+		}()
+	}
+}
