@@ -72,6 +72,9 @@ type AgentOptions struct {
 	Capacity int
 }
 
+// agentHeartbeatEvery is how often a scanning agent reports progress.
+const agentHeartbeatEvery = 2 * time.Second
+
 // RunAgent runs an agent worker on the agent's own task queue until ctx is
 // done. Only scanner activities are registered: an agent never runs
 // workflows or touches the database.
@@ -79,11 +82,20 @@ func RunAgent(ctx context.Context, c client.Client, agent *activities.Agent, opt
 	if opt.Capacity <= 0 {
 		opt.Capacity = 1
 	}
+	if agent.HeartbeatEvery <= 0 || agent.HeartbeatEvery > agentHeartbeatEvery {
+		agent.HeartbeatEvery = agentHeartbeatEvery
+	}
 	w := worker.New(c, workflows.AgentTaskQueue(agent.Name), worker.Options{
 		MaxConcurrentActivityExecutionSize: opt.Capacity,
 		// A scan runs for minutes or hours; on shutdown give the activity a
 		// moment to kill its scanner and report, rather than vanishing.
 		WorkerStopTimeout: 10 * time.Second,
+		// A cancel reaches a running activity only in the answer to a
+		// heartbeat. The SDK would hold heartbeats back for up to 80% of
+		// the heartbeat timeout; sending them at most this far apart lets
+		// a cancelled scan stop within seconds.
+		MaxHeartbeatThrottleInterval:     agentHeartbeatEvery,
+		DefaultHeartbeatThrottleInterval: agentHeartbeatEvery,
 	})
 	w.RegisterActivity(agent)
 	return run(ctx, w)

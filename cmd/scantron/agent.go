@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"time"
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/workers"
@@ -35,11 +34,10 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	defer tc.Close()
 
 	agent := &activities.Agent{
-		Name:           cfg.AgentName,
-		Objects:        objs,
-		NmapPath:       cfg.NmapPath,
-		WorkDir:        cfg.WorkDir,
-		HeartbeatEvery: 5 * time.Second,
+		Name:     cfg.AgentName,
+		Objects:  objs,
+		NmapPath: cfg.NmapPath,
+		WorkDir:  cfg.WorkDir,
 	}
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName),
 		"capacity", cfg.AgentCapacity, "scanner", nmapVersion)

@@ -78,10 +78,8 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
-const (
-	cmdsTemporal = "server agent dev"
-	cmdsS3       = "server agent"
-)
+// cmdsRemote are the commands that talk to Temporal and S3.
+const cmdsRemote = "server agent"
 
 var settings = []setting{
 	{flag: "database-url", env: "SCANTRON_DATABASE_URL", usage: "PostgreSQL connection URL", commands: "server migrate", required: true,
@@ -93,21 +91,21 @@ var settings = []setting{
 			c.DatabaseURL = v
 			return nil
 		}},
-	{flag: "temporal-address", env: "SCANTRON_TEMPORAL_ADDRESS", def: "127.0.0.1:7233", usage: "Temporal frontend host:port", commands: "server agent",
+	{flag: "temporal-address", env: "SCANTRON_TEMPORAL_ADDRESS", def: "127.0.0.1:7233", usage: "Temporal frontend host:port", commands: cmdsRemote,
 		bind: hostPort(func(c *Config) *string { return &c.TemporalAddress })},
-	{flag: "temporal-namespace", env: "SCANTRON_TEMPORAL_NAMESPACE", def: "default", usage: "Temporal namespace", commands: cmdsTemporal,
+	{flag: "temporal-namespace", env: "SCANTRON_TEMPORAL_NAMESPACE", def: "default", usage: "Temporal namespace", commands: cmdsRemote,
 		bind: str(func(c *Config) *string { return &c.TemporalNamespace })},
 	{flag: "temporal-ui-url", env: "SCANTRON_TEMPORAL_UI_URL", def: "http://127.0.0.1:8233", usage: "Temporal Web base URL, for links to run histories", commands: "server",
 		bind: httpURL(func(c *Config) *string { return &c.TemporalUIURL })},
-	{flag: "temporal-wait", env: "SCANTRON_TEMPORAL_WAIT", def: "60s", usage: "how long to keep retrying while Temporal is not reachable at start", commands: cmdsTemporal,
+	{flag: "temporal-wait", env: "SCANTRON_TEMPORAL_WAIT", def: "60s", usage: "how long to keep retrying while Temporal is not reachable at start", commands: cmdsRemote,
 		bind: dur(func(c *Config) *time.Duration { return &c.TemporalWait })},
-	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: cmdsS3, required: true,
+	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: cmdsRemote, required: true,
 		bind: hostPort(func(c *Config) *string { return &c.S3Endpoint })},
-	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: cmdsS3, required: true,
+	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: cmdsRemote, required: true,
 		bind: str(func(c *Config) *string { return &c.S3AccessKey })},
-	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: cmdsS3, required: true,
+	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: cmdsRemote, required: true,
 		bind: str(func(c *Config) *string { return &c.S3SecretKey })},
-	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: cmdsS3,
+	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: cmdsRemote,
 		bind: func(c *Config, v string) error {
 			if !bucketName.MatchString(v) {
 				return errors.New("want 3-63 lower-case letters, digits, dots or hyphens")
@@ -115,9 +113,9 @@ var settings = []setting{
 			c.S3Bucket = v
 			return nil
 		}},
-	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: cmdsS3,
+	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: cmdsRemote,
 		bind: str(func(c *Config) *string { return &c.S3Region })},
-	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: cmdsS3,
+	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: cmdsRemote,
 		bind: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

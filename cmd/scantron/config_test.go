@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+var agentEnv = map[string]string{
+	"SCANTRON_S3_ENDPOINT":   "127.0.0.1:9000",
+	"SCANTRON_S3_ACCESS_KEY": "key",
+	"SCANTRON_S3_SECRET_KEY": "secret",
+	"SCANTRON_AGENT_NAME":    "edge-1",
+}
+
+func TestLoadConfig(t *testing.T) {
+	cfg, err := loadConfig("agent", []string{"--capacity", "4", "--temporal-address", "temporal.internal:7233"}, env(agentEnv), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AgentName != "edge-1" || cfg.AgentCapacity != 4 || cfg.TemporalAddress != "temporal.internal:7233" ||
+		cfg.S3Bucket != "scantron" || cfg.TemporalNamespace != "default" || cfg.TemporalWait != time.Minute || cfg.NmapPath != "nmap" {
+		t.Errorf("config = %+v", cfg)
+	}
+	// A flag beats the environment, which beats the default.
+	cfg, err = loadConfig("agent", []string{"--name", "edge-2"}, env(agentEnv), &bytes.Buffer{})
+	if err != nil || cfg.AgentName != "edge-2" {
+		t.Errorf("flag did not win: %q, %v", cfg.AgentName, err)
+	}
+}
+
+func TestLoadConfigRefusesBadSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		command string
+		args    []string
+		env     map[string]string
+		want    []string
+	}{
+		{"missing required", "server", nil, nil, []string{"--database-url (SCANTRON_DATABASE_URL) is required", "--s3-endpoint (SCANTRON_S3_ENDPOINT) is required"}},
+		{"bad database URL", "migrate", []string{"--database-url", "mysql://x"}, nil, []string{"--database-url (SCANTRON_DATABASE_URL): want a postgres:// URL"}},
+		{"bad duration", "server", []string{"--heartbeat-timeout", "soon"}, map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b"}, []string{"--heartbeat-timeout (SCANTRON_HEARTBEAT_TIMEOUT): want a positive duration"}},
+		{"bad agent name", "agent", []string{"--name", "Edge 1"}, agentEnv, []string{"--name (SCANTRON_AGENT_NAME): want lower-case"}},
+		{"bad capacity", "agent", []string{"--capacity", "0"}, agentEnv, []string{"--capacity (SCANTRON_AGENT_CAPACITY)"}},
+		{"bad listen address", "server", []string{"--listen", "8080"}, nil, []string{"--listen (SCANTRON_LISTEN): want host:port"}},
+		{"bad bucket", "agent", []string{"--s3-bucket", "Bad_Bucket"}, agentEnv, []string{"--s3-bucket (SCANTRON_S3_BUCKET)"}},
+		{"bad log level", "migrate", []string{"--log-level", "loud"}, map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y"}, []string{"--log-level (SCANTRON_LOG_LEVEL)"}},
+		{"bad bool from the environment", "agent", nil, map[string]string{"SCANTRON_S3_TLS": "yes please", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--s3-tls (SCANTRON_S3_TLS): want true or false"}},
+		{"stray argument", "agent", []string{"extra"}, agentEnv, []string{`unexpected argument "extra"`}},
+		{"flag of another command", "agent", []string{"--database-url", "postgres://x/y"}, agentEnv, []string{"flag provided but not defined: -database-url"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			_, err := loadConfig(tt.command, tt.args, env(tt.env), &stderr)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			got := err.Error() + stderr.String()
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("error %q does not contain %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{nil, 2, "Usage: scantron <command>"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"version"}, 0, "scantron dev"},
+		{[]string{"agent", "-h"}, 0, "SCANTRON_AGENT_NAME"},
+		{[]string{"server"}, 2, "is required"},
+		// A database that is not there: a clear error and exit code 1.
+		{[]string{"migrate", "--database-url", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, 1, "scantron migrate: database (--database-url / SCANTRON_DATABASE_URL)"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, env(nil), &stdout, &stderr)
+			if code != tt.code || !strings.Contains(stdout.String()+stderr.String(), tt.out) {
+				t.Errorf("exit %d, output %q; want %d containing %q", code, stdout.String()+stderr.String(), tt.code, tt.out)
+			}
+		})
+	}
+}
+
+// TestREADMEListsEverySetting keeps the operators' documentation true: every
+// setting, with its variable, flag, commands and default, is in README.md.
+func TestREADMEListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "| `SCANTRON_") {
+			name := strings.Trim(strings.Fields(line)[1], "`")
+			rows[name] = line
+		}
+	}
+	for _, s := range settings {
+		row, ok := rows[s.env]
+		if !ok {
+			t.Errorf("README.md has no row for %s", s.env)
+			continue
+		}
+		if !strings.Contains(row, "(`--"+s.flag+"`)") {
+			t.Errorf("README row of %s does not name --%s: %s", s.env, s.flag, row)
+		}
+		cells := strings.Split(row, "|")
+		if got := strings.TrimSpace(cells[2]); got != strings.Join(strings.Fields(s.commands), ", ") && !(got == "all" && s.commands == "server agent migrate dev") {
+			t.Errorf("README row of %s says it is used by %q, the code says %q", s.env, got, s.commands)
+		}
+		if s.def != "" && !strings.Contains(cells[3], "`"+s.def+"`") {
+			t.Errorf("README row of %s does not give the default %q: %s", s.env, s.def, row)
+		}
+		if s.required && !strings.Contains(cells[3], "required") {
+			t.Errorf("README row of %s does not say it is required", s.env)
+		}
+		delete(rows, s.env)
+	}
+	for name := range rows {
+		t.Errorf("README.md documents %s, which no command reads", name)
+	}
+}
