@@ -121,22 +121,24 @@ type fixture struct {
 	results *activities.Results
 	agent   *activities.Agent
 	scanID  int64
-	ports   []int
+	ports4  []int // open on 127.0.0.1
+	ports6  []int // open on ::1
 }
 
-// newFixture defines a site of one loopback address (with an excluded
-// neighbour), a profile that scans only the listeners' ports, an agent and a
-// scan, all in PostgreSQL.
+// newFixture defines a site of both loopback addresses (and an excluded
+// IPv4 neighbour), a profile that scans only the listeners' ports, an agent
+// and a scan, all in PostgreSQL.
 func newFixture(t *testing.T, options string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st := newStore(t)
-	ports := listen(t, "127.0.0.1", 2)
-	slices.Sort(ports)
+	ports4 := listen(t, "127.0.0.1", 2)
+	slices.Sort(ports4)
+	ports6 := listen(t, "[::1]", 1)
 	if options == "" {
-		options = fmt.Sprintf("-n -Pn -sT -p %d,%d", ports[0], ports[1])
+		options = fmt.Sprintf("-n -Pn -sT -p %d,%d,%d", ports4[0], ports4[1], ports6[0])
 	}
-	site, err := st.CreateSite(ctx, scan.Site{Name: "loopback", Targets: []string{"127.0.0.1-127.0.0.2"}, Exclusions: []string{"127.0.0.2"}})
+	site, err := st.CreateSite(ctx, scan.Site{Name: "loopback", Targets: []string{"127.0.0.1-127.0.0.2", "::1"}, Exclusions: []string{"127.0.0.2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,8 @@ func newFixture(t *testing.T, options string) *fixture {
 		results: &activities.Results{Store: st, Objects: objs},
 		agent:   &activities.Agent{Name: "a1", Objects: objs, NmapPath: "nmap", HeartbeatEvery: time.Second},
 		scanID:  sc.ID,
-		ports:   ports,
+		ports4:  ports4,
+		ports6:  ports6,
 	}
 }
 
@@ -183,7 +186,8 @@ func newEnv(f *fixture) *testsuite.TestActivityEnvironment {
 }
 
 // TestPipeline runs every activity of a scan in order against real
-// PostgreSQL, S3 and nmap, as the workflow would.
+// PostgreSQL, S3 and nmap, as the workflow would: an IPv4 and an IPv6 shard,
+// each scanned, stored and parsed (twice, as a retry would), then one export.
 func TestPipeline(t *testing.T) {
 	f := newFixture(t, "")
 	env := newEnv(f)
@@ -193,54 +197,71 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("StartRun: %v", err)
 	}
-	if strings.Join(start.Spec.Targets, ",") != "127.0.0.1" || strings.Join(start.Spec.Excludes, ",") != "127.0.0.2" {
-		t.Errorf("spec targets %v excludes %v, want the site minus its exclusion", start.Spec.Targets, start.Spec.Excludes)
+	if len(start.Specs) != 2 {
+		t.Fatalf("specs = %+v, want one per address family", start.Specs)
+	}
+	v4, v6 := start.Specs[0], start.Specs[1]
+	if strings.Join(v4.Targets, ",") != "127.0.0.1" || strings.Join(v4.Excludes, ",") != "127.0.0.2" ||
+		strings.Join(v6.Targets, ",") != "::1" || len(v6.Excludes) != 0 {
+		t.Errorf("specs: v4 %v minus %v, v6 %v minus %v", v4.Targets, v4.Excludes, v6.Targets, v6.Excludes)
 	}
 	if start.TaskQueue != "agent.a1" || start.AgentName != "a1" {
 		t.Errorf("dispatch to %q/%q", start.AgentName, start.TaskQueue)
 	}
 	again, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-pipeline"})
-	if err != nil || again.RunID != start.RunID || again.Spec.ShardID != start.Spec.ShardID {
+	if err != nil || again.RunID != start.RunID || again.Specs[0].ShardID != v4.ShardID || again.Specs[1].ShardID != v6.ShardID {
 		t.Errorf("a retried StartRun made another run or shard: %+v, %v", again, err)
 	}
 	run, _ := f.store.GetRun(ctx, start.RunID)
-	if run.Status != scan.RunRunning || run.Addresses != 1 {
+	if run.Status != scan.RunRunning || run.Addresses != 2 {
 		t.Errorf("run after StartRun: %+v", run)
 	}
 
-	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Spec})
-	if err != nil {
-		t.Fatalf("RunScan: %v", err)
-	}
-	if scanned.Raw.Key != scan.RawKey(start.RunID, start.Spec.ShardID, 1, scan.Nmap) || scanned.Raw.Size == 0 {
-		t.Errorf("raw ref %+v", scanned.Raw)
-	}
-	body, err := objs.Get(ctx, scanned.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	xml, err := io.ReadAll(body)
-	body.Close()
-	if err != nil || !bytes.Contains(xml, []byte(`<nmaprun`)) || !bytes.Contains(xml, []byte(fmt.Sprintf(`portid="%d"`, f.ports[0]))) {
-		t.Fatalf("stored XML (%v): %.300s", err, xml)
-	}
-
-	parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: start.Spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
-	for i := range 2 { // twice: a retried parse must not duplicate rows
-		parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, parseIn)
+	for _, spec := range start.Specs {
+		scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
 		if err != nil {
-			t.Fatalf("ParseResults #%d: %v", i+1, err)
+			t.Fatalf("RunScan %v: %v", spec.Targets, err)
 		}
-		if parsed.Hosts != 1 || parsed.Ports != 2 {
-			t.Errorf("ParseResults #%d stored %+v, want 1 host and 2 ports", i+1, parsed)
+		if scanned.Raw.Key != scan.RawKey(start.RunID, spec.ShardID, 1, scan.Nmap) || scanned.Raw.Size == 0 {
+			t.Errorf("raw ref %+v", scanned.Raw)
+		}
+		body, err := objs.Get(ctx, scanned.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xml, err := io.ReadAll(body)
+		body.Close()
+		if err != nil || !bytes.Contains(xml, []byte(`<nmaprun`)) || !bytes.Contains(xml, []byte(`addr="`+spec.Targets[0]+`"`)) {
+			t.Fatalf("stored XML (%v): %.300s", err, xml)
+		}
+		parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+		for i := range 2 { // twice: a retried parse must not duplicate rows
+			parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, parseIn)
+			if err != nil {
+				t.Fatalf("ParseResults #%d: %v", i+1, err)
+			}
+			if parsed.Hosts != 1 || parsed.Ports != 3 {
+				t.Errorf("ParseResults #%d of %v stored %+v, want 1 host and 3 ports", i+1, spec.Targets, parsed)
+			}
 		}
 	}
-	var hosts, ports int
-	if err := f.store.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM hosts WHERE run_id=$1), (SELECT count(*) FROM ports WHERE run_id=$1 AND state='open')`, start.RunID).Scan(&hosts, &ports); err != nil {
+	rows, err := f.store.Pool().Query(ctx, `SELECT host(h.address), p.port FROM ports p JOIN hosts h ON h.id = p.host_id
+		WHERE p.run_id = $1 AND p.state = 'open' ORDER BY h.address, p.port`, start.RunID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if hosts != 1 || ports != 2 {
-		t.Errorf("rows in PostgreSQL: %d hosts, %d open ports; want 1 and 2", hosts, ports)
+	var open []string
+	for rows.Next() {
+		var addr string
+		var port int
+		if err := rows.Scan(&addr, &port); err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, fmt.Sprintf("%s:%d", addr, port))
+	}
+	want := []string{fmt.Sprintf("127.0.0.1:%d", f.ports4[0]), fmt.Sprintf("127.0.0.1:%d", f.ports4[1]), fmt.Sprintf("::1:%d", f.ports6[0])}
+	if !slices.Equal(open, want) {
+		t.Errorf("open ports in PostgreSQL = %v, want %v", open, want)
 	}
 
 	exported, err := execute[activities.ExportResultsResult](t, env, f.results.ExportResults, activities.ExportResultsInput{RunID: start.RunID})
@@ -256,24 +277,31 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(records) != 3 || strings.Join(records[0], ",") != strings.Join(activities.CSVHeader, ",") || exported.Rows != 2 {
+	if strings.Join(records[0], ",") != strings.Join(activities.CSVHeader, ",") || exported.Rows != 6 || len(records) != 7 {
 		t.Fatalf("CSV = %v (rows %d)", records, exported.Rows)
 	}
-	for i, r := range records[1:] {
-		if r[2] != "loopback" || r[3] != "loop" || r[4] != "127.0.0.1" || r[6] != fmt.Sprint(f.ports[i]) || r[7] != "tcp" || r[8] != "open" {
+	var csvOpen []string
+	for _, r := range records[1:] {
+		if r[2] != "loopback" || r[3] != "loop" || r[7] != "tcp" {
 			t.Errorf("CSV row %v", r)
 		}
+		if r[8] == "open" {
+			csvOpen = append(csvOpen, r[4]+":"+r[6])
+		}
+	}
+	if !slices.Equal(csvOpen, want) {
+		t.Errorf("open ports in the CSV = %v, want %v", csvOpen, want)
 	}
 
 	done, err := execute[scan.Run](t, env, f.results.FinishRun, activities.FinishRunInput{WorkflowID: "wf-pipeline", Status: scan.RunCompleted, CSV: &exported.CSV})
 	if err != nil {
 		t.Fatalf("FinishRun: %v", err)
 	}
-	if done.Status != scan.RunCompleted || done.HostsUp != 1 || done.OpenPorts != 2 || done.FinishedAt == nil {
+	if done.Status != scan.RunCompleted || done.HostsUp != 2 || done.OpenPorts != 3 || done.FinishedAt == nil {
 		t.Errorf("finished run %+v", done)
 	}
 	shards, _ := f.store.ListShards(ctx, start.RunID)
-	if len(shards) != 1 || shards[0].Status != scan.ShardCompleted || shards[0].Raw == nil || *shards[0].Raw != scanned.Raw {
+	if len(shards) != 2 || shards[0].Status != scan.ShardCompleted || shards[1].Status != scan.ShardCompleted || shards[1].Raw == nil {
 		t.Errorf("shards %+v", shards)
 	}
 }

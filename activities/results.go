@@ -63,18 +63,20 @@ type StartRunInput struct {
 	WorkflowID string `json:"workflow_id"`
 }
 
-// StartRunResult is the plan for the run's single shard.
+// StartRunResult is the plan of the run: one spec per shard, all for the
+// same agent.
 type StartRunResult struct {
-	RunID     int64     `json:"run_id"`
-	Spec      scan.Spec `json:"spec"`
-	AgentName string    `json:"agent_name"`
-	TaskQueue string    `json:"task_queue"`
-	Timeouts  Timeouts  `json:"timeouts"`
+	RunID     int64       `json:"run_id"`
+	Specs     []scan.Spec `json:"specs"`
+	AgentName string      `json:"agent_name"`
+	TaskQueue string      `json:"task_queue"`
+	Timeouts  Timeouts    `json:"timeouts"`
 }
 
 // StartRun creates or finds the run row, resolves the targets minus site and
-// global exclusions, checks the profile's options and records the shard.
-// A scan that cannot run as defined fails here, before any agent is involved.
+// global exclusions, checks the profile's options and records the shards:
+// one per address family, since a scanner run takes only one. A scan that
+// cannot run as defined fails here, before any agent is involved.
 func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
 	run, err := r.Store.CreateRun(ctx, in.ScanID, in.WorkflowID)
 	if err != nil {
@@ -84,30 +86,38 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	if err != nil {
 		return StartRunResult{}, wrap("load scan", err)
 	}
-	spec, resolved, err := r.specFor(plan)
+	base, resolved, err := r.specFor(plan)
 	if err != nil {
 		return StartRunResult{}, nonRetryable(err)
 	}
 	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
 		return StartRunResult{}, wrap("store targets", err)
 	}
-	shard, err := r.Store.CreateShard(ctx, run.ID, 0, plan.Agent.ID, resolved.Targets)
-	if err != nil {
-		return StartRunResult{}, wrap("create shard", err)
-	}
-	spec.RunID, spec.ShardID = run.ID, shard.ID
-	if err := spec.Validate(); err != nil {
-		return StartRunResult{}, nonRetryable(err)
+	var specs []scan.Spec
+	for i, part := range resolved.ByFamily() {
+		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets)
+		if err != nil {
+			return StartRunResult{}, wrap("create shard", err)
+		}
+		spec := base
+		spec.RunID, spec.ShardID = run.ID, shard.ID
+		spec.Targets, spec.Excludes = part.Targets, part.Excludes
+		if err := spec.Validate(); err != nil {
+			return StartRunResult{}, nonRetryable(err)
+		}
+		specs = append(specs, spec)
 	}
 	if err := r.Store.SetRunStatus(ctx, run.ID, scan.RunRunning, ""); err != nil {
 		return StartRunResult{}, wrap("mark run running", err)
 	}
-	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: shard.ID, Status: scan.ShardRunning}); err != nil {
-		return StartRunResult{}, wrap("mark shard running", err)
+	for _, spec := range specs {
+		if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: spec.ShardID, Status: scan.ShardRunning}); err != nil {
+			return StartRunResult{}, wrap("mark shard running", err)
+		}
 	}
 	return StartRunResult{
 		RunID:     run.ID,
-		Spec:      spec,
+		Specs:     specs,
 		AgentName: plan.Agent.Name,
 		TaskQueue: plan.Agent.TaskQueue,
 		Timeouts:  r.timeouts(),
@@ -131,12 +141,7 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
-	return scan.Spec{
-		Scanner:  plan.Profile.Scanner,
-		Options:  opts,
-		Targets:  resolved.Targets,
-		Excludes: resolved.Excludes,
-	}, resolved, nil
+	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}, resolved, nil
 }
 
 func (r *Results) timeouts() Timeouts {

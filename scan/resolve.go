@@ -17,7 +17,8 @@ type Resolved struct {
 	// Targets are minimal CIDR blocks, single addresses and host names.
 	Targets []string `json:"targets"`
 	// Excludes are passed to the scanner's own exclude option, so that host
-	// names that resolve into an excluded block are still skipped.
+	// names that resolve into an excluded block are still skipped. Like
+	// Targets, they are addresses, CIDR blocks and host names only.
 	Excludes []string `json:"excludes"`
 	// Addresses counts the addresses in Targets, a host name counting as one.
 	Addresses uint64 `json:"addresses"`
@@ -58,13 +59,7 @@ func Resolve(targets, exclusions []Target, maxAddresses uint64) (Resolved, error
 	var res Resolved
 	for _, s := range remaining {
 		res.Addresses = addSat(res.Addresses, rangeSize(s.from, s.to))
-		for _, p := range rangeToPrefixes(s.from, s.to) {
-			if p.Bits() == p.Addr().BitLen() {
-				res.Targets = append(res.Targets, p.Addr().String())
-			} else {
-				res.Targets = append(res.Targets, p.String())
-			}
-		}
+		res.Targets = append(res.Targets, blocks(s.from, s.to)...)
 	}
 	res.Targets = append(res.Targets, hostOrder...)
 	res.Addresses = addSat(res.Addresses, uint64(len(hostOrder)))
@@ -78,7 +73,7 @@ func Resolve(targets, exclusions []Target, maxAddresses uint64) (Resolved, error
 		// An exclusion matters to the scanner if a host name could resolve
 		// into it, or if it touches an address the scan was asked to cover.
 		if t.Kind == KindHost || len(hostOrder) > 0 || overlapsAny(span{t.From, t.To}, original) {
-			res.Excludes = append(res.Excludes, t.String())
+			res.Excludes = append(res.Excludes, t.Blocks()...)
 		}
 	}
 	res.Excludes = slices.Compact(res.Excludes)
@@ -161,4 +156,41 @@ func overlapsAny(e span, spans []span) bool {
 		}
 	}
 	return false
+}
+
+// ByFamily splits a resolved target set into the parts one scanner run can
+// take, as nmap scans one address family per run: IPv4 addresses with the
+// host names (which nmap resolves to IPv4), then IPv6 addresses. Each part
+// keeps the exclusions of its family and every host-name exclusion. An empty
+// family is left out.
+func (r Resolved) ByFamily() []Resolved {
+	var v4, v6 Resolved
+	for _, t := range r.Targets {
+		tgt, err := ParseTarget(t)
+		switch {
+		case err != nil, tgt.Kind == KindHost, tgt.From.Is4():
+			v4.Targets = append(v4.Targets, t)
+			v4.Addresses = addSat(v4.Addresses, tgt.Addresses())
+		default:
+			v6.Targets = append(v6.Targets, t)
+			v6.Addresses = addSat(v6.Addresses, tgt.Addresses())
+		}
+	}
+	for _, e := range r.Excludes {
+		tgt, err := ParseTarget(e)
+		host := err != nil || tgt.Kind == KindHost
+		if host || tgt.From.Is4() {
+			v4.Excludes = append(v4.Excludes, e)
+		}
+		if host || !tgt.From.Is4() {
+			v6.Excludes = append(v6.Excludes, e)
+		}
+	}
+	var out []Resolved
+	for _, part := range []Resolved{v4, v6} {
+		if len(part.Targets) > 0 {
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -73,7 +73,9 @@ func ParseTargets(list []string) ([]Target, error) {
 	return out, nil
 }
 
-// String renders the target in a form nmap and masscan accept.
+// String renders the target for people and for storage: a range that is not
+// one CIDR block is written from-to, which masscan reads but nmap does not.
+// Scanners get Blocks.
 func (t Target) String() string {
 	switch t.Kind {
 	case KindHost:
@@ -88,6 +90,28 @@ func (t Target) String() string {
 		return p.String()
 	}
 	return t.From.String() + "-" + t.To.String()
+}
+
+// Blocks renders the target as single addresses and CIDR blocks (a host name
+// as itself): the form nmap, masscan and their exclude options all read. A
+// range that is not one block becomes the fewest blocks that cover it.
+func (t Target) Blocks() []string {
+	if t.Kind == KindHost {
+		return []string{t.Host}
+	}
+	return blocks(t.From, t.To)
+}
+
+func blocks(from, to netip.Addr) []string {
+	var out []string
+	for _, p := range rangeToPrefixes(from, to) {
+		if p.IsSingleIP() {
+			out = append(out, p.Addr().String())
+		} else {
+			out = append(out, p.String())
+		}
+	}
+	return out
 }
 
 // Addresses is the number of addresses the target covers, saturating at

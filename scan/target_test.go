@@ -146,6 +146,14 @@ func TestResolve(t *testing.T) {
 			addresses:  5,
 		},
 		{
+			name:       "a range exclusion reaches the scanner as CIDR blocks",
+			targets:    []string{"198.18.0.0/28"},
+			exclusions: []string{"198.18.0.1-198.18.0.3"},
+			want:       []string{"198.18.0.0", "198.18.0.4/30", "198.18.0.8/29"},
+			excludes:   []string{"198.18.0.1", "198.18.0.2/31"},
+			addresses:  13,
+		},
+		{
 			name:      "exactly at the limit",
 			targets:   []string{"198.18.0.0/24"},
 			max:       256,
@@ -232,4 +240,54 @@ func FuzzParseTarget(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v != %+v", s, again, tgt)
 		}
 	})
+}
+
+func TestTargetBlocks(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"198.18.0.1", []string{"198.18.0.1"}},
+		{"198.18.0.0-198.18.0.255", []string{"198.18.0.0/24"}},
+		{"198.18.0.1-9", []string{"198.18.0.1", "198.18.0.2/31", "198.18.0.4/30", "198.18.0.8/31"}},
+		{"198.18.0.255-198.18.1.0", []string{"198.18.0.255", "198.18.1.0"}},
+		{"0.0.0.0/0", []string{"0.0.0.0/0"}},
+		{"255.255.255.254-255.255.255.255", []string{"255.255.255.254/31"}},
+		{"2001:db8::1-2001:db8::3", []string{"2001:db8::1", "2001:db8::2/127"}},
+		{"2001:db8::-2001:db8::ffff", []string{"2001:db8::/112"}},
+		{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", []string{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127"}},
+		{"db.example", []string{"db.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			tgt, err := ParseTarget(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tgt.Blocks(); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("Blocks() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolvedByFamily(t *testing.T) {
+	r := Resolved{
+		Targets:   []string{"198.18.0.0/31", "2001:db8::/127", "db.example"},
+		Excludes:  []string{"198.19.0.1", "2001:db8::9", "mail.example"},
+		Addresses: 5,
+	}
+	parts := r.ByFamily()
+	if len(parts) != 2 {
+		t.Fatalf("parts = %+v", parts)
+	}
+	if got := strings.Join(parts[0].Targets, " ") + " | " + strings.Join(parts[0].Excludes, " "); got != "198.18.0.0/31 db.example | 198.19.0.1 mail.example" || parts[0].Addresses != 3 {
+		t.Errorf("IPv4 part: %s (%d addresses)", got, parts[0].Addresses)
+	}
+	if got := strings.Join(parts[1].Targets, " ") + " | " + strings.Join(parts[1].Excludes, " "); got != "2001:db8::/127 | 2001:db8::9 mail.example" || parts[1].Addresses != 2 {
+		t.Errorf("IPv6 part: %s (%d addresses)", got, parts[1].Addresses)
+	}
+	if one := (Resolved{Targets: []string{"::1"}}).ByFamily(); len(one) != 1 || one[0].Targets[0] != "::1" {
+		t.Errorf("IPv6 only: %+v", one)
+	}
 }

@@ -34,12 +34,11 @@ var serverActivity = workflow.ActivityOptions{
 const scannerAttempts = 3
 
 // ScanWorkflow runs one scan once: resolve targets, run the scanner on the
-// scan's agent, parse the output into PostgreSQL, export a CSV, and record how
-// the run ended. Cancelling the workflow kills the scanner and marks the run
-// cancelled.
+// scan's agent for each shard, parse each shard's output into PostgreSQL,
+// export a CSV, and record how the run ended. Cancelling the workflow kills
+// the scanners and marks the run cancelled.
 func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 	var r *activities.Results
-	var a *activities.Agent
 	wid := workflow.GetInfo(ctx).WorkflowExecution.ID
 	serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
 
@@ -64,14 +63,7 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 				NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
 			},
 		})
-		var scanned activities.RunScanResult
-		if err := workflow.ExecuteActivity(agentCtx, a.RunScan, activities.RunScanInput{Spec: start.Spec}).Get(ctx, &scanned); err != nil {
-			return res, explainAgentError(start.AgentName, start.Timeouts, err)
-		}
-
-		var parsed activities.ParseResultsResult
-		parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: start.Spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
-		if err := workflow.ExecuteActivity(serverCtx, r.ParseResults, parseIn).Get(ctx, &parsed); err != nil {
+		if err := scanShards(ctx, agentCtx, serverCtx, start); err != nil {
 			return res, err
 		}
 
@@ -137,4 +129,41 @@ func describe(err error) string {
 		return "cancelled"
 	}
 	return err.Error()
+}
+
+// scanShards runs every shard's scanner at once and parses each shard's
+// output as soon as it is stored. If one shard fails, the others are
+// cancelled (and waited for) before the first error is returned.
+func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) error {
+	var r *activities.Results
+	var a *activities.Agent
+	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
+	defer cancelScans()
+
+	specOf := map[workflow.Future]scan.Spec{} // looked up, never ranged over
+	var finished workflow.Future
+	sel := workflow.NewSelector(ctx)
+	for _, spec := range start.Specs {
+		f := workflow.ExecuteActivity(scanCtx, a.RunScan, activities.RunScanInput{Spec: spec})
+		specOf[f] = spec
+		sel.AddFuture(f, func(f workflow.Future) { finished = f })
+	}
+	var firstErr error
+	for range start.Specs {
+		sel.Select(ctx)
+		spec := specOf[finished]
+		var scanned activities.RunScanResult
+		err := finished.Get(ctx, &scanned)
+		if err == nil && firstErr == nil {
+			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
+		} else if err != nil {
+			err = explainAgentError(start.AgentName, start.Timeouts, err)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+			cancelScans()
+		}
+	}
+	return firstErr
 }

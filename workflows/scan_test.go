@@ -49,7 +49,7 @@ func newHarness(t *testing.T) *harness {
 		h.mu.Unlock()
 	})
 	h.env.OnActivity(r.StartRun, mock.Anything, activities.StartRunInput{ScanID: 3, WorkflowID: "default-test-workflow-id"}).Return(activities.StartRunResult{
-		RunID: 41, Spec: testSpec, AgentName: "edge-1", TaskQueue: AgentTaskQueue("edge-1"),
+		RunID: 41, Specs: []scan.Spec{testSpec}, AgentName: "edge-1", TaskQueue: AgentTaskQueue("edge-1"),
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
 	}, nil)
 	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
@@ -256,5 +256,64 @@ func TestScanWorkflowCancel(t *testing.T) {
 	}
 	if res.Status != "" && res.Status != scan.RunCancelled {
 		t.Errorf("status = %s", res.Status)
+	}
+}
+
+func TestScanWorkflowRunsEveryShard(t *testing.T) {
+	h := &harness{queues: map[string][]string{}}
+	h.env = h.NewTestWorkflowEnvironment()
+	var r *activities.Results
+	var a *activities.Agent
+	h.env.RegisterActivity(r)
+	h.env.RegisterActivity(a)
+	v4, v6 := testSpec, testSpec
+	v6.ShardID, v6.Targets = 8, []string{"2001:db8::2"}
+	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
+		RunID: 41, Specs: []scan.Spec{v4, v6}, AgentName: "edge-1", TaskQueue: "agent.edge-1",
+		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
+	}, nil)
+	for _, s := range []scan.Spec{v4, v6} {
+		raw := testRaw
+		raw.Key = scan.RawKey(41, s.ShardID, 1, scan.Nmap)
+		h.env.OnActivity(a.RunScan, mock.Anything, activities.RunScanInput{Spec: s}).Return(activities.RunScanResult{Raw: raw, Attempt: 1}, nil).Once()
+		h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: s.ShardID, Attempt: 1, Raw: raw}).
+			Return(activities.ParseResultsResult{Hosts: 1, Ports: 1}, nil).Once()
+	}
+	h.env.OnActivity(r.ExportResults, mock.Anything, mock.Anything).Return(activities.ExportResultsResult{CSV: testCSV}, nil).Once()
+	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(scan.Run{Status: scan.RunCompleted}, nil).Once()
+
+	if res, err := h.run(); err != nil || res.Status != scan.RunCompleted {
+		t.Fatalf("result %+v, error %v", res, err)
+	}
+	h.env.AssertExpectations(t)
+}
+
+func TestScanWorkflowOneShardFailingFailsTheRun(t *testing.T) {
+	h := &harness{queues: map[string][]string{}}
+	h.env = h.NewTestWorkflowEnvironment()
+	var r *activities.Results
+	var a *activities.Agent
+	h.env.RegisterActivity(r)
+	h.env.RegisterActivity(a)
+	v4, v6 := testSpec, testSpec
+	v6.ShardID, v6.Targets = 8, []string{"2001:db8::2"}
+	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
+		RunID: 41, Specs: []scan.Spec{v4, v6}, AgentName: "edge-1", TaskQueue: "agent.edge-1",
+		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
+	}, nil)
+	h.env.OnActivity(a.RunScan, mock.Anything, activities.RunScanInput{Spec: v4}).Return(activities.RunScanResult{Raw: testRaw, Attempt: 1}, nil)
+	h.env.OnActivity(a.RunScan, mock.Anything, activities.RunScanInput{Spec: v6}).Return(activities.RunScanResult{},
+		temporal.NewNonRetryableApplicationError("invalid scan spec: bad", activities.ErrTypeInvalidSpec, nil))
+	h.env.OnActivity(r.ParseResults, mock.Anything, mock.Anything).Return(activities.ParseResultsResult{}, nil).Maybe()
+	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.FinishRunInput) (scan.Run, error) {
+			h.finishes = append(h.finishes, in)
+			return scan.Run{Status: in.Status}, nil
+		})
+	if _, err := h.run(); err == nil {
+		t.Fatal("workflow succeeded")
+	}
+	if f := h.lastFinish(t); f.Status != scan.RunFailed || !strings.Contains(f.Error, "bad") {
+		t.Errorf("FinishRun = %+v", f)
 	}
 }

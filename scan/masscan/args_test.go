@@ -1,0 +1,46 @@
+package masscan
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// check runs a table of option lists against the exact arguments expected.
+func check(t *testing.T, tests []argsCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Args(tt.opts...); !slices.Equal(got, tt.want) {
+				t.Errorf("Args = %q\nwant   %q", got, tt.want)
+			}
+		})
+	}
+}
+
+type argsCase struct {
+	name string
+	opts []Option
+	want []string
+}
+
+func TestArgsOrder(t *testing.T) {
+	check(t, []argsCase{
+		{"nothing", nil, nil},
+		{"all, given in reverse", []Option{
+			WithProfile([]string{"-p", "80,443"}),
+			WithTargets([]string{"198.18.0.0/24", "2001:db8::/120"}),
+			WithBanners(),
+			WithWait(3 * time.Second),
+			WithRate(1000),
+			WithExcludes([]string{"198.18.0.7"}),
+			WithXMLOutput("out.xml"),
+		}, []string{
+			"-oX", "out.xml", "--exclude", "198.18.0.7", "--rate", "1000", "--wait", "3", "--banners",
+			"--range=198.18.0.0/24", "--range=2001:db8::/120", "-p", "80,443",
+		}},
+		{"a dangling profile option swallows nothing", []Option{
+			WithXMLOutput("out.xml"), WithTargets([]string{"198.18.0.1"}), WithProfile([]string{"-p", "80", "--rate"}),
+		}, []string{"-oX", "out.xml", "--range=198.18.0.1", "-p", "80", "--rate"}},
+	})
+}

@@ -1,0 +1,75 @@
+// Package nmap builds nmap command lines and runs nmap as a child process: in
+// its own process group, killed with it when the context ends, with its
+// progress read from standard output.
+package nmap
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Option sets one part of an nmap command line.
+type Option func(*builder)
+
+type builder struct {
+	ipv6       bool
+	xmlPath    string
+	statsEvery time.Duration
+	excludes   []string
+	profile    []string
+	targets    []string
+}
+
+// Args returns nmap's arguments (without the program name) for opts. The
+// order is fixed, whatever the order of opts:
+//
+//	[-6] [-oX path] [--stats-every D] [--exclude a,b] profile... [-- targets...]
+//
+// The options the agent chooses come before the profile's, and the targets
+// after "--", so that a profile ending in an option that wants a value (say
+// "-p") can swallow nothing but "--" (nmap then fails on a bad value) and can
+// never turn the XML path into a target or a target into an option. nmap
+// would also read options given after targets (getopt permutes), which
+// "--" prevents. The profile cannot override -oX or --exclude (scan.CheckOptions
+// refuses them); it may override --stats-every, as nmap takes the last value.
+func Args(opts ...Option) []string {
+	var b builder
+	for _, o := range opts {
+		o(&b)
+	}
+	var out []string
+	if b.ipv6 {
+		out = append(out, "-6")
+	}
+	if b.xmlPath != "" {
+		out = append(out, "-oX", b.xmlPath)
+	}
+	if b.statsEvery > 0 {
+		out = append(out, "--stats-every", formatInterval(b.statsEvery))
+	}
+	if len(b.excludes) > 0 {
+		out = append(out, "--exclude", strings.Join(b.excludes, ","))
+	}
+	out = append(out, b.profile...)
+	if len(b.targets) > 0 {
+		out = append(out, "--")
+		out = append(out, b.targets...)
+	}
+	return out
+}
+
+// formatInterval writes d the way nmap's time options read it: whole
+// seconds as "5s", anything else in milliseconds, at least "1ms".
+func formatInterval(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	ms := max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
+	return strconv.FormatInt(ms, 10) + "ms"
+}
+
+func appendCopy(dst, src []string) []string {
+	return append(dst, slices.Clone(src)...)
+}

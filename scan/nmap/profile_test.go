@@ -1,0 +1,28 @@
+package nmap
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestWithProfile(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		want []string
+	}{
+		{"none", []Option{WithProfile(nil)}, nil},
+		{"kept as given", []Option{WithProfile([]string{"-sS", "-T4", "--top-ports", "100", "--script", "default,safe"})},
+			[]string{"-sS", "-T4", "--top-ports", "100", "--script", "default,safe"}},
+		{"values with spaces stay one argument", []Option{WithProfile([]string{"--script-args", "http.useragent=Scantron 1.0"})},
+			[]string{"--script-args", "http.useragent=Scantron 1.0"}},
+		{"later calls append", []Option{WithProfile([]string{"-sV"}), WithProfile([]string{"-O"})}, []string{"-sV", "-O"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Args(tt.opts...); !slices.Equal(got, tt.want) {
+				t.Errorf("Args = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
