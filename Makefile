@@ -8,7 +8,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools build run test lint bench clean-data
+.PHONY: help tools build run test lint fuzz bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
@@ -22,8 +22,21 @@ build: ## build bin/scantron
 run: tools build ## start PostgreSQL, S3, Temporal, server and a local agent (state in .data; Ctrl-C stops)
 	./bin/scantron dev
 
-test: lint ## lint, then run every package's tests
+test: lint ## lint, run every package's tests, then fuzz the parsers briefly
 	$(GO) test -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
+FUZZTIME ?= 15s
+FUZZ_TARGETS := ./scan/report:FuzzParse ./scan:FuzzParseTarget
+
+fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg > .fuzz-$$fn.log 2>&1 || { cat .fuzz-$$fn.log; rm -f .fuzz-$$fn.log; exit 1; }; \
+		tail -n 1 .fuzz-$$fn.log; rm -f .fuzz-$$fn.log; \
+	done
 
 lint: tools ## gofmt, go vet, staticcheck, docker-compose config
 	@unformatted="$$(git ls-files -co --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
