@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/postgres"
@@ -19,11 +22,68 @@ type AgentStore interface {
 	GetAgent(ctx context.Context, id int64) (scan.Agent, error)
 	ListAgents(ctx context.Context) ([]scan.Agent, error)
 	DeleteAgent(ctx context.Context, id int64) error
+	TouchAgent(ctx context.Context, id int64, at time.Time) error
+}
+
+// AgentPresence tells who polls a task queue: Temporal's view of which
+// agents are up. *client.Client satisfies it.
+type AgentPresence interface {
+	DescribeTaskQueue(ctx context.Context, taskQueue string, taskQueueType enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error)
+}
+
+// onlineWithin is how recently an agent must have polled to count as
+// online. A live worker's long poll returns, and is renewed, at least about
+// once a minute even when there is no work.
+const onlineWithin = 2 * time.Minute
+
+// agentView is an agent as the API and UI show it: the registration and
+// whether a worker is polling its task queue now.
+type agentView struct {
+	scan.Agent
+	Online  bool     `json:"online"`
+	Pollers []string `json:"pollers"` // worker identities, e.g. scantron-agent-edge-1@host
 }
 
 type agentHandlers struct {
 	base
-	store AgentStore
+	store    AgentStore
+	presence AgentPresence
+	now      func() time.Time
+}
+
+// views adds presence to agents. The newest poll seen is kept as the agent's
+// last-seen time, so it outlives Temporal's short memory of pollers. When
+// Temporal cannot be asked, agents show as offline with their stored time.
+func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentView {
+	out := make([]agentView, 0, len(agents))
+	for _, a := range agents {
+		v := agentView{Agent: a, Pollers: []string{}}
+		resp, err := h.presence.DescribeTaskQueue(ctx, a.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		if err != nil {
+			h.log.Warn("describe agent task queue", "agent", a.Name, "error", err)
+			out = append(out, v)
+			continue
+		}
+		var newest time.Time
+		for _, p := range resp.GetPollers() {
+			at := p.GetLastAccessTime().AsTime()
+			if at.After(newest) {
+				newest = at
+			}
+			if h.now().Sub(at) <= onlineWithin {
+				v.Online = true
+				v.Pollers = append(v.Pollers, p.GetIdentity())
+			}
+		}
+		if !newest.IsZero() && (a.LastSeenAt == nil || newest.After(*a.LastSeenAt)) {
+			if err := h.store.TouchAgent(ctx, a.ID, newest); err != nil {
+				h.log.Warn("record agent last seen", "agent", a.Name, "error", err)
+			}
+			v.LastSeenAt = &newest
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 type agentRequest struct {
@@ -67,9 +127,27 @@ func (h *agentHandlers) create(c *gin.Context) error {
 	return nil
 }
 
-func (h *agentHandlers) list(c *gin.Context) error { return listAll(c, h.store.ListAgents) }
+func (h *agentHandlers) list(c *gin.Context) error {
+	agents, err := h.store.ListAgents(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.views(c.Request.Context(), agents))
+	return nil
+}
 
-func (h *agentHandlers) get(c *gin.Context) error { return getByID(c, "agent", h.store.GetAgent) }
+func (h *agentHandlers) get(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	a, err := h.store.GetAgent(c.Request.Context(), id)
+	if err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "agent %d not found", id)
+	}
+	c.JSON(http.StatusOK, h.views(c.Request.Context(), []scan.Agent{a})[0])
+	return nil
+}
 
 func (h *agentHandlers) delete(c *gin.Context) error {
 	return deleteByID(c, "agent", h.store.DeleteAgent, "is used by a scan; delete or change that scan first")

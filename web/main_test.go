@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/devstack"
@@ -79,6 +82,7 @@ type fakeTemporal struct {
 	cancels   []string
 	startErr  error
 	cancelErr error
+	pollers   map[string][]*taskqueuepb.PollerInfo // by task queue
 }
 
 type fakeStart struct {
@@ -105,6 +109,12 @@ func (f *fakeTemporal) CancelWorkflow(_ context.Context, workflowID, _ string) e
 	}
 	f.cancels = append(f.cancels, workflowID)
 	return nil
+}
+
+func (f *fakeTemporal) DescribeTaskQueue(_ context.Context, taskQueue string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &workflowservice.DescribeTaskQueueResponse{Pollers: f.pollers[taskQueue]}, nil
 }
 
 // fakeObjects is an in-memory object store.

@@ -37,11 +37,12 @@ type Objects interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, int64, error)
 }
 
-// WorkflowClient is the part of Temporal's client.Client that starts and
-// cancels runs.
+// WorkflowClient is the part of Temporal's client.Client the web server
+// uses: it starts and cancels runs, and asks who polls agents' task queues.
 type WorkflowClient interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
 	CancelWorkflow(ctx context.Context, workflowID string, runID string) error
+	AgentPresence
 }
 
 type runHandlers struct {

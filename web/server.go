@@ -98,11 +98,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		sites:      &siteHandlers{base: b, store: deps.Store},
 		exclusions: &exclusionHandlers{base: b, store: deps.Store},
 		profiles:   &profileHandlers{base: b, store: deps.Store},
-		agents:     &agentHandlers{base: b, store: deps.Store},
+		agents:     &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
 		scans:      &scanHandlers{base: b, store: deps.Store},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
-		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links},
+		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links,
+			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}},
 	}, nil
 }
 

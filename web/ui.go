@@ -72,9 +72,10 @@ type UIStore interface {
 
 type uiHandlers struct {
 	base
-	store UIStore
-	pages map[string]*template.Template
-	links temporalLinks
+	store  UIStore
+	pages  map[string]*template.Template
+	links  temporalLinks
+	agents *agentHandlers // for agents' presence
 }
 
 const (
@@ -143,7 +144,7 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 		"Scans":    scanRows,
 		"Sites":    sites,
 		"Profiles": profiles,
-		"Agents":   agents,
+		"Agents":   h.agents.views(ctx, agents),
 	})
 }
 
