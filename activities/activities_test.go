@@ -337,6 +337,31 @@ func TestStartRunRefusesWhatCannotRun(t *testing.T) {
 	}
 }
 
+// TestFinishRunKeepsTheFirstEnding: a run that has ended stays as it ended,
+// whatever a late second FinishRun says, and that call does not fail (it
+// would otherwise be retried for nothing).
+func TestFinishRunKeepsTheFirstEnding(t *testing.T) {
+	f := newFixture(t, "")
+	env := newEnv(f)
+	if _, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-twice"}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := execute[scan.Run](t, env, f.results.FinishRun, activities.FinishRunInput{WorkflowID: "wf-twice", Status: scan.RunCancelled, Error: "cancelled"})
+	if err != nil || first.Status != scan.RunCancelled {
+		t.Fatalf("first FinishRun: %+v, %v", first, err)
+	}
+	second, err := execute[scan.Run](t, env, f.results.FinishRun, activities.FinishRunInput{WorkflowID: "wf-twice", Status: scan.RunFailed, Error: "late"})
+	if err != nil || second.Status != scan.RunCancelled || second.Error != "cancelled" {
+		t.Fatalf("second FinishRun: %+v, %v; want the cancelled run unchanged", second, err)
+	}
+	shards, _ := f.store.ListShards(context.Background(), second.ID)
+	for _, s := range shards {
+		if s.Status != scan.ShardCancelled {
+			t.Errorf("shard %d is %s, want cancelled", s.ID, s.Status)
+		}
+	}
+}
+
 func TestRunScanRefusesAlteredSpec(t *testing.T) {
 	f := newFixture(t, "")
 	env := newEnv(f)

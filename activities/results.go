@@ -295,6 +295,12 @@ func (r *Results) FinishRun(ctx context.Context, in FinishRunInput) (scan.Run, e
 	if err != nil {
 		return scan.Run{}, wrap("find run", err)
 	}
+	if run.Status.Final() && run.Status != in.Status {
+		// Already ended another way (a cancel racing the last step): the
+		// first ending stands, and retrying cannot change it.
+		activity.GetLogger(ctx).Warn("run already ended", "run", run.ID, "status", run.Status, "ignored", in.Status)
+		return run, nil
+	}
 	if in.Status == scan.RunCompleted {
 		if in.CSV == nil {
 			return scan.Run{}, temporal.NewNonRetryableApplicationError("completed run without an export", ErrTypeBadOutput, nil)
