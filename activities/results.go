@@ -291,38 +291,46 @@ type FinishRunInput struct {
 
 // FinishRun sets the run's final status and closes its unfinished shards.
 func (r *Results) FinishRun(ctx context.Context, in FinishRunInput) (scan.Run, error) {
-	run, err := r.Store.GetRunByWorkflowID(ctx, in.WorkflowID)
+	run, err := EndRun(ctx, r.Store, in)
+	if err == nil && run.Status != in.Status {
+		activity.GetLogger(ctx).Warn("run had already ended", "run", run.ID, "status", run.Status, "ignored", in.Status)
+	}
+	return run, err
+}
+
+// EndRun records how the run of a workflow ended and closes its unfinished
+// shards. A run that has already ended stays as it ended (a cancel racing
+// the last step): it is returned unchanged, since retrying cannot change it.
+func EndRun(ctx context.Context, store RunStore, in FinishRunInput) (scan.Run, error) {
+	run, err := store.GetRunByWorkflowID(ctx, in.WorkflowID)
 	if err != nil {
 		return scan.Run{}, wrap("find run", err)
 	}
 	if run.Status.Final() && run.Status != in.Status {
-		// Already ended another way (a cancel racing the last step): the
-		// first ending stands, and retrying cannot change it.
-		activity.GetLogger(ctx).Warn("run already ended", "run", run.ID, "status", run.Status, "ignored", in.Status)
 		return run, nil
 	}
 	if in.Status == scan.RunCompleted {
 		if in.CSV == nil {
 			return scan.Run{}, temporal.NewNonRetryableApplicationError("completed run without an export", ErrTypeBadOutput, nil)
 		}
-		return r.Store.CompleteRun(ctx, run.ID, *in.CSV)
+		return store.CompleteRun(ctx, run.ID, *in.CSV)
 	}
 	shardStatus := scan.ShardFailed
 	if in.Status == scan.RunCancelled {
 		shardStatus = scan.ShardCancelled
 	}
-	shards, err := r.Store.ListShards(ctx, run.ID)
+	shards, err := store.ListShards(ctx, run.ID)
 	if err != nil {
 		return scan.Run{}, wrap("list shards", err)
 	}
 	for _, s := range shards {
 		if s.Status == scan.ShardPending || s.Status == scan.ShardRunning || s.Status == scan.ShardScanned {
-			if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: s.ID, Status: shardStatus, Attempt: s.Attempt, Error: in.Error}); err != nil {
+			if err := store.UpdateShard(ctx, scan.ShardUpdate{ID: s.ID, Status: shardStatus, Attempt: s.Attempt, Error: in.Error}); err != nil {
 				return scan.Run{}, wrap("close shard", err)
 			}
 		}
 	}
-	if err := r.Store.SetRunStatus(ctx, run.ID, in.Status, in.Error); err != nil {
+	if err := store.SetRunStatus(ctx, run.ID, in.Status, in.Error); err != nil {
 		return scan.Run{}, wrap("set run status", err)
 	}
 	run.Status, run.Error = in.Status, in.Error

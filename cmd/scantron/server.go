@@ -78,6 +78,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return workers.RunServer(gctx, tc, results) })
+	reconciler := &workers.Reconciler{Store: store, Temporal: tc, Logger: log}
+	g.Go(func() error { return reconciler.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

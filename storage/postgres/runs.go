@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -103,6 +104,23 @@ LIMIT $2 OFFSET $3`
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.Run, error) { return scanRun(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// ListUnfinishedRuns returns the runs not yet completed, failed or cancelled
+// that were created before createdBefore, oldest first.
+func (s *Store) ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error) {
+	const q = `SELECT ` + runCols + ` FROM runs
+WHERE status IN ('pending', 'running', 'parsing') AND created_at < $1
+ORDER BY created_at, id`
+	rows, err := s.pool.Query(ctx, q, createdBefore)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished runs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.Run, error) { return scanRun(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished runs: %w", err)
 	}
 	return out, nil
 }
