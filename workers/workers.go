@@ -5,6 +5,7 @@ package workers
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,12 @@ type DialOptions struct {
 	Namespace string
 	Identity  string
 	Logger    *slog.Logger
+	// TLS, when set, secures the connection (a Temporal cluster with TLS,
+	// or Temporal Cloud).
+	TLS *tls.Config
+	// APIKey authenticates to Temporal Cloud (or a cluster set up for API
+	// keys); it implies TLS.
+	APIKey string
 	// Wait is how long to keep trying while Temporal is not up yet, as when
 	// the whole stack starts at once.
 	Wait time.Duration
@@ -33,15 +40,23 @@ type DialOptions struct {
 
 // Dial connects to Temporal, retrying until opt.Wait has passed.
 func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
+	copts := client.Options{
+		HostPort:          opt.HostPort,
+		Namespace:         opt.Namespace,
+		Identity:          opt.Identity,
+		Logger:            tlog.NewStructuredLogger(opt.Logger),
+		ConnectionOptions: client.ConnectionOptions{TLS: opt.TLS},
+	}
+	if opt.APIKey != "" {
+		copts.Credentials = client.NewAPIKeyStaticCredentials(opt.APIKey)
+		if copts.ConnectionOptions.TLS == nil {
+			copts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
 	deadline := time.Now().Add(opt.Wait)
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err := client.DialContext(dctx, client.Options{
-			HostPort:  opt.HostPort,
-			Namespace: opt.Namespace,
-			Identity:  opt.Identity,
-			Logger:    tlog.NewStructuredLogger(opt.Logger),
-		})
+		c, err := client.DialContext(dctx, copts)
 		cancel()
 		if err == nil {
 			return c, nil

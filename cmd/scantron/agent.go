@@ -23,7 +23,12 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return err
 	}
 	host, _ := os.Hostname()
+	temporalTLS, err := cfg.temporalTLS()
+	if err != nil {
+		return err
+	}
 	tc, err := workers.Dial(ctx, workers.DialOptions{
+		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey,
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
 		Identity: "scantron-agent-" + cfg.AgentName + "@" + host,
 		Logger:   log, Wait: cfg.TemporalWait,

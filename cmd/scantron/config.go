@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -24,6 +27,12 @@ type Config struct {
 	TemporalNamespace string
 	TemporalUIURL     string
 	TemporalWait      time.Duration
+	TemporalTLS       bool
+	TemporalTLSCert   string
+	TemporalTLSKey    string
+	TemporalTLSCA     string
+	TemporalTLSServer string
+	TemporalAPIKey    string
 
 	S3Endpoint  string
 	S3AccessKey string
@@ -67,6 +76,17 @@ func str(p func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *p(c) = v; return nil }
 }
 
+func boolean(p func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
 func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
@@ -99,6 +119,18 @@ var settings = []setting{
 		bind: httpURL(func(c *Config) *string { return &c.TemporalUIURL })},
 	{flag: "temporal-wait", env: "SCANTRON_TEMPORAL_WAIT", def: "60s", usage: "how long to keep retrying while Temporal is not reachable at start", commands: cmdsRemote,
 		bind: dur(func(c *Config) *time.Duration { return &c.TemporalWait })},
+	{flag: "temporal-tls", env: "SCANTRON_TEMPORAL_TLS", def: "false", usage: "use TLS to reach Temporal (implied by a client certificate or an API key)", commands: cmdsRemote,
+		bind: boolean(func(c *Config) *bool { return &c.TemporalTLS })},
+	{flag: "temporal-tls-cert", env: "SCANTRON_TEMPORAL_TLS_CERT", usage: "client certificate (PEM file) for mutual TLS with Temporal", commands: cmdsRemote,
+		bind: str(func(c *Config) *string { return &c.TemporalTLSCert })},
+	{flag: "temporal-tls-key", env: "SCANTRON_TEMPORAL_TLS_KEY", usage: "private key (PEM file) of the client certificate", commands: cmdsRemote,
+		bind: str(func(c *Config) *string { return &c.TemporalTLSKey })},
+	{flag: "temporal-tls-ca", env: "SCANTRON_TEMPORAL_TLS_CA", usage: "CA certificates (PEM file) to trust for Temporal instead of the system's", commands: cmdsRemote,
+		bind: str(func(c *Config) *string { return &c.TemporalTLSCA })},
+	{flag: "temporal-tls-server-name", env: "SCANTRON_TEMPORAL_TLS_SERVER_NAME", usage: "name to verify Temporal's certificate against (default: the address's host)", commands: cmdsRemote,
+		bind: str(func(c *Config) *string { return &c.TemporalTLSServer })},
+	{flag: "temporal-api-key", env: "SCANTRON_TEMPORAL_API_KEY", usage: "API key for Temporal Cloud; implies TLS", commands: cmdsRemote,
+		bind: str(func(c *Config) *string { return &c.TemporalAPIKey })},
 	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: cmdsRemote, required: true,
 		bind: hostPort(func(c *Config) *string { return &c.S3Endpoint })},
 	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: cmdsRemote, required: true,
@@ -116,14 +148,7 @@ var settings = []setting{
 	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: cmdsRemote,
 		bind: str(func(c *Config) *string { return &c.S3Region })},
 	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: cmdsRemote,
-		bind: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return errors.New("want true or false")
-			}
-			c.S3TLS = b
-			return nil
-		}},
+		bind: boolean(func(c *Config) *bool { return &c.S3TLS })},
 	{flag: "listen", env: "SCANTRON_LISTEN", def: "127.0.0.1:8080", usage: "address for the web UI and API", commands: "server dev",
 		bind: hostPort(func(c *Config) *string { return &c.Listen })},
 	{flag: "max-addresses", env: "SCANTRON_MAX_ADDRESSES", def: "65536", usage: "largest number of addresses one scan may cover", commands: "server",
@@ -271,6 +296,11 @@ func loadConfig(command string, args []string, getenv func(string) string, stder
 			problems = append(problems, fmt.Sprintf("--%s (%s): %v", s.flag, s.env, err))
 		}
 	}
+	if len(problems) == 0 && usedBy(setting{commands: cmdsRemote}, command) {
+		if _, err := cfg.temporalTLS(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return Config{}, fmt.Errorf("scantron %s: bad configuration:\n  %s", command, strings.Join(problems, "\n  "))
@@ -294,4 +324,36 @@ func (c Config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// temporalTLS builds the TLS configuration for Temporal from the settings,
+// or nil for a plain connection. Files are read here, at start, so a missing
+// or broken certificate is reported before anything runs.
+func (c Config) temporalTLS() (*tls.Config, error) {
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		return nil, errors.New("--temporal-tls-cert (SCANTRON_TEMPORAL_TLS_CERT) and --temporal-tls-key (SCANTRON_TEMPORAL_TLS_KEY) go together")
+	}
+	if !c.TemporalTLS && c.TemporalTLSCert == "" && c.TemporalTLSCA == "" && c.TemporalAPIKey == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TemporalTLSServer}
+	if c.TemporalTLSCert != "" {
+		pair, err := tls.LoadX509KeyPair(c.TemporalTLSCert, c.TemporalTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--temporal-tls-cert/--temporal-tls-key (SCANTRON_TEMPORAL_TLS_CERT/_KEY): %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	if c.TemporalTLSCA != "" {
+		pem, err := os.ReadFile(c.TemporalTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): no PEM certificate in %s", c.TemporalTLSCA)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }

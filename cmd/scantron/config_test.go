@@ -3,7 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +143,81 @@ func TestREADMEListsEverySetting(t *testing.T) {
 	}
 	for name := range rows {
 		t.Errorf("README.md documents %s, which no command reads", name)
+	}
+}
+
+// writeCert writes a self-signed certificate and its key as PEM files.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "scantron-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func TestTemporalTLSSettings(t *testing.T) {
+	cert, key := writeCert(t)
+	load := func(args ...string) (Config, error) {
+		return loadConfig("agent", args, env(agentEnv), &bytes.Buffer{})
+	}
+
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := cfg.temporalTLS(); err != nil || c != nil {
+		t.Errorf("no TLS settings: %v, %v; want a plain connection", c, err)
+	}
+
+	cfg, err = load("--temporal-tls-cert", cert, "--temporal-tls-key", key, "--temporal-tls-ca", cert, "--temporal-tls-server-name", "temporal.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cfg.temporalTLS()
+	if err != nil || c == nil || len(c.Certificates) != 1 || c.RootCAs == nil || c.ServerName != "temporal.example" {
+		t.Errorf("mutual TLS: %+v, %v", c, err)
+	}
+
+	cfg, err = load("--temporal-api-key", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := cfg.temporalTLS(); err != nil || c == nil {
+		t.Errorf("an API key must bring TLS: %v, %v", c, err)
+	}
+
+	refused := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--temporal-tls-cert", cert}, "go together"},
+		{[]string{"--temporal-tls-cert", cert, "--temporal-tls-key", cert}, "--temporal-tls-cert/--temporal-tls-key"},
+		{[]string{"--temporal-tls-ca", filepath.Join(t.TempDir(), "missing.pem")}, "--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA)"},
+		{[]string{"--temporal-tls-ca", key}, "no PEM certificate"},
+		{[]string{"--temporal-tls", "maybe"}, "--temporal-tls (SCANTRON_TEMPORAL_TLS): want true or false"},
+	}
+	for _, tt := range refused {
+		if _, err := load(tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want %q", tt.args, err, tt.want)
+		}
 	}
 }

@@ -36,7 +36,12 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return err
 	}
 	host, _ := os.Hostname()
+	temporalTLS, err := cfg.temporalTLS()
+	if err != nil {
+		return err
+	}
 	tc, err := workers.Dial(ctx, workers.DialOptions{
+		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey,
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Identity: "scantron-server@" + host,
 		Logger: log, Wait: cfg.TemporalWait,
 	})
