@@ -18,6 +18,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -83,6 +84,10 @@ type fakeTemporal struct {
 	startErr  error
 	cancelErr error
 	pollers   map[string][]*taskqueuepb.PollerInfo // by task queue
+	// startedDespiteErr makes ExecuteWorkflow fail with startErr although
+	// the workflow was started, as a timed-out start can.
+	startedDespiteErr bool
+	started           map[string]bool
 }
 
 type fakeStart struct {
@@ -94,11 +99,24 @@ type fakeStart struct {
 func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkflowOptions, wf interface{}, args ...interface{}) (client.WorkflowRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.startErr != nil {
+	if f.startErr != nil && !f.startedDespiteErr {
 		return nil, f.startErr
 	}
 	f.starts = append(f.starts, fakeStart{opts: opts, workflow: wf, args: args})
-	return nil, nil
+	if f.started == nil {
+		f.started = map[string]bool{}
+	}
+	f.started[opts.ID] = true
+	return nil, f.startErr
+}
+
+func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, workflowID, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.started[workflowID] {
+		return nil, serviceerror.NewNotFound("workflow not found")
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{}, nil
 }
 
 func (f *fakeTemporal) CancelWorkflow(_ context.Context, workflowID, _ string) error {

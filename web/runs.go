@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/scan"
@@ -42,6 +43,7 @@ type Objects interface {
 type WorkflowClient interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
 	CancelWorkflow(ctx context.Context, workflowID string, runID string) error
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 	AgentPresence
 }
 
@@ -102,6 +104,14 @@ func (h *runHandlers) start(c *gin.Context) error {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			return errorf(http.StatusConflict, "a workflow with ID %q already exists", wid)
+		}
+		// A start that timed out may still have happened: then the run is
+		// real and its workflow owns it.
+		if _, derr := h.temporal.DescribeWorkflowExecution(ctx, wid, ""); derr == nil {
+			h.log.WarnContext(ctx, "workflow start reported an error but the workflow exists", "workflow_id", wid, "err", err)
+			c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
+			c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(wid)})
+			return nil
 		}
 		h.log.ErrorContext(ctx, "starting scan workflow failed", "scan_id", scanID, "workflow_id", wid, "err", err)
 		if derr := h.store.DeleteRun(ctx, run.ID); derr != nil {

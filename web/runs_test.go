@@ -107,6 +107,26 @@ func TestStartRunTemporalDown(t *testing.T) {
 	}
 }
 
+// TestStartRunStartedDespiteError: a start that reports an error (a timeout)
+// but did start the workflow keeps its run and answers 202, so the operator
+// does not start the scan a second time.
+func TestStartRunStartedDespiteError(t *testing.T) {
+	e := newEnv(t)
+	s := e.makeScan(t, makeFixtures(t, e))
+	e.temporal.startErr = errors.New("context deadline exceeded")
+	e.temporal.startedDespiteErr = true
+
+	var r runView
+	e.mustDo(t, "POST", fmt.Sprintf("/api/v1/scans/%d/runs", s.ID), "", http.StatusAccepted, &r)
+	runs, err := testStore.ListRuns(context.Background(), postgres.RunFilter{ScanID: s.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].ID != r.ID || runs[0].WorkflowID != r.WorkflowID {
+		t.Errorf("runs = %+v, want the one run that was answered", runs)
+	}
+}
+
 func TestStartRunWorkflowIDTaken(t *testing.T) {
 	e := newEnv(t)
 	s := e.makeScan(t, makeFixtures(t, e))
