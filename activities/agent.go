@@ -48,16 +48,6 @@ type RunScanResult struct {
 	Duration time.Duration `json:"duration"`
 }
 
-// Progress is carried in heartbeat details, so Temporal Web and the API can
-// show how far a scan is.
-type Progress struct {
-	Phase   string    `json:"phase"` // scanning, uploading
-	Percent float64   `json:"percent"`
-	Task    string    `json:"task,omitempty"`
-	ETC     time.Time `json:"etc,omitempty"`
-	Agent   string    `json:"agent"`
-}
-
 // RunScan runs the scanner for one shard, heartbeating with progress, then
 // uploads the XML and returns a reference to it. Cancelling the activity (or
 // losing the server) kills the scanner process group.
@@ -87,13 +77,13 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		return RunScanResult{}, nonRetryable(err)
 	}
 
-	hb := newHeartbeater(ctx, a.Name, a.heartbeatEvery())
+	hb := newHeartbeater(ctx, a.Name, spec.ShardID, a.heartbeatEvery())
 	defer hb.stop()
 	runErr := nmap.Run(ctx, nmap.RunOptions{
 		Binary: a.NmapPath,
 		Args:   args,
 		OnProgress: func(p nmap.Progress) {
-			hb.set(Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
+			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
 		},
 	})
 	if ctx.Err() != nil {
@@ -106,7 +96,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		return RunScanResult{}, runErr
 	}
 
-	hb.set(Progress{Phase: "uploading", Percent: 100})
+	hb.set(scan.Progress{Phase: "uploading", Percent: 100})
 	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
 	ref, err := a.Objects.PutFile(ctx, key, xmlPath, "application/xml")
 	if err != nil {
@@ -126,13 +116,13 @@ func (a *Agent) heartbeatEvery() time.Duration {
 // often the scanner prints, so a quiet scanner still proves the agent lives.
 type heartbeater struct {
 	mu   sync.Mutex
-	last Progress
+	last scan.Progress
 	done chan struct{}
 	wg   sync.WaitGroup
 }
 
-func newHeartbeater(ctx context.Context, agent string, every time.Duration) *heartbeater {
-	h := &heartbeater{last: Progress{Phase: "scanning", Agent: agent}, done: make(chan struct{})}
+func newHeartbeater(ctx context.Context, agent string, shardID int64, every time.Duration) *heartbeater {
+	h := &heartbeater{last: scan.Progress{ShardID: shardID, Phase: "scanning", Agent: agent}, done: make(chan struct{})}
 	activity.RecordHeartbeat(ctx, h.last)
 	h.wg.Add(1)
 	go func() {
@@ -156,9 +146,9 @@ func newHeartbeater(ctx context.Context, agent string, every time.Duration) *hea
 	return h
 }
 
-func (h *heartbeater) set(p Progress) {
+func (h *heartbeater) set(p scan.Progress) {
 	h.mu.Lock()
-	p.Agent = h.last.Agent
+	p.Agent, p.ShardID = h.last.Agent, h.last.ShardID
 	h.last = p
 	h.mu.Unlock()
 }

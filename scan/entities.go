@@ -193,3 +193,14 @@ type IngestStats struct {
 	Ports   int // ports stored
 	Skipped int // hosts dropped because they had no valid IP address
 }
+
+// Progress is how far one shard's scan is, as its agent reports it in
+// heartbeats. The API shows it for running runs.
+type Progress struct {
+	ShardID int64     `json:"shard_id"`
+	Phase   string    `json:"phase"` // scanning, uploading
+	Percent float64   `json:"percent"`
+	Task    string    `json:"task,omitempty"` // what nmap is doing, e.g. "SYN Stealth Scan"
+	ETC     time.Time `json:"etc,omitzero"`   // nmap's estimated completion
+	Agent   string    `json:"agent"`
+}

@@ -20,6 +20,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -88,6 +89,8 @@ type fakeTemporal struct {
 	// the workflow was started, as a timed-out start can.
 	startedDespiteErr bool
 	started           map[string]bool
+	// pending are the pending activities DescribeWorkflowExecution reports.
+	pending map[string][]*workflowpb.PendingActivityInfo
 }
 
 type fakeStart struct {
@@ -116,7 +119,7 @@ func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, workflowID, 
 	if !f.started[workflowID] {
 		return nil, serviceerror.NewNotFound("workflow not found")
 	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{}, nil
+	return &workflowservice.DescribeWorkflowExecutionResponse{PendingActivities: f.pending[workflowID]}, nil
 }
 
 func (f *fakeTemporal) CancelWorkflow(_ context.Context, workflowID, _ string) error {

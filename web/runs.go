@@ -67,6 +67,8 @@ type runView struct {
 type runDetail struct {
 	runView
 	Shards []scan.Shard `json:"shards"`
+	// Progress of the shards still scanning, while the run is unfinished.
+	Progress []shardProgress `json:"progress"`
 }
 
 // startTimeout bounds the whole start sequence. It is detached from the
@@ -173,7 +175,11 @@ func (h *runHandlers) get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, runDetail{runView: runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)}, Shards: nonNil(shards)})
+	c.JSON(http.StatusOK, runDetail{
+		runView:  runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)},
+		Shards:   nonNil(shards),
+		Progress: scanProgress(c.Request.Context(), h.temporal, h.log, r, shards),
+	})
 	return nil
 }
 

@@ -102,7 +102,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		scans:      &scanHandlers{base: b, store: deps.Store},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
-		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links,
+		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal,
 			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}},
 	}, nil
 }

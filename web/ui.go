@@ -72,10 +72,11 @@ type UIStore interface {
 
 type uiHandlers struct {
 	base
-	store  UIStore
-	pages  map[string]*template.Template
-	links  temporalLinks
-	agents *agentHandlers // for agents' presence
+	store    UIStore
+	pages    map[string]*template.Template
+	links    temporalLinks
+	agents   *agentHandlers // for agents' presence
+	temporal WorkflowClient // for scan progress
 }
 
 const (
@@ -182,6 +183,7 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"Run":            r,
 		"ScanName":       scanName,
 		"Shards":         shards,
+		"Progress":       scanProgress(ctx, h.temporal, h.log, r, shards),
 		"Ports":          ports,
 		"PortsTruncated": truncated,
 		"PortLimit":      runPagePorts,

@@ -229,7 +229,7 @@ func TestScanWorkflowCancel(t *testing.T) {
 			// end-to-end tests prove the scanner is killed), so it stops
 			// when the cancel has been seen.
 			for len(cancelled) == 0 && ctx.Err() == nil {
-				activity.RecordHeartbeat(ctx, activities.Progress{Phase: "scanning"})
+				activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
 				time.Sleep(20 * time.Millisecond)
 			}
 			return activities.RunScanResult{}, temporal.NewCanceledError()

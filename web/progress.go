@@ -1,0 +1,65 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// shardProgress is a running shard as Temporal sees it: the agent's last
+// heartbeat, and the attempt with the failure of the one before it.
+type shardProgress struct {
+	scan.Progress
+	ShardIndex    int       `json:"shard_index"`
+	Attempt       int32     `json:"attempt"`
+	LastHeartbeat time.Time `json:"last_heartbeat,omitzero"`
+	LastFailure   string    `json:"last_failure,omitempty"`
+	// Waiting is true while no agent has picked the shard up yet.
+	Waiting bool `json:"waiting"`
+}
+
+// scannerActivity is the activity type whose heartbeats carry progress.
+const scannerActivity = "RunScan"
+
+// scanProgress asks Temporal how far a run's scanners are. It is best
+// effort: a run page must not fail because Temporal is slow or away.
+func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger, run scan.Run, shards []scan.Shard) []shardProgress {
+	out := []shardProgress{}
+	if run.Status.Final() || run.WorkflowID == "" {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	resp, err := temporal.DescribeWorkflowExecution(ctx, run.WorkflowID, "")
+	if err != nil {
+		log.DebugContext(ctx, "describe run workflow", "run_id", run.ID, "err", err)
+		return out
+	}
+	dc := converter.GetDefaultDataConverter()
+	for _, pa := range resp.GetPendingActivities() {
+		if pa.GetActivityType().GetName() != scannerActivity {
+			continue
+		}
+		p := shardProgress{Attempt: pa.GetAttempt(), LastFailure: pa.GetLastFailure().GetMessage()}
+		if hb := pa.GetHeartbeatDetails(); hb != nil && len(hb.GetPayloads()) > 0 {
+			if err := dc.FromPayloads(hb, &p.Progress); err != nil {
+				log.DebugContext(ctx, "decode scanner progress", "run_id", run.ID, "err", err)
+			}
+		}
+		if t := pa.GetLastHeartbeatTime(); t != nil {
+			p.LastHeartbeat = t.AsTime()
+		}
+		p.Waiting = pa.GetLastStartedTime() == nil || pa.GetLastStartedTime().AsTime().IsZero()
+		for _, sh := range shards {
+			if sh.ID == p.ShardID {
+				p.ShardIndex = sh.Index
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
