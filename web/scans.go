@@ -80,8 +80,15 @@ func (r scanRequest) scan() (scan.Scan, error) {
 		}
 		s.StartAt = &t
 	}
-	// The recurrence rule is kept as written; it is interpreted when
-	// schedules are built.
+	// Nothing starts scans on a schedule yet. Accepting a start time or a
+	// recurrence that never fires would mislead the operator, so both are
+	// refused until schedules exist.
+	if s.StartAt != nil {
+		return scan.Scan{}, badRequest("start_at: scheduled scans are not supported yet; start a run with POST /api/v1/scans/:id/runs")
+	}
+	if strings.TrimSpace(r.RRule) != "" {
+		return scan.Scan{}, badRequest("rrule: recurring scans are not supported yet; start a run with POST /api/v1/scans/:id/runs")
+	}
 	if len(r.RRule) > maxRRuleLen {
 		return scan.Scan{}, badRequest("rrule: %d bytes long, the limit is %d", len(r.RRule), maxRRuleLen)
 	}
