@@ -259,19 +259,28 @@ func TestScanWorkflowCancel(t *testing.T) {
 	}
 }
 
-func TestScanWorkflowRunsEveryShard(t *testing.T) {
-	h := &harness{queues: map[string][]string{}}
+// newTwoShardHarness plans a run of two shards, IPv4 and IPv6, leaving the
+// other activities to each test.
+func newTwoShardHarness() (h *harness, v4, v6 scan.Spec) {
+	h = &harness{queues: map[string][]string{}}
 	h.env = h.NewTestWorkflowEnvironment()
 	var r *activities.Results
 	var a *activities.Agent
 	h.env.RegisterActivity(r)
 	h.env.RegisterActivity(a)
-	v4, v6 := testSpec, testSpec
+	v4, v6 = testSpec, testSpec
 	v6.ShardID, v6.Targets = 8, []string{"2001:db8::2"}
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
 		RunID: 41, Specs: []scan.Spec{v4, v6}, AgentName: "edge-1", TaskQueue: "agent.edge-1",
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
 	}, nil)
+	return h, v4, v6
+}
+
+func TestScanWorkflowRunsEveryShard(t *testing.T) {
+	h, v4, v6 := newTwoShardHarness()
+	var r *activities.Results
+	var a *activities.Agent
 	for _, s := range []scan.Spec{v4, v6} {
 		raw := testRaw
 		raw.Key = scan.RawKey(41, s.ShardID, 1, scan.Nmap)
@@ -289,18 +298,9 @@ func TestScanWorkflowRunsEveryShard(t *testing.T) {
 }
 
 func TestScanWorkflowOneShardFailingFailsTheRun(t *testing.T) {
-	h := &harness{queues: map[string][]string{}}
-	h.env = h.NewTestWorkflowEnvironment()
+	h, v4, v6 := newTwoShardHarness()
 	var r *activities.Results
 	var a *activities.Agent
-	h.env.RegisterActivity(r)
-	h.env.RegisterActivity(a)
-	v4, v6 := testSpec, testSpec
-	v6.ShardID, v6.Targets = 8, []string{"2001:db8::2"}
-	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
-		RunID: 41, Specs: []scan.Spec{v4, v6}, AgentName: "edge-1", TaskQueue: "agent.edge-1",
-		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
-	}, nil)
 	h.env.OnActivity(a.RunScan, mock.Anything, activities.RunScanInput{Spec: v4}).Return(activities.RunScanResult{Raw: testRaw, Attempt: 1}, nil)
 	h.env.OnActivity(a.RunScan, mock.Anything, activities.RunScanInput{Spec: v6}).Return(activities.RunScanResult{},
 		temporal.NewNonRetryableApplicationError("invalid scan spec: bad", activities.ErrTypeInvalidSpec, nil))

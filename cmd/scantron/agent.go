@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/workers"
@@ -22,17 +21,7 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	temporalTLS, err := cfg.temporalTLS()
-	if err != nil {
-		return err
-	}
-	tc, err := workers.Dial(ctx, workers.DialOptions{
-		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey,
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-		Identity: "scantron-agent-" + cfg.AgentName + "@" + host,
-		Logger:   log, Wait: cfg.TemporalWait,
-	})
+	tc, err := dialTemporal(ctx, cfg, log, "scantron-agent-"+cfg.AgentName)
 	if err != nil {
 		return err
 	}

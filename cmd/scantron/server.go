@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/activities"
@@ -35,16 +36,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	temporalTLS, err := cfg.temporalTLS()
-	if err != nil {
-		return err
-	}
-	tc, err := workers.Dial(ctx, workers.DialOptions{
-		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey,
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Identity: "scantron-server@" + host,
-		Logger: log, Wait: cfg.TemporalWait,
-	})
+	tc, err := dialTemporal(ctx, cfg, log, "scantron-server")
 	if err != nil {
 		return err
 	}
@@ -100,6 +92,19 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	err = g.Wait()
 	log.Info("scantron server stopped")
 	return err
+}
+
+// dialTemporal connects to Temporal as name@host, with the TLS settings.
+func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string) (client.Client, error) {
+	temporalTLS, err := cfg.temporalTLS()
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	return workers.Dial(ctx, workers.DialOptions{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Identity: name + "@" + host,
+		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey, Logger: log, Wait: cfg.TemporalWait,
+	})
 }
 
 // runMigrate applies the embedded migrations and exits.
