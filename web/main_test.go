@@ -311,12 +311,3 @@ func decode(t *testing.T, w *httptest.ResponseRecorder, out any) {
 		t.Fatalf("decoding %s: %v", w.Body.String(), err)
 	}
 }
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
