@@ -1,0 +1,333 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// ApplyRunToAssets folds a completed run's hosts (every host of the run,
+// with every port) into its site's assets, in one transaction:
+//
+//   - hosts up in the run are up, with the run's open ports open;
+//   - up hosts the run covered (cov) and did not find up are gone;
+//   - open ports of hosts the run found up are closed when the run did not
+//     find them open and covered them (listed them in another state, or
+//     they are in the run's port set).
+//
+// The run's time is when it started. first_seen and last_seen only ever
+// widen, and a state is only set by a run at least as new as the one that
+// set it before, so applying a run twice changes nothing and applying an
+// older run after a newer one does not turn anything back.
+func (s *Store) ApplyRunToAssets(ctx context.Context, siteID int64, run scan.Run, hosts []scan.HostRow, cov scan.Coverage) error {
+	seen := run.CreatedAt
+	if run.StartedAt != nil {
+		seen = *run.StartedAt
+	}
+	up := upHosts(hosts)
+	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// Serialise with other applications to the same site.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM sites WHERE id = $1 FOR UPDATE`, siteID); err != nil {
+			return fmt.Errorf("lock site: %w", err)
+		}
+		if err := upsertAssetHosts(ctx, tx, siteID, run.ID, seen, up); err != nil {
+			return err
+		}
+		if err := markGoneHosts(ctx, tx, siteID, seen, up, cov); err != nil {
+			return err
+		}
+		if err := upsertAssetPorts(ctx, tx, siteID, run.ID, seen, up); err != nil {
+			return err
+		}
+		return markClosedPorts(ctx, tx, siteID, seen, up, cov)
+	})
+	if err != nil {
+		return fmt.Errorf("apply run %d to the assets of site %d: %w", run.ID, siteID, err)
+	}
+	return nil
+}
+
+// upHost is one address a run found up, merged over its host rows.
+type upHost struct {
+	addr  netip.Addr
+	names []string
+	ports map[string]scan.PortRow // "proto/port" -> the port, open wins
+}
+
+func portID(proto string, port int) string { return fmt.Sprintf("%s/%d", proto, port) }
+
+func upHosts(hosts []scan.HostRow) map[netip.Addr]*upHost {
+	out := map[netip.Addr]*upHost{}
+	for _, h := range hosts {
+		addr, err := netip.ParseAddr(h.Address)
+		if err != nil || h.Status != "up" {
+			continue
+		}
+		u := out[addr]
+		if u == nil {
+			u = &upHost{addr: addr, ports: map[string]scan.PortRow{}}
+			out[addr] = u
+		}
+		for _, n := range h.Hostnames {
+			if !contains(u.names, n) {
+				u.names = append(u.names, n)
+			}
+		}
+		for _, p := range h.Ports {
+			k := portID(p.Protocol, p.Port)
+			if q, ok := u.ports[k]; !ok || q.State != "open" {
+				u.ports[k] = p
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func upsertAssetHosts(ctx context.Context, tx pgx.Tx, siteID, runID int64, seen time.Time, up map[netip.Addr]*upHost) error {
+	addrs := make([]netip.Addr, 0, len(up))
+	names := make([]string, 0, len(up))
+	for _, u := range up {
+		addrs = append(addrs, u.addr)
+		names = append(names, strings.Join(u.names, "\n"))
+	}
+	const q = `
+INSERT INTO asset_hosts AS a (site_id, address, hostnames, state, first_seen, last_seen, state_at, last_run_id)
+SELECT $1, u.addr, coalesce(string_to_array(nullif(u.names, ''), E'\n'), '{}'), 'up', $2, $2, $2, $3
+FROM unnest($4::inet[], $5::text[]) AS u(addr, names)
+ON CONFLICT (site_id, address) DO UPDATE SET
+    first_seen  = least(a.first_seen, EXCLUDED.first_seen),
+    last_seen   = greatest(a.last_seen, EXCLUDED.last_seen),
+    hostnames   = CASE WHEN EXCLUDED.last_seen >= a.last_seen THEN EXCLUDED.hostnames ELSE a.hostnames END,
+    last_run_id = CASE WHEN EXCLUDED.last_seen >= a.last_seen THEN EXCLUDED.last_run_id ELSE a.last_run_id END,
+    state       = CASE WHEN EXCLUDED.state_at >= a.state_at THEN 'up' ELSE a.state END,
+    state_at    = greatest(a.state_at, EXCLUDED.state_at)`
+	if _, err := tx.Exec(ctx, q, siteID, seen, runID, addrs, names); err != nil {
+		return mapWrite("upsert asset hosts", err, "")
+	}
+	return nil
+}
+
+func markGoneHosts(ctx context.Context, tx pgx.Tx, siteID int64, seen time.Time, up map[netip.Addr]*upHost, cov scan.Coverage) error {
+	rows, err := tx.Query(ctx, `SELECT address, hostnames FROM asset_hosts WHERE site_id = $1 AND state = 'up' AND state_at < $2`, siteID, seen)
+	if err != nil {
+		return fmt.Errorf("asset hosts: %w", err)
+	}
+	var gone []netip.Addr
+	var (
+		addr  netip.Addr
+		names []string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&addr, &names}, func() error {
+		if _, ok := up[addr]; !ok && cov.CoversHost(addr.String(), names) {
+			gone = append(gone, addr)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("asset hosts: %w", err)
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	const q = `UPDATE asset_hosts SET state = 'gone', state_at = $2
+WHERE site_id = $1 AND address = ANY($3::inet[]) AND state_at < $2`
+	if _, err := tx.Exec(ctx, q, siteID, seen, gone); err != nil {
+		return fmt.Errorf("mark gone hosts: %w", err)
+	}
+	return nil
+}
+
+func upsertAssetPorts(ctx context.Context, tx pgx.Tx, siteID, runID int64, seen time.Time, up map[netip.Addr]*upHost) error {
+	var (
+		addrs                      []netip.Addr
+		protos, svcs, prods, versP []string
+		ports                      []int32
+	)
+	for _, u := range up {
+		for _, p := range u.ports {
+			if p.State != "open" {
+				continue
+			}
+			addrs = append(addrs, u.addr)
+			protos = append(protos, p.Protocol)
+			ports = append(ports, int32(p.Port))
+			svcs = append(svcs, p.Service)
+			prods = append(prods, p.Product)
+			versP = append(versP, p.Version)
+		}
+	}
+	const q = `
+INSERT INTO asset_ports AS a (site_id, address, protocol, port, state, service, product, version,
+    first_seen, last_seen, state_at, last_run_id)
+SELECT $1, u.addr, u.proto, u.port, 'open', u.svc, u.prod, u.ver, $2, $2, $2, $3
+FROM unnest($4::inet[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[]) AS u(addr, proto, port, svc, prod, ver)
+ON CONFLICT (site_id, address, protocol, port) DO UPDATE SET
+    first_seen  = least(a.first_seen, EXCLUDED.first_seen),
+    last_seen   = greatest(a.last_seen, EXCLUDED.last_seen),
+    service     = CASE WHEN EXCLUDED.last_seen >= a.last_seen THEN EXCLUDED.service ELSE a.service END,
+    product     = CASE WHEN EXCLUDED.last_seen >= a.last_seen THEN EXCLUDED.product ELSE a.product END,
+    version     = CASE WHEN EXCLUDED.last_seen >= a.last_seen THEN EXCLUDED.version ELSE a.version END,
+    last_run_id = CASE WHEN EXCLUDED.last_seen >= a.last_seen THEN EXCLUDED.last_run_id ELSE a.last_run_id END,
+    state       = CASE WHEN EXCLUDED.state_at >= a.state_at THEN 'open' ELSE a.state END,
+    state_at    = greatest(a.state_at, EXCLUDED.state_at)`
+	if _, err := tx.Exec(ctx, q, siteID, seen, runID, addrs, protos, ports, svcs, prods, versP); err != nil {
+		return mapWrite("upsert asset ports", err, "")
+	}
+	return nil
+}
+
+func markClosedPorts(ctx context.Context, tx pgx.Tx, siteID int64, seen time.Time, up map[netip.Addr]*upHost, cov scan.Coverage) error {
+	addrs := make([]netip.Addr, 0, len(up))
+	for a := range up {
+		addrs = append(addrs, a)
+	}
+	const sel = `SELECT address, protocol, port FROM asset_ports
+WHERE site_id = $1 AND state = 'open' AND state_at < $2 AND address = ANY($3::inet[])`
+	rows, err := tx.Query(ctx, sel, siteID, seen, addrs)
+	if err != nil {
+		return fmt.Errorf("asset ports: %w", err)
+	}
+	var (
+		addr       netip.Addr
+		proto      string
+		port       int32
+		closeAddrs []netip.Addr
+		closeProto []string
+		closePorts []int32
+	)
+	_, err = pgx.ForEachRow(rows, []any{&addr, &proto, &port}, func() error {
+		p, listed := up[addr].ports[portID(proto, int(port))]
+		if listed && p.State == "open" {
+			return nil
+		}
+		if listed || cov.Ports.Covers(proto, int(port)) {
+			closeAddrs, closeProto, closePorts = append(closeAddrs, addr), append(closeProto, proto), append(closePorts, port)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("asset ports: %w", err)
+	}
+	if len(closeAddrs) == 0 {
+		return nil
+	}
+	const q = `UPDATE asset_ports a SET state = 'closed', state_at = $2
+FROM unnest($3::inet[], $4::text[], $5::int[]) AS u(addr, proto, port)
+WHERE a.site_id = $1 AND a.address = u.addr AND a.protocol = u.proto AND a.port = u.port AND a.state_at < $2`
+	if _, err := tx.Exec(ctx, q, siteID, seen, closeAddrs, closeProto, closePorts); err != nil {
+		return fmt.Errorf("mark closed ports: %w", err)
+	}
+	return nil
+}
+
+// AssetFilter selects and pages ListAssets. Zero values select everything.
+type AssetFilter struct {
+	SiteID   int64         // 0: every site
+	Network  *netip.Prefix // the host's address is in it
+	State    string        // up, gone
+	Protocol string        // the host has a port of this protocol...
+	Port     int           // ...this number (0: any)...
+	Service  string        // ...this service (case-insensitive)...
+	Product  string        // ...and a product containing this (case-insensitive)
+	Limit    int
+	Offset   int
+}
+
+func (f AssetFilter) portFiltered() bool {
+	return f.Protocol != "" || f.Port > 0 || f.Service != "" || f.Product != ""
+}
+
+const assetPortMatch = `($5 = '' OR p.protocol = $5) AND ($6 = 0 OR p.port = $6)
+AND ($7 = '' OR lower(p.service) = lower($7)) AND ($8 = '' OR p.product ILIKE '%' || $8 || '%')`
+
+const assetHostWhere = `($1::bigint = 0 OR h.site_id = $1) AND ($2::cidr IS NULL OR h.address <<= $2)
+AND ($3 = '' OR h.state = $3)
+AND (NOT $4 OR EXISTS (SELECT 1 FROM asset_ports p WHERE p.site_id = h.site_id AND p.address = h.address AND ` + assetPortMatch + `))`
+
+// ListAssets returns the assets matching f, ordered by site and address,
+// with how many match in all. Each host carries its ports, only those
+// matching the port filters when there are any.
+func (s *Store) ListAssets(ctx context.Context, f AssetFilter) ([]scan.AssetHost, int, error) {
+	var (
+		hosts []scan.AssetHost
+		total int
+	)
+	var network *netip.Prefix
+	if f.Network != nil {
+		p := f.Network.Masked()
+		network = &p
+	}
+	args := []any{f.SiteID, network, f.State, f.portFiltered(), f.Protocol, f.Port, f.Service, f.Product}
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM asset_hosts h WHERE `+assetHostWhere, args...).Scan(&total); err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		q := `SELECT h.site_id, host(h.address), h.hostnames, h.state, h.first_seen, h.last_seen, h.last_run_id
+FROM asset_hosts h WHERE ` + assetHostWhere + ` ORDER BY h.site_id, h.address LIMIT $9 OFFSET $10`
+		rows, err := tx.Query(ctx, q, append(args, limitArg(f.Limit), offsetArg(f.Offset))...)
+		if err != nil {
+			return err
+		}
+		hosts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.AssetHost, error) {
+			var h scan.AssetHost
+			err := r.Scan(&h.SiteID, &h.Address, &h.Hostnames, &h.State, &h.FirstSeen, &h.LastSeen, &h.LastRunID)
+			h.Hostnames, h.Ports = strs(h.Hostnames), []scan.AssetPort{}
+			return h, err
+		})
+		if err != nil || len(hosts) == 0 {
+			return err
+		}
+		sites := make([]int64, len(hosts))
+		addrs := make([]string, len(hosts))
+		index := make(map[string]*scan.AssetHost, len(hosts))
+		for i := range hosts {
+			sites[i], addrs[i] = hosts[i].SiteID, hosts[i].Address
+			index[fmt.Sprintf("%d %s", hosts[i].SiteID, hosts[i].Address)] = &hosts[i]
+		}
+		const pq = `SELECT p.site_id, host(p.address), p.protocol, p.port, p.state, p.service, p.product, p.version,
+p.first_seen, p.last_seen, p.last_run_id
+FROM asset_ports p JOIN unnest($5::bigint[], $6::inet[]) AS k(site_id, address) ON p.site_id = k.site_id AND p.address = k.address
+WHERE (NOT $7 OR (($1 = '' OR p.protocol = $1) AND ($2 = 0 OR p.port = $2)
+    AND ($3 = '' OR lower(p.service) = lower($3)) AND ($4 = '' OR p.product ILIKE '%' || $4 || '%')))
+ORDER BY p.site_id, p.address, p.protocol, p.port`
+		prow, err := tx.Query(ctx, pq, f.Protocol, f.Port, f.Service, f.Product, sites, addrs, f.portFiltered())
+		if err != nil {
+			return fmt.Errorf("ports: %w", err)
+		}
+		var (
+			site int64
+			addr string
+			p    scan.AssetPort
+		)
+		_, err = pgx.ForEachRow(prow, []any{&site, &addr, &p.Protocol, &p.Port, &p.State, &p.Service, &p.Product,
+			&p.Version, &p.FirstSeen, &p.LastSeen, &p.LastRunID}, func() error {
+			h := index[fmt.Sprintf("%d %s", site, addr)]
+			h.Ports = append(h.Ports, p)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("ports: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list assets: %w", err)
+	}
+	return hosts, total, nil
+}

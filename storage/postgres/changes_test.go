@@ -1,0 +1,269 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/report"
+)
+
+// completedRun records a completed run of f's scan with one shard covering
+// targets and holding hosts.
+func completedRun(t *testing.T, st *Store, f fixture, wf string, targets []string, hosts ...report.Host) (scan.Run, []scan.HostRow) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := st.CreateRun(ctx, f.scan.ID, wf)
+	must(t, err)
+	must(t, st.SetRunStatus(ctx, r.ID, scan.RunRunning, ""))
+	sh, err := st.CreateShard(ctx, r.ID, 0, f.agent.ID, targets)
+	must(t, err)
+	_, err = st.ReplaceShardResults(ctx, r.ID, sh.ID, feed(hosts...))
+	must(t, err)
+	must(t, st.UpdateShard(ctx, scan.ShardUpdate{ID: sh.ID, Status: scan.ShardCompleted}))
+	r, err = st.CompleteRun(ctx, r.ID, scan.BlobRef{Bucket: "b", Key: "k", SHA256: strings.Repeat("c", 64)})
+	must(t, err)
+	rows, err := st.ListHosts(ctx, r.ID, HostFilter{WithPorts: true})
+	must(t, err)
+	return r, rows
+}
+
+func svcPort(proto string, n int, state, svc, product, version string) report.Port {
+	return report.Port{Protocol: proto, Number: n, State: state, Service: report.Service{Name: svc, Product: product, Version: version}}
+}
+
+func TestDiffsStoredAndListed(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	f := newFixture(t, st, "d")
+	targets := []string{"198.18.0.0/24"}
+	r1, h1 := completedRun(t, st, f, "wf-1", targets,
+		host("198.18.0.10", "up", svcPort("tcp", 22, "open", "ssh", "OpenSSH", "8.9"), svcPort("tcp", 80, "open", "http", "", "")),
+		host("198.18.0.11", "up"))
+	// A failed run between the two is skipped as "previous".
+	failed, err := st.CreateRun(ctx, f.scan.ID, "wf-failed")
+	must(t, err)
+	must(t, st.SetRunStatus(ctx, failed.ID, scan.RunFailed, "boom"))
+	r2, h2 := completedRun(t, st, f, "wf-2", targets,
+		host("198.18.0.10", "up", svcPort("tcp", 22, "open", "ssh", "OpenSSH", "9.6"), svcPort("tcp", 80, "closed", "http", "", "")),
+		host("198.18.0.12", "up", svcPort("tcp", 443, "open", "https", "", "")))
+
+	if _, err := st.PreviousCompletedRun(ctx, r1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("previous of the first run: %v, want not found", err)
+	}
+	prev, err := st.PreviousCompletedRun(ctx, r2)
+	must(t, err)
+	if prev.ID != r1.ID {
+		t.Fatalf("previous of run %d = %d, want %d", r2.ID, prev.ID, r1.ID)
+	}
+
+	changes := scan.ComputeDiff(h1, h2, scan.CoverageOf([][]string{targets}, []string{"-p", "1-1024"}))
+	d := scan.Diff{DiffSummary: scan.DiffSummary{RunID: r2.ID, ScanID: f.scan.ID, PreviousRunID: &r1.ID}, Changes: changes}
+	for range 2 { // saving again replaces
+		sum, err := st.SaveDiff(ctx, d)
+		must(t, err)
+		want := scan.DiffCounts{NewHosts: 1, GoneHosts: 1, OpenedPorts: 1, ClosedPorts: 1, ChangedServices: 1}
+		if sum.Counts != want {
+			t.Fatalf("counts = %+v, want %+v", sum.Counts, want)
+		}
+	}
+	first := scan.Diff{DiffSummary: scan.DiffSummary{RunID: r1.ID, ScanID: f.scan.ID}}
+	_, err = st.SaveDiff(ctx, first)
+	must(t, err)
+
+	got, err := st.GetDiff(ctx, r2.ID)
+	must(t, err)
+	if len(got.Changes) != 5 || *got.PreviousRunID != r1.ID {
+		t.Fatalf("diff = %+v", got)
+	}
+	// Ordered by address, then protocol and port, host changes first.
+	kinds := []scan.ChangeKind{}
+	for _, c := range got.Changes {
+		kinds = append(kinds, c.Kind)
+	}
+	wantKinds := []scan.ChangeKind{scan.ChangedService, scan.ClosedPort, scan.GoneHost, scan.NewHost, scan.OpenedPort}
+	if strings.Join(toStrings(kinds), ",") != strings.Join(toStrings(wantKinds), ",") {
+		t.Errorf("kinds = %v, want %v", kinds, wantKinds)
+	}
+	if c := got.Changes[0]; c.Before.Version != "8.9" || c.After.Version != "9.6" || c.Port != 22 || c.Address != "198.18.0.10" {
+		t.Errorf("changed service = %+v", c)
+	}
+	if n := count(t, st, `SELECT count(*) FROM diff_changes WHERE run_id = $1`, r2.ID); n != 5 {
+		t.Errorf("%d stored changes, want 5", n)
+	}
+
+	list, err := st.ListDiffs(ctx, f.scan.ID, 10, 0)
+	must(t, err)
+	if len(list) != 2 || list[0].RunID != r2.ID || list[1].RunID != r1.ID || list[1].PreviousRunID != nil {
+		t.Fatalf("list = %+v", list)
+	}
+	_, err = st.GetDiff(ctx, failed.ID)
+	wantErr(t, err, ErrNotFound)
+}
+
+func toStrings(k []scan.ChangeKind) []string {
+	out := make([]string, len(k))
+	for i, s := range k {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func assetState(t *testing.T, st *Store, f AssetFilter) map[string]scan.AssetHost {
+	t.Helper()
+	hosts, total, err := st.ListAssets(context.Background(), f)
+	must(t, err)
+	if total < len(hosts) {
+		t.Fatalf("total %d < %d hosts", total, len(hosts))
+	}
+	out := map[string]scan.AssetHost{}
+	for _, h := range hosts {
+		out[h.Address] = h
+	}
+	return out
+}
+
+func portsOf(h scan.AssetHost) string {
+	var parts []string
+	for _, p := range h.Ports {
+		parts = append(parts, p.Protocol+"/"+strconv.Itoa(p.Port)+"="+p.State+":"+p.Version)
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestApplyRunToAssets(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	f := newFixture(t, st, "as")
+	opts := []string{"-p", "1-1024"}
+	r1, h1 := completedRun(t, st, f, "wf-1", []string{"198.18.0.0/24"},
+		host("198.18.0.10", "up", svcPort("tcp", 22, "open", "ssh", "OpenSSH", "8.9"), svcPort("tcp", 80, "open", "http", "nginx", ""),
+			svcPort("tcp", 8080, "open", "http-proxy", "", "")),
+		host("198.18.0.11", "up", svcPort("tcp", 22, "open", "ssh", "", "")),
+		host("198.18.0.20", "up"),
+		host("198.18.0.30", "down"))
+	// The second run covers only the lower half of the /24: .200 is outside.
+	r2, h2 := completedRun(t, st, f, "wf-2", []string{"198.18.0.0/27"},
+		host("198.18.0.10", "up", svcPort("tcp", 22, "open", "ssh", "OpenSSH", "9.6"), svcPort("tcp", 80, "filtered", "http", "", "")),
+		host("198.18.0.12", "up", svcPort("udp", 53, "open", "domain", "", "")))
+	cov1 := scan.CoverageOf([][]string{{"198.18.0.0/24"}}, opts)
+	cov2 := scan.CoverageOf([][]string{{"198.18.0.0/27"}}, opts)
+
+	must(t, st.ApplyRunToAssets(ctx, f.site.ID, r1, h1, cov1))
+	after1 := assetState(t, st, AssetFilter{SiteID: f.site.ID})
+	if len(after1) != 3 || after1["198.18.0.10"].State != "up" || after1["198.18.0.30"].Address != "" {
+		t.Fatalf("after run 1: %+v", after1)
+	}
+
+	check := func(stage string) {
+		t.Helper()
+		got := assetState(t, st, AssetFilter{SiteID: f.site.ID})
+		want := map[string]string{
+			// 22 changed version, 80 listed filtered: closed, 8080 outside -p 1-1024: kept open.
+			"198.18.0.10": "up tcp/22=open:9.6 tcp/80=closed: tcp/8080=open:",
+			"198.18.0.11": "gone tcp/22=open:",
+			"198.18.0.12": "up udp/53=open:",
+			"198.18.0.20": "gone ",
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d hosts, want %d: %+v", stage, len(got), len(want), got)
+		}
+		for addr, w := range want {
+			h := got[addr]
+			if s := h.State + " " + portsOf(h); s != w {
+				t.Errorf("%s: %s = %q, want %q", stage, addr, s, w)
+			}
+		}
+		h := got["198.18.0.10"]
+		if h.LastRunID == nil || *h.LastRunID != r2.ID || !h.FirstSeen.Equal(*r1.StartedAt) || !h.LastSeen.Equal(*r2.StartedAt) {
+			t.Errorf("%s: .10 first/last = %v/%v run %v, want %v/%v run %d", stage, h.FirstSeen, h.LastSeen, h.LastRunID, r1.StartedAt, r2.StartedAt, r2.ID)
+		}
+		if g := got["198.18.0.11"]; !g.LastSeen.Equal(*r1.StartedAt) {
+			t.Errorf("%s: gone host's last seen = %v, want run 1's %v", stage, g.LastSeen, r1.StartedAt)
+		}
+	}
+	must(t, st.ApplyRunToAssets(ctx, f.site.ID, r2, h2, cov2))
+	check("after run 2")
+	must(t, st.ApplyRunToAssets(ctx, f.site.ID, r2, h2, cov2))
+	check("run 2 again")
+	must(t, st.ApplyRunToAssets(ctx, f.site.ID, r1, h1, cov1))
+	check("run 1 after run 2")
+
+	// Search.
+	for _, tt := range []struct {
+		name string
+		f    AssetFilter
+		want string // addresses
+	}{
+		{"cidr", AssetFilter{Network: ptr(netip.MustParsePrefix("198.18.0.8/29"))}, "198.18.0.10 198.18.0.11 198.18.0.12"},
+		{"single address", AssetFilter{Network: ptr(netip.MustParsePrefix("198.18.0.20/32"))}, "198.18.0.20"},
+		{"port", AssetFilter{Port: 22}, "198.18.0.10 198.18.0.11"},
+		{"protocol", AssetFilter{Protocol: "udp"}, "198.18.0.12"},
+		{"service", AssetFilter{Service: "SSH", State: "gone"}, "198.18.0.11"},
+		{"product", AssetFilter{Product: "openss"}, "198.18.0.10"},
+		{"state", AssetFilter{State: "gone"}, "198.18.0.11 198.18.0.20"},
+		{"page", AssetFilter{Limit: 2, Offset: 1}, "198.18.0.11 198.18.0.12"},
+		{"other site", AssetFilter{SiteID: f.site.ID + 1000}, ""},
+	} {
+		tt.f.SiteID = max(tt.f.SiteID, f.site.ID)
+		hosts, total, err := st.ListAssets(ctx, tt.f)
+		must(t, err)
+		var addrs []string
+		for _, h := range hosts {
+			addrs = append(addrs, h.Address)
+		}
+		if got := strings.Join(addrs, " "); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+		if tt.f.Limit == 0 && total != len(hosts) {
+			t.Errorf("%s: total %d, want %d", tt.name, total, len(hosts))
+		}
+		if tt.name == "page" && total != 4 {
+			t.Errorf("page: total %d, want 4", total)
+		}
+		if tt.name == "port" && len(hosts) > 0 && portsOf(hosts[0]) != "tcp/22=open:9.6" {
+			t.Errorf("port filter keeps only matching ports: %q", portsOf(hosts[0]))
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestNotificationsCRUD(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	f := newFixture(t, st, "n")
+	_, err := st.GetNotifications(ctx, f.scan.ID)
+	wantErr(t, err, ErrNotFound)
+
+	n := scan.Notifications{ScanID: f.scan.ID, WebhookURL: "http://127.0.0.1:9/hook", WebhookSecret: "s3cret",
+		EmailTo: []string{"ops@example.test"}, OnCompleted: true, OnDiff: true}
+	got, err := st.PutNotifications(ctx, n)
+	must(t, err)
+	if got.WebhookSecret != "s3cret" || got.OnFailed || !got.OnDiff || len(got.EmailTo) != 1 {
+		t.Fatalf("put = %+v", got)
+	}
+	n.EmailTo, n.OnFailed, n.WebhookURL, n.WebhookSecret = nil, true, "", ""
+	_, err = st.PutNotifications(ctx, n)
+	must(t, err)
+	got, err = st.GetNotifications(ctx, f.scan.ID)
+	must(t, err)
+	if got.WebhookURL != "" || len(got.EmailTo) != 0 || !got.OnFailed {
+		t.Fatalf("replaced = %+v", got)
+	}
+	// A webhook needs a secret to sign with.
+	_, err = st.PutNotifications(ctx, scan.Notifications{ScanID: f.scan.ID, WebhookURL: "http://127.0.0.1:9/"})
+	wantErr(t, err, ErrInvalid)
+	_, err = st.PutNotifications(ctx, scan.Notifications{ScanID: f.scan.ID + 999})
+	wantErr(t, err, ErrNotFound)
+
+	must(t, st.DeleteNotifications(ctx, f.scan.ID))
+	wantErr(t, st.DeleteNotifications(ctx, f.scan.ID), ErrNotFound)
+}

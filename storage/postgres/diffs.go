@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// PreviousCompletedRun returns the completed run of the same scan created
+// last before run, or ErrNotFound when run is the first.
+func (s *Store) PreviousCompletedRun(ctx context.Context, run scan.Run) (scan.Run, error) {
+	const q = `SELECT ` + runCols + ` FROM runs
+WHERE scan_id = $1 AND status = 'completed' AND (created_at, id) < ($2, $3)
+ORDER BY created_at DESC, id DESC LIMIT 1`
+	prev, err := scanRun(s.pool.QueryRow(ctx, q, run.ScanID, run.CreatedAt, run.ID))
+	if err != nil {
+		return scan.Run{}, mapRead("previous completed run", err, fmt.Sprintf("completed run of scan %d before run %d", run.ScanID, run.ID))
+	}
+	return prev, nil
+}
+
+// SaveDiff stores the diff of a run, replacing any stored before, so that
+// computing it again never duplicates changes.
+func (s *Store) SaveDiff(ctx context.Context, d scan.Diff) (scan.DiffSummary, error) {
+	counts := scan.Count(d.Changes)
+	var out scan.DiffSummary
+	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM run_diffs WHERE run_id = $1`, d.RunID); err != nil {
+			return fmt.Errorf("delete old diff: %w", err)
+		}
+		const ins = `INSERT INTO run_diffs (run_id, scan_id, previous_run_id, new_hosts, gone_hosts, opened_ports, closed_ports, changed_services)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ` + diffCols
+		row := tx.QueryRow(ctx, ins, d.RunID, d.ScanID, d.PreviousRunID, counts.NewHosts, counts.GoneHosts,
+			counts.OpenedPorts, counts.ClosedPorts, counts.ChangedServices)
+		var err error
+		if out, err = scanDiff(row); err != nil {
+			return mapWrite("insert diff", err, "")
+		}
+		rows := make([][]any, 0, len(d.Changes))
+		for _, c := range d.Changes {
+			addr, err := netip.ParseAddr(c.Address)
+			if err != nil {
+				return fmt.Errorf("%w: change of %q: not an IP address", ErrInvalid, c.Address)
+			}
+			var port *int
+			if c.Protocol != "" {
+				port = &c.Port
+			}
+			rows = append(rows, []any{d.RunID, string(c.Kind), addr, c.Protocol, port,
+				c.Before.Service, c.Before.Product, c.Before.Version, c.After.Service, c.After.Product, c.After.Version})
+		}
+		cols := []string{"run_id", "kind", "address", "protocol", "port", "before_service", "before_product",
+			"before_version", "after_service", "after_product", "after_version"}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"diff_changes"}, cols, pgx.CopyFromRows(rows)); err != nil {
+			return mapWrite("copy changes", err, "")
+		}
+		return nil
+	})
+	if err != nil {
+		return scan.DiffSummary{}, fmt.Errorf("save diff of run %d: %w", d.RunID, err)
+	}
+	return out, nil
+}
+
+const diffCols = `run_id, scan_id, previous_run_id, new_hosts, gone_hosts, opened_ports, closed_ports, changed_services, created_at`
+
+func scanDiff(row pgx.Row) (scan.DiffSummary, error) {
+	var d scan.DiffSummary
+	c := &d.Counts
+	err := row.Scan(&d.RunID, &d.ScanID, &d.PreviousRunID, &c.NewHosts, &c.GoneHosts, &c.OpenedPorts,
+		&c.ClosedPorts, &c.ChangedServices, &d.CreatedAt)
+	return d, err
+}
+
+// GetDiff returns the stored diff of a run with its changes, ordered by
+// address, protocol and port. A run without one (not completed, or its diff
+// not computed yet) is ErrNotFound.
+func (s *Store) GetDiff(ctx context.Context, runID int64) (scan.Diff, error) {
+	var d scan.Diff
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		sum, err := scanDiff(tx.QueryRow(ctx, `SELECT `+diffCols+` FROM run_diffs WHERE run_id = $1`, runID))
+		if err != nil {
+			return mapRead("get diff", err, fmt.Sprintf("diff of run %d", runID))
+		}
+		d.DiffSummary = sum
+		const q = `SELECT kind, host(address), protocol, coalesce(port, 0), before_service, before_product,
+before_version, after_service, after_product, after_version
+FROM diff_changes WHERE run_id = $1 ORDER BY address, protocol, port NULLS FIRST, id`
+		rows, err := tx.Query(ctx, q, runID)
+		if err != nil {
+			return fmt.Errorf("list changes: %w", err)
+		}
+		d.Changes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.Change, error) {
+			var c scan.Change
+			err := r.Scan(&c.Kind, &c.Address, &c.Protocol, &c.Port, &c.Before.Service, &c.Before.Product,
+				&c.Before.Version, &c.After.Service, &c.After.Product, &c.After.Version)
+			return c, err
+		})
+		if err != nil {
+			return fmt.Errorf("list changes: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return scan.Diff{}, err
+	}
+	if d.Changes == nil {
+		d.Changes = []scan.Change{}
+	}
+	return d, nil
+}
+
+// ListDiffs returns the stored diffs of a scan's runs, newest run first.
+func (s *Store) ListDiffs(ctx context.Context, scanID int64, limit, offset int) ([]scan.DiffSummary, error) {
+	const q = `SELECT ` + diffCols + ` FROM run_diffs WHERE scan_id = $1 ORDER BY run_id DESC LIMIT $2 OFFSET $3`
+	rows, err := s.pool.Query(ctx, q, scanID, limitArg(limit), offsetArg(offset))
+	if err != nil {
+		return nil, fmt.Errorf("list diffs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.DiffSummary, error) { return scanDiff(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list diffs: %w", err)
+	}
+	return out, nil
+}
