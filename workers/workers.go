@@ -73,11 +73,16 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 	}
 }
 
-// RunServer runs the orchestrator worker until ctx is done.
-func RunServer(ctx context.Context, c client.Client, results *activities.Results) error {
+// RunServer runs the orchestrator worker until ctx is done. more are
+// further activity structs of the server (the run follow-ups: changes,
+// notifications).
+func RunServer(ctx context.Context, c client.Client, results *activities.Results, more ...any) error {
 	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
 	w.RegisterActivity(results)
+	for _, a := range more {
+		w.RegisterActivity(a)
+	}
 	return run(ctx, w)
 }
 

@@ -29,6 +29,26 @@ var serverActivity = workflow.ActivityOptions{
 	},
 }
 
+// NotifyActivityOptions govern webhook and email deliveries: retried with
+// backoff for about an hour through a receiver's outage, never failing the
+// run. A receiver that refuses a delivery for good (ErrTypeNotificationRefused)
+// is not asked again.
+var NotifyActivityOptions = workflow.ActivityOptions{
+	TaskQueue:              ServerTaskQueue,
+	StartToCloseTimeout:    time.Minute,
+	ScheduleToCloseTimeout: time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        5 * time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        10 * time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrTypeNotificationRefused},
+	},
+}
+
+// afterRunChange guards the steps after a run ends (diff, assets,
+// notifications), which histories recorded before them lack.
+const afterRunChange = "after-run-changes-and-notifications"
+
 // scannerAttempts bounds how often one shard is tried: a dead agent (heartbeat
 // timeout) or a failing scanner gets this many attempts in all.
 const scannerAttempts = 3
@@ -78,6 +98,15 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 			return res, err
 		}
 		res.Status, res.HostsUp, res.OpenPorts, res.CSV = run.Status, run.HostsUp, run.OpenPorts, exported.CSV
+		if workflow.GetVersion(ctx, afterRunChange, workflow.DefaultVersion, 1) == 1 {
+			var options []string
+			if len(start.Specs) > 0 {
+				options = start.Specs[0].Options
+			}
+			// The run has ended: a cancel now must not stop its follow-up.
+			afterCtx, _ := workflow.NewDisconnectedContext(ctx)
+			afterRun(afterCtx, run, options)
+		}
 		return res, nil
 	}()
 	if err == nil {
@@ -91,11 +120,44 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 	}
 	finishCtx, _ := workflow.NewDisconnectedContext(serverCtx)
 	finish := activities.FinishRunInput{WorkflowID: wid, Status: status, Error: describe(err)}
-	if ferr := workflow.ExecuteActivity(finishCtx, r.FinishRun, finish).Get(finishCtx, nil); ferr != nil {
+	var ended scan.Run
+	if ferr := workflow.ExecuteActivity(finishCtx, r.FinishRun, finish).Get(finishCtx, &ended); ferr != nil {
 		workflow.GetLogger(ctx).Error("could not record the end of the run", "error", ferr)
+	} else if workflow.GetVersion(ctx, afterRunChange, workflow.DefaultVersion, 1) == 1 {
+		afterRun(finishCtx, ended, nil)
 	}
 	res.Status = status
 	return res, err
+}
+
+// afterRun follows up a run that has ended: for a completed run, its diff
+// against the previous run and its site's assets; for a completed or failed
+// one, the scan's notifications. Nothing here can fail the run: errors are
+// logged (and visible in the workflow's history).
+func afterRun(ctx workflow.Context, run scan.Run, options []string) {
+	var c *activities.Changes
+	var n *activities.Notifier
+	log := workflow.GetLogger(ctx)
+	if run.Status == scan.RunCompleted {
+		changesCtx := workflow.WithActivityOptions(ctx, serverActivity)
+		in := activities.RecordChangesInput{RunID: run.ID, Options: options}
+		if err := workflow.ExecuteActivity(changesCtx, c.RecordChanges, in).Get(ctx, nil); err != nil {
+			log.Error("could not record the run's changes", "run", run.ID, "error", err)
+		}
+	}
+	if run.Status != scan.RunCompleted && run.Status != scan.RunFailed {
+		return
+	}
+	notifyCtx := workflow.WithActivityOptions(ctx, NotifyActivityOptions)
+	in := activities.NotifyInput{RunID: run.ID}
+	hook := workflow.ExecuteActivity(notifyCtx, n.SendWebhook, in)
+	mail := workflow.ExecuteActivity(notifyCtx, n.SendEmail, in)
+	if err := hook.Get(ctx, nil); err != nil {
+		log.Warn("webhook notification not delivered", "run", run.ID, "error", err)
+	}
+	if err := mail.Get(ctx, nil); err != nil {
+		log.Warn("email notification not delivered", "run", run.ID, "error", err)
+	}
 }
 
 // explainAgentError turns Temporal's timeouts into what an operator needs to

@@ -34,6 +34,11 @@ type harness struct {
 	mu       sync.Mutex
 	queues   map[string][]string
 	finishes []activities.FinishRunInput
+	// What the follow-up activities were asked, and how they answer.
+	changes     []activities.RecordChangesInput
+	notified    map[string][]activities.NotifyInput
+	changesErr  error
+	webhookErrs []error // returned by successive SendWebhook attempts
 }
 
 func newHarness(t *testing.T) *harness {
@@ -63,8 +68,44 @@ func newHarness(t *testing.T) *harness {
 			}
 			return run, nil
 		})
+	h.mockAfterRun()
 	t.Cleanup(func() { h.env.AssertExpectations(t) })
 	return h
+}
+
+// mockAfterRun registers the follow-up activities, recording their calls.
+func (h *harness) mockAfterRun() {
+	var c *activities.Changes
+	var n *activities.Notifier
+	h.env.RegisterActivity(c)
+	h.env.RegisterActivity(n)
+	h.notified = map[string][]activities.NotifyInput{}
+	h.env.OnActivity(c.RecordChanges, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RecordChangesInput) (activities.RecordChangesResult, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.changes = append(h.changes, in)
+			return activities.RecordChangesResult{}, h.changesErr
+		}).Maybe()
+	h.env.OnActivity(n.SendWebhook, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.NotifyInput) (activities.NotifyResult, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.notified["SendWebhook"] = append(h.notified["SendWebhook"], in)
+			if len(h.webhookErrs) > 0 {
+				err := h.webhookErrs[0]
+				h.webhookErrs = h.webhookErrs[1:]
+				return activities.NotifyResult{}, err
+			}
+			return activities.NotifyResult{Events: []string{activities.EventRunCompleted}}, nil
+		}).Maybe()
+	h.env.OnActivity(n.SendEmail, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.NotifyInput) (activities.NotifyResult, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.notified["SendEmail"] = append(h.notified["SendEmail"], in)
+			return activities.NotifyResult{}, nil
+		}).Maybe()
 }
 
 func (h *harness) expectParseAndExport() {
@@ -201,6 +242,7 @@ func TestScanWorkflowStartFailureIsRecorded(t *testing.T) {
 	h.env = h.NewTestWorkflowEnvironment()
 	var r *activities.Results
 	h.env.RegisterActivity(r)
+	h.mockAfterRun()
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{},
 		temporal.NewNonRetryableApplicationError(`site "lab": no targets left after exclusions`, activities.ErrTypeInvalidSpec, nil)).Once()
 	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
@@ -268,6 +310,7 @@ func newTwoShardHarness() (h *harness, v4, v6 scan.Spec) {
 	var a *activities.Agent
 	h.env.RegisterActivity(r)
 	h.env.RegisterActivity(a)
+	h.mockAfterRun()
 	v4, v6 = testSpec, testSpec
 	v6.ShardID, v6.Targets = 8, []string{"2001:db8::2"}
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
@@ -315,5 +358,77 @@ func TestScanWorkflowOneShardFailingFailsTheRun(t *testing.T) {
 	}
 	if f := h.lastFinish(t); f.Status != scan.RunFailed || !strings.Contains(f.Error, "bad") {
 		t.Errorf("FinishRun = %+v", f)
+	}
+}
+
+func TestScanWorkflowFollowsUpACompletedRun(t *testing.T) {
+	tests := []struct {
+		name        string
+		changesErr  error
+		webhookErrs []error
+		hookCalls   int
+	}{
+		{name: "all well", hookCalls: 1},
+		{name: "webhook retried until it is delivered", webhookErrs: []error{errors.New("webhook answered 500"), errors.New("webhook answered 500")}, hookCalls: 3},
+		{name: "refused webhook is not retried", webhookErrs: []error{temporal.NewNonRetryableApplicationError("refused: 403", activities.ErrTypeNotificationRefused, nil)}, hookCalls: 1},
+		{name: "diff failing does not fail the run", changesErr: temporal.NewNonRetryableApplicationError("no", activities.ErrTypeRunNotCompleted, nil), hookCalls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.changesErr, h.webhookErrs = tt.changesErr, tt.webhookErrs
+			var a *activities.Agent
+			h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{Raw: testRaw, Attempt: 1}, nil).Once()
+			h.expectParseAndExport()
+
+			res, err := h.run()
+			if err != nil || res.Status != scan.RunCompleted {
+				t.Fatalf("result %+v, error %v; want completed", res, err)
+			}
+			if len(h.changes) != 1 || h.changes[0].RunID != 41 || strings.Join(h.changes[0].Options, " ") != "-n -Pn" {
+				t.Errorf("RecordChanges calls = %+v, want one for run 41 with the spec's options", h.changes)
+			}
+			if got := h.notified["SendWebhook"]; len(got) != tt.hookCalls || got[0].RunID != 41 {
+				t.Errorf("SendWebhook calls = %+v, want %d for run 41", got, tt.hookCalls)
+			}
+			if got := h.notified["SendEmail"]; len(got) != 1 || got[0].RunID != 41 {
+				t.Errorf("SendEmail calls = %+v, want one for run 41", got)
+			}
+			// Diff before notifications, so that they can tell of it.
+			if q := h.queues["RecordChanges"]; len(q) != 1 || q[0] != ServerTaskQueue {
+				t.Errorf("RecordChanges ran on %v", q)
+			}
+		})
+	}
+}
+
+func TestScanWorkflowNotifiesAFailedRunWithoutADiff(t *testing.T) {
+	h := newHarness(t)
+	var a *activities.Agent
+	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{},
+		temporal.NewNonRetryableApplicationError("invalid scan spec: bad", activities.ErrTypeInvalidSpec, nil))
+	if _, err := h.run(); err == nil {
+		t.Fatal("workflow succeeded")
+	}
+	if len(h.changes) != 0 {
+		t.Errorf("a failed run got a diff: %+v", h.changes)
+	}
+	if len(h.notified["SendWebhook"]) != 1 || len(h.notified["SendEmail"]) != 1 || h.notified["SendEmail"][0].RunID != 41 {
+		t.Errorf("notifications = %+v, want one of each for run 41", h.notified)
+	}
+}
+
+func TestScanWorkflowDoesNotNotifyACancelledRun(t *testing.T) {
+	h := newHarness(t)
+	var a *activities.Agent
+	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{}, temporal.NewCanceledError())
+	if _, err := h.run(); err == nil {
+		t.Fatal("workflow succeeded")
+	}
+	if f := h.lastFinish(t); f.Status != scan.RunCancelled {
+		t.Fatalf("FinishRun = %+v", f)
+	}
+	if len(h.changes) != 0 || len(h.notified) != 0 {
+		t.Errorf("follow-ups of a cancelled run: changes %+v, notifications %+v", h.changes, h.notified)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
@@ -55,6 +56,11 @@ type Config struct {
 	WorkDir       string
 
 	DataDir string
+
+	SMTPAddr     string
+	SMTPFrom     string
+	SMTPUsername string
+	SMTPPassword string
 
 	LogLevel  string
 	LogFormat string
@@ -198,6 +204,21 @@ var settings = []setting{
 			c.LogLevel = v
 			return nil
 		}},
+	{flag: "smtp-addr", env: "SCANTRON_SMTP_ADDR", usage: "SMTP server host:port for email notifications (empty: no email)", commands: "server",
+		bind: hostPort(func(c *Config) *string { return &c.SMTPAddr })},
+	{flag: "smtp-from", env: "SCANTRON_SMTP_FROM", def: "scantron@localhost", usage: "sender address of email notifications", commands: "server",
+		bind: func(c *Config, v string) error {
+			a, err := mail.ParseAddress(v)
+			if err != nil {
+				return fmt.Errorf("want an email address, got %q", v)
+			}
+			c.SMTPFrom = a.Address
+			return nil
+		}},
+	{flag: "smtp-username", env: "SCANTRON_SMTP_USERNAME", usage: "SMTP user name (empty: no authentication)", commands: "server",
+		bind: str(func(c *Config) *string { return &c.SMTPUsername })},
+	{flag: "smtp-password", env: "SCANTRON_SMTP_PASSWORD", usage: "SMTP password", commands: "server",
+		bind: str(func(c *Config) *string { return &c.SMTPPassword })},
 	{flag: "log-format", env: "SCANTRON_LOG_FORMAT", def: "text", usage: "text or json", commands: "server agent migrate dev",
 		bind: func(c *Config, v string) error {
 			if v != "text" && v != "json" {

@@ -52,6 +52,13 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 			Heartbeat:       cfg.HeartbeatTimeout,
 		},
 	}
+	changes := &activities.Changes{Store: store}
+	notifier := &activities.Notifier{
+		Store:     store,
+		PublicURL: cfg.PublicURL,
+		SMTP: activities.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
+			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
+	}
 	handler, err := web.New(web.Config{
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
@@ -74,7 +81,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return workers.RunServer(gctx, tc, results) })
+	g.Go(func() error { return workers.RunServer(gctx, tc, results, changes, notifier) })
 	reconciler := &workers.Reconciler{Store: store, Temporal: tc, Logger: log}
 	g.Go(func() error { return reconciler.Run(gctx) })
 	g.Go(func() error {

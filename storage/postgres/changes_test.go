@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -53,12 +52,12 @@ func TestDiffsStoredAndListed(t *testing.T) {
 		host("198.18.0.10", "up", svcPort("tcp", 22, "open", "ssh", "OpenSSH", "9.6"), svcPort("tcp", 80, "closed", "http", "", "")),
 		host("198.18.0.12", "up", svcPort("tcp", 443, "open", "https", "", "")))
 
-	if _, err := st.PreviousCompletedRun(ctx, r1); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("previous of the first run: %v, want not found", err)
+	if _, found, err := st.PreviousCompletedRun(ctx, r1); found || err != nil {
+		t.Fatalf("previous of the first run: found %v, %v", found, err)
 	}
-	prev, err := st.PreviousCompletedRun(ctx, r2)
+	prev, found, err := st.PreviousCompletedRun(ctx, r2)
 	must(t, err)
-	if prev.ID != r1.ID {
+	if !found || prev.ID != r1.ID {
 		t.Fatalf("previous of run %d = %d, want %d", r2.ID, prev.ID, r1.ID)
 	}
 

@@ -11,16 +11,24 @@ import (
 )
 
 // PreviousCompletedRun returns the completed run of the same scan created
-// last before run, or ErrNotFound when run is the first.
-func (s *Store) PreviousCompletedRun(ctx context.Context, run scan.Run) (scan.Run, error) {
+// last before run; found is false when run is the first.
+func (s *Store) PreviousCompletedRun(ctx context.Context, run scan.Run) (prev scan.Run, found bool, err error) {
 	const q = `SELECT ` + runCols + ` FROM runs
 WHERE scan_id = $1 AND status = 'completed' AND (created_at, id) < ($2, $3)
 ORDER BY created_at DESC, id DESC LIMIT 1`
-	prev, err := scanRun(s.pool.QueryRow(ctx, q, run.ScanID, run.CreatedAt, run.ID))
-	if err != nil {
-		return scan.Run{}, mapRead("previous completed run", err, fmt.Sprintf("completed run of scan %d before run %d", run.ScanID, run.ID))
+	prev, err = scanRun(s.pool.QueryRow(ctx, q, run.ScanID, run.CreatedAt, run.ID))
+	if isNoRows(err) {
+		return scan.Run{}, false, nil
 	}
-	return prev, nil
+	if err != nil {
+		return scan.Run{}, false, fmt.Errorf("previous completed run: %w", err)
+	}
+	return prev, true, nil
+}
+
+// RunHosts returns every host of a run with every port.
+func (s *Store) RunHosts(ctx context.Context, runID int64) ([]scan.HostRow, error) {
+	return s.ListHosts(ctx, runID, HostFilter{WithPorts: true})
 }
 
 // SaveDiff stores the diff of a run, replacing any stored before, so that
@@ -80,14 +88,25 @@ func scanDiff(row pgx.Row) (scan.DiffSummary, error) {
 // address, protocol and port. A run without one (not completed, or its diff
 // not computed yet) is ErrNotFound.
 func (s *Store) GetDiff(ctx context.Context, runID int64) (scan.Diff, error) {
-	var d scan.Diff
+	d, found, err := s.LookupDiff(ctx, runID)
+	if err == nil && !found {
+		err = fmt.Errorf("get diff: %w: diff of run %d", ErrNotFound, runID)
+	}
+	return d, err
+}
+
+// LookupDiff is GetDiff reporting a missing diff as found == false.
+func (s *Store) LookupDiff(ctx context.Context, runID int64) (d scan.Diff, found bool, err error) {
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
 		sum, err := scanDiff(tx.QueryRow(ctx, `SELECT `+diffCols+` FROM run_diffs WHERE run_id = $1`, runID))
-		if err != nil {
-			return mapRead("get diff", err, fmt.Sprintf("diff of run %d", runID))
+		if isNoRows(err) {
+			return nil
 		}
-		d.DiffSummary = sum
+		if err != nil {
+			return fmt.Errorf("get diff: %w", err)
+		}
+		found, d.DiffSummary = true, sum
 		const q = `SELECT kind, host(address), protocol, coalesce(port, 0), before_service, before_product,
 before_version, after_service, after_product, after_version
 FROM diff_changes WHERE run_id = $1 ORDER BY address, protocol, port NULLS FIRST, id`
@@ -106,13 +125,13 @@ FROM diff_changes WHERE run_id = $1 ORDER BY address, protocol, port NULLS FIRST
 		}
 		return nil
 	})
-	if err != nil {
-		return scan.Diff{}, err
+	if err != nil || !found {
+		return scan.Diff{}, false, err
 	}
 	if d.Changes == nil {
 		d.Changes = []scan.Change{}
 	}
-	return d, nil
+	return d, true, nil
 }
 
 // ListDiffs returns the stored diffs of a scan's runs, newest run first.

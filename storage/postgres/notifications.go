@@ -12,14 +12,26 @@ const notificationCols = `scan_id, webhook_url, webhook_secret, email_to, on_com
 // GetNotifications returns a scan's notification settings, ErrNotFound when
 // it has none.
 func (s *Store) GetNotifications(ctx context.Context, scanID int64) (scan.Notifications, error) {
-	var n scan.Notifications
-	err := s.pool.QueryRow(ctx, `SELECT `+notificationCols+` FROM scan_notifications WHERE scan_id = $1`, scanID).
+	n, found, err := s.LookupNotifications(ctx, scanID)
+	if err == nil && !found {
+		err = fmt.Errorf("get notifications: %w: notification settings of scan %d", ErrNotFound, scanID)
+	}
+	return n, err
+}
+
+// LookupNotifications is GetNotifications reporting missing settings as
+// found == false.
+func (s *Store) LookupNotifications(ctx context.Context, scanID int64) (n scan.Notifications, found bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT `+notificationCols+` FROM scan_notifications WHERE scan_id = $1`, scanID).
 		Scan(&n.ScanID, &n.WebhookURL, &n.WebhookSecret, &n.EmailTo, &n.OnCompleted, &n.OnFailed, &n.OnDiff, &n.UpdatedAt)
+	if isNoRows(err) {
+		return scan.Notifications{}, false, nil
+	}
 	if err != nil {
-		return scan.Notifications{}, mapRead("get notifications", err, fmt.Sprintf("notification settings of scan %d", scanID))
+		return scan.Notifications{}, false, fmt.Errorf("get notifications: %w", err)
 	}
 	n.EmailTo = strs(n.EmailTo)
-	return n, nil
+	return n, true, nil
 }
 
 // PutNotifications creates or replaces a scan's notification settings. A

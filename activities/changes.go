@@ -1,0 +1,98 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// ChangeStore is the part of the database RecordChanges uses.
+type ChangeStore interface {
+	GetRun(ctx context.Context, id int64) (scan.Run, error)
+	GetScan(ctx context.Context, id int64) (scan.Scan, error)
+	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	RunHosts(ctx context.Context, runID int64) ([]scan.HostRow, error)
+	PreviousCompletedRun(ctx context.Context, run scan.Run) (scan.Run, bool, error)
+	SaveDiff(ctx context.Context, d scan.Diff) (scan.DiffSummary, error)
+	ApplyRunToAssets(ctx context.Context, siteID int64, run scan.Run, hosts []scan.HostRow, cov scan.Coverage) error
+}
+
+// Changes runs on the server: after a run completes it works out what
+// changed since the previous run and folds the run into its site's assets.
+type Changes struct {
+	Store ChangeStore
+}
+
+// RecordChangesInput names a completed run and the scanner options it ran
+// with (which ports it covered).
+type RecordChangesInput struct {
+	RunID   int64    `json:"run_id"`
+	Options []string `json:"options"`
+}
+
+// RecordChangesResult summarises the stored diff.
+type RecordChangesResult struct {
+	PreviousRunID *int64          `json:"previous_run_id,omitempty"`
+	Counts        scan.DiffCounts `json:"counts"`
+}
+
+// ErrTypeRunNotCompleted marks a diff asked of a run that did not complete.
+const ErrTypeRunNotCompleted = "RunNotCompleted"
+
+// RecordChanges stores the run's diff against the previous completed run of
+// its scan and applies the run to its site's assets. Both replace or merge
+// what an earlier attempt stored, so a retry changes nothing.
+func (c *Changes) RecordChanges(ctx context.Context, in RecordChangesInput) (RecordChangesResult, error) {
+	run, err := c.Store.GetRun(ctx, in.RunID)
+	if err != nil {
+		return RecordChangesResult{}, wrap("load run", err)
+	}
+	if run.Status != scan.RunCompleted {
+		msg := fmt.Sprintf("run %d is %s, not completed: it has no diff", run.ID, run.Status)
+		return RecordChangesResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeRunNotCompleted, nil)
+	}
+	sc, err := c.Store.GetScan(ctx, run.ScanID)
+	if err != nil {
+		return RecordChangesResult{}, wrap("load scan", err)
+	}
+	shards, err := c.Store.ListShards(ctx, run.ID)
+	if err != nil {
+		return RecordChangesResult{}, wrap("list shards", err)
+	}
+	var covered [][]string
+	for _, s := range shards {
+		if s.Status == scan.ShardCompleted {
+			covered = append(covered, s.Targets)
+		}
+	}
+	cov := scan.CoverageOf(covered, in.Options)
+	hosts, err := c.Store.RunHosts(ctx, run.ID)
+	if err != nil {
+		return RecordChangesResult{}, wrap("load hosts", err)
+	}
+
+	d := scan.Diff{DiffSummary: scan.DiffSummary{RunID: run.ID, ScanID: run.ScanID}, Changes: []scan.Change{}}
+	prev, found, err := c.Store.PreviousCompletedRun(ctx, run)
+	if err != nil {
+		return RecordChangesResult{}, wrap("find previous run", err)
+	}
+	if found {
+		before, err := c.Store.RunHosts(ctx, prev.ID)
+		if err != nil {
+			return RecordChangesResult{}, wrap("load previous hosts", err)
+		}
+		d.PreviousRunID = &prev.ID
+		d.Changes = scan.ComputeDiff(before, hosts, cov)
+	}
+	sum, err := c.Store.SaveDiff(ctx, d)
+	if err != nil {
+		return RecordChangesResult{}, wrap("store diff", err)
+	}
+	if err := c.Store.ApplyRunToAssets(ctx, sc.SiteID, run, hosts, cov); err != nil {
+		return RecordChangesResult{}, wrap("update assets", err)
+	}
+	return RecordChangesResult{PreviousRunID: sum.PreviousRunID, Counts: sum.Counts}, nil
+}

@@ -1,0 +1,424 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/smtp"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// NotifyStore is the part of the database the notification activities read.
+type NotifyStore interface {
+	GetRun(ctx context.Context, id int64) (scan.Run, error)
+	GetScan(ctx context.Context, id int64) (scan.Scan, error)
+	LookupNotifications(ctx context.Context, scanID int64) (scan.Notifications, bool, error)
+	LookupDiff(ctx context.Context, runID int64) (scan.Diff, bool, error)
+}
+
+// SMTPConfig is the mail server notifications go through.
+type SMTPConfig struct {
+	Addr     string // host:port; empty disables email
+	From     string
+	Username string // empty: no authentication
+	Password string
+	// TLS configures STARTTLS (used whenever the server offers it); nil
+	// verifies the server's certificate against the system's roots.
+	TLS *tls.Config
+}
+
+// Notifier runs on the server and tells people how runs ended.
+type Notifier struct {
+	Store NotifyStore
+	SMTP  SMTPConfig
+	// HTTP sends webhooks; default a client with a 15 s timeout.
+	HTTP *http.Client
+	// PublicURL is the server's address as people reach it, for links.
+	PublicURL string
+	// Now is the clock for signatures and mail dates; default time.Now.
+	Now func() time.Time
+}
+
+// Notification events.
+const (
+	EventRunCompleted = "run.completed"
+	EventRunFailed    = "run.failed"
+	EventDiff         = "run.diff"
+)
+
+// ErrTypeNotificationRefused marks a delivery the receiver refused for
+// good (a 4xx answer, a permanent SMTP error): retrying will not help.
+const ErrTypeNotificationRefused = "NotificationRefused"
+
+// NotifyInput names the run to tell about.
+type NotifyInput struct {
+	RunID int64 `json:"run_id"`
+}
+
+// NotifyResult says what was sent; Events is empty when nothing was due.
+type NotifyResult struct {
+	Events []string `json:"events"`
+	Reason string   `json:"reason,omitempty"` // why nothing was sent
+}
+
+// maxNotifiedChanges bounds the changes a message carries; the API has all.
+const maxNotifiedChanges = 500
+
+// notice is everything a message says, gathered once per delivery.
+type notice struct {
+	settings scan.Notifications
+	scan     scan.Scan
+	run      scan.Run
+	diff     *scan.Diff
+	events   []string
+}
+
+func (n *Notifier) gather(ctx context.Context, runID int64) (notice, error) {
+	run, err := n.Store.GetRun(ctx, runID)
+	if err != nil {
+		return notice{}, wrap("load run", err)
+	}
+	sc, err := n.Store.GetScan(ctx, run.ScanID)
+	if err != nil {
+		return notice{}, wrap("load scan", err)
+	}
+	settings, found, err := n.Store.LookupNotifications(ctx, run.ScanID)
+	if err != nil || !found {
+		return notice{run: run, scan: sc}, wrap("load notification settings", err)
+	}
+	out := notice{settings: settings, scan: sc, run: run}
+	switch {
+	case run.Status == scan.RunCompleted && settings.OnCompleted:
+		out.events = append(out.events, EventRunCompleted)
+	case run.Status == scan.RunFailed && settings.OnFailed:
+		out.events = append(out.events, EventRunFailed)
+	}
+	if run.Status == scan.RunCompleted {
+		d, found, err := n.Store.LookupDiff(ctx, run.ID)
+		if err != nil {
+			return notice{}, wrap("load diff", err)
+		}
+		if found {
+			out.diff = &d
+			if settings.OnDiff && d.Counts.Total() > 0 {
+				out.events = append(out.events, EventDiff)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (n *Notifier) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
+}
+
+func (n *Notifier) runURL(runID int64) string {
+	if n.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(n.PublicURL, "/") + "/runs/" + strconv.FormatInt(runID, 10)
+}
+
+// WebhookPayload is the JSON body of a webhook delivery.
+type WebhookPayload struct {
+	Delivery string       `json:"delivery"` // the same on every retry
+	Events   []string     `json:"events"`
+	Scan     WebhookScan  `json:"scan"`
+	Run      WebhookRun   `json:"run"`
+	Diff     *WebhookDiff `json:"diff,omitempty"`
+}
+
+// WebhookScan names the scan.
+type WebhookScan struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// WebhookRun is the run as a webhook shows it.
+type WebhookRun struct {
+	ID         int64          `json:"id"`
+	Status     scan.RunStatus `json:"status"`
+	Error      string         `json:"error,omitempty"`
+	HostsUp    int            `json:"hosts_up"`
+	OpenPorts  int            `json:"open_ports"`
+	StartedAt  *time.Time     `json:"started_at,omitempty"`
+	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	URL        string         `json:"url,omitempty"`
+}
+
+// WebhookDiff is the run's diff, its changes cut at a bound.
+type WebhookDiff struct {
+	PreviousRunID *int64          `json:"previous_run_id"`
+	Counts        scan.DiffCounts `json:"counts"`
+	Changes       []scan.Change   `json:"changes"`
+	Truncated     bool            `json:"truncated"`
+}
+
+func (n *Notifier) payload(no notice) WebhookPayload {
+	r := no.run
+	p := WebhookPayload{
+		Delivery: fmt.Sprintf("run-%d", r.ID),
+		Events:   no.events,
+		Scan:     WebhookScan{ID: no.scan.ID, Name: no.scan.Name},
+		Run: WebhookRun{ID: r.ID, Status: r.Status, Error: r.Error, HostsUp: r.HostsUp, OpenPorts: r.OpenPorts,
+			StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, URL: n.runURL(r.ID)},
+	}
+	if d := no.diff; d != nil {
+		wd := &WebhookDiff{PreviousRunID: d.PreviousRunID, Counts: d.Counts, Changes: d.Changes}
+		if len(wd.Changes) > maxNotifiedChanges {
+			wd.Changes, wd.Truncated = wd.Changes[:maxNotifiedChanges], true
+		}
+		p.Diff = wd
+	}
+	return p
+}
+
+// Webhook headers. The signature is HMAC-SHA256, keyed with the scan's
+// webhook secret, of the timestamp, a dot and the body; a receiver
+// recomputes it and refuses a timestamp too far from its clock, so a
+// captured delivery cannot be replayed later.
+const (
+	HeaderSignature = "X-Scantron-Signature" // sha256=<hex>
+	HeaderTimestamp = "X-Scantron-Timestamp" // Unix seconds
+	HeaderEvent     = "X-Scantron-Event"     // the events, comma-separated
+	HeaderDelivery  = "X-Scantron-Delivery"  // run-<id>, the same on every retry
+)
+
+// SignWebhook returns the signature header value of body sent at timestamp.
+func SignWebhook(secret string, timestamp int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(timestamp, 10)))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// SendWebhook posts the run's notification to the scan's webhook, if one is
+// set and an event it wants happened. A 2xx answer is success; a 4xx
+// (except 408 and 429) is final; anything else is retried by Temporal.
+func (n *Notifier) SendWebhook(ctx context.Context, in NotifyInput) (NotifyResult, error) {
+	no, err := n.gather(ctx, in.RunID)
+	if err != nil {
+		return NotifyResult{}, err
+	}
+	switch {
+	case no.settings.WebhookURL == "":
+		return NotifyResult{Reason: "no webhook configured"}, nil
+	case len(no.events) == 0:
+		return NotifyResult{Reason: "no event the scan's notifications ask for"}, nil
+	}
+	body, err := json.Marshal(n.payload(no))
+	if err != nil {
+		return NotifyResult{}, fmt.Errorf("encode webhook: %w", err)
+	}
+	ts := n.now().Unix()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, no.settings.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError("webhook URL: "+err.Error(), ErrTypeNotificationRefused, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Scantron-Webhook")
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, SignWebhook(no.settings.WebhookSecret, ts, body))
+	req.Header.Set(HeaderEvent, strings.Join(no.events, ","))
+	req.Header.Set(HeaderDelivery, fmt.Sprintf("run-%d", no.run.ID))
+	client := n.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 15 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return NotifyResult{}, fmt.Errorf("webhook to %s: %w", req.URL.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return NotifyResult{Events: no.events}, nil
+	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
+		msg := fmt.Sprintf("webhook %s refused the delivery: %s %s", req.URL.Redacted(), resp.Status, strings.TrimSpace(string(snippet)))
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationRefused, nil)
+	default:
+		return NotifyResult{}, fmt.Errorf("webhook %s answered %s", req.URL.Redacted(), resp.Status)
+	}
+}
+
+// SendEmail mails the run's notification to the scan's recipients, if any
+// are set, an event they want happened and an SMTP server is configured.
+func (n *Notifier) SendEmail(ctx context.Context, in NotifyInput) (NotifyResult, error) {
+	no, err := n.gather(ctx, in.RunID)
+	if err != nil {
+		return NotifyResult{}, err
+	}
+	switch {
+	case len(no.settings.EmailTo) == 0:
+		return NotifyResult{Reason: "no email recipients configured"}, nil
+	case len(no.events) == 0:
+		return NotifyResult{Reason: "no event the scan's notifications ask for"}, nil
+	case n.SMTP.Addr == "":
+		return NotifyResult{Reason: "no SMTP server configured (SCANTRON_SMTP_ADDR)"}, nil
+	}
+	msg := n.message(no)
+	if err := sendMail(ctx, n.SMTP, no.settings.EmailTo, msg); err != nil {
+		var te *textproto.Error
+		if errors.As(err, &te) && te.Code >= 500 {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNotificationRefused, err)
+		}
+		return NotifyResult{}, err
+	}
+	return NotifyResult{Events: no.events}, nil
+}
+
+// message renders the notification as a plain-text mail.
+func (n *Notifier) message(no notice) []byte {
+	r := no.run
+	subject := fmt.Sprintf("[Scantron] %s: run #%d %s", no.scan.Name, r.ID, r.Status)
+	if no.diff != nil && no.diff.Counts.Total() > 0 {
+		subject += fmt.Sprintf(", %d changes", no.diff.Counts.Total())
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Scan %q, run #%d: %s\r\n", no.scan.Name, r.ID, r.Status)
+	if r.Error != "" {
+		fmt.Fprintf(&b, "Error: %s\r\n", r.Error)
+	}
+	fmt.Fprintf(&b, "Hosts up: %d, open ports: %d\r\n", r.HostsUp, r.OpenPorts)
+	if u := n.runURL(r.ID); u != "" {
+		fmt.Fprintf(&b, "%s\r\n", u)
+	}
+	if d := no.diff; d != nil {
+		if d.PreviousRunID == nil {
+			b.WriteString("\r\nThis is the scan's first completed run: there is nothing to compare it with.\r\n")
+		} else {
+			c := d.Counts
+			fmt.Fprintf(&b, "\r\nChanges since run #%d: %d new hosts, %d gone hosts, %d opened ports, %d closed ports, %d changed services\r\n",
+				*d.PreviousRunID, c.NewHosts, c.GoneHosts, c.OpenedPorts, c.ClosedPorts, c.ChangedServices)
+			for i, ch := range d.Changes {
+				if i == maxNotifiedChanges {
+					fmt.Fprintf(&b, "... and %d more\r\n", len(d.Changes)-i)
+					break
+				}
+				b.WriteString(describeChange(ch))
+				b.WriteString("\r\n")
+			}
+		}
+	}
+	var m bytes.Buffer
+	fmt.Fprintf(&m, "From: %s\r\n", n.SMTP.From)
+	fmt.Fprintf(&m, "To: %s\r\n", strings.Join(no.settings.EmailTo, ", "))
+	fmt.Fprintf(&m, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
+	fmt.Fprintf(&m, "Date: %s\r\n", n.now().Format(time.RFC1123Z))
+	fmt.Fprintf(&m, "Message-ID: <run-%d.%s@scantron>\r\n", r.ID, rand.Text())
+	m.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	m.WriteString(b.String()) // net/smtp's DATA writer escapes leading dots
+	return m.Bytes()
+}
+
+func describeChange(c scan.Change) string {
+	svc := func(s scan.ServiceInfo) string {
+		return strings.TrimSpace(strings.Join([]string{s.Service, s.Product, s.Version}, " "))
+	}
+	where := c.Address
+	if c.Protocol != "" {
+		where = fmt.Sprintf("%s %s/%d", c.Address, c.Protocol, c.Port)
+	}
+	switch c.Kind {
+	case scan.OpenedPort:
+		return fmt.Sprintf("  + opened  %s %s", where, svc(c.After))
+	case scan.ClosedPort:
+		return fmt.Sprintf("  - closed  %s %s", where, svc(c.Before))
+	case scan.ChangedService:
+		return fmt.Sprintf("  ~ changed %s %s -> %s", where, svc(c.Before), svc(c.After))
+	case scan.NewHost:
+		return "  + new host  " + where
+	case scan.GoneHost:
+		return "  - gone host " + where
+	}
+	return string(c.Kind) + " " + where
+}
+
+// sendMail delivers msg over SMTP: STARTTLS whenever the server offers it,
+// and authentication (PLAIN, which net/smtp allows only over TLS or to
+// localhost) when a username is set.
+func sendMail(ctx context.Context, cfg SMTPConfig, to []string, msg []byte) error {
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("SMTP address: "+err.Error(), ErrTypeNotificationRefused, err)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("connect to SMTP server %s: %w", cfg.Addr, err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = conn.SetDeadline(deadline)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("SMTP greeting from %s: %w", cfg.Addr, err)
+	}
+	defer c.Close()
+	if err := c.Hello("scantron"); err != nil {
+		return fmt.Errorf("SMTP EHLO: %w", err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		tc := cfg.TLS
+		if tc == nil {
+			tc = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		tc = tc.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName = host
+		}
+		if err := c.StartTLS(tc); err != nil {
+			return fmt.Errorf("SMTP STARTTLS: %w", err)
+		}
+	}
+	if cfg.Username != "" {
+		if err := c.Auth(smtp.PlainAuth("", cfg.Username, cfg.Password, host)); err != nil {
+			return fmt.Errorf("SMTP AUTH: %w", err)
+		}
+	}
+	if err := c.Mail(cfg.From); err != nil {
+		return fmt.Errorf("SMTP MAIL FROM: %w", err)
+	}
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt); err != nil {
+			return fmt.Errorf("SMTP RCPT TO %s: %w", rcpt, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("SMTP DATA: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return fmt.Errorf("SMTP DATA: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("SMTP DATA: %w", err)
+	}
+	return c.Quit()
+}
