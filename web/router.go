@@ -68,10 +68,19 @@ func (s *Server) Routes() http.Handler {
 		v1.GET("/runs/:id/ports", api.handle(s.runs.ports))
 		v1.GET("/runs/:id/raw", api.handle(s.runs.raw))
 		v1.GET("/runs/:id/csv", api.handle(s.runs.csv))
+
+		v1.GET("/sites/:id/assets", api.handle(s.assets.site))
+		v1.GET("/assets", api.handle(s.assets.all))
+		v1.GET("/runs/:id/diff", api.handle(s.diffs.run))
+		v1.GET("/scans/:id/diffs", api.handle(s.diffs.scan))
+		v1.GET("/scans/:id/notifications", api.handle(s.notifications.get))
+		v1.PUT("/scans/:id/notifications", api.handle(s.notifications.put))
+		v1.DELETE("/scans/:id/notifications", api.handle(s.notifications.delete))
 	}
 
 	r.GET("/", s.ui.handle(s.ui.dashboard))
 	r.GET("/runs/:id", s.ui.handle(s.ui.run))
+	r.GET("/sites/:id/assets", s.ui.handle(s.ui.assets))
 	r.GET("/static/style.css", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.Data(http.StatusOK, "text/css; charset=utf-8", s.css)

@@ -32,6 +32,9 @@ type Store interface {
 	AgentStore
 	ScanStore
 	RunStore
+	AssetStore
+	DiffStore
+	NotificationStore
 }
 
 // Deps are the server's collaborators.
@@ -57,6 +60,10 @@ type Server struct {
 	scans      *scanHandlers
 	runs       *runHandlers
 	ui         *uiHandlers
+
+	assets        *assetHandlers
+	diffs         *diffHandlers
+	notifications *notificationHandlers
 }
 
 // New checks the configuration and dependencies, parses the embedded
@@ -103,7 +110,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal,
-			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}},
+			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
+			diffs:  deps.Store, assetDB: deps.Store},
+		assets:        &assetHandlers{base: b, store: deps.Store},
+		diffs:         &diffHandlers{base: b, store: deps.Store},
+		notifications: &notificationHandlers{base: b, store: deps.Store},
 	}, nil
 }
 

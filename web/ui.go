@@ -22,11 +22,12 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "error"}
+var pageNames = []string{"dashboard", "run", "error", "assets"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"temporalURL": links.Workflow,
+		"list":        func(v ...string) []string { return v },
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:
@@ -77,6 +78,8 @@ type uiHandlers struct {
 	links    temporalLinks
 	agents   *agentHandlers // for agents' presence
 	temporal WorkflowClient // for scan progress
+	diffs    DiffStore      // for a run's changes
+	assetDB  AssetStore     // for a site's assets
 }
 
 const (
@@ -178,6 +181,15 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	if truncated {
 		ports = ports[:runPagePorts]
 	}
+	var diff *scan.Diff
+	if d, err := h.diffs.GetDiff(ctx, r.ID); err == nil {
+		if len(d.Changes) > runPagePorts {
+			d.Changes = d.Changes[:runPagePorts]
+		}
+		diff = &d
+	} else if !errors.Is(err, postgres.ErrNotFound) {
+		return err
+	}
 	return h.render(c, http.StatusOK, "run", map[string]any{
 		"Title":          fmt.Sprintf("Run %d", r.ID),
 		"Run":            r,
@@ -187,7 +199,49 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"Ports":          ports,
 		"PortsTruncated": truncated,
 		"PortLimit":      runPagePorts,
+		"Diff":           diff,
 	})
+}
+
+// assets shows a site's hosts and ports across runs, searchable with the
+// query parameters of GET /api/v1/sites/:id/assets.
+func (h *uiHandlers) assets(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f, err := assetFilter(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	site, err := h.assetDB.GetSite(ctx, id)
+	if err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
+	}
+	f.SiteID = id
+	hosts, total, err := h.assetDB.ListAssets(ctx, f)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{
+		"Title": "Assets of " + site.Name,
+		"Site":  site,
+		"Hosts": hosts,
+		"Total": total,
+		"From":  f.Offset + 1,
+		"To":    f.Offset + len(hosts),
+		"Query": map[string]string{"ip": c.Query("ip"), "port": c.Query("port"), "protocol": c.Query("protocol"),
+			"service": c.Query("service"), "product": c.Query("product"), "state": c.Query("state")},
+		"APIURL": "/api/v1" + c.Request.URL.RequestURI(),
+	}
+	if f.Offset+len(hosts) < total {
+		data["Next"] = nextPage(c.Request.URL, f.Offset+f.Limit)
+	}
+	if f.Offset > 0 {
+		data["Prev"] = nextPage(c.Request.URL, max(f.Offset-f.Limit, 0))
+	}
+	return h.render(c, http.StatusOK, "assets", data)
 }
 
 // render executes a page into memory first, so that a template error

@@ -1,0 +1,127 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/storage/postgres"
+)
+
+// AssetStore reads what sites hold across runs.
+type AssetStore interface {
+	GetSite(ctx context.Context, id int64) (scan.Site, error)
+	ListAssets(ctx context.Context, f postgres.AssetFilter) ([]scan.AssetHost, int, error)
+}
+
+type assetHandlers struct {
+	base
+	store AssetStore
+}
+
+// assetPage is one page of a search.
+type assetPage struct {
+	Total  int              `json:"total"`
+	Limit  int              `json:"limit"`
+	Offset int              `json:"offset"`
+	Next   string           `json:"next,omitempty"` // the next page, when there is one
+	Assets []scan.AssetHost `json:"assets"`
+}
+
+var assetProtocols = map[string]bool{"tcp": true, "udp": true, "sctp": true}
+
+const maxSearchLen = 200
+
+// assetFilter reads the search parameters: ip (an address or a CIDR block),
+// port, protocol, service, product, state, limit and offset.
+func assetFilter(c *gin.Context) (postgres.AssetFilter, error) {
+	var f postgres.AssetFilter
+	if raw := strings.TrimSpace(c.Query("ip")); raw != "" {
+		p, err := netip.ParsePrefix(raw)
+		if err != nil {
+			a, aerr := netip.ParseAddr(raw)
+			if aerr != nil || a.Zone() != "" {
+				return f, badRequest("ip: %q is neither an IP address nor a CIDR block", clip(raw))
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		f.Network = &p
+	}
+	var err error
+	if f.Port, err = queryInt(c, "port", 0, 0, 65535); err != nil {
+		return f, err
+	}
+	if f.Protocol = strings.ToLower(strings.TrimSpace(c.Query("protocol"))); f.Protocol != "" && !assetProtocols[f.Protocol] {
+		return f, badRequest("protocol: %q is not tcp, udp or sctp", clip(f.Protocol))
+	}
+	if f.State = strings.TrimSpace(c.Query("state")); f.State != "" && f.State != "up" && f.State != "gone" {
+		return f, badRequest("state: %q is not up or gone", clip(f.State))
+	}
+	for name, dst := range map[string]*string{"service": &f.Service, "product": &f.Product} {
+		v := strings.TrimSpace(c.Query(name))
+		if len(v) > maxSearchLen {
+			return f, badRequest("%s: longer than %d characters", name, maxSearchLen)
+		}
+		if err := checkPrintable(name, v); err != nil {
+			return f, err
+		}
+		*dst = v
+	}
+	if f.Limit, f.Offset, err = page(c); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// search answers one page of assets with the total and a link onwards.
+func (h *assetHandlers) search(c *gin.Context, f postgres.AssetFilter) error {
+	hosts, total, err := h.store.ListAssets(c.Request.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := assetPage{Total: total, Limit: f.Limit, Offset: f.Offset, Assets: nonNil(hosts)}
+	if f.Offset+len(hosts) < total {
+		out.Next = nextPage(c.Request.URL, f.Offset+f.Limit)
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// nextPage is the request's own address with offset moved on.
+func nextPage(u *url.URL, offset int) string {
+	q := u.Query()
+	q.Set("offset", strconv.Itoa(offset))
+	return u.Path + "?" + q.Encode()
+}
+
+// site searches one site's assets.
+func (h *assetHandlers) site(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f, err := assetFilter(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.store.GetSite(c.Request.Context(), id); err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
+	}
+	f.SiteID = id
+	return h.search(c, f)
+}
+
+// all searches the assets of every site.
+func (h *assetHandlers) all(c *gin.Context) error {
+	f, err := assetFilter(c)
+	if err != nil {
+		return err
+	}
+	return h.search(c, f)
+}
