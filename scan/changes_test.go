@@ -86,7 +86,7 @@ func TestComputeDiff(t *testing.T) {
 		hostRow("198.18.0.1", "up", portRow("tcp", 22, "open", "ssh", "OpenSSH", "8.9"), portRow("tcp", 80, "open", "http", "nginx", "1.18"),
 			portRow("tcp", 443, "open", "https", "", ""), portRow("tcp", 8080, "open", "http-proxy", "", ""), portRow("udp", 53, "open", "domain", "", "")),
 		hostRow("198.18.0.2", "up", portRow("tcp", 22, "open", "ssh", "", "")), // gone
-		hostRow("198.18.0.3", "up"),                                            // not covered by the new run: not gone
+		hostRow("198.18.0.3", "up"), // not covered by the new run: not gone
 		hostRow("198.18.0.4", "down"),
 	}
 	cur := []HostRow{
