@@ -222,6 +222,8 @@ func TestScanEndToEnd(t *testing.T) {
 	}, http.StatusCreated, &profile)
 	var sc scan.Scan
 	c.do("POST", "/scans", map[string]any{"name": "lab-daily", "site_id": site.ID, "profile_id": profile.ID, "agent_id": agent.ID}, http.StatusCreated, &sc)
+	hook := newWebhookReceiver(t)
+	c.do("PUT", fmt.Sprintf("/scans/%d/notifications", sc.ID), map[string]any{"webhook_url": hook.URL, "webhook_secret": hook.secret}, http.StatusOK, nil)
 
 	var run scan.Run
 	c.do("POST", fmt.Sprintf("/scans/%d/runs", sc.ID), nil, http.StatusAccepted, &run)
@@ -342,4 +344,7 @@ func TestScanEndToEnd(t *testing.T) {
 	if !slices.Equal(csvPorts, wantPorts) {
 		t.Errorf("CSV ports = %v, want %v", csvPorts, wantPorts)
 	}
+
+	checkFollowUp(t, c, hook, run.ID, site.ID, target, wantPorts)
+	checkSecondRun(t, c, hook, sc.ID, site.ID, run.ID, target)
 }

@@ -25,6 +25,12 @@ type targetHost struct {
 	Addr      string
 	Namespace string // "" when on loopback
 	Ports     map[int]service
+	listeners map[int]net.Listener
+}
+
+// closePort shuts the service on port down, as an operator would.
+func (h *targetHost) closePort(port int) {
+	_ = h.listeners[port].Close()
 }
 
 type service struct {
@@ -180,7 +186,7 @@ func listenInNamespace(ns, addr string) (map[int]net.Listener, error) {
 }
 
 func (h *targetHost) serve(t *testing.T, lns map[int]net.Listener) {
-	h.Ports = targetServices
+	h.Ports, h.listeners = targetServices, lns
 	for port, ln := range lns {
 		t.Cleanup(func() { ln.Close() })
 		svc := targetServices[port]
