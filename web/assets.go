@@ -63,7 +63,11 @@ func assetFilter(c *gin.Context) (postgres.AssetFilter, error) {
 	if f.State = strings.TrimSpace(c.Query("state")); f.State != "" && f.State != "up" && f.State != "gone" {
 		return f, badRequest("state: %q is not up or gone", clip(f.State))
 	}
-	for name, dst := range map[string]*string{"service": &f.Service, "product": &f.Product} {
+	for _, q := range []struct {
+		name string
+		dst  *string
+	}{{"service", &f.Service}, {"product", &f.Product}} {
+		name, dst := q.name, q.dst
 		v := strings.TrimSpace(c.Query(name))
 		if len(v) > maxSearchLen {
 			return f, badRequest("%s: longer than %d characters", name, maxSearchLen)

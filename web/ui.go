@@ -182,9 +182,10 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		ports = ports[:runPagePorts]
 	}
 	var diff *scan.Diff
+	diffTruncated := false
 	if d, err := h.diffs.GetDiff(ctx, r.ID); err == nil {
 		if len(d.Changes) > runPagePorts {
-			d.Changes = d.Changes[:runPagePorts]
+			d.Changes, diffTruncated = d.Changes[:runPagePorts], true
 		}
 		diff = &d
 	} else if !errors.Is(err, postgres.ErrNotFound) {
@@ -200,6 +201,7 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"PortsTruncated": truncated,
 		"PortLimit":      runPagePorts,
 		"Diff":           diff,
+		"DiffTruncated":  diffTruncated,
 	})
 }
 
