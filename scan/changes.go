@@ -143,20 +143,23 @@ func (c Coverage) CoversHost(address string, hostnames []string) bool {
 	return false
 }
 
-// PortSet is the set of ports a scanner was told to scan. An unknown set
-// (no -p option: the scanner's default list) is taken to cover every port,
-// so that coverage never hides a port that was in fact scanned and closed;
-// the price is that a port outside nmap's default list counts as covered.
+// PortSet is what ports a scanner was told to scan: which protocols (from
+// the scan types: -sU is UDP, -sY/-sZ SCTP, any other or none TCP), and
+// which port numbers (from -p). Without a port list (nmap's default list, or
+// --top-ports) the numbers are unknown: Known is false.
 type PortSet struct {
-	Known  bool
-	ranges map[string][][2]int // protocol ("" = any) -> inclusive ranges
+	Known     bool
+	protocols map[string]bool     // nil: unknown, any protocol
+	ranges    map[string][][2]int // protocol ("" = any) -> inclusive ranges
 }
 
-// Covers reports whether the set holds the port of protocol (tcp, udp, sctp).
-func (s PortSet) Covers(protocol string, port int) bool {
-	if !s.Known {
-		return true
-	}
+// Scans reports whether the scanner scanned ports of protocol at all.
+func (s PortSet) Scans(protocol string) bool {
+	return s.protocols == nil || s.protocols[protocol]
+}
+
+// InList reports whether the port is in the known port list.
+func (s PortSet) InList(protocol string, port int) bool {
 	for _, key := range []string{"", protocol} {
 		for _, r := range s.ranges[key] {
 			if port >= r[0] && port <= r[1] {
@@ -167,18 +170,46 @@ func (s PortSet) Covers(protocol string, port int) bool {
 	return false
 }
 
-// PortsOf reads the port list of nmap or masscan options: -p LIST, -pLIST,
+// Covers reports whether the port was scanned, taking an unknown port list
+// to be the same as the one of the run it is compared with: true for
+// comparing runs of one scan, whose profile decides the list.
+func (s PortSet) Covers(protocol string, port int) bool {
+	return s.Scans(protocol) && (!s.Known || s.InList(protocol, port))
+}
+
+// nmap's port-scan types by the letter after -s; V, C, L, n, O and the
+// like scan no ports of a protocol.
+var scanTypeProtocols = map[rune]string{
+	'S': "tcp", 'T': "tcp", 'A': "tcp", 'W': "tcp", 'M': "tcp", 'N': "tcp", 'F': "tcp", 'X': "tcp", 'I': "tcp",
+	'U': "udp", 'Y': "sctp", 'Z': "sctp",
+}
+
+// PortsOf reads what nmap or masscan options scan: the scan types (-sS,
+// -sU, -sSU, ...; TCP when none) and the port list of -p LIST, -pLIST,
 // --ports LIST, --ports=LIST or --port LIST, where LIST is like
-// "22,80,1000-2000,T:443,U:53" or "-" (all). --top-ports, or no list at
-// all, leaves the set unknown.
+// "22,80,1000-2000,T:443,U:53" or "-" (all). --top-ports, or no list,
+// leaves the numbers unknown. No options at all tell nothing: everything
+// counts as scanned.
 func PortsOf(options []string) PortSet {
+	if len(options) == 0 {
+		return PortSet{}
+	}
+	protocols := map[string]bool{}
 	var spec string
-	found := false
+	found, top, noPorts := false, false, false
 	for i := 0; i < len(options); i++ {
 		o := options[i]
 		switch {
 		case o == "--top-ports" || strings.HasPrefix(o, "--top-ports="):
-			return PortSet{}
+			top = true
+		case o == "-sn":
+			noPorts = true
+		case strings.HasPrefix(o, "-s") && len(o) > 2:
+			for _, r := range o[2:] {
+				if p, ok := scanTypeProtocols[r]; ok {
+					protocols[p] = true
+				}
+			}
 		case o == "-p" || o == "--ports" || o == "--port":
 			if i+1 < len(options) {
 				spec, found = options[i+1], true
@@ -191,27 +222,40 @@ func PortsOf(options []string) PortSet {
 			spec, found = o[2:], true
 		}
 	}
-	if !found {
-		return PortSet{}
+	set := PortSet{protocols: protocols}
+	if found && !top {
+		if list, ok := parsePortList(spec); ok {
+			set.Known, set.ranges = true, list
+			// masscan scans UDP through U: ranges, not a scan type.
+			if len(protocols) == 0 {
+				for proto := range list {
+					if proto != "" {
+						protocols[proto] = true
+					}
+				}
+				if len(list[""]) > 0 || len(list["tcp"]) > 0 {
+					protocols["tcp"] = true
+				}
+			}
+		}
 	}
-	set, ok := parsePortList(spec)
-	if !ok {
-		return PortSet{}
+	if len(protocols) == 0 && !noPorts {
+		protocols["tcp"] = true
 	}
 	return set
 }
 
 var portProtocols = map[string]string{"T": "tcp", "U": "udp", "S": "sctp"}
 
-func parsePortList(spec string) (PortSet, bool) {
-	set := PortSet{Known: true, ranges: map[string][][2]int{}}
+func parsePortList(spec string) (map[string][][2]int, bool) {
+	ranges := map[string][][2]int{}
 	proto := ""
 	for _, item := range strings.Split(spec, ",") {
 		item = strings.TrimSpace(item)
 		if p, rest, ok := strings.Cut(item, ":"); ok {
 			name, known := portProtocols[strings.ToUpper(p)]
 			if !known {
-				return PortSet{}, false
+				return nil, false
 			}
 			proto, item = name, rest
 		}
@@ -223,24 +267,24 @@ func parsePortList(spec string) (PortSet, bool) {
 			var err error
 			if from != "" {
 				if lo, err = strconv.Atoi(from); err != nil {
-					return PortSet{}, false
+					return nil, false
 				}
 			}
 			if to != "" {
 				if hi, err = strconv.Atoi(to); err != nil {
-					return PortSet{}, false
+					return nil, false
 				}
 			}
 		} else {
 			n, err := strconv.Atoi(item)
 			if err != nil {
-				return PortSet{}, false // a service name: nmap's own lookup
+				return nil, false // a service name: nmap's own lookup
 			}
 			lo, hi = n, n
 		}
-		set.ranges[proto] = append(set.ranges[proto], [2]int{lo, hi})
+		ranges[proto] = append(ranges[proto], [2]int{lo, hi})
 	}
-	return set, true
+	return ranges, true
 }
 
 // ComputeDiff compares the hosts of a completed run (cur, every host with

@@ -15,8 +15,13 @@ func TestPortsOf(t *testing.T) {
 		{opts: []string{"-sS", "-n"}, known: false, covered: map[string][]int{"tcp": {1, 65535}}},
 		{opts: []string{"--top-ports", "100", "-p", "22"}, known: false},
 		{opts: []string{"-p", "22,80,1000-2000"}, known: true,
-			covered: map[string][]int{"tcp": {22, 80, 1000, 1500, 2000}, "udp": {22}},
-			outside: map[string][]int{"tcp": {21, 999, 2001}}},
+			covered: map[string][]int{"tcp": {22, 80, 1000, 1500, 2000}},
+			outside: map[string][]int{"tcp": {21, 999, 2001}, "udp": {22}}},
+		{opts: nil, known: false, covered: map[string][]int{"tcp": {1}, "udp": {53}, "sctp": {9}}},
+		{opts: []string{"-sU", "-p", "53,161"}, known: true, covered: map[string][]int{"udp": {53, 161}}, outside: map[string][]int{"tcp": {53}, "udp": {54}}},
+		{opts: []string{"-sSU", "-p", "T:22,U:53"}, known: true, covered: map[string][]int{"tcp": {22}, "udp": {53}}, outside: map[string][]int{"udp": {22}, "tcp": {53}}},
+		{opts: []string{"-sU", "-sV"}, known: false, covered: map[string][]int{"udp": {5353}}, outside: map[string][]int{"tcp": {22}}},
+		{opts: []string{"-sn"}, known: false, outside: map[string][]int{"tcp": {22}, "udp": {53}}},
 		{opts: []string{"-p1-1024"}, known: true, covered: map[string][]int{"tcp": {1, 1024}}, outside: map[string][]int{"tcp": {1025}}},
 		{opts: []string{"-p-"}, known: true, covered: map[string][]int{"tcp": {0, 65535}}},
 		{opts: []string{"--ports=T:443,U:53,161"}, known: true,
@@ -96,7 +101,7 @@ func TestComputeDiff(t *testing.T) {
 			portRow("tcp", 25, "open", "smtp", "Postfix", ""),   // opened
 			// 443 not listed, inside -p 1-1024: closed
 			// 8080 not listed, outside -p 1-1024: not covered, not closed
-			// udp/53 not listed, and a -p without U: covers every protocol: closed
+			// udp/53 not listed, and -sS scans no UDP: not covered, not closed
 		),
 		hostRow("198.18.0.2", "down"),
 		hostRow("198.18.0.4", "up", portRow("tcp", 22, "open", "ssh", "", "")), // new (was down)
@@ -109,7 +114,6 @@ func TestComputeDiff(t *testing.T) {
 		{Kind: OpenedPort, Address: "198.18.0.1", Protocol: "tcp", Port: 25, After: ServiceInfo{"smtp", "Postfix", ""}},
 		{Kind: ClosedPort, Address: "198.18.0.1", Protocol: "tcp", Port: 80, Before: ServiceInfo{"http", "nginx", "1.18"}},
 		{Kind: ClosedPort, Address: "198.18.0.1", Protocol: "tcp", Port: 443, Before: ServiceInfo{"https", "", ""}},
-		{Kind: ClosedPort, Address: "198.18.0.1", Protocol: "udp", Port: 53, Before: ServiceInfo{"domain", "", ""}},
 		{Kind: NewHost, Address: "198.18.0.4"},
 		{Kind: OpenedPort, Address: "198.18.0.4", Protocol: "tcp", Port: 22, After: ServiceInfo{"ssh", "", ""}},
 		{Kind: NewHost, Address: "198.18.0.5"},
@@ -118,7 +122,7 @@ func TestComputeDiff(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("diff:\n got %+v\nwant %+v", got, want)
 	}
-	if c := Count(got); c != (DiffCounts{NewHosts: 2, GoneHosts: 1, OpenedPorts: 2, ClosedPorts: 3, ChangedServices: 1}) || c.Total() != 9 {
+	if c := Count(got); c != (DiffCounts{NewHosts: 2, GoneHosts: 1, OpenedPorts: 2, ClosedPorts: 2, ChangedServices: 1}) || c.Total() != 8 {
 		t.Errorf("counts = %+v", c)
 	}
 	// Nothing changed: an empty diff.

@@ -18,8 +18,11 @@ import (
 //   - hosts up in the run are up, with the run's open ports open;
 //   - up hosts the run covered (cov) and did not find up are gone;
 //   - open ports of hosts the run found up are closed when the run did not
-//     find them open and covered them (listed them in another state, or
-//     they are in the run's port set).
+//     find them open and covered them: it listed them in another state, or
+//     it scanned their protocol and they are in its port list. A run
+//     without a known port list (nmap's default) covers only what it
+//     listed, or ports last seen by a run of the same scan (same profile,
+//     same list): another scan of the site may scan other ports.
 //
 // The run's time is when it started. first_seen and last_seen only ever
 // widen, and a state is only set by a run at least as new as the one that
@@ -45,7 +48,7 @@ func (s *Store) ApplyRunToAssets(ctx context.Context, siteID int64, run scan.Run
 		if err := upsertAssetPorts(ctx, tx, siteID, run.ID, seen, up); err != nil {
 			return err
 		}
-		return markClosedPorts(ctx, tx, siteID, seen, up, cov)
+		return markClosedPorts(ctx, tx, siteID, run.ScanID, seen, up, cov)
 	})
 	if err != nil {
 		return fmt.Errorf("apply run %d to the assets of site %d: %w", run.ID, siteID, err)
@@ -191,13 +194,14 @@ ON CONFLICT (site_id, address, protocol, port) DO UPDATE SET
 	return nil
 }
 
-func markClosedPorts(ctx context.Context, tx pgx.Tx, siteID int64, seen time.Time, up map[netip.Addr]*upHost, cov scan.Coverage) error {
+func markClosedPorts(ctx context.Context, tx pgx.Tx, siteID, scanID int64, seen time.Time, up map[netip.Addr]*upHost, cov scan.Coverage) error {
 	addrs := make([]netip.Addr, 0, len(up))
 	for a := range up {
 		addrs = append(addrs, a)
 	}
-	const sel = `SELECT address, protocol, port FROM asset_ports
-WHERE site_id = $1 AND state = 'open' AND state_at < $2 AND address = ANY($3::inet[])`
+	const sel = `SELECT a.address, a.protocol, a.port, coalesce(r.scan_id, 0) FROM asset_ports a
+LEFT JOIN runs r ON r.id = a.last_run_id
+WHERE a.site_id = $1 AND a.state = 'open' AND a.state_at < $2 AND a.address = ANY($3::inet[])`
 	rows, err := tx.Query(ctx, sel, siteID, seen, addrs)
 	if err != nil {
 		return fmt.Errorf("asset ports: %w", err)
@@ -206,16 +210,19 @@ WHERE site_id = $1 AND state = 'open' AND state_at < $2 AND address = ANY($3::in
 		addr       netip.Addr
 		proto      string
 		port       int32
+		lastScan   int64
 		closeAddrs []netip.Addr
 		closeProto []string
 		closePorts []int32
 	)
-	_, err = pgx.ForEachRow(rows, []any{&addr, &proto, &port}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&addr, &proto, &port, &lastScan}, func() error {
 		p, listed := up[addr].ports[portID(proto, int(port))]
 		if listed && p.State == "open" {
 			return nil
 		}
-		if listed || cov.Ports.Covers(proto, int(port)) {
+		ps := cov.Ports
+		scanned := ps.Scans(proto) && ((ps.Known && ps.InList(proto, int(port))) || (!ps.Known && lastScan == scanID))
+		if listed || scanned {
 			closeAddrs, closeProto, closePorts = append(closeAddrs, addr), append(closeProto, proto), append(closePorts, port)
 		}
 		return nil

@@ -266,3 +266,51 @@ func TestNotificationsCRUD(t *testing.T) {
 	must(t, st.DeleteNotifications(ctx, f.scan.ID))
 	wantErr(t, st.DeleteNotifications(ctx, f.scan.ID), ErrNotFound)
 }
+
+// TestAssetsAcrossScans: two scans of one site with different port lists
+// and protocols close only what each of them scanned.
+func TestAssetsAcrossScans(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	a := newFixture(t, st, "x")
+	b := a
+	var err error
+	b.scan, err = st.CreateScan(ctx, scan.Scan{Name: "x-scan-b", SiteID: a.site.ID, ProfileID: a.profile.ID, AgentID: a.agent.ID})
+	must(t, err)
+	targets := []string{"198.18.0.0/24"}
+	apply := func(f fixture, wf string, opts []string, hosts ...report.Host) {
+		t.Helper()
+		r, rows := completedRun(t, st, f, wf, targets, hosts...)
+		must(t, st.ApplyRunToAssets(ctx, f.site.ID, r, rows, scan.CoverageOf([][]string{targets}, opts)))
+	}
+	ports := func() string {
+		t.Helper()
+		return portsOf(assetState(t, st, AssetFilter{SiteID: a.site.ID})["198.18.0.10"])
+	}
+
+	all := []string{"-sS", "-p", "1-65535"}
+	apply(a, "a1", all, host("198.18.0.10", "up", svcPort("tcp", 22, "open", "ssh", "", ""), svcPort("tcp", 31337, "open", "", "", "")))
+	// Scan b scans nmap's default list: 31337 may not be in it, and scan a
+	// saw it last, so it stays open; 22 is listed closed.
+	apply(b, "b1", []string{"-sS"}, host("198.18.0.10", "up", svcPort("tcp", 22, "closed", "ssh", "", "")))
+	if got, want := ports(), "tcp/22=closed: tcp/31337=open:"; got != want {
+		t.Fatalf("after scan b's TCP run: %q, want %q", got, want)
+	}
+	// Scan b's UDP run closes no TCP port.
+	apply(b, "b2", []string{"-sU", "-p", "53"}, host("198.18.0.10", "up", svcPort("udp", 53, "open", "domain", "", "")))
+	if got, want := ports(), "tcp/22=closed: tcp/31337=open: udp/53=open:"; got != want {
+		t.Fatalf("after scan b's UDP run: %q, want %q", got, want)
+	}
+	// Scan a's full TCP list covers 31337, but not UDP.
+	apply(a, "a2", all, host("198.18.0.10", "up", svcPort("tcp", 22, "open", "ssh", "", "")))
+	if got, want := ports(), "tcp/22=open: tcp/31337=closed: udp/53=open:"; got != want {
+		t.Fatalf("after scan a's second run: %q, want %q", got, want)
+	}
+	// Scan b's default list again: 22 was last seen by scan a, so b only
+	// closes it if it lists it.
+	apply(b, "b3", []string{"-sS"}, host("198.18.0.10", "up"))
+	if got, want := ports(), "tcp/22=open: tcp/31337=closed: udp/53=open:"; got != want {
+		t.Fatalf("after scan b's run listing nothing: %q, want %q", got, want)
+	}
+}
