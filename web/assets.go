@@ -104,20 +104,31 @@ func nextPage(u *url.URL, offset int) string {
 	return u.Path + "?" + q.Encode()
 }
 
-// site searches one site's assets.
-func (h *assetHandlers) site(c *gin.Context) error {
+// siteFilter reads the site named by :id and the search parameters,
+// answering 404 for a site that does not exist.
+func siteFilter(c *gin.Context, store AssetStore) (scan.Site, postgres.AssetFilter, error) {
 	id, err := pathID(c)
 	if err != nil {
-		return err
+		return scan.Site{}, postgres.AssetFilter{}, err
 	}
 	f, err := assetFilter(c)
 	if err != nil {
-		return err
+		return scan.Site{}, f, err
 	}
-	if _, err := h.store.GetSite(c.Request.Context(), id); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
+	site, err := store.GetSite(c.Request.Context(), id)
+	if err != nil {
+		return scan.Site{}, f, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
 	}
 	f.SiteID = id
+	return site, f, nil
+}
+
+// site searches one site's assets.
+func (h *assetHandlers) site(c *gin.Context) error {
+	_, f, err := siteFilter(c, h.store)
+	if err != nil {
+		return err
+	}
 	return h.search(c, f)
 }
 

@@ -208,21 +208,11 @@ func (h *uiHandlers) run(c *gin.Context) error {
 // assets shows a site's hosts and ports across runs, searchable with the
 // query parameters of GET /api/v1/sites/:id/assets.
 func (h *uiHandlers) assets(c *gin.Context) error {
-	id, err := pathID(c)
+	site, f, err := siteFilter(c, h.assetDB)
 	if err != nil {
 		return err
 	}
-	f, err := assetFilter(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request.Context()
-	site, err := h.assetDB.GetSite(ctx, id)
-	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
-	}
-	f.SiteID = id
-	hosts, total, err := h.assetDB.ListAssets(ctx, f)
+	hosts, total, err := h.assetDB.ListAssets(c.Request.Context(), f)
 	if err != nil {
 		return err
 	}
