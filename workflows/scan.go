@@ -30,17 +30,18 @@ var serverActivity = workflow.ActivityOptions{
 }
 
 // NotifyActivityOptions govern webhook and email deliveries: retried with
-// backoff for about an hour through a receiver's outage, never failing the
-// run. A receiver that refuses a delivery for good (ErrTypeNotificationRefused)
-// is not asked again.
+// backoff for 15 minutes through a receiver's outage, never failing the run.
+// The bound is short because the workflow waits for them, and a scheduled
+// scan's next run may wait for the workflow. A receiver that refuses a
+// delivery for good (ErrTypeNotificationRefused) is not asked again.
 var NotifyActivityOptions = workflow.ActivityOptions{
 	TaskQueue:              ServerTaskQueue,
 	StartToCloseTimeout:    time.Minute,
-	ScheduleToCloseTimeout: time.Hour,
+	ScheduleToCloseTimeout: 15 * time.Minute,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        5 * time.Second,
 		BackoffCoefficient:     2,
-		MaximumInterval:        10 * time.Minute,
+		MaximumInterval:        2 * time.Minute,
 		NonRetryableErrorTypes: []string{activities.ErrTypeNotificationRefused},
 	},
 }
