@@ -215,8 +215,9 @@ func SignWebhook(secret string, timestamp int64, body []byte) string {
 }
 
 // SendWebhook posts the run's notification to the scan's webhook, if one is
-// set and an event it wants happened. A 2xx answer is success; a 4xx
-// (except 408 and 429) is final; anything else is retried by Temporal.
+// set and an event it wants happened. A 2xx answer is success; a redirect
+// or a 4xx (except 408 and 429) is final; anything else is retried by
+// Temporal.
 func (n *Notifier) SendWebhook(ctx context.Context, in NotifyInput) (NotifyResult, error) {
 	no, err := n.gather(ctx, in.RunID)
 	if err != nil {
@@ -245,7 +246,11 @@ func (n *Notifier) SendWebhook(ctx context.Context, in NotifyInput) (NotifyResul
 	req.Header.Set(HeaderDelivery, fmt.Sprintf("run-%d", no.run.ID))
 	client := n.HTTP
 	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
+		// A redirect would turn the POST into a GET elsewhere: the
+		// configured URL must be the receiver's own.
+		client = &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -256,6 +261,9 @@ func (n *Notifier) SendWebhook(ctx context.Context, in NotifyInput) (NotifyResul
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		return NotifyResult{Events: no.events}, nil
+	case code >= 300 && code < 400:
+		msg := fmt.Sprintf("webhook %s redirects (%s to %q): set the final URL", req.URL.Redacted(), resp.Status, resp.Header.Get("Location"))
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationRefused, nil)
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
 		msg := fmt.Sprintf("webhook %s refused the delivery: %s %s", req.URL.Redacted(), resp.Status, strings.TrimSpace(string(snippet)))
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationRefused, nil)

@@ -211,6 +211,17 @@ func TestSendWebhookRefusedOrNotDue(t *testing.T) {
 			t.Errorf("%d deliveries, want 1: a 403 is not retried", n)
 		}
 	})
+	t.Run("redirect", func(t *testing.T) {
+		srv, deliveries := webhookReceiver(t, http.StatusFound)
+		f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL, WebhookSecret: "s", OnCompleted: true})
+		_, err := runWebhook(t, &activities.Notifier{Store: f.store}, f.run.ID) // the default client
+		if !isNonRetryable(err, activities.ErrTypeNotificationRefused) || !strings.Contains(err.Error(), "redirects") {
+			t.Errorf("error = %v, want a refused delivery naming the redirect", err)
+		}
+		if n := len(deliveries()); n != 1 {
+			t.Errorf("%d deliveries, want 1: a redirect is neither followed nor retried", n)
+		}
+	})
 	t.Run("no event wanted", func(t *testing.T) {
 		srv, deliveries := webhookReceiver(t, 200)
 		f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL, WebhookSecret: "s", OnFailed: true})
