@@ -57,7 +57,7 @@ func TestRequestErrors(t *testing.T) {
 		{"profile refused option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "-sV -oX /tmp/out.xml"}`, 400, "options: invalid scanner options: option -oX is not allowed in a profile"},
 		{"profile refused glued option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "-iL/etc/hosts"}`, 400, "option -iL is not allowed"},
 		{"profile masscan option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "masscan", "options": "--rate 100 --conf x"}`, 400, "option --conf is not allowed"},
-		{"profile script path", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "--script=../x.nse"}`, 400, "option --script must name scripts"},
+		{"profile script path", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "--script=../x.nse"}`, 400, "option --script: value"},
 		{"profile unterminated quote", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "--script 'default"}`, 400, "options: invalid scanner options: unterminated ' quote"},
 
 		// Agents.

@@ -128,14 +128,15 @@ func TestRunRealNmap(t *testing.T) {
 
 func TestRunRealNmapFails(t *testing.T) {
 	needNmap(t)
-	// A bad option: nmap exits at once, before sending anything.
-	args, err := SpecArgs(testSpec([]string{"-n", "--no-such-option"}, "127.0.0.1"), filepath.Join(t.TempDir(), "out.xml"), 0)
+	// A value the allow-list passes but nmap refuses: nmap exits at once,
+	// before sending anything.
+	args, err := SpecArgs(testSpec([]string{"-n", "--port-ratio", "2"}, "127.0.0.1"), filepath.Join(t.TempDir(), "out.xml"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = Run(t.Context(), RunOptions{Args: args})
 	if !errors.Is(err, ErrScannerFailed) || !strings.Contains(err.Error(), "exited with status") ||
-		!strings.Contains(err.Error(), "no-such-option") {
+		!strings.Contains(err.Error(), "port-ratio") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package nmap
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +29,10 @@ func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]strin
 	if spec.Scanner != scan.Nmap {
 		return nil, fmt.Errorf("%w: scanner is %q, not nmap", scan.ErrInvalidSpec, spec.Scanner)
 	}
+	set, err := scan.ParseOptionArgs(scan.Nmap, spec.Options)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err)
+	}
 	if xmlPath == "" || strings.HasPrefix(xmlPath, "-") {
 		return nil, fmt.Errorf("nmap: XML output path %q is empty or looks like an option", xmlPath)
 	}
@@ -41,7 +44,7 @@ func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	profile6 := slices.Contains(spec.Options, "-6")
+	profile6 := set.Has("-6")
 	switch {
 	case v4 && v6:
 		return nil, fmt.Errorf("%w: nmap scans one address family per run; put IPv4 and IPv6 targets in separate shards", scan.ErrInvalidSpec)
@@ -52,7 +55,7 @@ func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]strin
 		WithXMLOutput(xmlPath),
 		WithStatsEvery(statsEvery),
 		WithExcludes(excludes),
-		WithProfile(spec.Options),
+		WithProfile(set),
 		WithTargets(targets),
 	}
 	if v6 && !profile6 {
