@@ -281,6 +281,11 @@ func TestSpecValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("valid spec refused: %v", err)
 	}
+	neighbours := good
+	neighbours.Targets, neighbours.Excludes = []string{"198.18.0.0/31", "198.18.0.3", "db.example"}, []string{"198.18.0.2", "2001:db8::/64", "mail.example"}
+	if err := neighbours.Validate(); err != nil {
+		t.Fatalf("exclusions beside the targets refused: %v", err)
+	}
 	tests := []struct {
 		name   string
 		change func(*Spec)
@@ -291,6 +296,13 @@ func TestSpecValidate(t *testing.T) {
 		{"no targets", func(s *Spec) { s.Targets = nil }},
 		{"bad target", func(s *Spec) { s.Targets = []string{"198.18.0.2", "-iL"} }},
 		{"bad exclude", func(s *Spec) { s.Excludes = []string{"a b"} }},
+		{"target is excluded", func(s *Spec) { s.Excludes = []string{"198.18.0.0/30"} }},
+		{"target range touches an exclusion", func(s *Spec) {
+			s.Targets, s.Excludes = []string{"198.18.0.0/24"}, []string{"198.18.0.255"}
+		}},
+		{"host name target is excluded", func(s *Spec) {
+			s.Targets, s.Excludes = []string{"db.example"}, []string{"db.example"}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
