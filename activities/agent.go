@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/signing"
 )
 
 // RawUploader stores a scanner's output file.
@@ -32,6 +34,9 @@ type Agent struct {
 	// HeartbeatEvery is how often progress is reported. It must be well under
 	// the heartbeat timeout the workflow sets.
 	HeartbeatEvery time.Duration
+	// Verifier holds the server's public key. Specs that it does not verify
+	// are refused; with no Verifier, every spec is.
+	Verifier *signing.Verifier
 }
 
 // RunScanInput is one shard's job.
@@ -54,6 +59,11 @@ type RunScanResult struct {
 func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, error) {
 	start := time.Now()
 	spec := in.Spec
+	// Only specs the server signed run: Temporal access alone must not be
+	// enough to make an agent scan.
+	if err := a.verify(spec, start); err != nil {
+		return RunScanResult{}, nonRetryable(err)
+	}
 	// The agent checks again what the server already checked: a spec altered
 	// on the way is refused before anything runs.
 	if err := spec.Validate(); err != nil {
@@ -72,7 +82,11 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	defer os.RemoveAll(dir)
 	xmlPath := filepath.Join(dir, "out.xml")
 
-	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery())
+	raw, err := rawSocketOptions(a.NmapPath, spec)
+	if err != nil {
+		return RunScanResult{}, err
+	}
+	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), raw...)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
@@ -103,6 +117,33 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		return RunScanResult{}, wrap("upload scanner output", err)
 	}
 	return RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)}, nil
+}
+
+func (a *Agent) verify(spec scan.Spec, now time.Time) error {
+	if a.Verifier == nil {
+		return fmt.Errorf("%w: this agent has no server public key (SCANTRON_SERVER_PUBLIC_KEY) to verify specs with", scan.ErrInvalidSpec)
+	}
+	return a.Verifier.Verify(spec, now)
+}
+
+// rawSocketOptions refuses, before anything runs, a profile that needs raw
+// sockets (-sS, -O, ...) on an agent whose scanner cannot open them, and
+// gives nmap --privileged when it can without being root.
+func rawSocketOptions(binary string, spec scan.Spec) ([]nmap.Option, error) {
+	set, err := scan.ParseOptionArgs(spec.Scanner, spec.Options)
+	if err != nil {
+		return nil, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
+	}
+	access := nmap.RawSocketAccess(binary)
+	if need := set.RawSocketOptions(); len(need) > 0 && !access.OK() {
+		err := fmt.Errorf("the profile needs raw sockets (%s) and %s has %s: %s",
+			strings.Join(need, " "), binary, access, nmap.RawSocketHelp)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoRawSockets, err)
+	}
+	if access.NeedsPrivilegedFlag() {
+		return []nmap.Option{nmap.WithPrivileged()}, nil
+	}
+	return nil, nil
 }
 
 func (a *Agent) heartbeatEvery() time.Duration {

@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"regexp"
+	"time"
 )
 
 // Scanner names a scanner program an agent can run.
@@ -32,6 +33,11 @@ type Spec struct {
 	Options  []string `json:"options"`
 	Targets  []string `json:"targets"`
 	Excludes []string `json:"excludes,omitempty"`
+	// Expires and Signature are set by the server when it dispatches the
+	// spec (scan/signing): the agent refuses a spec that is unsigned,
+	// altered or past Expires. They are not part of Validate.
+	Expires   time.Time `json:"expires,omitzero"`
+	Signature []byte    `json:"signature,omitempty"`
 }
 
 // Validate is run by the server before dispatch and again by the agent before

@@ -9,7 +9,8 @@ import (
 )
 
 // SpecArgs returns the nmap arguments that run spec, writing XML to xmlPath
-// and progress every statsEvery (0: none), in the order Args gives. It
+// and progress every statsEvery (0: none), with extra options of the
+// agent's (WithPrivileged), in the order Args gives. It
 // validates spec again (the error then wraps scan.ErrInvalidSpec), and:
 //
 //   - writes every target and exclusion in a form nmap reads: a range of
@@ -22,7 +23,7 @@ import (
 //
 // xmlPath must not be empty and must not start with "-" ("-oX -" writes to
 // standard output, where Run reads progress).
-func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]string, error) {
+func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration, extra ...Option) ([]string, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]strin
 	if v6 && !profile6 {
 		opts = append(opts, WithIPv6())
 	}
-	return Args(opts...), nil
+	return Args(append(opts, extra...)...), nil
 }
 
 // nmapTargets renders targets for nmap and says which address families they
