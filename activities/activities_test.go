@@ -445,6 +445,31 @@ func TestRunScanRefusesUnsignedSpecs(t *testing.T) {
 	}
 }
 
+// TestRunScanUsesAgentInterface: the interface comes from the agent's
+// configuration, never from a profile, and reaches nmap as -e.
+func TestRunScanUsesAgentInterface(t *testing.T) {
+	f := newFixture(t, "")
+	f.agent.Interface = "lo"
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-iface"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Specs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := objs.Get(context.Background(), scanned.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	xml, _ := io.ReadAll(body)
+	if !bytes.Contains(xml, []byte(" -e lo ")) || !bytes.Contains(xml, []byte(`portid="`+fmt.Sprint(f.ports4[0])+`"`)) {
+		t.Errorf("nmap did not scan through lo: %.400s", xml)
+	}
+}
+
 // TestRunScanCancelKillsScanner cancels a slow scan and checks that no nmap
 // process of it is left.
 func TestRunScanCancelKillsScanner(t *testing.T) {

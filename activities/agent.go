@@ -34,6 +34,9 @@ type Agent struct {
 	// HeartbeatEvery is how often progress is reported. It must be well under
 	// the heartbeat timeout the workflow sets.
 	HeartbeatEvery time.Duration
+	// Interface, if set, is the network interface scanners use (nmap -e);
+	// profiles cannot choose one.
+	Interface string
 	// Verifier holds the server's public key. Specs that it does not verify
 	// are refused; with no Verifier, every spec is.
 	Verifier *signing.Verifier
@@ -82,11 +85,14 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	defer os.RemoveAll(dir)
 	xmlPath := filepath.Join(dir, "out.xml")
 
-	raw, err := rawSocketOptions(a.NmapPath, spec)
+	extra, err := rawSocketOptions(a.NmapPath, spec)
 	if err != nil {
 		return RunScanResult{}, err
 	}
-	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), raw...)
+	if a.Interface != "" {
+		extra = append(extra, nmap.WithInterface(a.Interface))
+	}
+	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), extra...)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
@@ -96,6 +102,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	runErr := nmap.Run(ctx, nmap.RunOptions{
 		Binary: a.NmapPath,
 		Args:   args,
+		Dir:    dir,
 		OnProgress: func(p nmap.Progress) {
 			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
 		},

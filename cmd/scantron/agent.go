@@ -47,6 +47,8 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		NmapPath: cfg.NmapPath,
 		WorkDir:  cfg.WorkDir,
 		Verifier: verifier,
+		// Profiles cannot pick an interface; the agent's operator can.
+		Interface: cfg.ScanInterface,
 	}
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName),
 		"capacity", cfg.AgentCapacity, "scanner", nmapVersion)

@@ -59,6 +59,7 @@ type Config struct {
 	AgentName     string
 	AgentCapacity int
 	NmapPath      string
+	ScanInterface string
 	WorkDir       string
 
 	DataDir string
@@ -217,6 +218,14 @@ var settings = []setting{
 		}},
 	{flag: "nmap", env: "SCANTRON_NMAP_PATH", def: "nmap", usage: "nmap binary", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.NmapPath })},
+	{flag: "scan-interface", env: "SCANTRON_SCAN_INTERFACE", usage: "network interface the scanners send through (nmap -e); profiles cannot choose one (default: the route's)", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if !ifaceName.MatchString(v) {
+				return errors.New("want an interface name such as eth1")
+			}
+			c.ScanInterface = v
+			return nil
+		}},
 	{flag: "work-dir", env: "SCANTRON_WORK_DIR", usage: "where scanner output waits for upload (default: the system temp dir)", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.WorkDir })},
 	{flag: "data-dir", env: "SCANTRON_DATA_DIR", def: ".data", usage: "state of the local development stack", commands: "dev",
@@ -243,6 +252,7 @@ var settings = []setting{
 var (
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	agentName  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+	ifaceName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}$`)
 )
 
 func hostPort(p func(*Config) *string) func(*Config, string) error {

@@ -64,6 +64,7 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"bad bool from the environment", "agent", nil, map[string]string{"SCANTRON_S3_TLS": "yes please", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--s3-tls (SCANTRON_S3_TLS): want true or false"}},
 		{"stray argument", "agent", []string{"extra"}, agentEnv, []string{`unexpected argument "extra"`}},
 		{"flag of another command", "agent", []string{"--database-url", "postgres://x/y"}, agentEnv, []string{"flag provided but not defined: -database-url"}},
+		{"bad interface", "agent", []string{"--scan-interface", "eth0 -iL /etc/shadow"}, agentEnv, []string{"--scan-interface (SCANTRON_SCAN_INTERFACE): want an interface name"}},
 		{"no signing key", "server", nil, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY) is required"}},
 		{"missing signing key file", "server", []string{"--signing-key", "/nonexistent/signing.key"}, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY): open /nonexistent/signing.key"}},
 		{"no public key", "agent", []string{"--server-public-key", ""}, map[string]string{"SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY) is required"}},

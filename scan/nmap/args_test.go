@@ -32,9 +32,11 @@ func TestArgsOrder(t *testing.T) {
 			WithExcludes([]string{"198.18.0.7"}),
 			WithStatsEvery(5 * time.Second),
 			WithXMLOutput("out.xml"),
+			WithInterface("eth1"),
+			WithPrivileged(),
 			WithIPv6(),
 		}, []string{
-			"-6", "-oX", "out.xml", "--stats-every", "5s", "--exclude", "198.18.0.7",
+			"-6", "--privileged", "-e", "eth1", "-oX", "out.xml", "--stats-every", "5s", "--exclude", "198.18.0.7",
 			"-sV", "-p", "22,80", "--", "198.18.0.0/24", "scanme.example",
 		}},
 		{"no targets, no --", []Option{WithProfile(profile(t, "-sn"))}, []string{"-sn"}},

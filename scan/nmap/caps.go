@@ -5,7 +5,7 @@ import "strings"
 // RawAccess is how a scanner started by this process gets raw sockets, if
 // it does (see RawSocketAccess).
 type RawAccess struct {
-	Root     bool // this process runs as root
+	Root     bool // this process runs as root, with CAP_NET_RAW effective
 	Ambient  bool // CAP_NET_RAW is in this process's ambient capabilities
 	FileCaps bool // the binary has cap_net_raw+ep file capabilities
 }
@@ -38,6 +38,12 @@ func (a RawAccess) String() string {
 // RawSocketHelp is what an operator does to give a scanner raw sockets
 // without running the agent as root.
 const RawSocketHelp = "run `setcap cap_net_raw,cap_net_admin+eip` on the scanner binary, or give the agent CAP_NET_RAW as an ambient capability (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)"
+
+// WithInterface makes nmap send through the named interface (-e name).
+// Only the agent's configuration chooses it; profiles cannot.
+func WithInterface(name string) Option {
+	return func(b *builder) { b.iface = name }
+}
 
 // WithPrivileged tells nmap it may use raw sockets although it is not root
 // (--privileged); the agent adds it when the binary has the capabilities.

@@ -19,14 +19,16 @@ const capNetRaw = 13
 // or through file capabilities on the binary
 // (setcap cap_net_raw,cap_net_admin+eip /usr/bin/nmap).
 func RawSocketAccess(binary string) RawAccess {
-	if os.Geteuid() == 0 {
-		return RawAccess{Root: true}
+	has := func(field string) bool {
+		v, ok := statusCaps(field)
+		return ok && v&(1<<capNetRaw) != 0
 	}
 	var a RawAccess
-	if amb, ok := statusCaps("CapAmb"); ok && amb&(1<<capNetRaw) != 0 {
-		a.Ambient = true
-	}
-	if path, err := exec.LookPath(binary); err == nil {
+	// Root without CAP_NET_RAW (a container that dropped it) has no raw
+	// sockets, and no file capability can exceed the bounding set.
+	a.Root = os.Geteuid() == 0 && has("CapEff")
+	a.Ambient = has("CapAmb")
+	if path, err := exec.LookPath(binary); err == nil && has("CapBnd") {
 		a.FileCaps = fileHasNetRaw(path)
 	}
 	return a

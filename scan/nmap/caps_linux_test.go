@@ -67,6 +67,26 @@ func setcap(t *testing.T, caps, path string) {
 	}
 }
 
+func TestRawSocketAccess(t *testing.T) {
+	eff, ok := statusCaps("CapEff")
+	if !ok {
+		t.Fatal("cannot read CapEff from /proc/self/status")
+	}
+	a := RawSocketAccess("nmap")
+	if want := os.Geteuid() == 0 && eff&(1<<capNetRaw) != 0; a.Root != want {
+		t.Errorf("Root = %v, want %v (euid %d, CapEff %x)", a.Root, want, os.Geteuid(), eff)
+	}
+	if a.NeedsPrivilegedFlag() && a.Root {
+		t.Error("root is told to add --privileged")
+	}
+	if (RawAccess{}).OK() || !(RawAccess{FileCaps: true}).NeedsPrivilegedFlag() {
+		t.Error("RawAccess logic")
+	}
+	if s := (RawAccess{}).String(); !strings.Contains(s, "no raw sockets") {
+		t.Errorf("String() = %q", s)
+	}
+}
+
 func TestFileHasNetRaw(t *testing.T) {
 	needSetcap(t)
 	bin := copyBinary(t, "true")
