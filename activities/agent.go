@@ -85,9 +85,13 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	defer os.RemoveAll(dir)
 	xmlPath := filepath.Join(dir, "out.xml")
 
-	extra, err := rawSocketOptions(a.NmapPath, spec)
+	access, err := checkRawSockets(a.NmapPath, spec)
 	if err != nil {
 		return RunScanResult{}, err
+	}
+	var extra []nmap.Option
+	if access.NeedsPrivilegedFlag() {
+		extra = append(extra, nmap.WithPrivileged())
 	}
 	if a.Interface != "" {
 		extra = append(extra, nmap.WithInterface(a.Interface))
@@ -133,24 +137,21 @@ func (a *Agent) verify(spec scan.Spec, now time.Time) error {
 	return a.Verifier.Verify(spec, now)
 }
 
-// rawSocketOptions refuses, before anything runs, a profile that needs raw
-// sockets (-sS, -O, ...) on an agent whose scanner cannot open them, and
-// gives nmap --privileged when it can without being root.
-func rawSocketOptions(binary string, spec scan.Spec) ([]nmap.Option, error) {
+// checkRawSockets refuses, before anything runs, a profile that needs raw
+// sockets (-sS, -O, any masscan scan) on an agent whose scanner binary
+// cannot open them, and says how the binary gets them.
+func checkRawSockets(binary string, spec scan.Spec) (nmap.RawAccess, error) {
 	set, err := scan.ParseOptionArgs(spec.Scanner, spec.Options)
 	if err != nil {
-		return nil, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
+		return nmap.RawAccess{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
 	}
 	access := nmap.RawSocketAccess(binary)
 	if need := set.RawSocketOptions(); len(need) > 0 && !access.OK() {
 		err := fmt.Errorf("the profile needs raw sockets (%s) and %s has %s: %s",
 			strings.Join(need, " "), binary, access, nmap.RawSocketHelp)
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoRawSockets, err)
+		return access, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoRawSockets, err)
 	}
-	if access.NeedsPrivilegedFlag() {
-		return []nmap.Option{nmap.WithPrivileged()}, nil
-	}
-	return nil, nil
+	return access, nil
 }
 
 func (a *Agent) heartbeatEvery() time.Duration {

@@ -33,6 +33,11 @@ func copyBinary(t *testing.T, name string) string {
 	if err != nil {
 		t.Skipf("%s is not installed", name)
 	}
+	return copyFile(t, src)
+}
+
+func copyFile(t *testing.T, src string) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "scantron-caps-")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +51,7 @@ func copyBinary(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	dst := filepath.Join(dir, name)
+	dst := filepath.Join(dir, filepath.Base(src))
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +89,44 @@ func TestRawSocketAccess(t *testing.T) {
 	}
 	if s := (RawAccess{}).String(); !strings.Contains(s, "no raw sockets") {
 		t.Errorf("String() = %q", s)
+	}
+}
+
+// TestRawSocketAccessUnprivileged runs this test binary again as nobody to
+// see RawSocketAccess from an unprivileged agent: no raw sockets for a plain
+// binary, raw sockets through file capabilities for one with cap_net_raw.
+func TestRawSocketAccessUnprivileged(t *testing.T) {
+	if bin := os.Getenv("SCANTRON_TEST_RAW_ACCESS_OF"); bin != "" {
+		// The child, as nobody: report and exit.
+		a := RawSocketAccess(bin)
+		os.Stdout.WriteString(strconv.FormatBool(a.Root) + " " + strconv.FormatBool(a.FileCaps) + " " + strconv.FormatBool(a.NeedsPrivilegedFlag()) + "\n")
+		return
+	}
+	needSetcap(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testBin := copyFile(t, self)
+	plain := copyBinary(t, "true")
+	capable := copyBinary(t, "true")
+	setcap(t, "cap_net_raw,cap_net_admin+eip", capable)
+	for _, tt := range []struct {
+		bin, want string
+	}{
+		{plain, "false false false"},
+		{capable, "false true true"},
+	} {
+		cmd := exec.Command(testBin, "-test.run=^TestRawSocketAccessUnprivileged$")
+		cmd.Env = append(os.Environ(), "SCANTRON_TEST_RAW_ACCESS_OF="+tt.bin)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("child as nobody: %v: %s", err, out)
+		}
+		if first, _, _ := strings.Cut(string(out), "\n"); first != tt.want {
+			t.Errorf("%s: root, file caps, --privileged = %q, want %q", tt.bin, first, tt.want)
+		}
 	}
 }
 
