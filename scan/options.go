@@ -94,6 +94,8 @@ func (s OptionSet) Args() []string {
 			out = append(out, it.Name)
 		case spec.glued:
 			out = append(out, it.Name+it.Value)
+		case spec.kind == argScripts:
+			out = append(out, it.Name, guardScripts(it.Value))
 		default:
 			out = append(out, it.Name, it.Value)
 		}
@@ -193,6 +195,9 @@ func ParseOptionArgs(scanner Scanner, args []string) (OptionSet, error) {
 			if err := printableASCII(value); err != nil {
 				return OptionSet{}, err
 			}
+		}
+		if spec.kind == argScripts {
+			value = unguardScripts(value)
 		}
 		if value != "" || !spec.optional {
 			if err := checkValue(scanner, name, spec.kind, value); err != nil {
@@ -565,10 +570,52 @@ func portNumber(s string) bool {
 	return ok && n <= 65535
 }
 
+// scriptGuard ends every --script expression a scanner is given: scripts
+// of the broadcast category send to broadcast and multicast addresses of
+// the agent's networks, and external ones to third-party services, both
+// outside the scan's targets; "safe" or "discovery" would otherwise select
+// some of them.
+const scriptGuard = " and not (broadcast or external)"
+
+// guardScripts renders a --script expression with scriptGuard.
+func guardScripts(expr string) string { return "(" + expr + ")" + scriptGuard }
+
+// unguardScripts undoes guardScripts, so that the canonical form parses
+// back to the expression the operator wrote. Anything else is returned as
+// it is (and refused by checkScripts if it names broadcast or external).
+func unguardScripts(v string) string {
+	if !strings.HasPrefix(v, "(") || !strings.HasSuffix(v, ")"+scriptGuard) {
+		return v
+	}
+	if inner := v[1 : len(v)-len(")"+scriptGuard)]; balanced(inner) {
+		return inner
+	}
+	return v
+}
+
+// balanced reports whether every parenthesis in s is closed, in order.
+func balanced(s string) bool {
+	depth := 0
+	for _, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+		if depth < 0 {
+			return false
+		}
+	}
+	return depth == 0
+}
+
 // checkScripts accepts what --script may name without touching a file of
 // the operator's choosing: script names and categories (with * wildcards),
 // joined by commas or by and/or/not with parentheses. A path, a URL or a
-// file name (/, \, ., :) is refused: nmap would load it as a script.
+// file name (/, \, ., :) is refused: nmap would load it as a script. So are
+// the broadcast and external categories and the broadcast-* and targets-*
+// scripts, which reach beyond the scan's targets.
 func checkScripts(v string) string {
 	if strings.ContainsAny(v, `/\.:~`) {
 		return "is a path or file name; name scripts or categories (default, safe, http-title, \"default and safe\")"
@@ -579,9 +626,16 @@ func checkScripts(v string) string {
 			return fmt.Sprintf("holds %q; name scripts or categories", r)
 		}
 	}
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",() ", r) }) {
+	if !balanced(v) {
+		return "has unbalanced parentheses"
+	}
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",() +", r) }) {
 		if strings.HasPrefix(f, "-") {
 			return fmt.Sprintf("has %q, which is not a script name", f)
+		}
+		w := strings.ToLower(f)
+		if w == "broadcast" || w == "external" || strings.HasPrefix(w, "broadcast-") || strings.HasPrefix(w, "targets-") {
+			return fmt.Sprintf("names %q, whose scripts send traffic outside the scan's targets or add targets", f)
 		}
 	}
 	return ""
@@ -620,6 +674,9 @@ func checkScriptArgs(v string) string {
 		}
 		key, val, _ := strings.Cut(p, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
+		if strings.Contains(key, "newtargets") || strings.HasPrefix(key, "targets-") {
+			return fmt.Sprintf("sets %q, which lets scripts add targets outside the site", key)
+		}
 		for _, k := range fileArgKeys {
 			if strings.HasSuffix(key, k) || strings.Contains(key, "file") || strings.Contains(key, "path") {
 				return fmt.Sprintf("sets %q, which makes a script read a file on the agent", key)
