@@ -577,20 +577,33 @@ func portNumber(s string) bool {
 // some of them.
 const scriptGuard = " and not (broadcast or external)"
 
-// guardScripts renders a --script expression with scriptGuard.
-func guardScripts(expr string) string { return "(" + expr + ")" + scriptGuard }
+// guardScripts renders a --script value with scriptGuard. nmap splits the
+// value at every comma before it reads each part as an expression, so each
+// part is guarded on its own.
+func guardScripts(v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		parts[i] = "(" + p + ")" + scriptGuard
+	}
+	return strings.Join(parts, ",")
+}
 
 // unguardScripts undoes guardScripts, so that the canonical form parses
 // back to the expression the operator wrote. Anything else is returned as
 // it is (and refused by checkScripts if it names broadcast or external).
 func unguardScripts(v string) string {
-	if !strings.HasPrefix(v, "(") || !strings.HasSuffix(v, ")"+scriptGuard) {
-		return v
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		if !strings.HasPrefix(p, "(") || !strings.HasSuffix(p, ")"+scriptGuard) {
+			return v
+		}
+		inner := p[1 : len(p)-len(")"+scriptGuard)]
+		if !balanced(inner) {
+			return v
+		}
+		parts[i] = inner
 	}
-	if inner := v[1 : len(v)-len(")"+scriptGuard)]; balanced(inner) {
-		return inner
-	}
-	return v
+	return strings.Join(parts, ",")
 }
 
 // balanced reports whether every parenthesis in s is closed, in order.
@@ -628,6 +641,24 @@ func checkScripts(v string) string {
 	}
 	if !balanced(v) {
 		return "has unbalanced parentheses"
+	}
+	depth := 0
+	for _, r := range v {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth > 0 {
+				return "has a comma inside parentheses; nmap splits --script at every comma (write \"a or b\")"
+			}
+		}
+	}
+	for _, part := range strings.Split(v, ",") {
+		if strings.TrimSpace(part) == "" {
+			return "has an empty entry"
+		}
 	}
 	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",() +", r) }) {
 		if strings.HasPrefix(f, "-") {

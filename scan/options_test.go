@@ -61,7 +61,8 @@ var safeProfiles = []struct {
 	{Nmap, "--min-rate 100 --max-rate=500.5 --max-retries 2 --host-timeout 30m", ""},
 	{Nmap, "--initial-rtt-timeout 100ms --max-rtt-timeout 1.5s --scan-delay 10ms --max-scan-delay 1s", ""},
 	{Nmap, `--script "default and safe"`, "--script|(default and safe) and not (broadcast or external)"},
-	{Nmap, "--script default,vuln --script-args http.useragent=x", ""},
+	{Nmap, "--script default,vuln --script-args http.useragent=x",
+		"--script|(default) and not (broadcast or external),(vuln) and not (broadcast or external)|--script-args|http.useragent=x"},
 	{Nmap, "--script=banner -O --top-ports 100", "--script|(banner) and not (broadcast or external)|-O|--top-ports|100"},
 	{Nmap, "--script '(banner) and not (broadcast or external)'", "--script|(banner) and not (broadcast or external)"},
 	{Nmap, `--script "(default or discovery) and not intrusive" --script-timeout 2m`, ""},
@@ -153,6 +154,8 @@ var hostileProfiles = []struct {
 	// Scripts that reach beyond the targets.
 	{Nmap, "--script broadcast", "broadcast"},
 	{Nmap, "--script '(default'", "unbalanced"},
+	{Nmap, "--script '(default,safe) and not intrusive'", "comma inside parentheses"},
+	{Nmap, "--script default,,safe", "empty entry"},
 	{Nmap, "--script 'safe and not external'", "external"},
 	{Nmap, "--script broadcast-dhcp-discover", "broadcast-dhcp-discover"},
 	{Nmap, "--script targets-asn", "targets-asn"},
