@@ -642,22 +642,14 @@ func checkScripts(v string) string {
 	if !balanced(v) {
 		return "has unbalanced parentheses"
 	}
-	depth := 0
-	for _, r := range v {
-		switch r {
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ',':
-			if depth > 0 {
-				return "has a comma inside parentheses; nmap splits --script at every comma (write \"a or b\")"
-			}
-		}
-	}
 	for _, part := range strings.Split(v, ",") {
 		if strings.TrimSpace(part) == "" {
 			return "has an empty entry"
+		}
+		// The whole is balanced, so a part that is not had a comma
+		// inside parentheses.
+		if !balanced(part) {
+			return "has a comma inside parentheses; nmap splits --script at every comma (write \"a or b\")"
 		}
 	}
 	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",() +", r) }) {
