@@ -359,6 +359,18 @@ func TestStartRunRefusesWhatCannotRun(t *testing.T) {
 	}
 }
 
+// TestStartRunRefusesTooManyAddresses: the size limit holds per scan,
+// after exclusions, before anything is dispatched.
+func TestStartRunRefusesTooManyAddresses(t *testing.T) {
+	f := newFixture(t, "")
+	f.results.MaxAddresses = 1 // the site is 127.0.0.1 and ::1
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-big"})
+	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "2 addresses, the limit is 1") || len(start.Specs) != 0 {
+		t.Fatalf("StartRun = %+v, %v; want non-retryable InvalidSpec over the limit", start, err)
+	}
+}
+
 // TestFinishRunKeepsTheFirstEnding: a run that has ended stays as it ended,
 // whatever a late second FinishRun says, and that call does not fail (it
 // would otherwise be retried for nothing).
