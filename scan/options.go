@@ -82,8 +82,12 @@ type OptionItem struct {
 }
 
 // Args renders the set as scanner arguments: a flag as its name, an option
-// whose value nmap reads only when glued (-T4, -PS22) glued, any other
-// option as its name then its value, as two words.
+// whose value nmap reads only when glued (-T4, -PS22) glued, any other nmap
+// option as its name then its value, as two words. masscan options come
+// with their values bound (--rate=100, -p80): masscan takes the word after
+// any option it does not know to be a flag as its value (which flags those
+// are differs between versions), so no value may stand as a word of its
+// own, where it could be taken for a target.
 func (s OptionSet) Args() []string {
 	table := allowLists[s.scanner]
 	var out []string
@@ -93,6 +97,10 @@ func (s OptionSet) Args() []string {
 		case spec.kind == argNone:
 			out = append(out, it.Name)
 		case spec.glued:
+			out = append(out, it.Name+it.Value)
+		case s.scanner == Masscan && strings.HasPrefix(it.Name, "--"):
+			out = append(out, it.Name+"="+it.Value)
+		case s.scanner == Masscan:
 			out = append(out, it.Name+it.Value)
 		case spec.kind == argScripts:
 			out = append(out, it.Name, guardScripts(it.Value))
@@ -415,9 +423,9 @@ var allowLists = map[Scanner]map[string]optSpec{
 		"--retries": intArg(0, 100), "--max-retries": intArg(0, 100), "--ttl": intArg(1, 255),
 		"--source-port": of(argPortRange), "--seed": intArg(0, 1<<62), "--shard": of(argShard),
 		"--ping": flag(), "--open": flag(), "--open-only": flag(), "--connection-timeout": intArg(1, 3600),
-		"--http-user-agent": of(argText), "--heartbleed": flag(), "--ticketbleed": flag(),
-		"--capture":   words("cert", "html", "heartbleed", "ticketbleed"),
-		"--nocapture": words("cert", "html", "heartbleed", "ticketbleed"),
+		"--http-user-agent": of(argText),
+		"--capture":         words("cert", "html", "heartbleed", "ticketbleed"),
+		"--nocapture":       words("cert", "html", "heartbleed", "ticketbleed"),
 		// nmap-compatible spellings masscan accepts and ignores.
 		"-sS": flag(), "-Pn": flag(), "-n": flag(),
 	},

@@ -79,12 +79,13 @@ var safeProfiles = []struct {
 	{Nmap, "--data 0xdeadbeef --data-string 'hello world'", ""},
 	{Nmap, "--osscan-limit --osscan-guess --max-os-tries 2 --stats-every 10s", ""},
 	{Nmap, "", ""},
-	{Masscan, "-p 1-65535 --rate 1000 --banners", "-p|1-65535|--rate|1000|--banners"},
-	{Masscan, "-p80,443 --rate=100000", "-p|80,443|--rate|100000"},
+	{Masscan, "-p 1-65535 --rate 1000 --banners", "-p1-65535|--rate=1000|--banners"},
+	{Masscan, "-p80,443 --rate=100000", "-p80,443|--rate=100000"},
+	{Masscan, "--ping --open-only -p 80 --wait 3", "--ping|--open-only|-p80|--wait=3"},
 	{Masscan, "--ports U:53,T:80 --wait 5 --retries 2 --ttl 64 --source-port 40000-40015", ""},
 	{Masscan, "--top-ports 100 --max-rate 500 --seed 42 --shard 1/2 --open-only", ""},
 	{Masscan, "-p 0-65535 --ping --connection-timeout 10 --http-user-agent 'Scantron/1.0'", ""},
-	{Masscan, "-sS -Pn -n -p 22 --capture cert --heartbleed", ""},
+	{Masscan, "-sS -Pn -n -p 22 --capture cert", ""},
 }
 
 func TestParseOptionsAcceptsOrdinaryProfiles(t *testing.T) {

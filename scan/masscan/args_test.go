@@ -50,7 +50,7 @@ func TestArgsOrder(t *testing.T) {
 			WithXMLOutput("out.xml"),
 		}, []string{
 			"-oX", "out.xml", "--exclude", "198.18.0.7", "--rate", "1000", "--wait", "3", "--banners",
-			"--range=198.18.0.0/24", "--range=2001:db8::/120", "-p", "80,443",
+			"--range=198.18.0.0/24", "--range=2001:db8::/120", "-p80,443",
 		}},
 	})
 }
