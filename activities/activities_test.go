@@ -23,6 +23,7 @@ import (
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
@@ -117,6 +118,7 @@ func listen(t *testing.T, addr string, n int) []int {
 }
 
 type fixture struct {
+	signer  *signing.Signer
 	store   *postgres.Store
 	results *activities.Results
 	agent   *activities.Agent
@@ -157,14 +159,34 @@ func newFixture(t *testing.T, options string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer, verifier := newKeys(t)
 	return &fixture{
+		signer:  signer,
 		store:   st,
-		results: &activities.Results{Store: st, Objects: objs},
-		agent:   &activities.Agent{Name: "a1", Objects: objs, NmapPath: "nmap", HeartbeatEvery: time.Second},
+		results: &activities.Results{Store: st, Objects: objs, Signer: signer},
+		agent:   &activities.Agent{Name: "a1", Objects: objs, NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: verifier},
 		scanID:  sc.ID,
 		ports4:  ports4,
 		ports6:  ports6,
 	}
+}
+
+// newKeys makes a server key pair: the server's signer, the agent's verifier.
+func newKeys(t *testing.T) (*signing.Signer, *signing.Verifier) {
+	t.Helper()
+	key, err := signing.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signing.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := signing.NewVerifier(signer.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, verifier
 }
 
 func execute[T any](t *testing.T, env *testsuite.TestActivityEnvironment, fn any, in any) (T, error) {
@@ -337,6 +359,18 @@ func TestStartRunRefusesWhatCannotRun(t *testing.T) {
 	}
 }
 
+// TestStartRunRefusesTooManyAddresses: the size limit holds per scan,
+// after exclusions, before anything is dispatched.
+func TestStartRunRefusesTooManyAddresses(t *testing.T) {
+	f := newFixture(t, "")
+	f.results.MaxAddresses = 1 // the site is 127.0.0.1 and ::1
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-big"})
+	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "2 addresses, the limit is 1") || len(start.Specs) != 0 {
+		t.Fatalf("StartRun = %+v, %v; want non-retryable InvalidSpec over the limit", start, err)
+	}
+}
+
 // TestFinishRunKeepsTheFirstEnding: a run that has ended stays as it ended,
 // whatever a late second FinishRun says, and that call does not fail (it
 // would otherwise be retried for nothing).
@@ -366,13 +400,85 @@ func TestRunScanRefusesAlteredSpec(t *testing.T) {
 	f := newFixture(t, "")
 	env := newEnv(f)
 	// IDs of no other test's run: the bucket is shared.
+	// Signed, as if by a server with a bug: the agent still checks.
 	spec := scan.Spec{RunID: 990001, ShardID: 990001, Scanner: scan.Nmap, Options: []string{"-n", "-oN", "/etc/cron.d/x"}, Targets: []string{"127.0.0.1"}}
+	spec = f.signer.Sign(spec, time.Now().Add(time.Hour))
 	_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
 	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "-oN") {
 		t.Fatalf("RunScan error = %v, want non-retryable InvalidSpec naming -oN", err)
 	}
 	if _, _, err := objs.Open(context.Background(), scan.RawKey(spec.RunID, spec.ShardID, 1, scan.Nmap)); !errors.Is(err, objects.ErrNotFound) {
 		t.Errorf("something was uploaded for a refused spec: %v", err)
+	}
+}
+
+// TestRunScanRefusesUnsignedSpecs: what StartRun dispatched runs only as
+// signed, unaltered, unexpired, and by the agent of the same server.
+func TestRunScanRefusesUnsignedSpecs(t *testing.T) {
+	f := newFixture(t, "")
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-signed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := start.Specs[0]
+	if len(good.Signature) == 0 || !good.Expires.After(time.Now().Add(24*time.Hour)) {
+		t.Fatalf("StartRun dispatched %+v: want a signature valid for every attempt", good)
+	}
+	_, otherVerifier := newKeys(t)
+	tests := []struct {
+		name   string
+		change func(*scan.Spec)
+		agent  *activities.Agent
+		want   string
+	}{
+		{"unsigned", func(s *scan.Spec) { s.Signature, s.Expires = nil, time.Time{} }, f.agent, "not signed"},
+		{"target added", func(s *scan.Spec) { s.Targets = append(slices.Clone(s.Targets), "127.0.0.3") }, f.agent, "does not verify"},
+		{"exclusion dropped", func(s *scan.Spec) { s.Excludes = nil }, f.agent, "does not verify"},
+		{"options changed", func(s *scan.Spec) { s.Options = []string{"-n", "-Pn", "-sT", "-p", "1-65535"} }, f.agent, "does not verify"},
+		{"expired", func(s *scan.Spec) {
+			*s = f.signer.Sign(*s, time.Now().Add(-time.Second))
+		}, f.agent, "expired"},
+		{"another server's agent", func(*scan.Spec) {}, &activities.Agent{Name: "a1", NmapPath: "nmap", Verifier: otherVerifier}, "does not verify"},
+		{"agent without a key", func(*scan.Spec) {}, &activities.Agent{Name: "a1", NmapPath: "nmap"}, "no server public key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := good
+			tt.change(&spec)
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestActivityEnvironment()
+			env.RegisterActivity(tt.agent)
+			_, err := execute[activities.RunScanResult](t, env, tt.agent.RunScan, activities.RunScanInput{Spec: spec})
+			if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("RunScan error = %v, want non-retryable InvalidSpec saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunScanUsesAgentInterface: the interface comes from the agent's
+// configuration, never from a profile, and reaches nmap as -e.
+func TestRunScanUsesAgentInterface(t *testing.T) {
+	f := newFixture(t, "")
+	f.agent.Interface = "lo"
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-iface"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Specs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := objs.Get(context.Background(), scanned.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	xml, _ := io.ReadAll(body)
+	if !bytes.Contains(xml, []byte(" -e lo ")) || !bytes.Contains(xml, []byte(`portid="`+fmt.Sprint(f.ports4[0])+`"`)) {
+		t.Errorf("nmap did not scan through lo: %.400s", xml)
 	}
 }
 
@@ -390,6 +496,7 @@ func TestRunScanCancelKillsScanner(t *testing.T) {
 	// the test find exactly this nmap process.
 	marker := fmt.Sprintf("%d-%d", 40000+os.Getpid()%1000, 40199+os.Getpid()%1000)
 	spec := scan.Spec{RunID: 990002, ShardID: 990002, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "--scan-delay", "1s", "-p", marker}, Targets: []string{"127.0.0.1"}}
+	spec = f.signer.Sign(spec, time.Now().Add(time.Hour))
 
 	errc := make(chan error, 1)
 	go func() {

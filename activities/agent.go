@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/signing"
 )
 
 // RawUploader stores a scanner's output file.
@@ -32,6 +34,12 @@ type Agent struct {
 	// HeartbeatEvery is how often progress is reported. It must be well under
 	// the heartbeat timeout the workflow sets.
 	HeartbeatEvery time.Duration
+	// Interface, if set, is the network interface scanners use (nmap -e);
+	// profiles cannot choose one.
+	Interface string
+	// Verifier holds the server's public key. Specs that it does not verify
+	// are refused; with no Verifier, every spec is.
+	Verifier *signing.Verifier
 }
 
 // RunScanInput is one shard's job.
@@ -54,6 +62,11 @@ type RunScanResult struct {
 func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, error) {
 	start := time.Now()
 	spec := in.Spec
+	// Only specs the server signed run: Temporal access alone must not be
+	// enough to make an agent scan.
+	if err := a.verify(spec, start); err != nil {
+		return RunScanResult{}, nonRetryable(err)
+	}
 	// The agent checks again what the server already checked: a spec altered
 	// on the way is refused before anything runs.
 	if err := spec.Validate(); err != nil {
@@ -72,7 +85,18 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	defer os.RemoveAll(dir)
 	xmlPath := filepath.Join(dir, "out.xml")
 
-	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery())
+	access, err := checkRawSockets(a.NmapPath, spec)
+	if err != nil {
+		return RunScanResult{}, err
+	}
+	var extra []nmap.Option
+	if access.NeedsPrivilegedFlag() {
+		extra = append(extra, nmap.WithPrivileged())
+	}
+	if a.Interface != "" {
+		extra = append(extra, nmap.WithInterface(a.Interface))
+	}
+	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), extra...)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
@@ -82,6 +106,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	runErr := nmap.Run(ctx, nmap.RunOptions{
 		Binary: a.NmapPath,
 		Args:   args,
+		Dir:    dir,
 		OnProgress: func(p nmap.Progress) {
 			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
 		},
@@ -103,6 +128,30 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		return RunScanResult{}, wrap("upload scanner output", err)
 	}
 	return RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)}, nil
+}
+
+func (a *Agent) verify(spec scan.Spec, now time.Time) error {
+	if a.Verifier == nil {
+		return fmt.Errorf("%w: this agent has no server public key (SCANTRON_SERVER_PUBLIC_KEY) to verify specs with", scan.ErrInvalidSpec)
+	}
+	return a.Verifier.Verify(spec, now)
+}
+
+// checkRawSockets refuses, before anything runs, a profile that needs raw
+// sockets (-sS, -O, any masscan scan) on an agent whose scanner binary
+// cannot open them, and says how the binary gets them.
+func checkRawSockets(binary string, spec scan.Spec) (nmap.RawAccess, error) {
+	set, err := scan.ParseOptionArgs(spec.Scanner, spec.Options)
+	if err != nil {
+		return nmap.RawAccess{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
+	}
+	access := nmap.RawSocketAccess(binary)
+	if need := set.RawSocketOptions(); len(need) > 0 && !access.OK() {
+		err := fmt.Errorf("the profile needs raw sockets (%s) and %s has %s: %s",
+			strings.Join(need, " "), binary, access, nmap.RawSocketHelp)
+		return access, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoRawSockets, err)
+	}
+	return access, nil
 }
 
 func (a *Agent) heartbeatEvery() time.Duration {

@@ -19,6 +19,9 @@ const (
 	// ErrTypeInvalidSpec marks a scan that can never run as defined: bad
 	// targets, refused options, an empty target set. Never retried.
 	ErrTypeInvalidSpec = "InvalidSpec"
+	// ErrTypeNoRawSockets marks a profile that needs raw sockets on an agent
+	// whose scanner has neither root nor CAP_NET_RAW.
+	ErrTypeNoRawSockets = "NoRawSockets"
 	// ErrTypeBadOutput marks scanner output that cannot be parsed.
 	ErrTypeBadOutput = "BadScannerOutput"
 )

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
+	"github.com/scantron/scantron/scan/signing"
 )
 
 // RunStore is the part of the database the result activities use.
@@ -54,6 +55,20 @@ type Results struct {
 	Objects      Blobs
 	MaxAddresses uint64
 	Timeouts     Timeouts
+	// Signer signs every spec dispatched to an agent; agents refuse
+	// unsigned ones. Without it no run starts.
+	Signer *signing.Signer
+}
+
+// specAttempts is how often the workflow tries one shard
+// (workflows.scannerAttempts): a spec must stay valid for all of them.
+const specAttempts = 3
+
+// specLifetime is how long a dispatched spec stays valid: long enough for
+// every attempt to wait for its agent and run to its time limit, plus the
+// retry back-off between them.
+func specLifetime(t Timeouts) time.Duration {
+	return specAttempts*(t.ScheduleToStart+t.StartToClose) + 5*time.Minute
 }
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -86,10 +101,15 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	if err != nil {
 		return StartRunResult{}, wrap("load scan", err)
 	}
+	if r.Signer == nil {
+		err := fmt.Errorf("%w: the server has no signing key (SCANTRON_SIGNING_KEY); agents run signed specs only", scan.ErrInvalidSpec)
+		return StartRunResult{}, nonRetryable(err)
+	}
 	base, resolved, err := r.specFor(plan)
 	if err != nil {
 		return StartRunResult{}, nonRetryable(err)
 	}
+	expires := time.Now().Add(specLifetime(r.timeouts()))
 	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
 		return StartRunResult{}, wrap("store targets", err)
 	}
@@ -105,7 +125,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		if err := spec.Validate(); err != nil {
 			return StartRunResult{}, nonRetryable(err)
 		}
-		specs = append(specs, spec)
+		specs = append(specs, r.Signer.Sign(spec, expires))
 	}
 	if err := r.Store.SetRunStatus(ctx, run.ID, scan.RunRunning, ""); err != nil {
 		return StartRunResult{}, wrap("mark run running", err)

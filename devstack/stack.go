@@ -65,6 +65,10 @@ type Stack struct {
 	Postgres *Postgres
 	S3       *S3
 	Temporal *Temporal
+	// SigningKeyFile is the server's spec signing key (Dir/signing.key);
+	// PublicKey is the base64 public key agents verify specs with.
+	SigningKeyFile string
+	PublicKey      string
 
 	removeDir bool
 	stopOnce  sync.Once
@@ -94,6 +98,10 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 	// PostgreSQL may run as another user (see the package doc): let it
 	// traverse the root. MkdirTemp makes 0700 directories.
 	if err := ensureTraversable(st.Dir); err != nil {
+		st.cleanup()
+		return nil, err
+	}
+	if err := st.ensureSigningKey(); err != nil {
 		st.cleanup()
 		return nil, err
 	}
@@ -199,6 +207,8 @@ func (s *Stack) Env() []string {
 		"SCANTRON_S3_SECRET_KEY=" + s.S3.SecretKey,
 		"SCANTRON_S3_BUCKET=" + s.S3.Bucket,
 		"SCANTRON_S3_TLS=" + strconv.FormatBool(false),
+		"SCANTRON_SIGNING_KEY=" + s.SigningKeyFile,
+		"SCANTRON_SERVER_PUBLIC_KEY=" + s.PublicKey,
 	}
 }
 

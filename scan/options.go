@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -56,73 +57,667 @@ func SplitOptions(s string) ([]string, error) {
 	return out, nil
 }
 
-// Options that only the agent may set (it chooses every file path and the
-// targets), or that read or write files on the agent, or that pick targets of
-// their own. They are refused in profiles.
-var refusedOptions = map[Scanner][]string{
-	Nmap: {
-		"-iL", "-iR", "-oN", "-oX", "-oG", "-oA", "-oS", "-oM", "-oH",
-		"--resume", "--datadir", "--servicedb", "--versiondb", "--script-args-file",
-		"--excludefile", "--exclude", "--stylesheet", "--append-output", "--log-errors",
-		"-e", "-S", "--send-eth", "--iflist", "--script-updatedb", "--unprivileged-unsafe",
-	},
-	Masscan: {
-		"-iL", "--includefile", "--excludefile", "--exclude", "-c", "--conf", "--echo",
-		"-oX", "-oG", "-oJ", "-oL", "-oB", "-oD", "-oH", "--output-filename", "--output-format",
-		"--readscan", "--pcap", "--pcap-payloads", "--nmap-payloads", "--resume", "--resume-index",
-		"--adapter", "-e", "--adapter-ip", "--adapter-mac", "--router-mac", "--router-ip",
-		"--source-ip", "--hello-file",
-	},
+// OptionSet is a profile's scanner options once parsed and checked against
+// the scanner's allow-list. Only a set can reach a scanner's command line
+// (nmap.WithProfile, masscan.WithProfile take one), and Args renders it in
+// one canonical form, which parses back to the same set.
+//
+// Its fields are unexported so that a set can only come from the parser.
+type OptionSet struct {
+	scanner Scanner
+	items   []OptionItem
 }
 
-// CheckOptions refuses options that would let a profile read or write files on
-// an agent, change its environment, or choose targets outside the scan. The
-// error names the option.
-func CheckOptions(scanner Scanner, args []string) error {
-	refused := refusedOptions[scanner]
-	if refused == nil {
-		return fmt.Errorf("%w: unknown scanner %q", ErrInvalidOptions, scanner)
+// Scanner is the scanner the set was checked for.
+func (s OptionSet) Scanner() Scanner { return s.scanner }
+
+// Items returns the options in the order given.
+func (s OptionSet) Items() []OptionItem { return slices.Clone(s.items) }
+
+// OptionItem is one accepted option: its canonical name ("-sS", "-p",
+// "--top-ports") and its value, "" for a flag.
+type OptionItem struct {
+	Name  string
+	Value string
+}
+
+// Args renders the set as scanner arguments: a flag as its name, an option
+// whose value nmap reads only when glued (-T4, -PS22) glued, any other nmap
+// option as its name then its value, as two words. masscan options come
+// with their values bound (--rate=100, -p80): masscan takes the word after
+// any option it does not know to be a flag as its value (which flags those
+// are differs between versions), so no value may stand as a word of its
+// own, where it could be taken for a target.
+func (s OptionSet) Args() []string {
+	table := allowLists[s.scanner]
+	var out []string
+	for _, it := range s.items {
+		spec := table[it.Name]
+		switch {
+		case spec.kind == argNone:
+			out = append(out, it.Name)
+		case spec.glued:
+			out = append(out, it.Name+it.Value)
+		case s.scanner == Masscan && strings.HasPrefix(it.Name, "--"):
+			out = append(out, it.Name+"="+it.Value)
+		case s.scanner == Masscan:
+			out = append(out, it.Name+it.Value)
+		case spec.kind == argScripts:
+			out = append(out, it.Name, guardScripts(it.Value))
+		default:
+			out = append(out, it.Name, it.Value)
+		}
 	}
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
+	return out
+}
+
+// Has reports whether the set holds the option name (canonical form).
+func (s OptionSet) Has(name string) bool {
+	for _, it := range s.items {
+		if it.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// RawSocketOptions lists the options in the set that need raw sockets
+// (CAP_NET_RAW), in order; every masscan scan needs them, which is reported
+// as "masscan". Empty means a connect scan will do.
+func (s OptionSet) RawSocketOptions() []string {
+	if s.scanner == Masscan {
+		return []string{"masscan"}
+	}
+	var out []string
+	for _, it := range s.items {
+		if allowLists[s.scanner][it.Name].raw {
+			out = append(out, it.Name)
+		}
+	}
+	return out
+}
+
+// ParseOptions splits and checks a profile's option string and returns it
+// in canonical form (OptionSet.Args).
+func ParseOptions(scanner Scanner, options string) ([]string, error) {
+	set, err := ParseOptionSet(scanner, options)
+	if err != nil {
+		return nil, err
+	}
+	return set.Args(), nil
+}
+
+// ParseOptionSet splits and checks a profile's option string.
+func ParseOptionSet(scanner Scanner, options string) (OptionSet, error) {
+	args, err := SplitOptions(options)
+	if err != nil {
+		return OptionSet{}, err
+	}
+	return ParseOptionArgs(scanner, args)
+}
+
+// CheckOptions checks already split options (a Spec's) against the
+// scanner's allow-list. The error wraps ErrInvalidOptions and names the
+// option.
+func CheckOptions(scanner Scanner, args []string) error {
+	_, err := ParseOptionArgs(scanner, args)
+	return err
+}
+
+// ParseOptionArgs parses split options against the scanner's allow-list.
+// Only options known to be safe are accepted, with their values checked;
+// an option that reads or writes files on the agent, changes its
+// environment, or picks targets or interfaces (which only the agent and the
+// site choose) is refused, as is anything unknown, any word that is not an
+// option, and any byte outside printable ASCII. Errors wrap
+// ErrInvalidOptions and name the offending option or word.
+func ParseOptionArgs(scanner Scanner, args []string) (OptionSet, error) {
+	table, ok := allowLists[scanner]
+	if !ok {
+		return OptionSet{}, fmt.Errorf("%w: unknown scanner %q", ErrInvalidOptions, scanner)
+	}
+	set := OptionSet{scanner: scanner}
+	for i := 0; i < len(args); i++ {
+		word := args[i]
+		if err := printableASCII(word); err != nil {
+			return OptionSet{}, err
+		}
+		name, value, hasValue, err := splitWord(scanner, table, word)
+		if err != nil {
+			return OptionSet{}, err
+		}
+		spec := table[name]
+		if spec.kind == argNone {
+			if hasValue {
+				return OptionSet{}, fmt.Errorf("%w: option %s takes no value (%q)", ErrInvalidOptions, name, word)
+			}
+			set.items = append(set.items, OptionItem{Name: name})
 			continue
 		}
-		name, _, _ := strings.Cut(a, "=")
-		for _, r := range refused {
-			// -oX and -iL also come glued to their value: -oXfile, -iLlist.
-			glued := len(r) == 3 && r[1] != '-' && strings.HasPrefix(a, r)
-			if name == r || glued {
-				return fmt.Errorf("%w: option %s is not allowed in a profile", ErrInvalidOptions, r)
+		if !hasValue && !spec.optional {
+			if i+1 >= len(args) {
+				return OptionSet{}, fmt.Errorf("%w: option %s needs a value", ErrInvalidOptions, name)
+			}
+			i++
+			value = args[i]
+			if err := printableASCII(value); err != nil {
+				return OptionSet{}, err
 			}
 		}
+		if spec.kind == argScripts {
+			value = unguardScripts(value)
+		}
+		if value != "" || !spec.optional {
+			if err := checkValue(scanner, name, spec.kind, value); err != nil {
+				return OptionSet{}, err
+			}
+		}
+		set.items = append(set.items, OptionItem{Name: name, Value: value})
 	}
-	if scanner == Nmap {
-		for i, a := range args {
-			var val string
-			switch {
-			case strings.HasPrefix(a, "--script="):
-				val = strings.TrimPrefix(a, "--script=")
-			case a == "--script" && i+1 < len(args):
-				val = args[i+1]
-			default:
-				continue
-			}
-			if strings.ContainsAny(val, `/\`) || strings.Contains(val, "..") {
-				return fmt.Errorf("%w: option --script must name scripts or categories, not a path (%q)", ErrInvalidOptions, val)
-			}
+	return set, nil
+}
+
+// printableASCII refuses control bytes (NUL, newlines), and anything beyond
+// ASCII, such as the look-alike dashes (–, —, ‐) that a scanner would take
+// for the start of a target rather than an option.
+func printableASCII(word string) error {
+	for _, r := range word {
+		if r < 0x20 || r > 0x7e {
+			return fmt.Errorf("%w: %q holds the character %U; options are printable ASCII only", ErrInvalidOptions, word, r)
 		}
 	}
 	return nil
 }
 
-// ParseOptions splits and checks a profile's option string.
-func ParseOptions(scanner Scanner, options string) ([]string, error) {
-	args, err := SplitOptions(options)
-	if err != nil {
-		return nil, err
+// splitWord finds which allowed option word is: "--name=value", "--name",
+// an exact short form ("-sS"), or a short option with its value glued
+// ("-p22", "-T4", "-PS22,80").
+func splitWord(scanner Scanner, table map[string]optSpec, word string) (name, value string, hasValue bool, err error) {
+	if !strings.HasPrefix(word, "-") || word == "-" || word == "--" {
+		return "", "", false, fmt.Errorf("%w: unexpected argument %q: a profile holds options only; targets come from the site", ErrInvalidOptions, word)
 	}
-	if err := CheckOptions(scanner, args); err != nil {
-		return nil, err
+	if strings.HasPrefix(word, "--") {
+		name, value, hasValue = strings.Cut(word, "=")
+		if reason, bad := refusedReason(scanner, name); bad {
+			return "", "", false, fmt.Errorf("%w: option %s is not allowed in a profile: %s", ErrInvalidOptions, name, reason)
+		}
+		if _, ok := table[name]; !ok {
+			return "", "", false, unknownOption(scanner, name)
+		}
+		return name, value, hasValue, nil
 	}
-	return args, nil
+	// A single dash: refused forms first, so that "-iL/etc/shadow" and
+	// "-oX-" are named as what the scanner would read them as.
+	for _, r := range refusedShort[scanner] {
+		if strings.HasPrefix(word, r) {
+			reason, _ := refusedReason(scanner, r)
+			return "", "", false, fmt.Errorf("%w: option %s is not allowed in a profile: %s", ErrInvalidOptions, r, reason)
+		}
+	}
+	if _, ok := table[word]; ok {
+		return word, "", false, nil
+	}
+	if n, _, _ := strings.Cut(word, "="); scanner == Nmap && len(n) > 3 {
+		// nmap reads "-script" as "--script" (getopt_long_only); only the
+		// two-dash spelling is accepted, so that one name means one thing.
+		if reason, bad := refusedReason(scanner, "-"+n); bad {
+			return "", "", false, fmt.Errorf("%w: option %s is not allowed in a profile: %s", ErrInvalidOptions, n, reason)
+		}
+		if _, ok := table["-"+n]; ok {
+			return "", "", false, fmt.Errorf("%w: option %s: write long options with two dashes (-%s)", ErrInvalidOptions, n, n)
+		}
+	}
+	// The longest allowed short option that prefixes the word and takes a
+	// value owns the rest of it.
+	best := ""
+	for n, spec := range table {
+		if spec.kind != argNone && !strings.HasPrefix(n, "--") && strings.HasPrefix(word, n) && len(n) > len(best) {
+			best = n
+		}
+	}
+	if best != "" {
+		return best, word[len(best):], true, nil
+	}
+	return "", "", false, unknownOption(scanner, word)
+}
+
+func unknownOption(scanner Scanner, name string) error {
+	return fmt.Errorf("%w: option %s is not among the %s options a profile may use", ErrInvalidOptions, name, scanner)
+}
+
+func refusedReason(scanner Scanner, name string) (string, bool) {
+	for reason, names := range refused[scanner] {
+		for _, n := range names {
+			if n == name {
+				return reason, true
+			}
+		}
+	}
+	return "", false
+}
+
+// Why options are refused, and which. The names are listed so that the
+// error says why, not only that the option is unknown; anything not in the
+// allow-list is refused either way.
+const (
+	whyOutput    = "only the agent chooses output files"
+	whyFiles     = "it reads files on the agent"
+	whyTargets   = "targets and exclusions come from the site and the global exclusions"
+	whyInterface = "only the agent chooses its interface and source address"
+	whyEnv       = "it changes the agent's environment or privileges"
+	whyElsewhere = "it sends traffic to hosts outside the scan's targets"
+	whyNothing   = "it does not scan"
+)
+
+var refused = map[Scanner]map[string][]string{
+	Nmap: {
+		whyOutput:    {"-oN", "-oX", "-oG", "-oA", "-oS", "-oM", "-oH", "--append-output", "--stylesheet", "--webxml", "--log-errors", "--resume"},
+		whyFiles:     {"--datadir", "--servicedb", "--versiondb", "--script-args-file", "--script-updatedb"},
+		whyTargets:   {"-iL", "-iR", "--exclude", "--excludefile"},
+		whyInterface: {"-e", "-S", "-D", "--spoof-mac", "--send-eth", "--send-ip"},
+		whyEnv:       {"--privileged", "--unprivileged", "--release-memory", "--nsock-engine"},
+		whyElsewhere: {"-b", "-sI", "--proxies", "--proxy", "--dns-servers"},
+		whyNothing:   {"--iflist", "-h", "--help", "-V", "--version", "--script-help"},
+	},
+	Masscan: {
+		whyOutput: {"-oX", "-oG", "-oJ", "-oL", "-oB", "-oD", "-oH", "-oU", "-o", "--output-filename", "--output-format",
+			"--output-append", "--append-output", "--output-status", "--resume", "--resume-index", "--resume-count", "--echo", "--echo-all", "--pcap"},
+		whyFiles:     {"-c", "--conf", "--readscan", "--readrange", "--pcap-payloads", "--nmap-payloads", "--hello-file", "--nmap-service-probes"},
+		whyTargets:   {"-iL", "--includefile", "--excludefile", "--exclude", "--range", "--include"},
+		whyInterface: {"-e", "--adapter", "--adapter-ip", "--adapter-mac", "--adapter-port", "--adapter-vlan", "--router-mac", "--router-ip", "--source-ip", "--source-mac", "-S"},
+		whyEnv:       {"--privileged", "--unprivileged", "--interactive", "--pfring", "--sendq", "--lua"},
+		whyNothing:   {"--iflist", "--selftest", "--regress", "--benchmark", "-h", "--help", "-V", "--version", "--offline"},
+	},
+}
+
+// refusedShort are the single-dash refused options a scanner also reads
+// with a value glued on (-iL/etc/shadow, -oXout.xml, -eeth0).
+var refusedShort = map[Scanner][]string{
+	Nmap:    {"-iL", "-iR", "-oN", "-oX", "-oG", "-oA", "-oS", "-oM", "-oH", "-e", "-S", "-D", "-b", "-sI"},
+	Masscan: {"-iL", "-oX", "-oG", "-oJ", "-oL", "-oB", "-oD", "-oH", "-oU", "-c", "-e", "-S"},
+}
+
+type argKind int
+
+const (
+	argNone       argKind = iota
+	argInt                // a non-negative integer within [min, max]
+	argFloat              // a positive decimal number (rates)
+	argTime               // nmap time: 500ms, 30s, 30m, 2h, 1.5
+	argPorts              // a port list: 22,80,1-1024,U:53,T:22,http*, -
+	argProtos             // IP protocol numbers: 1,6,17
+	argTiming             // 0-5 or paranoid..insane
+	argScripts            // script names, categories, and/or/not expressions
+	argScriptArgs         // key=value pairs, none naming a file
+	argText               // printable text
+	argHex                // hexadecimal payload
+	argWord               // one of words
+	argPortRange          // a port or a from-to range of ports
+	argShard              // masscan x/y
+)
+
+type optSpec struct {
+	kind     argKind
+	min, max int64
+	words    []string
+	glued    bool // the value is written glued to a short name: -T4, -PS22
+	optional bool // the value may be absent: -PS, -d
+	raw      bool // needs raw sockets (CAP_NET_RAW)
+}
+
+func flag() optSpec               { return optSpec{} }
+func rawFlag() optSpec            { return optSpec{raw: true} }
+func intArg(lo, hi int64) optSpec { return optSpec{kind: argInt, min: lo, max: hi} }
+func of(kind argKind) optSpec     { return optSpec{kind: kind} }
+func words(w ...string) optSpec   { return optSpec{kind: argWord, words: w} }
+func gluedInt(lo, hi int64) optSpec {
+	return optSpec{kind: argInt, min: lo, max: hi, glued: true, optional: true}
+}
+
+// allowLists is every option a profile may use, per scanner.
+var allowLists = map[Scanner]map[string]optSpec{
+	Nmap: {
+		// Scan techniques.
+		"-sS": rawFlag(), "-sT": flag(), "-sA": rawFlag(), "-sW": rawFlag(), "-sM": rawFlag(),
+		"-sU": rawFlag(), "-sN": rawFlag(), "-sF": rawFlag(), "-sX": rawFlag(), "-sY": rawFlag(),
+		"-sZ": rawFlag(), "-sO": rawFlag(), "--scanflags": of(argText),
+		// Host discovery.
+		"-sL": flag(), "-sn": flag(), "-sP": flag(), "-Pn": flag(), "-PE": rawFlag(), "-PP": rawFlag(), "-PM": rawFlag(),
+		"-PR": rawFlag(), "-PS": {kind: argPorts, glued: true, optional: true, raw: true},
+		"-PA": {kind: argPorts, glued: true, optional: true, raw: true},
+		"-PU": {kind: argPorts, glued: true, optional: true, raw: true},
+		"-PY": {kind: argPorts, glued: true, optional: true, raw: true},
+		"-PO": {kind: argProtos, glued: true, optional: true, raw: true},
+		"-n":  flag(), "-R": flag(), "--system-dns": flag(), "--traceroute": rawFlag(),
+		"--disable-arp-ping": flag(), "--discovery-ignore-rst": flag(),
+		// Ports.
+		"-p": of(argPorts), "--exclude-ports": of(argPorts), "-F": flag(), "-r": flag(),
+		"--top-ports": intArg(1, 65536), "--port-ratio": of(argFloat), "--allports": flag(),
+		// Services, scripts, OS.
+		"-sV": flag(), "--version-intensity": intArg(0, 9), "--version-light": flag(), "--version-all": flag(),
+		"--version-trace": flag(), "-sC": flag(), "--script": of(argScripts), "--script-args": of(argScriptArgs),
+		"--script-trace": flag(), "--script-timeout": of(argTime),
+		"-O": rawFlag(), "--osscan-limit": rawFlag(), "--osscan-guess": rawFlag(), "--fuzzy": rawFlag(),
+		"--max-os-tries": intArg(1, 50), "-A": rawFlag(),
+		// Timing and performance.
+		"-T":              {kind: argTiming, glued: true},
+		"--min-hostgroup": intArg(1, 65536), "--max-hostgroup": intArg(1, 65536),
+		"--min-parallelism": intArg(1, 65536), "--max-parallelism": intArg(1, 65536),
+		"--min-rtt-timeout": of(argTime), "--max-rtt-timeout": of(argTime), "--initial-rtt-timeout": of(argTime),
+		"--max-retries": intArg(0, 100), "--host-timeout": of(argTime), "--scan-delay": of(argTime),
+		"--max-scan-delay": of(argTime), "--min-rate": of(argFloat), "--max-rate": of(argFloat),
+		"--defeat-rst-ratelimit": flag(), "--defeat-icmp-ratelimit": flag(), "--stats-every": of(argTime),
+		// Packets.
+		"-f": rawFlag(), "--mtu": {kind: argInt, min: 8, max: 65535, raw: true},
+		"-g": of(argPortRange), "--source-port": of(argPortRange),
+		"--data": {kind: argHex, raw: true}, "--data-string": {kind: argText, raw: true},
+		"--data-length": {kind: argInt, min: 0, max: 1400, raw: true},
+		"--ttl":         {kind: argInt, min: 1, max: 255, raw: true}, "--randomize-hosts": flag(), "--badsum": rawFlag(),
+		// What nmap reports.
+		"-v": gluedInt(0, 10), "-vv": flag(), "-vvv": flag(), "-d": gluedInt(0, 9), "--reason": flag(),
+		"--open": flag(), "--packet-trace": flag(), "--no-stylesheet": flag(), "-6": flag(),
+	},
+	Masscan: {
+		"-p": of(argPorts), "--ports": of(argPorts), "--port": of(argPorts), "--top-ports": intArg(1, 65536),
+		"--rate": of(argFloat), "--max-rate": of(argFloat), "--banners": flag(), "--wait": intArg(0, 3600),
+		"--retries": intArg(0, 100), "--max-retries": intArg(0, 100), "--ttl": intArg(1, 255),
+		"--source-port": of(argPortRange), "--seed": intArg(0, 1<<62), "--shard": of(argShard),
+		"--ping": flag(), "--open": flag(), "--open-only": flag(), "--connection-timeout": intArg(1, 3600),
+		"--http-user-agent": of(argText),
+		"--capture":         words("cert", "html", "heartbleed", "ticketbleed"),
+		"--nocapture":       words("cert", "html", "heartbleed", "ticketbleed"),
+		// nmap-compatible spellings masscan accepts and ignores.
+		"-sS": flag(), "-Pn": flag(), "-n": flag(),
+	},
+}
+
+// checkValue checks an option's value against its kind; the error names the
+// option and the value.
+func checkValue(scanner Scanner, name string, kind argKind, v string) error {
+	spec := allowLists[scanner][name]
+	bad := func(why string) error {
+		return fmt.Errorf("%w: option %s: value %q %s", ErrInvalidOptions, name, v, why)
+	}
+	if v == "" {
+		return bad("is empty")
+	}
+	switch kind {
+	case argInt:
+		n, ok := parseUint(v)
+		if !ok || n < spec.min || n > spec.max {
+			return bad(fmt.Sprintf("is not a whole number from %d to %d", spec.min, spec.max))
+		}
+	case argFloat:
+		if !isDecimal(v) || strings.Trim(v, "0.") == "" {
+			return bad("is not a positive number")
+		}
+	case argTime:
+		num := strings.TrimRight(v, "mshd")
+		unit := v[len(num):]
+		if !isDecimal(num) || (unit != "" && unit != "ms" && unit != "s" && unit != "m" && unit != "h") {
+			return bad("is not a time (500ms, 30s, 30m, 2h)")
+		}
+	case argPorts:
+		if err := checkPorts(v); err != "" {
+			return bad(err)
+		}
+	case argProtos:
+		for _, p := range strings.Split(v, ",") {
+			if n, ok := parseUint(p); !ok || n > 255 {
+				return bad("is not a list of IP protocol numbers")
+			}
+		}
+	case argTiming:
+		switch v {
+		case "0", "1", "2", "3", "4", "5", "paranoid", "sneaky", "polite", "normal", "aggressive", "insane":
+		default:
+			return bad("is not a timing template (0-5 or paranoid..insane)")
+		}
+	case argScripts:
+		if err := checkScripts(v); err != "" {
+			return bad(err)
+		}
+	case argScriptArgs:
+		if err := checkScriptArgs(v); err != "" {
+			return bad(err)
+		}
+	case argText:
+		// printableASCII has checked it.
+	case argHex:
+		h := strings.TrimPrefix(strings.TrimPrefix(v, "0x"), "\\x")
+		if h == "" || len(h)%2 != 0 || strings.Trim(h, "0123456789abcdefABCDEF") != "" {
+			return bad("is not hexadecimal bytes")
+		}
+	case argWord:
+		for _, w := range spec.words {
+			if v == w {
+				return nil
+			}
+		}
+		return bad("is not one of " + strings.Join(spec.words, ", "))
+	case argPortRange:
+		from, to, isRange := strings.Cut(v, "-")
+		a, ok1 := parseUint(from)
+		b, ok2 := a, true
+		if isRange {
+			b, ok2 = parseUint(to)
+		}
+		if !ok1 || !ok2 || a < 1 || b > 65535 || b < a {
+			return bad("is not a port or a range of ports")
+		}
+	case argShard:
+		x, y, ok := strings.Cut(v, "/")
+		a, ok1 := parseUint(x)
+		b, ok2 := parseUint(y)
+		if !ok || !ok1 || !ok2 || a < 1 || b < a {
+			return bad("is not a shard x/y")
+		}
+	}
+	return nil
+}
+
+func parseUint(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+func isDecimal(s string) bool {
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" && frac == "" {
+		return false
+	}
+	_, ok1 := parseUint(whole)
+	_, ok2 := parseUint(frac)
+	return (whole == "" || ok1) && (frac == "" || ok2)
+}
+
+// checkPorts accepts nmap's and masscan's port lists: numbers and ranges
+// (22, 1-1024, -1024, 1024-, -), a protocol prefix (T:, U:, S:, P:),
+// service names with * and ? wildcards, and brackets; not paths.
+func checkPorts(v string) string {
+	for _, item := range strings.Split(v, ",") {
+		if len(item) > 2 && item[1] == ':' && strings.ContainsRune("TUSPtusp", rune(item[0])) {
+			item = item[2:]
+		}
+		item = strings.TrimSuffix(strings.TrimPrefix(item, "["), "]")
+		if item == "" {
+			return "has an empty entry"
+		}
+		if item == "-" {
+			continue
+		}
+		from, to, isRange := strings.Cut(item, "-")
+		if isRange || (from != "" && from[0] >= '0' && from[0] <= '9') {
+			if (from != "" && !portNumber(from)) || (to != "" && !portNumber(to)) {
+				return fmt.Sprintf("has %q, which is not a port or range", item)
+			}
+			continue
+		}
+		// A service name from nmap-services.
+		if c := item[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '*' || c == '?') {
+			return fmt.Sprintf("has %q, which is not a port, range or service name", item)
+		}
+		if strings.Trim(strings.ToLower(item), "abcdefghijklmnopqrstuvwxyz0123456789-_*?") != "" {
+			return fmt.Sprintf("has %q, which is not a port, range or service name", item)
+		}
+	}
+	return ""
+}
+
+func portNumber(s string) bool {
+	n, ok := parseUint(s)
+	return ok && n <= 65535
+}
+
+// scriptGuard ends every --script expression a scanner is given: scripts
+// of the broadcast category send to broadcast and multicast addresses of
+// the agent's networks, and external ones to third-party services, both
+// outside the scan's targets; "safe" or "discovery" would otherwise select
+// some of them.
+const scriptGuard = " and not (broadcast or external)"
+
+// guardScripts renders a --script value with scriptGuard. nmap splits the
+// value at every comma before it reads each part as an expression, so each
+// part is guarded on its own.
+func guardScripts(v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		parts[i] = "(" + p + ")" + scriptGuard
+	}
+	return strings.Join(parts, ",")
+}
+
+// unguardScripts undoes guardScripts, so that the canonical form parses
+// back to the expression the operator wrote. Anything else is returned as
+// it is (and refused by checkScripts if it names broadcast or external).
+func unguardScripts(v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		if !strings.HasPrefix(p, "(") || !strings.HasSuffix(p, ")"+scriptGuard) {
+			return v
+		}
+		inner := p[1 : len(p)-len(")"+scriptGuard)]
+		if !balanced(inner) {
+			return v
+		}
+		parts[i] = inner
+	}
+	return strings.Join(parts, ",")
+}
+
+// balanced reports whether every parenthesis in s is closed, in order.
+func balanced(s string) bool {
+	depth := 0
+	for _, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+		if depth < 0 {
+			return false
+		}
+	}
+	return depth == 0
+}
+
+// checkScripts accepts what --script may name without touching a file of
+// the operator's choosing: script names and categories (with * wildcards),
+// joined by commas or by and/or/not with parentheses. A path, a URL or a
+// file name (/, \, ., :) is refused: nmap would load it as a script. So are
+// the broadcast and external categories and the broadcast-* and targets-*
+// scripts, which reach beyond the scan's targets.
+func checkScripts(v string) string {
+	if strings.ContainsAny(v, `/\.:~`) {
+		return "is a path or file name; name scripts or categories (default, safe, http-title, \"default and safe\")"
+	}
+	for _, r := range v {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_*,() +", r)
+		if !ok {
+			return fmt.Sprintf("holds %q; name scripts or categories", r)
+		}
+	}
+	if !balanced(v) {
+		return "has unbalanced parentheses"
+	}
+	for _, part := range strings.Split(v, ",") {
+		if strings.TrimSpace(part) == "" {
+			return "has an empty entry"
+		}
+		// The whole is balanced, so a part that is not had a comma
+		// inside parentheses.
+		if !balanced(part) {
+			return "has a comma inside parentheses; nmap splits --script at every comma (write \"a or b\")"
+		}
+	}
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",() +", r) }) {
+		if strings.HasPrefix(f, "-") {
+			return fmt.Sprintf("has %q, which is not a script name", f)
+		}
+		w := strings.ToLower(f)
+		if w == "broadcast" || w == "external" || strings.HasPrefix(w, "broadcast-") || strings.HasPrefix(w, "targets-") {
+			return fmt.Sprintf("names %q, whose scripts send traffic outside the scan's targets or add targets", f)
+		}
+	}
+	return ""
+}
+
+// fileArgKeys are the script arguments that name a file on the agent for a
+// script to read (brute-force word lists, credential files, fingerprints).
+var fileArgKeys = []string{"file", "path", "dir", "db", "list"}
+
+// checkScriptArgs accepts key=value script arguments, refusing any that
+// names a file on the agent: a key that is one of fileArgKeys or ends in
+// one (userdb, passdb, brute.credfile, http-fingerprints.nikto-db-path),
+// and any value that looks like a path.
+func checkScriptArgs(v string) string {
+	depth := 0
+	start := 0
+	var pairs []string
+	for i, r := range v {
+		switch r {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case ',':
+			if depth == 0 {
+				pairs = append(pairs, v[start:i])
+				start = i + 1
+			}
+		}
+	}
+	pairs = append(pairs, v[start:])
+	for _, p := range pairs {
+		p = strings.TrimSpace(strings.Trim(strings.TrimSpace(p), "{}"))
+		if p == "" {
+			continue
+		}
+		key, val, _ := strings.Cut(p, "=")
+		key = strings.ToLower(strings.TrimSpace(key))
+		if strings.Contains(key, "newtargets") || strings.HasPrefix(key, "targets-") {
+			return fmt.Sprintf("sets %q, which lets scripts add targets outside the site", key)
+		}
+		for _, k := range fileArgKeys {
+			if strings.HasSuffix(key, k) || strings.Contains(key, "file") || strings.Contains(key, "path") {
+				return fmt.Sprintf("sets %q, which makes a script read a file on the agent", key)
+			}
+		}
+		val = strings.Trim(strings.TrimSpace(val), `"'`)
+		if strings.HasPrefix(val, "/") || strings.HasPrefix(val, "~") || strings.HasPrefix(val, `\`) || strings.Contains(val, "..") ||
+			strings.HasPrefix(val, "./") || strings.Contains(val, "file:") {
+			return fmt.Sprintf("gives %q a path; script arguments may not name files on the agent", key)
+		}
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"regexp"
+	"time"
 )
 
 // Scanner names a scanner program an agent can run.
@@ -32,6 +33,11 @@ type Spec struct {
 	Options  []string `json:"options"`
 	Targets  []string `json:"targets"`
 	Excludes []string `json:"excludes,omitempty"`
+	// Expires and Signature are set by the server when it dispatches the
+	// spec (scan/signing): the agent refuses a spec that is unsigned,
+	// altered or past Expires. They are not part of Validate.
+	Expires   time.Time `json:"expires,omitzero"`
+	Signature []byte    `json:"signature,omitempty"`
 }
 
 // Validate is run by the server before dispatch and again by the agent before
@@ -49,14 +55,34 @@ func (s Spec) Validate() error {
 	if len(s.Targets) == 0 {
 		return fmt.Errorf("%w: no targets", ErrInvalidSpec)
 	}
-	for _, list := range [][]string{s.Targets, s.Excludes} {
-		for _, t := range list {
-			if _, err := ParseTarget(t); err != nil {
-				return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	targets, err := ParseTargets(s.Targets)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	excludes, err := ParseTargets(s.Excludes)
+	if err != nil {
+		return fmt.Errorf("%w: exclusion: %v", ErrInvalidSpec, err)
+	}
+	// The server removed every exclusion from the targets before dispatch;
+	// a target that still touches one means the spec was built or altered
+	// elsewhere. The scanner is given the exclusions as well (--exclude).
+	for _, t := range targets {
+		for _, e := range excludes {
+			if overlaps(t, e) {
+				return fmt.Errorf("%w: target %s overlaps exclusion %s", ErrInvalidSpec, t, e)
 			}
 		}
 	}
 	return nil
+}
+
+// overlaps reports whether two targets share an address (host names: the
+// same name).
+func overlaps(a, b Target) bool {
+	if a.Kind == KindHost || b.Kind == KindHost {
+		return a.Kind == b.Kind && a.Host == b.Host
+	}
+	return a.From.Is4() == b.From.Is4() && !a.To.Less(b.From) && !b.To.Less(a.From)
 }
 
 // BlobRef points at an object in S3-compatible storage. It is what travels

@@ -28,6 +28,15 @@ type Target struct {
 }
 
 // ParseTarget parses one target strictly. The error names the offending text.
+//
+// It takes an IPv4 or IPv6 address (no leading zeros in IPv4 octets, no
+// zone), a CIDR block, a from-to range of one family (or nmap's short form
+// 198.18.0.1-20), or a host name per RFC 1123 (letters, digits and inner
+// hyphens; no underscores, no wildcards). A CIDR block with host bits set
+// (198.18.0.77/24) is accepted and means its whole block, as it does to
+// nmap: String writes it normalised (198.18.0.0/24), which is what sites
+// show and scanners get. Surrounding white space is ignored; any inside,
+// and commas, are refused: each target is one token.
 func ParseTarget(s string) (Target, error) {
 	raw := strings.TrimSpace(s)
 	if raw == "" {
@@ -130,6 +139,9 @@ func looksLikeAddress(s string) bool {
 
 func parseRange(raw, fromText, toText string) (Target, error) {
 	from, _ := netip.ParseAddr(fromText)
+	if from.Zone() != "" || strings.Contains(toText, "%") {
+		return Target{}, fmt.Errorf("%w %q: zoned addresses are not supported", ErrInvalidTarget, raw)
+	}
 	from = from.Unmap()
 	to, err := netip.ParseAddr(toText)
 	if err != nil && from.Is4() {
@@ -151,7 +163,7 @@ func parseRange(raw, fromText, toText string) (Target, error) {
 
 func lastOctetForm(from netip.Addr, s string) (netip.Addr, error) {
 	var n int
-	if len(s) == 0 || len(s) > 3 {
+	if len(s) == 0 || len(s) > 3 || (len(s) > 1 && s[0] == '0') {
 		return netip.Addr{}, fmt.Errorf("bad octet")
 	}
 	for _, c := range s {
@@ -182,7 +194,7 @@ func checkHostName(raw string) error {
 			return fmt.Errorf("%w %q: a host name label cannot start or end with '-'", ErrInvalidTarget, raw)
 		}
 		for _, c := range l {
-			ok := c == '-' || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+			ok := c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 			if !ok {
 				return fmt.Errorf("%w %q: character %q is not allowed in a host name", ErrInvalidTarget, raw, c)
 			}

@@ -33,7 +33,9 @@ func TestParseTarget(t *testing.T) {
 		{"scanme.example", KindHost, "scanme.example", 1},
 		{"Web-01.Corp.Example.", KindHost, "web-01.corp.example", 1},
 		{"localhost", KindHost, "localhost", 1},
-		{"_dmarc.example", KindHost, "_dmarc.example", 1},
+		{"0.0.0.0/0", KindCIDR, "0.0.0.0/0", 1 << 32}, // parses; Resolve refuses it by size
+		{"::/0", KindCIDR, "::/0", math.MaxUint64},
+		{"xn--bcher-kva.example", KindHost, "xn--bcher-kva.example", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -70,6 +72,24 @@ func TestParseTargetRefused(t *testing.T) {
 		{"$(id)", "not allowed"},
 		{strings.Repeat("a", 64) + ".example", "over-long"},
 		{"*.example", "not allowed"},
+		{"_dmarc.example", "'_' is not allowed"},
+		{"010.18.0.1", "010.18.0.1"},
+		{"198.18.0.01", "198.18.0.01"},
+		{"198.18.0.1-010", "range end \"010\""},
+		{"198.18.0.0/024", "not a CIDR"},
+		{"fe80::1%eth0-fe80::2", "zoned"},
+		{"fe80::1-fe80::2%eth0", "zoned"},
+		{"fe80::/64%eth0", "not a CIDR"},
+		{"198.18.0.1,198.18.0.2", "198.18.0.1,198.18.0.2"},
+		{"198.18.0.1 198.18.0.2", "' ' is not allowed"},
+		{"198.18.0.1\t198.18.0.2", "is not allowed"},
+		{"198.18.0.1-", "range end"},
+		{"198.18.0.1--198.18.0.2", "range end"},
+		{"198.18.0.1 /24", "not a CIDR"},
+		{"2001:db8::1-198.18.0.1", "mixes IPv4 and IPv6"},
+		{"2001:db8::ff-2001:db8::1", "before its start"},
+		{"exämple.com", "not allowed"},
+		{"example.123", "not a valid address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

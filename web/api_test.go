@@ -57,7 +57,7 @@ func TestRequestErrors(t *testing.T) {
 		{"profile refused option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "-sV -oX /tmp/out.xml"}`, 400, "options: invalid scanner options: option -oX is not allowed in a profile"},
 		{"profile refused glued option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "-iL/etc/hosts"}`, 400, "option -iL is not allowed"},
 		{"profile masscan option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "masscan", "options": "--rate 100 --conf x"}`, 400, "option --conf is not allowed"},
-		{"profile script path", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "--script=../x.nse"}`, 400, "option --script must name scripts"},
+		{"profile script path", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "--script=../x.nse"}`, 400, "option --script: value"},
 		{"profile unterminated quote", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "--script 'default"}`, 400, "options: invalid scanner options: unterminated ' quote"},
 
 		// Agents.
@@ -145,6 +145,49 @@ func TestContentType(t *testing.T) {
 			t.Fatalf("status %d: %s", w.Code, w.Body.String())
 		}
 	})
+}
+
+// TestSecurityHeaders: every answer, whatever the route or status, carries
+// the headers that stop sniffing, framing, referrer leaks and script.
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		csp                      string
+	}{
+		{"health", "GET", "/healthz", "", http.StatusOK, apiCSP},
+		{"API list", "GET", "/api/v1/sites", "", http.StatusOK, apiCSP},
+		{"API error", "POST", "/api/v1/sites", `{"name": ""}`, http.StatusBadRequest, apiCSP},
+		{"not found", "GET", "/api/v1/nothing", "", http.StatusNotFound, apiCSP},
+		{"too large", "POST", "/api/v1/sites", `{"name": "` + strings.Repeat("x", MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, apiCSP},
+		{"stylesheet", "GET", "/static/style.css", "", http.StatusOK, apiCSP},
+		{"UI page", "GET", "/", "", http.StatusOK, "default-src 'none'; style-src 'self'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.do(t, tt.method, tt.path, tt.body)
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tt.status, w.Body.String())
+			}
+			want := map[string]string{
+				"X-Content-Type-Options":       "nosniff",
+				"X-Frame-Options":              "DENY",
+				"Referrer-Policy":              "no-referrer",
+				"Cross-Origin-Opener-Policy":   "same-origin",
+				"Cross-Origin-Resource-Policy": "same-origin",
+			}
+			for k, v := range want {
+				if got := w.Header().Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+			csp := w.Header().Get("Content-Security-Policy")
+			if !strings.HasPrefix(csp, tt.csp) || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("Content-Security-Policy = %q, want it to start %q and forbid framing", csp, tt.csp)
+			}
+		})
+	}
 }
 
 func TestBodyTooLarge(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/workers"
 	"github.com/scantron/scantron/workflows"
 )
@@ -16,6 +18,18 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	nmapVersion, err := workers.Preflight(ctx, cfg.NmapPath)
 	if err != nil {
 		return err
+	}
+	verifier, err := signing.NewVerifier(cfg.ServerPublicKey)
+	if err != nil {
+		return err
+	}
+	// Raw sockets are needed by SYN, UDP and OS scans only: without them the
+	// agent still runs connect scans, and refuses the others by name.
+	if raw := nmap.RawSocketAccess(cfg.NmapPath); raw.OK() {
+		log.Info("scanner has raw sockets", "nmap", cfg.NmapPath, "how", raw.String())
+	} else {
+		log.Warn("scanner has no raw sockets: profiles with SYN, UDP or OS scans will be refused",
+			"nmap", cfg.NmapPath, "fix", nmap.RawSocketHelp)
 	}
 	objs, err := openObjects(ctx, cfg, log, false)
 	if err != nil {
@@ -32,6 +46,9 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Objects:  objs,
 		NmapPath: cfg.NmapPath,
 		WorkDir:  cfg.WorkDir,
+		Verifier: verifier,
+		// Profiles cannot pick an interface; the agent's operator can.
+		Interface: cfg.ScanInterface,
 	}
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName),
 		"capacity", cfg.AgentCapacity, "scanner", nmapVersion)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -17,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scantron/scantron/scan/signing"
 )
 
 // Config is every setting of every subcommand, read from flags and the
@@ -45,6 +48,10 @@ type Config struct {
 	Listen       string
 	PublicURL    string
 	MaxAddresses uint64
+	// SigningKey signs the specs the server dispatches; agents verify them
+	// with ServerPublicKey.
+	SigningKey      ed25519.PrivateKey
+	ServerPublicKey ed25519.PublicKey
 
 	AgentOfflineAfter time.Duration
 	ScanTimeout       time.Duration
@@ -53,6 +60,7 @@ type Config struct {
 	AgentName     string
 	AgentCapacity int
 	NmapPath      string
+	ScanInterface string
 	WorkDir       string
 
 	DataDir string
@@ -166,6 +174,15 @@ var settings = []setting{
 			c.MaxAddresses = n
 			return nil
 		}},
+	{flag: "signing-key", env: "SCANTRON_SIGNING_KEY", usage: "file holding the ed25519 private key (PEM) that signs every scan spec sent to agents (scantron keygen makes one)", commands: "server", required: true,
+		bind: func(c *Config, v string) error {
+			key, err := signing.ReadPrivateKeyFile(v)
+			if err != nil {
+				return err
+			}
+			c.SigningKey = key
+			return nil
+		}},
 	{flag: "agent-offline-after", env: "SCANTRON_AGENT_OFFLINE_AFTER", def: "10m", usage: "how long a scan waits for its agent before the run fails as agent offline", commands: "server",
 		bind: dur(func(c *Config) *time.Duration { return &c.AgentOfflineAfter })},
 	{flag: "scan-timeout", env: "SCANTRON_SCAN_TIMEOUT", def: "24h", usage: "longest one scanner attempt may run", commands: "server",
@@ -189,8 +206,32 @@ var settings = []setting{
 			c.AgentCapacity = n
 			return nil
 		}},
+	{flag: "server-public-key", env: "SCANTRON_SERVER_PUBLIC_KEY", usage: "the server's public key: its base64 (printed by scantron keygen) or a file holding it; specs it did not sign are refused", commands: "agent", required: true,
+		bind: func(c *Config, v string) error {
+			pub, err := signing.ParsePublicKey(v)
+			if err != nil && strings.Contains(v, string(os.PathSeparator)) {
+				if data, rerr := os.ReadFile(v); rerr == nil {
+					pub, err = signing.ParsePublicKey(string(data))
+				} else if !strings.HasSuffix(v, "=") {
+					err = rerr
+				}
+			}
+			if err != nil {
+				return err
+			}
+			c.ServerPublicKey = pub
+			return nil
+		}},
 	{flag: "nmap", env: "SCANTRON_NMAP_PATH", def: "nmap", usage: "nmap binary", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.NmapPath })},
+	{flag: "scan-interface", env: "SCANTRON_SCAN_INTERFACE", usage: "network interface the scanners send through (nmap -e); profiles cannot choose one (default: the route's)", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if !ifaceName.MatchString(v) {
+				return errors.New("want an interface name such as eth1")
+			}
+			c.ScanInterface = v
+			return nil
+		}},
 	{flag: "work-dir", env: "SCANTRON_WORK_DIR", usage: "where scanner output waits for upload (default: the system temp dir)", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.WorkDir })},
 	{flag: "data-dir", env: "SCANTRON_DATA_DIR", def: ".data", usage: "state of the local development stack", commands: "dev",
@@ -232,6 +273,7 @@ var settings = []setting{
 var (
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	agentName  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+	ifaceName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}$`)
 )
 
 func hostPort(p func(*Config) *string) func(*Config, string) error {

@@ -22,10 +22,11 @@ func env(m map[string]string) func(string) string {
 }
 
 var agentEnv = map[string]string{
-	"SCANTRON_S3_ENDPOINT":   "127.0.0.1:9000",
-	"SCANTRON_S3_ACCESS_KEY": "key",
-	"SCANTRON_S3_SECRET_KEY": "secret",
-	"SCANTRON_AGENT_NAME":    "edge-1",
+	"SCANTRON_S3_ENDPOINT":       "127.0.0.1:9000",
+	"SCANTRON_S3_ACCESS_KEY":     "key",
+	"SCANTRON_S3_SECRET_KEY":     "secret",
+	"SCANTRON_AGENT_NAME":        "edge-1",
+	"SCANTRON_SERVER_PUBLIC_KEY": "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqo=",
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -63,6 +64,11 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"bad bool from the environment", "agent", nil, map[string]string{"SCANTRON_S3_TLS": "yes please", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--s3-tls (SCANTRON_S3_TLS): want true or false"}},
 		{"stray argument", "agent", []string{"extra"}, agentEnv, []string{`unexpected argument "extra"`}},
 		{"flag of another command", "agent", []string{"--database-url", "postgres://x/y"}, agentEnv, []string{"flag provided but not defined: -database-url"}},
+		{"bad interface", "agent", []string{"--scan-interface", "eth0 -iL /etc/shadow"}, agentEnv, []string{"--scan-interface (SCANTRON_SCAN_INTERFACE): want an interface name"}},
+		{"no signing key", "server", nil, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY) is required"}},
+		{"missing signing key file", "server", []string{"--signing-key", "/nonexistent/signing.key"}, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY): open /nonexistent/signing.key"}},
+		{"no public key", "agent", []string{"--server-public-key", ""}, map[string]string{"SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY) is required"}},
+		{"bad public key", "agent", []string{"--server-public-key", "c2hvcnQ="}, agentEnv, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY): want the base64 of a 32-byte ed25519 public key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,8 @@ Commands:
   migrate   apply the database migrations and exit
   dev       run the whole stack on this machine (PostgreSQL, S3, Temporal,
             server and one local agent), state under .data/
+  keygen    make the server's spec signing key pair: write the private key
+            to -out (0600) and print the public key for the agents
   version   print the version
 
 Run 'scantron <command> -h' for the flags of a command. Every flag can also
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		commandFunc = runMigrate
 	case "dev":
 		commandFunc = runDev
+	case "keygen":
+		return runKeygen(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "scantron", version)
 		return 0

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/web"
@@ -42,7 +43,14 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	defer tc.Close()
 
+	signer, err := signing.NewSigner(cfg.SigningKey)
+	if err != nil {
+		return err
+	}
+	// Agents are configured with this key; logging it saves looking it up.
+	log.Info("signing scan specs", "public_key", signing.EncodePublicKey(signer.PublicKey()))
 	results := &activities.Results{
+		Signer:       signer,
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,

@@ -1,10 +1,10 @@
 package masscan
 
-import "slices"
+import "github.com/scantron/scantron/scan"
 
-// WithProfile adds a profile's options, which the caller has already checked
-// with scan.CheckOptions (scan.Spec.Validate does). They come last. Later
-// calls append.
-func WithProfile(options []string) Option {
-	return func(b *builder) { b.profile = append(b.profile, slices.Clone(options)...) }
+// WithProfile adds a profile's options. They come as a scan.OptionSet, so
+// only options that passed the allow-list can reach masscan's command line.
+// They come last. Later calls append.
+func WithProfile(set scan.OptionSet) Option {
+	return func(b *builder) { b.profile = append(b.profile, set.Args()...) }
 }

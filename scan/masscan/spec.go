@@ -20,6 +20,10 @@ func SpecArgs(spec scan.Spec, xmlPath string, extra ...Option) ([]string, error)
 	if spec.Scanner != scan.Masscan {
 		return nil, fmt.Errorf("%w: scanner is %q, not masscan", scan.ErrInvalidSpec, spec.Scanner)
 	}
+	set, err := scan.ParseOptionArgs(scan.Masscan, spec.Options)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err)
+	}
 	if xmlPath == "" || strings.HasPrefix(xmlPath, "-") {
 		return nil, fmt.Errorf("masscan: XML output path %q is empty or looks like an option", xmlPath)
 	}
@@ -35,7 +39,7 @@ func SpecArgs(spec scan.Spec, xmlPath string, extra ...Option) ([]string, error)
 		WithXMLOutput(xmlPath),
 		WithExcludes(excludes),
 		WithTargets(targets),
-		WithProfile(spec.Options),
+		WithProfile(set),
 	}, extra...)
 	return Args(opts...), nil
 }

@@ -15,6 +15,8 @@ type Option func(*builder)
 
 type builder struct {
 	ipv6       bool
+	privileged bool
+	iface      string
 	xmlPath    string
 	statsEvery time.Duration
 	excludes   []string
@@ -25,7 +27,7 @@ type builder struct {
 // Args returns nmap's arguments (without the program name) for opts. The
 // order is fixed, whatever the order of opts:
 //
-//	[-6] [-oX path] [--stats-every D] [--exclude a,b] profile... [-- targets...]
+//	[-6] [--privileged] [-e iface] [-oX path] [--stats-every D] [--exclude a,b] profile... [-- targets...]
 //
 // The options the agent chooses come before the profile's, and the targets
 // after "--", so that a profile ending in an option that wants a value (say
@@ -42,6 +44,12 @@ func Args(opts ...Option) []string {
 	var out []string
 	if b.ipv6 {
 		out = append(out, "-6")
+	}
+	if b.privileged {
+		out = append(out, "--privileged")
+	}
+	if b.iface != "" {
+		out = append(out, "-e", b.iface)
 	}
 	if b.xmlPath != "" {
 		out = append(out, "-oX", b.xmlPath)

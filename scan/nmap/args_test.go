@@ -4,7 +4,20 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/scantron/scantron/scan"
 )
+
+// profile parses a profile's options for the builders, failing the test on
+// a refused one.
+func profile(t *testing.T, options string) scan.OptionSet {
+	t.Helper()
+	set, err := scan.ParseOptionSet(scan.Nmap, options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
 
 func TestArgsOrder(t *testing.T) {
 	tests := []struct {
@@ -15,21 +28,18 @@ func TestArgsOrder(t *testing.T) {
 		{"nothing", nil, nil},
 		{"all, given in reverse", []Option{
 			WithTargets([]string{"198.18.0.0/24", "scanme.example"}),
-			WithProfile([]string{"-sV", "-p", "22,80"}),
+			WithProfile(profile(t, "-sV -p 22,80")),
 			WithExcludes([]string{"198.18.0.7"}),
 			WithStatsEvery(5 * time.Second),
 			WithXMLOutput("out.xml"),
+			WithInterface("eth1"),
+			WithPrivileged(),
 			WithIPv6(),
 		}, []string{
-			"-6", "-oX", "out.xml", "--stats-every", "5s", "--exclude", "198.18.0.7",
+			"-6", "--privileged", "-e", "eth1", "-oX", "out.xml", "--stats-every", "5s", "--exclude", "198.18.0.7",
 			"-sV", "-p", "22,80", "--", "198.18.0.0/24", "scanme.example",
 		}},
-		{"a dangling profile option can only take --", []Option{
-			WithXMLOutput("out.xml"),
-			WithProfile([]string{"-sV", "-p"}),
-			WithTargets([]string{"198.18.0.1"}),
-		}, []string{"-oX", "out.xml", "-sV", "-p", "--", "198.18.0.1"}},
-		{"no targets, no --", []Option{WithProfile([]string{"-sn"})}, []string{"-sn"}},
+		{"no targets, no --", []Option{WithProfile(profile(t, "-sn"))}, []string{"-sn"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,10 +51,9 @@ func TestArgsOrder(t *testing.T) {
 }
 
 func TestArgsDoesNotAlias(t *testing.T) {
-	profile := []string{"-sV", "-p", "22"}
 	targets := []string{"198.18.0.1"}
-	args := Args(WithProfile(profile), WithTargets(targets))
-	profile[0], targets[0] = "-oXevil", "-iLevil"
+	args := Args(WithProfile(profile(t, "-sV -p 22")), WithTargets(targets))
+	targets[0] = "-iLevil"
 	if want := []string{"-sV", "-p", "22", "--", "198.18.0.1"}; !slices.Equal(args, want) {
 		t.Errorf("Args = %q, want %q", args, want)
 	}

@@ -1,7 +1,10 @@
 package nmap
 
-// WithProfile adds a profile's options, which the caller has already checked
-// with scan.CheckOptions (scan.Spec.Validate does). Later calls append.
-func WithProfile(options []string) Option {
-	return func(b *builder) { b.profile = appendCopy(b.profile, options) }
+import "github.com/scantron/scantron/scan"
+
+// WithProfile adds a profile's options. They come as a scan.OptionSet, so
+// only options that passed the allow-list can reach nmap's command line.
+// Later calls append.
+func WithProfile(set scan.OptionSet) Option {
+	return func(b *builder) { b.profile = append(b.profile, set.Args()...) }
 }

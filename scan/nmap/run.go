@@ -29,6 +29,9 @@ type RunOptions struct {
 	Args []string
 	// Env is its environment; nil means Run's own.
 	Env []string
+	// Dir is its working directory; "" means Run's own. The agent gives a
+	// private empty directory: nmap also looks for --script names there.
+	Dir string
 	// OnProgress, if set, is called for each progress line nmap prints
 	// (see WithStatsEvery). Calls come from one goroutine, in order, and
 	// never after Run has returned. It must not block for long: nmap
@@ -82,6 +85,7 @@ func Run(ctx context.Context, opt RunOptions) error {
 
 	cmd := exec.Command(path, opt.Args...)
 	cmd.Env = opt.Env
+	cmd.Dir = opt.Dir
 	cmd.Stdout, cmd.Stderr = stdout, stderr // Stdin stays nil: /dev/null
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = pipeGrace

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -128,14 +130,15 @@ func TestRunRealNmap(t *testing.T) {
 
 func TestRunRealNmapFails(t *testing.T) {
 	needNmap(t)
-	// A bad option: nmap exits at once, before sending anything.
-	args, err := SpecArgs(testSpec([]string{"-n", "--no-such-option"}, "127.0.0.1"), filepath.Join(t.TempDir(), "out.xml"), 0)
+	// A value the allow-list passes but nmap refuses: nmap exits at once,
+	// before sending anything.
+	args, err := SpecArgs(testSpec([]string{"-n", "--port-ratio", "2"}, "127.0.0.1"), filepath.Join(t.TempDir(), "out.xml"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = Run(t.Context(), RunOptions{Args: args})
 	if !errors.Is(err, ErrScannerFailed) || !strings.Contains(err.Error(), "exited with status") ||
-		!strings.Contains(err.Error(), "no-such-option") {
+		!strings.Contains(err.Error(), "port-ratio") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -168,5 +171,65 @@ func TestRunRealNmapCancel(t *testing.T) {
 	defer f.Close()
 	if _, err := report.Parse(f, func(report.Host) error { return nil }); !errors.Is(err, report.ErrTruncated) {
 		t.Errorf("report of a cancelled scan: %v, want ErrTruncated", err)
+	}
+}
+
+// TestRunRealNmapGuardedScripts: the --script expression a profile gives
+// reaches nmap wrapped so that broadcast and external scripts never run,
+// and nmap reads the wrapped form.
+func TestRunRealNmapGuardedScripts(t *testing.T) {
+	needNmap(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"))
+			time.Sleep(200 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	open := ln.Addr().(*net.TCPAddr).Port
+	options, err := scan.ParseOptions(scan.Nmap, "-n -Pn -sT -p "+strconv.Itoa(open)+" --script 'banner,ssh-hostkey and not intrusive'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xmlPath := filepath.Join(t.TempDir(), "out.xml")
+	args, err := SpecArgs(testSpec(options, "127.0.0.1"), xmlPath, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(args, "(banner) and not (broadcast or external),(ssh-hostkey and not intrusive) and not (broadcast or external)") {
+		t.Fatalf("args %q lack the guarded expression", args)
+	}
+	if err := Run(t.Context(), RunOptions{Args: args, Dir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(xmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ran []string
+	if _, err := report.Parse(f, func(h report.Host) error {
+		for _, p := range h.Ports {
+			for _, s := range p.Scripts {
+				ran = append(ran, s.ID)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// nmap quits on an expression it cannot read; ssh-hostkey finds no SSH
+	// behind a bare banner and reports nothing.
+	if !slices.Equal(ran, []string{"banner"}) {
+		t.Errorf("scripts that reported: %q, want banner", ran)
 	}
 }

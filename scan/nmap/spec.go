@@ -2,7 +2,6 @@ package nmap
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -10,7 +9,8 @@ import (
 )
 
 // SpecArgs returns the nmap arguments that run spec, writing XML to xmlPath
-// and progress every statsEvery (0: none), in the order Args gives. It
+// and progress every statsEvery (0: none), with extra options of the
+// agent's (WithPrivileged), in the order Args gives. It
 // validates spec again (the error then wraps scan.ErrInvalidSpec), and:
 //
 //   - writes every target and exclusion in a form nmap reads: a range of
@@ -23,12 +23,16 @@ import (
 //
 // xmlPath must not be empty and must not start with "-" ("-oX -" writes to
 // standard output, where Run reads progress).
-func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]string, error) {
+func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration, extra ...Option) ([]string, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
 	if spec.Scanner != scan.Nmap {
 		return nil, fmt.Errorf("%w: scanner is %q, not nmap", scan.ErrInvalidSpec, spec.Scanner)
+	}
+	set, err := scan.ParseOptionArgs(scan.Nmap, spec.Options)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err)
 	}
 	if xmlPath == "" || strings.HasPrefix(xmlPath, "-") {
 		return nil, fmt.Errorf("nmap: XML output path %q is empty or looks like an option", xmlPath)
@@ -41,7 +45,7 @@ func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	profile6 := slices.Contains(spec.Options, "-6")
+	profile6 := set.Has("-6")
 	switch {
 	case v4 && v6:
 		return nil, fmt.Errorf("%w: nmap scans one address family per run; put IPv4 and IPv6 targets in separate shards", scan.ErrInvalidSpec)
@@ -52,13 +56,13 @@ func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration) ([]strin
 		WithXMLOutput(xmlPath),
 		WithStatsEvery(statsEvery),
 		WithExcludes(excludes),
-		WithProfile(spec.Options),
+		WithProfile(set),
 		WithTargets(targets),
 	}
 	if v6 && !profile6 {
 		opts = append(opts, WithIPv6())
 	}
-	return Args(opts...), nil
+	return Args(append(opts, extra...)...), nil
 }
 
 // nmapTargets renders targets for nmap and says which address families they

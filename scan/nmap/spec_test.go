@@ -24,9 +24,9 @@ func TestSpecArgs(t *testing.T) {
 	}{
 		{
 			name: "typical",
-			spec: spec([]string{"-sV", "-T4", "--top-ports", "1000"}, []string{"198.18.0.0/24", "scanme.example"}, []string{"198.18.0.1"}),
+			spec: spec([]string{"-sV", "-T4", "--top-ports", "1000"}, []string{"198.18.0.0/24", "scanme.example"}, []string{"198.18.1.1"}),
 			xml:  "shard-2.xml", stats: 5 * time.Second,
-			want: []string{"-oX", "shard-2.xml", "--stats-every", "5s", "--exclude", "198.18.0.1",
+			want: []string{"-oX", "shard-2.xml", "--stats-every", "5s", "--exclude", "198.18.1.1",
 				"-sV", "-T4", "--top-ports", "1000", "--", "198.18.0.0/24", "scanme.example"},
 		},
 		{
@@ -36,9 +36,9 @@ func TestSpecArgs(t *testing.T) {
 		},
 		{
 			name: "ranges become CIDR blocks",
-			spec: spec(nil, []string{"198.18.0.1-198.18.0.9", "198.18.1.0-198.18.1.255"}, []string{"198.18.0.4-7"}), xml: "out.xml",
+			spec: spec(nil, []string{"198.18.0.1-198.18.0.3", "198.18.0.8-198.18.0.9", "198.18.1.0-198.18.1.255"}, []string{"198.18.0.4-7"}), xml: "out.xml",
 			want: []string{"-oX", "out.xml", "--exclude", "198.18.0.4/30", "--",
-				"198.18.0.1", "198.18.0.2/31", "198.18.0.4/30", "198.18.0.8/31", "198.18.1.0/24"},
+				"198.18.0.1", "198.18.0.2/31", "198.18.0.8/31", "198.18.1.0/24"},
 		},
 		{
 			name: "targets are normalised",
