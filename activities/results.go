@@ -26,8 +26,9 @@ type RunStore interface {
 	CompleteRun(ctx context.Context, runID int64, csv scan.BlobRef) (scan.Run, error)
 	CreateShard(ctx context.Context, runID int64, index int, agentID int64, targets []string) (scan.Shard, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	GetShard(ctx context.Context, id int64) (scan.Shard, error)
 	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
-	ReplaceShardResults(ctx context.Context, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
+	ReplaceShardResults(ctx context.Context, runID, shardID int64, attempt int, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
 }
 
@@ -171,13 +172,23 @@ type ParseResultsResult struct {
 	Hosts   int `json:"hosts"`
 	Ports   int `json:"ports"`
 	Skipped int `json:"skipped"` // hosts without an IP address
+	// Stale: the shard already holds a later attempt's results, so this
+	// (late) attempt stored nothing.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // ParseResults streams the shard's XML from object storage into PostgreSQL.
-// It replaces the shard's rows, so running it twice never duplicates them.
+// It replaces the shard's rows, so running it twice never duplicates them;
+// an attempt older than the one already stored changes nothing.
 func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (ParseResultsResult, error) {
 	if err := in.Raw.Validate(); err != nil {
 		return ParseResultsResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
+	}
+	if sh, err := r.Store.GetShard(ctx, in.ShardID); err != nil {
+		return ParseResultsResult{}, wrap("find shard", err)
+	} else if sh.Attempt > in.Attempt {
+		activity.GetLogger(ctx).Warn("output of an older attempt arrived late; kept the newer attempt", "shard", in.ShardID, "attempt", in.Attempt, "stored", sh.Attempt)
+		return ParseResultsResult{Stale: true}, nil
 	}
 	if err := r.Store.SetRunStatus(ctx, in.RunID, scan.RunParsing, ""); err != nil {
 		return ParseResultsResult{}, wrap("mark run parsing", err)
@@ -192,7 +203,7 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	defer body.Close()
 
 	var parsed int
-	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, func(emit func(report.Host) error) error {
+	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, in.Attempt, func(emit func(report.Host) error) error {
 		_, err := report.Parse(body, func(h report.Host) error {
 			parsed++
 			if parsed%500 == 0 {
@@ -209,6 +220,10 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	}
 	if err != nil {
 		return ParseResultsResult{}, wrap("store results", err)
+	}
+	if stats.Stale {
+		activity.GetLogger(ctx).Warn("results of an older attempt arrived late; kept the newer ones", "shard", in.ShardID, "attempt", in.Attempt)
+		return ParseResultsResult{Stale: true}, nil
 	}
 	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardCompleted, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
 		return ParseResultsResult{}, wrap("mark shard completed", err)

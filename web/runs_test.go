@@ -211,7 +211,7 @@ func TestRunResults(t *testing.T) {
 		t.Fatalf("raw of a running shard: %d, want 404", w.Code)
 	}
 	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	_, err = testStore.ReplaceShardResults(ctx, r.ID, sh.ID, func(emit func(report.Host) error) error {
+	_, err = testStore.ReplaceShardResults(ctx, r.ID, sh.ID, 0, func(emit func(report.Host) error) error {
 		return emit(report.Host{
 			Addresses: []report.Address{{Addr: "198.18.0.5", Type: "ipv4"}},
 			Status:    "up", Start: start, End: start.Add(time.Minute),
@@ -339,7 +339,7 @@ func addPorts(t *testing.T, runID, agentID int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = testStore.ReplaceShardResults(ctx, runID, sh.ID, func(emit func(report.Host) error) error {
+	_, err = testStore.ReplaceShardResults(ctx, runID, sh.ID, 0, func(emit func(report.Host) error) error {
 		return emit(report.Host{
 			Addresses: []report.Address{{Addr: "198.18.0.7", Type: "ipv4"}},
 			Status:    "up",
