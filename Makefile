@@ -28,7 +28,7 @@ test: lint ## lint, run every package's tests, then fuzz the parsers briefly
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s
-FUZZ_TARGETS := ./scan/report:FuzzParse ./scan:FuzzParseTarget
+FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget
 
 fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

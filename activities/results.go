@@ -204,7 +204,7 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 
 	var parsed int
 	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, in.Attempt, func(emit func(report.Host) error) error {
-		_, err := report.Parse(body, func(h report.Host) error {
+		_, err := report.ParseAny(body, func(h report.Host) error {
 			parsed++
 			if parsed%500 == 0 {
 				activity.RecordHeartbeat(ctx, parsed)
