@@ -54,11 +54,29 @@ const (
 // ports is reported up, with the first port's reason; an "ipv4" address that
 // is an IPv6 address (a masscan quirk) is reported as "ipv6".
 func Parse(r io.Reader, fn func(Host) error) (RunInfo, error) {
+	p := newParser(r)
+	err := p.run(func(h Host, _ []byte) error { return fn(h) })
+	return p.info, err
+}
+
+// ParseRaw is Parse that also hands fn the exact bytes of each host's
+// element, from <host to </host>, for copying a host into another nmap
+// document unchanged. The bytes are valid only during the call. If root is
+// not nil it is called once the <nmaprun> start tag is read, with the run's
+// attributes (Scanner, Args, Version, Start), before any host.
+func ParseRaw(r io.Reader, root func(RunInfo) error, fn func(h Host, raw []byte) error) (RunInfo, error) {
+	p := newParser(r)
+	p.in.recording = true
+	p.onRoot = root
+	err := p.run(fn)
+	return p.info, err
+}
+
+func newParser(r io.Reader) *parser {
 	p := &parser{in: &byteReader{r: r, buf: make([]byte, 32<<10)}, hostStart: -1}
 	p.d = xml.NewDecoder(p.in)
 	p.d.Strict = true
-	err := p.run(fn)
-	return p.info, err
+	return p
 }
 
 type parser struct {
@@ -68,9 +86,11 @@ type parser struct {
 	hostStart int64 // input offset of the open <host>, or -1
 	skipStack []xml.Name
 	info      RunInfo
+	tokStart  int64 // input offset of the last token's first byte
+	onRoot    func(RunInfo) error
 }
 
-func (p *parser) run(fn func(Host) error) error {
+func (p *parser) run(fn func(Host, []byte) error) error {
 	root, err := p.root()
 	if err != nil {
 		return err
@@ -89,6 +109,11 @@ func (p *parser) run(fn func(Host) error) error {
 			}
 		}
 	}
+	if p.onRoot != nil {
+		if err := p.onRoot(p.info); err != nil {
+			return err
+		}
+	}
 	for {
 		tok, err := p.next()
 		if err != nil {
@@ -98,11 +123,16 @@ func (p *parser) run(fn func(Host) error) error {
 		case xml.StartElement:
 			switch {
 			case is(t, "host"):
+				from := p.tokStart
 				h, err := p.host(t)
 				if err != nil {
 					return err
 				}
-				if err := fn(h); err != nil {
+				var raw []byte
+				if p.in.recording {
+					raw = p.in.rec[from-p.in.recBase : p.d.InputOffset()-p.in.recBase]
+				}
+				if err := fn(h, raw); err != nil {
 					return err
 				}
 			case is(t, "runstats"):
@@ -154,6 +184,10 @@ func (p *parser) next() (xml.Token, error) {
 	p.in.limit, p.in.why = p.in.n+maxTokenBytes, "a token is larger than 4 MiB"
 	if p.hostStart >= 0 && p.hostStart+maxHostBytes < p.in.limit {
 		p.in.limit, p.in.why = p.hostStart+maxHostBytes, "a host is larger than 32 MiB"
+	}
+	p.tokStart = p.d.InputOffset()
+	if p.in.recording && p.hostStart < 0 {
+		p.in.drop(p.tokStart) // keep only what the next host may need
 	}
 	tok, err := p.d.RawToken()
 	if err != nil {
@@ -512,6 +546,20 @@ type byteReader struct {
 	why      string
 	tripped  bool
 	err      error
+
+	// With recording on, every byte handed out is also kept in rec, rec[0]
+	// being input offset recBase; ParseRaw cuts hosts' bytes out of it.
+	recording bool
+	rec       []byte
+	recBase   int64
+}
+
+// drop forgets the recorded bytes before input offset off.
+func (b *byteReader) drop(off int64) {
+	if n := off - b.recBase; n > 0 {
+		b.rec = b.rec[:copy(b.rec, b.rec[n:])]
+		b.recBase = off
+	}
 }
 
 var errLimit = errors.New("parser limit exceeded")
@@ -529,6 +577,9 @@ func (b *byteReader) ReadByte() (byte, error) {
 	c := b.buf[b.pos]
 	b.pos++
 	b.n++
+	if b.recording {
+		b.rec = append(b.rec, c)
+	}
 	return c, nil
 }
 

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 )
 
@@ -12,27 +11,12 @@ import (
 // ParseMasscanJSON.
 func ParseAny(r io.Reader, fn func(Host) error) (RunInfo, error) {
 	br := bufio.NewReaderSize(r, 4096)
-	for skipped := 0; ; skipped++ {
-		c, err := br.ReadByte()
-		if err == io.EOF {
-			return RunInfo{}, fmt.Errorf("%w: the document is empty", ErrTruncated)
-		}
-		if err != nil {
-			return RunInfo{}, fmt.Errorf("reading scanner output: %w", err)
-		}
-		if skipped > maxTokenBytes {
-			return RunInfo{}, fmt.Errorf("%w: more than 4 MiB of white space", ErrMalformed)
-		}
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		if err := br.UnreadByte(); err != nil {
-			return RunInfo{}, fmt.Errorf("reading scanner output: %w", err)
-		}
-		if c == '[' || c == '{' {
-			return ParseMasscanJSON(br, fn)
-		}
-		return Parse(br, fn)
+	c, err := firstNonSpace(br)
+	if err != nil {
+		return RunInfo{}, err
 	}
+	if c == '[' || c == '{' {
+		return ParseMasscanJSON(br, fn)
+	}
+	return Parse(br, fn)
 }
