@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -23,6 +25,7 @@ import (
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/report"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
@@ -244,6 +247,13 @@ func TestPipeline(t *testing.T) {
 				t.Errorf("ParseResults #%d of %v stored %+v, want 1 host and 3 ports", i+1, spec.Targets, parsed)
 			}
 		}
+		// A superseded attempt's output arriving late stores nothing.
+		late := parseIn
+		late.Attempt = scanned.Attempt - 1
+		parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, late)
+		if err != nil || !parsed.Stale || parsed.Hosts != 0 {
+			t.Errorf("late attempt: %+v, %v", parsed, err)
+		}
 	}
 	rows, err := f.store.Pool().Query(ctx, `SELECT host(h.address), p.port FROM ports p JOIN hosts h ON h.id = p.host_id
 		WHERE p.run_id = $1 AND p.state = 'open' ORDER BY h.address, p.port`, start.RunID)
@@ -264,10 +274,13 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("open ports in PostgreSQL = %v, want %v", open, want)
 	}
 
+	dir := t.TempDir()
+	f.results.ExportTargets = []activities.ExportTarget{activities.DirTarget{Dir: dir}, activities.PrefixTarget{Objects: objs, Prefix: fmt.Sprintf("forward-%d", start.RunID)}}
 	exported, err := execute[activities.ExportResultsResult](t, env, f.results.ExportResults, activities.ExportResultsInput{RunID: start.RunID})
 	if err != nil {
 		t.Fatalf("ExportResults: %v", err)
 	}
+	checkExports(t, start.RunID, exported, want, dir)
 	csvBody, err := objs.Get(ctx, exported.CSV)
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +316,73 @@ func TestPipeline(t *testing.T) {
 	shards, _ := f.store.ListShards(ctx, start.RunID)
 	if len(shards) != 2 || shards[0].Status != scan.ShardCompleted || shards[1].Status != scan.ShardCompleted || shards[1].Raw == nil {
 		t.Errorf("shards %+v", shards)
+	}
+}
+
+// checkExports reads the JSON Lines and merged XML exports back, and their
+// copies in the export targets.
+func checkExports(t *testing.T, runID int64, exported activities.ExportResultsResult, wantOpen []string, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	read := func(ref scan.BlobRef) []byte {
+		body, err := objs.Get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer body.Close()
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var open []string
+	jsonl := read(exported.JSONL)
+	lines := bytes.Split(bytes.TrimSpace(jsonl), []byte("\n"))
+	for _, line := range lines {
+		var l activities.JSONLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("JSON line %s: %v", line, err)
+		}
+		if l.Run != runID || l.Scan != "loop" || l.Site != "loopback" || l.Status != "up" || l.Ports == nil {
+			t.Errorf("JSON line %s", line)
+		}
+		for _, p := range l.Ports {
+			if p.State == "open" {
+				open = append(open, fmt.Sprintf("%s:%d", l.Address, p.Port))
+			}
+		}
+	}
+	if len(lines) != 2 || !slices.Equal(open, wantOpen) {
+		t.Errorf("JSON Lines: %d lines, open %v, want 2 and %v", len(lines), open, wantOpen)
+	}
+
+	merged := read(exported.XML)
+	var addrs []string
+	info, err := report.Parse(bytes.NewReader(merged), func(h report.Host) error {
+		addrs = append(addrs, h.IP())
+		return nil
+	})
+	if err != nil || info.HostsUp != 2 || info.Exit != "success" || !slices.Equal(addrs, []string{"127.0.0.1", "::1"}) {
+		t.Errorf("merged XML: %+v, hosts %v, %v", info, addrs, err)
+	}
+
+	for name, want := range map[string][]byte{scan.JSONLExport: jsonl, scan.XMLExport: merged, scan.CSVExport: read(exported.CSV)} {
+		file := scan.ExportFileName(runID, name)
+		got, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s in the export directory: %d bytes, %v", file, len(got), err)
+		}
+		obj, size, err := objs.Open(ctx, fmt.Sprintf("forward-%d/%s", runID, file))
+		if err != nil || size != int64(len(want)) {
+			t.Errorf("%s under the export prefix: %d bytes, %v", file, size, err)
+		} else {
+			obj.Close()
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("export directory holds %d entries, want 3 (no temporary files)", len(entries))
 	}
 }
 

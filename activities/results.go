@@ -1,8 +1,10 @@
 package activities
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +32,7 @@ type RunStore interface {
 	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
 	ReplaceShardResults(ctx context.Context, runID, shardID int64, attempt int, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
+	ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error
 }
 
 // Blobs reads and writes objects.
@@ -55,6 +58,9 @@ type Results struct {
 	Objects      Blobs
 	MaxAddresses uint64
 	Timeouts     Timeouts
+	// ExportTargets also receive each run's exports (a directory or an S3
+	// prefix that log forwarders watch); none by default.
+	ExportTargets []ExportTarget
 }
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -236,10 +242,12 @@ type ExportResultsInput struct {
 	RunID int64 `json:"run_id"`
 }
 
-// ExportResultsResult points at the CSV.
+// ExportResultsResult points at the exports.
 type ExportResultsResult struct {
-	CSV  scan.BlobRef `json:"csv"`
-	Rows int          `json:"rows"`
+	CSV   scan.BlobRef `json:"csv"`
+	Rows  int          `json:"rows"`
+	JSONL scan.BlobRef `json:"jsonl"`
+	XML   scan.BlobRef `json:"xml"`
 }
 
 // CSVHeader is the first line of a run's CSV export: the old Scantron columns
@@ -249,32 +257,119 @@ var CSVHeader = []string{
 	"port", "protocol", "state", "service", "product", "version", "extra_info", "reason",
 }
 
-// ExportResults writes the run's CSV to object storage, streaming rows from
-// the database into the upload.
+// ExportResults writes the run's exports to object storage, each streamed
+// into its upload: the CSV and JSON Lines from the database, and one nmap
+// XML merged from the shards' stored scanner output. Then it copies them to
+// the export targets, if any. Every export has a fixed key, so running it
+// again replaces rather than adds.
 func (r *Results) ExportResults(ctx context.Context, in ExportResultsInput) (ExportResultsResult, error) {
-	pr, pw := io.Pipe()
-	rows := 0
-	go func() {
-		w := csv.NewWriter(pw)
-		err := w.Write(CSVHeader)
+	var out ExportResultsResult
+	var err error
+	out.CSV, err = r.upload(ctx, scan.ExportKey(in.RunID, scan.CSVExport), "text/csv", func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		err := cw.Write(CSVHeader)
 		if err == nil {
 			err = r.Store.ExportRows(ctx, in.RunID, func(row scan.ExportRow) error {
-				rows++
-				return w.Write(exportRecord(row))
+				out.Rows++
+				return cw.Write(exportRecord(row))
 			})
 		}
-		w.Flush()
+		cw.Flush()
 		if err == nil {
-			err = w.Error()
+			err = cw.Error()
 		}
-		pw.CloseWithError(err)
-	}()
-	ref, err := r.Objects.Put(ctx, scan.ExportKey(in.RunID, "results.csv"), pr, -1, "text/csv")
-	pr.CloseWithError(err) // unblocks the writer if the upload failed first
+		return err
+	})
 	if err != nil {
 		return ExportResultsResult{}, wrap("upload CSV", err)
 	}
-	return ExportResultsResult{CSV: ref, Rows: rows}, nil
+	activity.RecordHeartbeat(ctx, "csv")
+	out.JSONL, err = r.upload(ctx, scan.ExportKey(in.RunID, scan.JSONLExport), "application/jsonl", func(w io.Writer) error {
+		return r.writeJSONL(ctx, in.RunID, w)
+	})
+	if err != nil {
+		return ExportResultsResult{}, wrap("upload JSON Lines", err)
+	}
+	activity.RecordHeartbeat(ctx, "jsonl")
+	out.XML, err = r.upload(ctx, scan.ExportKey(in.RunID, scan.XMLExport), "application/xml", func(w io.Writer) error {
+		return r.writeMergedXML(ctx, in.RunID, w)
+	})
+	if err != nil {
+		return ExportResultsResult{}, wrap("upload merged XML", err)
+	}
+	activity.RecordHeartbeat(ctx, "xml")
+	for _, t := range r.ExportTargets {
+		for name, ref := range map[string]scan.BlobRef{scan.CSVExport: out.CSV, scan.JSONLExport: out.JSONL, scan.XMLExport: out.XML} {
+			if err := r.copyToTarget(ctx, t, scan.ExportFileName(in.RunID, name), ref); err != nil {
+				return ExportResultsResult{}, wrap("export to "+t.String(), err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// upload streams what write produces into the object at key.
+func (r *Results) upload(ctx context.Context, key, contentType string, write func(io.Writer) error) (scan.BlobRef, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(write(pw))
+	}()
+	ref, err := r.Objects.Put(ctx, key, pr, -1, contentType)
+	pr.CloseWithError(err) // unblocks the writer if the upload failed first
+	return ref, err
+}
+
+// JSONLine is one line of a run's JSON Lines export: one host with its
+// ports, and the run it belongs to.
+type JSONLine struct {
+	Run       int64     `json:"run_id"`
+	Scan      string    `json:"scan"`
+	Site      string    `json:"site"`
+	ScanStart time.Time `json:"scan_start"`
+	ScanEnd   time.Time `json:"scan_end"`
+	scan.HostRow
+	Ports []scan.PortRow `json:"ports"` // never omitted, unlike HostRow's
+}
+
+func (r *Results) writeJSONL(ctx context.Context, runID int64, w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	err := r.Store.ExportHosts(ctx, runID, func(run scan.ExportRow, h scan.HostRow) error {
+		ports := h.Ports
+		h.Ports = nil
+		return enc.Encode(JSONLine{Run: runID, Scan: run.Scan, Site: run.Site, ScanStart: run.ScanStart, ScanEnd: run.ScanEnd, HostRow: h, Ports: ports})
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeMergedXML merges the stored scanner output of the run's shards, in
+// shard order. A shard without stored output (it failed before its upload)
+// contributes nothing.
+func (r *Results) writeMergedXML(ctx context.Context, runID int64, w io.Writer) error {
+	shards, err := r.Store.ListShards(ctx, runID)
+	if err != nil {
+		return err
+	}
+	m := report.NewMerger(w)
+	for _, sh := range shards {
+		if sh.Raw == nil {
+			continue
+		}
+		body, err := r.Objects.Get(ctx, *sh.Raw)
+		if err != nil {
+			return fmt.Errorf("shard %d: %w", sh.Index, err)
+		}
+		err = m.Add(body)
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("shard %d: %w", sh.Index, err)
+		}
+	}
+	return m.Close()
 }
 
 func exportRecord(row scan.ExportRow) []string {

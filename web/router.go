@@ -68,6 +68,8 @@ func (s *Server) Routes() http.Handler {
 		v1.GET("/runs/:id/ports", api.handle(s.runs.ports))
 		v1.GET("/runs/:id/raw", api.handle(s.runs.raw))
 		v1.GET("/runs/:id/csv", api.handle(s.runs.csv))
+		v1.GET("/runs/:id/jsonl", api.handle(s.runs.jsonl))
+		v1.GET("/runs/:id/xml", api.handle(s.runs.xml))
 	}
 
 	r.GET("/", s.ui.handle(s.ui.dashboard))

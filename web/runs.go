@@ -303,6 +303,29 @@ func (h *runHandlers) csv(c *gin.Context) error {
 		fmt.Sprintf("the CSV export of run %d", r.ID))
 }
 
+// jsonl streams the run's JSON Lines export: one host with its ports a line.
+func (h *runHandlers) jsonl(c *gin.Context) error {
+	return h.export(c, scan.JSONLExport, "application/jsonl", "JSON Lines export")
+}
+
+// xml streams the run's nmap XML, merged from every shard's output.
+func (h *runHandlers) xml(c *gin.Context) error {
+	return h.export(c, scan.XMLExport, "application/xml", "merged nmap XML")
+}
+
+// export streams one of a run's exports, which exist once it completed.
+func (h *runHandlers) export(c *gin.Context, name, contentType, what string) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	if r.CSV == nil {
+		return errorf(http.StatusNotFound, "the %s of run %d is not available yet", what, r.ID)
+	}
+	return h.stream(c, scan.ExportKey(r.ID, name), contentType, scan.ExportFileName(r.ID, name),
+		fmt.Sprintf("the %s of run %d", what, r.ID))
+}
+
 // stream copies an object to the client as a download. Downloads are
 // attachments so that a browser never renders scanner output (which
 // carries text from the scanned hosts) as a page of this site.

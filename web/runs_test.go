@@ -193,7 +193,7 @@ func TestRunResults(t *testing.T) {
 	runPath := fmt.Sprintf("/api/v1/runs/%d", r.ID)
 
 	// Nothing to download before the run has produced anything.
-	for _, p := range []string{runPath + "/raw", runPath + "/csv"} {
+	for _, p := range []string{runPath + "/raw", runPath + "/csv", runPath + "/jsonl", runPath + "/xml"} {
 		w := e.do(t, "GET", p, "")
 		if w.Code != http.StatusNotFound {
 			t.Fatalf("GET %s: %d, want 404", p, w.Code)
@@ -318,6 +318,24 @@ func TestRunResults(t *testing.T) {
 		}
 		if w.Header().Get("Content-Length") != "4" {
 			t.Errorf("Content-Length %q", w.Header().Get("Content-Length"))
+		}
+	})
+	t.Run("jsonl and xml", func(t *testing.T) {
+		w := e.do(t, "GET", runPath+"/xml", "")
+		if w.Code != http.StatusNotFound || !strings.Contains(errorOf(t, w), "missing from object storage") {
+			t.Fatalf("xml before it is stored: %d %s", w.Code, w.Body.String())
+		}
+		e.objects.put(scan.ExportKey(r.ID, scan.JSONLExport), []byte("{}\n"))
+		e.objects.put(scan.ExportKey(r.ID, scan.XMLExport), []byte("<nmaprun></nmaprun>"))
+		for path, want := range map[string][3]string{
+			"/jsonl": {"{}\n", "application/jsonl", fmt.Sprintf("scantron-run-%d.jsonl", r.ID)},
+			"/xml":   {"<nmaprun></nmaprun>", "application/xml", fmt.Sprintf("scantron-run-%d.xml", r.ID)},
+		} {
+			w := e.do(t, "GET", runPath+path, "")
+			if w.Code != http.StatusOK || w.Body.String() != want[0] || w.Header().Get("Content-Type") != want[1] ||
+				w.Header().Get("Content-Disposition") != fmt.Sprintf("attachment; filename=%q", want[2]) {
+				t.Errorf("GET %s: %d %q %v", path, w.Code, w.Body.String(), w.Header())
+			}
 		}
 	})
 	t.Run("several shards need a choice", func(t *testing.T) {

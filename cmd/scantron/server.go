@@ -52,6 +52,12 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 			Heartbeat:       cfg.HeartbeatTimeout,
 		},
 	}
+	if cfg.ExportDir != "" {
+		results.ExportTargets = append(results.ExportTargets, activities.DirTarget{Dir: cfg.ExportDir})
+	}
+	if cfg.ExportS3Prefix != "" {
+		results.ExportTargets = append(results.ExportTargets, activities.PrefixTarget{Objects: objs, Prefix: cfg.ExportS3Prefix})
+	}
 	handler, err := web.New(web.Config{
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
@@ -77,6 +83,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return workers.RunServer(gctx, tc, results) })
 	reconciler := &workers.Reconciler{Store: store, Temporal: tc, Logger: log}
 	g.Go(func() error { return reconciler.Run(gctx) })
+	retention := &workers.Retention{Store: store, Objects: objs, Age: cfg.Retention, Logger: log}
+	g.Go(func() error { return retention.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

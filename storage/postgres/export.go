@@ -75,3 +75,67 @@ ORDER BY h.address, p.protocol NULLS FIRST, p.port NULLS FIRST, h.id, p.id`
 	}
 	return nil
 }
+
+// exportHostsPage is how many hosts ExportHosts reads (with their ports) at
+// a time.
+const exportHostsPage = 500
+
+// ExportHosts streams a run's hosts, each with its ports, to fn, ordered by
+// address, in one read-only snapshot and pages of bounded size. run carries
+// the run's scan and site names and times as ExportRows gives them, with the
+// port fields empty. A missing run is ErrNotFound; an error from fn stops
+// the export and is returned wrapped.
+func (s *Store) ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error {
+	const head = `
+SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
+       COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now())
+FROM runs r
+JOIN scans s ON s.id = r.scan_id
+JOIN sites si ON si.id = s.site_id
+WHERE r.id = $1`
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	return s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		var (
+			run        scan.ExportRow
+			start, end time.Time
+		)
+		if err := tx.QueryRow(ctx, head, runID).Scan(&run.Scan, &run.Site, &start, &end); err != nil {
+			return mapRead("export run", err, fmt.Sprintf("run %d", runID))
+		}
+		run.ScanStart, run.ScanEnd = start.UTC(), end.UTC()
+		// Keyset paging: each page starts after the last (address, id).
+		const page = `SELECT ` + hostCols + ` FROM hosts h
+WHERE h.run_id = $1 AND ($2::bigint IS NULL OR (h.address, h.id) > ($3::inet, $2::bigint))
+ORDER BY h.address, h.id LIMIT $4`
+		var (
+			lastID   *int64
+			lastAddr *string
+		)
+		for {
+			rows, err := tx.Query(ctx, page, runID, lastID, lastAddr, exportHostsPage)
+			if err != nil {
+				return fmt.Errorf("export run %d: %w", runID, err)
+			}
+			hosts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.HostRow, error) { return scanHost(r) })
+			if err != nil {
+				return fmt.Errorf("export run %d: %w", runID, err)
+			}
+			if len(hosts) == 0 {
+				return nil
+			}
+			if err := attachPorts(ctx, tx, hosts); err != nil {
+				return fmt.Errorf("export run %d: %w", runID, err)
+			}
+			for _, h := range hosts {
+				if h.Ports == nil {
+					h.Ports = []scan.PortRow{}
+				}
+				if err := fn(run, h); err != nil {
+					return fmt.Errorf("export run %d: %w", runID, err)
+				}
+			}
+			last := hosts[len(hosts)-1]
+			lastID, lastAddr = &last.ID, &last.Address
+		}
+	})
+}

@@ -490,3 +490,41 @@ func TestReplaceShardResultsConcurrently(t *testing.T) {
 		t.Fatalf("%d ports after concurrent replaces, want 2", n)
 	}
 }
+
+// TestExportHosts crosses page boundaries: every host once, in address
+// order, each with its own ports.
+func TestExportHosts(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	f, r, s0, s1 := resultsFixture(t, st)
+	var v4 []report.Host
+	for i := range 1203 {
+		v4 = append(v4, host(fmt.Sprintf("198.18.%d.%d", i/256, i%256), "up", port("tcp", 1+i%7, "open")))
+	}
+	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(v4...))
+	must(t, err)
+	_, err = st.ReplaceShardResults(ctx, r.ID, s1.ID, 0, feed(host("2001:db8::1", "up"), host("198.18.0.5", "down")))
+	must(t, err)
+
+	var got []scan.HostRow
+	must(t, st.ExportHosts(ctx, r.ID, func(run scan.ExportRow, h scan.HostRow) error {
+		if run.Scan != f.scan.Name || run.Site != f.site.Name || run.ScanStart.IsZero() {
+			t.Fatalf("run = %+v", run)
+		}
+		got = append(got, h)
+		return nil
+	}))
+	if len(got) != 1205 {
+		t.Fatalf("%d hosts, want 1205", len(got))
+	}
+	if got[5].Address != "198.18.0.5" || got[6].Address != "198.18.0.5" || got[1204].Address != "2001:db8::1" {
+		t.Errorf("order: %s %s %s", got[5].Address, got[6].Address, got[1204].Address)
+	}
+	for _, h := range got {
+		if h.Address != "2001:db8::1" && h.Status == "up" && (len(h.Ports) != 1 || h.Ports[0].HostID != h.ID) {
+			t.Fatalf("host %s: ports %+v", h.Address, h.Ports)
+		}
+	}
+	wantErr(t, st.ExportHosts(ctx, r.ID+100, func(scan.ExportRow, scan.HostRow) error { return nil }), ErrNotFound)
+}
