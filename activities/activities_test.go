@@ -317,6 +317,29 @@ func TestPipeline(t *testing.T) {
 	if len(shards) != 2 || shards[0].Status != scan.ShardCompleted || shards[1].Status != scan.ShardCompleted || shards[1].Raw == nil {
 		t.Errorf("shards %+v", shards)
 	}
+
+	// Parsing the completed run again from its stored output gives the same
+	// rows, however often it is done.
+	if _, err := f.store.Pool().Exec(ctx, `DELETE FROM hosts WHERE shard_id = $1`, shards[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		re, err := execute[activities.ReparseRunResult](t, env, f.results.ReparseRun, activities.ReparseRunInput{RunID: start.RunID})
+		if err != nil || re.Shards != 2 || re.Hosts != 2 || re.Ports != 6 || re.WorkflowID != "wf-pipeline" {
+			t.Fatalf("ReparseRun #%d = %+v, %v", i+1, re, err)
+		}
+		var hosts, ports int
+		must := func(err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(f.store.Pool().QueryRow(ctx, `SELECT count(*) FROM hosts WHERE run_id = $1`, start.RunID).Scan(&hosts))
+		must(f.store.Pool().QueryRow(ctx, `SELECT count(*) FROM ports WHERE run_id = $1`, start.RunID).Scan(&ports))
+		if hosts != 2 || ports != 6 {
+			t.Fatalf("after ReparseRun #%d: %d hosts, %d ports", i+1, hosts, ports)
+		}
+	}
 }
 
 // checkExports reads the JSON Lines and merged XML exports back, and their
@@ -420,6 +443,19 @@ func TestStartRunRefusesWhatCannotRun(t *testing.T) {
 // TestFinishRunKeepsTheFirstEnding: a run that has ended stays as it ended,
 // whatever a late second FinishRun says, and that call does not fail (it
 // would otherwise be retried for nothing).
+func TestReparseRunRefusesUnfinishedRuns(t *testing.T) {
+	f := newFixture(t, "")
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-reparse-running"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = execute[activities.ReparseRunResult](t, env, f.results.ReparseRun, activities.ReparseRunInput{RunID: start.RunID})
+	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "only completed runs") {
+		t.Fatalf("ReparseRun of a running run: %v", err)
+	}
+}
+
 func TestFinishRunKeepsTheFirstEnding(t *testing.T) {
 	f := newFixture(t, "")
 	env := newEnv(f)

@@ -22,6 +22,7 @@ import (
 type RunStore interface {
 	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
 	GetRunByWorkflowID(ctx context.Context, workflowID string) (scan.Run, error)
+	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error)
 	SetRunTargets(ctx context.Context, runID int64, r scan.Resolved) error
 	SetRunStatus(ctx context.Context, runID int64, status scan.RunStatus, errMsg string) error

@@ -64,6 +64,8 @@ func (s *Server) Routes() http.Handler {
 		v1.GET("/runs", api.handle(s.runs.list))
 		v1.GET("/runs/:id", api.handle(s.runs.get))
 		v1.POST("/runs/:id/cancel", api.handle(s.runs.cancel))
+		v1.POST("/runs/:id/retry", api.handle(s.runs.retry))
+		v1.POST("/runs/:id/reparse", api.handle(s.runs.reparse))
 		v1.GET("/runs/:id/hosts", api.handle(s.runs.hosts))
 		v1.GET("/runs/:id/ports", api.handle(s.runs.ports))
 		v1.GET("/runs/:id/raw", api.handle(s.runs.raw))

@@ -375,3 +375,76 @@ func addPorts(t *testing.T, runID, agentID int64) {
 		t.Fatal(err)
 	}
 }
+
+func TestRetryRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	s := e.makeScan(t, f)
+	r := e.startRun(t, s.ID)
+	path := fmt.Sprintf("/api/v1/runs/%d/retry", r.ID)
+
+	w := e.do(t, "POST", path, "")
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "only failed or cancelled runs are retried") {
+		t.Fatalf("retry of a pending run: %d %s", w.Code, w.Body.String())
+	}
+	if err := testStore.SetRunStatus(ctx, r.ID, scan.RunFailed, "agent lost"); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(time.Second)
+	var again runJSON
+	e.mustDo(t, "POST", path, "", http.StatusAccepted, &again)
+	if again.ID == r.ID || again.ScanID != s.ID || again.WorkflowID != workflows.ScanRunWorkflowID(s.ID, e.now) || again.Status != scan.RunPending {
+		t.Errorf("retry made %+v", again.Run)
+	}
+	if n := len(e.temporal.starts); n != 2 || e.temporal.starts[1].opts.ID != again.WorkflowID {
+		t.Fatalf("%d workflow starts", n)
+	}
+	old, err := testStore.GetRun(ctx, r.ID)
+	if err != nil || old.Status != scan.RunFailed || old.Error != "agent lost" {
+		t.Errorf("the failed run changed: %+v, %v", old, err)
+	}
+	if w := e.do(t, "POST", "/api/v1/runs/999999/retry", ""); w.Code != http.StatusNotFound {
+		t.Errorf("retry of a missing run: %d", w.Code)
+	}
+}
+
+func TestReparseRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	s := e.makeScan(t, f)
+	r := e.startRun(t, s.ID)
+	path := fmt.Sprintf("/api/v1/runs/%d/reparse", r.ID)
+
+	w := e.do(t, "POST", path, "")
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "only completed runs") {
+		t.Fatalf("reparse of a pending run: %d %s", w.Code, w.Body.String())
+	}
+	if _, err := testStore.CompleteRun(ctx, r.ID, scan.BlobRef{Bucket: "b", Key: "k", Size: 1, SHA256: sha}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		RunID      int64  `json:"run_id"`
+		WorkflowID string `json:"workflow_id"`
+	}
+	e.mustDo(t, "POST", path, "", http.StatusAccepted, &got)
+	if got.RunID != r.ID || got.WorkflowID != workflows.ReparseWorkflowID(r.ID) {
+		t.Errorf("answer %+v", got)
+	}
+	st := e.temporal.starts[len(e.temporal.starts)-1]
+	if st.opts.ID != got.WorkflowID || st.opts.TaskQueue != workflows.ServerTaskQueue ||
+		len(st.args) != 1 || st.args[0] != (workflows.ReparseInput{RunID: r.ID}) {
+		t.Errorf("started %+v", st)
+	}
+
+	e.temporal.startErr = serviceerror.NewWorkflowExecutionAlreadyStarted("running", "", "")
+	w = e.do(t, "POST", path, "")
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "already being parsed again") {
+		t.Errorf("second reparse: %d %s", w.Code, w.Body.String())
+	}
+	e.temporal.startErr = errors.New("connection refused")
+	if w := e.do(t, "POST", path, ""); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("Temporal down: %d", w.Code)
+	}
+}

@@ -77,6 +77,7 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 func RunServer(ctx context.Context, c client.Client, results *activities.Results) error {
 	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
+	w.RegisterWorkflow(workflows.ReparseWorkflow)
 	w.RegisterActivity(results)
 	return run(ctx, w)
 }
