@@ -298,6 +298,10 @@ func TestPipeline(t *testing.T) {
 		if r[2] != "loopback" || r[3] != "loop" || r[7] != "tcp" {
 			t.Errorf("CSV row %v", r)
 		}
+		// The old Scantron's columns.
+		if r[14] != "yes" || r[15] != "a1" || r[16] != "nmap" || r[17] != r[4] || r[18] != r[9] {
+			t.Errorf("CSV row %v: old Scantron columns", r)
+		}
 		if r[8] == "open" {
 			csvOpen = append(csvOpen, r[4]+":"+r[6])
 		}

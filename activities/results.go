@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -253,9 +255,17 @@ type ExportResultsResult struct {
 
 // CSVHeader is the first line of a run's CSV export: the old Scantron columns
 // first, then extra detail.
+//
+// The last six are the old Scantron's own columns not already above, with
+// its meanings, so that what consumed its CSV can consume this one:
+// openports is "yes" on a port's row and "no" on the row of a host without
+// ports; engine is the agent; scan_binary is nmap or masscan; target is the
+// address; service_name is the service; banner is masscan's banner, or
+// nmap's product, version and extra info.
 var CSVHeader = []string{
 	"start_time", "end_time", "site_name", "scan_name", "ip_address", "hostname",
 	"port", "protocol", "state", "service", "product", "version", "extra_info", "reason",
+	"openports", "engine", "scan_binary", "target", "service_name", "banner",
 }
 
 // ExportResults writes the run's exports to object storage, each streamed
@@ -378,9 +388,18 @@ func exportRecord(row scan.ExportRow) []string {
 	if row.Port > 0 {
 		port = strconv.Itoa(row.Port)
 	}
+	openports := "no"
+	if row.Protocol != "" {
+		openports = "yes"
+	}
+	banner := row.Banner
+	if banner == "" {
+		banner = strings.Join(slices.DeleteFunc([]string{row.Product, row.Version, row.ExtraInfo}, func(s string) bool { return s == "" }), " ")
+	}
 	return []string{
 		timeText(row.ScanStart), timeText(row.ScanEnd), row.Site, row.Scan, row.Host, row.Hostname,
 		port, row.Protocol, row.State, row.Service, row.Product, row.Version, row.ExtraInfo, row.Reason,
+		openports, row.Agent, string(row.Scanner), row.Host, row.Service, banner,
 	}
 }
 

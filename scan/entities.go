@@ -195,6 +195,9 @@ type ExportRow struct {
 	Version   string
 	ExtraInfo string
 	Reason    string
+	Banner    string // masscan --banners
+	Agent     string // the scan's agent
+	Scanner   Scanner
 }
 
 // ShardUpdate is the new state of a shard.

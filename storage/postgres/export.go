@@ -11,6 +11,7 @@ import (
 )
 
 // ExportRows streams a run's results to fn, one row per port in any state,
+// with the run's scan, site, agent and scanner,
 // ordered by address, protocol and port. A host without ports gives one row
 // with Port 0 and the port fields empty. Hostname is the host's first name.
 //
@@ -25,10 +26,13 @@ import (
 func (s *Store) ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error {
 	const head = `
 SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
-       COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now())
+       COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now()),
+       a.name, pr.scanner
 FROM runs r
 JOIN scans s ON s.id = r.scan_id
 JOIN sites si ON si.id = s.site_id
+JOIN agents a ON a.id = s.agent_id
+JOIN profiles pr ON pr.id = s.profile_id
 WHERE r.id = $1`
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	return s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
@@ -36,7 +40,7 @@ WHERE r.id = $1`
 			base       scan.ExportRow
 			start, end time.Time
 		)
-		err := tx.QueryRow(ctx, head, runID).Scan(&base.Scan, &base.Site, &start, &end)
+		err := tx.QueryRow(ctx, head, runID).Scan(&base.Scan, &base.Site, &start, &end, &base.Agent, &base.Scanner)
 		if err != nil {
 			return mapRead("export run", err, fmt.Sprintf("run %d", runID))
 		}
@@ -50,7 +54,7 @@ func exportRows(ctx context.Context, tx pgx.Tx, runID int64, base scan.ExportRow
 SELECT host(h.address), COALESCE(h.hostnames[1], ''),
        COALESCE(p.port, 0), COALESCE(p.protocol, ''), COALESCE(p.state, ''),
        COALESCE(p.service, ''), COALESCE(p.product, ''), COALESCE(p.version, ''),
-       COALESCE(p.extra_info, ''), COALESCE(p.reason, '')
+       COALESCE(p.extra_info, ''), COALESCE(p.reason, ''), COALESCE(p.banner, '')
 FROM hosts h
 LEFT JOIN ports p ON p.host_id = h.id
 WHERE h.run_id = $1
@@ -63,7 +67,7 @@ ORDER BY h.address, p.protocol NULLS FIRST, p.port NULLS FIRST, h.id, p.id`
 	for rows.Next() {
 		row := base
 		if err := rows.Scan(&row.Host, &row.Hostname, &row.Port, &row.Protocol, &row.State,
-			&row.Service, &row.Product, &row.Version, &row.ExtraInfo, &row.Reason); err != nil {
+			&row.Service, &row.Product, &row.Version, &row.ExtraInfo, &row.Reason, &row.Banner); err != nil {
 			return fmt.Errorf("export run %d: %w", runID, err)
 		}
 		if err := fn(row); err != nil {
@@ -88,10 +92,13 @@ const exportHostsPage = 500
 func (s *Store) ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error {
 	const head = `
 SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
-       COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now())
+       COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now()),
+       a.name, pr.scanner
 FROM runs r
 JOIN scans s ON s.id = r.scan_id
 JOIN sites si ON si.id = s.site_id
+JOIN agents a ON a.id = s.agent_id
+JOIN profiles pr ON pr.id = s.profile_id
 WHERE r.id = $1`
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	return s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
@@ -99,7 +106,7 @@ WHERE r.id = $1`
 			run        scan.ExportRow
 			start, end time.Time
 		)
-		if err := tx.QueryRow(ctx, head, runID).Scan(&run.Scan, &run.Site, &start, &end); err != nil {
+		if err := tx.QueryRow(ctx, head, runID).Scan(&run.Scan, &run.Site, &start, &end, &run.Agent, &run.Scanner); err != nil {
 			return mapRead("export run", err, fmt.Sprintf("run %d", runID))
 		}
 		run.ScanStart, run.ScanEnd = start.UTC(), end.UTC()
