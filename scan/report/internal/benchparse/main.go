@@ -163,7 +163,7 @@ func run(sizeList string, memShare float64) error {
 			fmt.Fprintf(tw, "%s\tscantron\t%d\t%.1f\t%s\t\t\t\n", name, ours.Hosts, mbps(ours), formatSize(ours.maxRSS))
 			fmt.Fprintf(tw, "%s\tUllaakut/nmap v3\t\t\t\t%s\t\t\n", name, skip)
 		}
-		tw.Flush()
+		fmt.Fprintf(os.Stderr, "benchparse: %s done\n", name)
 		os.Remove(path)
 	}
 	return tw.Flush()
