@@ -14,7 +14,7 @@ import (
 )
 
 // resultsFixture is a run with two shards.
-func resultsFixture(t *testing.T, st *Store) (fixture, scan.Run, scan.Shard, scan.Shard) {
+func resultsFixture(t testing.TB, st *Store) (fixture, scan.Run, scan.Shard, scan.Shard) {
 	t.Helper()
 	ctx := context.Background()
 	f := newFixture(t, st, "a")
