@@ -220,7 +220,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	}
 	if avail <= 0 {
 		b.tripped = true
-		return 0, errLimit
+		return 0, errTooLarge
 	}
 	if int64(len(p)) > avail {
 		p = p[:avail]
