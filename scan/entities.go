@@ -143,7 +143,11 @@ type HostRow struct {
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	OS        []OSMatch  `json:"os"`      // best first
 	Scripts   []Script   `json:"scripts"` // host scripts
-	Ports     []PortRow  `json:"ports,omitempty"`
+	// nmap's round-trip times, in microseconds (0: not reported).
+	SRTT       int       `json:"srtt_us,omitempty"`
+	RTTVar     int       `json:"rttvar_us,omitempty"`
+	RTTTimeout int       `json:"rtt_timeout_us,omitempty"`
+	Ports      []PortRow `json:"ports,omitempty"`
 }
 
 // OSMatch is one guess of OS detection.

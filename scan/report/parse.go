@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ const (
 //
 // External entities are never resolved: only XML's predefined entities and
 // character references are accepted. Elements that the types here do not
-// describe (hosthint, taskprogress, extraports, times, OS fingerprints ...)
+// describe (hosthint, taskprogress, extraports, OS fingerprints ...)
 // are skipped.
 //
 // Masscan writes hosts without a <status> and one <host> per port or banner,
@@ -421,6 +422,17 @@ func (p *parser) host(start elem) (Host, error) {
 				}
 				return p.skip(c.name)
 			})
+		case is(c, "times"):
+			var err error
+			if h.Times.SRTT, err = p.intAttr(c, "srtt"); err != nil {
+				return err
+			}
+			if h.Times.RTTVar, err = p.intAttr(c, "rttvar"); err != nil {
+				return err
+			}
+			if h.Times.Timeout, err = p.intAttr(c, "to"); err != nil {
+				return err
+			}
 		case is(c, "hostscript"):
 			return p.children(c.name, func(c elem) error {
 				if is(c, "script") {
@@ -572,6 +584,13 @@ func (p *parser) runstats(name xname) error {
 			}
 			if p.info.Error, err = p.attr(c, "errormsg"); err != nil {
 				return err
+			}
+			if e, err := p.attr(c, "elapsed"); err != nil {
+				return err
+			} else if e != "" {
+				if p.info.Elapsed, err = strconv.ParseFloat(e, 64); err != nil || !(p.info.Elapsed >= 0 && p.info.Elapsed < math.MaxInt32) {
+					return fmt.Errorf("%w: bad elapsed %q", ErrMalformed, e)
+				}
 			}
 			for _, a := range c.attrs {
 				if !a.prefixed && string(a.local) == "time" {

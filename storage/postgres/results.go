@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -165,7 +166,8 @@ func (in *ingester) flush() error {
 			osm[j] = scan.OSMatch{Name: m.Name, Accuracy: m.Accuracy}
 		}
 		hostRows[i] = []any{hostIDs[i], in.runID, in.shardID, ph.addr, mac, vendor, names,
-			h.Status, h.Reason, timeOrNil(h.Start), timeOrNil(h.End), osm, scripts(h.Scripts)}
+			h.Status, h.Reason, timeOrNil(h.Start), timeOrNil(h.End), osm, scripts(h.Scripts),
+			clampInt32(h.Times.SRTT), clampInt32(h.Times.RTTVar), clampInt32(h.Times.Timeout)}
 		for _, p := range h.Ports {
 			sv := p.Service
 			portRows = append(portRows, []any{hostIDs[i], in.runID, p.Protocol, p.Number, p.State,
@@ -174,7 +176,7 @@ func (in *ingester) flush() error {
 		}
 	}
 	hostCols := []string{"id", "run_id", "shard_id", "address", "mac", "vendor", "hostnames",
-		"status", "reason", "started_at", "ended_at", "os", "scripts"}
+		"status", "reason", "started_at", "ended_at", "os", "scripts", "srtt", "rttvar", "rtt_timeout"}
 	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"hosts"}, hostCols, pgx.CopyFromRows(hostRows)); err != nil {
 		return mapWrite("copy hosts", err, "")
 	}
@@ -189,6 +191,11 @@ func (in *ingester) flush() error {
 	in.hosts = in.hosts[:0]
 	in.ports = 0
 	return nil
+}
+
+// clampInt32 fits a scanner-reported number into an integer column.
+func clampInt32(n int) int32 {
+	return int32(max(math.MinInt32, min(n, math.MaxInt32)))
 }
 
 // scripts converts script results for a jsonb column (never null).
@@ -208,12 +215,12 @@ func timeOrNil(t time.Time) *time.Time {
 }
 
 const hostCols = `h.id, h.run_id, h.shard_id, host(h.address), h.mac, h.vendor, h.hostnames,
-h.status, h.reason, h.started_at, h.ended_at, h.os, h.scripts`
+h.status, h.reason, h.started_at, h.ended_at, h.os, h.scripts, h.srtt, h.rttvar, h.rtt_timeout`
 
 func scanHost(row pgx.Row) (scan.HostRow, error) {
 	var h scan.HostRow
 	err := row.Scan(&h.ID, &h.RunID, &h.ShardID, &h.Address, &h.MAC, &h.Vendor, &h.Hostnames,
-		&h.Status, &h.Reason, &h.StartedAt, &h.EndedAt, &h.OS, &h.Scripts)
+		&h.Status, &h.Reason, &h.StartedAt, &h.EndedAt, &h.OS, &h.Scripts, &h.SRTT, &h.RTTVar, &h.RTTTimeout)
 	h.Hostnames = strs(h.Hostnames)
 	return h, err
 }

@@ -194,6 +194,7 @@ func TestHostDetailRoundTrip(t *testing.T) {
 	h := host("198.18.0.7", "up", p, port("tcp", 22, "open"))
 	h.OS = []report.OSMatch{{Name: "Linux 5.0 - 5.14", Accuracy: 100}, {Name: "Linux 4.15", Accuracy: 95}}
 	h.Scripts = []report.Script{{ID: "smb-os-discovery", Output: "OS: Windows"}}
+	h.Times = report.Times{SRTT: 816, RTTVar: 2325, Timeout: 100000}
 	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(h))
 	must(t, err)
 
@@ -206,6 +207,9 @@ func TestHostDetailRoundTrip(t *testing.T) {
 	wantOS := []scan.OSMatch{{Name: "Linux 5.0 - 5.14", Accuracy: 100}, {Name: "Linux 4.15", Accuracy: 95}}
 	if !slices.Equal(got.OS, wantOS) {
 		t.Errorf("OS = %+v, want %+v", got.OS, wantOS)
+	}
+	if got.SRTT != 816 || got.RTTVar != 2325 || got.RTTTimeout != 100000 {
+		t.Errorf("times = %d %d %d", got.SRTT, got.RTTVar, got.RTTTimeout)
 	}
 	if !slices.Equal(got.Scripts, []scan.Script{{ID: "smb-os-discovery", Output: "OS: Windows"}}) {
 		t.Errorf("host scripts = %+v", got.Scripts)

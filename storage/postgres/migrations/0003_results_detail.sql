@@ -6,7 +6,11 @@ ALTER TABLE shards ADD COLUMN results_attempt integer CHECK (results_attempt >= 
 -- [{"id","output"}]: read with their host, never queried inside.
 ALTER TABLE hosts
     ADD COLUMN os      jsonb NOT NULL DEFAULT '[]',
-    ADD COLUMN scripts jsonb NOT NULL DEFAULT '[]';
+    ADD COLUMN scripts jsonb NOT NULL DEFAULT '[]',
+    -- nmap's <times>, in microseconds; 0 when not reported.
+    ADD COLUMN srtt        integer NOT NULL DEFAULT 0,
+    ADD COLUMN rttvar      integer NOT NULL DEFAULT 0,
+    ADD COLUMN rtt_timeout integer NOT NULL DEFAULT 0;
 
 ALTER TABLE ports
     ADD COLUMN tunnel  text    NOT NULL DEFAULT '',
