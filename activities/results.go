@@ -253,11 +253,12 @@ type ExportResultsResult struct {
 	XML   scan.BlobRef `json:"xml"`
 }
 
-// CSVHeader is the first line of a run's CSV export: the old Scantron columns
-// first, then extra detail.
+// CSVHeader is the first line of a run's CSV export: the run and the host,
+// then each port's detail.
 //
-// The last six are the old Scantron's own columns not already above, with
-// its meanings, so that what consumed its CSV can consume this one:
+// The last six are the old (Python) Scantron's own columns that the ones
+// before do not already have, with its meanings, so that what consumed its
+// CSV can consume this one:
 // openports is "yes" on a port's row and "no" on the row of a host without
 // ports; engine is the agent; scan_binary is nmap or masscan; target is the
 // address; service_name is the service; banner is masscan's banner, or
@@ -310,24 +311,47 @@ func (r *Results) ExportResults(ctx context.Context, in ExportResultsInput) (Exp
 	}
 	activity.RecordHeartbeat(ctx, "xml")
 	for _, t := range r.ExportTargets {
-		for name, ref := range map[string]scan.BlobRef{scan.CSVExport: out.CSV, scan.JSONLExport: out.JSONL, scan.XMLExport: out.XML} {
-			if err := r.copyToTarget(ctx, t, scan.ExportFileName(in.RunID, name), ref); err != nil {
+		for _, e := range []struct {
+			name string
+			ref  scan.BlobRef
+		}{{scan.CSVExport, out.CSV}, {scan.JSONLExport, out.JSONL}, {scan.XMLExport, out.XML}} {
+			if err := r.copyToTarget(ctx, t, scan.ExportFileName(in.RunID, e.name), e.ref); err != nil {
 				return ExportResultsResult{}, wrap("export to "+t.String(), err)
 			}
+			activity.RecordHeartbeat(ctx, "copied "+e.name)
 		}
 	}
 	return out, nil
 }
 
-// upload streams what write produces into the object at key.
+// upload streams what write produces into the object at key, heartbeating
+// as the bytes go by, so that a large export is not taken for a stuck one.
 func (r *Results) upload(ctx context.Context, key, contentType string, write func(io.Writer) error) (scan.BlobRef, error) {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(write(pw))
+		pw.CloseWithError(write(&heartbeatWriter{ctx: ctx, w: pw, what: key}))
 	}()
 	ref, err := r.Objects.Put(ctx, key, pr, -1, contentType)
 	pr.CloseWithError(err) // unblocks the writer if the upload failed first
 	return ref, err
+}
+
+// heartbeatWriter records a heartbeat every few megabytes written.
+type heartbeatWriter struct {
+	ctx     context.Context
+	w       io.Writer
+	what    string
+	n, last int64
+}
+
+func (h *heartbeatWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.n += int64(n)
+	if h.n-h.last >= 4<<20 {
+		h.last = h.n
+		activity.RecordHeartbeat(h.ctx, fmt.Sprintf("%s: %d bytes", h.what, h.n))
+	}
+	return n, err
 }
 
 // JSONLine is one line of a run's JSON Lines export: one host with its

@@ -1,5 +1,6 @@
-// Package report reads scanner output (nmap XML) as a stream of hosts, with
-// memory that does not grow with the size of the file.
+// Package report reads scanner output (nmap and masscan XML, masscan JSON)
+// as a stream of hosts, with memory that does not grow with the size of the
+// file, and merges several outputs into one nmap XML document.
 package report
 
 import (
