@@ -5,8 +5,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	nmap "github.com/Ullaakut/nmap/v3"
+
+	"github.com/scantron/scantron/scan/report/internal/gendoc"
 )
 
 // TestMerger merges shard outputs of every kind and reads the result back
@@ -83,5 +86,34 @@ func TestMergerKeepsTruncatedHosts(t *testing.T) {
 	}
 	if err := NewMerger(&bytes.Buffer{}).Add(strings.NewReader("<html></html>")); err == nil {
 		t.Error("a document that is not nmap XML was merged")
+	}
+}
+
+// TestParseRawLargeDocument crosses many buffer refills (with a reader that
+// hands out odd amounts): every host's bytes are exactly its element, and
+// read back alone they give the same host.
+func TestParseRawLargeDocument(t *testing.T) {
+	var doc bytes.Buffer
+	if err := gendoc.Write(&doc, 700); err != nil {
+		t.Fatal(err)
+	}
+	_, want, err := collect(bytes.NewReader(doc.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	_, err = ParseRaw(iotest.HalfReader(bytes.NewReader(doc.Bytes())), nil, func(h Host, raw []byte) error {
+		if !bytes.HasPrefix(raw, []byte("<host ")) || !bytes.HasSuffix(raw, []byte("</host>")) {
+			t.Fatalf("host %d: raw %.40q ... %q", i, raw, raw[max(0, len(raw)-20):])
+		}
+		_, again, err := collect(bytes.NewReader(append(append([]byte("<nmaprun>"), raw...), "</nmaprun>"...)))
+		if err != nil || len(again) != 1 || !reflect.DeepEqual(again[0], want[i]) || !reflect.DeepEqual(h, want[i]) {
+			t.Fatalf("host %d read back: %v", i, err)
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(want) {
+		t.Fatalf("%d hosts, %v", i, err)
 	}
 }
