@@ -2,8 +2,10 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +19,8 @@ import (
 // must appear there whole or not at all.
 type ExportTarget interface {
 	Write(ctx context.Context, name string, r io.Reader) error
+	// Remove deletes the file called name; a missing one is no error.
+	Remove(ctx context.Context, name string) error
 	String() string
 }
 
@@ -73,20 +77,40 @@ func (d DirTarget) Write(_ context.Context, name string, r io.Reader) error {
 	return nil
 }
 
+func (d DirTarget) Remove(_ context.Context, name string) error {
+	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("bad export file name %q", name)
+	}
+	if err := os.Remove(filepath.Join(d.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // PrefixTarget writes exports as objects under a key prefix of the object
 // store (an S3 upload appears whole or not at all).
 type PrefixTarget struct {
-	Objects Blobs
-	Prefix  string // e.g. "exports/"; a missing trailing slash is added
+	Objects interface {
+		Blobs
+		Delete(ctx context.Context, key string) error
+	}
+	Prefix string // e.g. "exports/"; a missing trailing slash is added
+}
+
+func (p PrefixTarget) key(name string) string {
+	if p.Prefix != "" && !strings.HasSuffix(p.Prefix, "/") {
+		return p.Prefix + "/" + name
+	}
+	return p.Prefix + name
+}
+
+func (p PrefixTarget) Remove(ctx context.Context, name string) error {
+	return p.Objects.Delete(ctx, p.key(name))
 }
 
 func (p PrefixTarget) String() string { return "object prefix " + p.Prefix }
 
 func (p PrefixTarget) Write(ctx context.Context, name string, r io.Reader) error {
-	prefix := p.Prefix
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
 	contentType := "application/octet-stream"
 	switch path.Ext(name) {
 	case ".csv":
@@ -96,6 +120,6 @@ func (p PrefixTarget) Write(ctx context.Context, name string, r io.Reader) error
 	case ".xml":
 		contentType = "application/xml"
 	}
-	_, err := p.Objects.Put(ctx, prefix+name, r, -1, contentType)
+	_, err := p.Objects.Put(ctx, p.key(name), r, -1, contentType)
 	return err
 }

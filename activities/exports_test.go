@@ -37,6 +37,12 @@ func TestDirTarget(t *testing.T) {
 			t.Errorf("name %q was accepted", name)
 		}
 	}
+	if err := d.Remove(ctx, "scantron-run-9.csv"); err != nil {
+		t.Errorf("removing a missing file: %v", err)
+	}
+	if err := d.Remove(ctx, "../x"); err == nil {
+		t.Error("Remove accepted a path")
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -47,5 +53,11 @@ func TestDirTarget(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("directory holds %v, want only scantron-run-1.csv", names)
+	}
+	if err := d.Remove(ctx, "scantron-run-1.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d entries left after Remove", len(entries))
 	}
 }

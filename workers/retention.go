@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/postgres"
 )
@@ -24,13 +25,16 @@ type PrefixDeleter interface {
 }
 
 // Retention deletes finished runs older than Age: first every object stored
-// under the run's key prefix (raw scanner output, exports), then the run's
-// rows (shards, hosts and ports go with it). Objects go first so that a
+// under the run's key prefix (raw scanner output, exports) and the copies of
+// its exports in the export targets, then the run's rows (shards, hosts and ports go with it). Objects go first so that a
 // failure leaves the run listed, to be retried on the next pass, rather
 // than objects nobody knows of.
 type Retention struct {
 	Store   ExpiringRuns
 	Objects PrefixDeleter
+	// Targets are the export targets, whose copies of a run's exports go
+	// with the run.
+	Targets []activities.ExportTarget
 	Age     time.Duration
 	Logger  *slog.Logger
 	// Every is how often to look (default one hour).
@@ -110,6 +114,13 @@ func (r *Retention) Once(ctx context.Context) (int, error) {
 func (r *Retention) delete(ctx context.Context, runID int64) error {
 	if _, err := r.Objects.DeletePrefix(ctx, scan.RunPrefix(runID)); err != nil {
 		return fmt.Errorf("run %d: %w", runID, err)
+	}
+	for _, t := range r.Targets {
+		for _, export := range []string{scan.CSVExport, scan.JSONLExport, scan.XMLExport} {
+			if err := t.Remove(ctx, scan.ExportFileName(runID, export)); err != nil {
+				return fmt.Errorf("run %d: %s: %w", runID, t, err)
+			}
+		}
 	}
 	// Another server may have deleted it meanwhile.
 	if err := r.Store.DeleteRun(ctx, runID); err != nil && !errors.Is(err, postgres.ErrNotFound) {

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
@@ -58,6 +61,8 @@ func TestRetentionDeletesOldRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
+	exportDir := t.TempDir()
+	targets := []activities.ExportTarget{activities.DirTarget{Dir: exportDir}, activities.PrefixTarget{Objects: objs, Prefix: "forward"}}
 	// makeRun creates a run of the given age and status with a shard, a
 	// host and two objects.
 	makeRun := func(name string, age time.Duration, status scan.RunStatus) scan.Run {
@@ -86,14 +91,34 @@ func TestRetentionDeletesOldRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		for _, target := range targets {
+			for _, export := range []string{scan.CSVExport, scan.XMLExport} {
+				if err := target.Write(ctx, scan.ExportFileName(run.ID, export), strings.NewReader("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		return run
+	}
+	exportsLeft := func(run scan.Run) int {
+		n := 0
+		for _, export := range []string{scan.CSVExport, scan.XMLExport} {
+			name := scan.ExportFileName(run.ID, export)
+			if _, err := os.Stat(filepath.Join(exportDir, name)); err == nil {
+				n++
+			}
+			if _, _, err := objs.Open(ctx, "forward/"+name); err == nil {
+				n++
+			}
+		}
+		return n
 	}
 	oldDone := makeRun("old-done", 400*24*time.Hour, scan.RunFailed)
 	oldCancelled := makeRun("old-cancelled", 366*24*time.Hour, scan.RunCancelled)
 	oldRunning := makeRun("old-running", 400*24*time.Hour, scan.RunRunning)
 	recent := makeRun("recent", 10*24*time.Hour, scan.RunFailed)
 
-	ret := &Retention{Store: store, Objects: objs, Age: 365 * 24 * time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ret := &Retention{Store: store, Objects: objs, Targets: targets, Age: 365 * 24 * time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	n, err := ret.Once(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("Once = %d, %v; want 2 runs deleted", n, err)
@@ -116,6 +141,9 @@ func TestRetentionDeletesOldRuns(t *testing.T) {
 		_, _, err = objs.Open(ctx, scan.ExportKey(tc.run.ID, scan.CSVExport))
 		if (err == nil) != tc.kept {
 			t.Errorf("run %s: export kept %v, want %v", tc.run.WorkflowID, err == nil, tc.kept)
+		}
+		if left, want := exportsLeft(tc.run), map[bool]int{true: 4, false: 0}[tc.kept]; left != want {
+			t.Errorf("run %s: %d export copies left, want %d", tc.run.WorkflowID, left, want)
 		}
 		n, err := objs.DeletePrefix(ctx, fmt.Sprintf("runs/%d/", tc.run.ID))
 		if err != nil || (n == 2) != tc.kept {

@@ -83,7 +83,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return workers.RunServer(gctx, tc, results) })
 	reconciler := &workers.Reconciler{Store: store, Temporal: tc, Logger: log}
 	g.Go(func() error { return reconciler.Run(gctx) })
-	retention := &workers.Retention{Store: store, Objects: objs, Age: cfg.Retention, Logger: log}
+	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
 	g.Go(func() error { return retention.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
