@@ -24,7 +24,20 @@ import (
 // an error from fn stops the export and is returned wrapped. A missing run is
 // ErrNotFound.
 func (s *Store) ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error {
-	const head = `
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	return s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		base, err := exportRun(ctx, tx, runID)
+		if err != nil {
+			return err
+		}
+		return exportRows(ctx, tx, runID, base, fn)
+	})
+}
+
+// exportRun reads what every export row of a run repeats: its scan, site,
+// agent, scanner and times.
+func exportRun(ctx context.Context, tx pgx.Tx, runID int64) (scan.ExportRow, error) {
+	const q = `
 SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
        COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now()),
        a.name, pr.scanner
@@ -34,19 +47,16 @@ JOIN sites si ON si.id = s.site_id
 JOIN agents a ON a.id = s.agent_id
 JOIN profiles pr ON pr.id = s.profile_id
 WHERE r.id = $1`
-	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	return s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
-		var (
-			base       scan.ExportRow
-			start, end time.Time
-		)
-		err := tx.QueryRow(ctx, head, runID).Scan(&base.Scan, &base.Site, &start, &end, &base.Agent, &base.Scanner)
-		if err != nil {
-			return mapRead("export run", err, fmt.Sprintf("run %d", runID))
-		}
-		base.ScanStart, base.ScanEnd = start.UTC(), end.UTC()
-		return exportRows(ctx, tx, runID, base, fn)
-	})
+	var (
+		run        scan.ExportRow
+		start, end time.Time
+	)
+	err := tx.QueryRow(ctx, q, runID).Scan(&run.Scan, &run.Site, &start, &end, &run.Agent, &run.Scanner)
+	if err != nil {
+		return scan.ExportRow{}, mapRead("export run", err, fmt.Sprintf("run %d", runID))
+	}
+	run.ScanStart, run.ScanEnd = start.UTC(), end.UTC()
+	return run, nil
 }
 
 func exportRows(ctx context.Context, tx pgx.Tx, runID int64, base scan.ExportRow, fn func(scan.ExportRow) error) error {
@@ -90,26 +100,12 @@ const exportHostsPage = 500
 // port fields empty. A missing run is ErrNotFound; an error from fn stops
 // the export and is returned wrapped.
 func (s *Store) ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error {
-	const head = `
-SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
-       COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now()),
-       a.name, pr.scanner
-FROM runs r
-JOIN scans s ON s.id = r.scan_id
-JOIN sites si ON si.id = s.site_id
-JOIN agents a ON a.id = s.agent_id
-JOIN profiles pr ON pr.id = s.profile_id
-WHERE r.id = $1`
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	return s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
-		var (
-			run        scan.ExportRow
-			start, end time.Time
-		)
-		if err := tx.QueryRow(ctx, head, runID).Scan(&run.Scan, &run.Site, &start, &end, &run.Agent, &run.Scanner); err != nil {
-			return mapRead("export run", err, fmt.Sprintf("run %d", runID))
+		run, err := exportRun(ctx, tx, runID)
+		if err != nil {
+			return err
 		}
-		run.ScanStart, run.ScanEnd = start.UTC(), end.UTC()
 		// Keyset paging: each page starts after the last (address, id).
 		const page = `SELECT ` + hostCols + ` FROM hosts h
 WHERE h.run_id = $1 AND ($2::bigint IS NULL OR (h.address, h.id) > ($3::inet, $2::bigint))
