@@ -28,7 +28,7 @@ test: lint ## lint, run every package's tests, then fuzz the parsers briefly
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s
-FUZZ_TARGETS := ./scan/report:FuzzParse ./scan:FuzzParseTarget ./scan:FuzzParseOptions
+FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions
 
 fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -48,8 +48,12 @@ lint: tools ## gofmt, go vet, staticcheck, docker-compose config
 		docker-compose -f docker-compose.yml config -q; \
 	fi
 
-bench: ## run the benchmarks
+# Sizes of the generated files the parser comparison runs on.
+BENCH_SIZES ?= 10MB,100MB,1GB
+
+bench: ## run the benchmarks, then compare the XML parsers on BENCH_SIZES files
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./scan/report/internal/benchparse -sizes $(BENCH_SIZES)
 
 clean-data: ## delete .data (the dev stack's state); stops nothing, so stop `make run` first
 	rm -rf .data

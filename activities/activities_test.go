@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -23,6 +25,7 @@ import (
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/report"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
@@ -266,6 +269,13 @@ func TestPipeline(t *testing.T) {
 				t.Errorf("ParseResults #%d of %v stored %+v, want 1 host and 3 ports", i+1, spec.Targets, parsed)
 			}
 		}
+		// A superseded attempt's output arriving late stores nothing.
+		late := parseIn
+		late.Attempt = scanned.Attempt - 1
+		parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, late)
+		if err != nil || !parsed.Stale || parsed.Hosts != 0 {
+			t.Errorf("late attempt: %+v, %v", parsed, err)
+		}
 	}
 	rows, err := f.store.Pool().Query(ctx, `SELECT host(h.address), p.port FROM ports p JOIN hosts h ON h.id = p.host_id
 		WHERE p.run_id = $1 AND p.state = 'open' ORDER BY h.address, p.port`, start.RunID)
@@ -286,10 +296,13 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("open ports in PostgreSQL = %v, want %v", open, want)
 	}
 
+	dir := t.TempDir()
+	f.results.ExportTargets = []activities.ExportTarget{activities.DirTarget{Dir: dir}, activities.PrefixTarget{Objects: objs, Prefix: fmt.Sprintf("forward-%d", start.RunID)}}
 	exported, err := execute[activities.ExportResultsResult](t, env, f.results.ExportResults, activities.ExportResultsInput{RunID: start.RunID})
 	if err != nil {
 		t.Fatalf("ExportResults: %v", err)
 	}
+	checkExports(t, start.RunID, exported, want, dir)
 	csvBody, err := objs.Get(ctx, exported.CSV)
 	if err != nil {
 		t.Fatal(err)
@@ -306,6 +319,10 @@ func TestPipeline(t *testing.T) {
 	for _, r := range records[1:] {
 		if r[2] != "loopback" || r[3] != "loop" || r[7] != "tcp" {
 			t.Errorf("CSV row %v", r)
+		}
+		// The old Scantron's columns.
+		if r[14] != "yes" || r[15] != "a1" || r[16] != "nmap" || r[17] != r[4] || r[18] != r[9] {
+			t.Errorf("CSV row %v: old Scantron columns", r)
 		}
 		if r[8] == "open" {
 			csvOpen = append(csvOpen, r[4]+":"+r[6])
@@ -325,6 +342,96 @@ func TestPipeline(t *testing.T) {
 	shards, _ := f.store.ListShards(ctx, start.RunID)
 	if len(shards) != 2 || shards[0].Status != scan.ShardCompleted || shards[1].Status != scan.ShardCompleted || shards[1].Raw == nil {
 		t.Errorf("shards %+v", shards)
+	}
+
+	// Parsing the completed run again from its stored output gives the same
+	// rows, however often it is done.
+	if _, err := f.store.Pool().Exec(ctx, `DELETE FROM hosts WHERE shard_id = $1`, shards[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		re, err := execute[activities.ReparseRunResult](t, env, f.results.ReparseRun, activities.ReparseRunInput{RunID: start.RunID})
+		if err != nil || re.Shards != 2 || re.Hosts != 2 || re.Ports != 6 || re.WorkflowID != "wf-pipeline" {
+			t.Fatalf("ReparseRun #%d = %+v, %v", i+1, re, err)
+		}
+		var hosts, ports int
+		must := func(err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(f.store.Pool().QueryRow(ctx, `SELECT count(*) FROM hosts WHERE run_id = $1`, start.RunID).Scan(&hosts))
+		must(f.store.Pool().QueryRow(ctx, `SELECT count(*) FROM ports WHERE run_id = $1`, start.RunID).Scan(&ports))
+		if hosts != 2 || ports != 6 {
+			t.Fatalf("after ReparseRun #%d: %d hosts, %d ports", i+1, hosts, ports)
+		}
+	}
+}
+
+// checkExports reads the JSON Lines and merged XML exports back, and their
+// copies in the export targets.
+func checkExports(t *testing.T, runID int64, exported activities.ExportResultsResult, wantOpen []string, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	read := func(ref scan.BlobRef) []byte {
+		body, err := objs.Get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer body.Close()
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var open []string
+	jsonl := read(exported.JSONL)
+	lines := bytes.Split(bytes.TrimSpace(jsonl), []byte("\n"))
+	for _, line := range lines {
+		var l activities.JSONLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("JSON line %s: %v", line, err)
+		}
+		if l.Run != runID || l.Scan != "loop" || l.Site != "loopback" || l.Status != "up" || l.Ports == nil {
+			t.Errorf("JSON line %s", line)
+		}
+		for _, p := range l.Ports {
+			if p.State == "open" {
+				open = append(open, fmt.Sprintf("%s:%d", l.Address, p.Port))
+			}
+		}
+	}
+	if len(lines) != 2 || !slices.Equal(open, wantOpen) {
+		t.Errorf("JSON Lines: %d lines, open %v, want 2 and %v", len(lines), open, wantOpen)
+	}
+
+	merged := read(exported.XML)
+	var addrs []string
+	info, err := report.Parse(bytes.NewReader(merged), func(h report.Host) error {
+		addrs = append(addrs, h.IP())
+		return nil
+	})
+	if err != nil || info.HostsUp != 2 || info.Exit != "success" || !slices.Equal(addrs, []string{"127.0.0.1", "::1"}) {
+		t.Errorf("merged XML: %+v, hosts %v, %v", info, addrs, err)
+	}
+
+	for name, want := range map[string][]byte{scan.JSONLExport: jsonl, scan.XMLExport: merged, scan.CSVExport: read(exported.CSV)} {
+		file := scan.ExportFileName(runID, name)
+		got, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s in the export directory: %d bytes, %v", file, len(got), err)
+		}
+		obj, size, err := objs.Open(ctx, fmt.Sprintf("forward-%d/%s", runID, file))
+		if err != nil || size != int64(len(want)) {
+			t.Errorf("%s under the export prefix: %d bytes, %v", file, size, err)
+		} else {
+			obj.Close()
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("export directory holds %d entries, want 3 (no temporary files)", len(entries))
 	}
 }
 
@@ -374,6 +481,19 @@ func TestStartRunRefusesTooManyAddresses(t *testing.T) {
 // TestFinishRunKeepsTheFirstEnding: a run that has ended stays as it ended,
 // whatever a late second FinishRun says, and that call does not fail (it
 // would otherwise be retried for nothing).
+func TestReparseRunRefusesUnfinishedRuns(t *testing.T) {
+	f := newFixture(t, "")
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-reparse-running"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = execute[activities.ReparseRunResult](t, env, f.results.ReparseRun, activities.ReparseRunInput{RunID: start.RunID})
+	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "only completed runs") {
+		t.Fatalf("ReparseRun of a running run: %v", err)
+	}
+}
+
 func TestFinishRunKeepsTheFirstEnding(t *testing.T) {
 	f := newFixture(t, "")
 	env := newEnv(f)

@@ -1,12 +1,16 @@
 package activities
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -21,15 +25,18 @@ import (
 type RunStore interface {
 	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
 	GetRunByWorkflowID(ctx context.Context, workflowID string) (scan.Run, error)
+	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error)
 	SetRunTargets(ctx context.Context, runID int64, r scan.Resolved) error
 	SetRunStatus(ctx context.Context, runID int64, status scan.RunStatus, errMsg string) error
 	CompleteRun(ctx context.Context, runID int64, csv scan.BlobRef) (scan.Run, error)
 	CreateShard(ctx context.Context, runID int64, index int, agentID int64, targets []string) (scan.Shard, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	GetShard(ctx context.Context, id int64) (scan.Shard, error)
 	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
-	ReplaceShardResults(ctx context.Context, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
+	ReplaceShardResults(ctx context.Context, runID, shardID int64, attempt int, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
+	ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error
 }
 
 // Blobs reads and writes objects.
@@ -55,6 +62,9 @@ type Results struct {
 	Objects      Blobs
 	MaxAddresses uint64
 	Timeouts     Timeouts
+	// ExportTargets also receive each run's exports (a directory or an S3
+	// prefix that log forwarders watch); none by default.
+	ExportTargets []ExportTarget
 	// Signer signs every spec dispatched to an agent; agents refuse
 	// unsigned ones. Without it no run starts.
 	Signer *signing.Signer
@@ -191,13 +201,23 @@ type ParseResultsResult struct {
 	Hosts   int `json:"hosts"`
 	Ports   int `json:"ports"`
 	Skipped int `json:"skipped"` // hosts without an IP address
+	// Stale: the shard already holds a later attempt's results, so this
+	// (late) attempt stored nothing.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // ParseResults streams the shard's XML from object storage into PostgreSQL.
-// It replaces the shard's rows, so running it twice never duplicates them.
+// It replaces the shard's rows, so running it twice never duplicates them;
+// an attempt older than the one already stored changes nothing.
 func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (ParseResultsResult, error) {
 	if err := in.Raw.Validate(); err != nil {
 		return ParseResultsResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
+	}
+	if sh, err := r.Store.GetShard(ctx, in.ShardID); err != nil {
+		return ParseResultsResult{}, wrap("find shard", err)
+	} else if sh.Attempt > in.Attempt {
+		activity.GetLogger(ctx).Warn("output of an older attempt arrived late; kept the newer attempt", "shard", in.ShardID, "attempt", in.Attempt, "stored", sh.Attempt)
+		return ParseResultsResult{Stale: true}, nil
 	}
 	if err := r.Store.SetRunStatus(ctx, in.RunID, scan.RunParsing, ""); err != nil {
 		return ParseResultsResult{}, wrap("mark run parsing", err)
@@ -212,8 +232,8 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	defer body.Close()
 
 	var parsed int
-	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, func(emit func(report.Host) error) error {
-		_, err := report.Parse(body, func(h report.Host) error {
+	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, in.Attempt, func(emit func(report.Host) error) error {
+		_, err := report.ParseAny(body, func(h report.Host) error {
 			parsed++
 			if parsed%500 == 0 {
 				activity.RecordHeartbeat(ctx, parsed)
@@ -230,6 +250,10 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	if err != nil {
 		return ParseResultsResult{}, wrap("store results", err)
 	}
+	if stats.Stale {
+		activity.GetLogger(ctx).Warn("results of an older attempt arrived late; kept the newer ones", "shard", in.ShardID, "attempt", in.Attempt)
+		return ParseResultsResult{Stale: true}, nil
+	}
 	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardCompleted, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
 		return ParseResultsResult{}, wrap("mark shard completed", err)
 	}
@@ -241,45 +265,166 @@ type ExportResultsInput struct {
 	RunID int64 `json:"run_id"`
 }
 
-// ExportResultsResult points at the CSV.
+// ExportResultsResult points at the exports.
 type ExportResultsResult struct {
-	CSV  scan.BlobRef `json:"csv"`
-	Rows int          `json:"rows"`
+	CSV   scan.BlobRef `json:"csv"`
+	Rows  int          `json:"rows"`
+	JSONL scan.BlobRef `json:"jsonl"`
+	XML   scan.BlobRef `json:"xml"`
 }
 
-// CSVHeader is the first line of a run's CSV export: the old Scantron columns
-// first, then extra detail.
+// CSVHeader is the first line of a run's CSV export: the run and the host,
+// then each port's detail.
+//
+// The last six are the old (Python) Scantron's own columns that the ones
+// before do not already have, with its meanings, so that what consumed its
+// CSV can consume this one:
+// openports is "yes" on a port's row and "no" on the row of a host without
+// ports; engine is the agent; scan_binary is nmap or masscan; target is the
+// address; service_name is the service; banner is masscan's banner, or
+// nmap's product, version and extra info.
 var CSVHeader = []string{
 	"start_time", "end_time", "site_name", "scan_name", "ip_address", "hostname",
 	"port", "protocol", "state", "service", "product", "version", "extra_info", "reason",
+	"openports", "engine", "scan_binary", "target", "service_name", "banner",
 }
 
-// ExportResults writes the run's CSV to object storage, streaming rows from
-// the database into the upload.
+// ExportResults writes the run's exports to object storage, each streamed
+// into its upload: the CSV and JSON Lines from the database, and one nmap
+// XML merged from the shards' stored scanner output. Then it copies them to
+// the export targets, if any. Every export has a fixed key, so running it
+// again replaces rather than adds.
 func (r *Results) ExportResults(ctx context.Context, in ExportResultsInput) (ExportResultsResult, error) {
-	pr, pw := io.Pipe()
-	rows := 0
-	go func() {
-		w := csv.NewWriter(pw)
-		err := w.Write(CSVHeader)
+	var out ExportResultsResult
+	var err error
+	out.CSV, err = r.upload(ctx, scan.ExportKey(in.RunID, scan.CSVExport), "text/csv", func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		err := cw.Write(CSVHeader)
 		if err == nil {
 			err = r.Store.ExportRows(ctx, in.RunID, func(row scan.ExportRow) error {
-				rows++
-				return w.Write(exportRecord(row))
+				out.Rows++
+				return cw.Write(exportRecord(row))
 			})
 		}
-		w.Flush()
+		cw.Flush()
 		if err == nil {
-			err = w.Error()
+			err = cw.Error()
 		}
-		pw.CloseWithError(err)
-	}()
-	ref, err := r.Objects.Put(ctx, scan.ExportKey(in.RunID, "results.csv"), pr, -1, "text/csv")
-	pr.CloseWithError(err) // unblocks the writer if the upload failed first
+		return err
+	})
 	if err != nil {
 		return ExportResultsResult{}, wrap("upload CSV", err)
 	}
-	return ExportResultsResult{CSV: ref, Rows: rows}, nil
+	activity.RecordHeartbeat(ctx, "csv")
+	out.JSONL, err = r.upload(ctx, scan.ExportKey(in.RunID, scan.JSONLExport), "application/jsonl", func(w io.Writer) error {
+		return r.writeJSONL(ctx, in.RunID, w)
+	})
+	if err != nil {
+		return ExportResultsResult{}, wrap("upload JSON Lines", err)
+	}
+	activity.RecordHeartbeat(ctx, "jsonl")
+	out.XML, err = r.upload(ctx, scan.ExportKey(in.RunID, scan.XMLExport), "application/xml", func(w io.Writer) error {
+		return r.writeMergedXML(ctx, in.RunID, w)
+	})
+	if err != nil {
+		return ExportResultsResult{}, wrap("upload merged XML", err)
+	}
+	activity.RecordHeartbeat(ctx, "xml")
+	for _, t := range r.ExportTargets {
+		for _, e := range []struct {
+			name string
+			ref  scan.BlobRef
+		}{{scan.CSVExport, out.CSV}, {scan.JSONLExport, out.JSONL}, {scan.XMLExport, out.XML}} {
+			if err := r.copyToTarget(ctx, t, scan.ExportFileName(in.RunID, e.name), e.ref); err != nil {
+				return ExportResultsResult{}, wrap("export to "+t.String(), err)
+			}
+			activity.RecordHeartbeat(ctx, "copied "+e.name)
+		}
+	}
+	return out, nil
+}
+
+// upload streams what write produces into the object at key, heartbeating
+// as the bytes go by, so that a large export is not taken for a stuck one.
+func (r *Results) upload(ctx context.Context, key, contentType string, write func(io.Writer) error) (scan.BlobRef, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(write(&heartbeatWriter{ctx: ctx, w: pw, what: key}))
+	}()
+	ref, err := r.Objects.Put(ctx, key, pr, -1, contentType)
+	pr.CloseWithError(err) // unblocks the writer if the upload failed first
+	return ref, err
+}
+
+// heartbeatWriter records a heartbeat every few megabytes written.
+type heartbeatWriter struct {
+	ctx     context.Context
+	w       io.Writer
+	what    string
+	n, last int64
+}
+
+func (h *heartbeatWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.n += int64(n)
+	if h.n-h.last >= 4<<20 {
+		h.last = h.n
+		activity.RecordHeartbeat(h.ctx, fmt.Sprintf("%s: %d bytes", h.what, h.n))
+	}
+	return n, err
+}
+
+// JSONLine is one line of a run's JSON Lines export: one host with its
+// ports, and the run it belongs to.
+type JSONLine struct {
+	Run       int64     `json:"run_id"`
+	Scan      string    `json:"scan"`
+	Site      string    `json:"site"`
+	ScanStart time.Time `json:"scan_start"`
+	ScanEnd   time.Time `json:"scan_end"`
+	scan.HostRow
+	Ports []scan.PortRow `json:"ports"` // never omitted, unlike HostRow's
+}
+
+func (r *Results) writeJSONL(ctx context.Context, runID int64, w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	err := r.Store.ExportHosts(ctx, runID, func(run scan.ExportRow, h scan.HostRow) error {
+		ports := h.Ports
+		h.Ports = nil
+		return enc.Encode(JSONLine{Run: runID, Scan: run.Scan, Site: run.Site, ScanStart: run.ScanStart, ScanEnd: run.ScanEnd, HostRow: h, Ports: ports})
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeMergedXML merges the stored scanner output of the run's shards, in
+// shard order. A shard without stored output (it failed before its upload)
+// contributes nothing.
+func (r *Results) writeMergedXML(ctx context.Context, runID int64, w io.Writer) error {
+	shards, err := r.Store.ListShards(ctx, runID)
+	if err != nil {
+		return err
+	}
+	m := report.NewMerger(w)
+	for _, sh := range shards {
+		if sh.Raw == nil {
+			continue
+		}
+		body, err := r.Objects.Get(ctx, *sh.Raw)
+		if err != nil {
+			return fmt.Errorf("shard %d: %w", sh.Index, err)
+		}
+		err = m.Add(body)
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("shard %d: %w", sh.Index, err)
+		}
+	}
+	return m.Close()
 }
 
 func exportRecord(row scan.ExportRow) []string {
@@ -287,9 +432,18 @@ func exportRecord(row scan.ExportRow) []string {
 	if row.Port > 0 {
 		port = strconv.Itoa(row.Port)
 	}
+	openports := "no"
+	if row.Protocol != "" {
+		openports = "yes"
+	}
+	banner := row.Banner
+	if banner == "" {
+		banner = strings.Join(slices.DeleteFunc([]string{row.Product, row.Version, row.ExtraInfo}, func(s string) bool { return s == "" }), " ")
+	}
 	return []string{
 		timeText(row.ScanStart), timeText(row.ScanEnd), row.Site, row.Scan, row.Host, row.Hostname,
 		port, row.Protocol, row.State, row.Service, row.Product, row.Version, row.ExtraInfo, row.Reason,
+		openports, row.Agent, string(row.Scanner), row.Host, row.Service, banner,
 	}
 }
 

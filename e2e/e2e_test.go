@@ -30,6 +30,7 @@ import (
 
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/report"
 )
 
 var (
@@ -345,6 +346,40 @@ func TestScanEndToEnd(t *testing.T) {
 		t.Errorf("CSV ports = %v, want %v", csvPorts, wantPorts)
 	}
 
+	// The merged nmap XML and the JSON Lines hold the same host and ports.
+	var xmlPorts []int
+	info, err := report.Parse(bytes.NewReader(c.download(fmt.Sprintf("/runs/%d/xml", run.ID))), func(h report.Host) error {
+		for _, p := range h.Ports {
+			if h.IP() == target.Addr && p.State == "open" {
+				xmlPorts = append(xmlPorts, p.Number)
+			}
+		}
+		return nil
+	})
+	if err != nil || info.Exit != "success" || !slices.Equal(xmlPorts, wantPorts) {
+		t.Errorf("merged XML: %+v, open ports %v, %v; want %v", info, xmlPorts, err, wantPorts)
+	}
+	var jsonPorts []int
+	for line := range strings.SplitSeq(strings.TrimSpace(string(c.download(fmt.Sprintf("/runs/%d/jsonl", run.ID)))), "\n") {
+		var h struct {
+			Address string `json:"address"`
+			Ports   []struct {
+				Port  int    `json:"port"`
+				State string `json:"state"`
+			} `json:"ports"`
+		}
+		if err := json.Unmarshal([]byte(line), &h); err != nil {
+			t.Fatalf("JSON line %q: %v", line, err)
+		}
+		for _, p := range h.Ports {
+			if h.Address == target.Addr && p.State == "open" {
+				jsonPorts = append(jsonPorts, p.Port)
+			}
+		}
+	}
+	if !slices.Equal(jsonPorts, wantPorts) {
+		t.Errorf("JSON Lines open ports %v, want %v", jsonPorts, wantPorts)
+	}
 	checkFollowUp(t, c, hook, run.ID, site.ID, target, wantPorts)
 	checkSecondRun(t, c, hook, sc.ID, site.ID, run.ID, target)
 }

@@ -141,7 +141,25 @@ type HostRow struct {
 	Reason    string     `json:"reason"`
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
-	Ports     []PortRow  `json:"ports,omitempty"`
+	OS        []OSMatch  `json:"os"`      // best first
+	Scripts   []Script   `json:"scripts"` // host scripts
+	// nmap's round-trip times, in microseconds (0: not reported).
+	SRTT       int       `json:"srtt_us,omitempty"`
+	RTTVar     int       `json:"rttvar_us,omitempty"`
+	RTTTimeout int       `json:"rtt_timeout_us,omitempty"`
+	Ports      []PortRow `json:"ports,omitempty"`
+}
+
+// OSMatch is one guess of OS detection.
+type OSMatch struct {
+	Name     string `json:"name"`
+	Accuracy int    `json:"accuracy"`
+}
+
+// Script is the text output of one NSE script.
+type Script struct {
+	ID     string `json:"id"`
+	Output string `json:"output"`
 }
 
 // PortRow is one port of a stored host.
@@ -157,6 +175,11 @@ type PortRow struct {
 	Version   string   `json:"version"`
 	ExtraInfo string   `json:"extra_info"`
 	CPE       []string `json:"cpe"`
+	Tunnel    string   `json:"tunnel,omitempty"`
+	Method    string   `json:"method,omitempty"`
+	Conf      int      `json:"conf,omitempty"`
+	Banner    string   `json:"banner,omitempty"`
+	Scripts   []Script `json:"scripts"`
 }
 
 // ExportRow is one line of a run's CSV export: the old Scantron columns and a
@@ -176,6 +199,9 @@ type ExportRow struct {
 	Version   string
 	ExtraInfo string
 	Reason    string
+	Banner    string // masscan --banners
+	Agent     string // the scan's agent
+	Scanner   Scanner
 }
 
 // ShardUpdate is the new state of a shard.
@@ -192,6 +218,9 @@ type IngestStats struct {
 	Hosts   int // hosts stored
 	Ports   int // ports stored
 	Skipped int // hosts dropped because they had no valid IP address
+	// Stale: the shard already holds rows of a later attempt, so nothing
+	// was written.
+	Stale bool
 }
 
 // Progress is how far one shard's scan is, as its agent reports it in

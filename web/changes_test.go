@@ -23,7 +23,7 @@ func completedRun(t *testing.T, scanID, agentID int64, hosts ...report.Host) sca
 	must(t, testStore.SetRunStatus(ctx, r.ID, scan.RunRunning, ""))
 	sh, err := testStore.CreateShard(ctx, r.ID, 0, agentID, []string{"198.18.0.0/28"})
 	must(t, err)
-	_, err = testStore.ReplaceShardResults(ctx, r.ID, sh.ID, func(emit func(report.Host) error) error {
+	_, err = testStore.ReplaceShardResults(ctx, r.ID, sh.ID, 1, func(emit func(report.Host) error) error {
 		for _, h := range hosts {
 			if err := emit(h); err != nil {
 				return err

@@ -64,6 +64,8 @@ func (s *Server) Routes() http.Handler {
 		v1.GET("/runs", api.handle(s.runs.list))
 		v1.GET("/runs/:id", api.handle(s.runs.get))
 		v1.POST("/runs/:id/cancel", api.handle(s.runs.cancel))
+		v1.POST("/runs/:id/retry", api.handle(s.runs.retry))
+		v1.POST("/runs/:id/reparse", api.handle(s.runs.reparse))
 		v1.GET("/runs/:id/hosts", api.handle(s.runs.hosts))
 		v1.GET("/runs/:id/ports", api.handle(s.runs.ports))
 		v1.GET("/runs/:id/raw", api.handle(s.runs.raw))
@@ -76,6 +78,8 @@ func (s *Server) Routes() http.Handler {
 		v1.GET("/scans/:id/notifications", api.handle(s.notifications.get))
 		v1.PUT("/scans/:id/notifications", api.handle(s.notifications.put))
 		v1.DELETE("/scans/:id/notifications", api.handle(s.notifications.delete))
+		v1.GET("/runs/:id/jsonl", api.handle(s.runs.jsonl))
+		v1.GET("/runs/:id/xml", api.handle(s.runs.xml))
 	}
 
 	r.GET("/", s.ui.handle(s.ui.dashboard))

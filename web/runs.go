@@ -82,6 +82,11 @@ func (h *runHandlers) start(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.launch(c, scanID)
+}
+
+// launch starts a new run of a scan and answers 202 with it.
+func (h *runHandlers) launch(c *gin.Context, scanID int64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), startTimeout)
 	defer cancel()
 	if _, err := h.store.GetScan(ctx, scanID); err != nil {
@@ -125,6 +130,54 @@ func (h *runHandlers) start(c *gin.Context) error {
 	}
 	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
 	c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(wid)})
+	return nil
+}
+
+// retry runs a failed or cancelled run's scan again, as a new run. A new run
+// rather than the failed shards inside the old one: the old run keeps the
+// record of how it ended (its error, its partial rows), a run's end is
+// final, and the new run scans with the site, exclusions and profile as
+// they are now, which is what the retry is usually for.
+func (h *runHandlers) retry(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	if r.Status != scan.RunFailed && r.Status != scan.RunCancelled {
+		return errorf(http.StatusConflict, "run %d is %s; only failed or cancelled runs are retried", r.ID, r.Status)
+	}
+	return h.launch(c, r.ScanID)
+}
+
+// reparse parses a completed run again from its shards' stored scanner
+// output, replacing its hosts and ports, and writes its exports again. One
+// reparse of a run at a time; it answers 202 at once.
+func (h *runHandlers) reparse(c *gin.Context) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	if r.Status != scan.RunCompleted {
+		return errorf(http.StatusConflict, "run %d is %s; only completed runs can be parsed again", r.ID, r.Status)
+	}
+	wid := workflows.ReparseWorkflowID(r.ID)
+	opts := client.StartWorkflowOptions{
+		ID:                                       wid,
+		TaskQueue:                                workflows.ServerTaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}
+	ctx := c.Request.Context()
+	if _, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.ReparseWorkflow, workflows.ReparseInput{RunID: r.ID}); err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return errorf(http.StatusConflict, "run %d is already being parsed again", r.ID)
+		}
+		h.log.ErrorContext(ctx, "starting reparse workflow failed", "run_id", r.ID, "workflow_id", wid, "err", err)
+		return errorf(http.StatusServiceUnavailable, "could not start parsing run %d again (is Temporal reachable?)", r.ID)
+	}
+	c.JSON(http.StatusAccepted, gin.H{"run_id": r.ID, "workflow_id": wid, "temporal_url": h.links.Workflow(wid)})
 	return nil
 }
 
@@ -301,6 +354,29 @@ func (h *runHandlers) csv(c *gin.Context) error {
 	}
 	return h.stream(c, r.CSV.Key, "text/csv; charset=utf-8", fmt.Sprintf("scantron-run-%d.csv", r.ID),
 		fmt.Sprintf("the CSV export of run %d", r.ID))
+}
+
+// jsonl streams the run's JSON Lines export: one host with its ports a line.
+func (h *runHandlers) jsonl(c *gin.Context) error {
+	return h.export(c, scan.JSONLExport, "application/jsonl", "JSON Lines export")
+}
+
+// xml streams the run's nmap XML, merged from every shard's output.
+func (h *runHandlers) xml(c *gin.Context) error {
+	return h.export(c, scan.XMLExport, "application/xml", "merged nmap XML")
+}
+
+// export streams one of a run's exports, which exist once it completed.
+func (h *runHandlers) export(c *gin.Context, name, contentType, what string) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	if r.CSV == nil {
+		return errorf(http.StatusNotFound, "the %s of run %d is not available yet", what, r.ID)
+	}
+	return h.stream(c, scan.ExportKey(r.ID, name), contentType, scan.ExportFileName(r.ID, name),
+		fmt.Sprintf("the %s of run %d", what, r.ID))
 }
 
 // stream copies an object to the client as a download. Downloads are

@@ -193,7 +193,7 @@ func TestRunResults(t *testing.T) {
 	runPath := fmt.Sprintf("/api/v1/runs/%d", r.ID)
 
 	// Nothing to download before the run has produced anything.
-	for _, p := range []string{runPath + "/raw", runPath + "/csv"} {
+	for _, p := range []string{runPath + "/raw", runPath + "/csv", runPath + "/jsonl", runPath + "/xml"} {
 		w := e.do(t, "GET", p, "")
 		if w.Code != http.StatusNotFound {
 			t.Fatalf("GET %s: %d, want 404", p, w.Code)
@@ -211,7 +211,7 @@ func TestRunResults(t *testing.T) {
 		t.Fatalf("raw of a running shard: %d, want 404", w.Code)
 	}
 	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	_, err = testStore.ReplaceShardResults(ctx, r.ID, sh.ID, func(emit func(report.Host) error) error {
+	_, err = testStore.ReplaceShardResults(ctx, r.ID, sh.ID, 0, func(emit func(report.Host) error) error {
 		return emit(report.Host{
 			Addresses: []report.Address{{Addr: "198.18.0.5", Type: "ipv4"}},
 			Status:    "up", Start: start, End: start.Add(time.Minute),
@@ -320,6 +320,24 @@ func TestRunResults(t *testing.T) {
 			t.Errorf("Content-Length %q", w.Header().Get("Content-Length"))
 		}
 	})
+	t.Run("jsonl and xml", func(t *testing.T) {
+		w := e.do(t, "GET", runPath+"/xml", "")
+		if w.Code != http.StatusNotFound || !strings.Contains(errorOf(t, w), "missing from object storage") {
+			t.Fatalf("xml before it is stored: %d %s", w.Code, w.Body.String())
+		}
+		e.objects.put(scan.ExportKey(r.ID, scan.JSONLExport), []byte("{}\n"))
+		e.objects.put(scan.ExportKey(r.ID, scan.XMLExport), []byte("<nmaprun></nmaprun>"))
+		for path, want := range map[string][3]string{
+			"/jsonl": {"{}\n", "application/jsonl", fmt.Sprintf("scantron-run-%d.jsonl", r.ID)},
+			"/xml":   {"<nmaprun></nmaprun>", "application/xml", fmt.Sprintf("scantron-run-%d.xml", r.ID)},
+		} {
+			w := e.do(t, "GET", runPath+path, "")
+			if w.Code != http.StatusOK || w.Body.String() != want[0] || w.Header().Get("Content-Type") != want[1] ||
+				w.Header().Get("Content-Disposition") != fmt.Sprintf("attachment; filename=%q", want[2]) {
+				t.Errorf("GET %s: %d %q %v", path, w.Code, w.Body.String(), w.Header())
+			}
+		}
+	})
 	t.Run("several shards need a choice", func(t *testing.T) {
 		if _, err := testStore.CreateShard(ctx, r.ID, 1, f.agent.ID, []string{"198.18.0.16/28"}); err != nil {
 			t.Fatal(err)
@@ -339,7 +357,7 @@ func addPorts(t *testing.T, runID, agentID int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = testStore.ReplaceShardResults(ctx, runID, sh.ID, func(emit func(report.Host) error) error {
+	_, err = testStore.ReplaceShardResults(ctx, runID, sh.ID, 0, func(emit func(report.Host) error) error {
 		return emit(report.Host{
 			Addresses: []report.Address{{Addr: "198.18.0.7", Type: "ipv4"}},
 			Status:    "up",
@@ -355,5 +373,78 @@ func addPorts(t *testing.T, runID, agentID int64) {
 	raw := &scan.BlobRef{Bucket: "b", Key: fmt.Sprintf("runs/%d/0/1.xml", runID), Size: 1, SHA256: sha}
 	if err := testStore.UpdateShard(ctx, scan.ShardUpdate{ID: sh.ID, Status: scan.ShardCompleted, Attempt: 1, Raw: raw}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRetryRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	s := e.makeScan(t, f)
+	r := e.startRun(t, s.ID)
+	path := fmt.Sprintf("/api/v1/runs/%d/retry", r.ID)
+
+	w := e.do(t, "POST", path, "")
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "only failed or cancelled runs are retried") {
+		t.Fatalf("retry of a pending run: %d %s", w.Code, w.Body.String())
+	}
+	if err := testStore.SetRunStatus(ctx, r.ID, scan.RunFailed, "agent lost"); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(time.Second)
+	var again runJSON
+	e.mustDo(t, "POST", path, "", http.StatusAccepted, &again)
+	if again.ID == r.ID || again.ScanID != s.ID || again.WorkflowID != workflows.ScanRunWorkflowID(s.ID, e.now) || again.Status != scan.RunPending {
+		t.Errorf("retry made %+v", again.Run)
+	}
+	if n := len(e.temporal.starts); n != 2 || e.temporal.starts[1].opts.ID != again.WorkflowID {
+		t.Fatalf("%d workflow starts", n)
+	}
+	old, err := testStore.GetRun(ctx, r.ID)
+	if err != nil || old.Status != scan.RunFailed || old.Error != "agent lost" {
+		t.Errorf("the failed run changed: %+v, %v", old, err)
+	}
+	if w := e.do(t, "POST", "/api/v1/runs/999999/retry", ""); w.Code != http.StatusNotFound {
+		t.Errorf("retry of a missing run: %d", w.Code)
+	}
+}
+
+func TestReparseRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	s := e.makeScan(t, f)
+	r := e.startRun(t, s.ID)
+	path := fmt.Sprintf("/api/v1/runs/%d/reparse", r.ID)
+
+	w := e.do(t, "POST", path, "")
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "only completed runs") {
+		t.Fatalf("reparse of a pending run: %d %s", w.Code, w.Body.String())
+	}
+	if _, err := testStore.CompleteRun(ctx, r.ID, scan.BlobRef{Bucket: "b", Key: "k", Size: 1, SHA256: sha}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		RunID      int64  `json:"run_id"`
+		WorkflowID string `json:"workflow_id"`
+	}
+	e.mustDo(t, "POST", path, "", http.StatusAccepted, &got)
+	if got.RunID != r.ID || got.WorkflowID != workflows.ReparseWorkflowID(r.ID) {
+		t.Errorf("answer %+v", got)
+	}
+	st := e.temporal.starts[len(e.temporal.starts)-1]
+	if st.opts.ID != got.WorkflowID || st.opts.TaskQueue != workflows.ServerTaskQueue ||
+		len(st.args) != 1 || st.args[0] != (workflows.ReparseInput{RunID: r.ID}) {
+		t.Errorf("started %+v", st)
+	}
+
+	e.temporal.startErr = serviceerror.NewWorkflowExecutionAlreadyStarted("running", "", "")
+	w = e.do(t, "POST", path, "")
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "already being parsed again") {
+		t.Errorf("second reparse: %d %s", w.Code, w.Body.String())
+	}
+	e.temporal.startErr = errors.New("connection refused")
+	if w := e.do(t, "POST", path, ""); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("Temporal down: %d", w.Code)
 	}
 }

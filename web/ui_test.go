@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -104,6 +105,18 @@ func TestRunPageWithPorts(t *testing.T) {
 	for _, want := range []string{"198.18.0.7", "OpenSSH", ">443<", fmt.Sprintf(`/api/v1/runs/%d/raw?shard=0`, r.ID)} {
 		if !strings.Contains(body, want) {
 			t.Errorf("run page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "/jsonl") {
+		t.Error("the run page links exports before the run completed")
+	}
+	if _, err := testStore.CompleteRun(context.Background(), r.ID, scan.BlobRef{Bucket: "b", Key: "k", Size: 1, SHA256: sha}); err != nil {
+		t.Fatal(err)
+	}
+	body = e.do(t, "GET", fmt.Sprintf("/runs/%d", r.ID), "").Body.String()
+	for _, want := range []string{"/csv", "/jsonl", "/xml"} {
+		if !strings.Contains(body, fmt.Sprintf("/api/v1/runs/%d%s", r.ID, want)) {
+			t.Errorf("completed run page lacks a link to %s", want)
 		}
 	}
 }

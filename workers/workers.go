@@ -79,6 +79,7 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 func RunServer(ctx context.Context, c client.Client, results *activities.Results, more ...any) error {
 	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
+	w.RegisterWorkflow(workflows.ReparseWorkflow)
 	w.RegisterActivity(results)
 	for _, a := range more {
 		w.RegisterActivity(a)

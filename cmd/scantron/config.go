@@ -57,6 +57,10 @@ type Config struct {
 	ScanTimeout       time.Duration
 	HeartbeatTimeout  time.Duration
 
+	ExportDir      string
+	ExportS3Prefix string
+	Retention      time.Duration // 0: keep runs forever
+
 	AgentName     string
 	AgentCapacity int
 	NmapPath      string
@@ -189,6 +193,32 @@ var settings = []setting{
 		bind: dur(func(c *Config) *time.Duration { return &c.ScanTimeout })},
 	{flag: "heartbeat-timeout", env: "SCANTRON_HEARTBEAT_TIMEOUT", def: "30s", usage: "agent silence after which a scan is retried elsewhere or again", commands: "server",
 		bind: dur(func(c *Config) *time.Duration { return &c.HeartbeatTimeout })},
+	{flag: "export-dir", env: "SCANTRON_EXPORT_DIR", usage: "directory that also receives each run's CSV, JSON Lines and XML exports, for log forwarders", commands: "server",
+		bind: func(c *Config, v string) error {
+			st, err := os.Stat(v)
+			if err != nil || !st.IsDir() {
+				return fmt.Errorf("want an existing directory, got %q", v)
+			}
+			c.ExportDir = v
+			return nil
+		}},
+	{flag: "export-s3-prefix", env: "SCANTRON_EXPORT_S3_PREFIX", usage: "key prefix in the bucket that also receives each run's exports, for log forwarders", commands: "server",
+		bind: func(c *Config, v string) error {
+			if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "runs/") || v == "runs" {
+				return errors.New("want a key prefix such as exports/ (not starting with / or runs/)")
+			}
+			c.ExportS3Prefix = v
+			return nil
+		}},
+	{flag: "retention", env: "SCANTRON_RETENTION", def: "0", usage: "delete finished runs (rows and stored objects) older than this, e.g. 365d or 720h; 0 keeps them", commands: "server",
+		bind: func(c *Config, v string) error {
+			d, err := parseAge(v)
+			if err != nil {
+				return err
+			}
+			c.Retention = d
+			return nil
+		}},
 	{flag: "name", env: "SCANTRON_AGENT_NAME", usage: "this agent's name, as registered on the server", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
 			if !agentName.MatchString(v) {
@@ -275,6 +305,27 @@ var (
 	agentName  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 	ifaceName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}$`)
 )
+
+// parseAge reads an age as a Go duration or a whole number of days ("365d");
+// "0" is none.
+func parseAge(v string) (time.Duration, error) {
+	if v == "0" {
+		return 0, nil
+	}
+	bad := fmt.Errorf("want 0, a number of days such as 365d, or a duration such as 720h, got %q", v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, bad
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Hour {
+		return 0, bad
+	}
+	return d, nil
+}
 
 func hostPort(p func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {

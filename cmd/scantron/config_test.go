@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -45,6 +46,28 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+var serverEnv = map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b"}
+
+func TestLoadConfigExportsAndRetention(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(t.TempDir(), "signing.key")
+	if code := run(context.Background(), []string{"keygen", "-out", key}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("keygen exit %d", code)
+	}
+	serverEnv := maps.Clone(serverEnv)
+	serverEnv["SCANTRON_SIGNING_KEY"] = key
+	cfg, err := loadConfig("server", nil, env(serverEnv), &bytes.Buffer{})
+	if err != nil || cfg.Retention != 0 || cfg.ExportDir != "" || cfg.ExportS3Prefix != "" {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	for v, want := range map[string]time.Duration{"365d": 365 * 24 * time.Hour, "720h": 720 * time.Hour, "0": 0} {
+		cfg, err = loadConfig("server", []string{"--retention", v, "--export-dir", dir, "--export-s3-prefix", "exports/"}, env(serverEnv), &bytes.Buffer{})
+		if err != nil || cfg.Retention != want || cfg.ExportDir != dir || cfg.ExportS3Prefix != "exports/" {
+			t.Errorf("--retention %s: %+v, %v", v, cfg, err)
+		}
+	}
+}
+
 func TestLoadConfigRefusesBadSettings(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -62,6 +85,9 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"bad bucket", "agent", []string{"--s3-bucket", "Bad_Bucket"}, agentEnv, []string{"--s3-bucket (SCANTRON_S3_BUCKET)"}},
 		{"bad log level", "migrate", []string{"--log-level", "loud"}, map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y"}, []string{"--log-level (SCANTRON_LOG_LEVEL)"}},
 		{"bad bool from the environment", "agent", nil, map[string]string{"SCANTRON_S3_TLS": "yes please", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--s3-tls (SCANTRON_S3_TLS): want true or false"}},
+		{"bad retention", "server", []string{"--retention", "a year", "--export-dir", "/nonexistent-dir", "--export-s3-prefix", "runs/x"}, serverEnv, []string{
+			"--retention (SCANTRON_RETENTION): want 0, a number of days", "--export-dir (SCANTRON_EXPORT_DIR): want an existing directory",
+			"--export-s3-prefix (SCANTRON_EXPORT_S3_PREFIX): want a key prefix"}},
 		{"stray argument", "agent", []string{"extra"}, agentEnv, []string{`unexpected argument "extra"`}},
 		{"flag of another command", "agent", []string{"--database-url", "postgres://x/y"}, agentEnv, []string{"flag provided but not defined: -database-url"}},
 		{"bad interface", "agent", []string{"--scan-interface", "eth0 -iL /etc/shadow"}, agentEnv, []string{"--scan-interface (SCANTRON_SCAN_INTERFACE): want an interface name"}},

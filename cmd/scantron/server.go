@@ -67,6 +67,12 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		SMTP: activities.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	}
+	if cfg.ExportDir != "" {
+		results.ExportTargets = append(results.ExportTargets, activities.DirTarget{Dir: cfg.ExportDir})
+	}
+	if cfg.ExportS3Prefix != "" {
+		results.ExportTargets = append(results.ExportTargets, activities.PrefixTarget{Objects: objs, Prefix: cfg.ExportS3Prefix})
+	}
 	handler, err := web.New(web.Config{
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
@@ -92,6 +98,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return workers.RunServer(gctx, tc, results, changes, notifier) })
 	reconciler := &workers.Reconciler{Store: store, Temporal: tc, Logger: log}
 	g.Go(func() error { return reconciler.Run(gctx) })
+	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
+	g.Go(func() error { return retention.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

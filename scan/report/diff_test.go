@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func TestParseMatchesUllaakut(t *testing.T) {
 			eq("exit", info.Exit, run.Stats.Finished.Exit)
 			eq("up", info.HostsUp, run.Stats.Hosts.Up)
 			eq("down", info.HostsDown, run.Stats.Hosts.Down)
+			eq("elapsed", float32(info.Elapsed), run.Stats.Finished.Elapsed)
 			if len(hosts) != len(run.Hosts) {
 				t.Fatalf("%d hosts, Ullaakut %d", len(hosts), len(run.Hosts))
 			}
@@ -105,6 +107,13 @@ func TestParseMatchesUllaakut(t *testing.T) {
 					eq("os", h.OS[j], OSMatch{Name: m.Name, Accuracy: m.Accuracy})
 				}
 				eq("host script count", len(h.Scripts), len(u.HostScripts))
+				itoa := func(n int) string {
+					if n == 0 {
+						return ""
+					}
+					return strconv.Itoa(n)
+				}
+				eq("times", [3]string{itoa(h.Times.SRTT), itoa(h.Times.RTTVar), itoa(h.Times.Timeout)}, [3]string{u.Times.SRTT, u.Times.RTT, u.Times.To})
 			}
 		})
 	}

@@ -1,10 +1,10 @@
 package report
 
 import (
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +46,7 @@ const (
 //
 // External entities are never resolved: only XML's predefined entities and
 // character references are accepted. Elements that the types here do not
-// describe (hosthint, taskprogress, extraports, times, OS fingerprints ...)
+// describe (hosthint, taskprogress, extraports, OS fingerprints ...)
 // are skipped.
 //
 // Masscan writes hosts without a <status> and one <host> per port or banner,
@@ -54,69 +54,120 @@ const (
 // ports is reported up, with the first port's reason; an "ipv4" address that
 // is an IPv6 address (a masscan quirk) is reported as "ipv6".
 func Parse(r io.Reader, fn func(Host) error) (RunInfo, error) {
-	p := &parser{in: &byteReader{r: r, buf: make([]byte, 32<<10)}, hostStart: -1}
-	p.d = xml.NewDecoder(p.in)
-	p.d.Strict = true
+	p := newParser(r)
+	err := p.run(func(h Host, _ []byte) error { return fn(h) })
+	return p.info, err
+}
+
+// ParseRaw is Parse that also hands fn the exact bytes of each host's
+// element, from <host to </host>, for copying a host into another nmap
+// document unchanged. The bytes are valid only during the call. If root is
+// not nil it is called once the <nmaprun> start tag is read, with the run's
+// attributes (Scanner, Args, Version, Start), before any host.
+func ParseRaw(r io.Reader, root func(RunInfo) error, fn func(h Host, raw []byte) error) (RunInfo, error) {
+	p := newParser(r)
+	p.recording = true
+	p.onRoot = root
 	err := p.run(fn)
 	return p.info, err
 }
 
-type parser struct {
-	in        *byteReader
-	d         *xml.Decoder
-	depth     int
-	hostStart int64 // input offset of the open <host>, or -1
-	skipStack []xml.Name
-	info      RunInfo
+func newParser(r io.Reader) *parser {
+	return &parser{lx: newLexer(r), hostStart: -1}
 }
 
-func (p *parser) run(fn func(Host) error) error {
+type parser struct {
+	lx        *lexer
+	depth     int
+	hostStart int64 // input offset just past the open <host>, or -1
+	skipStack []xname
+	info      RunInfo
+	tokStart  int64 // input offset of the last token's first byte
+	recording bool
+	onRoot    func(RunInfo) error
+}
+
+// elem is a start tag: its attributes are valid until the next token.
+type elem struct {
+	name  xname
+	attrs []rawAttr
+}
+
+func (p *parser) run(fn func(Host, []byte) error) error {
 	root, err := p.root()
 	if err != nil {
 		return err
 	}
-	for _, a := range root.Attr {
-		switch a.Name.Local {
+	for _, a := range root.attrs {
+		if a.prefixed {
+			continue
+		}
+		var v string
+		switch string(a.local) {
 		case "scanner":
-			p.info.Scanner = a.Value
+			v, err = p.lx.value(a)
+			p.info.Scanner = v
 		case "args":
-			p.info.Args = a.Value
+			v, err = p.lx.value(a)
+			p.info.Args = v
 		case "version":
-			p.info.Version = a.Value
+			v, err = p.lx.value(a)
+			p.info.Version = v
 		case "start":
-			if p.info.Start, err = unixTime(a); err != nil {
-				return err
+			v, err = p.lx.value(a)
+			if err == nil {
+				p.info.Start, err = unixTime("start", v)
 			}
+		}
+		if err != nil {
+			return p.lexErr(err)
+		}
+	}
+	rootName := root.name
+	if p.onRoot != nil {
+		if err := p.onRoot(p.info); err != nil {
+			return err
 		}
 	}
 	for {
-		tok, err := p.next()
+		kind, err := p.next()
 		if err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch kind {
+		case tokStart:
+			t := p.elem()
 			switch {
 			case is(t, "host"):
+				from := p.tokStart
+				if p.recording {
+					p.lx.keep = from
+				}
 				h, err := p.host(t)
 				if err != nil {
 					return err
 				}
-				if err := fn(h); err != nil {
+				var raw []byte
+				if p.recording {
+					raw = p.lx.buf[from-p.lx.base : p.lx.offset()-p.lx.base]
+				}
+				err = fn(h, raw)
+				p.lx.keep = -1
+				if err != nil {
 					return err
 				}
 			case is(t, "runstats"):
-				if err := p.runstats(); err != nil {
+				if err := p.runstats(t.name); err != nil {
 					return err
 				}
 			default:
-				if err := p.skip(t.Name); err != nil {
+				if err := p.skip(t.name); err != nil {
 					return err
 				}
 			}
-		case xml.EndElement:
-			if t.Name != root.Name {
-				return p.mismatch(root.Name, t.Name)
+		case tokEnd:
+			if p.lx.name != rootName {
+				return p.mismatch(rootName, p.lx.name)
 			}
 			p.info.Complete = true
 			return nil
@@ -124,78 +175,89 @@ func (p *parser) run(fn func(Host) error) error {
 	}
 }
 
+// elem returns the start tag just read.
+func (p *parser) elem() elem {
+	return elem{name: p.lx.name, attrs: p.lx.attrs}
+}
+
 // root reads the prolog (declaration, DOCTYPE, stylesheet, comments) and
 // returns the root element, which must be <nmaprun>.
-func (p *parser) root() (xml.StartElement, error) {
+func (p *parser) root() (elem, error) {
 	for {
-		tok, err := p.next()
+		kind, err := p.next()
 		if err != nil {
-			return xml.StartElement{}, err
+			return elem{}, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch kind {
+		case tokStart:
+			t := p.elem()
 			if !is(t, "nmaprun") {
-				return xml.StartElement{}, fmt.Errorf("%w: root element is <%s>, not <nmaprun>", ErrMalformed, t.Name.Local)
+				return elem{}, fmt.Errorf("%w: root element is <%s>, not <nmaprun>", ErrMalformed, t.name.local)
 			}
 			return t, nil
-		case xml.EndElement:
-			return xml.StartElement{}, fmt.Errorf("%w: end tag </%s> before the root element", ErrMalformed, t.Name.Local)
-		case xml.CharData:
-			if len(strings.TrimSpace(string(t))) != 0 {
-				return xml.StartElement{}, fmt.Errorf("%w: text before the root element", ErrMalformed)
+		case tokEnd:
+			return elem{}, fmt.Errorf("%w: end tag </%s> before the root element", ErrMalformed, p.lx.name.local)
+		case tokText:
+			if len(strings.TrimSpace(string(p.lx.text))) != 0 {
+				return elem{}, fmt.Errorf("%w: text before the root element", ErrMalformed)
 			}
 		}
 	}
 }
 
-// next returns the next token, with the limits applied, and classifies
+// next reads the next token, with the limits applied, and classifies
 // errors: a cut-off document is ErrTruncated, anything else ErrMalformed.
-func (p *parser) next() (xml.Token, error) {
-	p.in.limit, p.in.why = p.in.n+maxTokenBytes, "a token is larger than 4 MiB"
-	if p.hostStart >= 0 && p.hostStart+maxHostBytes < p.in.limit {
-		p.in.limit, p.in.why = p.hostStart+maxHostBytes, "a host is larger than 32 MiB"
+func (p *parser) next() (tokKind, error) {
+	lx := p.lx
+	p.tokStart = lx.offset()
+	lx.limit, lx.why = p.tokStart+maxTokenBytes, "a token is larger than 4 MiB"
+	if p.hostStart >= 0 && p.hostStart+maxHostBytes < lx.limit {
+		lx.limit, lx.why = p.hostStart+maxHostBytes, "a host is larger than 32 MiB"
 	}
-	tok, err := p.d.RawToken()
-	if err != nil {
-		var se *xml.SyntaxError
-		switch {
-		case p.in.tripped:
-			return nil, fmt.Errorf("%w: %s", ErrMalformed, p.in.why)
-		case p.in.err != nil && p.in.err != io.EOF && errors.Is(err, p.in.err):
-			return nil, fmt.Errorf("reading scanner output: %w", err)
-		case err == io.EOF, errors.As(err, &se) && strings.HasPrefix(se.Msg, "unexpected EOF"):
-			return nil, fmt.Errorf("%w: the document ends before </nmaprun>", ErrTruncated)
-		default: // syntax errors, an encoding other than UTF-8
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
+	if err := lx.next(); err != nil {
+		return 0, p.lexErr(err)
 	}
-	switch tok.(type) {
-	case xml.StartElement:
+	switch lx.kind {
+	case tokStart:
 		p.depth++
 		if p.depth > maxDepth {
-			return nil, fmt.Errorf("%w: elements nest deeper than %d", ErrMalformed, maxDepth)
+			return 0, fmt.Errorf("%w: elements nest deeper than %d", ErrMalformed, maxDepth)
 		}
-	case xml.EndElement:
+	case tokEnd:
 		p.depth--
 	}
-	return tok, nil
+	return lx.kind, nil
+}
+
+func (p *parser) lexErr(err error) error {
+	var se syntaxError
+	switch {
+	case err == errTooLarge:
+		return fmt.Errorf("%w: %s", ErrMalformed, p.lx.why)
+	case err == errEOF:
+		return fmt.Errorf("%w: the document ends before </nmaprun>", ErrTruncated)
+	case errors.As(err, &se):
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	default:
+		return fmt.Errorf("reading scanner output: %w", err)
+	}
 }
 
 // skip consumes the rest of the element whose start tag was just read.
-func (p *parser) skip(name xml.Name) error {
+func (p *parser) skip(name xname) error {
 	stack := append(p.skipStack[:0], name)
 	defer func() { p.skipStack = stack[:0] }()
 	for len(stack) > 0 {
-		tok, err := p.next()
+		kind, err := p.next()
 		if err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			stack = append(stack, t.Name)
-		case xml.EndElement:
-			if top := stack[len(stack)-1]; t.Name != top {
-				return p.mismatch(top, t.Name)
+		switch kind {
+		case tokStart:
+			stack = append(stack, p.lx.name)
+		case tokEnd:
+			if top := stack[len(stack)-1]; p.lx.name != top {
+				return p.mismatch(top, p.lx.name)
 			}
 			stack = stack[:len(stack)-1]
 		}
@@ -206,20 +268,20 @@ func (p *parser) skip(name xml.Name) error {
 // children calls fn for each child element of the element named parent,
 // whose start tag was just read, until its end tag. fn must consume the
 // child, end tag included.
-func (p *parser) children(parent xml.Name, fn func(xml.StartElement) error) error {
+func (p *parser) children(parent xname, fn func(elem) error) error {
 	for {
-		tok, err := p.next()
+		kind, err := p.next()
 		if err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if err := fn(t); err != nil {
+		switch kind {
+		case tokStart:
+			if err := fn(p.elem()); err != nil {
 				return err
 			}
-		case xml.EndElement:
-			if t.Name != parent {
-				return p.mismatch(parent, t.Name)
+		case tokEnd:
+			if p.lx.name != parent {
+				return p.mismatch(parent, p.lx.name)
 			}
 			return nil
 		}
@@ -228,81 +290,109 @@ func (p *parser) children(parent xml.Name, fn func(xml.StartElement) error) erro
 
 // text returns the character data of the element whose start tag was just
 // read, skipping any child elements.
-func (p *parser) text(name xml.Name) (string, error) {
-	var b strings.Builder
+func (p *parser) text(name xname) (string, error) {
+	var b []byte
 	for {
-		tok, err := p.next()
+		kind, err := p.next()
 		if err != nil {
 			return "", err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if b.Len()+len(t) > maxTokenBytes {
-				return "", fmt.Errorf("%w: text of <%s> is larger than 4 MiB", ErrMalformed, name.Local)
+		switch kind {
+		case tokText:
+			if len(b)+len(p.lx.text) > maxTokenBytes {
+				return "", fmt.Errorf("%w: text of <%s> is larger than 4 MiB", ErrMalformed, name.local)
 			}
-			b.Write(t)
-		case xml.StartElement:
-			if err := p.skip(t.Name); err != nil {
+			b = append(b, p.lx.text...)
+		case tokStart:
+			if err := p.skip(p.lx.name); err != nil {
 				return "", err
 			}
-		case xml.EndElement:
-			if t.Name != name {
-				return "", p.mismatch(name, t.Name)
+		case tokEnd:
+			if p.lx.name != name {
+				return "", p.mismatch(name, p.lx.name)
 			}
-			return strings.TrimSpace(b.String()), nil
+			return strings.TrimSpace(string(b)), nil
 		}
 	}
 }
 
-func (p *parser) mismatch(want, got xml.Name) error {
-	return fmt.Errorf("%w: </%s> closes <%s>", ErrMalformed, qualified(got), qualified(want))
+func (p *parser) mismatch(want, got xname) error {
+	return fmt.Errorf("%w: </%s> closes <%s>", ErrMalformed, got, want)
 }
 
-func (p *parser) host(start xml.StartElement) (Host, error) {
-	p.hostStart = p.d.InputOffset()
+func (p *parser) host(start elem) (Host, error) {
+	p.hostStart = p.lx.offset()
 	defer func() { p.hostStart = -1 }()
 	var h Host
-	var err error
-	for _, a := range start.Attr {
-		switch a.Name.Local {
+	for _, a := range start.attrs {
+		if a.prefixed {
+			continue
+		}
+		var err error
+		switch string(a.local) {
 		case "starttime":
-			h.Start, err = unixTime(a)
+			h.Start, err = p.timeAttr("starttime", a)
 		case "endtime":
-			h.End, err = unixTime(a)
+			h.End, err = p.timeAttr("endtime", a)
 		}
 		if err != nil {
 			return h, err
 		}
 	}
 	haveStatus := false
-	err = p.children(start.Name, func(c xml.StartElement) error {
+	err := p.children(start.name, func(c elem) error {
 		switch {
 		case is(c, "status"):
 			haveStatus = true
-			h.Status, h.Reason = attr(c, "state"), attr(c, "reason")
+			var err error
+			if h.Status, err = p.attr(c, "state"); err != nil {
+				return err
+			}
+			h.Reason, err = p.attr(c, "reason")
+			if err != nil {
+				return err
+			}
 		case is(c, "address"):
 			if len(h.Addresses) >= maxItems {
 				return tooMany("addresses")
 			}
-			a := Address{Addr: attr(c, "addr"), Type: attr(c, "addrtype"), Vendor: attr(c, "vendor")}
+			var a Address
+			var err error
+			if a.Addr, err = p.attr(c, "addr"); err != nil {
+				return err
+			}
+			if a.Type, err = p.attr(c, "addrtype"); err != nil {
+				return err
+			}
+			if a.Vendor, err = p.attr(c, "vendor"); err != nil {
+				return err
+			}
 			if a.Type == "ipv4" && strings.Contains(a.Addr, ":") {
 				a.Type = "ipv6" // masscan writes addrtype="ipv4" for every address
 			}
 			h.Addresses = append(h.Addresses, a)
 		case is(c, "hostnames"):
-			return p.children(c.Name, func(c xml.StartElement) error {
+			return p.children(c.name, func(c elem) error {
 				if is(c, "hostname") {
 					if len(h.Hostnames) >= maxItems {
 						return tooMany("host names")
 					}
-					h.Hostnames = append(h.Hostnames, Hostname{Name: attr(c, "name"), Type: attr(c, "type")})
+					var n Hostname
+					var err error
+					if n.Name, err = p.attr(c, "name"); err != nil {
+						return err
+					}
+					if n.Type, err = p.attr(c, "type"); err != nil {
+						return err
+					}
+					h.Hostnames = append(h.Hostnames, n)
 				}
-				return p.skip(c.Name)
+				return p.skip(c.name)
 			})
 		case is(c, "ports"):
-			return p.children(c.Name, func(c xml.StartElement) error {
+			return p.children(c.name, func(c elem) error {
 				if !is(c, "port") {
-					return p.skip(c.Name) // extraports
+					return p.skip(c.name) // extraports
 				}
 				if len(h.Ports) >= maxPorts {
 					return tooMany("ports")
@@ -315,31 +405,50 @@ func (p *parser) host(start xml.StartElement) (Host, error) {
 				return nil
 			})
 		case is(c, "os"):
-			return p.children(c.Name, func(c xml.StartElement) error {
+			return p.children(c.name, func(c elem) error {
 				if is(c, "osmatch") {
 					if len(h.OS) >= maxItems {
 						return tooMany("OS matches")
 					}
-					acc, err := intAttr(c, "accuracy")
+					acc, err := p.intAttr(c, "accuracy")
 					if err != nil {
 						return err
 					}
-					h.OS = append(h.OS, OSMatch{Name: attr(c, "name"), Accuracy: acc})
+					name, err := p.attr(c, "name")
+					if err != nil {
+						return err
+					}
+					h.OS = append(h.OS, OSMatch{Name: name, Accuracy: acc})
 				}
-				return p.skip(c.Name)
+				return p.skip(c.name)
 			})
+		case is(c, "times"):
+			var err error
+			if h.Times.SRTT, err = p.intAttr(c, "srtt"); err != nil {
+				return err
+			}
+			if h.Times.RTTVar, err = p.intAttr(c, "rttvar"); err != nil {
+				return err
+			}
+			if h.Times.Timeout, err = p.intAttr(c, "to"); err != nil {
+				return err
+			}
 		case is(c, "hostscript"):
-			return p.children(c.Name, func(c xml.StartElement) error {
+			return p.children(c.name, func(c elem) error {
 				if is(c, "script") {
 					if len(h.Scripts) >= maxItems {
 						return tooMany("host scripts")
 					}
-					h.Scripts = append(h.Scripts, Script{ID: attr(c, "id"), Output: attr(c, "output")})
+					s, err := p.script(c)
+					if err != nil {
+						return err
+					}
+					h.Scripts = append(h.Scripts, s)
 				}
-				return p.skip(c.Name)
+				return p.skip(c.name)
 			})
 		}
-		return p.skip(c.Name)
+		return p.skip(c.name)
 	})
 	if err != nil {
 		return h, err
@@ -350,17 +459,40 @@ func (p *parser) host(start xml.StartElement) (Host, error) {
 	return h, nil
 }
 
-func (p *parser) port(start xml.StartElement) (Port, error) {
-	port := Port{Protocol: attr(start, "protocol")}
-	n, err := strconv.Atoi(attr(start, "portid"))
+func (p *parser) script(c elem) (Script, error) {
+	id, err := p.attr(c, "id")
+	if err != nil {
+		return Script{}, err
+	}
+	out, err := p.attr(c, "output")
+	return Script{ID: id, Output: out}, err
+}
+
+func (p *parser) port(start elem) (Port, error) {
+	proto, err := p.attr(start, "protocol")
+	if err != nil {
+		return Port{}, err
+	}
+	port := Port{Protocol: proto}
+	id, err := p.attr(start, "portid")
+	if err != nil {
+		return port, err
+	}
+	n, err := strconv.Atoi(id)
 	if err != nil || n < 0 || n > 65535 {
-		return port, fmt.Errorf("%w: bad portid %q", ErrMalformed, attr(start, "portid"))
+		return port, fmt.Errorf("%w: bad portid %q", ErrMalformed, id)
 	}
 	port.Number = n
-	err = p.children(start.Name, func(c xml.StartElement) error {
+	err = p.children(start.name, func(c elem) error {
 		switch {
 		case is(c, "state"):
-			port.State, port.Reason = attr(c, "state"), attr(c, "reason")
+			var err error
+			if port.State, err = p.attr(c, "state"); err != nil {
+				return err
+			}
+			if port.Reason, err = p.attr(c, "reason"); err != nil {
+				return err
+			}
 		case is(c, "service"):
 			s, err := p.service(c)
 			port.Service = s
@@ -369,50 +501,67 @@ func (p *parser) port(start xml.StartElement) (Port, error) {
 			if len(port.Scripts) >= maxItems {
 				return tooMany("scripts")
 			}
-			port.Scripts = append(port.Scripts, Script{ID: attr(c, "id"), Output: attr(c, "output")})
+			s, err := p.script(c)
+			if err != nil {
+				return err
+			}
+			port.Scripts = append(port.Scripts, s)
 		}
-		return p.skip(c.Name)
+		return p.skip(c.name)
 	})
 	return port, err
 }
 
-func (p *parser) service(start xml.StartElement) (Service, error) {
+func (p *parser) service(start elem) (Service, error) {
 	var s Service
-	for _, a := range start.Attr {
-		if a.Name.Space != "" {
+	for _, a := range start.attrs {
+		if a.prefixed {
 			continue
 		}
-		switch a.Name.Local {
+		var dst *string
+		switch string(a.local) {
 		case "name":
-			s.Name = a.Value
+			dst = &s.Name
 		case "product":
-			s.Product = a.Value
+			dst = &s.Product
 		case "version":
-			s.Version = a.Value
+			dst = &s.Version
 		case "extrainfo":
-			s.ExtraInfo = a.Value
+			dst = &s.ExtraInfo
 		case "tunnel":
-			s.Tunnel = a.Value
+			dst = &s.Tunnel
 		case "method":
-			s.Method = a.Value
+			dst = &s.Method
 		case "banner":
-			s.Banner = a.Value
+			dst = &s.Banner
 		case "conf":
-			n, err := strconv.Atoi(a.Value)
+			v, err := p.lx.value(a)
 			if err != nil {
-				return s, fmt.Errorf("%w: bad conf %q", ErrMalformed, a.Value)
+				return s, p.lexErr(err)
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return s, fmt.Errorf("%w: bad conf %q", ErrMalformed, v)
 			}
 			s.Conf = n
+			continue
+		default:
+			continue
 		}
+		v, err := p.lx.value(a)
+		if err != nil {
+			return s, p.lexErr(err)
+		}
+		*dst = v
 	}
-	err := p.children(start.Name, func(c xml.StartElement) error {
+	err := p.children(start.name, func(c elem) error {
 		if !is(c, "cpe") {
-			return p.skip(c.Name)
+			return p.skip(c.name)
 		}
 		if len(s.CPE) >= maxItems {
 			return tooMany("CPEs")
 		}
-		cpe, err := p.text(c.Name)
+		cpe, err := p.text(c.name)
 		if err != nil {
 			return err
 		}
@@ -422,148 +571,98 @@ func (p *parser) service(start xml.StartElement) (Service, error) {
 	return s, err
 }
 
-func (p *parser) runstats() error {
-	name := xml.Name{Local: "runstats"}
-	return p.children(name, func(c xml.StartElement) error {
+func (p *parser) runstats(name xname) error {
+	return p.children(name, func(c elem) error {
 		var err error
 		switch {
 		case is(c, "finished"):
-			p.info.Summary, p.info.Exit, p.info.Error = attr(c, "summary"), attr(c, "exit"), attr(c, "errormsg")
-			for _, a := range c.Attr {
-				if a.Name.Space == "" && a.Name.Local == "time" {
-					if p.info.End, err = unixTime(a); err != nil {
+			if p.info.Summary, err = p.attr(c, "summary"); err != nil {
+				return err
+			}
+			if p.info.Exit, err = p.attr(c, "exit"); err != nil {
+				return err
+			}
+			if p.info.Error, err = p.attr(c, "errormsg"); err != nil {
+				return err
+			}
+			if e, err := p.attr(c, "elapsed"); err != nil {
+				return err
+			} else if e != "" {
+				if p.info.Elapsed, err = strconv.ParseFloat(e, 64); err != nil || !(p.info.Elapsed >= 0 && p.info.Elapsed < math.MaxInt32) {
+					return fmt.Errorf("%w: bad elapsed %q", ErrMalformed, e)
+				}
+			}
+			for _, a := range c.attrs {
+				if !a.prefixed && string(a.local) == "time" {
+					if p.info.End, err = p.timeAttr("time", a); err != nil {
 						return err
 					}
 				}
 			}
 		case is(c, "hosts"):
-			if p.info.HostsUp, err = intAttr(c, "up"); err != nil {
+			if p.info.HostsUp, err = p.intAttr(c, "up"); err != nil {
 				return err
 			}
-			if p.info.HostsDown, err = intAttr(c, "down"); err != nil {
+			if p.info.HostsDown, err = p.intAttr(c, "down"); err != nil {
 				return err
 			}
 		}
-		return p.skip(c.Name)
+		return p.skip(c.name)
 	})
 }
 
 // is reports whether se is the un-prefixed element local.
-func is(se xml.StartElement, local string) bool {
-	return se.Name.Space == "" && se.Name.Local == local
+func is(se elem, local string) bool {
+	return se.name.space == "" && se.name.local == local
 }
 
 // attr returns the value of the un-prefixed attribute name, or "".
-func attr(se xml.StartElement, name string) string {
-	for _, a := range se.Attr {
-		if a.Name.Space == "" && a.Name.Local == name {
-			return a.Value
+func (p *parser) attr(se elem, name string) (string, error) {
+	for _, a := range se.attrs {
+		if !a.prefixed && string(a.local) == name {
+			v, err := p.lx.value(a)
+			if err != nil {
+				return "", p.lexErr(err)
+			}
+			return v, nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // intAttr parses an integer attribute; a missing or empty one is 0.
-func intAttr(se xml.StartElement, name string) (int, error) {
-	v := attr(se, name)
-	if v == "" {
-		return 0, nil
+func (p *parser) intAttr(se elem, name string) (int, error) {
+	v, err := p.attr(se, name)
+	if err != nil || v == "" {
+		return 0, err
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, fmt.Errorf("%w: bad %s %q in <%s>", ErrMalformed, name, v, se.Name.Local)
+		return 0, fmt.Errorf("%w: bad %s %q in <%s>", ErrMalformed, name, v, se.name.local)
 	}
 	return n, nil
 }
 
+func (p *parser) timeAttr(name string, a rawAttr) (time.Time, error) {
+	v, err := p.lx.value(a)
+	if err != nil {
+		return time.Time{}, p.lexErr(err)
+	}
+	return unixTime(name, v)
+}
+
 // unixTime parses a time in Unix seconds; an empty one is the zero time.
-func unixTime(a xml.Attr) (time.Time, error) {
-	if a.Value == "" {
+func unixTime(name, v string) (time.Time, error) {
+	if v == "" {
 		return time.Time{}, nil
 	}
-	n, err := strconv.ParseInt(a.Value, 10, 64)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: bad time %s=%q", ErrMalformed, a.Name.Local, a.Value)
+		return time.Time{}, fmt.Errorf("%w: bad time %s=%q", ErrMalformed, name, v)
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
 
 func tooMany(what string) error {
 	return fmt.Errorf("%w: too many %s in one host", ErrMalformed, what)
-}
-
-func qualified(n xml.Name) string {
-	if n.Space == "" {
-		return n.Local
-	}
-	return n.Space + ":" + n.Local
-}
-
-// byteReader is the decoder's input: a buffered reader that counts what it
-// hands out and refuses to go past limit, which the parser moves forward at
-// each token. This bounds how much the decoder can buffer for one token,
-// whatever the input.
-type byteReader struct {
-	r        io.Reader
-	buf      []byte
-	pos, end int
-	n        int64 // bytes handed out
-	limit    int64
-	why      string
-	tripped  bool
-	err      error
-}
-
-var errLimit = errors.New("parser limit exceeded")
-
-func (b *byteReader) ReadByte() (byte, error) {
-	if b.n >= b.limit {
-		b.tripped = true
-		return 0, errLimit
-	}
-	if b.pos == b.end {
-		if err := b.fill(); err != nil {
-			return 0, err
-		}
-	}
-	c := b.buf[b.pos]
-	b.pos++
-	b.n++
-	return c, nil
-}
-
-func (b *byteReader) fill() error {
-	if b.err != nil {
-		return b.err
-	}
-	for range 100 {
-		n, err := b.r.Read(b.buf)
-		b.pos, b.end = 0, n
-		if err != nil && n == 0 {
-			b.err = err
-			return err
-		}
-		if n > 0 {
-			if err != nil {
-				b.err = err // return the data now, the error next time
-			}
-			return nil
-		}
-	}
-	b.err = io.ErrNoProgress
-	return b.err
-}
-
-// Read is never called by the decoder (it uses ReadByte) but makes
-// byteReader an io.Reader.
-func (b *byteReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	c, err := b.ReadByte()
-	if err != nil {
-		return 0, err
-	}
-	p[0] = c
-	return 1, nil
 }

@@ -113,7 +113,7 @@ func TestParseFixtureValues(t *testing.T) {
 				Args:  "nmap -n -sV --reason --webxml -p 47021,47022,47025,47080,47099 -oX nmap_sv.xml 127.0.0.1-3",
 				Start: unix(1795554198), End: unix(1795554205),
 				Summary: "Nmap done at Tue Nov 24 21:03:25 2026; 3 IP addresses (3 hosts up) scanned in 6.31 seconds",
-				Exit:    "success", HostsUp: 3, Complete: true,
+				Exit:    "success", HostsUp: 3, Elapsed: 6.31, Complete: true,
 			}
 			if info != want {
 				t.Errorf("info = %+v\nwant   %+v", info, want)

@@ -1,5 +1,6 @@
-// Package report reads scanner output (nmap XML) as a stream of hosts, with
-// memory that does not grow with the size of the file.
+// Package report reads scanner output (nmap and masscan XML, masscan JSON)
+// as a stream of hosts, with memory that does not grow with the size of the
+// file, and merges several outputs into one nmap XML document.
 package report
 
 import (
@@ -30,7 +31,8 @@ type RunInfo struct {
 	Error     string // nmap's errormsg when Exit is "error"
 	HostsUp   int    // as the scanner counted them (masscan counts open ports)
 	HostsDown int
-	Complete  bool // the document ended with </nmaprun>
+	Elapsed   float64 // seconds, as <finished elapsed> says
+	Complete  bool    // the document ended with </nmaprun>
 }
 
 // Address is one address of a host: ipv4, ipv6 or mac.
@@ -93,6 +95,15 @@ type Host struct {
 	Ports     []Port
 	OS        []OSMatch
 	Scripts   []Script // <hostscript>
+	Times     Times
+}
+
+// Times is nmap's round-trip timing of a host (<times>), in microseconds;
+// zero when nmap did not report it.
+type Times struct {
+	SRTT    int // smoothed round-trip time
+	RTTVar  int // its variance
+	Timeout int // the probe timeout nmap used
 }
 
 // IP returns the host's first IPv4 or IPv6 address, or "" if it has none.

@@ -196,6 +196,49 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeletePrefix removes every object whose key starts with prefix, which
+// must not be empty, and returns how many it removed.
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	if prefix == "" {
+		return 0, errors.New("objects: delete prefix: empty prefix")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	keys := make(chan minio.ObjectInfo)
+	n := 0
+	listErr := make(chan error, 1)
+	go func() {
+		defer close(keys)
+		for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+			if obj.Err != nil {
+				listErr <- obj.Err
+				return
+			}
+			select {
+			case keys <- obj:
+				n++ // read only after keys is closed
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var firstErr error
+	for rerr := range s.client.RemoveObjectsWithResult(ctx, s.bucket, keys, minio.RemoveObjectsOptions{}) {
+		if rerr.Err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("objects: delete %s: %w", rerr.ObjectName, rerr.Err)
+		}
+	}
+	select {
+	case err := <-listErr:
+		return n, fmt.Errorf("objects: list %s: %w", prefix, mapErr(err))
+	default:
+	}
+	if firstErr != nil {
+		return n, firstErr
+	}
+	return n, nil
+}
+
 // mapErr wraps ErrNotFound around S3's "no such key/bucket" answers.
 func mapErr(err error) error {
 	resp := minio.ToErrorResponse(err)

@@ -252,3 +252,32 @@ func TestNewRequiresEndpointAndBucket(t *testing.T) {
 		t.Error("New without a bucket succeeded")
 	}
 }
+
+func TestDeletePrefix(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, "delete-prefix")
+	if err := s.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"runs/7/1/1/nmap.xml", "runs/7/export/results.csv", "runs/70/1/1/nmap.xml", "runs/8/x"} {
+		if _, err := s.Put(ctx, key, strings.NewReader("x"), 1, "text/plain"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeletePrefix(ctx, "runs/7/")
+	if err != nil || n != 2 {
+		t.Fatalf("DeletePrefix = %d, %v; want 2", n, err)
+	}
+	for key, exists := range map[string]bool{"runs/7/1/1/nmap.xml": false, "runs/7/export/results.csv": false, "runs/70/1/1/nmap.xml": true, "runs/8/x": true} {
+		_, _, err := s.Open(ctx, key)
+		if (err == nil) != exists {
+			t.Errorf("%s: exists %v, want %v (%v)", key, err == nil, exists, err)
+		}
+	}
+	if n, err := s.DeletePrefix(ctx, "runs/7/"); err != nil || n != 0 {
+		t.Errorf("again: %d, %v", n, err)
+	}
+	if _, err := s.DeletePrefix(ctx, ""); err == nil {
+		t.Error("an empty prefix was accepted")
+	}
+}

@@ -21,7 +21,7 @@ func completedRun(t *testing.T, st *Store, f fixture, wf string, targets []strin
 	must(t, st.SetRunStatus(ctx, r.ID, scan.RunRunning, ""))
 	sh, err := st.CreateShard(ctx, r.ID, 0, f.agent.ID, targets)
 	must(t, err)
-	_, err = st.ReplaceShardResults(ctx, r.ID, sh.ID, feed(hosts...))
+	_, err = st.ReplaceShardResults(ctx, r.ID, sh.ID, 1, feed(hosts...))
 	must(t, err)
 	must(t, st.UpdateShard(ctx, scan.ShardUpdate{ID: sh.ID, Status: scan.ShardCompleted}))
 	r, err = st.CompleteRun(ctx, r.ID, scan.BlobRef{Bucket: "b", Key: "k", SHA256: strings.Repeat("c", 64)})

@@ -223,7 +223,7 @@ func TestNotFound(t *testing.T) {
 		{"GetShard", func() error { _, err := st.GetShard(ctx, id); return err }},
 		{"UpdateShard", func() error { return st.UpdateShard(ctx, scan.ShardUpdate{ID: id, Status: scan.ShardRunning}) }},
 		{"ReplaceShardResults", func() error {
-			_, err := st.ReplaceShardResults(ctx, id, id, func(func(report.Host) error) error { return nil })
+			_, err := st.ReplaceShardResults(ctx, id, id, 0, func(func(report.Host) error) error { return nil })
 			return err
 		}},
 		{"ExportRows", func() error { return st.ExportRows(ctx, id, func(scan.ExportRow) error { return nil }) }},

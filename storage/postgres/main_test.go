@@ -59,7 +59,7 @@ func runTests(m *testing.M) int {
 
 // newDB creates an empty database for one test and returns its DSN. It is
 // dropped when the test ends.
-func newDB(t *testing.T) string {
+func newDB(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("test_%d", testDBSeq.Add(1))
 	ctx := context.Background()
@@ -75,7 +75,7 @@ func newDB(t *testing.T) string {
 }
 
 // newStore opens a migrated store on a fresh database.
-func newStore(t *testing.T) *Store {
+func newStore(t testing.TB) *Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := Open(ctx, newDB(t))
@@ -97,7 +97,7 @@ type fixture struct {
 	scan    scan.Scan
 }
 
-func newFixture(t *testing.T, st *Store, name string) fixture {
+func newFixture(t testing.TB, st *Store, name string) fixture {
 	t.Helper()
 	ctx := context.Background()
 	var f fixture
@@ -113,7 +113,7 @@ func newFixture(t *testing.T, st *Store, name string) fixture {
 	return f
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func wantErr(t *testing.T, err, target error) {
 }
 
 // count runs a count(*) query.
-func count(t *testing.T, st *Store, sql string, args ...any) int {
+func count(t testing.TB, st *Store, sql string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := st.Pool().QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {

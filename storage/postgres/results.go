@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -38,11 +39,14 @@ type PortFilter struct {
 var errEmitAfterParse = errors.New("emit called after parse returned")
 
 // ReplaceShardResults replaces the stored hosts and ports of a shard with
-// those parse emits, in one transaction: first the shard's rows are deleted,
-// then parse is called and every host it passes to emit is buffered and
-// written in batches (host ids drawn from the hosts sequence, hosts and
-// ports written with COPY). Running it again for the same shard therefore
-// never duplicates rows.
+// those parse emits for attempt, in one transaction: first the shard's rows
+// are deleted, then parse is called and every host it passes to emit is
+// buffered and written in batches (host ids drawn from the hosts sequence,
+// hosts and ports written with COPY). Running it again for the same run,
+// shard and attempt therefore never duplicates rows; a later attempt
+// replaces an earlier one's rows, and an earlier attempt arriving late
+// (a retried activity of a superseded attempt) changes nothing: parse is
+// not called and the stats say Stale.
 //
 // Hosts without a valid IPv4 or IPv6 address are skipped and counted in
 // scan.IngestStats.Skipped. If parse returns an error, nothing is stored and that
@@ -50,23 +54,34 @@ var errEmitAfterParse = errors.New("emit called after parse returned")
 // file held should swallow report.ErrTruncated in parse. The shard must
 // belong to the run (ErrNotFound otherwise). Concurrent calls for the same
 // shard wait for each other.
-func (s *Store) ReplaceShardResults(ctx context.Context, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error) {
+func (s *Store) ReplaceShardResults(ctx context.Context, runID, shardID int64, attempt int, parse func(emit func(report.Host) error) error) (scan.IngestStats, error) {
 	var stats scan.IngestStats
+	if attempt < 0 {
+		return stats, fmt.Errorf("replace results of shard %d: negative attempt %d", shardID, attempt)
+	}
 	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM shards WHERE id = $1 AND run_id = $2 FOR UPDATE`, shardID, runID).Scan(&one)
+		var stored *int
+		err := tx.QueryRow(ctx, `SELECT results_attempt FROM shards WHERE id = $1 AND run_id = $2 FOR UPDATE`, shardID, runID).Scan(&stored)
 		if err != nil {
 			return mapRead("lock shard", err, fmt.Sprintf("shard %d of run %d", shardID, runID))
+		}
+		if stored != nil && *stored > attempt {
+			stats.Stale = true
+			return nil
 		}
 		const (
 			delPorts = `DELETE FROM ports WHERE host_id IN (SELECT id FROM hosts WHERE shard_id = $1)`
 			delHosts = `DELETE FROM hosts WHERE shard_id = $1`
+			mark     = `UPDATE shards SET results_attempt = $2 WHERE id = $1`
 		)
 		if _, err := tx.Exec(ctx, delPorts, shardID); err != nil {
 			return fmt.Errorf("delete old ports: %w", err)
 		}
 		if _, err := tx.Exec(ctx, delHosts, shardID); err != nil {
 			return fmt.Errorf("delete old hosts: %w", err)
+		}
+		if _, err := tx.Exec(ctx, mark, shardID, attempt); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
 		}
 
 		ing := &ingester{ctx: ctx, tx: tx, runID: runID, shardID: shardID}
@@ -146,21 +161,27 @@ func (in *ingester) flush() error {
 		for _, n := range h.Hostnames {
 			names = append(names, n.Name)
 		}
+		osm := make([]scan.OSMatch, len(h.OS))
+		for j, m := range h.OS {
+			osm[j] = scan.OSMatch{Name: m.Name, Accuracy: m.Accuracy}
+		}
 		hostRows[i] = []any{hostIDs[i], in.runID, in.shardID, ph.addr, mac, vendor, names,
-			h.Status, h.Reason, timeOrNil(h.Start), timeOrNil(h.End)}
+			h.Status, h.Reason, timeOrNil(h.Start), timeOrNil(h.End), osm, scripts(h.Scripts),
+			clampInt32(h.Times.SRTT), clampInt32(h.Times.RTTVar), clampInt32(h.Times.Timeout)}
 		for _, p := range h.Ports {
+			sv := p.Service
 			portRows = append(portRows, []any{hostIDs[i], in.runID, p.Protocol, p.Number, p.State,
-				p.Reason, p.Service.Name, p.Service.Product, p.Service.Version, p.Service.ExtraInfo,
-				strs(p.Service.CPE)})
+				p.Reason, sv.Name, sv.Product, sv.Version, sv.ExtraInfo, strs(sv.CPE),
+				sv.Tunnel, sv.Method, sv.Conf, sv.Banner, scripts(p.Scripts)})
 		}
 	}
 	hostCols := []string{"id", "run_id", "shard_id", "address", "mac", "vendor", "hostnames",
-		"status", "reason", "started_at", "ended_at"}
+		"status", "reason", "started_at", "ended_at", "os", "scripts", "srtt", "rttvar", "rtt_timeout"}
 	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"hosts"}, hostCols, pgx.CopyFromRows(hostRows)); err != nil {
 		return mapWrite("copy hosts", err, "")
 	}
 	portCols := []string{"host_id", "run_id", "protocol", "port", "state", "reason",
-		"service", "product", "version", "extra_info", "cpe"}
+		"service", "product", "version", "extra_info", "cpe", "tunnel", "method", "conf", "banner", "scripts"}
 	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"ports"}, portCols, pgx.CopyFromRows(portRows)); err != nil {
 		return mapWrite("copy ports", err, "")
 	}
@@ -172,6 +193,20 @@ func (in *ingester) flush() error {
 	return nil
 }
 
+// clampInt32 fits a scanner-reported number into an integer column.
+func clampInt32(n int) int32 {
+	return int32(max(math.MinInt32, min(n, math.MaxInt32)))
+}
+
+// scripts converts script results for a jsonb column (never null).
+func scripts(in []report.Script) []scan.Script {
+	out := make([]scan.Script, len(in))
+	for i, s := range in {
+		out[i] = scan.Script{ID: s.ID, Output: s.Output}
+	}
+	return out
+}
+
 func timeOrNil(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -180,23 +215,23 @@ func timeOrNil(t time.Time) *time.Time {
 }
 
 const hostCols = `h.id, h.run_id, h.shard_id, host(h.address), h.mac, h.vendor, h.hostnames,
-h.status, h.reason, h.started_at, h.ended_at`
+h.status, h.reason, h.started_at, h.ended_at, h.os, h.scripts, h.srtt, h.rttvar, h.rtt_timeout`
 
 func scanHost(row pgx.Row) (scan.HostRow, error) {
 	var h scan.HostRow
 	err := row.Scan(&h.ID, &h.RunID, &h.ShardID, &h.Address, &h.MAC, &h.Vendor, &h.Hostnames,
-		&h.Status, &h.Reason, &h.StartedAt, &h.EndedAt)
+		&h.Status, &h.Reason, &h.StartedAt, &h.EndedAt, &h.OS, &h.Scripts, &h.SRTT, &h.RTTVar, &h.RTTTimeout)
 	h.Hostnames = strs(h.Hostnames)
 	return h, err
 }
 
 const portCols = `p.host_id, host(h.address), p.protocol, p.port, p.state, p.reason,
-p.service, p.product, p.version, p.extra_info, p.cpe`
+p.service, p.product, p.version, p.extra_info, p.cpe, p.tunnel, p.method, p.conf, p.banner, p.scripts`
 
 func scanPort(row pgx.Row) (scan.PortRow, error) {
 	var p scan.PortRow
 	err := row.Scan(&p.HostID, &p.Address, &p.Protocol, &p.Port, &p.State, &p.Reason,
-		&p.Service, &p.Product, &p.Version, &p.ExtraInfo, &p.CPE)
+		&p.Service, &p.Product, &p.Version, &p.ExtraInfo, &p.CPE, &p.Tunnel, &p.Method, &p.Conf, &p.Banner, &p.Scripts)
 	p.CPE = strs(p.CPE)
 	return p, err
 }

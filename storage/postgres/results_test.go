@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // resultsFixture is a run with two shards.
-func resultsFixture(t *testing.T, st *Store) (fixture, scan.Run, scan.Shard, scan.Shard) {
+func resultsFixture(t testing.TB, st *Store) (fixture, scan.Run, scan.Shard, scan.Shard) {
 	t.Helper()
 	ctx := context.Background()
 	f := newFixture(t, st, "a")
@@ -71,7 +72,7 @@ func TestReplaceShardResultsIdempotent(t *testing.T) {
 
 	want := scan.IngestStats{Hosts: 3, Ports: 4, Skipped: 2}
 	for round := range 2 {
-		got, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, input)
+		got, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, input)
 		must(t, err)
 		if got != want {
 			t.Fatalf("round %d: stats = %+v, want %+v", round, got, want)
@@ -85,9 +86,9 @@ func TestReplaceShardResultsIdempotent(t *testing.T) {
 	}
 
 	// Another shard's rows are untouched by a replace.
-	_, err := st.ReplaceShardResults(ctx, r.ID, s1.ID, feed(host("198.18.0.200", "up", port("tcp", 80, "open"))))
+	_, err := st.ReplaceShardResults(ctx, r.ID, s1.ID, 0, feed(host("198.18.0.200", "up", port("tcp", 80, "open"))))
 	must(t, err)
-	got, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, feed(host("198.18.0.10", "up")))
+	got, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(host("198.18.0.10", "up")))
 	must(t, err)
 	if got != (scan.IngestStats{Hosts: 1}) {
 		t.Fatalf("stats = %+v", got)
@@ -100,8 +101,133 @@ func TestReplaceShardResultsIdempotent(t *testing.T) {
 	}
 
 	// The shard must belong to the run.
-	_, err = st.ReplaceShardResults(ctx, r.ID+1, s0.ID, feed())
+	_, err = st.ReplaceShardResults(ctx, r.ID+1, s0.ID, 0, feed())
 	wantErr(t, err, ErrNotFound)
+}
+
+// TestReplaceShardResultsAttempts: rows belong to one attempt of a shard. The
+// same attempt twice replaces, a later attempt replaces, and a late ingest of
+// an earlier attempt neither overwrites nor adds to the later attempt's rows.
+func TestReplaceShardResultsAttempts(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	_, r, s0, _ := resultsFixture(t, st)
+	addrs := func() []string {
+		hosts, err := st.ListHosts(ctx, r.ID, HostFilter{})
+		must(t, err)
+		var out []string
+		for _, h := range hosts {
+			out = append(out, h.Address)
+		}
+		return out
+	}
+	first := feed(host("198.18.0.1", "up", port("tcp", 22, "open")), host("198.18.0.2", "up"))
+	second := feed(host("198.18.0.3", "up", port("tcp", 80, "open")))
+
+	for range 2 {
+		stats, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 1, first)
+		must(t, err)
+		if stats != (scan.IngestStats{Hosts: 2, Ports: 1}) {
+			t.Fatalf("attempt 1: stats = %+v", stats)
+		}
+	}
+	if got := addrs(); !slices.Equal(got, []string{"198.18.0.1", "198.18.0.2"}) {
+		t.Fatalf("after attempt 1 twice: hosts %v", got)
+	}
+	for range 2 {
+		stats, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 2, second)
+		must(t, err)
+		if stats != (scan.IngestStats{Hosts: 1, Ports: 1}) {
+			t.Fatalf("attempt 2: stats = %+v", stats)
+		}
+	}
+	// Attempt 1 (and 0) arriving late: parse is not even called.
+	for _, old := range []int{1, 0} {
+		called := false
+		stats, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, old, func(emit func(report.Host) error) error {
+			called = true
+			return first(emit)
+		})
+		must(t, err)
+		if !stats.Stale || stats.Hosts != 0 || called {
+			t.Fatalf("late attempt %d: stats = %+v, parse called %v", old, stats, called)
+		}
+	}
+	if got := addrs(); !slices.Equal(got, []string{"198.18.0.3"}) {
+		t.Fatalf("after a late attempt 1: hosts %v, want attempt 2's", got)
+	}
+	if n := count(t, st, `SELECT count(*) FROM ports WHERE run_id = $1`, r.ID); n != 1 {
+		t.Fatalf("%d ports, want 1", n)
+	}
+	if n := count(t, st, `SELECT results_attempt FROM shards WHERE id = $1`, s0.ID); n != 2 {
+		t.Fatalf("results_attempt = %d, want 2", n)
+	}
+	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, -1, second)
+	if err == nil {
+		t.Fatal("a negative attempt was accepted")
+	}
+
+	// The shard's raw output reference follows the newest attempt too.
+	ref := func(n int) *scan.BlobRef {
+		return &scan.BlobRef{Bucket: "b", Key: fmt.Sprintf("runs/1/1/%d/nmap.xml", n), Size: 1, SHA256: strings.Repeat("0", 64)}
+	}
+	must(t, st.UpdateShard(ctx, scan.ShardUpdate{ID: s0.ID, Status: scan.ShardCompleted, Attempt: 2, Raw: ref(2)}))
+	must(t, st.UpdateShard(ctx, scan.ShardUpdate{ID: s0.ID, Status: scan.ShardScanned, Attempt: 1, Raw: ref(1)}))
+	sh, err := st.GetShard(ctx, s0.ID)
+	must(t, err)
+	if sh.Attempt != 2 || sh.Raw == nil || sh.Raw.Key != ref(2).Key {
+		t.Fatalf("after a late attempt 1: shard = %+v", sh)
+	}
+}
+
+// TestHostDetailRoundTrip: OS matches, host and port scripts and the service
+// details beyond name/product/version come back as they went in.
+func TestHostDetailRoundTrip(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	_, r, s0, _ := resultsFixture(t, st)
+	p := port("tcp", 443, "open")
+	p.Service.Tunnel, p.Service.Method, p.Service.Conf, p.Service.Banner = "ssl", "probed", 10, "HTTP/1.1 200"
+	p.Scripts = []report.Script{{ID: "ssl-cert", Output: "Subject: commonName=x"}, {ID: "http-title", Output: "It <works> & \"quotes\""}}
+	h := host("198.18.0.7", "up", p, port("tcp", 22, "open"))
+	h.OS = []report.OSMatch{{Name: "Linux 5.0 - 5.14", Accuracy: 100}, {Name: "Linux 4.15", Accuracy: 95}}
+	h.Scripts = []report.Script{{ID: "smb-os-discovery", Output: "OS: Windows"}}
+	h.Times = report.Times{SRTT: 816, RTTVar: 2325, Timeout: 100000}
+	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(h))
+	must(t, err)
+
+	hosts, err := st.ListHosts(ctx, r.ID, HostFilter{WithPorts: true})
+	must(t, err)
+	if len(hosts) != 1 || len(hosts[0].Ports) != 2 {
+		t.Fatalf("hosts = %+v", hosts)
+	}
+	got := hosts[0]
+	wantOS := []scan.OSMatch{{Name: "Linux 5.0 - 5.14", Accuracy: 100}, {Name: "Linux 4.15", Accuracy: 95}}
+	if !slices.Equal(got.OS, wantOS) {
+		t.Errorf("OS = %+v, want %+v", got.OS, wantOS)
+	}
+	if got.SRTT != 816 || got.RTTVar != 2325 || got.RTTTimeout != 100000 {
+		t.Errorf("times = %d %d %d", got.SRTT, got.RTTVar, got.RTTTimeout)
+	}
+	if !slices.Equal(got.Scripts, []scan.Script{{ID: "smb-os-discovery", Output: "OS: Windows"}}) {
+		t.Errorf("host scripts = %+v", got.Scripts)
+	}
+	ssh, https := got.Ports[0], got.Ports[1]
+	if ssh.Port != 22 || ssh.Scripts == nil || len(ssh.Scripts) != 0 || ssh.Tunnel != "" {
+		t.Errorf("port 22 = %+v", ssh)
+	}
+	wantScripts := []scan.Script{{ID: "ssl-cert", Output: "Subject: commonName=x"}, {ID: "http-title", Output: "It <works> & \"quotes\""}}
+	if https.Tunnel != "ssl" || https.Method != "probed" || https.Conf != 10 || https.Banner != "HTTP/1.1 200" ||
+		!slices.Equal(https.Scripts, wantScripts) {
+		t.Errorf("port 443 = %+v", https)
+	}
+	ports, err := st.ListPorts(ctx, r.ID, PortFilter{})
+	must(t, err)
+	if len(ports) != 2 || !slices.Equal(ports[1].Scripts, wantScripts) {
+		t.Errorf("ListPorts = %+v", ports)
+	}
 }
 
 func TestReplaceShardResultsRollsBack(t *testing.T) {
@@ -109,11 +235,11 @@ func TestReplaceShardResultsRollsBack(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
 	_, r, s0, _ := resultsFixture(t, st)
-	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, feed(host("198.18.0.1", "up", port("tcp", 22, "open"))))
+	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(host("198.18.0.1", "up", port("tcp", 22, "open"))))
 	must(t, err)
 
 	boom := errors.New("boom")
-	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, func(emit func(report.Host) error) error {
+	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, func(emit func(report.Host) error) error {
 		for i := range 1200 { // past a flush
 			if err := emit(host(fmt.Sprintf("198.18.%d.%d", i/256, i%256), "up")); err != nil {
 				return err
@@ -128,7 +254,7 @@ func TestReplaceShardResultsRollsBack(t *testing.T) {
 
 	// emit refuses calls after parse returned.
 	var late func(report.Host) error
-	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, func(emit func(report.Host) error) error {
+	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, func(emit func(report.Host) error) error {
 		late = emit
 		return nil
 	})
@@ -157,7 +283,7 @@ func TestReplaceShardResultsLarge(t *testing.T) {
 		return nil
 	}
 	for range 2 {
-		stats, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, parse)
+		stats, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, parse)
 		must(t, err)
 		if stats != (scan.IngestStats{Hosts: hosts, Ports: hosts * portsPer}) {
 			t.Fatalf("stats = %+v", stats)
@@ -180,12 +306,12 @@ func TestListHostsAndPorts(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
 	_, r, s0, s1 := resultsFixture(t, st)
-	_, err := st.ReplaceShardResults(ctx, r.ID, s1.ID, feed(
+	_, err := st.ReplaceShardResults(ctx, r.ID, s1.ID, 0, feed(
 		host("2001:db8::1", "up", port("tcp", 22, "open")),
 		host("198.18.0.10", "up", port("udp", 53, "open"), port("tcp", 80, "closed"), port("tcp", 22, "open")),
 	))
 	must(t, err)
-	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, feed(
+	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(
 		host("198.18.0.9", "down"),
 		host("198.18.0.100", "up", port("tcp", 443, "open")),
 	))
@@ -247,12 +373,12 @@ func TestCompleteRun(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
 	f, r, s0, s1 := resultsFixture(t, st)
-	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, feed(
+	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(
 		host("198.18.0.1", "up", port("tcp", 22, "open"), port("tcp", 23, "closed")),
 		host("198.18.0.2", "down"),
 	))
 	must(t, err)
-	_, err = st.ReplaceShardResults(ctx, r.ID, s1.ID, feed(
+	_, err = st.ReplaceShardResults(ctx, r.ID, s1.ID, 0, feed(
 		host("198.18.0.130", "up", port("tcp", 80, "open"), port("tcp", 443, "open"), port("udp", 161, "open|filtered")),
 	))
 	must(t, err)
@@ -299,9 +425,9 @@ func TestExportRows(t *testing.T) {
 	must(t, st.SetRunStatus(ctx, r.ID, scan.RunRunning, ""))
 	h := host("198.18.0.10", "up", port("udp", 53, "open"), port("tcp", 80, "closed"), port("tcp", 22, "open"))
 	h.Hostnames = []report.Hostname{{Name: "www.example"}, {Name: "ptr.example"}}
-	_, err := st.ReplaceShardResults(ctx, r.ID, s1.ID, feed(host("2001:db8::1", "up", port("tcp", 22, "open")), h))
+	_, err := st.ReplaceShardResults(ctx, r.ID, s1.ID, 0, feed(host("2001:db8::1", "up", port("tcp", 22, "open")), h))
 	must(t, err)
-	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, feed(host("198.18.0.9", "up")))
+	_, err = st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(host("198.18.0.9", "up")))
 	must(t, err)
 
 	var rows []scan.ExportRow
@@ -354,7 +480,7 @@ func TestReplaceShardResultsConcurrently(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
-			_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, input)
+			_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, input)
 			errs <- err
 		}()
 	}
@@ -367,4 +493,42 @@ func TestReplaceShardResultsConcurrently(t *testing.T) {
 	if n := count(t, st, `SELECT count(*) FROM ports WHERE run_id = $1`, r.ID); n != 2 {
 		t.Fatalf("%d ports after concurrent replaces, want 2", n)
 	}
+}
+
+// TestExportHosts crosses page boundaries: every host once, in address
+// order, each with its own ports.
+func TestExportHosts(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	f, r, s0, s1 := resultsFixture(t, st)
+	var v4 []report.Host
+	for i := range 1203 {
+		v4 = append(v4, host(fmt.Sprintf("198.18.%d.%d", i/256, i%256), "up", port("tcp", 1+i%7, "open")))
+	}
+	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(v4...))
+	must(t, err)
+	_, err = st.ReplaceShardResults(ctx, r.ID, s1.ID, 0, feed(host("2001:db8::1", "up"), host("198.18.0.5", "down")))
+	must(t, err)
+
+	var got []scan.HostRow
+	must(t, st.ExportHosts(ctx, r.ID, func(run scan.ExportRow, h scan.HostRow) error {
+		if run.Scan != f.scan.Name || run.Site != f.site.Name || run.ScanStart.IsZero() {
+			t.Fatalf("run = %+v", run)
+		}
+		got = append(got, h)
+		return nil
+	}))
+	if len(got) != 1205 {
+		t.Fatalf("%d hosts, want 1205", len(got))
+	}
+	if got[5].Address != "198.18.0.5" || got[6].Address != "198.18.0.5" || got[1204].Address != "2001:db8::1" {
+		t.Errorf("order: %s %s %s", got[5].Address, got[6].Address, got[1204].Address)
+	}
+	for _, h := range got {
+		if h.Address != "2001:db8::1" && h.Status == "up" && (len(h.Ports) != 1 || h.Ports[0].HostID != h.ID) {
+			t.Fatalf("host %s: ports %+v", h.Address, h.Ports)
+		}
+	}
+	wantErr(t, st.ExportHosts(ctx, r.ID+100, func(scan.ExportRow, scan.HostRow) error { return nil }), ErrNotFound)
 }

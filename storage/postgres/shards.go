@@ -73,7 +73,9 @@ func (s *Store) ListShards(ctx context.Context, runID int64) ([]scan.Shard, erro
 // error. started_at is set the first time the shard is running; finished_at
 // is set whenever the status becomes completed, failed or cancelled, and
 // cleared when it becomes anything else (a retry). Shards, unlike runs, may
-// leave a final status, because a failed attempt can be retried.
+// leave a final status, because a failed attempt can be retried. The raw
+// output reference of an attempt older than the stored one is ignored, so a
+// late report of a superseded attempt cannot point the shard at old output.
 func (s *Store) UpdateShard(ctx context.Context, u scan.ShardUpdate) error {
 	var raw nullBlob
 	if u.Raw != nil {
@@ -87,10 +89,10 @@ UPDATE shards SET
     status = $2,
     attempt = GREATEST(attempt, $3),
     error = $4,
-    raw_bucket = CASE WHEN $5::text IS NULL THEN raw_bucket ELSE $5 END,
-    raw_key    = CASE WHEN $5::text IS NULL THEN raw_key    ELSE $6 END,
-    raw_size   = CASE WHEN $5::text IS NULL THEN raw_size   ELSE $7 END,
-    raw_sha256 = CASE WHEN $5::text IS NULL THEN raw_sha256 ELSE $8 END,
+    raw_bucket = CASE WHEN $5::text IS NULL OR $3 < attempt THEN raw_bucket ELSE $5 END,
+    raw_key    = CASE WHEN $5::text IS NULL OR $3 < attempt THEN raw_key    ELSE $6 END,
+    raw_size   = CASE WHEN $5::text IS NULL OR $3 < attempt THEN raw_size   ELSE $7 END,
+    raw_sha256 = CASE WHEN $5::text IS NULL OR $3 < attempt THEN raw_sha256 ELSE $8 END,
     started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) ELSE started_at END,
     finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE NULL END
 WHERE id = $1`
