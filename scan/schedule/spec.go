@@ -1,0 +1,208 @@
+package schedule
+
+import (
+	"time"
+
+	"github.com/teambition/rrule-go"
+)
+
+// Form is how a schedule is expressed in Temporal.
+type Form string
+
+const (
+	// FormCalendar: the rule itself, as calendar specs. Only rules whose
+	// calendar reading is provably the same as RFC 5545's get it.
+	FormCalendar Form = "calendar"
+	// FormEnumerated: the next fire times from rrule-go, each an exact UTC
+	// calendar entry, topped up as they are used. Exact for every rule.
+	FormEnumerated Form = "enumerated"
+)
+
+// Enumerate is how many fire times an enumerated spec lists; it is topped
+// up when fewer than Enumerate/2 are left.
+const Enumerate = 100
+
+// Range is an inclusive range of values of one calendar field.
+type Range struct{ Start, End int }
+
+// Calendar matches the instants whose fields are all in the listed ranges.
+// Every field but Year (nil: every year) is explicit. DayOfWeek is 0 =
+// Sunday.
+type Calendar struct {
+	Second, Minute, Hour, DayOfMonth, Month, Year, DayOfWeek []Range
+}
+
+// Spec is a schedule in the terms of a Temporal ScheduleSpec.
+type Spec struct {
+	Form      Form
+	Calendars []Calendar
+	Skip      []Calendar
+	StartAt   time.Time // zero: none
+	EndAt     time.Time // zero: none
+	TimeZone  string    // IANA name the calendars are read in
+	// Through is the last fire time an enumerated spec lists; Complete
+	// says it lists every remaining one (no top-up needed).
+	Through  time.Time
+	Complete bool
+}
+
+// Form reports which form Spec will use for this rule.
+func (r *Rule) Form() Form {
+	if r.calendarExact() {
+		return FormCalendar
+	}
+	return FormEnumerated
+}
+
+// Spec builds the Temporal form of the rule as of now.
+func (r *Rule) Spec(now time.Time) Spec {
+	if r.Form() == FormCalendar {
+		return r.calendarSpec()
+	}
+	return r.enumeratedSpec(now)
+}
+
+// calendarExact decides whether a calendar spec fires exactly when rrule-go
+// does. A calendar matches field by field, every period alike; an RRULE
+// agrees with that only when:
+//   - the zone has a fixed offset: in a zone with DST a local time can be
+//     missing or repeated, and RFC 5545, Go's time.Date and Temporal each
+//     resolve those their own way;
+//   - INTERVAL is 1 (a calendar has no notion of "every other week");
+//   - there is no COUNT (kept in PostgreSQL's terms by enumerating, rather
+//     than relying on the schedule's remaining-actions counter, which a
+//     manual trigger must not consume);
+//   - no BYSETPOS, BYWEEKNO or BYYEARDAY, no ordinal BYDAY (1MO, -1FR) and
+//     no negative BYMONTHDAY: all count within a period, which calendar
+//     fields cannot.
+func (r *Rule) calendarExact() bool {
+	o := r.Opt
+	if o == nil || !fixedZone(r.Zone) {
+		return false
+	}
+	if o.Interval > 1 || o.Count > 0 || len(o.Bysetpos) > 0 || len(o.Byweekno) > 0 || len(o.Byyearday) > 0 {
+		return false
+	}
+	for _, d := range o.Bymonthday {
+		if d < 0 {
+			return false
+		}
+	}
+	for _, w := range o.Byweekday {
+		if w.N() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fixedZone reports zones that never change offset.
+func fixedZone(loc *time.Location) bool {
+	switch n := loc.String(); n {
+	case "UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "Etc/Greenwich", "Greenwich":
+		return true
+	default:
+		return len(n) > 7 && n[:7] == "Etc/GMT"
+	}
+}
+
+func ranges(vals []int) []Range {
+	out := make([]Range, 0, len(vals))
+	for _, v := range vals {
+		out = append(out, Range{v, v})
+	}
+	return out
+}
+
+func one(v int) []Range { return []Range{{v, v}} }
+
+// calendarSpec mirrors rrule-go's defaults (RFC 5545 and dateutil): the
+// time fields not given come from DTSTART unless the frequency is finer;
+// with no day-level BY* part, YEARLY takes DTSTART's month and day, MONTHLY
+// its day, WEEKLY its weekday.
+func (r *Rule) calendarSpec() Spec {
+	o, st := r.Opt, r.Start
+	c := Calendar{
+		Second:     one(st.Second()),
+		Minute:     one(st.Minute()),
+		Hour:       one(st.Hour()),
+		DayOfMonth: []Range{{1, 31}},
+		Month:      []Range{{1, 12}},
+		Year:       nil, // every year
+		DayOfWeek:  []Range{{0, 6}},
+	}
+	if len(o.Bysecond) > 0 {
+		c.Second = ranges(o.Bysecond)
+	}
+	switch {
+	case len(o.Byminute) > 0:
+		c.Minute = ranges(o.Byminute)
+	case o.Freq == rrule.MINUTELY:
+		c.Minute = []Range{{0, 59}}
+	}
+	switch {
+	case len(o.Byhour) > 0:
+		c.Hour = ranges(o.Byhour)
+	case o.Freq == rrule.MINUTELY || o.Freq == rrule.HOURLY:
+		c.Hour = []Range{{0, 23}}
+	}
+	if len(o.Bymonth) > 0 {
+		c.Month = ranges(o.Bymonth)
+	}
+	if len(o.Bymonthday) > 0 {
+		c.DayOfMonth = ranges(o.Bymonthday)
+	}
+	if len(o.Byweekday) > 0 {
+		c.DayOfWeek = nil
+		for _, w := range o.Byweekday {
+			c.DayOfWeek = append(c.DayOfWeek, Range{(w.Day() + 1) % 7, (w.Day() + 1) % 7})
+		}
+	}
+	if len(o.Bymonthday) == 0 && len(o.Byweekday) == 0 {
+		switch o.Freq {
+		case rrule.YEARLY:
+			if len(o.Bymonth) == 0 {
+				c.Month = one(int(st.Month()))
+			}
+			c.DayOfMonth = one(st.Day())
+		case rrule.MONTHLY:
+			c.DayOfMonth = one(st.Day())
+		case rrule.WEEKLY:
+			c.DayOfWeek = one(int(st.Weekday()))
+		}
+	}
+	s := Spec{Form: FormCalendar, Calendars: []Calendar{c}, StartAt: st, TimeZone: r.Zone.String()}
+	if !o.Until.IsZero() {
+		s.EndAt = o.Until
+	}
+	for _, ex := range r.ExDates {
+		s.Skip = append(s.Skip, exact(ex.In(r.Zone)))
+	}
+	return s
+}
+
+// exact is the calendar entry matching the one instant t, read in t's zone.
+func exact(t time.Time) Calendar {
+	return Calendar{
+		Second: one(t.Second()), Minute: one(t.Minute()), Hour: one(t.Hour()),
+		DayOfMonth: one(t.Day()), Month: one(int(t.Month())), Year: one(t.Year()),
+		DayOfWeek: []Range{{0, 6}},
+	}
+}
+
+// enumeratedSpec lists the next Enumerate fire times after now as UTC
+// calendar entries: exact by construction, whatever the rule and zone.
+func (r *Rule) enumeratedSpec(now time.Time) Spec {
+	next := r.Next(now, Enumerate+1)
+	s := Spec{Form: FormEnumerated, TimeZone: "UTC", Complete: len(next) <= Enumerate}
+	if len(next) > Enumerate {
+		next = next[:Enumerate]
+	}
+	for _, t := range next {
+		s.Calendars = append(s.Calendars, exact(t.UTC()))
+	}
+	if len(next) > 0 {
+		s.Through = next[len(next)-1]
+	}
+	return s
+}
