@@ -338,3 +338,13 @@ func enumeratedInStep(got client.ScheduleSpec, want *ScanSchedule, now time.Time
 	}
 	return len(future) >= schedule.Enumerate/2
 }
+
+// DeleteSchedule deletes a scan's schedule; one already gone is no error.
+func DeleteSchedule(ctx context.Context, sc client.ScheduleClient, scanID int64) error {
+	err := sc.GetHandle(ctx, ScanScheduleID(scanID)).Delete(ctx)
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("delete schedule: %w", err)
+	}
+	return nil
+}

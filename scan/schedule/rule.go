@@ -258,3 +258,16 @@ func AsError(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// Between returns the fire times in [from, to], at most max+1 of them (so
+// that a caller can tell "more than max").
+func (r *Rule) Between(from, to time.Time, max int) []time.Time {
+	var out []time.Time
+	for _, t := range r.Next(from.Add(-time.Nanosecond), max+1) {
+		if t.After(to) {
+			break
+		}
+		out = append(out, t)
+	}
+	return out
+}

@@ -176,13 +176,13 @@ func (r *Rule) calendarSpec() Spec {
 		s.EndAt = o.Until
 	}
 	for _, ex := range r.ExDates {
-		s.Skip = append(s.Skip, exact(ex.In(r.Zone)))
+		s.Skip = append(s.Skip, Exact(ex.In(r.Zone)))
 	}
 	return s
 }
 
-// exact is the calendar entry matching the one instant t, read in t's zone.
-func exact(t time.Time) Calendar {
+// Exact is the calendar entry matching the one instant t, read in t's zone.
+func Exact(t time.Time) Calendar {
 	return Calendar{
 		Second: one(t.Second()), Minute: one(t.Minute()), Hour: one(t.Hour()),
 		DayOfMonth: one(t.Day()), Month: one(int(t.Month())), Year: one(t.Year()),
@@ -199,7 +199,7 @@ func (r *Rule) enumeratedSpec(now time.Time) Spec {
 		next = next[:Enumerate]
 	}
 	for _, t := range next {
-		s.Calendars = append(s.Calendars, exact(t.UTC()))
+		s.Calendars = append(s.Calendars, Exact(t.UTC()))
 	}
 	if len(next) > 0 {
 		s.Through = next[len(next)-1]
