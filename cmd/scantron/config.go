@@ -49,6 +49,8 @@ type Config struct {
 	ScanTimeout       time.Duration
 	HeartbeatTimeout  time.Duration
 
+	ScheduleCatchupWindow time.Duration
+
 	AgentName     string
 	AgentCapacity int
 	NmapPath      string
@@ -166,6 +168,15 @@ var settings = []setting{
 		bind: dur(func(c *Config) *time.Duration { return &c.ScanTimeout })},
 	{flag: "heartbeat-timeout", env: "SCANTRON_HEARTBEAT_TIMEOUT", def: "30s", usage: "agent silence after which a scan is retried elsewhere or again", commands: "server",
 		bind: dur(func(c *Config) *time.Duration { return &c.HeartbeatTimeout })},
+	{flag: "schedule-catchup-window", env: "SCANTRON_SCHEDULE_CATCHUP_WINDOW", def: "5m", usage: "how late a scheduled scan missed during an outage may still start (scans may set their own)", commands: "server",
+		bind: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 10*time.Second {
+				return fmt.Errorf("want a duration of at least 10s (Temporal's minimum), got %q", v)
+			}
+			c.ScheduleCatchupWindow = d
+			return nil
+		}},
 	{flag: "name", env: "SCANTRON_AGENT_NAME", usage: "this agent's name, as registered on the server", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
 			if !agentName.MatchString(v) {
