@@ -138,13 +138,22 @@ func (h *scanHandlers) checkRefs(ctx context.Context, s scan.Scan) error {
 	return nil
 }
 
-// read decodes and fully validates a scan from the request.
-func (h *scanHandlers) read(c *gin.Context) (scan.Scan, error) {
+// read decodes and fully validates a scan from the request. For an edit,
+// old is the stored scan: when its schedule (start, zone, rule) is kept as
+// it was, a schedule that has run its course is no error, so that a
+// finished scan can still be renamed or pointed elsewhere.
+func (h *scanHandlers) read(c *gin.Context, old *scan.Scan) (scan.Scan, error) {
 	var req scanRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return scan.Scan{}, err
 	}
-	s, err := req.scan(h.now())
+	now := h.now()
+	if old != nil && old.StartAt != nil && req.StartAt != nil && req.TimeZone == old.TimeZone && req.RRule == old.RRule {
+		if t, err := time.Parse(time.RFC3339, strings.TrimSpace(*req.StartAt)); err == nil && t.Equal(*old.StartAt) {
+			now = old.StartAt.Add(-time.Second)
+		}
+	}
+	s, err := req.scan(now)
 	if err != nil {
 		return scan.Scan{}, err
 	}
@@ -161,7 +170,7 @@ func storeWriteErr(err error, s scan.Scan) error {
 }
 
 func (h *scanHandlers) create(c *gin.Context) error {
-	s, err := h.read(c)
+	s, err := h.read(c, nil)
 	if err != nil {
 		return err
 	}
@@ -228,7 +237,7 @@ func (h *scanHandlers) update(c *gin.Context) error {
 	if err != nil {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
 	}
-	s, err := h.read(c)
+	s, err := h.read(c, &old)
 	if err != nil {
 		return err
 	}

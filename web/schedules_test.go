@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -341,4 +342,31 @@ func (se *scheduleEnv) backfill(t *testing.T, scanID int64, ruleStart, from time
 		t.Errorf("started %d workflows, want %d before and %d backfilled: %v", len(fires), already, len(want), fires)
 	}
 	return bf.FireTimes
+}
+
+// TestFinishedScheduleCanBeEdited: a scan whose one-shot time has passed
+// keeps that time through an edit of its other fields; changing the time
+// to another past one is still refused.
+func TestFinishedScheduleCanBeEdited(t *testing.T) {
+	e := newEnv(t) // now is 2030-01-02T03:04:05Z
+	f := makeFixtures(t, e)
+	past := time.Date(2029, 12, 1, 9, 0, 0, 0, time.UTC)
+	s, err := testStore.CreateScan(context.Background(), scan.Scan{Name: uniq("done"), SiteID: f.site.ID, ProfileID: f.profile.ID,
+		AgentID: f.agent.ID, StartAt: &past, TimeZone: "UTC", RRule: "FREQ=DAILY;COUNT=3", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(name, start string) string {
+		return fmt.Sprintf(`{"name": %q, "site_id": %d, "profile_id": %d, "agent_id": %d, "start_at": %q, "time_zone": "UTC", "rrule": "FREQ=DAILY;COUNT=3"}`,
+			name, f.site.ID, f.profile.ID, f.agent.ID, start)
+	}
+	var v scanView
+	e.mustDo(t, "PUT", fmt.Sprintf("/api/v1/scans/%d", s.ID), body(s.Name+"-renamed", "2029-12-01T10:00:00+01:00"), http.StatusOK, &v)
+	if v.Name != s.Name+"-renamed" || v.Schedule != nil {
+		t.Errorf("renamed finished scan: %+v", v)
+	}
+	w := e.do(t, "PUT", fmt.Sprintf("/api/v1/scans/%d", s.ID), body(s.Name, "2029-12-02T09:00:00Z"))
+	if w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), "COUNT=3 is exhausted") {
+		t.Errorf("moving a finished schedule to another past start: %d %s", w.Code, w.Body.String())
+	}
 }

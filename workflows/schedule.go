@@ -309,8 +309,8 @@ func EnumeratedTimes(spec client.ScheduleSpec) (times []time.Time, ok bool) {
 	return times, true
 }
 
-// enumeratedInStep accepts an enumerated spec whose future entries are the
-// start of the wanted ones and still cover at least half of them (or all
+// enumeratedInStep accepts an enumerated spec whose entries after
+// now-Lookback are the start of the wanted ones and still cover at least half of them (or all
 // that remain): only then is no top-up due.
 func enumeratedInStep(got client.ScheduleSpec, want *ScanSchedule, now time.Time) bool {
 	if len(got.Skip) != 0 || len(got.Intervals) != 0 || len(got.CronExpressions) != 0 || !got.StartAt.IsZero() || !got.EndAt.IsZero() {
@@ -326,7 +326,7 @@ func enumeratedInStep(got client.ScheduleSpec, want *ScanSchedule, now time.Time
 	wantTimes, _ := EnumeratedTimes(want.Options.Spec)
 	var future []time.Time
 	for _, t := range times {
-		if t.After(now) {
+		if t.After(now.Add(-schedule.Lookback)) {
 			future = append(future, t)
 		}
 	}

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,22 @@ func mustParse(t *testing.T, rule string) *Rule {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestEnumeratedLookback: a fire time due less than Lookback ago stays
+// listed, so that a top-up at that moment cannot drop it; older ones go.
+func TestEnumeratedLookback(t *testing.T) {
+	start := now.Add(-3 * time.Minute)
+	r, err := Parse(&start, "UTC", "FREQ=MINUTELY;INTERVAL=2", now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Spec(now.Add(-20 * time.Second)) // fires at -3m, -1m, +1m, …
+	first := Exact(now.Add(-time.Minute))
+	if len(s.Calendars) != Enumerate || fmt.Sprint(s.Calendars[0]) != fmt.Sprint(first) {
+		t.Errorf("first listed %v, want %v (the fire 40 s before the top-up)", s.Calendars[0], first)
+	}
+	if s = r.Spec(now.Add(20 * time.Second)); fmt.Sprint(s.Calendars[0]) == fmt.Sprint(first) {
+		t.Errorf("the fire 80 s before the top-up is still listed")
+	}
 }

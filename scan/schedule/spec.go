@@ -190,10 +190,16 @@ func Exact(t time.Time) Calendar {
 	}
 }
 
-// enumeratedSpec lists the next Enumerate fire times after now as UTC
-// calendar entries: exact by construction, whatever the rule and zone.
+// Lookback is how far before now an enumerated spec still lists fire
+// times. A fire due a moment before a top-up may not have been taken by
+// Temporal's scheduler yet; keeping it listed means the update cannot drop
+// it, and a fire already taken is never taken twice.
+const Lookback = time.Minute
+
+// enumeratedSpec lists the next Enumerate fire times after now-Lookback as
+// UTC calendar entries: exact by construction, whatever the rule and zone.
 func (r *Rule) enumeratedSpec(now time.Time) Spec {
-	next := r.Next(now, Enumerate+1)
+	next := r.Next(now.Add(-Lookback), Enumerate+1)
 	s := Spec{Form: FormEnumerated, TimeZone: "UTC", Complete: len(next) <= Enumerate}
 	if len(next) > Enumerate {
 		next = next[:Enumerate]
