@@ -243,6 +243,13 @@ func (h *scanHandlers) update(c *gin.Context) error {
 	}
 	s.ID = id
 	s.PauseNote = old.PauseNote
+	if s.Enabled != old.Enabled {
+		verb := "resumed"
+		if !s.Enabled {
+			verb = "paused"
+		}
+		s.PauseNote = fmt.Sprintf("%s by %s at %s: edit of the scan", verb, c.ClientIP(), h.now().UTC().Format(time.RFC3339))
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), scheduleTimeout)
 	defer cancel()
 	updated, err := h.store.UpdateScan(ctx, s)

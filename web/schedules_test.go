@@ -259,6 +259,25 @@ func TestScheduledScanLifecycle(t *testing.T) {
 		t.Errorf("backfill of three days of a twice-daily rule started %d runs", calendarFires)
 	}
 
+	// Recent runs, newest first, with their status.
+	var runIDs []int64
+	for i := range 3 {
+		r, err := testStore.CreateRun(ctx, v.ID, fmt.Sprintf("%s-%d", workflows.ScanScheduledWorkflowID(v.ID), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runIDs = append(runIDs, r.ID)
+	}
+	se.mustDo(t, "GET", fmt.Sprintf("/api/v1/scans/%d", v.ID), "", http.StatusOK, &got)
+	if len(got.RecentRuns) != 3 || got.RecentRuns[0].ID != runIDs[2] || got.RecentRuns[0].Status != scan.RunPending {
+		t.Errorf("recent runs %+v", got.RecentRuns)
+	}
+	for _, id := range runIDs {
+		if err := testStore.DeleteRun(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Edit in place: a rule that needs enumerating, and a per-scan policy.
 	se.mustDo(t, "PUT", fmt.Sprintf("/api/v1/scans/%d", v.ID), body("FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=22", `, "overlap": "buffer_one", "catchup_window_seconds": 120`), http.StatusOK, &v)
 	if v.Schedule.Form != "enumerated" {
@@ -290,6 +309,17 @@ func TestScheduledScanLifecycle(t *testing.T) {
 	if desc.Schedule.State.Paused || !strings.HasPrefix(desc.Schedule.State.Note, "resumed by ") || !v.Enabled {
 		t.Errorf("resumed: state %+v, scan enabled %v", desc.Schedule.State, v.Enabled)
 	}
+
+	// Disabling through an edit pauses too, and says so.
+	se.mustDo(t, "PUT", fmt.Sprintf("/api/v1/scans/%d", v.ID), body("FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=22", `, "overlap": "buffer_one", "catchup_window_seconds": 120, "enabled": false`), http.StatusOK, &v)
+	desc, err = handle.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !desc.Schedule.State.Paused || !strings.Contains(desc.Schedule.State.Note, "edit of the scan") || v.PauseNote != desc.Schedule.State.Note {
+		t.Errorf("disabled by an edit: state %+v, scan note %q", desc.Schedule.State, v.PauseNote)
+	}
+	se.mustDo(t, "POST", fmt.Sprintf("/api/v1/scans/%d/resume", v.ID), `{"by": "ann"}`, http.StatusOK, &v)
 
 	// Trigger now: one run, through the schedule.
 	se.mustDo(t, "POST", fmt.Sprintf("/api/v1/scans/%d/trigger", v.ID), "", http.StatusAccepted, nil)
