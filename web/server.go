@@ -117,7 +117,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
-		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal,
+		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, now: deps.Now,
 			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}},
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/schedule"
 	"github.com/scantron/scantron/storage/postgres"
 )
 
@@ -77,6 +78,7 @@ type uiHandlers struct {
 	links    temporalLinks
 	agents   *agentHandlers // for agents' presence
 	temporal WorkflowClient // for scan progress
+	now      func() time.Time
 }
 
 const (
@@ -92,6 +94,20 @@ type dashboardRun struct {
 type dashboardScan struct {
 	scan.Scan
 	SiteName, ProfileName, AgentName string
+	// NextFire is the next fire time in the scan's zone, or "".
+	NextFire string
+}
+
+// nextFire is a scan's next fire time, in its zone, for the dashboard.
+func nextFire(s scan.Scan, now time.Time) string {
+	r, err := schedule.Parse(s.StartAt, s.TimeZone, s.RRule, now)
+	if err != nil || r == nil {
+		return ""
+	}
+	if next := r.Next(now, 1); len(next) == 1 {
+		return next[0].Format("2006-01-02 15:04:05 MST")
+	}
+	return ""
 }
 
 func (h *uiHandlers) dashboard(c *gin.Context) error {
@@ -133,7 +149,8 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	for _, s := range scans {
 		scanNames[s.ID] = s.Name
 		scanRows = append(scanRows, dashboardScan{Scan: s,
-			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID]})
+			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID],
+			NextFire: nextFire(s, h.now())})
 	}
 	runRows := make([]dashboardRun, 0, len(runs))
 	for _, r := range runs {

@@ -100,11 +100,11 @@ type ScanSchedule struct {
 // DesiredSchedule builds the schedule of a scan as of now. It returns nil
 // when the scan should have none: manual only, or past its last fire time
 // by more than a minute (the minute lets a late last fire still happen).
-// A definition that no longer parses is an error.
+// A definition that does not parse is an error.
 func DesiredSchedule(sc scan.Scan, d ScheduleDefaults, now time.Time) (*ScanSchedule, error) {
 	rule, err := schedule.Parse(sc.StartAt, sc.TimeZone, sc.RRule, now.Add(-time.Minute))
 	if err != nil {
-		if _, ok := schedule.AsError(err); ok && sc.StartAt != nil {
+		if e, ok := schedule.AsError(err); ok && e.Finished {
 			return nil, nil // nothing left to fire
 		}
 		return nil, err

@@ -26,12 +26,18 @@ var LastFireTime = time.Date(2100, 12, 31, 23, 59, 59, 0, time.UTC)
 type Error struct {
 	Field string
 	Msg   string
+	// Finished marks a valid schedule that has no fire time left.
+	Finished bool
 }
 
 func (e *Error) Error() string { return e.Field + ": " + e.Msg }
 
 func errf(field, format string, args ...any) error {
 	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+func finished(field, format string, args ...any) error {
+	return &Error{Field: field, Msg: fmt.Sprintf(format, args...), Finished: true}
 }
 
 // Rule is a parsed, validated schedule.
@@ -76,7 +82,7 @@ func Parse(startAt *time.Time, zone, text string, now time.Time) (*Rule, error) 
 			return nil, errf("start_at", "schedules end with the year 2100")
 		}
 		if !r.Start.After(now) {
-			return nil, errf("start_at", "%s is in the past; a one-shot scan would never run", r.Start.Format(time.RFC3339))
+			return nil, finished("start_at", "%s is in the past; a one-shot scan would never run", r.Start.Format(time.RFC3339))
 		}
 		return r, nil
 	}
@@ -145,11 +151,11 @@ func Parse(startAt *time.Time, zone, text string, now time.Time) (*Rule, error) 
 	if next := r.Next(now, 1); len(next) == 0 {
 		switch {
 		case opt.Count > 0:
-			return nil, errf("rrule", "COUNT=%d is exhausted: every occurrence is before now", opt.Count)
+			return nil, finished("rrule", "COUNT=%d is exhausted: every occurrence is before now", opt.Count)
 		case !opt.Until.IsZero() && opt.Until.Before(now):
-			return nil, errf("rrule", "UNTIL %s is in the past: the rule has no future occurrence", opt.Until.In(loc).Format(time.RFC3339))
+			return nil, finished("rrule", "UNTIL %s is in the past: the rule has no future occurrence", opt.Until.In(loc).Format(time.RFC3339))
 		default:
-			return nil, errf("rrule", "the rule has no occurrence between now and the end of 2100")
+			return nil, finished("rrule", "the rule has no occurrence between now and the end of 2100")
 		}
 	}
 	return r, nil

@@ -49,8 +49,14 @@ func TestParseRefusesBadSchedules(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %+v", r)
 			}
-			if _, ok := AsError(err); !ok {
-				t.Errorf("%v is not a schedule.Error", err)
+			e, ok := AsError(err)
+			if !ok {
+				t.Fatalf("%v is not a schedule.Error", err)
+			}
+			// Only a valid schedule with nothing left to fire is finished.
+			wantFinished := map[string]bool{"count exhausted": true, "until past": true, "never matches": true, "all excluded": true, "one-shot in the past": true}[c.name]
+			if e.Finished != wantFinished {
+				t.Errorf("finished = %v, want %v", e.Finished, wantFinished)
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not contain %q", err, c.want)
