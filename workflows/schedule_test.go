@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -175,4 +176,85 @@ func utc(ts []time.Time) []string {
 		out[i] = t.UTC().Format(time.RFC3339)
 	}
 	return out
+}
+
+// TestCatchupWindowAfterOutage stops the Temporal server while a schedule
+// should fire every 5 s and starts it again 40 s later: only fires within
+// the scan's catch-up window (10 s) start late, the rest are counted as
+// missed, so an outage is not followed by a burst of stale scans.
+func TestCatchupWindowAfterOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a minute")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	port, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := devstack.TemporalOptions{Headless: true, Port: port, DBFile: filepath.Join(t.TempDir(), "temporal.db")}
+	tmp, err := devstack.StartTemporal(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := tmp.Dial(ctx)
+	if err != nil {
+		tmp.Stop()
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Truncate(time.Minute)
+	// allow_all: with no worker, started workflows never end, and every
+	// fire must still start one.
+	sc := scan.Scan{ID: 7, StartAt: &start, TimeZone: "UTC", RRule: "FREQ=MINUTELY;BYSECOND=0,5,10,15,20,25,30,35,40,45,50,55",
+		Enabled: true, Overlap: "allow_all", CatchupWindowSeconds: 10}
+	if _, err := SyncSchedule(ctx, tc.ScheduleClient(), sc, ScheduleDefaults{CatchupWindow: time.Hour}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h := tc.ScheduleClient().GetHandle(ctx, ScanScheduleID(sc.ID))
+	waitActions := func(h client.ScheduleHandle, n int) *client.ScheduleDescription {
+		t.Helper()
+		for {
+			desc, err := h.Describe(ctx)
+			if err == nil && desc.Info.NumActions >= n {
+				return desc
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("waiting for %d actions: %v", n, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	before := waitActions(h, 2).Info.NumActions
+	tc.Close()
+	if err := tmp.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	time.Sleep(40 * time.Second)
+	tmp, err = devstack.StartTemporal(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tmp.Stop() })
+	up := time.Now()
+	tc, err = tmp.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	h = tc.ScheduleClient().GetHandle(ctx, ScanScheduleID(sc.ID))
+	waitActions(h, before+1)
+	time.Sleep(12 * time.Second) // the scheduler settles the backlog
+	desc := waitActions(h, before+1)
+	missedDuringOutage := int(up.Sub(down) / (5 * time.Second))
+	t.Logf("down %v: %d actions before, %d after, %d missed the catch-up window",
+		up.Sub(down).Round(time.Second), before, desc.Info.NumActions, desc.Info.NumActionsMissedCatchupWindow)
+	if desc.Info.NumActionsMissedCatchupWindow < missedDuringOutage-3 {
+		t.Errorf("only %d fires missed the catch-up window in a %v outage", desc.Info.NumActionsMissedCatchupWindow, up.Sub(down).Round(time.Second))
+	}
+	for _, a := range desc.Info.RecentActions {
+		if late := a.ActualTime.Sub(a.ScheduleTime); late > 10*time.Second+5*time.Second {
+			t.Errorf("fire of %v started %v late, beyond the 10 s catch-up window", a.ScheduleTime, late)
+		}
+	}
 }
