@@ -258,3 +258,43 @@ func TestCatchupWindowAfterOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlapSkipByDefault: with the default policy a scan never has two
+// scheduled runs at once; fires while one runs are skipped, and counted.
+func TestOverlapSkipByDefault(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{Headless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tmp.Stop() })
+	tc, err := tmp.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	start := time.Now().UTC().Truncate(time.Minute)
+	// No worker polls, so the first run never ends.
+	sc := scan.Scan{ID: 8, StartAt: &start, TimeZone: "UTC", RRule: "FREQ=MINUTELY;BYSECOND=0,3,6,9,12,15,18,21,24,27,30,33,36,39,42,45,48,51,54,57", Enabled: true}
+	if _, err := SyncSchedule(ctx, tc.ScheduleClient(), sc, ScheduleDefaults{CatchupWindow: time.Minute}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h := tc.ScheduleClient().GetHandle(ctx, ScanScheduleID(sc.ID))
+	for {
+		desc, err := h.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.Info.NumActionsSkippedOverlap >= 3 {
+			if desc.Info.NumActions != 1 || len(desc.Info.RunningWorkflows) != 1 {
+				t.Errorf("%d actions, %d running; want one", desc.Info.NumActions, len(desc.Info.RunningWorkflows))
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("only %d fires skipped", desc.Info.NumActionsSkippedOverlap)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
