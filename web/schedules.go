@@ -45,8 +45,9 @@ type scanView struct {
 // scheduleView is a scan's Temporal Schedule.
 type scheduleView struct {
 	ID string `json:"id"`
-	// Form is how the rule is expressed in Temporal: "calendar" (the rule
-	// itself) or "enumerated" (its next fire times, kept topped up).
+	// Form is how the rule is expressed in Temporal: "calendar" or
+	// "interval" (the rule itself) or "enumerated" (its next fire times,
+	// kept topped up).
 	Form   schedule.Form `json:"form"`
 	Paused bool          `json:"paused"`
 	// NextFireTimes are the next 10, in the scan's zone (from the rule;

@@ -75,8 +75,12 @@ func TemporalSpec(s schedule.Spec) client.ScheduleSpec {
 		}
 		return out
 	}
+	var intervals []client.ScheduleIntervalSpec
+	for _, i := range s.Intervals {
+		intervals = append(intervals, client.ScheduleIntervalSpec{Every: i.Every, Offset: i.Offset})
+	}
 	return client.ScheduleSpec{
-		Calendars: conv(s.Calendars), Skip: conv(s.Skip),
+		Calendars: conv(s.Calendars), Intervals: intervals, Skip: conv(s.Skip),
 		StartAt: s.StartAt, EndAt: s.EndAt, TimeZoneName: s.TimeZone,
 	}
 }
@@ -279,7 +283,7 @@ func sameSpec(got, want client.ScheduleSpec) bool {
 		return s
 	}
 	return sameCalendars(got.Calendars, want.Calendars) && sameCalendars(got.Skip, want.Skip) &&
-		len(got.Intervals) == 0 && len(got.CronExpressions) == 0 && got.Jitter == 0 &&
+		slices.Equal(got.Intervals, want.Intervals) && len(got.CronExpressions) == 0 && got.Jitter == 0 &&
 		got.StartAt.Equal(want.StartAt) && got.EndAt.Equal(want.EndAt) && tz(got.TimeZoneName) == tz(want.TimeZoneName)
 }
 

@@ -47,7 +47,12 @@ var scheduleCorpus = []corpusRule{
 	{"2027-01-01T05:00:00Z", "Etc/GMT-5", "FREQ=DAILY;BYHOUR=3,23"},
 	{"2027-06-01T00:00:00Z", "UTC", "FREQ=YEARLY;BYMONTH=1,7;BYDAY=MO"},
 	{"2027-01-13T13:13:00Z", "UTC", "FREQ=MONTHLY;BYMONTHDAY=13;BYDAY=FR"},
-	// Needs enumeration: INTERVAL, COUNT, ordinals, negative days, BYSETPOS…
+	// Fixed-offset zone, INTERVAL>1 and no BY* part: interval form.
+	{"2027-01-01T06:45:30Z", "Etc/GMT+3", "FREQ=HOURLY;INTERVAL=5"},
+	{"2027-01-03T12:00:00Z", "UTC", "FREQ=WEEKLY;INTERVAL=2;UNTIL=20270601T120000Z\nEXDATE:20270117T120000Z"},
+	{"2027-01-01T00:00:07Z", "UTC", "FREQ=MINUTELY;INTERVAL=90"},
+	// Needs enumeration: COUNT, ordinals, negative days, BYSETPOS, BY* with
+	// INTERVAL>1…
 	{"2027-01-01T09:00:00Z", "UTC", "FREQ=DAILY;INTERVAL=3"},
 	{"2027-01-01T09:00:00Z", "UTC", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;WKST=SU"},
 	{"2027-01-01T09:00:00Z", "UTC", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;WKST=MO"},
@@ -149,7 +154,7 @@ func TestScheduleCorpusAgainstServer(t *testing.T) {
 		})
 	}
 	t.Logf("forms: %v", forms)
-	if forms[schedule.FormCalendar] < 10 || forms[schedule.FormEnumerated] < 10 {
+	if forms[schedule.FormCalendar] < 10 || forms[schedule.FormEnumerated] < 10 || forms[schedule.FormInterval] < 3 {
 		t.Errorf("forms %v: the corpus should exercise both forms", forms)
 	}
 }

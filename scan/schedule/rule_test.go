@@ -99,7 +99,9 @@ func TestForms(t *testing.T) {
 		"FREQ=WEEKLY;BYDAY=MO,FR":                                    FormCalendar,
 		"FREQ=MONTHLY;BYMONTHDAY=1,-1":                               FormEnumerated,
 		"FREQ=MONTHLY;BYDAY=2TU":                                     FormEnumerated,
-		"FREQ=DAILY;INTERVAL=2":                                      FormEnumerated,
+		"FREQ=DAILY;INTERVAL=2":                                      FormInterval,
+		"FREQ=DAILY;INTERVAL=2;BYHOUR=9":                             FormEnumerated,
+		"FREQ=MONTHLY;INTERVAL=2":                                    FormEnumerated,
 		"FREQ=DAILY;COUNT=5":                                         FormEnumerated,
 		"FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1":                           FormEnumerated,
 		"FREQ=DAILY;UNTIL=20400101T000000Z\nEXDATE:20300702T000000Z": FormCalendar,
@@ -135,7 +137,7 @@ func mustParse(t *testing.T, rule string) *Rule {
 // listed, so that a top-up at that moment cannot drop it; older ones go.
 func TestEnumeratedLookback(t *testing.T) {
 	start := now.Add(-3 * time.Minute)
-	r, err := Parse(&start, "UTC", "FREQ=MINUTELY;INTERVAL=2", now.Add(-time.Hour))
+	r, err := Parse(&start, "UTC", "FREQ=MINUTELY;INTERVAL=2;COUNT=1000", now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,9 @@ const (
 	// FormCalendar: the rule itself, as calendar specs. Only rules whose
 	// calendar reading is provably the same as RFC 5545's get it.
 	FormCalendar Form = "calendar"
+	// FormInterval: the rule as a fixed interval with a phase. Only for
+	// fixed-offset zones, where "every n hours" is an absolute duration.
+	FormInterval Form = "interval"
 	// FormEnumerated: the next fire times from rrule-go, each an exact UTC
 	// calendar entry, topped up as they are used. Exact for every rule.
 	FormEnumerated Form = "enumerated"
@@ -32,10 +35,16 @@ type Calendar struct {
 	Second, Minute, Hour, DayOfMonth, Month, Year, DayOfWeek []Range
 }
 
+// Interval matches the instants t with (t - Unix epoch) mod Every = Offset.
+type Interval struct {
+	Every, Offset time.Duration
+}
+
 // Spec is a schedule in the terms of a Temporal ScheduleSpec.
 type Spec struct {
 	Form      Form
 	Calendars []Calendar
+	Intervals []Interval
 	Skip      []Calendar
 	StartAt   time.Time // zero: none
 	EndAt     time.Time // zero: none
@@ -51,13 +60,19 @@ func (r *Rule) Form() Form {
 	if r.calendarExact() {
 		return FormCalendar
 	}
+	if r.intervalExact() {
+		return FormInterval
+	}
 	return FormEnumerated
 }
 
 // Spec builds the Temporal form of the rule as of now.
 func (r *Rule) Spec(now time.Time) Spec {
-	if r.Form() == FormCalendar {
+	switch r.Form() {
+	case FormCalendar:
 		return r.calendarSpec()
+	case FormInterval:
+		return r.intervalSpec()
 	}
 	return r.enumeratedSpec(now)
 }
@@ -94,6 +109,42 @@ func (r *Rule) calendarExact() bool {
 		}
 	}
 	return true
+}
+
+// period is the length of one FREQ period in a fixed-offset zone.
+var period = map[rrule.Frequency]time.Duration{
+	rrule.MINUTELY: time.Minute, rrule.HOURLY: time.Hour, rrule.DAILY: 24 * time.Hour, rrule.WEEKLY: 7 * 24 * time.Hour,
+}
+
+// intervalExact decides whether "every INTERVAL periods from DTSTART" is
+// the whole rule, so that an interval spec fires exactly when rrule-go
+// does: a fixed-offset zone (a day is always 24 h), FREQ up to WEEKLY
+// (months and years vary in length), no COUNT and no BY* part at all (with
+// none, every field defaults to DTSTART's, and the occurrences are
+// DTSTART + k*INTERVAL periods).
+func (r *Rule) intervalExact() bool {
+	o := r.Opt
+	if o == nil || !fixedZone(r.Zone) || o.Count > 0 {
+		return false
+	}
+	if _, ok := period[o.Freq]; !ok {
+		return false
+	}
+	return len(o.Bysetpos)+len(o.Bymonth)+len(o.Bymonthday)+len(o.Byyearday)+len(o.Byweekno)+
+		len(o.Byweekday)+len(o.Byhour)+len(o.Byminute)+len(o.Bysecond) == 0
+}
+
+func (r *Rule) intervalSpec() Spec {
+	every := time.Duration(max(r.Opt.Interval, 1)) * period[r.Opt.Freq]
+	offset := time.Duration(r.Start.Unix()%int64(every/time.Second)) * time.Second
+	s := Spec{Form: FormInterval, Intervals: []Interval{{Every: every, Offset: offset}}, StartAt: r.Start, TimeZone: r.Zone.String()}
+	if !r.Opt.Until.IsZero() {
+		s.EndAt = r.Opt.Until
+	}
+	for _, ex := range r.ExDates {
+		s.Skip = append(s.Skip, Exact(ex.In(r.Zone)))
+	}
+	return s
 }
 
 // fixedZone reports zones that never change offset.
