@@ -8,11 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
