@@ -148,7 +148,11 @@ func (h *scanHandlers) read(c *gin.Context, old *scan.Scan) (scan.Scan, error) {
 		return scan.Scan{}, err
 	}
 	now := h.now()
-	if old != nil && old.StartAt != nil && req.StartAt != nil && req.TimeZone == old.TimeZone && req.RRule == old.RRule {
+	zone := strings.TrimSpace(req.TimeZone)
+	if zone == "" {
+		zone = "UTC"
+	}
+	if old != nil && old.StartAt != nil && req.StartAt != nil && zone == old.TimeZone && req.RRule == old.RRule {
 		if t, err := time.Parse(time.RFC3339, strings.TrimSpace(*req.StartAt)); err == nil && t.Equal(*old.StartAt) {
 			now = old.StartAt.Add(-time.Second)
 		}
