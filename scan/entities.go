@@ -53,7 +53,19 @@ type Scan struct {
 	RRule     string     `json:"rrule"`
 	Enabled   bool       `json:"enabled"`
 	CreatedAt time.Time  `json:"created_at"`
+	// Overlap is what a fire does while a run of the scan is still going:
+	// skip (default), buffer_one, buffer_all, allow_all, cancel_other,
+	// terminate_other.
+	Overlap string `json:"overlap"`
+	// CatchupWindowSeconds is how late a missed fire may still start after
+	// an outage; 0 means the server's default.
+	CatchupWindowSeconds int64 `json:"catchup_window_seconds"`
+	// PauseNote says who paused or resumed the schedule last, and why.
+	PauseNote string `json:"pause_note"`
 }
+
+// Overlap policies of a scan's schedule.
+var OverlapPolicies = []string{"skip", "buffer_one", "buffer_all", "allow_all", "cancel_other", "terminate_other"}
 
 // RunStatus is where a run is in its life.
 type RunStatus string

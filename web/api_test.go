@@ -75,8 +75,9 @@ func TestRequestErrors(t *testing.T) {
 		{"scan bad time zone", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "time_zone": "Mars/Olympus_Mons"`), 400, `time_zone: "Mars/Olympus_Mons" is not a known IANA time zone`},
 		{"scan local time zone", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "time_zone": "Local"`), 400, `time_zone: "Local"`},
 		{"scan bad start", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "start_at": "tomorrow"`), 400, `start_at: "tomorrow" is not an RFC 3339 time`},
-		{"scan start time before schedules exist", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "start_at": "2030-05-01T02:00:00+02:00"`), 400, "start_at: scheduled scans are not supported yet"},
-		{"scan recurrence before schedules exist", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "rrule": "FREQ=WEEKLY;BYDAY=MO"`), 400, "rrule: recurring scans are not supported yet"},
+		{"scan rrule without start", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "rrule": "FREQ=WEEKLY;BYDAY=MO"`), 400, "start_at: required with rrule"},
+		{"scan bad overlap", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "overlap": "sometimes"`), 400, `overlap: "sometimes" is not one of skip, buffer_one`},
+		{"scan tiny catch-up window", "POST", "/api/v1/scans", scanBody(f.site.ID, f.profile.ID, f.agent.ID, `, "catchup_window_seconds": 3`), 400, "catchup_window_seconds: 3 is outside 10 to 604800"},
 		{"scan update missing", "PUT", fmt.Sprintf("/api/v1/scans/%d", missing), scanBody(f.site.ID, f.profile.ID, f.agent.ID, ""), 404, fmt.Sprintf("scan %d not found", missing)},
 
 		// Ids, pagination and unknown routes.

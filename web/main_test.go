@@ -91,6 +91,8 @@ type fakeTemporal struct {
 	started           map[string]bool
 	// pending are the pending activities DescribeWorkflowExecution reports.
 	pending map[string][]*workflowpb.PendingActivityInfo
+	// schedules are the scans' schedules (see ScheduleClient).
+	schedules *fakeSchedules
 }
 
 type fakeStart struct {
@@ -310,4 +312,105 @@ func decode(t *testing.T, w *httptest.ResponseRecorder, out any) {
 	if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
 		t.Fatalf("decoding %s: %v", w.Body.String(), err)
 	}
+}
+
+// ScheduleClient makes fakeTemporal a Schedules too: an in-memory set of
+// schedules, enough for the handlers' 4xx and failure paths. What the real
+// server does with schedules is tested against a dev server.
+func (f *fakeTemporal) ScheduleClient() client.ScheduleClient {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.schedules == nil {
+		f.schedules = &fakeSchedules{byID: map[string]client.ScheduleOptions{}}
+	}
+	return f.schedules
+}
+
+type fakeSchedules struct {
+	mu   sync.Mutex
+	byID map[string]client.ScheduleOptions
+	// err fails every call.
+	err error
+}
+
+func (f *fakeSchedules) ids() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for id := range f.byID {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (f *fakeSchedules) Create(_ context.Context, o client.ScheduleOptions) (client.ScheduleHandle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.byID[o.ID] = o
+	return &fakeScheduleHandle{f: f, id: o.ID}, nil
+}
+
+func (f *fakeSchedules) List(context.Context, client.ScheduleListOptions) (client.ScheduleListIterator, error) {
+	return nil, errors.New("not in the fake")
+}
+
+func (f *fakeSchedules) GetHandle(_ context.Context, id string) client.ScheduleHandle {
+	return &fakeScheduleHandle{f: f, id: id}
+}
+
+type fakeScheduleHandle struct {
+	client.ScheduleHandle // Backfill, Trigger, Pause, Unpause: not in the fake
+	f                     *fakeSchedules
+	id                    string
+}
+
+func (h *fakeScheduleHandle) GetID() string { return h.id }
+
+func (h *fakeScheduleHandle) Describe(context.Context) (*client.ScheduleDescription, error) {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if h.f.err != nil {
+		return nil, h.f.err
+	}
+	o, ok := h.f.byID[h.id]
+	if !ok {
+		return nil, serviceerror.NewNotFound("schedule not found")
+	}
+	return &client.ScheduleDescription{Schedule: client.Schedule{Action: o.Action, Spec: &o.Spec,
+		State: &client.ScheduleState{Paused: o.Paused, Note: o.Note}}}, nil
+}
+
+func (h *fakeScheduleHandle) Update(_ context.Context, u client.ScheduleUpdateOptions) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if h.f.err != nil {
+		return h.f.err
+	}
+	o, ok := h.f.byID[h.id]
+	if !ok {
+		return serviceerror.NewNotFound("schedule not found")
+	}
+	up, err := u.DoUpdate(client.ScheduleUpdateInput{})
+	if err != nil {
+		return err
+	}
+	o.Spec, o.Action, o.Paused, o.Note = *up.Schedule.Spec, up.Schedule.Action, up.Schedule.State.Paused, up.Schedule.State.Note
+	h.f.byID[h.id] = o
+	return nil
+}
+
+func (h *fakeScheduleHandle) Delete(context.Context) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if h.f.err != nil {
+		return h.f.err
+	}
+	if _, ok := h.f.byID[h.id]; !ok {
+		return serviceerror.NewNotFound("schedule not found")
+	}
+	delete(h.f.byID, h.id)
+	return nil
 }

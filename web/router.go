@@ -60,6 +60,10 @@ func (s *Server) Routes() http.Handler {
 		v1.PUT("/scans/:id", api.handle(s.scans.update))
 		v1.DELETE("/scans/:id", api.handle(s.scans.delete))
 		v1.POST("/scans/:id/runs", api.handle(s.runs.start))
+		v1.POST("/scans/:id/pause", api.handle(s.scans.pause))
+		v1.POST("/scans/:id/resume", api.handle(s.scans.resume))
+		v1.POST("/scans/:id/trigger", api.handle(s.scans.trigger))
+		v1.POST("/scans/:id/backfill", api.handle(s.scans.backfill))
 
 		v1.GET("/runs", api.handle(s.runs.list))
 		v1.GET("/runs/:id", api.handle(s.runs.get))

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones must not depend on the host having tzdata
@@ -10,7 +12,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/schedule"
 	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/workflows"
 )
 
 // ScanStore keeps scans. A scan refers to a site, a profile and an agent,
@@ -19,6 +23,7 @@ type ScanStore interface {
 	CreateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	ListScans(ctx context.Context) ([]scan.Scan, error)
+	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
 	UpdateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
 	DeleteScan(ctx context.Context, id int64) error
 
@@ -29,7 +34,11 @@ type ScanStore interface {
 
 type scanHandlers struct {
 	base
-	store ScanStore
+	store     ScanStore
+	schedules Schedules
+	defaults  workflows.ScheduleDefaults
+	links     temporalLinks
+	now       func() time.Time
 }
 
 type scanRequest struct {
@@ -41,12 +50,20 @@ type scanRequest struct {
 	TimeZone  string  `json:"time_zone"`
 	RRule     string  `json:"rrule"`
 	Enabled   *bool   `json:"enabled"`
+	Overlap   string  `json:"overlap"`
+	// CatchupWindowSeconds: 0 means the server's default.
+	CatchupWindowSeconds int64 `json:"catchup_window_seconds"`
 }
+
+// maxCatchupWindow bounds a scan's catch-up window: longer ones would bring
+// back the burst of stale scans after an outage that the window prevents.
+const maxCatchupWindow = 7 * 24 * time.Hour
 
 const maxRRuleLen = 1000
 
-// scan checks the fields that need no database.
-func (r scanRequest) scan() (scan.Scan, error) {
+// scan checks the fields that need no database; the schedule is checked
+// as of now.
+func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 	name, err := cleanName("name", r.Name)
 	if err != nil {
 		return scan.Scan{}, err
@@ -80,15 +97,6 @@ func (r scanRequest) scan() (scan.Scan, error) {
 		}
 		s.StartAt = &t
 	}
-	// Nothing starts scans on a schedule yet. Accepting a start time or a
-	// recurrence that never fires would mislead the operator, so both are
-	// refused until schedules exist.
-	if s.StartAt != nil {
-		return scan.Scan{}, badRequest("start_at: scheduled scans are not supported yet; start a run with POST /api/v1/scans/:id/runs")
-	}
-	if strings.TrimSpace(r.RRule) != "" {
-		return scan.Scan{}, badRequest("rrule: recurring scans are not supported yet; start a run with POST /api/v1/scans/:id/runs")
-	}
 	if len(r.RRule) > maxRRuleLen {
 		return scan.Scan{}, badRequest("rrule: %d bytes long, the limit is %d", len(r.RRule), maxRRuleLen)
 	}
@@ -97,6 +105,21 @@ func (r scanRequest) scan() (scan.Scan, error) {
 	}
 	if r.Enabled != nil {
 		s.Enabled = *r.Enabled
+	}
+	s.Overlap = strings.TrimSpace(r.Overlap)
+	if s.Overlap == "" {
+		s.Overlap = "skip"
+	}
+	if !slices.Contains(scan.OverlapPolicies, s.Overlap) {
+		return scan.Scan{}, badRequest("overlap: %q is not one of %s", clip(s.Overlap), strings.Join(scan.OverlapPolicies, ", "))
+	}
+	if c := r.CatchupWindowSeconds; c != 0 && (c < int64(workflows.MinCatchupWindow/time.Second) || c > int64(maxCatchupWindow/time.Second)) {
+		return scan.Scan{}, badRequest("catchup_window_seconds: %d is outside %d to %d (0 means the server's default)",
+			c, int64(workflows.MinCatchupWindow/time.Second), int64(maxCatchupWindow/time.Second))
+	}
+	s.CatchupWindowSeconds = r.CatchupWindowSeconds
+	if _, err := schedule.Parse(s.StartAt, s.TimeZone, s.RRule, now); err != nil {
+		return scan.Scan{}, badRequest("%s", err.Error())
 	}
 	return s, nil
 }
@@ -115,13 +138,26 @@ func (h *scanHandlers) checkRefs(ctx context.Context, s scan.Scan) error {
 	return nil
 }
 
-// read decodes and fully validates a scan from the request.
-func (h *scanHandlers) read(c *gin.Context) (scan.Scan, error) {
+// read decodes and fully validates a scan from the request. For an edit,
+// old is the stored scan: when its schedule (start, zone, rule) is kept as
+// it was, a schedule that has run its course is no error, so that a
+// finished scan can still be renamed or pointed elsewhere.
+func (h *scanHandlers) read(c *gin.Context, old *scan.Scan) (scan.Scan, error) {
 	var req scanRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return scan.Scan{}, err
 	}
-	s, err := req.scan()
+	now := h.now()
+	zone := strings.TrimSpace(req.TimeZone)
+	if zone == "" {
+		zone = "UTC"
+	}
+	if old != nil && old.StartAt != nil && req.StartAt != nil && zone == old.TimeZone && req.RRule == old.RRule {
+		if t, err := time.Parse(time.RFC3339, strings.TrimSpace(*req.StartAt)); err == nil && t.Equal(*old.StartAt) {
+			now = old.StartAt.Add(-time.Second)
+		}
+	}
+	s, err := req.scan(now)
 	if err != nil {
 		return scan.Scan{}, err
 	}
@@ -138,21 +174,62 @@ func storeWriteErr(err error, s scan.Scan) error {
 }
 
 func (h *scanHandlers) create(c *gin.Context) error {
-	s, err := h.read(c)
+	s, err := h.read(c, nil)
 	if err != nil {
 		return err
 	}
-	row, err := h.store.CreateScan(c.Request.Context(), s)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), scheduleTimeout)
+	defer cancel()
+	row, err := h.store.CreateScan(ctx, s)
 	if err != nil {
 		return storeWriteErr(err, s)
 	}
-	created(c, "scans", row.ID, row)
+	if err := h.sync(ctx, row); err != nil {
+		h.log.ErrorContext(ctx, "creating the scan's schedule failed", "scan_id", row.ID, "err", err)
+		if derr := h.store.DeleteScan(ctx, row.ID); derr != nil {
+			h.log.ErrorContext(ctx, "removing a scan whose schedule was not created failed", "scan_id", row.ID, "err", derr)
+			return scheduleUnavailable(fmt.Sprintf("scan %d was stored and could not be removed; the reconciler will create its schedule", row.ID))
+		}
+		return scheduleUnavailable("no scan was created")
+	}
+	v, err := h.view(ctx, row, false)
+	if err != nil {
+		return err
+	}
+	created(c, "scans", row.ID, v)
 	return nil
 }
 
-func (h *scanHandlers) list(c *gin.Context) error { return listAll(c, h.store.ListScans) }
+func (h *scanHandlers) list(c *gin.Context) error {
+	scans, err := h.store.ListScans(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]scanView, 0, len(scans))
+	for _, s := range scans {
+		v, err := h.view(c.Request.Context(), s, false)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
 
-func (h *scanHandlers) get(c *gin.Context) error { return getByID(c, "scan", h.store.GetScan) }
+// get shows a scan with its schedule, next fire times and recent runs.
+func (h *scanHandlers) get(c *gin.Context) error {
+	s, err := h.scanOf(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.view(c.Request.Context(), s, true)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, v)
+	return nil
+}
 
 func (h *scanHandlers) update(c *gin.Context) error {
 	id, err := pathID(c)
@@ -160,22 +237,64 @@ func (h *scanHandlers) update(c *gin.Context) error {
 		return err
 	}
 	// A missing scan is a 404 whatever the body says.
-	if _, err := h.store.GetScan(c.Request.Context(), id); err != nil {
+	old, err := h.store.GetScan(c.Request.Context(), id)
+	if err != nil {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
 	}
-	s, err := h.read(c)
+	s, err := h.read(c, &old)
 	if err != nil {
 		return err
 	}
 	s.ID = id
-	updated, err := h.store.UpdateScan(c.Request.Context(), s)
+	s.PauseNote = old.PauseNote
+	if s.Enabled != old.Enabled {
+		verb := "resumed"
+		if !s.Enabled {
+			verb = "paused"
+		}
+		s.PauseNote = fmt.Sprintf("%s by %s at %s: edit of the scan", verb, c.ClientIP(), h.now().UTC().Format(time.RFC3339))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), scheduleTimeout)
+	defer cancel()
+	updated, err := h.store.UpdateScan(ctx, s)
 	if err != nil {
 		return storeWriteErr(err, s)
 	}
-	c.JSON(http.StatusOK, updated)
+	// The schedule is edited in place (its ID, history and running
+	// workflows stay).
+	if err := h.sync(ctx, updated); err != nil {
+		h.log.ErrorContext(ctx, "updating the scan's schedule failed", "scan_id", id, "err", err)
+		if _, rerr := h.store.UpdateScan(ctx, old); rerr != nil {
+			h.log.ErrorContext(ctx, "restoring the scan after a failed schedule change failed", "scan_id", id, "err", rerr)
+			return scheduleUnavailable("the scan was changed but its schedule was not; the reconciler will repair it")
+		}
+		return scheduleUnavailable("the scan was left as it was")
+	}
+	v, err := h.view(ctx, updated, false)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, v)
 	return nil
 }
 
+// delete removes the scan and then its schedule. PostgreSQL decides (a scan
+// with runs stays); a schedule left behind by a failure here is removed by
+// the reconciler.
 func (h *scanHandlers) delete(c *gin.Context) error {
-	return deleteByID(c, "scan", h.store.DeleteScan, "has runs; delete its runs first")
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), scheduleTimeout)
+	defer cancel()
+	if err := h.store.DeleteScan(ctx, id); err != nil {
+		err = mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
+		return mapErr(err, postgres.ErrInUse, http.StatusConflict, "scan %d has runs; delete its runs first", id)
+	}
+	if err := workflows.DeleteSchedule(ctx, h.schedules.ScheduleClient(), id); err != nil {
+		h.log.WarnContext(ctx, "deleting the schedule of a deleted scan failed; the reconciler will", "scan_id", id, "err", err)
+	}
+	c.Status(http.StatusNoContent)
+	return nil
 }

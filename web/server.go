@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/scantron/scantron/workflows"
 )
 
 // Config is what the server needs to know besides its dependencies.
@@ -17,6 +19,8 @@ type Config struct {
 	TemporalUIURL string
 	// TemporalNamespace is the namespace runs execute in; default "default".
 	TemporalNamespace string
+	// Schedule holds the server-wide schedule settings (catch-up window).
+	Schedule workflows.ScheduleDefaults
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -42,6 +46,9 @@ type Deps struct {
 	Store    Store
 	Objects  Objects
 	Temporal WorkflowClient
+	// Schedules reaches scans' Temporal Schedules; default Temporal, when
+	// it has a ScheduleClient (client.Client does).
+	Schedules Schedules
 	// Now is the clock used to name manually started runs; default time.Now.
 	Now func() time.Time
 }
@@ -72,6 +79,13 @@ type Server struct {
 func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Store == nil || deps.Objects == nil || deps.Temporal == nil {
 		return nil, errors.New("web: Store, Objects and Temporal are all required")
+	}
+	if deps.Schedules == nil {
+		sch, ok := deps.Temporal.(Schedules)
+		if !ok {
+			return nil, errors.New("web: Schedules is required when Temporal has no ScheduleClient")
+		}
+		deps.Schedules = sch
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -106,10 +120,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		exclusions: &exclusionHandlers{base: b, store: deps.Store},
 		profiles:   &profileHandlers{base: b, store: deps.Store},
 		agents:     &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
-		scans:      &scanHandlers{base: b, store: deps.Store},
+		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
+			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
-		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal,
+		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, now: deps.Now,
 			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
 			diffs:  deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/schedule"
 	"github.com/scantron/scantron/storage/postgres"
 )
 
@@ -80,6 +81,7 @@ type uiHandlers struct {
 	temporal WorkflowClient // for scan progress
 	diffs    DiffStore      // for a run's changes
 	assetDB  AssetStore     // for a site's assets
+	now      func() time.Time
 }
 
 const (
@@ -95,6 +97,20 @@ type dashboardRun struct {
 type dashboardScan struct {
 	scan.Scan
 	SiteName, ProfileName, AgentName string
+	// NextFire is the next fire time in the scan's zone, or "".
+	NextFire string
+}
+
+// nextFire is a scan's next fire time, in its zone, for the dashboard.
+func nextFire(s scan.Scan, now time.Time) string {
+	r, err := schedule.Parse(s.StartAt, s.TimeZone, s.RRule, now)
+	if err != nil || r == nil {
+		return ""
+	}
+	if next := r.Next(now, 1); len(next) == 1 {
+		return next[0].Format("2006-01-02 15:04:05 MST")
+	}
+	return ""
 }
 
 func (h *uiHandlers) dashboard(c *gin.Context) error {
@@ -136,7 +152,8 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	for _, s := range scans {
 		scanNames[s.ID] = s.Name
 		scanRows = append(scanRows, dashboardScan{Scan: s,
-			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID]})
+			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID],
+			NextFire: nextFire(s, h.now())})
 	}
 	runRows := make([]dashboardRun, 0, len(runs))
 	for _, r := range runs {

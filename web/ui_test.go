@@ -16,6 +16,9 @@ func TestDashboardPage(t *testing.T) {
 	f := makeFixtures(t, e)
 	s := e.makeScan(t, f)
 	r := e.startRun(t, s.ID)
+	var weekly scan.Scan
+	e.mustDo(t, "POST", "/api/v1/scans", fmt.Sprintf(`{"name": %q, "site_id": %d, "profile_id": %d, "agent_id": %d, "start_at": "2030-01-07T09:00:00+01:00", "time_zone": "Europe/Paris", "rrule": "FREQ=WEEKLY;BYDAY=MO"}`,
+		uniq("weekly"), f.site.ID, f.profile.ID, f.agent.ID), http.StatusCreated, &weekly)
 	var evil scan.Site
 	e.mustDo(t, "POST", "/api/v1/sites", fmt.Sprintf(`{"name": %q, "targets": ["198.18.9.9"]}`, "<script>alert(1)</script>"+uniq("")), http.StatusCreated, &evil)
 
@@ -36,6 +39,7 @@ func TestDashboardPage(t *testing.T) {
 		`href="http://127.0.0.1:8233/namespaces/default/workflows/` + r.WorkflowID + `"`,
 		"pending",
 		`href="/static/style.css"`,
+		"<code>FREQ=WEEKLY;BYDAY=MO</code> (Europe/Paris)", "2030-01-07 09:00:00 CET",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("dashboard lacks %q", want)

@@ -57,9 +57,10 @@ type Config struct {
 	ScanTimeout       time.Duration
 	HeartbeatTimeout  time.Duration
 
-	ExportDir      string
-	ExportS3Prefix string
-	Retention      time.Duration // 0: keep runs forever
+	ExportDir             string
+	ExportS3Prefix        string
+	Retention             time.Duration // 0: keep runs forever
+	ScheduleCatchupWindow time.Duration
 
 	AgentName     string
 	AgentCapacity int
@@ -217,6 +218,15 @@ var settings = []setting{
 				return err
 			}
 			c.Retention = d
+			return nil
+		}},
+	{flag: "schedule-catchup-window", env: "SCANTRON_SCHEDULE_CATCHUP_WINDOW", def: "5m", usage: "how late a scheduled scan missed during an outage may still start (scans may set their own)", commands: "server",
+		bind: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 10*time.Second {
+				return fmt.Errorf("want a duration of at least 10s (Temporal's minimum), got %q", v)
+			}
+			c.ScheduleCatchupWindow = d
 			return nil
 		}},
 	{flag: "name", env: "SCANTRON_AGENT_NAME", usage: "this agent's name, as registered on the server", commands: "agent", required: true,

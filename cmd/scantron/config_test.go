@@ -79,6 +79,7 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"missing required", "server", nil, nil, []string{"--database-url (SCANTRON_DATABASE_URL) is required", "--s3-endpoint (SCANTRON_S3_ENDPOINT) is required"}},
 		{"bad database URL", "migrate", []string{"--database-url", "mysql://x"}, nil, []string{"--database-url (SCANTRON_DATABASE_URL): want a postgres:// URL"}},
 		{"bad duration", "server", []string{"--heartbeat-timeout", "soon"}, map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b"}, []string{"--heartbeat-timeout (SCANTRON_HEARTBEAT_TIMEOUT): want a positive duration"}},
+		{"catch-up window under Temporal's minimum", "server", []string{"--schedule-catchup-window", "5s"}, map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b"}, []string{"--schedule-catchup-window (SCANTRON_SCHEDULE_CATCHUP_WINDOW): want a duration of at least 10s"}},
 		{"bad agent name", "agent", []string{"--name", "Edge 1"}, agentEnv, []string{"--name (SCANTRON_AGENT_NAME): want lower-case"}},
 		{"bad capacity", "agent", []string{"--capacity", "0"}, agentEnv, []string{"--capacity (SCANTRON_AGENT_CAPACITY)"}},
 		{"bad listen address", "server", []string{"--listen", "8080"}, nil, []string{"--listen (SCANTRON_LISTEN): want host:port"}},

@@ -20,6 +20,7 @@ import (
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/web"
 	"github.com/scantron/scantron/workers"
+	"github.com/scantron/scantron/workflows"
 )
 
 // runServer serves the web UI and API and runs the orchestrator worker. It
@@ -76,6 +77,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	handler, err := web.New(web.Config{
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
+		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {
@@ -100,6 +102,11 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return reconciler.Run(gctx) })
 	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
 	g.Go(func() error { return retention.Run(gctx) })
+	// Scans' schedules are created or repaired from PostgreSQL at start and
+	// every minute after.
+	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
+		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
+	g.Go(func() error { return schedules.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

@@ -9,12 +9,12 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const scanCols = `id, name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled, created_at`
+const scanCols = `id, name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note`
 
 func scanScan(row pgx.Row) (scan.Scan, error) {
 	var s scan.Scan
 	err := row.Scan(&s.ID, &s.Name, &s.SiteID, &s.ProfileID, &s.AgentID, &s.StartAt,
-		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt)
+		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote)
 	return s, err
 }
 
@@ -30,15 +30,24 @@ func timeZone(tz string) string {
 	return tz
 }
 
+// overlap stores an empty overlap policy as skip.
+func overlap(o string) string {
+	if o == "" {
+		return "skip"
+	}
+	return o
+}
+
 // CreateScan inserts a scan. A missing site, profile or agent is ErrNotFound;
 // an empty time zone is stored as UTC.
 func (s *Store) CreateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
 	const q = `
-INSERT INTO scans (name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO scans (name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled,
+                   overlap, catchup_window_seconds, pause_note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING ` + scanCols
 	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
-		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled))
+		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote))
 	if err != nil {
 		return scan.Scan{}, mapWrite("create scan", err, scanTaken(sc.Name))
 	}
@@ -75,11 +84,12 @@ func (s *Store) ListScans(ctx context.Context) ([]scan.Scan, error) {
 func (s *Store) UpdateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
 	const q = `
 UPDATE scans SET name = $2, site_id = $3, profile_id = $4, agent_id = $5, start_at = $6,
-                 time_zone = $7, rrule = $8, enabled = $9
+                 time_zone = $7, rrule = $8, enabled = $9, overlap = $10, catchup_window_seconds = $11,
+                 pause_note = $12
 WHERE id = $1
 RETURNING ` + scanCols
 	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.ID, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
-		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled))
+		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote))
 	if isNoRows(err) {
 		return scan.Scan{}, mapRead("update scan", err, fmt.Sprintf("scan %d", sc.ID))
 	}

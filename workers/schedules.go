@@ -1,0 +1,133 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/workflows"
+)
+
+// ScanLister is the part of the store the schedule reconciler reads.
+type ScanLister interface {
+	ListScans(ctx context.Context) ([]scan.Scan, error)
+	GetScan(ctx context.Context, id int64) (scan.Scan, error)
+}
+
+// ScheduleReconciler keeps every scan's Temporal Schedule as PostgreSQL
+// defines it. PostgreSQL is the source of truth: a schedule deleted or
+// changed in Temporal (Web UI, CLI) comes back as the scan says, enumerated
+// specs are topped up, and schedules of scans that no longer exist go.
+type ScheduleReconciler struct {
+	Store     ScanLister
+	Schedules client.ScheduleClient
+	Defaults  workflows.ScheduleDefaults
+	Logger    *slog.Logger
+	// Every is how often to look (default one minute). An enumerated
+	// spec lists 100 fire times and is topped up below 50, so for the
+	// finest rules (every minute) this must stay well under 50 minutes.
+	Every time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// ScheduleReport counts what one pass did.
+type ScheduleReport struct {
+	Created, Updated, Deleted, Orphans int
+}
+
+// Changed reports whether the pass changed anything.
+func (r ScheduleReport) Changed() bool {
+	return r.Created+r.Updated+r.Deleted+r.Orphans > 0
+}
+
+// Run reconciles at once and then every r.Every until ctx is done.
+func (r *ScheduleReconciler) Run(ctx context.Context) error {
+	every := r.Every
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		rep, err := r.Once(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.Logger.Warn("reconcile schedules", "error", err)
+		}
+		if rep.Changed() {
+			r.Logger.Info("reconciled schedules", "created", rep.Created, "updated", rep.Updated, "deleted", rep.Deleted, "orphans", rep.Orphans)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Once brings every scan's schedule in step and deletes schedules whose
+// scan is gone. It goes on past a failing scan and reports all failures.
+func (r *ScheduleReconciler) Once(ctx context.Context) (ScheduleReport, error) {
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	var rep ScheduleReport
+	scans, err := r.Store.ListScans(ctx)
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	known := map[string]bool{}
+	for _, s := range scans {
+		known[workflows.ScanScheduleID(s.ID)] = true
+		res, err := workflows.SyncSchedule(ctx, r.Schedules, s, r.Defaults, now())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("scan %d: %w", s.ID, err))
+			continue
+		}
+		switch res {
+		case workflows.SyncCreated:
+			rep.Created++
+		case workflows.SyncUpdated:
+			rep.Updated++
+		case workflows.SyncDeleted:
+			rep.Deleted++
+		}
+		if res != workflows.SyncUnchanged && res != workflows.SyncNone {
+			r.Logger.Info("schedule reconciled", "scan_id", s.ID, "result", res)
+		}
+	}
+	it, err := r.Schedules.List(ctx, client.ScheduleListOptions{PageSize: 500})
+	if err != nil {
+		return rep, errors.Join(append(errs, fmt.Errorf("list schedules: %w", err))...)
+	}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list schedules: %w", err))
+			break
+		}
+		var id int64
+		if _, err := fmt.Sscanf(e.ID, "scan-%d-schedule", &id); err != nil || workflows.ScanScheduleID(id) != e.ID || known[e.ID] {
+			continue // not ours, or in use
+		}
+		// A scan created since ListScans has its row before its schedule.
+		if _, err := r.Store.GetScan(ctx, id); !errors.Is(err, postgres.ErrNotFound) {
+			continue
+		}
+		if err := workflows.DeleteSchedule(ctx, r.Schedules, id); err != nil {
+			errs = append(errs, fmt.Errorf("orphan schedule %s: %w", e.ID, err))
+			continue
+		}
+		r.Logger.Info("deleted the schedule of a scan that no longer exists", "schedule_id", e.ID)
+		rep.Orphans++
+	}
+	return rep, errors.Join(errs...)
+}
