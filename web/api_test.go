@@ -126,6 +126,7 @@ func TestContentType(t *testing.T) {
 		t.Run(tc.contentType+" "+tc.body, func(t *testing.T) {
 			req := httptest.NewRequest("POST", "/api/v1/agents", strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
+			req.Header.Set("Authorization", "Bearer "+e.token)
 			w := httptest.NewRecorder()
 			e.h.ServeHTTP(w, req)
 			if w.Code != tc.status {
@@ -139,6 +140,7 @@ func TestContentType(t *testing.T) {
 	t.Run("charset parameter is fine", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "/api/v1/agents", strings.NewReader(fmt.Sprintf(`{"name": %q}`, uniq("agent"))))
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		req.Header.Set("Authorization", "Bearer "+e.token)
 		w := httptest.NewRecorder()
 		e.h.ServeHTTP(w, req)
 		if w.Code != http.StatusCreated {
@@ -164,6 +166,7 @@ func TestBodyTooLarge(t *testing.T) {
 		req := httptest.NewRequest("POST", "/api/v1/sites", io.MultiReader(strings.NewReader(big)))
 		req.ContentLength = -1
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.token)
 		w := httptest.NewRecorder()
 		e.h.ServeHTTP(w, req)
 		if w.Code != http.StatusRequestEntityTooLarge {

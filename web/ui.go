@@ -22,7 +22,7 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "error"}
+var pageNames = []string{"dashboard", "run", "error", "login", "tokens"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -77,6 +77,7 @@ type uiHandlers struct {
 	links    temporalLinks
 	agents   *agentHandlers // for agents' presence
 	temporal WorkflowClient // for scan progress
+	auth     *authn
 }
 
 const (
@@ -197,11 +198,15 @@ func (h *uiHandlers) render(c *gin.Context, status int, page string, data map[st
 	if !ok {
 		return fmt.Errorf("web: no view %q", page)
 	}
+	if p := who(c); p != nil {
+		data["Me"] = p.user
+		data["CSRF"] = p.csrf
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("web: rendering %s: %w", page, err)
 	}
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	c.Header("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 	return nil
 }

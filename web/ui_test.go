@@ -121,7 +121,9 @@ func TestMissingTemplateFailsFast(t *testing.T) {
 	if _, err := parsePages(fsys, temporalLinks{}); err == nil {
 		t.Fatal("parsePages accepted a broken template")
 	}
-	fsys["templates/run.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}ok{{end}}`)}
+	for _, name := range pageNames {
+		fsys["templates/"+name+".html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}ok{{end}}`)}
+	}
 	if _, err := parsePages(fsys, temporalLinks{}); err != nil {
 		t.Fatal(err)
 	}
