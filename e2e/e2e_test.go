@@ -118,14 +118,35 @@ func startScantron(t *testing.T, env []string, args ...string) *process {
 	return p
 }
 
+// The first admin every test server starts with.
+const (
+	adminUser     = "admin"
+	adminPassword = "e2e admin password"
+)
+
 func stackEnv(listen string) []string {
-	return append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug")
+	return append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug",
+		"SCANTRON_ADMIN_USER="+adminUser, "SCANTRON_ADMIN_PASSWORD="+adminPassword)
 }
 
 // api is a small JSON client for the REST API.
 type api struct {
-	t    *testing.T
-	base string
+	t     *testing.T
+	base  string
+	token string
+}
+
+// adminAPI logs in as the first admin and returns a client using the API
+// token the login gives.
+func adminAPI(t *testing.T, base string) api {
+	t.Helper()
+	a := api{t: t, base: base + "/api/v1"}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	a.do("POST", "/login", map[string]string{"name": adminUser, "password": adminPassword, "token_name": "e2e"}, http.StatusCreated, &tok)
+	a.token = tok.Token
+	return a
 }
 
 func (a api) do(method, path string, body any, want int, out any) {
@@ -137,6 +158,9 @@ func (a api) do(method, path string, body any, want int, out any) {
 	}
 	req, _ := http.NewRequest(method, a.base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
@@ -155,7 +179,9 @@ func (a api) do(method, path string, body any, want int, out any) {
 
 func (a api) download(path string) []byte {
 	a.t.Helper()
-	resp, err := http.Get(a.base + path)
+	req, _ := http.NewRequest("GET", a.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("GET %s: %v", path, err)
 	}
@@ -210,7 +236,7 @@ func TestScanEndToEnd(t *testing.T) {
 	waitHealthy(t, base, server)
 	startScantron(t, append(env, "SCANTRON_AGENT_NAME=e2e-agent"), "agent")
 
-	c := api{t: t, base: base + "/api/v1"}
+	c := adminAPI(t, base)
 	var agent scan.Agent
 	c.do("POST", "/agents", map[string]any{"name": "e2e-agent"}, http.StatusCreated, &agent)
 	var site scan.Site

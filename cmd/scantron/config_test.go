@@ -98,7 +98,7 @@ func TestRunExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tt.args, env(nil), &stdout, &stderr)
+			code := run(context.Background(), tt.args, env(nil), strings.NewReader(""), &stdout, &stderr)
 			if code != tt.code || !strings.Contains(stdout.String()+stderr.String(), tt.out) {
 				t.Errorf("exit %d, output %q; want %d containing %q", code, stdout.String()+stderr.String(), tt.code, tt.out)
 			}
@@ -126,11 +126,15 @@ func TestREADMEListsEverySetting(t *testing.T) {
 			t.Errorf("README.md has no row for %s", s.env)
 			continue
 		}
-		if !strings.Contains(row, "(`--"+s.flag+"`)") {
+		if s.flag == "" {
+			if !strings.Contains(row, "environment only") {
+				t.Errorf("README row of %s does not say it is read from the environment only: %s", s.env, row)
+			}
+		} else if !strings.Contains(row, "(`--"+s.flag+"`)") {
 			t.Errorf("README row of %s does not name --%s: %s", s.env, s.flag, row)
 		}
 		cells := strings.Split(row, "|")
-		if got := strings.TrimSpace(cells[2]); got != strings.Join(strings.Fields(s.commands), ", ") && !(got == "all" && s.commands == "server agent migrate dev") {
+		if got := strings.TrimSpace(cells[2]); got != strings.Join(strings.Fields(s.commands), ", ") && !(got == "all" && s.commands == "server agent migrate dev user") {
 			t.Errorf("README row of %s says it is used by %q, the code says %q", s.env, got, s.commands)
 		}
 		if s.def != "" && !strings.Contains(cells[3], "`"+s.def+"`") {

@@ -24,6 +24,7 @@ Commands:
   migrate   apply the database migrations and exit
   dev       run the whole stack on this machine (PostgreSQL, S3, Temporal,
             server and one local agent), state under .data/
+  user      manage accounts in the database: create, password, list
   version   print the version
 
 Run 'scantron <command> -h' for the flags of a command. Every flag can also
@@ -32,12 +33,12 @@ be set by an environment variable (SCANTRON_...).
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	command, rest := args[0], args[1:]
 	var commandFunc func(context.Context, Config, io.Writer, io.Writer) error
 	switch command {
+	case "user":
+		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "server":
 		commandFunc = runServer
 	case "agent":
