@@ -25,6 +25,9 @@ Commands:
   dev       run the whole stack on this machine (PostgreSQL, S3, Temporal,
             server and one local agent), state under .data/
   user      manage accounts in the database: create, password, list
+
+Client commands, against a server's API (run 'scantron login -h'):
+  login, logout, sites list|create, scans list|create, run start|watch, export
   version   print the version
 
 Run 'scantron <command> -h' for the flags of a command. Every flag can also
@@ -48,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch command {
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "login", "logout", "sites", "scans", "run", "export":
+		return runClient(ctx, command, rest, getenv, stdin, stdout, stderr)
 	case "server":
 		commandFunc = runServer
 	case "agent":
@@ -60,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "scantron", version)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+"\n"+clientUsage)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "scantron: unknown command %q\n\n%s", command, usage)
