@@ -39,6 +39,7 @@ type Store interface {
 	ScanStore
 	RunStore
 	AccountStore
+	UIStore
 }
 
 // Deps are the server's collaborators.
@@ -105,7 +106,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	b := base{log: cfg.Logger}
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
-	return &Server{
+	s := &Server{
 		log:        cfg.Logger,
 		api:        b,
 		files:      static,
@@ -121,7 +122,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			temporal: deps.Temporal, links: links, now: deps.Now},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth,
 			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}},
-	}, nil
+	}
+	s.ui.srv = s
+	return s, nil
 }
 
 // temporalLinks builds links into Temporal Web.

@@ -22,11 +22,12 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "error", "login", "tokens"}
+var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"temporalURL": links.Workflow,
+		"can":         can,
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:
@@ -66,6 +67,7 @@ type UIStore interface {
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
+	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
 }
@@ -78,6 +80,7 @@ type uiHandlers struct {
 	agents   *agentHandlers // for agents' presence
 	temporal WorkflowClient // for scan progress
 	auth     *authn
+	srv      *Server // for the API handlers that forms call
 }
 
 const (
@@ -137,16 +140,41 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID]})
 	}
 	runRows := make([]dashboardRun, 0, len(runs))
+	var failures []dashboardRun
 	for _, r := range runs {
 		runRows = append(runRows, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
+		if r.Status == scan.RunFailed {
+			failures = append(failures, runRows[len(runRows)-1])
+		}
+	}
+	unfinished, err := h.store.ListUnfinishedRuns(ctx, time.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	if len(unfinished) > dashboardRuns {
+		unfinished = unfinished[len(unfinished)-dashboardRuns:] // the newest
+	}
+	inProgress := make([]dashboardRun, 0, len(unfinished))
+	for _, r := range unfinished {
+		inProgress = append(inProgress, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
+	}
+	agentViews := h.agents.views(ctx, agents)
+	online := 0
+	for _, a := range agentViews {
+		if a.Online {
+			online++
+		}
 	}
 	return h.render(c, http.StatusOK, "dashboard", map[string]any{
-		"Title":    "Dashboard",
-		"Runs":     runRows,
-		"Scans":    scanRows,
-		"Sites":    sites,
-		"Profiles": profiles,
-		"Agents":   h.agents.views(ctx, agents),
+		"Title":      "Dashboard",
+		"Runs":       runRows,
+		"InProgress": inProgress,
+		"Failures":   failures,
+		"Online":     online,
+		"Scans":      scanRows,
+		"Sites":      sites,
+		"Profiles":   profiles,
+		"Agents":     agentViews,
 	})
 }
 
