@@ -22,6 +22,16 @@ import (
 // agentName, and returns the server's base URL and an admin API client.
 func startServerAndAgent(t *testing.T, agentName string) (string, api, scan.Agent) {
 	t.Helper()
+	base, c := startServer(t, agentName)
+	var agent scan.Agent
+	c.do("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
+	return base, c, agent
+}
+
+// startServer runs a server and an agent named agentName, not yet
+// registered, and returns the server's base URL and an admin API client.
+func startServer(t *testing.T, agentName string) (string, api) {
+	t.Helper()
 	port, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -32,10 +42,7 @@ func startServerAndAgent(t *testing.T, agentName string) (string, api, scan.Agen
 	base := "http://" + listen
 	waitHealthy(t, base, server)
 	startScantron(t, append(env, "SCANTRON_AGENT_NAME="+agentName), "agent")
-	c := adminAPI(t, base)
-	var agent scan.Agent
-	c.do("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
-	return base, c, agent
+	return base, adminAPI(t, base)
 }
 
 // cli runs a client verb of the binary with its own config directory.
