@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -117,4 +118,56 @@ func fieldErrors(he *httpError) map[string]string {
 	}
 	field, _, _ = strings.Cut(field, "[")
 	return map[string]string{field: he.msg}
+}
+
+// --- users (admins only) -------------------------------------------------
+
+func (h *uiHandlers) usersPage(c *gin.Context) error {
+	return h.showUsers(c, http.StatusOK, nil)
+}
+
+func (h *uiHandlers) showUsers(c *gin.Context, status int, extra map[string]any) error {
+	var rows []accounts.User
+	if extra == nil {
+		extra = map[string]any{}
+	}
+	extra["Roles"] = accounts.Roles
+	return h.listPage(c, status, "users", "Users", h.srv.accounts.listUsers, &rows, extra)
+}
+
+func (h *uiHandlers) userCreate(c *gin.Context) error {
+	body := map[string]any{"name": c.PostForm("name"), "role": c.PostForm("role"), "password": c.PostForm("password")}
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.accounts.createUser, "POST", nil, "", body, nil) },
+		func(status int, extra map[string]any) error {
+			delete(extra["Form"].(map[string]string), "password") // never echoed back
+			return h.showUsers(c, status, extra)
+		},
+		func() string { return "/users" })
+}
+
+// userUpdate changes a role and, if one is typed, the password.
+func (h *uiHandlers) userUpdate(c *gin.Context) error {
+	body := map[string]any{"role": c.PostForm("role"), "password": c.PostForm("password")}
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.accounts.updateUser, "PUT", c.Params, "", body, nil) },
+		func(status int, extra map[string]any) error {
+			extra["Form"] = map[string]string{}
+			// The rows share one page, so the message names the row.
+			extra["Errors"] = map[string]string{"": fmt.Sprintf("user %s: %s", c.Param("id"), firstError(extra))}
+			return h.showUsers(c, status, extra)
+		},
+		func() string { return "/users" })
+}
+
+func (h *uiHandlers) userDelete(c *gin.Context) error {
+	return h.deleteThen(c, h.srv.accounts.deleteUser, "/users")
+}
+
+// firstError is the message of a refused form, whatever field it names.
+func firstError(extra map[string]any) string {
+	for _, msg := range extra["Errors"].(map[string]string) {
+		return msg
+	}
+	return ""
 }

@@ -213,3 +213,45 @@ func containsSite(sites []scan.Site, name string) bool {
 	}
 	return false
 }
+
+func TestUserForms(t *testing.T) {
+	e := newEnv(t)
+	_, session, csrf := e.sessionFor(t, accounts.Admin)
+	name := uniq("dave")
+
+	w := e.form(t, session, csrf, "/users", url.Values{"name": {name}, "role": {"operator"}, "password": {"tooshort"}})
+	if w.Code != http.StatusBadRequest || !strings.Contains(fieldError(w.Body.String(), "password"), "at least 12") {
+		t.Errorf("short password: %d %q", w.Code, fieldError(w.Body.String(), "password"))
+	}
+	if strings.Contains(w.Body.String(), "tooshort") {
+		t.Error("the refused password is echoed back")
+	}
+	if w := e.form(t, session, csrf, "/users", url.Values{"name": {name}, "role": {"operator"}, "password": {testPassword}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", w.Code, w.Body.String())
+	}
+	u, err := testStore.GetUserByName(context.Background(), name)
+	if err != nil || u.Role != accounts.Operator {
+		t.Fatalf("created user %+v %v", u, err)
+	}
+	// The new user can log in with the password the admin set.
+	if w := e.login(t, name, testPassword, "/"); w.Code != http.StatusSeeOther {
+		t.Fatalf("new user's login: %d", w.Code)
+	}
+	path := fmt.Sprintf("/users/%d", u.ID)
+	if w := e.form(t, session, csrf, path, url.Values{"role": {"viewer"}, "password": {""}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("role change: %d %s", w.Code, w.Body.String())
+	}
+	if u, _ = testStore.GetUserByName(context.Background(), name); u.Role != accounts.Viewer {
+		t.Errorf("role after change: %s", u.Role)
+	}
+	w = e.form(t, session, csrf, path, url.Values{"role": {"root"}})
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), fmt.Sprintf("user %d: role:", u.ID)) {
+		t.Errorf("bad role: %d", w.Code)
+	}
+	if w := e.form(t, session, csrf, path+"/delete", nil); w.Code != http.StatusSeeOther {
+		t.Fatalf("delete: %d", w.Code)
+	}
+	if _, err := testStore.GetUserByName(context.Background(), name); err == nil {
+		t.Error("user not deleted")
+	}
+}
