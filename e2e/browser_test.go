@@ -236,4 +236,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("hosts up on the page: %q", hosts)
 	}
 	b.screenshot("06-ports")
+
+	b.run("see the site's chart",
+		chromedp.Navigate(base+"/sites/"+id("site browser-lab", byName)),
+		chromedp.WaitVisible(chromedp.ID("ports-chart")),
+	)
+	if label := b.text(`//*[@id="ports-chart"]//*[local-name()="title"]`); !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {
+		t.Errorf("chart point label %q", label)
+	}
+	b.screenshot("07-site-chart")
 }

@@ -198,8 +198,12 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	state := c.Query("state")
+	if state != "" && !portStates[state] {
+		return badRequest("state: %q is not a port state", clip(state))
+	}
 	// One more than shown tells whether the table is cut short.
-	ports, err := h.store.ListPorts(ctx, r.ID, postgres.PortFilter{Limit: runPagePorts + 1})
+	ports, err := h.store.ListPorts(ctx, r.ID, postgres.PortFilter{State: state, Limit: runPagePorts + 1})
 	if err != nil {
 		return err
 	}
@@ -216,6 +220,8 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"Ports":          ports,
 		"PortsTruncated": truncated,
 		"PortLimit":      runPagePorts,
+		"State":          state,
+		"States":         []string{"open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"},
 	})
 }
 

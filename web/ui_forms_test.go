@@ -255,3 +255,31 @@ func TestUserForms(t *testing.T) {
 		t.Error("user not deleted")
 	}
 }
+
+func TestRunPortFilterAndSiteChart(t *testing.T) {
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	s := e.makeScan(t, f)
+	r := e.startRun(t, s.ID)
+	addPorts(t, r.ID, f.agent.ID)
+	if _, err := testStore.CompleteRun(context.Background(), r.ID, scan.BlobRef{Bucket: "b", Key: "x.csv", Size: 1, SHA256: sha}); err != nil {
+		t.Fatal(err)
+	}
+	runPath := fmt.Sprintf("/runs/%d", r.ID)
+	if body := e.do(t, "GET", runPath+"?state=open", "").Body.String(); !strings.Contains(body, "OpenSSH") || !strings.Contains(body, `<option value="open" selected>`) {
+		t.Errorf("open ports filter lacks OpenSSH or the chosen state")
+	}
+	if body := e.do(t, "GET", runPath+"?state=closed", "").Body.String(); strings.Contains(body, "OpenSSH") || !strings.Contains(body, "No ports recorded") {
+		t.Errorf("closed ports filter shows the open port")
+	}
+	if w := e.do(t, "GET", runPath+"?state=ajar", ""); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "not a port state") {
+		t.Errorf("bad state: %d", w.Code)
+	}
+
+	// The site's page charts the completed run's open ports.
+	body := e.do(t, "GET", fmt.Sprintf("/sites/%d", f.site.ID), "").Body.String()
+	if !strings.Contains(body, `id="ports-chart"`) || !strings.Contains(body, `<a href="`+runPath+`"><circle`) ||
+		!strings.Contains(body, fmt.Sprintf("run #%d, ", r.ID)) || !strings.Contains(body, ": 2 open ports</title>") {
+		t.Errorf("site page lacks the chart of the run: %s", body)
+	}
+}
