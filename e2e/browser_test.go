@@ -241,8 +241,13 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/sites/"+id("site browser-lab", byName)),
 		chromedp.WaitVisible(chromedp.ID("ports-chart")),
 	)
-	if label := b.text(`//*[@id="ports-chart"]//*[local-name()="title"]`); !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {
-		t.Errorf("chart point label %q", label)
+	// The point's tooltip is an SVG <title>, which has text content but is
+	// not rendered text.
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="ports-chart"]//*[local-name()="title"]`))
+	cancel()
+	if err != nil || !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {
+		t.Errorf("chart point label %q: %v", label, err)
 	}
 	b.screenshot("07-site-chart")
 }
