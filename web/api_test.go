@@ -383,3 +383,30 @@ func TestNewRefusesMissingDeps(t *testing.T) {
 		t.Error("New accepted a relative TemporalUIURL")
 	}
 }
+
+func TestListPages(t *testing.T) {
+	e := newEnv(t)
+	for range 3 {
+		e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sT"}`, uniq("page")), http.StatusCreated, nil)
+	}
+	w := e.do(t, "GET", "/api/v1/profiles", "")
+	var all []scan.Profile
+	decode(t, w, &all)
+	total := w.Header().Get("X-Total-Count")
+	if total != fmt.Sprint(len(all)) || len(all) < 3 {
+		t.Fatalf("X-Total-Count %q for %d rows", total, len(all))
+	}
+	var pg []scan.Profile
+	w = e.do(t, "GET", "/api/v1/profiles?limit=2&offset=1", "")
+	decode(t, w, &pg)
+	if len(pg) != 2 || pg[0].ID != all[1].ID || pg[1].ID != all[2].ID || w.Header().Get("X-Total-Count") != total {
+		t.Errorf("page limit=2 offset=1: %+v", pg)
+	}
+	decode(t, e.do(t, "GET", fmt.Sprintf("/api/v1/profiles?offset=%d", len(all)), ""), &pg)
+	if len(pg) != 0 {
+		t.Errorf("offset past the end: %+v", pg)
+	}
+	if w := e.do(t, "GET", "/api/v1/sites?limit=0", ""); w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), "limit") {
+		t.Errorf("limit=0: %d", w.Code)
+	}
+}

@@ -28,6 +28,7 @@ type AccountStore interface {
 	CreateSession(ctx context.Context, secretHash []byte, s accounts.Session) error
 	GetSession(ctx context.Context, secretHash []byte, now time.Time) (accounts.Session, accounts.User, error)
 	DeleteSession(ctx context.Context, secretHash []byte) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 
 	CreateToken(ctx context.Context, userID int64, name, prefix string, secretHash []byte) (accounts.Token, error)
 	ListTokens(ctx context.Context, userID int64) ([]accounts.Token, error)
@@ -214,6 +215,10 @@ func (a *authn) startSession(c *gin.Context, u accounts.User) error {
 		return err
 	}
 	a.setCookie(c, sessionCookie, secret, int(sessionLifetime.Seconds()))
+	// Logins are rare enough to be the moment to sweep ended sessions.
+	if _, err := a.store.DeleteExpiredSessions(c.Request.Context(), a.now()); err != nil {
+		a.log.WarnContext(c.Request.Context(), "removing expired sessions", "err", err)
+	}
 	return nil
 }
 

@@ -138,7 +138,7 @@ func can(u any, role string) bool {
 // listPage renders a page of one kind of row and its create form; errs and
 // form hold a refused post to show again.
 func (h *uiHandlers) listPage(c *gin.Context, status int, page, title string, list func(*gin.Context) error, out any, extra map[string]any) error {
-	if err := h.callAPI(c, list, "GET", nil, "limit=500", nil, out); err != nil {
+	if err := h.callAPI(c, list, "GET", nil, "", nil, out); err != nil {
 		return err
 	}
 	data := map[string]any{"Title": title, "Rows": out, "Form": map[string]string{}, "Errors": map[string]string{}}
