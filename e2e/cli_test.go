@@ -14,36 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 )
-
-// startServerAndAgent runs a server and one agent, registered under
-// agentName, and returns the server's base URL and an admin API client.
-func startServerAndAgent(t *testing.T, agentName string) (string, api, scan.Agent) {
-	t.Helper()
-	base, c := startServer(t, agentName)
-	var agent scan.Agent
-	c.do("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
-	return base, c, agent
-}
-
-// startServer runs a server and an agent named agentName, not yet
-// registered, and returns the server's base URL and an admin API client.
-func startServer(t *testing.T, agentName string) (string, api) {
-	t.Helper()
-	port, err := devstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	env := stackEnv(listen)
-	server := startScantron(t, env, "server")
-	base := "http://" + listen
-	waitHealthy(t, base, server)
-	startScantron(t, append(env, "SCANTRON_AGENT_NAME="+agentName), "agent")
-	return base, adminAPI(t, base)
-}
 
 // cli runs a client verb of the binary with its own config directory.
 type cli struct {

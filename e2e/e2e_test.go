@@ -124,6 +124,33 @@ const (
 	adminPassword = "e2e admin password"
 )
 
+// startServerAndAgent runs a server and one agent, registered under
+// agentName, and returns the server's base URL and an admin API client.
+func startServerAndAgent(t *testing.T, agentName string) (string, api, scan.Agent) {
+	t.Helper()
+	base, c := startServer(t, agentName)
+	var agent scan.Agent
+	c.do("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
+	return base, c, agent
+}
+
+// startServer runs a server and an agent named agentName, not yet
+// registered, and returns the server's base URL and an admin API client.
+func startServer(t *testing.T, agentName string) (string, api) {
+	t.Helper()
+	port, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	env := stackEnv(listen)
+	server := startScantron(t, env, "server")
+	base := "http://" + listen
+	waitHealthy(t, base, server)
+	startScantron(t, append(env, "SCANTRON_AGENT_NAME="+agentName), "agent")
+	return base, adminAPI(t, base)
+}
+
 func stackEnv(listen string) []string {
 	return append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug",
 		"SCANTRON_ADMIN_USER="+adminUser, "SCANTRON_ADMIN_PASSWORD="+adminPassword)
@@ -225,20 +252,7 @@ type runView struct {
 // comes back as exactly the ports the host has open.
 func TestScanEndToEnd(t *testing.T) {
 	target := newTargetHost(t)
-	port, err := devstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	env := stackEnv(listen)
-	server := startScantron(t, env, "server")
-	base := "http://" + listen
-	waitHealthy(t, base, server)
-	startScantron(t, append(env, "SCANTRON_AGENT_NAME=e2e-agent"), "agent")
-
-	c := adminAPI(t, base)
-	var agent scan.Agent
-	c.do("POST", "/agents", map[string]any{"name": "e2e-agent"}, http.StatusCreated, &agent)
+	_, c, agent := startServerAndAgent(t, "e2e-agent")
 	var site scan.Site
 	c.do("POST", "/sites", map[string]any{"name": "lab", "targets": []string{target.Addr}}, http.StatusCreated, &site)
 	var profile scan.Profile
