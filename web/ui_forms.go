@@ -176,16 +176,8 @@ func (h *uiHandlers) sitesPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showSites(c *gin.Context, status int, extra map[string]any) error {
-	var rows []siteView
+	var rows []scan.Site
 	return h.listPage(c, status, "sites", "Sites", h.srv.sites.list, &rows, extra)
-}
-
-type siteView struct {
-	ID          int64    `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Targets     []string `json:"targets"`
-	Exclusions  []string `json:"exclusions"`
 }
 
 func siteBody(c *gin.Context) map[string]any {
@@ -194,7 +186,7 @@ func siteBody(c *gin.Context) map[string]any {
 }
 
 func (h *uiHandlers) siteCreate(c *gin.Context) error {
-	var row siteView
+	var row scan.Site
 	return h.submit(c,
 		func() error { return h.callAPI(c, h.srv.sites.create, "POST", nil, "", siteBody(c), &row) },
 		func(status int, extra map[string]any) error { return h.showSites(c, status, extra) },
@@ -206,7 +198,7 @@ func (h *uiHandlers) sitePage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showSite(c *gin.Context, status int, extra map[string]any) error {
-	var row siteView
+	var row scan.Site
 	if err := h.callAPI(c, h.srv.sites.get, "GET", c.Params, "", nil, &row); err != nil {
 		return err
 	}
@@ -267,18 +259,12 @@ func (h *uiHandlers) deleteThen(c *gin.Context, del func(*gin.Context) error, ba
 
 // --- global exclusions -------------------------------------------------
 
-type exclusionView struct {
-	ID     int64  `json:"id"`
-	Target string `json:"target"`
-	Note   string `json:"note"`
-}
-
 func (h *uiHandlers) exclusionsPage(c *gin.Context) error {
 	return h.showExclusions(c, http.StatusOK, nil)
 }
 
 func (h *uiHandlers) showExclusions(c *gin.Context, status int, extra map[string]any) error {
-	var rows []exclusionView
+	var rows []scan.Exclusion
 	return h.listPage(c, status, "exclusions", "Global exclusions", h.srv.exclusions.list, &rows, extra)
 }
 
@@ -296,20 +282,12 @@ func (h *uiHandlers) exclusionDelete(c *gin.Context) error {
 
 // --- profiles ----------------------------------------------------------
 
-type profileView struct {
-	ID          int64  `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Scanner     string `json:"scanner"`
-	Options     string `json:"options"`
-}
-
 func (h *uiHandlers) profilesPage(c *gin.Context) error {
 	return h.showProfiles(c, http.StatusOK, nil)
 }
 
 func (h *uiHandlers) showProfiles(c *gin.Context, status int, extra map[string]any) error {
-	var rows []profileView
+	var rows []scan.Profile
 	return h.listPage(c, status, "profiles", "Scan profiles", h.srv.profiles.list, &rows, extra)
 }
 
@@ -351,24 +329,13 @@ func (h *uiHandlers) agentDelete(c *gin.Context) error {
 
 // --- scans -------------------------------------------------------------
 
-type scanView struct {
-	ID        int64  `json:"id"`
-	Name      string `json:"name"`
-	SiteID    int64  `json:"site_id"`
-	ProfileID int64  `json:"profile_id"`
-	AgentID   int64  `json:"agent_id"`
-	TimeZone  string `json:"time_zone"`
-	RRule     string `json:"rrule"`
-	Enabled   bool   `json:"enabled"`
-}
-
 func (h *uiHandlers) scansPage(c *gin.Context) error {
 	return h.showScans(c, http.StatusOK, nil)
 }
 
 func (h *uiHandlers) showScans(c *gin.Context, status int, extra map[string]any) error {
-	var sites []siteView
-	var profiles []profileView
+	var sites []scan.Site
+	var profiles []scan.Profile
 	var agents []agentView
 	for _, l := range []struct {
 		f   func(*gin.Context) error
@@ -392,7 +359,7 @@ func (h *uiHandlers) showScans(c *gin.Context, status int, extra map[string]any)
 		extra = map[string]any{}
 	}
 	extra["Sites"], extra["Profiles"], extra["Agents"], extra["Names"] = sites, profiles, agents, names
-	var rows []scanView
+	var rows []scan.Scan
 	return h.listPage(c, status, "scans", "Scans", h.srv.scans.list, &rows, extra)
 }
 

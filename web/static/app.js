@@ -67,7 +67,8 @@
     setTimeout(tick, 1000);
   }
 
-  // The dashboard: poll runs in progress and refresh their progress bars.
+  // Tables of runs: poll the unfinished ones and refresh their status and
+  // progress bars.
   function watchDashboard(table) {
     function tick() {
       var rows = table.querySelectorAll("tr[data-run-id]");
@@ -111,10 +112,7 @@
     if (run) {
       watchRun(run);
     }
-    var live = document.getElementById("live-runs");
-    if (live) {
-      watchDashboard(live);
-    }
+    document.querySelectorAll("table.live-runs").forEach(watchDashboard);
     // Exposed for forms built by scripts; forms in pages carry the field.
     window.scantronCSRF = csrf;
   });
