@@ -374,3 +374,46 @@ func TestLastAdminStays(t *testing.T) {
 		t.Errorf("deleting the last admin: %d", w.Code)
 	}
 }
+
+func TestChangeOwnPassword(t *testing.T) {
+	e := newEnv(t)
+	name, session, csrf := e.sessionFor(t, accounts.Viewer)
+	_, other, _ := e.sessionFor(t, accounts.Viewer) // another user's session stays
+
+	w := e.page(t, session, "POST", "/password", url.Values{csrfField: {csrf}, "current_password": {"wrong one here"}, "new_password": {"a brand new password"}})
+	if w.Code != http.StatusBadRequest || !strings.Contains(fieldError(w.Body.String(), "current_password"), "wrong password") {
+		t.Errorf("wrong current password: %d %q", w.Code, fieldError(w.Body.String(), "current_password"))
+	}
+	w = e.page(t, session, "POST", "/password", url.Values{csrfField: {csrf}, "current_password": {testPassword}, "new_password": {"short"}})
+	if w.Code != http.StatusBadRequest || !strings.Contains(fieldError(w.Body.String(), "new_password"), "at least 12") {
+		t.Errorf("short new password: %d %q", w.Code, fieldError(w.Body.String(), "new_password"))
+	}
+	w = e.page(t, session, "POST", "/password", url.Values{csrfField: {csrf}, "current_password": {testPassword}, "new_password": {"a brand new password"}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("change: %d %s", w.Code, w.Body.String())
+	}
+	var fresh *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == sessionCookie && c.Value != "" {
+			fresh = c
+		}
+	}
+	if fresh == nil || fresh.Value == session.Value {
+		t.Fatal("no new session after the change")
+	}
+	if w := e.page(t, session, "GET", "/", nil); w.Code != http.StatusSeeOther {
+		t.Errorf("the old session survived the password change: %d", w.Code)
+	}
+	if w := e.page(t, fresh, "GET", "/tokens?password=changed", nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Password changed") {
+		t.Errorf("new session: %d", w.Code)
+	}
+	if w := e.page(t, other, "GET", "/", nil); w.Code != http.StatusOK {
+		t.Errorf("another user's session ended: %d", w.Code)
+	}
+	if w := e.login(t, name, "a brand new password", "/"); w.Code != http.StatusSeeOther {
+		t.Errorf("login with the new password: %d", w.Code)
+	}
+	if w := e.login(t, name, testPassword, "/"); w.Code != http.StatusUnauthorized {
+		t.Errorf("login with the old password: %d", w.Code)
+	}
+}

@@ -76,11 +76,34 @@ func (h *uiHandlers) renderTokens(c *gin.Context, status int, extra map[string]a
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Title": "API tokens", "Tokens": list}
+	data := map[string]any{"Title": "Account", "Tokens": list, "PasswordChanged": c.Query("password") == "changed",
+		"Errors": map[string]string{}}
 	for k, v := range extra {
 		data[k] = v
 	}
 	return h.render(c, status, "tokens", data)
+}
+
+// passwordChange changes the user's own password from the account page,
+// then logs this browser in again: the change ended every session.
+func (h *uiHandlers) passwordChange(c *gin.Context) error {
+	req := passwordChange{CurrentPassword: c.PostForm("current_password"), NewPassword: c.PostForm("new_password")}
+	err := h.callAPI(c, h.srv.accounts.changeOwnPassword, "PUT", nil, "", req, nil)
+	if he, ferr := formError(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he)})
+	}
+	u, err := h.auth.store.GetUser(c.Request.Context(), who(c).user.ID)
+	if err != nil {
+		return err
+	}
+	if err := h.auth.startSession(c, u); err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, "/tokens?password=changed")
+	return nil
 }
 
 func (h *uiHandlers) tokenCreate(c *gin.Context) error {

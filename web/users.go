@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -207,5 +208,39 @@ func (h *accountHandlers) keepAnAdmin(c *gin.Context) error {
 	if n <= 1 {
 		return errorf(http.StatusConflict, "role: this is the last admin; make another user admin first")
 	}
+	return nil
+}
+
+type passwordChange struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changeOwnPassword lets any user change their password, proving they know
+// the current one. Every session of the user ends, this one included.
+func (h *accountHandlers) changeOwnPassword(c *gin.Context) error {
+	var req passwordChange
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	return h.setOwnPassword(c, req)
+}
+
+func (h *authn) setOwnPassword(c *gin.Context, req passwordChange) error {
+	me := who(c).user
+	if err := accounts.CheckPassword(me.PasswordHash, req.CurrentPassword); err != nil {
+		if errors.Is(err, accounts.ErrWrongPassword) {
+			return badRequest("current_password: wrong password")
+		}
+		return err
+	}
+	hash, err := accounts.HashPassword(req.NewPassword)
+	if err != nil {
+		return badRequest("new_%v", err)
+	}
+	if _, err := h.store.UpdateUser(c.Request.Context(), me.ID, me.Role, hash); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
 	return nil
 }
