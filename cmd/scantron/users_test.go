@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,40 @@ func TestFirstAdminFromEnvironment(t *testing.T) {
 	var stderr bytes.Buffer
 	if _, err := loadConfig("server", []string{"-h"}, env(nil), &stderr); err == nil || strings.Contains(stderr.String(), "admin-password") {
 		t.Errorf("server -h offers a password flag: %s", stderr.String())
+	}
+}
+
+func TestDevAdmin(t *testing.T) {
+	dsn := startPostgres(t)
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	note, err := devAdmin(ctx, st, dir)
+	if err != nil || !strings.Contains(note, "user admin, password in") {
+		t.Fatalf("devAdmin: %q %v", note, err)
+	}
+	file := dir + "/admin-password"
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v %v", fi, err)
+	}
+	b, _ := os.ReadFile(file)
+	admin, err := st.GetUserByName(ctx, "admin")
+	if err != nil || admin.Role != accounts.Admin || accounts.CheckPassword(admin.PasswordHash, strings.TrimSpace(string(b))) != nil {
+		t.Fatalf("admin %+v %v: the file's password does not log in", admin, err)
+	}
+	// A second start keeps the admin and the file as they are.
+	if _, err := devAdmin(ctx, st, dir); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(file); string(again) != string(b) {
+		t.Error("the password file changed on a second start")
 	}
 }
