@@ -81,6 +81,20 @@ func TestUsersSessionsTokens(t *testing.T) {
 	if len(list) != 1 || list[0].Name != "ci" || list[0].LastUsedAt == nil {
 		t.Fatalf("ListTokens = %+v", list)
 	}
+	// Used again within the minute: the time is not rewritten; later, it is.
+	first := *list[0].LastUsedAt
+	_, err = st.UserByToken(ctx, accounts.HashSecret("t1"), now.Add(30*time.Second))
+	must(t, err)
+	list, _ = st.ListTokens(ctx, alice.ID)
+	if !list[0].LastUsedAt.Equal(first) {
+		t.Errorf("last used rewritten within the minute: %v, was %v", list[0].LastUsedAt, first)
+	}
+	_, err = st.UserByToken(ctx, accounts.HashSecret("t1"), now.Add(2*time.Minute))
+	must(t, err)
+	list, _ = st.ListTokens(ctx, alice.ID)
+	if !list[0].LastUsedAt.After(first) {
+		t.Errorf("last used not updated after two minutes: %v", list[0].LastUsedAt)
+	}
 	_, err = st.UserByToken(ctx, accounts.HashSecret("t2"), now)
 	wantErr(t, err, ErrNotFound)
 	wantErr(t, st.RevokeToken(ctx, tok.ID, root.ID), ErrNotFound)
