@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -291,9 +292,37 @@ func (h *uiHandlers) showProfiles(c *gin.Context, status int, extra map[string]a
 	return h.listPage(c, status, "profiles", "Scan profiles", h.srv.profiles.list, &rows, extra)
 }
 
-func (h *uiHandlers) profileCreate(c *gin.Context) error {
-	body := map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description"),
+func profileBody(c *gin.Context) map[string]any {
+	return map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description"),
 		"scanner": c.PostForm("scanner"), "options": c.PostForm("options")}
+}
+
+func (h *uiHandlers) profilePage(c *gin.Context) error {
+	return h.showProfile(c, http.StatusOK, nil)
+}
+
+func (h *uiHandlers) showProfile(c *gin.Context, status int, extra map[string]any) error {
+	var row scan.Profile
+	if err := h.callAPI(c, h.srv.profiles.get, "GET", c.Params, "", nil, &row); err != nil {
+		return err
+	}
+	data := map[string]any{"Title": "Profile " + row.Name, "Profile": row, "Errors": map[string]string{},
+		"Form": map[string]string{"name": row.Name, "description": row.Description, "scanner": string(row.Scanner), "options": row.Options}}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return h.render(c, status, "profile", data)
+}
+
+func (h *uiHandlers) profileUpdate(c *gin.Context) error {
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.profiles.update, "PUT", c.Params, "", profileBody(c), nil) },
+		func(status int, extra map[string]any) error { return h.showProfile(c, status, extra) },
+		func() string { return "/profiles/" + c.Param("id") })
+}
+
+func (h *uiHandlers) profileCreate(c *gin.Context) error {
+	body := profileBody(c)
 	return h.submit(c,
 		func() error { return h.callAPI(c, h.srv.profiles.create, "POST", nil, "", body, nil) },
 		func(status int, extra map[string]any) error { return h.showProfiles(c, status, extra) },
@@ -334,6 +363,19 @@ func (h *uiHandlers) scansPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showScans(c *gin.Context, status int, extra map[string]any) error {
+	if extra == nil {
+		extra = map[string]any{}
+	}
+	if err := h.scanChoices(c, extra); err != nil {
+		return err
+	}
+	var rows []scan.Scan
+	return h.listPage(c, status, "scans", "Scans", h.srv.scans.list, &rows, extra)
+}
+
+// scanChoices adds the sites, profiles and agents a scan form offers, and
+// their names by id, to a page's data.
+func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 	var sites []scan.Site
 	var profiles []scan.Profile
 	var agents []agentView
@@ -355,15 +397,11 @@ func (h *uiHandlers) showScans(c *gin.Context, status int, extra map[string]any)
 	for _, a := range agents {
 		names["agent"][a.ID] = a.Name
 	}
-	if extra == nil {
-		extra = map[string]any{}
-	}
-	extra["Sites"], extra["Profiles"], extra["Agents"], extra["Names"] = sites, profiles, agents, names
-	var rows []scan.Scan
-	return h.listPage(c, status, "scans", "Scans", h.srv.scans.list, &rows, extra)
+	data["Sites"], data["Profiles"], data["Agents"], data["Names"] = sites, profiles, agents, names
+	return nil
 }
 
-func (h *uiHandlers) scanCreate(c *gin.Context) error {
+func scanBody(c *gin.Context) map[string]any {
 	body := map[string]any{"name": c.PostForm("name"), "site_id": formID(c, "site_id"),
 		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id")}
 	// Schedule fields go to the API only when filled in, so that an
@@ -373,6 +411,43 @@ func (h *uiHandlers) scanCreate(c *gin.Context) error {
 			body[f] = v
 		}
 	}
+	return body
+}
+
+func (h *uiHandlers) scanPage(c *gin.Context) error {
+	return h.showScan(c, http.StatusOK, nil)
+}
+
+func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) error {
+	var row scan.Scan
+	if err := h.callAPI(c, h.srv.scans.get, "GET", c.Params, "", nil, &row); err != nil {
+		return err
+	}
+	form := map[string]string{"name": row.Name, "site_id": strconv.FormatInt(row.SiteID, 10),
+		"profile_id": strconv.FormatInt(row.ProfileID, 10), "agent_id": strconv.FormatInt(row.AgentID, 10),
+		"time_zone": row.TimeZone, "rrule": row.RRule}
+	if row.StartAt != nil {
+		form["start_at"] = row.StartAt.Format(time.RFC3339)
+	}
+	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Errors": map[string]string{}, "Form": form}
+	if err := h.scanChoices(c, data); err != nil {
+		return err
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return h.render(c, status, "scan", data)
+}
+
+func (h *uiHandlers) scanUpdate(c *gin.Context) error {
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.scans.update, "PUT", c.Params, "", scanBody(c), nil) },
+		func(status int, extra map[string]any) error { return h.showScan(c, status, extra) },
+		func() string { return "/scans/" + c.Param("id") })
+}
+
+func (h *uiHandlers) scanCreate(c *gin.Context) error {
+	body := scanBody(c)
 	return h.submit(c,
 		func() error { return h.callAPI(c, h.srv.scans.create, "POST", nil, "", body, nil) },
 		func(status int, extra map[string]any) error { return h.showScans(c, status, extra) },

@@ -283,3 +283,44 @@ func TestRunPortFilterAndSiteChart(t *testing.T) {
 		t.Errorf("site page lacks the chart of the run: %s", body)
 	}
 }
+
+func TestProfileAndScanEditPages(t *testing.T) {
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	s := e.makeScan(t, f)
+	_, session, csrf := e.sessionFor(t, accounts.Operator)
+	ctx := context.Background()
+
+	ppath := fmt.Sprintf("/profiles/%d", f.profile.ID)
+	body := e.page(t, session, "GET", ppath, nil).Body.String()
+	if !strings.Contains(body, `value="-sT -p 22,80"`) || !strings.Contains(body, `<option value="nmap" selected>`) {
+		t.Fatalf("profile page lacks the current options: %s", body)
+	}
+	w := e.form(t, session, csrf, ppath, url.Values{"name": {f.profile.Name}, "scanner": {"nmap"}, "options": {"-oN /tmp/x"}})
+	if w.Code != http.StatusBadRequest || !strings.Contains(fieldError(w.Body.String(), "options"), "-oN") {
+		t.Errorf("bad options: %d %q", w.Code, fieldError(w.Body.String(), "options"))
+	}
+	if w := e.form(t, session, csrf, ppath, url.Values{"name": {f.profile.Name}, "scanner": {"nmap"}, "options": {"-sT -p 443"}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("profile edit: %d %s", w.Code, w.Body.String())
+	}
+	if p, err := testStore.GetProfile(ctx, f.profile.ID); err != nil || p.Options != "-sT -p 443" {
+		t.Errorf("profile after edit: %+v %v", p, err)
+	}
+
+	spath := fmt.Sprintf("/scans/%d", s.ID)
+	body = e.page(t, session, "GET", spath, nil).Body.String()
+	if !strings.Contains(body, fmt.Sprintf(`<option value="%d" selected>%s</option>`, f.site.ID, f.site.Name)) {
+		t.Fatalf("scan page does not select the scan's site")
+	}
+	fields := url.Values{"name": {s.Name + "-x"}, "site_id": {fmt.Sprint(f.site.ID)}, "profile_id": {"987654321"}, "agent_id": {fmt.Sprint(f.agent.ID)}}
+	if w := e.form(t, session, csrf, spath, fields); w.Code != http.StatusNotFound && w.Code != http.StatusBadRequest {
+		t.Errorf("scan with a missing profile: %d", w.Code)
+	}
+	fields.Set("profile_id", fmt.Sprint(f.profile.ID))
+	if w := e.form(t, session, csrf, spath, fields); w.Code != http.StatusSeeOther {
+		t.Fatalf("scan edit: %d %s", w.Code, w.Body.String())
+	}
+	if got, err := testStore.GetScan(ctx, s.ID); err != nil || got.Name != s.Name+"-x" {
+		t.Errorf("scan after edit: %+v %v", got, err)
+	}
+}
