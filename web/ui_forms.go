@@ -364,7 +364,8 @@ func (h *uiHandlers) scansPage(c *gin.Context) error {
 
 func (h *uiHandlers) showScans(c *gin.Context, status int, extra map[string]any) error {
 	if extra == nil {
-		extra = map[string]any{}
+		// A new scan starts enabled.
+		extra = map[string]any{"Form": map[string]string{"enabled": "on"}}
 	}
 	if err := h.scanChoices(c, extra); err != nil {
 		return err
@@ -403,7 +404,8 @@ func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 
 func scanBody(c *gin.Context) map[string]any {
 	body := map[string]any{"name": c.PostForm("name"), "site_id": formID(c, "site_id"),
-		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id")}
+		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id"),
+		"enabled": c.PostForm("enabled") == "on"}
 	// Schedule fields go to the API only when filled in, so that an
 	// on-demand scan does not depend on schedule support.
 	for _, f := range []string{"time_zone", "start_at", "rrule"} {
@@ -426,6 +428,9 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	form := map[string]string{"name": row.Name, "site_id": strconv.FormatInt(row.SiteID, 10),
 		"profile_id": strconv.FormatInt(row.ProfileID, 10), "agent_id": strconv.FormatInt(row.AgentID, 10),
 		"time_zone": row.TimeZone, "rrule": row.RRule}
+	if row.Enabled {
+		form["enabled"] = "on"
+	}
 	if row.StartAt != nil {
 		form["start_at"] = row.StartAt.Format(time.RFC3339)
 	}

@@ -158,8 +158,11 @@ func TestScanFormsAndRuns(t *testing.T) {
 	if !strings.Contains(w.Body.String(), fmt.Sprintf(`<option value="%d" selected>`, f.profile.ID)) {
 		t.Error("the chosen profile is not kept after a refusal")
 	}
+	if !strings.Contains(body, `name="enabled" value="on" checked`) {
+		t.Error("a new scan is not enabled by default")
+	}
 	w = e.form(t, session, csrf, "/scans", url.Values{"name": {name}, "site_id": {fmt.Sprint(f.site.ID)},
-		"profile_id": {fmt.Sprint(f.profile.ID)}, "agent_id": {fmt.Sprint(f.agent.ID)}})
+		"profile_id": {fmt.Sprint(f.profile.ID)}, "agent_id": {fmt.Sprint(f.agent.ID)}, "enabled": {"on"}})
 	if w.Code != http.StatusSeeOther {
 		t.Fatalf("scan: %d %s", w.Code, w.Body.String())
 	}
@@ -320,7 +323,17 @@ func TestProfileAndScanEditPages(t *testing.T) {
 	if w := e.form(t, session, csrf, spath, fields); w.Code != http.StatusSeeOther {
 		t.Fatalf("scan edit: %d %s", w.Code, w.Body.String())
 	}
-	if got, err := testStore.GetScan(ctx, s.ID); err != nil || got.Name != s.Name+"-x" {
-		t.Errorf("scan after edit: %+v %v", got, err)
+	if got, err := testStore.GetScan(ctx, s.ID); err != nil || got.Name != s.Name+"-x" || got.Enabled {
+		t.Errorf("scan after an edit without the enabled box: %+v %v", got, err)
+	}
+	if body := e.page(t, session, "GET", spath, nil).Body.String(); strings.Contains(body, `value="on" checked`) {
+		t.Error("a disabled scan shows as enabled")
+	}
+	fields.Set("enabled", "on")
+	if w := e.form(t, session, csrf, spath, fields); w.Code != http.StatusSeeOther {
+		t.Fatalf("scan edit: %d", w.Code)
+	}
+	if got, _ := testStore.GetScan(ctx, s.ID); !got.Enabled {
+		t.Error("scan not enabled again")
 	}
 }
