@@ -162,7 +162,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("profile-name"), "browser-tcp"),
 		chromedp.SendKeys(chromedp.ID("profile-options"), "-n -Pn -T4 -sV --version-light -p 1-3000,8000-8100"),
 		chromedp.Submit(chromedp.ID("profile-name")),
-		chromedp.WaitVisible(`//td[text()="browser-tcp"]`),
+		chromedp.WaitVisible(`//td/a[text()="browser-tcp"]`),
 	)
 
 	var sites []scan.Site
@@ -194,12 +194,12 @@ func TestBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("scan-profile"), id("profile browser-tcp", byName)),
 		chromedp.SetValue(chromedp.ID("scan-agent"), id("agent browser-agent", byName)),
 		chromedp.Submit(chromedp.ID("scan-name")),
-		chromedp.WaitVisible(`//td[text()="browser-scan"]`),
+		chromedp.WaitVisible(`//td/a[text()="browser-scan"]`),
 	)
 	b.screenshot("03-scans")
 
 	b.run("run it now",
-		chromedp.Click(`//tr[td[text()="browser-scan"]]//button[text()="Run now"]`),
+		chromedp.Click(`//tr[td/a[text()="browser-scan"]]//button[text()="Run now"]`),
 		chromedp.WaitVisible(chromedp.ID("run-status")),
 	)
 	b.screenshot("04-run-started")
