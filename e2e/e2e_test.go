@@ -119,14 +119,62 @@ func startScantron(t *testing.T, env []string, args ...string) *process {
 	return p
 }
 
+// The first admin every test server starts with.
+const (
+	adminUser     = "admin"
+	adminPassword = "e2e admin password"
+)
+
+// startServerAndAgent runs a server and one agent, registered under
+// agentName, and returns the server's base URL and an admin API client.
+func startServerAndAgent(t *testing.T, agentName string) (string, api, scan.Agent) {
+	t.Helper()
+	base, c := startServer(t, agentName)
+	var agent scan.Agent
+	c.do("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
+	return base, c, agent
+}
+
+// startServer runs a server and an agent named agentName, not yet
+// registered, and returns the server's base URL and an admin API client.
+func startServer(t *testing.T, agentName string) (string, api) {
+	t.Helper()
+	port, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	env := stackEnv(listen)
+	server := startScantron(t, env, "server")
+	base := "http://" + listen
+	waitHealthy(t, base, server)
+	startScantron(t, append(env, "SCANTRON_AGENT_NAME="+agentName), "agent")
+	return base, adminAPI(t, base)
+}
+
 func stackEnv(listen string) []string {
-	return append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug")
+	return append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug",
+		"SCANTRON_ADMIN_USER="+adminUser, "SCANTRON_ADMIN_PASSWORD="+adminPassword)
 }
 
 // api is a small JSON client for the REST API.
 type api struct {
-	t    *testing.T
-	base string
+	t     *testing.T
+	base  string
+	token string
+}
+
+// adminAPI logs in as the first admin and returns a client using the API
+// token the login gives.
+func adminAPI(t *testing.T, base string) api {
+	t.Helper()
+	a := api{t: t, base: base + "/api/v1"}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	a.do("POST", "/login", map[string]string{"name": adminUser, "password": adminPassword, "token_name": "e2e"}, http.StatusCreated, &tok)
+	a.token = tok.Token
+	return a
 }
 
 func (a api) do(method, path string, body any, want int, out any) {
@@ -138,6 +186,9 @@ func (a api) do(method, path string, body any, want int, out any) {
 	}
 	req, _ := http.NewRequest(method, a.base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
@@ -156,7 +207,9 @@ func (a api) do(method, path string, body any, want int, out any) {
 
 func (a api) download(path string) []byte {
 	a.t.Helper()
-	resp, err := http.Get(a.base + path)
+	req, _ := http.NewRequest("GET", a.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("GET %s: %v", path, err)
 	}
@@ -200,20 +253,7 @@ type runView struct {
 // comes back as exactly the ports the host has open.
 func TestScanEndToEnd(t *testing.T) {
 	target := newTargetHost(t)
-	port, err := devstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	env := stackEnv(listen)
-	server := startScantron(t, env, "server")
-	base := "http://" + listen
-	waitHealthy(t, base, server)
-	startScantron(t, append(env, "SCANTRON_AGENT_NAME=e2e-agent"), "agent")
-
-	c := api{t: t, base: base + "/api/v1"}
-	var agent scan.Agent
-	c.do("POST", "/agents", map[string]any{"name": "e2e-agent"}, http.StatusCreated, &agent)
+	_, c, agent := startServerAndAgent(t, "e2e-agent")
 	var site scan.Site
 	c.do("POST", "/sites", map[string]any{"name": "lab", "targets": []string{target.Addr}}, http.StatusCreated, &site)
 	var profile scan.Profile

@@ -48,7 +48,7 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	waitHealthy(t, base, server)
 	startScantron(t, append(env, "SCANTRON_AGENT_NAME=e2e-sched-agent"), "agent")
 
-	c := api{t: t, base: base + "/api/v1"}
+	c := adminAPI(t, base)
 	var agent scan.Agent
 	c.do("POST", "/agents", map[string]any{"name": "e2e-sched-agent"}, http.StatusCreated, &agent)
 	var site scan.Site

@@ -3,6 +3,7 @@
 # need, idempotently. Called by `make tools`.
 #
 #   * Debian packages: nmap, masscan, postgresql, iproute2, libcap2-bin,
+#     chromium (the web UI's browser tests),
 #     docker-compose (one `apt-get update`, only when something is missing).
 #   * The `scantron` system user when running as root (PostgreSQL refuses to
 #     run as root, so the dev stack runs it as that user).
@@ -55,6 +56,7 @@ have_postgres || missing+=(postgresql)
 have_sbin ip || missing+=(iproute2)
 have_sbin setcap || missing+=(libcap2-bin)
 have docker-compose || missing+=(docker-compose)
+have chromium || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	if ! have apt-get; then

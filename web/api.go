@@ -269,11 +269,25 @@ func nonNil[T any](s []T) []T {
 
 // The handlers that only differ in the resource they touch share these.
 
-// listAll answers every row as a JSON array.
+// listAll answers the rows as a JSON array: all of them, or the page that
+// limit and offset choose when either is given. X-Total-Count has the
+// number of rows. These lists are configuration (sites, profiles, ...),
+// small enough to page in memory.
 func listAll[T any](c *gin.Context, list func(context.Context) ([]T, error)) error {
+	_, hasLimit := c.GetQuery("limit")
+	_, hasOffset := c.GetQuery("offset")
+	limit, offset, err := page(c)
+	if err != nil {
+		return err
+	}
 	rows, err := list(c.Request.Context())
 	if err != nil {
 		return err
+	}
+	c.Header("X-Total-Count", strconv.Itoa(len(rows)))
+	if hasLimit || hasOffset {
+		rows = rows[min(offset, len(rows)):]
+		rows = rows[:min(limit, len(rows))]
 	}
 	c.JSON(http.StatusOK, nonNil(rows))
 	return nil

@@ -127,6 +127,7 @@ func TestContentType(t *testing.T) {
 		t.Run(tc.contentType+" "+tc.body, func(t *testing.T) {
 			req := httptest.NewRequest("POST", "/api/v1/agents", strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
+			req.Header.Set("Authorization", "Bearer "+e.token)
 			w := httptest.NewRecorder()
 			e.h.ServeHTTP(w, req)
 			if w.Code != tc.status {
@@ -140,6 +141,7 @@ func TestContentType(t *testing.T) {
 	t.Run("charset parameter is fine", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "/api/v1/agents", strings.NewReader(fmt.Sprintf(`{"name": %q}`, uniq("agent"))))
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		req.Header.Set("Authorization", "Bearer "+e.token)
 		w := httptest.NewRecorder()
 		e.h.ServeHTTP(w, req)
 		if w.Code != http.StatusCreated {
@@ -163,7 +165,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"not found", "GET", "/api/v1/nothing", "", http.StatusNotFound, apiCSP},
 		{"too large", "POST", "/api/v1/sites", `{"name": "` + strings.Repeat("x", MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, apiCSP},
 		{"stylesheet", "GET", "/static/style.css", "", http.StatusOK, apiCSP},
-		{"UI page", "GET", "/", "", http.StatusOK, "default-src 'none'; style-src 'self'"},
+		{"UI page", "GET", "/", "", http.StatusOK, "default-src 'none'; script-src 'self'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +210,7 @@ func TestBodyTooLarge(t *testing.T) {
 		req := httptest.NewRequest("POST", "/api/v1/sites", io.MultiReader(strings.NewReader(big)))
 		req.ContentLength = -1
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.token)
 		w := httptest.NewRecorder()
 		e.h.ServeHTTP(w, req)
 		if w.Code != http.StatusRequestEntityTooLarge {
@@ -422,5 +425,32 @@ func TestNewRefusesMissingDeps(t *testing.T) {
 	}
 	if _, err := New(Config{TemporalUIURL: "not a url"}, Deps{Store: testStore, Objects: &fakeObjects{}, Temporal: &fakeTemporal{}}); err == nil {
 		t.Error("New accepted a relative TemporalUIURL")
+	}
+}
+
+func TestListPages(t *testing.T) {
+	e := newEnv(t)
+	for range 3 {
+		e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sT"}`, uniq("page")), http.StatusCreated, nil)
+	}
+	w := e.do(t, "GET", "/api/v1/profiles", "")
+	var all []scan.Profile
+	decode(t, w, &all)
+	total := w.Header().Get("X-Total-Count")
+	if total != fmt.Sprint(len(all)) || len(all) < 3 {
+		t.Fatalf("X-Total-Count %q for %d rows", total, len(all))
+	}
+	var pg []scan.Profile
+	w = e.do(t, "GET", "/api/v1/profiles?limit=2&offset=1", "")
+	decode(t, w, &pg)
+	if len(pg) != 2 || pg[0].ID != all[1].ID || pg[1].ID != all[2].ID || w.Header().Get("X-Total-Count") != total {
+		t.Errorf("page limit=2 offset=1: %+v", pg)
+	}
+	decode(t, e.do(t, "GET", fmt.Sprintf("/api/v1/profiles?offset=%d", len(all)), ""), &pg)
+	if len(pg) != 0 {
+		t.Errorf("offset past the end: %+v", pg)
+	}
+	if w := e.do(t, "GET", "/api/v1/sites?limit=0", ""); w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), "limit") {
+		t.Errorf("limit=0: %d", w.Code)
 	}
 }

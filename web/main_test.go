@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/objects"
@@ -184,7 +185,12 @@ func (s *syncBuffer) String() string {
 }
 
 type testEnv struct {
-	h        http.Handler
+	h   http.Handler
+	srv *Server
+	// token is an admin's API token, which do and mustDo send: tests of
+	// what a resource does act as an admin; tests of who may act use
+	// doAs with a token from userToken.
+	token    string
 	temporal *fakeTemporal
 	objects  *fakeObjects
 	logs     *syncBuffer
@@ -215,12 +221,37 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.srv = srv
 	env.h = srv.Routes()
+	env.token = env.userToken(t, accounts.Admin)
 	return env
 }
 
-// do sends a request; a non-empty body is sent as JSON.
+// userToken makes a user with the role and returns an API token of theirs.
+func (e *testEnv) userToken(t *testing.T, role accounts.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	// The hash is never checked: these users authenticate with tokens.
+	u, err := testStore.CreateUser(ctx, accounts.User{Name: uniq(string(role)), Role: role, PasswordHash: "unused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := accounts.NewToken()
+	if _, err := testStore.CreateToken(ctx, u.ID, "test", secret[:8], accounts.HashSecret(secret)); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// do sends a request as an admin; a non-empty body is sent as JSON.
 func (e *testEnv) do(t *testing.T, method, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	return e.doAs(t, e.token, method, path, body)
+}
+
+// doAs sends a request with an API token, or with no credentials when
+// token is "".
+func (e *testEnv) doAs(t *testing.T, token, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -229,6 +260,9 @@ func (e *testEnv) do(t *testing.T, method, path, body string) *httptest.Response
 	req := httptest.NewRequest(method, path, r)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, req)

@@ -9,14 +9,22 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/scantron/scantron/accounts"
 )
 
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
-// Routes builds the HTTP handler. Every route the server answers is
-// registered here.
+// Routes builds the HTTP handler.
 func (s *Server) Routes() http.Handler {
+	return s.engine()
+}
+
+// engine registers every route the server answers, each with the least
+// role that may use it: public, viewer, operator or admin. A route added
+// with gin's own methods has no role and fails TestEveryRouteDeclaresARole.
+func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -29,70 +37,122 @@ func (s *Server) Routes() http.Handler {
 	// to rewrite them until one is configured.
 	_ = r.SetTrustedProxies(nil)
 	api := s.api
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	const (
+		viewer   = accounts.Viewer
+		operator = accounts.Operator
+		admin    = accounts.Admin
+	)
+	root := s.routes(&r.RouterGroup)
+	root.GET("/healthz", public, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
-	v1 := r.Group("/api/v1")
+	v1 := s.routes(r.Group("/api/v1"))
 	{
-		v1.POST("/sites", api.handle(s.sites.create))
-		v1.GET("/sites", api.handle(s.sites.list))
-		v1.GET("/sites/:id", api.handle(s.sites.get))
-		v1.PUT("/sites/:id", api.handle(s.sites.update))
-		v1.DELETE("/sites/:id", api.handle(s.sites.delete))
+		v1.GET("/openapi.json", public, s.openAPI)
+		v1.POST("/login", public, api.handle(s.accounts.apiLogin))
+		v1.GET("/me", viewer, api.handle(s.accounts.me))
+		v1.PUT("/me/password", viewer, api.handle(s.accounts.changeOwnPassword))
+		v1.GET("/tokens", viewer, api.handle(s.accounts.listTokens))
+		v1.POST("/tokens", viewer, api.handle(s.accounts.createToken))
+		v1.DELETE("/tokens/:id", viewer, api.handle(s.accounts.revokeToken))
+		v1.GET("/users", admin, api.handle(s.accounts.listUsers))
+		v1.POST("/users", admin, api.handle(s.accounts.createUser))
+		v1.GET("/users/:id", admin, api.handle(s.accounts.getUser))
+		v1.PUT("/users/:id", admin, api.handle(s.accounts.updateUser))
+		v1.DELETE("/users/:id", admin, api.handle(s.accounts.deleteUser))
 
-		v1.POST("/exclusions", api.handle(s.exclusions.create))
-		v1.GET("/exclusions", api.handle(s.exclusions.list))
-		v1.DELETE("/exclusions/:id", api.handle(s.exclusions.delete))
+		v1.POST("/sites", operator, api.handle(s.sites.create))
+		v1.GET("/sites", viewer, api.handle(s.sites.list))
+		v1.GET("/sites/:id", viewer, api.handle(s.sites.get))
+		v1.PUT("/sites/:id", operator, api.handle(s.sites.update))
+		v1.DELETE("/sites/:id", operator, api.handle(s.sites.delete))
 
-		v1.POST("/profiles", api.handle(s.profiles.create))
-		v1.GET("/profiles", api.handle(s.profiles.list))
-		v1.GET("/profiles/:id", api.handle(s.profiles.get))
-		v1.PUT("/profiles/:id", api.handle(s.profiles.update))
-		v1.DELETE("/profiles/:id", api.handle(s.profiles.delete))
+		v1.POST("/exclusions", operator, api.handle(s.exclusions.create))
+		v1.GET("/exclusions", viewer, api.handle(s.exclusions.list))
+		v1.DELETE("/exclusions/:id", operator, api.handle(s.exclusions.delete))
 
-		v1.POST("/agents", api.handle(s.agents.create))
-		v1.GET("/agents", api.handle(s.agents.list))
-		v1.GET("/agents/:id", api.handle(s.agents.get))
-		v1.DELETE("/agents/:id", api.handle(s.agents.delete))
+		v1.POST("/profiles", operator, api.handle(s.profiles.create))
+		v1.GET("/profiles", viewer, api.handle(s.profiles.list))
+		v1.GET("/profiles/:id", viewer, api.handle(s.profiles.get))
+		v1.PUT("/profiles/:id", operator, api.handle(s.profiles.update))
+		v1.DELETE("/profiles/:id", operator, api.handle(s.profiles.delete))
 
-		v1.POST("/scans", api.handle(s.scans.create))
-		v1.GET("/scans", api.handle(s.scans.list))
-		v1.GET("/scans/:id", api.handle(s.scans.get))
-		v1.PUT("/scans/:id", api.handle(s.scans.update))
-		v1.DELETE("/scans/:id", api.handle(s.scans.delete))
-		v1.POST("/scans/:id/runs", api.handle(s.runs.start))
-		v1.POST("/scans/:id/pause", api.handle(s.scans.pause))
-		v1.POST("/scans/:id/resume", api.handle(s.scans.resume))
-		v1.POST("/scans/:id/trigger", api.handle(s.scans.trigger))
-		v1.POST("/scans/:id/backfill", api.handle(s.scans.backfill))
+		v1.POST("/agents", admin, api.handle(s.agents.create))
+		v1.GET("/agents", viewer, api.handle(s.agents.list))
+		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
+		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
 
-		v1.GET("/runs", api.handle(s.runs.list))
-		v1.GET("/runs/:id", api.handle(s.runs.get))
-		v1.POST("/runs/:id/cancel", api.handle(s.runs.cancel))
-		v1.POST("/runs/:id/retry", api.handle(s.runs.retry))
-		v1.POST("/runs/:id/reparse", api.handle(s.runs.reparse))
-		v1.GET("/runs/:id/hosts", api.handle(s.runs.hosts))
-		v1.GET("/runs/:id/ports", api.handle(s.runs.ports))
-		v1.GET("/runs/:id/raw", api.handle(s.runs.raw))
-		v1.GET("/runs/:id/csv", api.handle(s.runs.csv))
+		v1.POST("/scans", operator, api.handle(s.scans.create))
+		v1.GET("/scans", viewer, api.handle(s.scans.list))
+		v1.GET("/scans/:id", viewer, api.handle(s.scans.get))
+		v1.PUT("/scans/:id", operator, api.handle(s.scans.update))
+		v1.DELETE("/scans/:id", operator, api.handle(s.scans.delete))
+		v1.POST("/scans/:id/runs", operator, api.handle(s.runs.start))
+		v1.POST("/scans/:id/pause", operator, api.handle(s.scans.pause))
+		v1.POST("/scans/:id/resume", operator, api.handle(s.scans.resume))
+		v1.POST("/scans/:id/trigger", operator, api.handle(s.scans.trigger))
+		v1.POST("/scans/:id/backfill", operator, api.handle(s.scans.backfill))
 
-		v1.GET("/sites/:id/assets", api.handle(s.assets.site))
-		v1.GET("/assets", api.handle(s.assets.all))
-		v1.GET("/runs/:id/diff", api.handle(s.diffs.run))
-		v1.GET("/scans/:id/diffs", api.handle(s.diffs.scan))
-		v1.GET("/scans/:id/notifications", api.handle(s.notifications.get))
-		v1.PUT("/scans/:id/notifications", api.handle(s.notifications.put))
-		v1.DELETE("/scans/:id/notifications", api.handle(s.notifications.delete))
-		v1.GET("/runs/:id/jsonl", api.handle(s.runs.jsonl))
-		v1.GET("/runs/:id/xml", api.handle(s.runs.xml))
+		v1.GET("/runs", viewer, api.handle(s.runs.list))
+		v1.GET("/runs/:id", viewer, api.handle(s.runs.get))
+		v1.POST("/runs/:id/cancel", operator, api.handle(s.runs.cancel))
+		v1.POST("/runs/:id/retry", operator, api.handle(s.runs.retry))
+		v1.POST("/runs/:id/reparse", operator, api.handle(s.runs.reparse))
+		v1.GET("/runs/:id/hosts", viewer, api.handle(s.runs.hosts))
+		v1.GET("/runs/:id/ports", viewer, api.handle(s.runs.ports))
+		v1.GET("/runs/:id/raw", viewer, api.handle(s.runs.raw))
+		v1.GET("/runs/:id/csv", viewer, api.handle(s.runs.csv))
+		v1.GET("/runs/:id/jsonl", viewer, api.handle(s.runs.jsonl))
+		v1.GET("/runs/:id/xml", viewer, api.handle(s.runs.xml))
+
+		v1.GET("/sites/:id/assets", viewer, api.handle(s.assets.site))
+		v1.GET("/assets", viewer, api.handle(s.assets.all))
+		v1.GET("/runs/:id/diff", viewer, api.handle(s.diffs.run))
+		v1.GET("/scans/:id/diffs", viewer, api.handle(s.diffs.scan))
+		v1.GET("/scans/:id/notifications", viewer, api.handle(s.notifications.get))
+		v1.PUT("/scans/:id/notifications", operator, api.handle(s.notifications.put))
+		v1.DELETE("/scans/:id/notifications", operator, api.handle(s.notifications.delete))
 	}
 
-	r.GET("/", s.ui.handle(s.ui.dashboard))
-	r.GET("/runs/:id", s.ui.handle(s.ui.run))
-	r.GET("/sites/:id/assets", s.ui.handle(s.ui.assets))
-	r.GET("/static/style.css", func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=3600")
-		c.Data(http.StatusOK, "text/css; charset=utf-8", s.css)
-	})
+	ui := s.ui
+	root.GET("/login", public, ui.handle(ui.loginPage))
+	root.POST("/login", public, ui.handle(ui.loginSubmit))
+	root.POST("/logout", viewer, ui.handle(ui.logout))
+	root.GET("/tokens", viewer, ui.handle(ui.tokensPage))
+	root.POST("/tokens", viewer, ui.handle(ui.tokenCreate))
+	root.POST("/tokens/:id/revoke", viewer, ui.handle(ui.tokenRevoke))
+	root.POST("/password", viewer, ui.handle(ui.passwordChange))
+	root.GET("/users", admin, ui.handle(ui.usersPage))
+	root.POST("/users", admin, ui.handle(ui.userCreate))
+	root.POST("/users/:id", admin, ui.handle(ui.userUpdate))
+	root.POST("/users/:id/delete", admin, ui.handle(ui.userDelete))
+	root.GET("/", viewer, ui.handle(ui.dashboard))
+	root.GET("/sites", viewer, ui.handle(ui.sitesPage))
+	root.POST("/sites", operator, ui.handle(ui.siteCreate))
+	root.GET("/sites/:id", viewer, ui.handle(ui.sitePage))
+	root.POST("/sites/:id", operator, ui.handle(ui.siteUpdate))
+	root.POST("/sites/:id/delete", operator, ui.handle(ui.siteDelete))
+	root.GET("/sites/:id/assets", viewer, ui.handle(ui.assets))
+	root.GET("/exclusions", viewer, ui.handle(ui.exclusionsPage))
+	root.POST("/exclusions", operator, ui.handle(ui.exclusionCreate))
+	root.POST("/exclusions/:id/delete", operator, ui.handle(ui.exclusionDelete))
+	root.GET("/profiles", viewer, ui.handle(ui.profilesPage))
+	root.POST("/profiles", operator, ui.handle(ui.profileCreate))
+	root.GET("/profiles/:id", viewer, ui.handle(ui.profilePage))
+	root.POST("/profiles/:id", operator, ui.handle(ui.profileUpdate))
+	root.POST("/profiles/:id/delete", operator, ui.handle(ui.profileDelete))
+	root.GET("/agents", viewer, ui.handle(ui.agentsPage))
+	root.POST("/agents", admin, ui.handle(ui.agentCreate))
+	root.POST("/agents/:id/delete", admin, ui.handle(ui.agentDelete))
+	root.GET("/scans", viewer, ui.handle(ui.scansPage))
+	root.POST("/scans", operator, ui.handle(ui.scanCreate))
+	root.GET("/scans/:id", viewer, ui.handle(ui.scanPage))
+	root.POST("/scans/:id", operator, ui.handle(ui.scanUpdate))
+	root.POST("/scans/:id/delete", operator, ui.handle(ui.scanDelete))
+	root.POST("/scans/:id/run", operator, ui.handle(ui.scanRun))
+	root.GET("/runs", viewer, ui.handle(ui.runsPage))
+	root.GET("/runs/:id", viewer, ui.handle(ui.run))
+	root.POST("/runs/:id/cancel", operator, ui.handle(ui.runCancel))
+	root.GET("/static/:file", public, s.static)
 
 	r.NoRoute(func(c *gin.Context) {
 		if isAPI(c) {
@@ -105,6 +165,37 @@ func (s *Server) Routes() http.Handler {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path})
 	})
 	return r
+}
+
+// routeGroup registers routes together with the role each needs, in
+// s.roles, and puts the role check in front of the handler.
+type routeGroup struct {
+	s *Server
+	g *gin.RouterGroup
+}
+
+func (s *Server) routes(g *gin.RouterGroup) routeGroup { return routeGroup{s: s, g: g} }
+
+func (rg routeGroup) handle(method, path string, role accounts.Role, h gin.HandlerFunc) {
+	full := strings.TrimSuffix(rg.g.BasePath(), "/") + path
+	rg.s.roles[method+" "+full] = role
+	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), h)
+}
+
+func (rg routeGroup) GET(path string, role accounts.Role, h gin.HandlerFunc) {
+	rg.handle(http.MethodGet, path, role, h)
+}
+
+func (rg routeGroup) POST(path string, role accounts.Role, h gin.HandlerFunc) {
+	rg.handle(http.MethodPost, path, role, h)
+}
+
+func (rg routeGroup) PUT(path string, role accounts.Role, h gin.HandlerFunc) {
+	rg.handle(http.MethodPut, path, role, h)
+}
+
+func (rg routeGroup) DELETE(path string, role accounts.Role, h gin.HandlerFunc) {
+	rg.handle(http.MethodDelete, path, role, h)
 }
 
 func isAPI(c *gin.Context) bool {
@@ -199,4 +290,24 @@ func limitBody(limit int64) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// static serves the embedded CSS and script; nothing is fetched from
+// anywhere else.
+func (s *Server) static(c *gin.Context) {
+	name := c.Param("file")
+	b, ok := s.files[name]
+	if !ok {
+		s.ui.errorPage(c, http.StatusNotFound, "There is no page at this address.")
+		return
+	}
+	ct := "application/octet-stream"
+	switch {
+	case strings.HasSuffix(name, ".css"):
+		ct = "text/css; charset=utf-8"
+	case strings.HasSuffix(name, ".js"):
+		ct = "text/javascript; charset=utf-8"
+	}
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Data(http.StatusOK, ct, b)
 }

@@ -137,9 +137,17 @@ type noteRequest struct {
 	Note string `json:"note"`
 }
 
-// who is the request's stated author, or its remote address.
-func who(c *gin.Context, by string) string {
-	if by = strings.TrimSpace(by); by != "" {
+// author is who asks: the signed-in user, with the request's stated
+// author ("by") kept beside it when that is someone else.
+func author(c *gin.Context, by string) string {
+	by = strings.TrimSpace(by)
+	if p := who(c); p != nil {
+		if by != "" && by != p.user.Name {
+			return p.user.Name + " for " + by
+		}
+		return p.user.Name
+	}
+	if by != "" {
 		return by
 	}
 	return c.ClientIP()
@@ -159,7 +167,7 @@ func (h *scanHandlers) setPaused(c *gin.Context, paused bool) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	by, err := cleanText("by", who(c, req.By), 200)
+	by, err := cleanText("by", author(c, req.By), 200)
 	if err != nil {
 		return err
 	}
@@ -328,7 +336,7 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 		h.log.ErrorContext(ctx, "backfill failed", "scan_id", s.ID, "err", err)
 		return errorf(http.StatusServiceUnavailable, "could not backfill the scan's schedule (is Temporal reachable?)")
 	}
-	h.log.InfoContext(ctx, "backfill", "scan_id", s.ID, "by", who(c, req.By), "start", start, "end", end, "fires", len(times))
+	h.log.InfoContext(ctx, "backfill", "scan_id", s.ID, "by", author(c, req.By), "start", start, "end", end, "fires", len(times))
 	c.JSON(http.StatusAccepted, gin.H{"schedule_id": want.Options.ID, "fire_times": times})
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
@@ -184,7 +185,9 @@ func newScheduleEnv(t *testing.T) *scheduleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.srv = srv
 	e.h = srv.Routes()
+	e.token = e.userToken(t, accounts.Admin)
 	se.testEnv = e
 	return se
 }
@@ -298,7 +301,7 @@ func TestScheduledScanLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !desc.Schedule.State.Paused || !strings.Contains(desc.Schedule.State.Note, "paused by ann") || !strings.Contains(desc.Schedule.State.Note, "maintenance window") || v.Enabled {
+	if !desc.Schedule.State.Paused || !strings.Contains(desc.Schedule.State.Note, "paused by admin-") || !strings.Contains(desc.Schedule.State.Note, " for ann") || !strings.Contains(desc.Schedule.State.Note, "maintenance window") || v.Enabled {
 		t.Errorf("paused: state %+v, scan enabled %v", desc.Schedule.State, v.Enabled)
 	}
 	se.mustDo(t, "POST", fmt.Sprintf("/api/v1/scans/%d/resume", v.ID), `{"note": "done"}`, http.StatusOK, &v)

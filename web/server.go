@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -21,6 +22,10 @@ type Config struct {
 	TemporalNamespace string
 	// Schedule holds the server-wide schedule settings (catch-up window).
 	Schedule workflows.ScheduleDefaults
+	// SecureCookies marks session cookies Secure even on plain HTTP
+	// requests, for a server behind a TLS-terminating proxy. Requests that
+	// arrive over TLS get Secure cookies regardless.
+	SecureCookies bool
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -39,6 +44,8 @@ type Store interface {
 	AssetStore
 	DiffStore
 	NotificationStore
+	AccountStore
+	UIStore
 }
 
 // Deps are the server's collaborators.
@@ -56,9 +63,14 @@ type Deps struct {
 // Server holds the handlers and the parsed UI. Build it with New and mount
 // Routes.
 type Server struct {
-	log *slog.Logger
-	api base
-	css []byte
+	log   *slog.Logger
+	api   base
+	files map[string][]byte
+	auth  *authn
+	// roles holds the least role of every route, by "METHOD /path".
+	roles map[string]accounts.Role
+
+	accounts *accountHandlers
 
 	sites      *siteHandlers
 	exclusions *exclusionHandlers
@@ -107,15 +119,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	css, err := fs.ReadFile(assets, "static/style.css")
+	static, err := readStatic(assets)
 	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
+		return nil, err
 	}
 	b := base{log: cfg.Logger}
-	return &Server{
+	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
+		limiter: newLoginLimiter(deps.Now)}
+	s := &Server{
 		log:        cfg.Logger,
 		api:        b,
-		css:        css,
+		files:      static,
+		auth:       auth,
+		roles:      map[string]accounts.Role{},
+		accounts:   &accountHandlers{authn: auth},
 		sites:      &siteHandlers{base: b, store: deps.Store},
 		exclusions: &exclusionHandlers{base: b, store: deps.Store},
 		profiles:   &profileHandlers{base: b, store: deps.Store},
@@ -124,13 +141,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
-		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, now: deps.Now,
+		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
 			diffs:  deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, store: deps.Store},
-	}, nil
+	}
+	s.ui.srv = s
+	return s, nil
 }
 
 // temporalLinks builds links into Temporal Web.
@@ -146,4 +165,26 @@ func (l temporalLinks) Workflow(workflowID string) string {
 		return ""
 	}
 	return l.base + "/namespaces/" + url.PathEscape(l.namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
+
+// readStatic loads the embedded static files, served under /static/.
+func readStatic(fsys fs.FS) (map[string][]byte, error) {
+	entries, err := fs.ReadDir(fsys, "static")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		b, err := fs.ReadFile(fsys, "static/"+e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		out[e.Name()] = b
+	}
+	for _, need := range []string{"style.css", "app.js"} {
+		if _, ok := out[need]; !ok {
+			return nil, fmt.Errorf("web: static/%s is missing", need)
+		}
+	}
+	return out, nil
 }

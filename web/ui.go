@@ -23,12 +23,13 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "error", "assets"}
+var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "profile", "scan", "assets"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"temporalURL": links.Workflow,
 		"list":        func(v ...string) []string { return v },
+		"can":         can,
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:
@@ -47,7 +48,7 @@ func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template,
 	}
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing view %s: %w", name, err)
 		}
@@ -68,6 +69,7 @@ type UIStore interface {
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
+	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
 }
@@ -82,6 +84,8 @@ type uiHandlers struct {
 	diffs    DiffStore      // for a run's changes
 	assetDB  AssetStore     // for a site's assets
 	now      func() time.Time
+	auth     *authn
+	srv      *Server // for the API handlers that forms call
 }
 
 const (
@@ -156,16 +160,41 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 			NextFire: nextFire(s, h.now())})
 	}
 	runRows := make([]dashboardRun, 0, len(runs))
+	var failures []dashboardRun
 	for _, r := range runs {
 		runRows = append(runRows, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
+		if r.Status == scan.RunFailed {
+			failures = append(failures, runRows[len(runRows)-1])
+		}
+	}
+	unfinished, err := h.store.ListUnfinishedRuns(ctx, time.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	if len(unfinished) > dashboardRuns {
+		unfinished = unfinished[len(unfinished)-dashboardRuns:] // the newest
+	}
+	inProgress := make([]dashboardRun, 0, len(unfinished))
+	for _, r := range unfinished {
+		inProgress = append(inProgress, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
+	}
+	agentViews := h.agents.views(ctx, agents)
+	online := 0
+	for _, a := range agentViews {
+		if a.Online {
+			online++
+		}
 	}
 	return h.render(c, http.StatusOK, "dashboard", map[string]any{
-		"Title":    "Dashboard",
-		"Runs":     runRows,
-		"Scans":    scanRows,
-		"Sites":    sites,
-		"Profiles": profiles,
-		"Agents":   h.agents.views(ctx, agents),
+		"Title":      "Dashboard",
+		"Runs":       runRows,
+		"InProgress": inProgress,
+		"Failures":   failures,
+		"Online":     online,
+		"Scans":      scanRows,
+		"Sites":      sites,
+		"Profiles":   profiles,
+		"Agents":     agentViews,
 	})
 }
 
@@ -189,8 +218,12 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	state := c.Query("state")
+	if state != "" && !portStates[state] {
+		return badRequest("state: %q is not a port state", clip(state))
+	}
 	// One more than shown tells whether the table is cut short.
-	ports, err := h.store.ListPorts(ctx, r.ID, postgres.PortFilter{Limit: runPagePorts + 1})
+	ports, err := h.store.ListPorts(ctx, r.ID, postgres.PortFilter{State: state, Limit: runPagePorts + 1})
 	if err != nil {
 		return err
 	}
@@ -219,6 +252,8 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"PortLimit":      runPagePorts,
 		"Diff":           diff,
 		"DiffTruncated":  diffTruncated,
+		"State":          state,
+		"States":         []string{"open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"},
 	})
 }
 
@@ -260,11 +295,15 @@ func (h *uiHandlers) render(c *gin.Context, status int, page string, data map[st
 	if !ok {
 		return fmt.Errorf("web: no view %q", page)
 	}
+	if p := who(c); p != nil {
+		data["Me"] = p.user
+		data["CSRF"] = p.csrf
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("web: rendering %s: %w", page, err)
 	}
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	c.Header("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 	return nil
 }

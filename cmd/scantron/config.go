@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan/signing"
 )
 
@@ -70,10 +71,13 @@ type Config struct {
 
 	DataDir string
 
-	SMTPAddr     string
-	SMTPFrom     string
-	SMTPUsername string
-	SMTPPassword string
+	SMTPAddr      string
+	SMTPFrom      string
+	SMTPUsername  string
+	SMTPPassword  string
+	AdminUser     string
+	AdminPassword string
+	SecureCookies bool
 
 	LogLevel  string
 	LogFormat string
@@ -82,6 +86,8 @@ type Config struct {
 // setting describes one configuration value: its flag, its environment
 // variable, its default and the subcommands that use it.
 type setting struct {
+	// flag is empty for a secret read only from the environment, so that
+	// it never shows in the process list.
 	flag     string
 	env      string
 	def      string
@@ -121,7 +127,7 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 const cmdsRemote = "server agent"
 
 var settings = []setting{
-	{flag: "database-url", env: "SCANTRON_DATABASE_URL", usage: "PostgreSQL connection URL", commands: "server migrate", required: true,
+	{flag: "database-url", env: "SCANTRON_DATABASE_URL", usage: "PostgreSQL connection URL", commands: "server migrate user", required: true,
 		bind: func(c *Config, v string) error {
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -276,7 +282,19 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.WorkDir })},
 	{flag: "data-dir", env: "SCANTRON_DATA_DIR", def: ".data", usage: "state of the local development stack", commands: "dev",
 		bind: str(func(c *Config) *string { return &c.DataDir })},
-	{flag: "log-level", env: "SCANTRON_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", commands: "server agent migrate dev",
+	{flag: "admin-user", env: "SCANTRON_ADMIN_USER", usage: "name of the first admin, created at start when there are no users yet (password from SCANTRON_ADMIN_PASSWORD)", commands: "server",
+		bind: func(c *Config, v string) error {
+			if err := accounts.CheckName(v); err != nil {
+				return err
+			}
+			c.AdminUser = v
+			return nil
+		}},
+	{env: "SCANTRON_ADMIN_PASSWORD", usage: "password of the first admin; environment only", commands: "server",
+		bind: str(func(c *Config) *string { return &c.AdminPassword })},
+	{flag: "secure-cookies", env: "SCANTRON_SECURE_COOKIES", def: "false", usage: "mark session cookies Secure although requests arrive over plain HTTP (behind a TLS proxy)", commands: "server",
+		bind: boolean(func(c *Config) *bool { return &c.SecureCookies })},
+	{flag: "log-level", env: "SCANTRON_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", commands: "server agent migrate dev user",
 		bind: func(c *Config, v string) error {
 			var l slog.Level
 			if err := l.UnmarshalText([]byte(v)); err != nil {
@@ -300,7 +318,7 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.SMTPUsername })},
 	{flag: "smtp-password", env: "SCANTRON_SMTP_PASSWORD", usage: "SMTP password", commands: "server",
 		bind: str(func(c *Config) *string { return &c.SMTPPassword })},
-	{flag: "log-format", env: "SCANTRON_LOG_FORMAT", def: "text", usage: "text or json", commands: "server agent migrate dev",
+	{flag: "log-format", env: "SCANTRON_LOG_FORMAT", def: "text", usage: "text or json", commands: "server agent migrate dev user",
 		bind: func(c *Config, v string) error {
 			if v != "text" && v != "json" {
 				return errors.New("want text or json")
@@ -375,11 +393,20 @@ func usedBy(s setting, command string) bool {
 // environment, which beats the default. Every problem is reported at once,
 // each naming the flag and the variable.
 func loadConfig(command string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	return loadConfigFlags(command, args, getenv, stderr, nil)
+}
+
+// loadConfigFlags is loadConfig for a command with flags of its own, which
+// extra adds to the flag set.
+func loadConfigFlags(command string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, error) {
 	fs := flag.NewFlagSet("scantron "+command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if extra != nil {
+		extra(fs)
+	}
 	values := map[string]*string{}
 	for _, s := range settings {
-		if !usedBy(s, command) {
+		if !usedBy(s, command) || s.flag == "" {
 			continue
 		}
 		v := new(string)
@@ -399,11 +426,13 @@ func loadConfig(command string, args []string, getenv func(string) string, stder
 	var cfg Config
 	var problems []string
 	for _, s := range settings {
-		v, ok := values[s.flag]
-		if !ok {
+		if !usedBy(s, command) {
 			continue
 		}
-		val := *v
+		val := ""
+		if v, ok := values[s.flag]; ok {
+			val = *v
+		}
 		if val == "" {
 			val = getenv(s.env)
 		}
@@ -412,12 +441,12 @@ func loadConfig(command string, args []string, getenv func(string) string, stder
 		}
 		if val == "" {
 			if s.required {
-				problems = append(problems, fmt.Sprintf("--%s (%s) is required: %s", s.flag, s.env, s.usage))
+				problems = append(problems, fmt.Sprintf("%s is required: %s", s.name(), s.usage))
 			}
 			continue
 		}
 		if err := s.bind(&cfg, val); err != nil {
-			problems = append(problems, fmt.Sprintf("--%s (%s): %v", s.flag, s.env, err))
+			problems = append(problems, fmt.Sprintf("%s: %v", s.name(), err))
 		}
 	}
 	if len(problems) == 0 && usedBy(setting{commands: cmdsRemote}, command) {
@@ -430,6 +459,15 @@ func loadConfig(command string, args []string, getenv func(string) string, stder
 		return Config{}, fmt.Errorf("scantron %s: bad configuration:\n  %s", command, strings.Join(problems, "\n  "))
 	}
 	return cfg, nil
+}
+
+// name is how problems refer to a setting: "--flag (ENV)", or the
+// variable alone for one without a flag.
+func (s setting) name() string {
+	if s.flag == "" {
+		return s.env
+	}
+	return fmt.Sprintf("--%s (%s)", s.flag, s.env)
 }
 
 func defaultNote(s setting) string {

@@ -51,7 +51,7 @@ var serverEnv = map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y", "SC
 func TestLoadConfigExportsAndRetention(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(t.TempDir(), "signing.key")
-	if code := run(context.Background(), []string{"keygen", "-out", key}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+	if code := run(context.Background(), []string{"keygen", "-out", key}, env(nil), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Fatalf("keygen exit %d", code)
 	}
 	serverEnv := maps.Clone(serverEnv)
@@ -131,7 +131,7 @@ func TestRunExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tt.args, env(nil), &stdout, &stderr)
+			code := run(context.Background(), tt.args, env(nil), strings.NewReader(""), &stdout, &stderr)
 			if code != tt.code || !strings.Contains(stdout.String()+stderr.String(), tt.out) {
 				t.Errorf("exit %d, output %q; want %d containing %q", code, stdout.String()+stderr.String(), tt.code, tt.out)
 			}
@@ -159,11 +159,15 @@ func TestREADMEListsEverySetting(t *testing.T) {
 			t.Errorf("README.md has no row for %s", s.env)
 			continue
 		}
-		if !strings.Contains(row, "(`--"+s.flag+"`)") {
+		if s.flag == "" {
+			if !strings.Contains(row, "environment only") {
+				t.Errorf("README row of %s does not say it is read from the environment only: %s", s.env, row)
+			}
+		} else if !strings.Contains(row, "(`--"+s.flag+"`)") {
 			t.Errorf("README row of %s does not name --%s: %s", s.env, s.flag, row)
 		}
 		cells := strings.Split(row, "|")
-		if got := strings.TrimSpace(cells[2]); got != strings.Join(strings.Fields(s.commands), ", ") && !(got == "all" && s.commands == "server agent migrate dev") {
+		if got := strings.TrimSpace(cells[2]); got != strings.Join(strings.Fields(s.commands), ", ") && !(got == "all" && s.commands == "server agent migrate dev user") {
 			t.Errorf("README row of %s says it is used by %q, the code says %q", s.env, got, s.commands)
 		}
 		if s.def != "" && !strings.Contains(cells[3], "`"+s.def+"`") {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/postgres"
@@ -64,7 +65,11 @@ func runDev(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		store.Close()
 		return err
 	}
+	adminNote, err := devAdmin(ctx, store, dir)
 	store.Close()
+	if err != nil {
+		return err
+	}
 
 	self, err := os.Executable()
 	if err != nil {
@@ -94,7 +99,7 @@ func runDev(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, `
 Scantron is running.
 
-  Web UI        %s/
+  Web UI        %s/  (%s)
   REST API      %s/api/v1
   Temporal Web  %s
   Temporal      %s (namespace %s)
@@ -104,7 +109,7 @@ Scantron is running.
   Logs          %s
 
 Press Ctrl-C to stop everything.
-`, ui, ui, st.Temporal.UIURL, st.Temporal.HostPort, st.Temporal.Namespace, st.Postgres.DSN,
+`, ui, adminNote, ui, st.Temporal.UIURL, st.Temporal.HostPort, st.Temporal.Namespace, st.Postgres.DSN,
 		st.S3.Endpoint, st.S3.Bucket, devAgent, workflows.AgentTaskQueue(devAgent), logDir)
 
 	select {
@@ -180,4 +185,28 @@ func waitHTTP(ctx context.Context, url string, c *child, limit time.Duration) er
 			return fmt.Errorf("scantron server did not answer %s within %s; see %s", url, limit, c.logFile)
 		}
 	}
+}
+
+// devAdmin makes the dev stack's first admin, "admin" with a random
+// password kept in the data dir, and says how to log in.
+func devAdmin(ctx context.Context, store *postgres.Store, dir string) (string, error) {
+	file := filepath.Join(dir, "admin-password")
+	password := accounts.NewSecret()[:24]
+	hash, err := accounts.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	made, err := store.CreateFirstUser(ctx, accounts.User{Name: "admin", Role: accounts.Admin, PasswordHash: hash})
+	if err != nil {
+		return "", err
+	}
+	if made {
+		if err := os.WriteFile(file, []byte(password+"\n"), 0o600); err != nil {
+			return "", err
+		}
+	}
+	if _, err := os.Stat(file); err == nil {
+		return "user admin, password in " + file, nil
+	}
+	return "log in with your accounts", nil
 }

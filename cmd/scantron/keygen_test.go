@@ -18,7 +18,7 @@ import (
 func TestKeygen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.key")
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"keygen", "-out", path}, env(nil), &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"keygen", "-out", path}, env(nil), strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("keygen exit %d: %s", code, stderr.String())
 	}
 	vars := map[string]string{}
@@ -63,7 +63,7 @@ func TestKeygen(t *testing.T) {
 	before, _ := os.ReadFile(path)
 	stdout.Reset()
 	stderr.Reset()
-	if code := run(context.Background(), []string{"keygen", "-out", path}, env(nil), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "exists") {
+	if code := run(context.Background(), []string{"keygen", "-out", path}, env(nil), strings.NewReader(""), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "exists") {
 		t.Errorf("keygen over an existing key: exit %d, %q", code, stderr.String())
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
@@ -71,7 +71,7 @@ func TestKeygen(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if code := run(context.Background(), []string{"keygen"}, env(nil), &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"keygen"}, env(nil), strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("keygen to standard output: exit %d", code)
 	}
 	if _, err := signing.ParsePrivateKey(stdout.Bytes()); err != nil || !strings.Contains(stdout.String(), "SCANTRON_SERVER_PUBLIC_KEY=") {

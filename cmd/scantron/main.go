@@ -26,6 +26,10 @@ Commands:
             server and one local agent), state under .data/
   keygen    make the server's spec signing key pair: write the private key
             to -out (0600) and print the public key for the agents
+  user      manage accounts in the database: create, password, list
+
+Client commands, against a server's API (run 'scantron login -h'):
+  login, logout, sites list|create, scans list|create, run start|watch, export
   version   print the version
 
 Run 'scantron <command> -h' for the flags of a command. Every flag can also
@@ -34,12 +38,12 @@ be set by an environment variable (SCANTRON_...).
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -47,6 +51,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	command, rest := args[0], args[1:]
 	var commandFunc func(context.Context, Config, io.Writer, io.Writer) error
 	switch command {
+	case "user":
+		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "login", "logout", "sites", "scans", "run", "export":
+		return runClient(ctx, command, rest, getenv, stdin, stdout, stderr)
 	case "server":
 		commandFunc = runServer
 	case "agent":
@@ -61,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "scantron", version)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+"\n"+clientUsage)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "scantron: unknown command %q\n\n%s", command, usage)

@@ -33,6 +33,9 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	if err := ensureFirstAdmin(ctx, cfg, store, log); err != nil {
+		return fmt.Errorf("first admin: %w", err)
+	}
 
 	objs, err := openObjects(ctx, cfg, log, true)
 	if err != nil {
@@ -78,6 +81,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
+		SecureCookies:     cfg.SecureCookies,
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {

@@ -1,0 +1,196 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/storage/postgres"
+)
+
+// The login form is protected from cross-site posts by a double-submit
+// token: a random value in a cookie that must come back in the form.
+
+func (h *uiHandlers) loginPage(c *gin.Context) error {
+	return h.renderLogin(c, http.StatusOK, localPath(c.Query("next")), "", "")
+}
+
+func (h *uiHandlers) renderLogin(c *gin.Context, status int, next, name, msg string) error {
+	token := accounts.NewSecret()
+	h.auth.setCookie(c, loginCSRFCookie, token, 3600)
+	return h.render(c, status, "login", map[string]any{
+		"Title": "Log in", "LoginCSRF": token, "Next": next, "Name": name, "Error": msg,
+	})
+}
+
+func (h *uiHandlers) loginSubmit(c *gin.Context) error {
+	next := localPath(c.PostForm("next"))
+	name := c.PostForm("name")
+	cookie, err := c.Cookie(loginCSRFCookie)
+	if err != nil || cookie == "" || !accounts.SameSecret(cookie, c.PostForm(csrfField)) {
+		return h.renderLogin(c, http.StatusForbidden, next, name, "The form expired; please log in again.")
+	}
+	u, err := h.auth.login(c, name, c.PostForm("password"))
+	var he *httpError
+	if errors.As(err, &he) {
+		return h.renderLogin(c, he.status, next, name, he.msg)
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.auth.startSession(c, u); err != nil {
+		return err
+	}
+	h.auth.setCookie(c, loginCSRFCookie, "", -1)
+	c.Redirect(http.StatusSeeOther, next)
+	return nil
+}
+
+// localPath keeps a redirect target on this server: a path, never
+// "//host" or a URL.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return "/"
+	}
+	return p
+}
+
+func (h *uiHandlers) logout(c *gin.Context) error {
+	if err := h.auth.endSession(c); err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, "/login")
+	return nil
+}
+
+func (h *uiHandlers) tokensPage(c *gin.Context) error {
+	return h.renderTokens(c, http.StatusOK, nil)
+}
+
+func (h *uiHandlers) renderTokens(c *gin.Context, status int, extra map[string]any) error {
+	list, err := h.auth.store.ListTokens(c.Request.Context(), who(c).user.ID)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Title": "Account", "Tokens": list, "PasswordChanged": c.Query("password") == "changed",
+		"Errors": map[string]string{}}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return h.render(c, status, "tokens", data)
+}
+
+// passwordChange changes the user's own password from the account page,
+// then logs this browser in again: the change ended every session.
+func (h *uiHandlers) passwordChange(c *gin.Context) error {
+	req := passwordChange{CurrentPassword: c.PostForm("current_password"), NewPassword: c.PostForm("new_password")}
+	err := h.callAPI(c, h.srv.accounts.changeOwnPassword, "PUT", nil, "", req, nil)
+	if he, ferr := formError(err); err != nil {
+		if ferr != nil {
+			return ferr
+		}
+		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he)})
+	}
+	u, err := h.auth.store.GetUser(c.Request.Context(), who(c).user.ID)
+	if err != nil {
+		return err
+	}
+	if err := h.auth.startSession(c, u); err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, "/tokens?password=changed")
+	return nil
+}
+
+func (h *uiHandlers) tokenCreate(c *gin.Context) error {
+	t, secret, err := h.auth.newToken(c.Request.Context(), who(c).user, c.PostForm("name"))
+	var he *httpError
+	if errors.As(err, &he) {
+		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he), "Name": c.PostForm("name")})
+	}
+	if err != nil {
+		return err
+	}
+	// The secret is shown on this one answer and never again.
+	return h.renderTokens(c, http.StatusCreated, map[string]any{"NewToken": secret, "NewTokenName": t.Name})
+}
+
+func (h *uiHandlers) tokenRevoke(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.auth.store.RevokeToken(c.Request.Context(), id, who(c).user.ID); err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among your tokens", id)
+	}
+	c.Redirect(http.StatusSeeOther, "/tokens")
+	return nil
+}
+
+// fieldErrors files a validation message under the field it names (the
+// text before the first ':' or '['), so that a form can show it beside
+// that field; anything else goes under "".
+func fieldErrors(he *httpError) map[string]string {
+	field, _, ok := strings.Cut(he.msg, ":")
+	if !ok || strings.ContainsAny(field, " \"") {
+		return map[string]string{"": he.msg}
+	}
+	field, _, _ = strings.Cut(field, "[")
+	return map[string]string{field: he.msg}
+}
+
+// --- users (admins only) -------------------------------------------------
+
+func (h *uiHandlers) usersPage(c *gin.Context) error {
+	return h.showUsers(c, http.StatusOK, nil)
+}
+
+func (h *uiHandlers) showUsers(c *gin.Context, status int, extra map[string]any) error {
+	var rows []accounts.User
+	if extra == nil {
+		extra = map[string]any{}
+	}
+	extra["Roles"] = accounts.Roles
+	return h.listPage(c, status, "users", "Users", h.srv.accounts.listUsers, &rows, extra)
+}
+
+func (h *uiHandlers) userCreate(c *gin.Context) error {
+	body := map[string]any{"name": c.PostForm("name"), "role": c.PostForm("role"), "password": c.PostForm("password")}
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.accounts.createUser, "POST", nil, "", body, nil) },
+		func(status int, extra map[string]any) error {
+			delete(extra["Form"].(map[string]string), "password") // never echoed back
+			return h.showUsers(c, status, extra)
+		},
+		func() string { return "/users" })
+}
+
+// userUpdate changes a role and, if one is typed, the password.
+func (h *uiHandlers) userUpdate(c *gin.Context) error {
+	body := map[string]any{"role": c.PostForm("role"), "password": c.PostForm("password")}
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.accounts.updateUser, "PUT", c.Params, "", body, nil) },
+		func(status int, extra map[string]any) error {
+			extra["Form"] = map[string]string{}
+			// The rows share one page, so the message names the row.
+			extra["Errors"] = map[string]string{"": fmt.Sprintf("user %s: %s", c.Param("id"), firstError(extra))}
+			return h.showUsers(c, status, extra)
+		},
+		func() string { return "/users" })
+}
+
+func (h *uiHandlers) userDelete(c *gin.Context) error {
+	return h.deleteThen(c, h.srv.accounts.deleteUser, "/users")
+}
+
+// firstError is the message of a refused form, whatever field it names.
+func firstError(extra map[string]any) string {
+	for _, msg := range extra["Errors"].(map[string]string) {
+		return msg
+	}
+	return ""
+}
