@@ -54,6 +54,15 @@ type Results struct {
 	Objects      Blobs
 	MaxAddresses uint64
 	Timeouts     Timeouts
+	// ShardSize is the most addresses one shard covers when the scan does
+	// not say (0 = scan.DefaultShardSize).
+	ShardSize uint64
+	// Capacity, when set, tells how many scans the agents polling a task
+	// queue can run at once now (0 when none polls). A run keeps no more
+	// shards in flight than that, so a shard waits in the queue only while
+	// no agent is there to take it, and ScheduleToStart keeps meaning
+	// "offline" rather than "busy".
+	Capacity func(ctx context.Context, taskQueue string) (int, error)
 }
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -64,19 +73,24 @@ type StartRunInput struct {
 }
 
 // StartRunResult is the plan of the run: one spec per shard, all for the
-// same agent.
+// same task queue: the scan's agent's, or its pool's.
 type StartRunResult struct {
 	RunID     int64       `json:"run_id"`
 	Specs     []scan.Spec `json:"specs"`
-	AgentName string      `json:"agent_name"`
+	AgentName string      `json:"agent_name"`          // "" for a pool
+	PoolName  string      `json:"pool_name,omitempty"` // "" for an agent
 	TaskQueue string      `json:"task_queue"`
 	Timeouts  Timeouts    `json:"timeouts"`
+	// Parallel is how many shards may be in flight at once: the capacity
+	// polling the task queue when the run started; 0 means no limit.
+	Parallel int `json:"parallel,omitempty"`
 }
 
 // StartRun creates or finds the run row, resolves the targets minus site and
 // global exclusions, checks the profile's options and records the shards:
-// one per address family, since a scanner run takes only one. A scan that
-// cannot run as defined fails here, before any agent is involved.
+// per address family, since a scanner run takes only one, and at most the
+// shard size in addresses each. A scan that cannot run as defined fails
+// here, before any agent is involved.
 func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
 	run, err := r.Store.CreateRun(ctx, in.ScanID, in.WorkflowID)
 	if err != nil {
@@ -94,8 +108,12 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		return StartRunResult{}, wrap("store targets", err)
 	}
 	var specs []scan.Spec
-	for i, part := range resolved.ByFamily() {
-		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets)
+	size := plan.Scan.ShardSize
+	if size == 0 {
+		size = r.ShardSize
+	}
+	for i, part := range resolved.Shards(size) {
+		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets) // agent 0 for a pool
 		if err != nil {
 			return StartRunResult{}, wrap("create shard", err)
 		}
@@ -115,13 +133,25 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 			return StartRunResult{}, wrap("mark shard running", err)
 		}
 	}
-	return StartRunResult{
+	out := StartRunResult{
 		RunID:     run.ID,
 		Specs:     specs,
 		AgentName: plan.Agent.Name,
 		TaskQueue: plan.Agent.TaskQueue,
 		Timeouts:  r.timeouts(),
-	}, nil
+	}
+	if plan.Scan.PoolID != 0 {
+		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
+	}
+	if r.Capacity != nil {
+		n, err := r.Capacity(ctx, out.TaskQueue)
+		if err != nil {
+			// Without it the run dispatches every shard at once, as before.
+			activity.GetLogger(ctx).Warn("cannot learn the capacity of the task queue", "task_queue", out.TaskQueue, "error", err)
+		}
+		out.Parallel = n
+	}
+	return out, nil
 }
 
 func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
@@ -164,6 +194,7 @@ type ParseResultsInput struct {
 	ShardID int64        `json:"shard_id"`
 	Attempt int          `json:"attempt"`
 	Raw     scan.BlobRef `json:"raw"`
+	Agent   string       `json:"agent,omitempty"` // who ran the scanner
 }
 
 // ParseResultsResult counts what was stored.
@@ -182,7 +213,7 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	if err := r.Store.SetRunStatus(ctx, in.RunID, scan.RunParsing, ""); err != nil {
 		return ParseResultsResult{}, wrap("mark run parsing", err)
 	}
-	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardScanned, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
+	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardScanned, Attempt: in.Attempt, Raw: &in.Raw, RanBy: in.Agent}); err != nil {
 		return ParseResultsResult{}, wrap("mark shard scanned", err)
 	}
 	body, err := r.Objects.Get(ctx, in.Raw)

@@ -40,14 +40,29 @@ type Agent struct {
 	LastSeenAt  *time.Time `json:"last_seen_at,omitempty"`
 }
 
-// Scan ties a site, a profile and an agent to a start time and an optional
-// recurrence rule.
+// Pool is a named group of agents that share a scan's shards. Agents join a
+// pool by polling its task queue (their --pools setting); whichever member
+// has a free slot pulls the next shard.
+type Pool struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	TaskQueue   string    `json:"task_queue"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Scan ties a site, a profile and either one agent or a pool of agents to a
+// start time and an optional recurrence rule.
 type Scan struct {
-	ID        int64      `json:"id"`
-	Name      string     `json:"name"`
-	SiteID    int64      `json:"site_id"`
-	ProfileID int64      `json:"profile_id"`
-	AgentID   int64      `json:"agent_id"`
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	SiteID    int64  `json:"site_id"`
+	ProfileID int64  `json:"profile_id"`
+	AgentID   int64  `json:"agent_id,omitempty"` // exactly one of AgentID and PoolID is set
+	PoolID    int64  `json:"pool_id,omitempty"`
+	// ShardSize is the most addresses one shard covers; 0 uses the server's
+	// setting.
+	ShardSize uint64     `json:"shard_size,omitempty"`
 	StartAt   *time.Time `json:"start_at,omitempty"`
 	TimeZone  string     `json:"time_zone"`
 	RRule     string     `json:"rrule"`
@@ -106,10 +121,12 @@ const (
 
 // Shard is the part of a run's targets given to one agent at once.
 type Shard struct {
-	ID         int64       `json:"id"`
-	RunID      int64       `json:"run_id"`
-	Index      int         `json:"index"`
-	AgentID    int64       `json:"agent_id"`
+	ID      int64 `json:"id"`
+	RunID   int64 `json:"run_id"`
+	Index   int   `json:"index"`
+	AgentID int64 `json:"agent_id"`
+	// RanBy names the agent whose output was stored for the shard.
+	RanBy      string      `json:"ran_by,omitempty"`
 	Status     ShardStatus `json:"status"`
 	Attempt    int         `json:"attempt"`
 	Targets    []string    `json:"targets"`
@@ -124,7 +141,8 @@ type Plan struct {
 	Scan             Scan     `json:"scan"`
 	Site             Site     `json:"site"`
 	Profile          Profile  `json:"profile"`
-	Agent            Agent    `json:"agent"`
+	Agent            Agent    `json:"agent"` // zero when the scan uses a pool
+	Pool             Pool     `json:"pool"`  // zero when the scan is pinned to an agent
 	GlobalExclusions []string `json:"global_exclusions"`
 }
 
@@ -185,6 +203,7 @@ type ShardUpdate struct {
 	Attempt int      // never decreases: a lower value keeps the stored one
 	Raw     *BlobRef // nil keeps the stored reference
 	Error   string   // replaces the stored error; empty clears it
+	RanBy   string   // agent that produced Raw; empty keeps the stored name
 }
 
 // IngestStats counts what storing one shard's results wrote.

@@ -99,11 +99,23 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 }
 
 // explainAgentError turns Temporal's timeouts into what an operator needs to
-// read: which agent, and what went wrong with it.
-func explainAgentError(agent string, t activities.Timeouts, err error) error {
+// read: which agent or pool, and what went wrong with it.
+func explainAgentError(start activities.StartRunResult, err error) error {
 	var timeout *temporal.TimeoutError
 	if !errors.As(err, &timeout) {
 		return err
+	}
+	agent, t := start.AgentName, start.Timeouts
+	if start.PoolName != "" {
+		switch timeout.TimeoutType() {
+		case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("pool %q is offline: no agent of the pool picked up a shard within %s", start.PoolName, t.ScheduleToStart), "AgentOffline", err)
+		case enumspb.TIMEOUT_TYPE_HEARTBEAT:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("pool %q: agents stopped responding during a shard (no heartbeat for %s, %d attempts)", start.PoolName, t.Heartbeat, scannerAttempts), "AgentLost", err)
+		}
+		agent = "of pool " + start.PoolName
 	}
 	switch timeout.TimeoutType() {
 	case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
@@ -131,38 +143,56 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// scanShards runs every shard's scanner at once and parses each shard's
-// output as soon as it is stored. If one shard fails, the others are
-// cancelled (and waited for) before the first error is returned.
+// scanShards runs the shards' scanners and parses each shard's output as
+// soon as it is stored. At most start.Parallel shards are in flight (all of
+// them when it is 0): whichever agent frees a slot pulls the next one from
+// the task queue, and a shard whose agent died is retried by Temporal on the
+// same queue, so in a pool another member takes it. If one shard fails, the
+// others are cancelled (and waited for) before the first error is returned.
 func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) error {
 	var r *activities.Results
 	var a *activities.Agent
 	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
 	defer cancelScans()
 
+	window := len(start.Specs)
+	if v := workflow.GetVersion(ctx, versionShardWindow, workflow.DefaultVersion, 1); v >= 1 && start.Parallel > 0 {
+		window = min(window, start.Parallel)
+	}
+
 	specOf := map[workflow.Future]scan.Spec{} // looked up, never ranged over
 	var finished workflow.Future
 	sel := workflow.NewSelector(ctx)
-	for _, spec := range start.Specs {
+	next := 0
+	dispatch := func() {
+		spec := start.Specs[next]
+		next++
 		f := workflow.ExecuteActivity(scanCtx, a.RunScan, activities.RunScanInput{Spec: spec})
 		specOf[f] = spec
 		sel.AddFuture(f, func(f workflow.Future) { finished = f })
 	}
+	for next < window {
+		dispatch()
+	}
 	var firstErr error
-	for range start.Specs {
+	for pending := next; pending > 0; pending-- {
 		sel.Select(ctx)
 		spec := specOf[finished]
 		var scanned activities.RunScanResult
 		err := finished.Get(ctx, &scanned)
 		if err == nil && firstErr == nil {
-			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
 		} else if err != nil {
-			err = explainAgentError(start.AgentName, start.Timeouts, err)
+			err = explainAgentError(start, err)
 		}
 		if err != nil && firstErr == nil {
 			firstErr = err
 			cancelScans()
+		}
+		if firstErr == nil && next < len(start.Specs) {
+			dispatch()
+			pending++
 		}
 	}
 	return firstErr

@@ -69,7 +69,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) expectParseAndExport() {
 	var r *activities.Results
-	h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: 7, Attempt: 1, Raw: testRaw}).
+	h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: 7, Attempt: 1, Raw: testRaw, Agent: "edge-1"}).
 		Return(activities.ParseResultsResult{Hosts: 1, Ports: 3}, nil).Once()
 	h.env.OnActivity(r.ExportResults, mock.Anything, activities.ExportResultsInput{RunID: 41}).
 		Return(activities.ExportResultsResult{CSV: testCSV, Rows: 3}, nil).Once()

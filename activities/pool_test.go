@@ -1,0 +1,56 @@
+package activities_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/workflows"
+)
+
+// A pool scan is cut into shards of at most the scan's shard size, all for
+// the pool's queue, with as many in flight as the pool's pollers can take.
+func TestStartRunShardsAPoolScan(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	site, err := f.store.CreateSite(ctx, scan.Site{Name: "lab", Targets: []string{"198.18.4.0/29", "198.18.5.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := f.store.GetScan(ctx, f.scanID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := f.store.CreatePool(ctx, scan.Pool{Name: "edge", TaskQueue: workflows.PoolTaskQueue("edge")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pooled, err := f.store.CreateScan(ctx, scan.Scan{Name: "pooled", SiteID: site.ID, ProfileID: sc.ProfileID, PoolID: pool.ID, ShardSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked string
+	f.results.Capacity = func(_ context.Context, q string) (int, error) { asked = q; return 5, nil }
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: pooled.ID, WorkflowID: "wf-pool"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range start.Specs {
+		got = append(got, strings.Join(s.Targets, " "))
+	}
+	want := []string{"198.18.4.0/31 198.18.4.2", "198.18.4.3 198.18.4.4/31", "198.18.4.6/31 198.18.5.1"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("shards = %q, want %q", got, want)
+	}
+	if start.PoolName != "edge" || start.AgentName != "" || start.TaskQueue != "pool.edge" || asked != "pool.edge" || start.Parallel != 5 {
+		t.Errorf("dispatch = %+v (capacity asked of %q)", start, asked)
+	}
+	shards, err := f.store.ListShards(ctx, start.RunID)
+	if err != nil || len(shards) != 3 || shards[0].AgentID != 0 {
+		t.Errorf("stored shards = %+v, %v", shards, err)
+	}
+}

@@ -1,0 +1,31 @@
+-- Pools of agents, and scans that run on a pool instead of one agent.
+--
+-- A pool is a shared task queue: its members are the agents configured to
+-- poll it (their --pools setting), so membership is where the pulling
+-- happens, on the agents. The server keeps the pool's name and queue, and
+-- shows who polls it.
+
+CREATE TABLE pools (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text        NOT NULL,
+    description text        NOT NULL DEFAULT '',
+    task_queue  text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT pools_name_key UNIQUE (name),
+    CONSTRAINT pools_task_queue_key UNIQUE (task_queue),
+    CONSTRAINT pools_name_check CHECK (btrim(name) <> ''),
+    CONSTRAINT pools_task_queue_check CHECK (btrim(task_queue) <> '')
+);
+
+-- A scan runs on exactly one agent or one pool.
+ALTER TABLE scans ALTER COLUMN agent_id DROP NOT NULL;
+ALTER TABLE scans ADD COLUMN pool_id bigint REFERENCES pools (id) ON DELETE RESTRICT;
+ALTER TABLE scans ADD CONSTRAINT scans_agent_or_pool_check CHECK ((agent_id IS NULL) <> (pool_id IS NULL));
+CREATE INDEX scans_pool_id_idx ON scans (pool_id);
+
+-- Most addresses one shard covers; NULL uses the server's setting.
+ALTER TABLE scans ADD COLUMN shard_size bigint CHECK (shard_size > 0);
+
+-- Which agent produced a shard's stored output: in a pool that is known only
+-- once a member has run it, and a retry may move it to another member.
+ALTER TABLE shards ADD COLUMN ran_by text NOT NULL DEFAULT '';
