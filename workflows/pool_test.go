@@ -190,3 +190,16 @@ func TestPoolRunFailsWhenMembersKeepDying(t *testing.T) {
 		t.Errorf("attempts %v, finish %+v", h.attempts, h.finishes)
 	}
 }
+
+func TestAgentIdentityRoundTrip(t *testing.T) {
+	id := AgentIdentity("edge-1", "scan-host", "v1.4.0", 4)
+	got, ok := ParseAgentIdentity(id)
+	if !ok || got != (AgentPoller{Name: "edge-1", Host: "scan-host", Version: "v1.4.0", Capacity: 4}) {
+		t.Errorf("ParseAgentIdentity(%q) = %+v, %v", id, got, ok)
+	}
+	for _, other := range []string{"scantron-server@host", "scantron-agent-a@h", "scantron-agent-a@h version=x capacity=0", "12345@host"} {
+		if _, ok := ParseAgentIdentity(other); ok {
+			t.Errorf("ParseAgentIdentity(%q) accepted", other)
+		}
+	}
+}

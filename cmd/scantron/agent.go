@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/workers"
@@ -10,7 +11,7 @@ import (
 )
 
 // runAgent checks that this machine can scan, then polls the agent's own task
-// queue. It needs outbound connections to Temporal and S3 only.
+// queue and its pools' queues. It needs outbound connections to Temporal and S3 only.
 func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log := cfg.logger(stderr).With("agent", cfg.AgentName)
 	nmapVersion, err := workers.Preflight(ctx, cfg.NmapPath)
@@ -33,9 +34,14 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		NmapPath: cfg.NmapPath,
 		WorkDir:  cfg.WorkDir,
 	}
-	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName),
-		"capacity", cfg.AgentCapacity, "scanner", nmapVersion)
-	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{Capacity: cfg.AgentCapacity})
+	host, _ := os.Hostname()
+	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,
+		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "version", version)
+	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
+		Capacity: cfg.AgentCapacity,
+		Pools:    cfg.AgentPools,
+		Identity: workflows.AgentIdentity(cfg.AgentName, host, version, cfg.AgentCapacity),
+	})
 	log.Info("scantron agent stopped")
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,12 +46,14 @@ type Config struct {
 	PublicURL    string
 	MaxAddresses uint64
 
+	ShardSize         uint64
 	AgentOfflineAfter time.Duration
 	ScanTimeout       time.Duration
 	HeartbeatTimeout  time.Duration
 
 	AgentName     string
 	AgentCapacity int
+	AgentPools    []string
 	NmapPath      string
 	WorkDir       string
 
@@ -160,6 +163,15 @@ var settings = []setting{
 			c.MaxAddresses = n
 			return nil
 		}},
+	{flag: "shard-size", env: "SCANTRON_SHARD_SIZE", def: "256", usage: "most addresses one shard covers, unless the scan sets shard_size", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 {
+				return errors.New("want a positive whole number")
+			}
+			c.ShardSize = n
+			return nil
+		}},
 	{flag: "agent-offline-after", env: "SCANTRON_AGENT_OFFLINE_AFTER", def: "10m", usage: "how long a scan waits for its agent before the run fails as agent offline", commands: "server",
 		bind: dur(func(c *Config) *time.Duration { return &c.AgentOfflineAfter })},
 	{flag: "scan-timeout", env: "SCANTRON_SCAN_TIMEOUT", def: "24h", usage: "longest one scanner attempt may run", commands: "server",
@@ -181,6 +193,20 @@ var settings = []setting{
 				return errors.New("want a whole number from 1 to 256")
 			}
 			c.AgentCapacity = n
+			return nil
+		}},
+	{flag: "pools", env: "SCANTRON_AGENT_POOLS", usage: "comma-separated pools this agent takes shards from, besides its own scans", commands: "agent",
+		bind: func(c *Config, v string) error {
+			c.AgentPools = nil
+			for _, p := range strings.Split(v, ",") {
+				p = strings.TrimSpace(p)
+				if !agentName.MatchString(p) {
+					return fmt.Errorf("pool %q: want lower-case letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63", p)
+				}
+				if !slices.Contains(c.AgentPools, p) {
+					c.AgentPools = append(c.AgentPools, p)
+				}
+			}
 			return nil
 		}},
 	{flag: "nmap", env: "SCANTRON_NMAP_PATH", def: "nmap", usage: "nmap binary", commands: "agent",
