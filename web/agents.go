@@ -41,7 +41,11 @@ const onlineWithin = 2 * time.Minute
 type agentView struct {
 	scan.Agent
 	Online  bool     `json:"online"`
-	Pollers []string `json:"pollers"` // worker identities, e.g. scantron-agent-edge-1@host
+	Pollers []string `json:"pollers"` // worker identities, e.g. scantron-agent-edge-1@host version=v1 capacity=2
+	// Version and Capacity are what the live agent announces ("" and 0
+	// while it is offline).
+	Version  string `json:"version,omitempty"`
+	Capacity int    `json:"capacity,omitempty"`
 }
 
 type agentHandlers struct {
@@ -73,6 +77,9 @@ func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentV
 			if h.now().Sub(at) <= onlineWithin {
 				v.Online = true
 				v.Pollers = append(v.Pollers, p.GetIdentity())
+				if id, ok := workflows.ParseAgentIdentity(p.GetIdentity()); ok {
+					v.Version, v.Capacity = id.Version, id.Capacity
+				}
 			}
 		}
 		if !newest.IsZero() && (a.LastSeenAt == nil || newest.After(*a.LastSeenAt)) {

@@ -54,6 +54,11 @@ func (s *Server) Routes() http.Handler {
 		v1.GET("/agents/:id", api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", api.handle(s.agents.delete))
 
+		v1.POST("/pools", api.handle(s.pools.create))
+		v1.GET("/pools", api.handle(s.pools.list))
+		v1.GET("/pools/:id", api.handle(s.pools.get))
+		v1.DELETE("/pools/:id", api.handle(s.pools.delete))
+
 		v1.POST("/scans", api.handle(s.scans.create))
 		v1.GET("/scans", api.handle(s.scans.list))
 		v1.GET("/scans/:id", api.handle(s.scans.get))

@@ -30,6 +30,7 @@ type Store interface {
 	ExclusionStore
 	ProfileStore
 	AgentStore
+	PoolStore
 	ScanStore
 	RunStore
 }
@@ -54,6 +55,7 @@ type Server struct {
 	exclusions *exclusionHandlers
 	profiles   *profileHandlers
 	agents     *agentHandlers
+	pools      *poolHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
 	ui         *uiHandlers
@@ -91,6 +93,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	b := base{log: cfg.Logger}
+	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}
 	return &Server{
 		log:        cfg.Logger,
 		api:        b,
@@ -98,7 +101,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		sites:      &siteHandlers{base: b, store: deps.Store},
 		exclusions: &exclusionHandlers{base: b, store: deps.Store},
 		profiles:   &profileHandlers{base: b, store: deps.Store},
-		agents:     &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
+		agents:     agents,
+		pools:      &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
 		scans:      &scanHandlers{base: b, store: deps.Store},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},

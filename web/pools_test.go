@@ -1,0 +1,84 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/workflows"
+)
+
+// TestPools: a pool's members are the agents polling its queue now, with
+// the version and capacity they announce; a scan runs on an agent or a pool,
+// never both or neither, and a pool in use cannot be deleted.
+func TestPools(t *testing.T) {
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	name := uniq("edge")
+	var p poolView
+	e.mustDo(t, "POST", "/api/v1/pools", fmt.Sprintf(`{"name": %q, "description": "edge sites"}`, name), http.StatusCreated, &p)
+	if p.TaskQueue != "pool."+name || p.Online || len(p.Members) != 0 {
+		t.Fatalf("created pool = %+v", p)
+	}
+	fresh := timestamppb.New(e.now.Add(-5 * time.Second))
+	e.temporal.pollers = map[string][]*taskqueuepb.PollerInfo{
+		"pool." + name: {
+			{Identity: workflows.AgentIdentity("a1", "h1", "v1.2.0", 2), LastAccessTime: fresh},
+			{Identity: workflows.AgentIdentity("a2", "h2", "v1.2.0", 4), LastAccessTime: fresh},
+			{Identity: workflows.AgentIdentity("gone", "h3", "v1.1.0", 8), LastAccessTime: timestamppb.New(e.now.Add(-time.Hour))},
+		},
+		f.agent.TaskQueue: {{Identity: workflows.AgentIdentity(f.agent.Name, "h9", "v1.3.0", 3), LastAccessTime: fresh}},
+	}
+	e.mustDo(t, "GET", fmt.Sprintf("/api/v1/pools/%d", p.ID), "", http.StatusOK, &p)
+	if !p.Online || p.Capacity != 6 || len(p.Members) != 2 || p.Members[0].Name != "a1" || p.Members[1].Version != "v1.2.0" {
+		t.Errorf("pool with two live members = %+v", p)
+	}
+	var a agentView
+	e.mustDo(t, "GET", fmt.Sprintf("/api/v1/agents/%d", f.agent.ID), "", http.StatusOK, &a)
+	if a.Version != "v1.3.0" || a.Capacity != 3 || !a.Online {
+		t.Errorf("agent = %+v, want version v1.3.0 and capacity 3", a)
+	}
+
+	var sc scan.Scan
+	e.mustDo(t, "POST", "/api/v1/scans", fmt.Sprintf(`{"name": %q, "site_id": %d, "profile_id": %d, "pool_id": %d, "shard_size": 16}`,
+		uniq("scan"), f.site.ID, f.profile.ID, p.ID), http.StatusCreated, &sc)
+	if sc.PoolID != p.ID || sc.AgentID != 0 || sc.ShardSize != 16 {
+		t.Errorf("pool scan = %+v", sc)
+	}
+	for _, tt := range []struct{ body, want string }{
+		{fmt.Sprintf(`{"name": "x", "site_id": %d, "profile_id": %d}`, f.site.ID, f.profile.ID), "agent_id, pool_id: give exactly one"},
+		{fmt.Sprintf(`{"name": "x", "site_id": %d, "profile_id": %d, "agent_id": %d, "pool_id": %d}`, f.site.ID, f.profile.ID, f.agent.ID, p.ID), "agent_id, pool_id: give exactly one"},
+		{fmt.Sprintf(`{"name": "x", "site_id": %d, "profile_id": %d, "pool_id": 987654321}`, f.site.ID, f.profile.ID), "pool_id: pool 987654321 does not exist"},
+		{fmt.Sprintf(`{"name": "x", "site_id": %d, "profile_id": %d, "pool_id": %d, "shard_size": -1}`, f.site.ID, f.profile.ID, p.ID), "shard_size: -1"},
+	} {
+		w := e.do(t, "POST", "/api/v1/scans", tt.body)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), tt.want) {
+			t.Errorf("POST %s = %d %s, want 400 with %q", tt.body, w.Code, w.Body.String(), tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`{"name": "Bad Pool"}`, 400, "is not a valid pool name"},
+		{`{}`, 400, "name: required"},
+		{fmt.Sprintf(`{"name": %q}`, name), 409, "already exists"},
+	} {
+		w := e.do(t, "POST", "/api/v1/pools", tt.body)
+		if w.Code != tt.code || !strings.Contains(w.Body.String(), tt.want) {
+			t.Errorf("POST pool %s = %d %s, want %d with %q", tt.body, w.Code, w.Body.String(), tt.code, tt.want)
+		}
+	}
+	if w := e.do(t, "DELETE", fmt.Sprintf("/api/v1/pools/%d", p.ID), ""); w.Code != http.StatusConflict {
+		t.Errorf("deleting a pool in use = %d %s", w.Code, w.Body.String())
+	}
+	e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/scans/%d", sc.ID), "", http.StatusNoContent, nil)
+	e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/pools/%d", p.ID), "", http.StatusNoContent, nil)
+}
