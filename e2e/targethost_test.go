@@ -54,10 +54,17 @@ func banner(text string) func(net.Conn) {
 // to loopback. Everything it makes is removed by t.Cleanup.
 func newTargetHost(t *testing.T) *targetHost {
 	t.Helper()
-	h, err := newNamespaceHost(t)
+	return newTargetHostN(t, 0)
+}
+
+// newTargetHostN makes the index-th of several target hosts of one test
+// process (index < 4).
+func newTargetHostN(t *testing.T, index int) *targetHost {
+	t.Helper()
+	h, err := newNamespaceHost(t, index)
 	if err != nil {
 		t.Logf("NOTE: cannot create a network namespace (%v); scanning listeners on loopback instead", err)
-		h = &targetHost{Addr: fmt.Sprintf("127.0.%d.%d", 100+os.Getpid()%100, 2+os.Getpid()%250)}
+		h = &targetHost{Addr: fmt.Sprintf("127.0.%d.%d", 100+os.Getpid()%100, 2+(os.Getpid()+index)%250)}
 		lns := make(map[int]net.Listener)
 		for port := range targetServices {
 			ln, err := net.Listen("tcp", net.JoinHostPort(h.Addr, fmt.Sprint(port)))
@@ -73,19 +80,20 @@ func newTargetHost(t *testing.T) *targetHost {
 	return h
 }
 
-func newNamespaceHost(t *testing.T) (*targetHost, error) {
+func newNamespaceHost(t *testing.T, index int) (*targetHost, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("not root")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, err
 	}
-	// One /30 per test process, so parallel test binaries do not collide.
-	slot := os.Getpid() % 16384
+	// Up to four /30s per test process, so parallel test binaries do not
+	// collide.
+	slot := (os.Getpid()%4096)*4 + index
 	base := 4 * slot
 	hostIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+1)
 	peerIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+2)
-	ns := fmt.Sprintf("scantron-e2e-%d", os.Getpid())
+	ns := fmt.Sprintf("scantron-e2e-%d-%d", os.Getpid(), index)
 	hostIf := fmt.Sprintf("ste%dh", slot)
 	peerIf := fmt.Sprintf("ste%dn", slot)
 

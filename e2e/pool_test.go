@@ -1,0 +1,335 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/scan"
+)
+
+// poolEnv is a server with short agent timeouts and named agents polling a
+// pool, all real processes against the dev stack.
+type poolEnv struct {
+	t      *testing.T
+	c      api
+	env    []string
+	pool   string
+	poolID int64
+	agents map[string]*process
+}
+
+// Timeouts short enough for a test, long enough for a 2 s heartbeat.
+var poolServerEnv = []string{
+	"SCANTRON_HEARTBEAT_TIMEOUT=6s",
+	"SCANTRON_AGENT_OFFLINE_AFTER=8s",
+	"SCANTRON_SHARD_SIZE=1",
+}
+
+func newPoolEnv(t *testing.T, agents int) *poolEnv {
+	t.Helper()
+	port, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	env := append(stackEnv(listen), poolServerEnv...)
+	server := startScantron(t, env, "server")
+	base := "http://" + listen
+	waitHealthy(t, base, server)
+	e := &poolEnv{t: t, c: api{t: t, base: base + "/api/v1"}, env: env, pool: uniqName("pool"), agents: map[string]*process{}}
+	var p struct {
+		ID int64 `json:"id"`
+	}
+	e.c.do("POST", "/pools", map[string]any{"name": e.pool}, http.StatusCreated, &p)
+	e.poolID = p.ID
+	for range agents {
+		e.startAgent(uniqName("agent"))
+	}
+	e.waitPool(agents)
+	return e
+}
+
+var nameSeq int
+
+func uniqName(prefix string) string {
+	nameSeq++
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), nameSeq)
+}
+
+func (e *poolEnv) startAgent(name string) {
+	e.t.Helper()
+	e.c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, nil)
+	e.agents[name] = startScantron(e.t, append(e.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_POOLS="+e.pool, "SCANTRON_AGENT_CAPACITY=1"), "agent")
+}
+
+// waitPool waits until n agents poll the pool's queue.
+func (e *poolEnv) waitPool(n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var v struct {
+			Members  []struct{ Name string } `json:"members"`
+			Capacity int                     `json:"capacity"`
+		}
+		e.c.do("GET", fmt.Sprintf("/pools/%d", e.poolID), nil, http.StatusOK, &v)
+		if len(v.Members) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("pool %s has %d members after a minute, want %d", e.pool, len(v.Members), n)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// makeScan defines a site of the hosts and a scan of it on the pool, one
+// host per shard. The scan delay stretches each shard to about 15 s, so an
+// agent can be killed in the middle of one.
+func (e *poolEnv) makeScan(hosts []*targetHost, options string) int64 {
+	e.t.Helper()
+	var targets []string
+	for _, h := range hosts {
+		targets = append(targets, h.Addr)
+	}
+	var site, profile, sc struct {
+		ID int64 `json:"id"`
+	}
+	e.c.do("POST", "/sites", map[string]any{"name": uniqName("site"), "targets": targets}, http.StatusCreated, &site)
+	e.c.do("POST", "/profiles", map[string]any{"name": uniqName("profile"), "scanner": "nmap", "options": options}, http.StatusCreated, &profile)
+	e.c.do("POST", "/scans", map[string]any{"name": uniqName("scan"), "site_id": site.ID, "profile_id": profile.ID, "pool_id": e.poolID}, http.StatusCreated, &sc)
+	return sc.ID
+}
+
+const slowProfile = "-n -Pn -sT --scan-delay 40ms -p 1-360,2121,2222,8080"
+
+func (e *poolEnv) startRun(scanID int64) int64 {
+	e.t.Helper()
+	var run scan.Run
+	e.c.do("POST", fmt.Sprintf("/scans/%d/runs", scanID), nil, http.StatusAccepted, &run)
+	return run.ID
+}
+
+type poolRunView struct {
+	runView
+	Progress []struct {
+		scan.Progress
+		Attempt int32 `json:"attempt"`
+	} `json:"progress"`
+}
+
+func (e *poolEnv) view(runID int64) poolRunView {
+	e.t.Helper()
+	var v poolRunView
+	e.c.do("GET", fmt.Sprintf("/runs/%d", runID), nil, http.StatusOK, &v)
+	return v
+}
+
+// waitScanning waits until n shards of the run are scanning and returns
+// the agents scanning them.
+func (e *poolEnv) waitScanning(runID int64, n int) []string {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		v := e.view(runID)
+		var agents []string
+		for _, p := range v.Progress {
+			if p.Agent != "" && p.Phase == "scanning" {
+				agents = append(agents, p.Agent)
+			}
+		}
+		if len(agents) >= n {
+			return agents
+		}
+		if v.Status.Final() || time.Now().After(deadline) {
+			e.t.Fatalf("run %d: %d shards scanning (status %s %s), want %d", runID, len(agents), v.Status, v.Error, n)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func (e *poolEnv) waitFinal(runID int64, within time.Duration) poolRunView {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		v := e.view(runID)
+		if v.Status.Final() {
+			return v
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("run %d still %s after %s", runID, v.Status, within)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// results renders a run's stored hosts and ports in a canonical form, and
+// fails the test if a host is stored twice.
+func (e *poolEnv) results(runID int64) string {
+	e.t.Helper()
+	var hosts []scan.HostRow
+	e.c.do("GET", fmt.Sprintf("/runs/%d/hosts?limit=500", runID), nil, http.StatusOK, &hosts)
+	var lines []string
+	seen := map[string]bool{}
+	for _, h := range hosts {
+		if seen[h.Address] {
+			e.t.Errorf("run %d stores host %s twice", runID, h.Address)
+		}
+		seen[h.Address] = true
+		line := h.Address + " " + h.Status
+		for _, p := range h.Ports {
+			line += fmt.Sprintf(" %d/%s:%s:%s", p.Port, p.Protocol, p.State, p.Service)
+		}
+		lines = append(lines, line)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestPoolScanSurvivesAnAgentKilledMidShard: three agents share a pool scan
+// of two namespace hosts, one shard each. One agent scanning a shard is
+// killed with SIGKILL; its heartbeat stops, the shard is re-run by another
+// member, and the run's results equal those of an undisturbed run of the
+// same scan, with no host stored twice.
+func TestPoolScanSurvivesAnAgentKilledMidShard(t *testing.T) {
+	hosts := []*targetHost{newTargetHostN(t, 1), newTargetHostN(t, 2)}
+	e := newPoolEnv(t, 3)
+	scanID := e.makeScan(hosts, slowProfile)
+
+	runID := e.startRun(scanID)
+	scanning := e.waitScanning(runID, 2)
+	victim := scanning[0]
+	time.Sleep(2 * time.Second) // well into the shard
+	if err := e.agents[victim].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.agents[victim].done
+	t.Logf("killed agent %s mid-shard (agents scanning: %v)", victim, scanning)
+
+	killed := e.waitFinal(runID, 3*time.Minute)
+	if killed.Status != scan.RunCompleted {
+		t.Fatalf("run with a killed agent ended %s: %s", killed.Status, killed.Error)
+	}
+	retried := 0
+	for _, sh := range killed.Shards {
+		if sh.RanBy == victim {
+			t.Errorf("shard %d's stored output is from the killed agent", sh.Index)
+		}
+		if sh.Attempt > 1 {
+			retried++
+		}
+		if sh.Status != scan.ShardCompleted || sh.Raw == nil || sh.RanBy == "" {
+			t.Errorf("shard %+v", sh)
+		}
+	}
+	if len(killed.Shards) != 2 || retried != 1 {
+		t.Errorf("%d shards, %d retried; want 2 shards, the killed agent's retried", len(killed.Shards), retried)
+	}
+
+	calm := e.waitFinal(e.startRun(scanID), 3*time.Minute)
+	if calm.Status != scan.RunCompleted {
+		t.Fatalf("undisturbed run ended %s: %s", calm.Status, calm.Error)
+	}
+	got, want := e.results(killed.ID), e.results(calm.ID)
+	t.Logf("results of both runs:\n%s", got)
+	if got != want || got == "" {
+		t.Errorf("results with a killed agent:\n%s\nundisturbed:\n%s", got, want)
+	}
+	for _, h := range hosts {
+		for port := range h.Ports {
+			if !strings.Contains(got, fmt.Sprintf("%d/tcp:open", port)) || !strings.Contains(got, h.Addr) {
+				t.Errorf("results lack %s port %d open:\n%s", h.Addr, port, got)
+			}
+		}
+	}
+}
+
+// TestOfflineAgentFailsTheRun: a scan pinned to an agent that is not
+// running, and a scan on a pool with no member, fail with a message naming
+// the agent or pool once ScheduleToStart passes, instead of waiting forever.
+func TestOfflineAgentFailsTheRun(t *testing.T) {
+	host := newTargetHostN(t, 3)
+	e := newPoolEnv(t, 0)
+	ghost := uniqName("ghost")
+	var agent struct {
+		ID int64 `json:"id"`
+	}
+	e.c.do("POST", "/agents", map[string]any{"name": ghost}, http.StatusCreated, &agent)
+	poolScan := e.makeScan([]*targetHost{host}, "-n -Pn -sT -p 2121")
+	var pinned struct {
+		ID int64 `json:"id"`
+	}
+	var sc scan.Scan
+	e.c.do("GET", fmt.Sprintf("/scans/%d", poolScan), nil, http.StatusOK, &sc)
+	e.c.do("POST", "/scans", map[string]any{"name": uniqName("scan"), "site_id": sc.SiteID, "profile_id": sc.ProfileID, "agent_id": agent.ID}, http.StatusCreated, &pinned)
+
+	for _, tt := range []struct {
+		scanID int64
+		want   string
+	}{
+		{pinned.ID, fmt.Sprintf("agent %q is offline", ghost)},
+		{poolScan, fmt.Sprintf("pool %q is offline", e.pool)},
+	} {
+		v := e.waitFinal(e.startRun(tt.scanID), time.Minute)
+		if v.Status != scan.RunFailed || !strings.Contains(v.Error, tt.want) {
+			t.Errorf("run ended %s %q, want failed with %q", v.Status, v.Error, tt.want)
+		}
+	}
+}
+
+// TestCancelStopsScannersOnEveryAgent: cancelling a pool run in the middle
+// stops the scanners on both agents within seconds and marks the run
+// cancelled.
+func TestCancelStopsScannersOnEveryAgent(t *testing.T) {
+	hosts := []*targetHost{newTargetHostN(t, 1), newTargetHostN(t, 2)}
+	e := newPoolEnv(t, 2)
+	runID := e.startRun(e.makeScan(hosts, slowProfile))
+	e.waitScanning(runID, 2)
+	if n := scannersOf(hosts); n != 2 {
+		t.Fatalf("%d nmap processes scan the hosts, want 2", n)
+	}
+	e.c.do("POST", fmt.Sprintf("/runs/%d/cancel", runID), nil, http.StatusAccepted, nil)
+	v := e.waitFinal(runID, 30*time.Second)
+	if v.Status != scan.RunCancelled {
+		t.Errorf("run ended %s, want cancelled", v.Status)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for scannersOf(hosts) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nmap still scanning 10 s after the cancel")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, sh := range v.Shards {
+		if sh.Status != scan.ShardCancelled {
+			t.Errorf("shard %d is %s, want cancelled", sh.Index, sh.Status)
+		}
+	}
+}
+
+// scannersOf counts nmap processes whose command line names one of the
+// hosts.
+func scannersOf(hosts []*targetHost) int {
+	n := 0
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil || !strings.Contains(string(b), "nmap") {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		for _, h := range hosts {
+			if slices.Contains(args, h.Addr) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
