@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/nmap"
 )
 
@@ -27,6 +28,15 @@ type Agent struct {
 	Name     string
 	Objects  RawUploader
 	NmapPath string
+	// MasscanPath is the masscan binary ("" = "masscan" from PATH).
+	MasscanPath string
+	// MasscanAdapter, MasscanAdapterIP and MasscanRouterMAC tell masscan
+	// which interface, source address and next-hop MAC to use on this
+	// machine. They are the agent operator's to set, never a profile's.
+	MasscanAdapter, MasscanAdapterIP, MasscanRouterMAC string
+	// NoRawSockets says the agent lacks CAP_NET_RAW: masscan specs are
+	// refused at once with a clear error rather than failing in masscan.
+	NoRawSockets bool
 	// WorkDir holds scanner output until it is uploaded ("" = os.TempDir()).
 	WorkDir string
 	// HeartbeatEvery is how often progress is reported. It must be well under
@@ -59,9 +69,9 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err := spec.Validate(); err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
-	if spec.Scanner != scan.Nmap {
-		err := fmt.Errorf("%w: this agent does not run %s scans yet", scan.ErrInvalidSpec, spec.Scanner)
-		return RunScanResult{}, nonRetryable(err)
+	if spec.Scanner == scan.Masscan && a.NoRawSockets {
+		err := fmt.Errorf("agent %q cannot run masscan: it lacks CAP_NET_RAW (run it as root or grant the capability)", a.Name)
+		return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ScannerMissing", err)
 	}
 	attempt := int(activity.GetInfo(ctx).Attempt)
 
@@ -72,15 +82,18 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	defer os.RemoveAll(dir)
 	xmlPath := filepath.Join(dir, "out.xml")
 
-	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery())
+	binary, args, err := a.command(spec, xmlPath)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
 
 	hb := newHeartbeater(ctx, a.Name, spec.ShardID, a.heartbeatEvery())
 	defer hb.stop()
+	// masscan is run by the same runner: own process group, killed with
+	// the activity. Its status line goes to stderr, so only nmap reports
+	// progress; the heartbeat still proves the agent alive.
 	runErr := nmap.Run(ctx, nmap.RunOptions{
-		Binary: a.NmapPath,
+		Binary: binary,
 		Args:   args,
 		OnProgress: func(p nmap.Progress) {
 			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
@@ -103,6 +116,32 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		return RunScanResult{}, wrap("upload scanner output", err)
 	}
 	return RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)}, nil
+}
+
+// command is the scanner program and its arguments for spec.
+func (a *Agent) command(spec scan.Spec, xmlPath string) (string, []string, error) {
+	switch spec.Scanner {
+	case scan.Nmap:
+		args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery())
+		return a.NmapPath, args, err
+	case scan.Masscan:
+		// A rate in the options would override the capped one, which
+		// comes first; the server takes it out, and so does the agent,
+		// in case the spec was altered on the way.
+		opts, _, err := masscan.TakeRate(spec.Options)
+		if err != nil {
+			return "", nil, err
+		}
+		spec.Options = opts
+		bin := a.MasscanPath
+		if bin == "" {
+			bin = "masscan"
+		}
+		args, err := masscan.SpecArgs(spec, xmlPath, masscan.WithRate(spec.Rate),
+			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC))
+		return bin, args, err
+	}
+	return "", nil, fmt.Errorf("%w: unknown scanner %q", scan.ErrInvalidSpec, spec.Scanner)
 }
 
 func (a *Agent) heartbeatEvery() time.Duration {

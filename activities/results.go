@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -171,7 +172,16 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
-	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}, resolved, nil
+	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
+	if spec.Scanner == scan.Masscan {
+		// The profile's rate and the site's cap: the lower one goes.
+		var rate float64
+		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
+			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+		}
+		spec.Rate = masscan.CapRate(rate, float64(plan.Site.MaxRate))
+	}
+	return spec, resolved, nil
 }
 
 func (r *Results) timeouts() Timeouts {
@@ -195,6 +205,8 @@ type ParseResultsInput struct {
 	Attempt int          `json:"attempt"`
 	Raw     scan.BlobRef `json:"raw"`
 	Agent   string       `json:"agent,omitempty"` // who ran the scanner
+	// Scanner says how to read Raw; "" is nmap.
+	Scanner scan.Scanner `json:"scanner,omitempty"`
 }
 
 // ParseResultsResult counts what was stored.
@@ -224,13 +236,24 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 
 	var parsed int
 	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, func(emit func(report.Host) error) error {
+		var merged *hostMerger
+		if in.Scanner == scan.Masscan {
+			merged = newHostMerger()
+		}
 		_, err := report.Parse(body, func(h report.Host) error {
 			parsed++
 			if parsed%500 == 0 {
 				activity.RecordHeartbeat(ctx, parsed)
 			}
+			if merged != nil {
+				merged.add(h)
+				return nil
+			}
 			return emit(h)
 		})
+		if err == nil && merged != nil {
+			err = merged.emit(emit)
+		}
 		return err
 	})
 	if errors.Is(err, report.ErrTruncated) {

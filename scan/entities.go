@@ -4,12 +4,15 @@ import "time"
 
 // Site is a named set of targets with its own exclusions.
 type Site struct {
-	ID          int64     `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Targets     []string  `json:"targets"`
-	Exclusions  []string  `json:"exclusions"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64    `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Targets     []string `json:"targets"`
+	Exclusions  []string `json:"exclusions"`
+	// MaxRate caps the packets per second of masscan scans of the site,
+	// whatever the profile asks (0 = no cap of the site's).
+	MaxRate   int       `json:"max_rate,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Exclusion is a global exclusion: never scanned by any scan.

@@ -32,6 +32,10 @@ type Spec struct {
 	Options  []string `json:"options"`
 	Targets  []string `json:"targets"`
 	Excludes []string `json:"excludes,omitempty"`
+	// Rate caps masscan's packets per second: the lower of the profile's
+	// --rate and the site's max_rate, set by the server (0 = masscan's
+	// default). The profile's own --rate is taken out of Options.
+	Rate float64 `json:"rate,omitempty"`
 }
 
 // Validate is run by the server before dispatch and again by the agent before
@@ -48,6 +52,9 @@ func (s Spec) Validate() error {
 	}
 	if len(s.Targets) == 0 {
 		return fmt.Errorf("%w: no targets", ErrInvalidSpec)
+	}
+	if s.Rate < 0 {
+		return fmt.Errorf("%w: negative rate", ErrInvalidSpec)
 	}
 	for _, list := range [][]string{s.Targets, s.Excludes} {
 		for _, t := range list {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -186,21 +187,38 @@ func Preflight(ctx context.Context, nmapPath string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: nmap not found (%q): install it (Debian: apt-get install nmap) or set SCANTRON_NMAP_PATH: %v", ErrPreflight, nmapPath, err)
 	}
+	return scannerVersion(ctx, path)
+}
+
+// PreflightMasscan checks that masscan is installed and runs, and returns
+// its version line.
+func PreflightMasscan(ctx context.Context, masscanPath string) (string, error) {
+	path, err := exec.LookPath(masscanPath)
+	if err != nil {
+		return "", fmt.Errorf("%w: masscan not found (%q): install it (Debian: apt-get install masscan) or set SCANTRON_MASSCAN_PATH: %v", ErrPreflight, masscanPath, err)
+	}
+	return scannerVersion(ctx, path)
+}
+
+// scannerVersion runs path --version and returns the first non-empty line.
+func scannerVersion(ctx context.Context, path string) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(cctx, path, "--version").Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && strings.Contains(strings.ToLower(string(out)), "version") {
+		err = nil // masscan 1.3 prints its version and exits 1
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: %s --version: %v", ErrPreflight, path, err)
 	}
 	if info, err := os.Stat(path); err != nil || info.IsDir() {
 		return "", fmt.Errorf("%w: %s is not a file", ErrPreflight, path)
 	}
-	first := string(out)
-	for i, c := range first {
-		if c == '\n' {
-			first = first[:i]
-			break
+	for _, line := range strings.Split(string(out), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			return line, nil
 		}
 	}
-	return first, nil
+	return "", nil
 }

@@ -182,6 +182,9 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		err := finished.Get(ctx, &scanned)
 		if err == nil && firstErr == nil {
 			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent}
+			if spec.Scanner != scan.Nmap {
+				in.Scanner = spec.Scanner
+			}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
 		} else if err != nil {
 			err = explainAgentError(start, err)

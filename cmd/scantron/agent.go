@@ -18,6 +18,16 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// masscan is optional: without it (or without raw sockets) the agent
+	// runs nmap scans and refuses masscan ones with a clear error.
+	raw := workers.RawSockets()
+	masscanVersion, merr := workers.PreflightMasscan(ctx, cfg.MasscanPath)
+	switch {
+	case merr != nil:
+		log.Warn("masscan scans will fail on this agent", "error", merr)
+	case !raw:
+		log.Warn("masscan and nmap SYN scans will fail on this agent: it lacks CAP_NET_RAW; run it as root or grant the capability (setcap cap_net_raw+ep)")
+	}
 	objs, err := openObjects(ctx, cfg, log, false)
 	if err != nil {
 		return err
@@ -33,10 +43,16 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Objects:  objs,
 		NmapPath: cfg.NmapPath,
 		WorkDir:  cfg.WorkDir,
+
+		MasscanPath:      cfg.MasscanPath,
+		MasscanAdapter:   cfg.MasscanAdapter,
+		MasscanAdapterIP: cfg.MasscanAdapterIP,
+		MasscanRouterMAC: cfg.MasscanRouterMAC,
+		NoRawSockets:     !raw,
 	}
 	host, _ := os.Hostname()
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,
-		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "version", version)
+		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", raw, "version", version)
 	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
 		Capacity: cfg.AgentCapacity,
 		Pools:    cfg.AgentPools,

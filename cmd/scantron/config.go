@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -56,6 +57,11 @@ type Config struct {
 	AgentPools    []string
 	NmapPath      string
 	WorkDir       string
+
+	MasscanPath      string
+	MasscanAdapter   string
+	MasscanAdapterIP string
+	MasscanRouterMAC string
 
 	DataDir string
 
@@ -211,6 +217,26 @@ var settings = []setting{
 		}},
 	{flag: "nmap", env: "SCANTRON_NMAP_PATH", def: "nmap", usage: "nmap binary", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.NmapPath })},
+	{flag: "masscan", env: "SCANTRON_MASSCAN_PATH", def: "masscan", usage: "masscan binary", commands: "agent",
+		bind: str(func(c *Config) *string { return &c.MasscanPath })},
+	{flag: "masscan-adapter", env: "SCANTRON_MASSCAN_ADAPTER", usage: "network interface masscan sends from (default: masscan's choice)", commands: "agent",
+		bind: str(func(c *Config) *string { return &c.MasscanAdapter })},
+	{flag: "masscan-adapter-ip", env: "SCANTRON_MASSCAN_ADAPTER_IP", usage: "source address of masscan's packets (default: the adapter's)", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if _, err := netip.ParseAddr(v); err != nil {
+				return fmt.Errorf("want an IP address, got %q", v)
+			}
+			c.MasscanAdapterIP = v
+			return nil
+		}},
+	{flag: "masscan-router-mac", env: "SCANTRON_MASSCAN_ROUTER_MAC", usage: "MAC address masscan sends to: the gateway's, or an on-link target's (default: found by ARP)", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if _, err := net.ParseMAC(v); err != nil {
+				return fmt.Errorf("want a MAC address such as 02:00:5e:10:00:01, got %q", v)
+			}
+			c.MasscanRouterMAC = v
+			return nil
+		}},
 	{flag: "work-dir", env: "SCANTRON_WORK_DIR", usage: "where scanner output waits for upload (default: the system temp dir)", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.WorkDir })},
 	{flag: "data-dir", env: "SCANTRON_DATA_DIR", def: ".data", usage: "state of the local development stack", commands: "dev",

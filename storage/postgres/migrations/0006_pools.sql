@@ -29,3 +29,7 @@ ALTER TABLE scans ADD COLUMN shard_size bigint CHECK (shard_size > 0);
 -- Which agent produced a shard's stored output: in a pool that is known only
 -- once a member has run it, and a retry may move it to another member.
 ALTER TABLE shards ADD COLUMN ran_by text NOT NULL DEFAULT '';
+
+-- The most packets per second a masscan scan of the site may send; the
+-- lower of this and the profile's --rate applies. NULL: no cap of the site's.
+ALTER TABLE sites ADD COLUMN max_rate integer CHECK (max_rate > 0);
