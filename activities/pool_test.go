@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,4 +54,53 @@ func TestStartRunShardsAPoolScan(t *testing.T) {
 	if err != nil || len(shards) != 3 || shards[0].AgentID != 0 {
 		t.Errorf("stored shards = %+v, %v", shards, err)
 	}
+}
+
+// A masscan profile's --rate is capped by the site's max_rate and carried in
+// the spec, out of the options, so the profile cannot raise it.
+func TestStartRunCapsMasscanRate(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	for _, tt := range []struct {
+		options string
+		siteMax int
+		want    float64
+	}{
+		{"-p 80 --rate 5000", 300, 300},
+		{"-p 80 --rate=200", 300, 200},
+		{"-p 80", 300, 300},
+		{"-p 80 --rate 1000", 0, 1000},
+	} {
+		site, err := f.store.CreateSite(ctx, scan.Site{Name: uniqueName("s"), Targets: []string{"198.18.6.1"}, MaxRate: tt.siteMax})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, err := f.store.CreateProfile(ctx, scan.Profile{Name: uniqueName("p"), Scanner: scan.Masscan, Options: tt.options})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := f.store.GetScan(ctx, f.scanID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := f.store.CreateScan(ctx, scan.Scan{Name: uniqueName("m"), SiteID: site.ID, ProfileID: prof.ID, AgentID: sc.AgentID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, err := execute[activities.StartRunResult](t, newEnv(f), f.results.StartRun, activities.StartRunInput{ScanID: ms.ID, WorkflowID: uniqueName("wf")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := start.Specs[0]
+		if spec.Rate != tt.want || strings.Contains(strings.Join(spec.Options, " "), "rate") {
+			t.Errorf("profile %q, site max %d: rate %v, options %q; want rate %v", tt.options, tt.siteMax, spec.Rate, spec.Options, tt.want)
+		}
+	}
+}
+
+var nameSeq int
+
+func uniqueName(prefix string) string {
+	nameSeq++
+	return fmt.Sprintf("%s-%d", prefix, nameSeq)
 }

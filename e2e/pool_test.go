@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -332,4 +333,52 @@ func scannersOf(hosts []*targetHost) int {
 		}
 	}
 	return n
+}
+
+// TestMasscanScan: an agent runs masscan against a namespace host, from the
+// host side of its link with the operator's adapter settings, and the
+// server stores the open ports it found, one host row for the host.
+func TestMasscanScan(t *testing.T) {
+	host := newTargetHostN(t, 3)
+	if host.Namespace == "" || host.MAC == "" {
+		t.Skip("masscan cannot scan loopback; this machine cannot make a namespace host")
+	}
+	e := newPoolEnv(t, 0)
+	name := uniqName("masscan")
+	var agent struct {
+		ID int64 `json:"id"`
+	}
+	e.c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, &agent)
+	startScantron(t, append(e.env, "SCANTRON_AGENT_NAME="+name,
+		"SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC), "agent")
+
+	var site, profile, sc struct {
+		ID int64 `json:"id"`
+	}
+	e.c.do("POST", "/sites", map[string]any{"name": uniqName("site"), "targets": []string{host.Addr}, "max_rate": 2000}, http.StatusCreated, &site)
+	e.c.do("POST", "/profiles", map[string]any{"name": uniqName("profile"), "scanner": "masscan", "options": "-p 2121,2222,8080,9,7 --rate 100000 --wait 2"}, http.StatusCreated, &profile)
+	e.c.do("POST", "/scans", map[string]any{"name": uniqName("scan"), "site_id": site.ID, "profile_id": profile.ID, "agent_id": agent.ID}, http.StatusCreated, &sc)
+	v := e.waitFinal(e.startRun(sc.ID), 2*time.Minute)
+	if v.Status != scan.RunCompleted {
+		t.Fatalf("masscan run ended %s: %s", v.Status, v.Error)
+	}
+	var hosts []scan.HostRow
+	e.c.do("GET", fmt.Sprintf("/runs/%d/hosts", v.ID), nil, http.StatusOK, &hosts)
+	if len(hosts) != 1 || hosts[0].Address != host.Addr {
+		t.Fatalf("hosts = %+v, want %s once", hosts, host.Addr)
+	}
+	var got []int
+	for _, p := range hosts[0].Ports {
+		if p.State == "open" {
+			got = append(got, p.Port)
+		}
+	}
+	slices.Sort(got)
+	want := slices.Sorted(maps.Keys(host.Ports))
+	if !slices.Equal(got, want) {
+		t.Errorf("masscan found open %v, want %v", got, want)
+	}
+	if len(v.Shards) != 1 || v.Shards[0].Raw == nil || !strings.HasSuffix(v.Shards[0].Raw.Key, "masscan.xml") {
+		t.Errorf("shards = %+v", v.Shards)
+	}
 }

@@ -25,6 +25,10 @@ type targetHost struct {
 	Addr      string
 	Namespace string // "" when on loopback
 	Ports     map[int]service
+
+	// Set for a namespace host: this side's end of the link and the
+	// host's MAC, which masscan needs to send to it.
+	HostIf, HostIP, MAC string
 }
 
 type service struct {
@@ -131,7 +135,11 @@ func newNamespaceHost(t *testing.T, index int) (*targetHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &targetHost{Addr: peerIP, Namespace: ns}
+	h := &targetHost{Addr: peerIP, Namespace: ns, HostIf: hostIf, HostIP: hostIP}
+	out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "dev", peerIf).Output()
+	if f := strings.Fields(string(out)); err == nil && len(f) >= 3 {
+		h.MAC = f[2]
+	}
 	h.serve(t, lns)
 	return h, nil
 }
