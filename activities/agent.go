@@ -100,7 +100,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		},
 	})
 	if ctx.Err() != nil {
-		return RunScanResult{}, ctx.Err()
+		return a.keepPartial(ctx, spec, attempt, xmlPath, start)
 	}
 	if runErr != nil {
 		if errors.Is(runErr, nmap.ErrScannerNotFound) {
@@ -142,6 +142,29 @@ func (a *Agent) command(spec scan.Spec, xmlPath string) (string, []string, error
 		return bin, args, err
 	}
 	return "", nil, fmt.Errorf("%w: unknown scanner %q", scan.ErrInvalidSpec, spec.Scanner)
+}
+
+// partialUploadTimeout bounds the upload of a stopped scanner's output.
+const partialUploadTimeout = 30 * time.Second
+
+// keepPartial is RunScan's end when the activity was cancelled: the scanner
+// has been killed, and what it wrote so far is uploaded and returned in the
+// cancellation's details, so the run keeps the hosts it had finished. A
+// scanner that wrote nothing, or an upload that fails, leaves a plain
+// cancellation.
+func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, xmlPath string, start time.Time) (RunScanResult, error) {
+	if info, err := os.Stat(xmlPath); err != nil || info.Size() == 0 {
+		return RunScanResult{}, ctx.Err()
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partialUploadTimeout)
+	defer cancel()
+	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
+	ref, err := a.Objects.PutFile(uctx, key, xmlPath, "application/xml")
+	if err != nil {
+		activity.GetLogger(ctx).Warn("could not keep a stopped scan's output", "shard", spec.ShardID, "error", err)
+		return RunScanResult{}, ctx.Err()
+	}
+	return RunScanResult{}, temporal.NewCanceledError(RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
 }
 
 func (a *Agent) heartbeatEvery() time.Duration {

@@ -28,6 +28,7 @@ type RunStore interface {
 	CreateShard(ctx context.Context, runID int64, index int, agentID int64, targets []string) (scan.Shard, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
+	KeepPartial(ctx context.Context, runID int64) error
 	ReplaceShardResults(ctx context.Context, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
 }
@@ -207,6 +208,10 @@ type ParseResultsInput struct {
 	Agent   string       `json:"agent,omitempty"` // who ran the scanner
 	// Scanner says how to read Raw; "" is nmap.
 	Scanner scan.Scanner `json:"scanner,omitempty"`
+	// Partial is output of a scanner stopped by a cancel: a cut-off
+	// document is expected, every complete host in it is stored, and the
+	// shard is left to be closed as cancelled.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // ParseResultsResult counts what was stored.
@@ -251,6 +256,9 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 			}
 			return emit(h)
 		})
+		if in.Partial && errors.Is(err, report.ErrTruncated) {
+			err = nil // the hosts before the cut are what the scan found
+		}
 		if err == nil && merged != nil {
 			err = merged.emit(emit)
 		}
@@ -263,6 +271,9 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	}
 	if err != nil {
 		return ParseResultsResult{}, wrap("store results", err)
+	}
+	if in.Partial {
+		return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
 	}
 	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardCompleted, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
 		return ParseResultsResult{}, wrap("mark shard completed", err)
@@ -384,8 +395,14 @@ func EndRun(ctx context.Context, store RunStore, in FinishRunInput) (scan.Run, e
 			}
 		}
 	}
+	if err := store.KeepPartial(ctx, run.ID); err != nil {
+		return scan.Run{}, wrap("keep partial results", err)
+	}
 	if err := store.SetRunStatus(ctx, run.ID, in.Status, in.Error); err != nil {
 		return scan.Run{}, wrap("set run status", err)
+	}
+	if ended, err := store.GetRunByWorkflowID(ctx, in.WorkflowID); err == nil {
+		return ended, nil
 	}
 	run.Status, run.Error = in.Status, in.Error
 	return run, nil

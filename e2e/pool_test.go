@@ -285,33 +285,90 @@ func TestOfflineAgentFailsTheRun(t *testing.T) {
 }
 
 // TestCancelStopsScannersOnEveryAgent: cancelling a pool run in the middle
-// stops the scanners on both agents within seconds and marks the run
-// cancelled.
+// stops the scanners on both agents within seconds, marks the run cancelled
+// and partial, and keeps the hosts nmap had finished: each of two shards
+// scans two hosts one after the other (--max-hostgroup 1), and the run is
+// cancelled once a first host is done.
 func TestCancelStopsScannersOnEveryAgent(t *testing.T) {
-	hosts := []*targetHost{newTargetHostN(t, 1), newTargetHostN(t, 2)}
-	e := newPoolEnv(t, 2)
-	runID := e.startRun(e.makeScan(hosts, slowProfile))
+	hosts := []*targetHost{newTargetHostN(t, 0), newTargetHostN(t, 1), newTargetHostN(t, 2), newTargetHostN(t, 3)}
+	e := newPoolEnv(t, 0)
+	work := t.TempDir()
+	for range 2 {
+		name := uniqName("agent")
+		e.c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, nil)
+		e.agents[name] = startScantron(t, append(e.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_POOLS="+e.pool,
+			"SCANTRON_AGENT_CAPACITY=1", "SCANTRON_WORK_DIR="+work), "agent")
+	}
+	e.waitPool(2)
+	scanID := e.makeScan(hosts, slowProfile+" --max-hostgroup 1")
+	var sc map[string]any
+	e.c.do("GET", fmt.Sprintf("/scans/%d", scanID), nil, http.StatusOK, &sc)
+	sc["shard_size"] = 2 // hosts 0 and 1 in one shard, 2 and 3 in the other
+	for _, k := range []string{"id", "created_at", "agent_id", "time_zone"} {
+		delete(sc, k)
+	}
+	e.c.do("PUT", fmt.Sprintf("/scans/%d", scanID), sc, http.StatusOK, nil)
+	runID := e.startRun(scanID)
 	e.waitScanning(runID, 2)
+
+	// Cancel once nmap has written the first host of the two-host shard.
+	deadline := time.Now().Add(2 * time.Minute)
+	for hostsWritten(work) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("nmap wrote no host in 2 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if n := scannersOf(hosts); n != 2 {
 		t.Fatalf("%d nmap processes scan the hosts, want 2", n)
 	}
 	e.c.do("POST", fmt.Sprintf("/runs/%d/cancel", runID), nil, http.StatusAccepted, nil)
-	v := e.waitFinal(runID, 30*time.Second)
-	if v.Status != scan.RunCancelled {
-		t.Errorf("run ended %s, want cancelled", v.Status)
-	}
-	deadline := time.Now().Add(10 * time.Second)
+	stop := time.Now().Add(10 * time.Second)
 	for scannersOf(hosts) > 0 {
-		if time.Now().After(deadline) {
+		if time.Now().After(stop) {
 			t.Fatalf("nmap still scanning 10 s after the cancel")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	v := e.waitFinal(runID, 30*time.Second)
+	if v.Status != scan.RunCancelled || !v.Partial {
+		t.Errorf("run ended %s (partial %v), want cancelled and partial", v.Status, v.Partial)
 	}
 	for _, sh := range v.Shards {
 		if sh.Status != scan.ShardCancelled {
 			t.Errorf("shard %d is %s, want cancelled", sh.Index, sh.Status)
 		}
 	}
+	// The first host of a shard, if finished, is kept whole; the second
+	// host of each shard was cut off and is not stored.
+	kept := e.results(runID)
+	t.Logf("kept after the cancel:\n%s", kept)
+	if kept == "" {
+		t.Fatal("nothing kept, though nmap had written a host")
+	}
+	for _, line := range strings.Split(kept, "\n") {
+		addr := strings.Fields(line)[0]
+		if addr != hosts[0].Addr && addr != hosts[2].Addr {
+			t.Errorf("kept %s, which nmap had not finished", addr)
+		}
+		for port := range hosts[0].Ports {
+			if !strings.Contains(line, fmt.Sprintf("%d/tcp:open", port)) {
+				t.Errorf("kept host lacks its open port %d: %s", port, line)
+			}
+		}
+	}
+}
+
+// hostsWritten counts the complete hosts in the XML files nmap is writing
+// under dir.
+func hostsWritten(dir string) int {
+	n := 0
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "out.xml"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		n += strings.Count(string(b), "</host>")
+	}
+	return n
 }
 
 // scannersOf counts nmap processes whose command line names one of the

@@ -93,17 +93,20 @@ func (s RunStatus) Final() bool {
 
 // Run is one execution of a scan, backed by one workflow.
 type Run struct {
-	ID         int64      `json:"id"`
-	ScanID     int64      `json:"scan_id"`
-	WorkflowID string     `json:"workflow_id"`
-	Status     RunStatus  `json:"status"`
-	Error      string     `json:"error,omitempty"`
-	Targets    []string   `json:"targets"`
-	Excludes   []string   `json:"excludes"`
-	Addresses  int64      `json:"addresses"`
-	HostsUp    int        `json:"hosts_up"`
-	OpenPorts  int        `json:"open_ports"`
-	CSV        *BlobRef   `json:"csv,omitempty"`
+	ID         int64     `json:"id"`
+	ScanID     int64     `json:"scan_id"`
+	WorkflowID string    `json:"workflow_id"`
+	Status     RunStatus `json:"status"`
+	Error      string    `json:"error,omitempty"`
+	Targets    []string  `json:"targets"`
+	Excludes   []string  `json:"excludes"`
+	Addresses  int64     `json:"addresses"`
+	HostsUp    int       `json:"hosts_up"`
+	OpenPorts  int       `json:"open_ports"`
+	CSV        *BlobRef  `json:"csv,omitempty"`
+	// Partial: the run was cancelled or failed, and kept the results its
+	// shards had stored.
+	Partial    bool       `json:"partial,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`

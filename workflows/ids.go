@@ -26,6 +26,10 @@ func PoolTaskQueue(poolName string) string {
 // shards in flight; older histories dispatched every shard at once.
 const versionShardWindow = "shard-window"
 
+// versionKeepPartial marks runs that, when cancelled or failed, parse what
+// their stopped scanners had written before closing the run.
+const versionKeepPartial = "keep-partial"
+
 // AgentIdentity is the Temporal identity an agent's workers poll with. It
 // carries the agent's version and capacity, which the server reads back
 // from a task queue's pollers.

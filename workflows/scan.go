@@ -41,6 +41,7 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 	var r *activities.Results
 	wid := workflow.GetInfo(ctx).WorkflowExecution.ID
 	serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
+	var partials []partialShard
 
 	res, err := func() (ScanResult, error) {
 		var start activities.StartRunResult
@@ -63,7 +64,8 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 				NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
 			},
 		})
-		if err := scanShards(ctx, agentCtx, serverCtx, start); err != nil {
+		var err error
+		if partials, err = scanShards(ctx, agentCtx, serverCtx, start); err != nil {
 			return res, err
 		}
 
@@ -90,6 +92,7 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 		status = scan.RunCancelled
 	}
 	finishCtx, _ := workflow.NewDisconnectedContext(serverCtx)
+	keepPartials(finishCtx, res.RunID, partials)
 	finish := activities.FinishRunInput{WorkflowID: wid, Status: status, Error: describe(err)}
 	if ferr := workflow.ExecuteActivity(finishCtx, r.FinishRun, finish).Get(finishCtx, nil); ferr != nil {
 		workflow.GetLogger(ctx).Error("could not record the end of the run", "error", ferr)
@@ -143,13 +146,54 @@ func describe(err error) string {
 	return err.Error()
 }
 
+// partialShard is what a scanner stopped by a cancel had written, uploaded
+// by its agent and returned with the cancellation.
+type partialShard struct {
+	spec    scan.Spec
+	scanned activities.RunScanResult
+}
+
+// partialOf returns the output a cancelled scanner left, if its agent sent
+// any with the cancellation.
+func partialOf(err error, spec scan.Spec) (partialShard, bool) {
+	var ce *temporal.CanceledError
+	if !errors.As(err, &ce) || !ce.HasDetails() {
+		return partialShard{}, false
+	}
+	var p activities.RunScanResult
+	if ce.Details(&p) != nil || p.Raw.Key == "" {
+		return partialShard{}, false
+	}
+	return partialShard{spec: spec, scanned: p}, true
+}
+
+// keepPartials parses what stopped scanners had written, so that a
+// cancelled or failed run keeps every host they had finished. A failure
+// here is logged: the run still has to be closed.
+func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
+	if len(partials) == 0 || workflow.GetVersion(ctx, versionKeepPartial, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	var r *activities.Results
+	for _, p := range partials {
+		in := activities.ParseResultsInput{RunID: runID, ShardID: p.spec.ShardID, Attempt: p.scanned.Attempt,
+			Raw: p.scanned.Raw, Agent: p.scanned.Agent, Partial: true}
+		if p.spec.Scanner != scan.Nmap {
+			in.Scanner = p.spec.Scanner
+		}
+		if err := workflow.ExecuteActivity(ctx, r.ParseResults, in).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not keep a stopped shard's results", "shard", p.spec.ShardID, "error", err)
+		}
+	}
+}
+
 // scanShards runs the shards' scanners and parses each shard's output as
 // soon as it is stored. At most start.Parallel shards are in flight (all of
 // them when it is 0): whichever agent frees a slot pulls the next one from
 // the task queue, and a shard whose agent died is retried by Temporal on the
 // same queue, so in a pool another member takes it. If one shard fails, the
 // others are cancelled (and waited for) before the first error is returned.
-func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) error {
+func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) ([]partialShard, error) {
 	var r *activities.Results
 	var a *activities.Agent
 	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
@@ -175,18 +219,25 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		dispatch()
 	}
 	var firstErr error
+	var partials []partialShard
 	for pending := next; pending > 0; pending-- {
 		sel.Select(ctx)
 		spec := specOf[finished]
 		var scanned activities.RunScanResult
 		err := finished.Get(ctx, &scanned)
-		if err == nil && firstErr == nil {
+		if err == nil && firstErr != nil {
+			// Finished while the others were being stopped: keep it too.
+			partials = append(partials, partialShard{spec: spec, scanned: scanned})
+		} else if err == nil {
 			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent}
 			if spec.Scanner != scan.Nmap {
 				in.Scanner = spec.Scanner
 			}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
 		} else if err != nil {
+			if p, ok := partialOf(err, spec); ok {
+				partials = append(partials, p)
+			}
 			err = explainAgentError(start, err)
 		}
 		if err != nil && firstErr == nil {
@@ -198,5 +249,5 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 			pending++
 		}
 	}
-	return firstErr
+	return partials, firstErr
 }

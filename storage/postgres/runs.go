@@ -12,7 +12,7 @@ import (
 )
 
 const runCols = `id, scan_id, workflow_id, status, error, targets, excludes, addresses, hosts_up, open_ports,
-csv_bucket, csv_key, csv_size, csv_sha256, created_at, started_at, finished_at`
+csv_bucket, csv_key, csv_size, csv_sha256, created_at, started_at, finished_at, partial`
 
 func scanRun(row pgx.Row) (scan.Run, error) {
 	var (
@@ -21,7 +21,7 @@ func scanRun(row pgx.Row) (scan.Run, error) {
 	)
 	err := row.Scan(&r.ID, &r.ScanID, &r.WorkflowID, &r.Status, &r.Error, &r.Targets, &r.Excludes,
 		&r.Addresses, &r.HostsUp, &r.OpenPorts, &csv.bucket, &csv.key, &csv.size, &csv.sha256,
-		&r.CreatedAt, &r.StartedAt, &r.FinishedAt)
+		&r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.Partial)
 	r.Targets, r.Excludes, r.CSV = strs(r.Targets), strs(r.Excludes), csv.ref()
 	return r, err
 }
@@ -238,4 +238,25 @@ RETURNING ` + runCols
 		return scan.Run{}, mapWrite("complete run", err, "")
 	}
 	return r, nil
+}
+
+// KeepPartial counts what an unfinished run has stored (hosts_up and
+// open_ports, as CompleteRun does) and marks the run partial when it has
+// any host. It is for a run about to be cancelled or failed: its results
+// stay, and say they are incomplete.
+func (s *Store) KeepPartial(ctx context.Context, runID int64) error {
+	const q = `
+UPDATE runs SET
+    hosts_up = (SELECT count(*) FROM hosts WHERE run_id = $1 AND status = 'up'),
+    open_ports = (SELECT count(*) FROM ports WHERE run_id = $1 AND state = 'open'),
+    partial = EXISTS (SELECT 1 FROM hosts WHERE run_id = $1)
+WHERE id = $1`
+	tag, err := s.pool.Exec(ctx, q, runID)
+	if err != nil {
+		return fmt.Errorf("keep partial results: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("keep partial results: %w: run %d", ErrNotFound, runID)
+	}
+	return nil
 }

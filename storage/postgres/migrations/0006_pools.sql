@@ -33,3 +33,7 @@ ALTER TABLE shards ADD COLUMN ran_by text NOT NULL DEFAULT '';
 -- The most packets per second a masscan scan of the site may send; the
 -- lower of this and the profile's --rate applies. NULL: no cap of the site's.
 ALTER TABLE sites ADD COLUMN max_rate integer CHECK (max_rate > 0);
+
+-- A run that was cancelled or failed keeps what its shards had stored;
+-- partial says it has some.
+ALTER TABLE runs ADD COLUMN partial boolean NOT NULL DEFAULT false;
