@@ -199,6 +199,20 @@ func (r *Results) timeouts() Timeouts {
 	return t
 }
 
+// SetRunStatusInput records that a run was paused or resumed.
+type SetRunStatusInput struct {
+	RunID  int64          `json:"run_id"`
+	Status scan.RunStatus `json:"status"` // paused or running
+}
+
+// SetRunStatus records a pause or a resume of a run.
+func (r *Results) SetRunStatus(ctx context.Context, in SetRunStatusInput) error {
+	if in.Status != scan.RunPaused && in.Status != scan.RunRunning {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status %q is not paused or running", in.Status), ErrTypeInvalidSpec, nil)
+	}
+	return wrap("set run status", r.Store.SetRunStatus(ctx, in.RunID, in.Status, ""))
+}
+
 // ParseResultsInput names a shard's stored output.
 type ParseResultsInput struct {
 	RunID   int64        `json:"run_id"`

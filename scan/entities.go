@@ -81,6 +81,7 @@ const (
 	RunPending   RunStatus = "pending"
 	RunRunning   RunStatus = "running"
 	RunParsing   RunStatus = "parsing"
+	RunPaused    RunStatus = "paused"
 	RunCompleted RunStatus = "completed"
 	RunFailed    RunStatus = "failed"
 	RunCancelled RunStatus = "cancelled"

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -81,4 +82,32 @@ func TestPools(t *testing.T) {
 	}
 	e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/scans/%d", sc.ID), "", http.StatusNoContent, nil)
 	e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/pools/%d", p.ID), "", http.StatusNoContent, nil)
+}
+
+// TestPauseResumeRun: pause and resume signal the run's workflow; a run
+// that has ended, or whose workflow is gone, is a 409.
+func TestPauseResumeRun(t *testing.T) {
+	e := newEnv(t)
+	s := e.makeScan(t, makeFixtures(t, e))
+	r := e.startRun(t, s.ID)
+	e.mustDo(t, "POST", fmt.Sprintf("/api/v1/runs/%d/pause", r.ID), "", http.StatusAccepted, nil)
+	e.mustDo(t, "POST", fmt.Sprintf("/api/v1/runs/%d/resume", r.ID), "", http.StatusAccepted, nil)
+	want := []string{r.WorkflowID + " " + workflows.SignalPause, r.WorkflowID + " " + workflows.SignalResume}
+	if strings.Join(e.temporal.signals, ",") != strings.Join(want, ",") {
+		t.Errorf("signals = %q, want %q", e.temporal.signals, want)
+	}
+	if err := testStore.SetRunStatus(context.Background(), r.ID, scan.RunCompleted, ""); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.do(t, "POST", fmt.Sprintf("/api/v1/runs/%d/pause", r.ID), ""); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "already completed") {
+		t.Errorf("pausing a completed run = %d %s", w.Code, w.Body.String())
+	}
+	e.now = e.now.Add(time.Second)
+	gone, err := testStore.CreateRun(context.Background(), s.ID, "never-started-"+uniq("wf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := e.do(t, "POST", fmt.Sprintf("/api/v1/runs/%d/resume", gone.ID), ""); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "is not running") {
+		t.Errorf("resuming a run without workflow = %d %s", w.Code, w.Body.String())
+	}
 }

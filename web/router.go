@@ -69,6 +69,8 @@ func (s *Server) Routes() http.Handler {
 		v1.GET("/runs", api.handle(s.runs.list))
 		v1.GET("/runs/:id", api.handle(s.runs.get))
 		v1.POST("/runs/:id/cancel", api.handle(s.runs.cancel))
+		v1.POST("/runs/:id/pause", api.handle(s.runs.pause))
+		v1.POST("/runs/:id/resume", api.handle(s.runs.resume))
 		v1.GET("/runs/:id/hosts", api.handle(s.runs.hosts))
 		v1.GET("/runs/:id/ports", api.handle(s.runs.ports))
 		v1.GET("/runs/:id/raw", api.handle(s.runs.raw))

@@ -4,9 +4,12 @@ package workers
 
 import (
 	"bufio"
+	"encoding/binary"
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // capNetRaw is CAP_NET_RAW's bit in the capability sets.
@@ -29,4 +32,20 @@ func RawSockets() bool {
 		}
 	}
 	return os.Geteuid() == 0
+}
+
+// FileRawSockets reports whether the program at path gets CAP_NET_RAW from
+// its file capabilities (setcap cap_net_raw+ep), as the Dockerfile gives
+// nmap and masscan, so that it may open raw sockets though the agent
+// cannot.
+func FileRawSockets(path string) bool {
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(path, "security.capability", buf)
+	// vfs_cap_data: magic_etc, then permitted and inheritable of the low
+	// 32 capabilities, little-endian.
+	if err != nil || n < 8 {
+		return false
+	}
+	permitted := binary.LittleEndian.Uint32(buf[4:8])
+	return permitted&(1<<capNetRaw) != 0
 }

@@ -22,6 +22,15 @@ func PoolTaskQueue(poolName string) string {
 	return "pool." + poolName
 }
 
+// Signals a running ScanWorkflow accepts (no payload).
+const (
+	// SignalPause stops dispatching shards and stops the ones in flight;
+	// they run again, from the start, on resume. The run shows "paused".
+	SignalPause = "pause"
+	// SignalResume dispatches shards again after a pause.
+	SignalResume = "resume"
+)
+
 // versionShardWindow marks runs that keep at most StartRunResult.Parallel
 // shards in flight; older histories dispatched every shard at once.
 const versionShardWindow = "shard-window"

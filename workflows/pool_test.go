@@ -203,3 +203,86 @@ func TestAgentIdentityRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Pause stops the shard in flight and dispatches nothing more; the run
+// shows paused. Resume runs the stopped shard again, then the rest, and the
+// run completes with every shard parsed once.
+func TestPauseAndResume(t *testing.T) {
+	h := newPoolHarness(t, 3, 1)
+	var a *activities.Agent
+	var r *activities.Results
+	var mu sync.Mutex
+	var events []string
+	log := func(e string) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	calls := map[int64]int{}
+	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.RunScanInput) (activities.RunScanResult, error) {
+			mu.Lock()
+			calls[in.Spec.ShardID]++
+			first := calls[in.Spec.ShardID] == 1
+			mu.Unlock()
+			log(fmt.Sprintf("scan %d", in.Spec.ShardID))
+			if in.Spec.ShardID == 100 && first {
+				// Long enough for the pause to stop it; the test
+				// environment does not cancel this context.
+				for i := 0; i < 100 && ctx.Err() == nil; i++ {
+					activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
+					time.Sleep(20 * time.Millisecond)
+				}
+				return activities.RunScanResult{}, temporal.NewCanceledError()
+			}
+			raw := testRaw
+			raw.Key = scan.RawKey(41, in.Spec.ShardID, 1, scan.Nmap)
+			return activities.RunScanResult{Raw: raw, Agent: "member-1", Attempt: 1}, nil
+		})
+	h.env.OnActivity(r.ParseResults, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ParseResultsInput) (activities.ParseResultsResult, error) {
+			log(fmt.Sprintf("parse %d", in.ShardID))
+			return activities.ParseResultsResult{}, nil
+		})
+	h.env.OnActivity(r.SetRunStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SetRunStatusInput) error {
+			log("status " + string(in.Status))
+			return nil
+		})
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 500*time.Millisecond)
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalResume, nil) }, time.Hour)
+
+	res, err := h.run(t)
+	if err != nil || res.Status != scan.RunCompleted {
+		t.Fatalf("result %+v, error %v", res, err)
+	}
+	want := "scan 100|status paused|status running|scan 100|parse 100|scan 101|parse 101|scan 102|parse 102"
+	if got := strings.Join(events, "|"); got != want {
+		t.Errorf("events:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A run cancelled while paused, with nothing in flight, ends cancelled.
+func TestCancelWhilePaused(t *testing.T) {
+	h := newPoolHarness(t, 2, 1)
+	var a *activities.Agent
+	var r *activities.Results
+	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, _ activities.RunScanInput) (activities.RunScanResult, error) {
+			for i := 0; i < 100 && ctx.Err() == nil; i++ {
+				activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
+				time.Sleep(20 * time.Millisecond)
+			}
+			return activities.RunScanResult{}, temporal.NewCanceledError()
+		})
+	h.env.OnActivity(r.SetRunStatus, mock.Anything, mock.Anything).Return(nil)
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 500*time.Millisecond)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour)
+	_, err := h.run(t)
+	if !temporal.IsCanceledError(err) {
+		t.Fatalf("workflow error = %v, want cancelled", err)
+	}
+	if len(h.finishes) != 1 || h.finishes[0].Status != scan.RunCancelled {
+		t.Errorf("FinishRun = %+v", h.finishes)
+	}
+}

@@ -193,6 +193,10 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 // the task queue, and a shard whose agent died is retried by Temporal on the
 // same queue, so in a pool another member takes it. If one shard fails, the
 // others are cancelled (and waited for) before the first error is returned.
+//
+// SignalPause stops dispatching and stops the shards in flight, which go
+// back to the front of the queue; shards already parsed stay parsed.
+// SignalResume dispatches again.
 func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) ([]partialShard, error) {
 	var r *activities.Results
 	var a *activities.Agent
@@ -204,37 +208,107 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		window = min(window, start.Parallel)
 	}
 
-	specOf := map[workflow.Future]scan.Spec{} // looked up, never ranged over
+	type flight struct {
+		spec   scan.Spec
+		cancel workflow.CancelFunc
+		paused bool // stopped by a pause: to be run again
+	}
+	inFlight := map[workflow.Future]*flight{} // looked up and ranged over only to cancel
+	queue := append([]scan.Spec(nil), start.Specs...)
 	var finished workflow.Future
-	sel := workflow.NewSelector(ctx)
-	next := 0
-	dispatch := func() {
-		spec := start.Specs[next]
-		next++
-		f := workflow.ExecuteActivity(scanCtx, a.RunScan, activities.RunScanInput{Spec: spec})
-		specOf[f] = spec
-		sel.AddFuture(f, func(f workflow.Future) { finished = f })
+	var signal string
+	// sel waits for a shard or a signal; idle, for a signal or a cancel
+	// while paused with nothing in flight (in flight, a cancel reaches the
+	// scanners, whose futures then end).
+	sel, idle := workflow.NewSelector(ctx), workflow.NewSelector(ctx)
+	for _, sl := range []workflow.Selector{sel, idle} {
+		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalPause), func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			signal = SignalPause
+		})
+		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalResume), func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			signal = SignalResume
+		})
 	}
-	for next < window {
-		dispatch()
-	}
+	idle.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { signal = "cancel" })
+
 	var firstErr error
 	var partials []partialShard
-	for pending := next; pending > 0; pending-- {
-		sel.Select(ctx)
-		spec := specOf[finished]
+	paused := false
+	dispatch := func() {
+		for !paused && firstErr == nil && len(inFlight) < window && len(queue) > 0 {
+			spec := queue[0]
+			queue = queue[1:]
+			fctx, cancel := workflow.WithCancel(scanCtx)
+			f := workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: spec})
+			inFlight[f] = &flight{spec: spec, cancel: cancel}
+			sel.AddFuture(f, func(f workflow.Future) { finished = f })
+		}
+	}
+	setPaused := func(p bool) {
+		status := scan.RunRunning
+		if p {
+			status = scan.RunPaused
+		}
+		in := activities.SetRunStatusInput{RunID: start.RunID, Status: status}
+		if err := workflow.ExecuteActivity(serverCtx, r.SetRunStatus, in).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not record the run's pause or resume", "error", err)
+		}
+	}
+
+	dispatch()
+	for len(inFlight) > 0 || (firstErr == nil && len(queue) > 0) {
+		finished, signal = nil, ""
+		if len(inFlight) > 0 {
+			sel.Select(ctx)
+		} else {
+			idle.Select(ctx)
+		}
+		switch signal {
+		case SignalPause:
+			if !paused && firstErr == nil {
+				paused = true
+				for _, fl := range inFlight {
+					fl.paused = true
+					fl.cancel()
+				}
+				setPaused(true)
+			}
+			continue
+		case SignalResume:
+			if paused && firstErr == nil {
+				paused = false
+				setPaused(false)
+				dispatch()
+			}
+			continue
+		case "cancel":
+			if firstErr == nil {
+				firstErr = temporal.NewCanceledError()
+				cancelScans()
+			}
+			continue
+		}
+		fl := inFlight[finished]
+		delete(inFlight, finished)
+		spec := fl.spec
 		var scanned activities.RunScanResult
 		err := finished.Get(ctx, &scanned)
-		if err == nil && firstErr != nil {
+		switch {
+		case err != nil && fl.paused && temporal.IsCanceledError(err) && firstErr == nil:
+			queue = append([]scan.Spec{spec}, queue...) // run it again on resume
+			continue
+		case err == nil && firstErr != nil:
 			// Finished while the others were being stopped: keep it too.
 			partials = append(partials, partialShard{spec: spec, scanned: scanned})
-		} else if err == nil {
+		case err == nil:
 			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent}
 			if spec.Scanner != scan.Nmap {
 				in.Scanner = spec.Scanner
 			}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
-		} else if err != nil {
+		default:
 			if p, ok := partialOf(err, spec); ok {
 				partials = append(partials, p)
 			}
@@ -244,10 +318,7 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 			firstErr = err
 			cancelScans()
 		}
-		if firstErr == nil && next < len(start.Specs) {
-			dispatch()
-			pending++
-		}
+		dispatch()
 	}
 	return partials, firstErr
 }

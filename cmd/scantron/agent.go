@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/workers"
@@ -20,13 +21,16 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	// masscan is optional: without it (or without raw sockets) the agent
 	// runs nmap scans and refuses masscan ones with a clear error.
-	raw := workers.RawSockets()
 	masscanVersion, merr := workers.PreflightMasscan(ctx, cfg.MasscanPath)
+	raw := workers.RawSockets()
+	if path, err := exec.LookPath(cfg.MasscanPath); err == nil && workers.FileRawSockets(path) {
+		raw = true // masscan has the capability itself
+	}
 	switch {
 	case merr != nil:
 		log.Warn("masscan scans will fail on this agent", "error", merr)
 	case !raw:
-		log.Warn("masscan and nmap SYN scans will fail on this agent: it lacks CAP_NET_RAW; run it as root or grant the capability (setcap cap_net_raw+ep)")
+		log.Warn("masscan and nmap SYN scans will fail on this agent: neither it nor masscan has CAP_NET_RAW; run it as root or give the binaries the capability (setcap cap_net_raw,cap_net_admin+eip)")
 	}
 	objs, err := openObjects(ctx, cfg, log, false)
 	if err != nil {

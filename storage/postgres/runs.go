@@ -112,7 +112,7 @@ LIMIT $2 OFFSET $3`
 // that were created before createdBefore, oldest first.
 func (s *Store) ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error) {
 	const q = `SELECT ` + runCols + ` FROM runs
-WHERE status IN ('pending', 'running', 'parsing') AND created_at < $1
+WHERE status IN ('pending', 'running', 'parsing', 'paused') AND created_at < $1
 ORDER BY created_at, id`
 	rows, err := s.pool.Query(ctx, q, createdBefore)
 	if err != nil {

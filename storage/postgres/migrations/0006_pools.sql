@@ -37,3 +37,11 @@ ALTER TABLE sites ADD COLUMN max_rate integer CHECK (max_rate > 0);
 -- A run that was cancelled or failed keeps what its shards had stored;
 -- partial says it has some.
 ALTER TABLE runs ADD COLUMN partial boolean NOT NULL DEFAULT false;
+
+-- A run can be paused: its shards wait until it is resumed. A paused run
+-- has not ended, so the reconciler watches it like a running one.
+ALTER TABLE runs DROP CONSTRAINT runs_status_check;
+ALTER TABLE runs ADD CONSTRAINT runs_status_check
+    CHECK (status IN ('pending', 'running', 'parsing', 'paused', 'completed', 'failed', 'cancelled'));
+DROP INDEX runs_unfinished_idx;
+CREATE INDEX runs_unfinished_idx ON runs (created_at) WHERE status IN ('pending', 'running', 'parsing', 'paused');
