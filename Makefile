@@ -48,8 +48,9 @@ lint: tools ## gofmt, go vet, staticcheck, docker-compose config
 		docker-compose -f docker-compose.yml config -q; \
 	fi
 
-bench: ## run the benchmarks
+bench: ## run the benchmarks, then the pool harness (1, 2, 4 agents: speed-up, shard start spread)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	set -o pipefail; SCANTRON_BENCH_POOL=1 $(GO) test -count=1 -run '^TestPoolScaling$$' -v ./e2e/ | grep -E '^(agents=|no network|--- |ok|FAIL)'
 
 clean-data: ## delete .data (the dev stack's state); stops nothing, so stop `make run` first
 	rm -rf .data

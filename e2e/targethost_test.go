@@ -29,6 +29,21 @@ type targetHost struct {
 	// Set for a namespace host: this side's end of the link and the
 	// host's MAC, which masscan needs to send to it.
 	HostIf, HostIP, MAC string
+	peerIf              string
+}
+
+// delay makes the host answer d later (tc netem on its side of the link),
+// as a distant network would. It fails on a loopback host, or where the
+// kernel has no netem.
+func (h *targetHost) delay(d time.Duration) error {
+	if h.Namespace == "" {
+		return errors.New("network delay needs a namespace host")
+	}
+	out, err := exec.Command("ip", "netns", "exec", h.Namespace, "tc", "qdisc", "add", "dev", h.peerIf, "root", "netem", "delay", d.String()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("tc netem delay %s in %s: %v: %s", d, h.Namespace, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 type service struct {
@@ -62,7 +77,7 @@ func newTargetHost(t *testing.T) *targetHost {
 }
 
 // newTargetHostN makes the index-th of several target hosts of one test
-// process (index < 4).
+// process (index < 8).
 func newTargetHostN(t *testing.T, index int) *targetHost {
 	t.Helper()
 	h, err := newNamespaceHost(t, index)
@@ -91,9 +106,9 @@ func newNamespaceHost(t *testing.T, index int) (*targetHost, error) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, err
 	}
-	// Up to four /30s per test process, so parallel test binaries do not
+	// Up to eight /30s per test process, so parallel test binaries do not
 	// collide.
-	slot := (os.Getpid()%4096)*4 + index
+	slot := (os.Getpid()%2048)*8 + index
 	base := 4 * slot
 	hostIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+1)
 	peerIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+2)
@@ -135,7 +150,7 @@ func newNamespaceHost(t *testing.T, index int) (*targetHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &targetHost{Addr: peerIP, Namespace: ns, HostIf: hostIf, HostIP: hostIP}
+	h := &targetHost{Addr: peerIP, Namespace: ns, HostIf: hostIf, HostIP: hostIP, peerIf: peerIf}
 	out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "dev", peerIf).Output()
 	if f := strings.Fields(string(out)); err == nil && len(f) >= 3 {
 		h.MAC = f[2]
