@@ -34,6 +34,10 @@ type Agent struct {
 	// which interface, source address and next-hop MAC to use on this
 	// machine. They are the agent operator's to set, never a profile's.
 	MasscanAdapter, MasscanAdapterIP, MasscanRouterMAC string
+	// Credential, when set, signs every result the agent reports (see
+	// scan.NewCredential), so results cannot be forged by anyone with
+	// access to Temporal alone.
+	Credential string
 	// NoRawSockets says the agent lacks CAP_NET_RAW: masscan specs are
 	// refused at once with a clear error rather than failing in masscan.
 	NoRawSockets bool
@@ -56,6 +60,9 @@ type RunScanResult struct {
 	Agent    string        `json:"agent"`
 	Attempt  int           `json:"attempt"`
 	Duration time.Duration `json:"duration"`
+	// Signature is the agent's signature of the shard, attempt, agent and
+	// output (scan.ResultClaim); empty from an agent without a credential.
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // RunScan runs the scanner for one shard, heartbeating with progress, then
@@ -115,7 +122,20 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err != nil {
 		return RunScanResult{}, wrap("upload scanner output", err)
 	}
-	return RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)}, nil
+	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
+}
+
+// signed adds the agent's signature to a result.
+func (a *Agent) signed(spec scan.Spec, res RunScanResult) (RunScanResult, error) {
+	if a.Credential == "" {
+		return res, nil
+	}
+	sig, err := scan.SignResult(a.Credential, scan.ResultClaim{RunID: spec.RunID, ShardID: spec.ShardID, Attempt: res.Attempt, Agent: res.Agent, Raw: res.Raw})
+	if err != nil {
+		return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadCredential", err)
+	}
+	res.Signature = sig
+	return res, nil
 }
 
 // command is the scanner program and its arguments for spec.
@@ -164,7 +184,11 @@ func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, xm
 		activity.GetLogger(ctx).Warn("could not keep a stopped scan's output", "shard", spec.ShardID, "error", err)
 		return RunScanResult{}, ctx.Err()
 	}
-	return RunScanResult{}, temporal.NewCanceledError(RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
+	res, err := a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
+	if err != nil {
+		return RunScanResult{}, ctx.Err()
+	}
+	return RunScanResult{}, temporal.NewCanceledError(res)
 }
 
 func (a *Agent) heartbeatEvery() time.Duration {

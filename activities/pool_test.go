@@ -2,9 +2,12 @@ package activities_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
@@ -103,4 +106,48 @@ var nameSeq int
 func uniqueName(prefix string) string {
 	nameSeq++
 	return fmt.Sprintf("%s-%d", prefix, nameSeq)
+}
+
+// An agent with a credential signs its result; the server parses a signed
+// result and refuses one that is unsigned, altered, or from an agent that
+// is not registered.
+func TestParseResultsChecksTheAgentsSignature(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	cred, key, err := scan.NewCredential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.CreateAgent(ctx, scan.Agent{Name: "signer", TaskQueue: workflows.AgentTaskQueue("signer"), PublicKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	f.agent.Name, f.agent.Credential = "signer", cred
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-signed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := start.Specs[0]
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scanned.Signature) == 0 {
+		t.Fatal("the agent did not sign its result")
+	}
+	in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature}
+	if _, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, in); err != nil {
+		t.Fatalf("signed result refused: %v", err)
+	}
+	unsigned, altered, stranger := in, in, in
+	unsigned.Signature = nil
+	altered.Raw.SHA256 = strings.Repeat("0", 64)
+	stranger.Agent = "nobody"
+	for name, bad := range map[string]activities.ParseResultsInput{"unsigned": unsigned, "altered": altered, "unregistered": stranger} {
+		_, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, bad)
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != activities.ErrTypeUntrusted || !app.NonRetryable() {
+			t.Errorf("%s result: error %v, want a non-retryable %s", name, err, activities.ErrTypeUntrusted)
+		}
+	}
 }

@@ -29,6 +29,10 @@ type RunStore interface {
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
 	KeepPartial(ctx context.Context, runID int64) error
+	// AgentPublicKey returns the key that checks the named agent's
+	// results (nil for an agent without a credential) and whether such an
+	// agent is registered.
+	AgentPublicKey(ctx context.Context, name string) (key []byte, registered bool, err error)
 	ReplaceShardResults(ctx context.Context, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
 }
@@ -222,6 +226,8 @@ type ParseResultsInput struct {
 	Agent   string       `json:"agent,omitempty"` // who ran the scanner
 	// Scanner says how to read Raw; "" is nmap.
 	Scanner scan.Scanner `json:"scanner,omitempty"`
+	// Signature is the agent's, from RunScanResult.
+	Signature []byte `json:"signature,omitempty"`
 	// Partial is output of a scanner stopped by a cancel: a cut-off
 	// document is expected, every complete host in it is stored, and the
 	// shard is left to be closed as cancelled.
@@ -240,6 +246,9 @@ type ParseResultsResult struct {
 func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (ParseResultsResult, error) {
 	if err := in.Raw.Validate(); err != nil {
 		return ParseResultsResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
+	}
+	if err := r.checkSignature(ctx, in); err != nil {
+		return ParseResultsResult{}, err
 	}
 	if err := r.Store.SetRunStatus(ctx, in.RunID, scan.RunParsing, ""); err != nil {
 		return ParseResultsResult{}, wrap("mark run parsing", err)
@@ -293,6 +302,36 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 		return ParseResultsResult{}, wrap("mark shard completed", err)
 	}
 	return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
+}
+
+// ErrTypeUntrusted marks a result its agent did not sign.
+const ErrTypeUntrusted = "UntrustedResult"
+
+// checkSignature accepts a result only if the agent named in it signed it
+// with its credential. Agents registered before credentials existed have no
+// key, and their results are taken as before (the input then names no
+// agent, or one without a key).
+func (r *Results) checkSignature(ctx context.Context, in ParseResultsInput) error {
+	if in.Agent == "" {
+		return nil // from a run started before agents reported themselves
+	}
+	key, registered, err := r.Store.AgentPublicKey(ctx, in.Agent)
+	if err != nil {
+		return wrap("find agent", err)
+	}
+	if !registered {
+		msg := fmt.Sprintf("result of shard %d comes from agent %q, which is not registered", in.ShardID, in.Agent)
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+	}
+	if len(key) == 0 {
+		return nil
+	}
+	claim := scan.ResultClaim{RunID: in.RunID, ShardID: in.ShardID, Attempt: in.Attempt, Agent: in.Agent, Raw: in.Raw}
+	if !scan.VerifyResult(key, claim, in.Signature) {
+		msg := fmt.Sprintf("result of shard %d is not signed by agent %q's credential: refused", in.ShardID, in.Agent)
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+	}
+	return nil
 }
 
 // ExportResultsInput names the run to export.

@@ -208,11 +208,14 @@ func TestScanEndToEnd(t *testing.T) {
 	server := startScantron(t, env, "server")
 	base := "http://" + listen
 	waitHealthy(t, base, server)
-	startScantron(t, append(env, "SCANTRON_AGENT_NAME=e2e-agent"), "agent")
-
 	c := api{t: t, base: base + "/api/v1"}
-	var agent scan.Agent
+	var agent struct {
+		scan.Agent
+		Credential string `json:"credential"`
+	}
 	c.do("POST", "/agents", map[string]any{"name": "e2e-agent"}, http.StatusCreated, &agent)
+	// The agent signs its results with the credential registration gave.
+	startScantron(t, append(env, "SCANTRON_AGENT_NAME=e2e-agent", "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
 	var site scan.Site
 	c.do("POST", "/sites", map[string]any{"name": "lab", "targets": []string{target.Addr}}, http.StatusCreated, &site)
 	var profile scan.Profile

@@ -64,10 +64,21 @@ func uniqName(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), nameSeq)
 }
 
-func (e *poolEnv) startAgent(name string) {
+func (e *poolEnv) startAgent(name string, extraEnv ...string) {
 	e.t.Helper()
-	e.c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, nil)
-	e.agents[name] = startScantron(e.t, append(e.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_POOLS="+e.pool, "SCANTRON_AGENT_CAPACITY=1"), "agent")
+	cred := e.register(name)
+	env := append(e.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_POOLS="+e.pool, "SCANTRON_AGENT_CAPACITY=1", "SCANTRON_AGENT_CREDENTIAL="+cred)
+	e.agents[name] = startScantron(e.t, append(env, extraEnv...), "agent")
+}
+
+// register registers an agent and returns its credential.
+func (e *poolEnv) register(name string) string {
+	e.t.Helper()
+	var a struct {
+		Credential string `json:"credential"`
+	}
+	e.c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, &a)
+	return a.Credential
 }
 
 // waitPool waits until n agents poll the pool's queue.
@@ -294,10 +305,7 @@ func TestCancelStopsScannersOnEveryAgent(t *testing.T) {
 	e := newPoolEnv(t, 0)
 	work := t.TempDir()
 	for range 2 {
-		name := uniqName("agent")
-		e.c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, nil)
-		e.agents[name] = startScantron(t, append(e.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_POOLS="+e.pool,
-			"SCANTRON_AGENT_CAPACITY=1", "SCANTRON_WORK_DIR="+work), "agent")
+		e.startAgent(uniqName("agent"), "SCANTRON_WORK_DIR="+work)
 	}
 	e.waitPool(2)
 	scanID := e.makeScan(hosts, slowProfile+" --max-hostgroup 1")
@@ -402,12 +410,15 @@ func TestMasscanScan(t *testing.T) {
 	}
 	e := newPoolEnv(t, 0)
 	name := uniqName("masscan")
-	var agent struct {
-		ID int64 `json:"id"`
+	e.startAgent(name, "SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC)
+	var agents []scan.Agent
+	e.c.do("GET", "/agents", nil, http.StatusOK, &agents)
+	var agent scan.Agent
+	for _, a := range agents {
+		if a.Name == name {
+			agent = a
+		}
 	}
-	e.c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, &agent)
-	startScantron(t, append(e.env, "SCANTRON_AGENT_NAME="+name,
-		"SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC), "agent")
 
 	var site, profile, sc struct {
 		ID int64 `json:"id"`

@@ -41,6 +41,9 @@ type Agent struct {
 	TaskQueue   string     `json:"task_queue"`
 	CreatedAt   time.Time  `json:"created_at"`
 	LastSeenAt  *time.Time `json:"last_seen_at,omitempty"`
+	// PublicKey checks the signatures of the agent's results (see
+	// NewCredential); nil for an agent registered before credentials.
+	PublicKey []byte `json:"-"`
 }
 
 // Pool is a named group of agents that share a scan's shards. Agents join a

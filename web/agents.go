@@ -46,6 +46,16 @@ type agentView struct {
 	// while it is offline).
 	Version  string `json:"version,omitempty"`
 	Capacity int    `json:"capacity,omitempty"`
+	// SignsResults: the agent has a credential, and only results it signed
+	// are accepted.
+	SignsResults bool `json:"signs_results"`
+}
+
+// createdAgent is the answer to a registration: the only time the agent's
+// credential is shown. The server keeps only its public key.
+type createdAgent struct {
+	agentView
+	Credential string `json:"credential"`
 }
 
 type agentHandlers struct {
@@ -61,7 +71,7 @@ type agentHandlers struct {
 func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentView {
 	out := make([]agentView, 0, len(agents))
 	for _, a := range agents {
-		v := agentView{Agent: a, Pollers: []string{}}
+		v := agentView{Agent: a, Pollers: []string{}, SignsResults: len(a.PublicKey) > 0}
 		resp, err := h.presence.DescribeTaskQueue(ctx, a.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 		if err != nil {
 			h.log.Warn("describe agent task queue", "agent", a.Name, "error", err)
@@ -126,11 +136,16 @@ func (h *agentHandlers) create(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	credential, key, err := scan.NewCredential()
+	if err != nil {
+		return err
+	}
+	a.PublicKey = key
 	row, err := h.store.CreateAgent(c.Request.Context(), a)
 	if err != nil {
 		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: an agent named %q already exists", a.Name)
 	}
-	created(c, "agents", row.ID, row)
+	created(c, "agents", row.ID, createdAgent{agentView: h.views(c.Request.Context(), []scan.Agent{row})[0], Credential: credential})
 	return nil
 }
 

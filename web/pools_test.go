@@ -111,3 +111,30 @@ func TestPauseResumeRun(t *testing.T) {
 		t.Errorf("resuming a run without workflow = %d %s", w.Code, w.Body.String())
 	}
 }
+
+// TestAgentCredential: registering an agent shows its credential once; the
+// server keeps only the public key, and the agent shows it signs results.
+func TestAgentCredential(t *testing.T) {
+	e := newEnv(t)
+	var created struct {
+		agentView
+		Credential string `json:"credential"`
+	}
+	e.mustDo(t, "POST", "/api/v1/agents", fmt.Sprintf(`{"name": %q}`, uniq("signer")), http.StatusCreated, &created)
+	if scan.CheckCredential(created.Credential) != nil || !created.SignsResults {
+		t.Fatalf("registration = %+v", created)
+	}
+	w := e.do(t, "GET", fmt.Sprintf("/api/v1/agents/%d", created.ID), "")
+	if strings.Contains(w.Body.String(), created.Credential) || strings.Contains(w.Body.String(), "credential") {
+		t.Errorf("GET shows the credential again: %s", w.Body.String())
+	}
+	stored, err := testStore.GetAgent(context.Background(), created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := scan.ResultClaim{RunID: 1, ShardID: 2, Attempt: 1, Agent: created.Name}
+	sig, err := scan.SignResult(created.Credential, claim)
+	if err != nil || !scan.VerifyResult(stored.PublicKey, claim, sig) {
+		t.Errorf("the stored key does not check the credential's signatures (%v)", err)
+	}
+}

@@ -177,7 +177,7 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 	var r *activities.Results
 	for _, p := range partials {
 		in := activities.ParseResultsInput{RunID: runID, ShardID: p.spec.ShardID, Attempt: p.scanned.Attempt,
-			Raw: p.scanned.Raw, Agent: p.scanned.Agent, Partial: true}
+			Raw: p.scanned.Raw, Agent: p.scanned.Agent, Signature: p.scanned.Signature, Partial: true}
 		if p.spec.Scanner != scan.Nmap {
 			in.Scanner = p.spec.Scanner
 		}
@@ -303,7 +303,8 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 			// Finished while the others were being stopped: keep it too.
 			partials = append(partials, partialShard{spec: spec, scanned: scanned})
 		case err == nil:
-			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent}
+			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw,
+				Agent: scanned.Agent, Signature: scanned.Signature}
 			if spec.Scanner != scan.Nmap {
 				in.Scanner = spec.Scanner
 			}

@@ -53,6 +53,10 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MasscanAdapterIP: cfg.MasscanAdapterIP,
 		MasscanRouterMAC: cfg.MasscanRouterMAC,
 		NoRawSockets:     !raw,
+		Credential:       cfg.AgentCred,
+	}
+	if cfg.AgentCred == "" {
+		log.Warn("no --credential: this agent's results are accepted only if it was registered before credentials existed")
 	}
 	host, _ := os.Hostname()
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scantron/scantron/scan"
 )
 
 // Config is every setting of every subcommand, read from flags and the
@@ -55,6 +57,7 @@ type Config struct {
 	AgentName     string
 	AgentCapacity int
 	AgentPools    []string
+	AgentCred     string
 	NmapPath      string
 	WorkDir       string
 
@@ -199,6 +202,14 @@ var settings = []setting{
 				return errors.New("want a whole number from 1 to 256")
 			}
 			c.AgentCapacity = n
+			return nil
+		}},
+	{flag: "credential", env: "SCANTRON_AGENT_CREDENTIAL", usage: "the credential shown when the agent was registered; it signs the agent's results", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if err := scan.CheckCredential(v); err != nil {
+				return errors.New("want the credential POST /api/v1/agents returned (sct1_...)")
+			}
+			c.AgentCred = v
 			return nil
 		}},
 	{flag: "pools", env: "SCANTRON_AGENT_POOLS", usage: "comma-separated pools this agent takes shards from, besides its own scans", commands: "agent",

@@ -45,3 +45,8 @@ ALTER TABLE runs ADD CONSTRAINT runs_status_check
     CHECK (status IN ('pending', 'running', 'parsing', 'paused', 'completed', 'failed', 'cancelled'));
 DROP INDEX runs_unfinished_idx;
 CREATE INDEX runs_unfinished_idx ON runs (created_at) WHERE status IN ('pending', 'running', 'parsing', 'paused');
+
+-- The public half of an agent's credential: results the agent reports are
+-- signed with the private half, which only the agent has. NULL for agents
+-- registered before credentials existed, whose results are not checked.
+ALTER TABLE agents ADD COLUMN public_key bytea CHECK (length(public_key) = 32);
