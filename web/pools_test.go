@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/scantron/scantron/scan"
@@ -136,5 +139,30 @@ func TestAgentCredential(t *testing.T) {
 	sig, err := scan.SignResult(created.Credential, claim)
 	if err != nil || !scan.VerifyResult(stored.PublicKey, claim, sig) {
 		t.Errorf("the stored key does not check the credential's signatures (%v)", err)
+	}
+}
+
+// TestAgentRunningShards: an agent shows how many shards it is scanning now,
+// from the started scanner activities of unfinished runs.
+func TestAgentRunningShards(t *testing.T) {
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	r := e.startRun(t, e.makeScan(t, f).ID)
+	id := workflows.AgentIdentity(f.agent.Name, "h", "v1", 2)
+	scanner := func(state enumspb.PendingActivityState, identity string) *workflowpb.PendingActivityInfo {
+		return &workflowpb.PendingActivityInfo{ActivityType: &commonpb.ActivityType{Name: "RunScan"}, State: state, LastWorkerIdentity: identity}
+	}
+	e.temporal.mu.Lock()
+	e.temporal.pending = map[string][]*workflowpb.PendingActivityInfo{r.WorkflowID: {
+		scanner(enumspb.PENDING_ACTIVITY_STATE_STARTED, id),
+		scanner(enumspb.PENDING_ACTIVITY_STATE_STARTED, id),
+		scanner(enumspb.PENDING_ACTIVITY_STATE_SCHEDULED, ""), // waiting for an agent
+		scanner(enumspb.PENDING_ACTIVITY_STATE_STARTED, workflows.AgentIdentity("other", "h", "v1", 1)),
+	}}
+	e.temporal.mu.Unlock()
+	var a agentView
+	e.mustDo(t, "GET", fmt.Sprintf("/api/v1/agents/%d", f.agent.ID), "", http.StatusOK, &a)
+	if a.RunningShards != 2 {
+		t.Errorf("running_shards = %d, want 2", a.RunningShards)
 	}
 }

@@ -93,7 +93,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	b := base{log: cfg.Logger}
-	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}
+	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, runs: deps.Temporal, now: deps.Now}
 	return &Server{
 		log:        cfg.Logger,
 		api:        b,
@@ -107,7 +107,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal,
-			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now}},
+			agents: agents},
 	}, nil
 }
 
