@@ -450,3 +450,40 @@ func TestMasscanScan(t *testing.T) {
 		t.Errorf("shards = %+v", v.Shards)
 	}
 }
+
+// TestPauseAndResumeRun: pausing a pool run stops nmap on both agents and
+// shows the run paused; nothing scans while it is; resuming runs the
+// stopped shards again and the run completes with every host's ports.
+func TestPauseAndResumeRun(t *testing.T) {
+	hosts := []*targetHost{newTargetHostN(t, 4), newTargetHostN(t, 5)}
+	e := newPoolEnv(t, 2)
+	runID := e.startRun(e.makeScan(hosts, slowProfile))
+	e.waitScanning(runID, 2)
+
+	e.c.do("POST", fmt.Sprintf("/runs/%d/pause", runID), nil, http.StatusAccepted, nil)
+	deadline := time.Now().Add(15 * time.Second)
+	for scannersOf(hosts) > 0 || e.view(runID).Status != scan.RunPaused {
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after the pause: %d nmap processes, run %s", scannersOf(hosts), e.view(runID).Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // nothing is dispatched while paused
+	if n, v := scannersOf(hosts), e.view(runID); n > 0 || v.Status != scan.RunPaused {
+		t.Fatalf("while paused: %d nmap processes, run %s", n, v.Status)
+	}
+
+	e.c.do("POST", fmt.Sprintf("/runs/%d/resume", runID), nil, http.StatusAccepted, nil)
+	v := e.waitFinal(runID, 3*time.Minute)
+	if v.Status != scan.RunCompleted {
+		t.Fatalf("resumed run ended %s: %s", v.Status, v.Error)
+	}
+	got := e.results(runID)
+	for _, h := range hosts {
+		for port := range h.Ports {
+			if !strings.Contains(got, h.Addr) || !strings.Contains(got, fmt.Sprintf("%d/tcp:open", port)) {
+				t.Errorf("results lack %s port %d:\n%s", h.Addr, port, got)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/scantron/scantron/scan"
 )
@@ -59,4 +60,25 @@ func TestPools(t *testing.T) {
 	must(t, st.DeletePool(ctx, p.ID))
 	_, err = st.GetPool(ctx, p.ID)
 	wantErr(t, err, ErrNotFound)
+}
+
+func TestPausedRun(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	f := newFixture(t, st, "a")
+	run, err := st.CreateRun(ctx, f.scan.ID, "wf-paused")
+	must(t, err)
+	must(t, st.SetRunStatus(ctx, run.ID, scan.RunPaused, ""))
+	unfinished, err := st.ListUnfinishedRuns(ctx, time.Now().Add(time.Hour))
+	must(t, err)
+	if len(unfinished) != 1 || unfinished[0].Status != scan.RunPaused {
+		t.Fatalf("unfinished runs = %+v, want the paused run", unfinished)
+	}
+	must(t, st.KeepPartial(ctx, run.ID))
+	got, err := st.GetRun(ctx, run.ID)
+	must(t, err)
+	if got.Partial {
+		t.Errorf("a run without hosts marked partial: %+v", got)
+	}
 }

@@ -140,7 +140,7 @@ func (s *Store) DeleteRun(ctx context.Context, id int64) error {
 
 func validRunStatus(st scan.RunStatus) bool {
 	switch st {
-	case scan.RunPending, scan.RunRunning, scan.RunParsing, scan.RunCompleted, scan.RunFailed, scan.RunCancelled:
+	case scan.RunPending, scan.RunRunning, scan.RunParsing, scan.RunPaused, scan.RunCompleted, scan.RunFailed, scan.RunCancelled:
 		return true
 	}
 	return false
