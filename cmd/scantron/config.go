@@ -25,6 +25,7 @@ import (
 // Config is every setting of every subcommand, read from flags and the
 // environment in one place and checked before anything starts.
 type Config struct {
+	ConfigFile  string
 	DatabaseURL string
 
 	TemporalAddress   string
@@ -114,6 +115,8 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 const cmdsRemote = "server agent"
 
 var settings = []setting{
+	{flag: "config", env: "SCANTRON_CONFIG", usage: "file of SCANTRON_NAME=value lines, read after flags and the environment", commands: "server agent migrate dev",
+		bind: str(func(c *Config) *string { return &c.ConfigFile })},
 	{flag: "database-url", env: "SCANTRON_DATABASE_URL", usage: "PostgreSQL connection URL", commands: "server migrate", required: true,
 		bind: func(c *Config, v string) error {
 			u, err := url.Parse(v)
@@ -335,6 +338,24 @@ func loadConfig(command string, args []string, getenv func(string) string, stder
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("scantron %s: unexpected argument %q", command, fs.Arg(0))
 	}
+	// A config file fills in what neither a flag nor the environment set.
+	path := *values["config"]
+	if path == "" {
+		path = getenv("SCANTRON_CONFIG")
+	}
+	if path != "" {
+		file, err := readConfigFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("scantron %s: --config (SCANTRON_CONFIG): %w", command, err)
+		}
+		envOnly := getenv
+		getenv = func(name string) string {
+			if v := envOnly(name); v != "" {
+				return v
+			}
+			return file[name]
+		}
+	}
 	var cfg Config
 	var problems []string
 	for _, s := range settings {
@@ -369,6 +390,49 @@ func loadConfig(command string, args []string, getenv func(string) string, stder
 		return Config{}, fmt.Errorf("scantron %s: bad configuration:\n  %s", command, strings.Join(problems, "\n  "))
 	}
 	return cfg, nil
+}
+
+// readConfigFile reads NAME=value lines (the settings' environment names;
+// blank lines and # comments are skipped, a value may be quoted). An
+// unknown name is an error, so a typo does not silently do nothing.
+func readConfigFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.env] = true
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !known[name] {
+			return nil, fmt.Errorf("%s line %d: want SCANTRON_NAME=value with a known setting, got %q", path, i+1, clipLine(line))
+		}
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		}
+		out[name] = value
+	}
+	return out, nil
+}
+
+// clipLine keeps an error about a config line short, and never shows more
+// of a line that may hold a secret than its start.
+func clipLine(s string) string {
+	if name, _, ok := strings.Cut(s, "="); ok {
+		return name + "=..."
+	}
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }
 
 func defaultNote(s setting) string {
