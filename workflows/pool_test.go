@@ -286,3 +286,15 @@ func TestCancelWhilePaused(t *testing.T) {
 		t.Errorf("FinishRun = %+v", h.finishes)
 	}
 }
+
+// A shard running past StartToClose in a pool is named by the pool.
+func TestPoolRunTooLong(t *testing.T) {
+	h := newPoolHarness(t, 1, 1)
+	h.scanner(func(int64, int) error { return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil) })
+	if _, err := h.run(t); err == nil {
+		t.Fatal("workflow succeeded")
+	}
+	if len(h.finishes) != 1 || !strings.Contains(h.finishes[0].Error, `a shard on pool "edge" ran longer than 1h0m0s`) {
+		t.Errorf("FinishRun = %+v", h.finishes)
+	}
+}

@@ -117,8 +117,11 @@ func explainAgentError(start activities.StartRunResult, err error) error {
 		case enumspb.TIMEOUT_TYPE_HEARTBEAT:
 			return temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("pool %q: agents stopped responding during a shard (no heartbeat for %s, %d attempts)", start.PoolName, t.Heartbeat, scannerAttempts), "AgentLost", err)
+		case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("a shard on pool %q ran longer than %s", start.PoolName, t.StartToClose), "ScanTooLong", err)
 		}
-		agent = "of pool " + start.PoolName
+		return err
 	}
 	switch timeout.TimeoutType() {
 	case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
