@@ -215,8 +215,10 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		spec   scan.Spec
 		cancel workflow.CancelFunc
 		paused bool // stopped by a pause: to be run again
+		done   bool
 	}
-	inFlight := map[workflow.Future]*flight{} // looked up and ranged over only to cancel
+	inFlight := map[workflow.Future]*flight{} // looked up, never ranged over
+	var dispatched []*flight                  // in dispatch order, for a deterministic pause
 	queue := append([]scan.Spec(nil), start.Specs...)
 	var finished workflow.Future
 	var signal string
@@ -245,7 +247,9 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 			queue = queue[1:]
 			fctx, cancel := workflow.WithCancel(scanCtx)
 			f := workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: spec})
-			inFlight[f] = &flight{spec: spec, cancel: cancel}
+			fl := &flight{spec: spec, cancel: cancel}
+			inFlight[f] = fl
+			dispatched = append(dispatched, fl)
 			sel.AddFuture(f, func(f workflow.Future) { finished = f })
 		}
 	}
@@ -272,9 +276,11 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		case SignalPause:
 			if !paused && firstErr == nil {
 				paused = true
-				for _, fl := range inFlight {
-					fl.paused = true
-					fl.cancel()
+				for _, fl := range dispatched {
+					if !fl.done {
+						fl.paused = true
+						fl.cancel()
+					}
 				}
 				setPaused(true)
 			}
@@ -295,6 +301,7 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		}
 		fl := inFlight[finished]
 		delete(inFlight, finished)
+		fl.done = true
 		spec := fl.spec
 		var scanned activities.RunScanResult
 		err := finished.Get(ctx, &scanned)
