@@ -487,3 +487,55 @@ func TestPauseAndResumeRun(t *testing.T) {
 		}
 	}
 }
+
+// TestPinnedScanWaitsForItsAgent: a scan pinned to one agent whose agent is
+// killed mid-shard is retried on that agent's queue, and completes when the
+// agent comes back, with the same results as before.
+func TestPinnedScanWaitsForItsAgent(t *testing.T) {
+	host := newTargetHostN(t, 6)
+	e := newPoolEnv(t, 0)
+	name := uniqName("pinned")
+	cred := e.register(name)
+	env := append(e.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_CREDENTIAL="+cred)
+	agent := startScantron(t, env, "agent")
+
+	var agents []scan.Agent
+	e.c.do("GET", "/agents", nil, http.StatusOK, &agents)
+	var agentID int64
+	for _, a := range agents {
+		if a.Name == name {
+			agentID = a.ID
+		}
+	}
+	poolScan := e.makeScan([]*targetHost{host}, slowProfile)
+	var sc scan.Scan
+	e.c.do("GET", fmt.Sprintf("/scans/%d", poolScan), nil, http.StatusOK, &sc)
+	var pinned struct {
+		ID int64 `json:"id"`
+	}
+	e.c.do("POST", "/scans", map[string]any{"name": uniqName("scan"), "site_id": sc.SiteID, "profile_id": sc.ProfileID, "agent_id": agentID}, http.StatusCreated, &pinned)
+
+	runID := e.startRun(pinned.ID)
+	e.waitScanning(runID, 1)
+	time.Sleep(2 * time.Second)
+	if err := agent.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-agent.done
+	// Past the heartbeat timeout the shard waits on the agent's queue.
+	time.Sleep(8 * time.Second)
+	if v := e.view(runID); v.Status.Final() {
+		t.Fatalf("run ended %s (%s) while its agent was away", v.Status, v.Error)
+	}
+	startScantron(t, env, "agent")
+	v := e.waitFinal(runID, 2*time.Minute)
+	if v.Status != scan.RunCompleted || len(v.Shards) != 1 || v.Shards[0].Attempt != 2 || v.Shards[0].RanBy != name {
+		t.Fatalf("run ended %s (%s), shards %+v; want completed by %s on attempt 2", v.Status, v.Error, v.Shards, name)
+	}
+	got := e.results(runID)
+	for port := range host.Ports {
+		if !strings.Contains(got, fmt.Sprintf("%d/tcp:open", port)) {
+			t.Errorf("results lack port %d:\n%s", port, got)
+		}
+	}
+}
