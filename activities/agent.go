@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,9 +39,11 @@ type Agent struct {
 	// scan.NewCredential), so results cannot be forged by anyone with
 	// access to Temporal alone.
 	Credential string
-	// NoRawSockets says the agent lacks CAP_NET_RAW: masscan specs are
-	// refused at once with a clear error rather than failing in masscan.
-	NoRawSockets bool
+	// NoRawSockets names the scanners that cannot open raw sockets here
+	// (no CAP_NET_RAW, neither the agent's nor the binary's own): their
+	// specs that need raw sockets are refused at once with a clear error,
+	// rather than failing in the scanner attempt after attempt.
+	NoRawSockets map[scan.Scanner]bool
 	// WorkDir holds scanner output until it is uploaded ("" = os.TempDir()).
 	WorkDir string
 	// HeartbeatEvery is how often progress is reported. It must be well under
@@ -76,9 +79,11 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err := spec.Validate(); err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
-	if spec.Scanner == scan.Masscan && a.NoRawSockets {
-		err := fmt.Errorf("agent %q cannot run masscan: it lacks CAP_NET_RAW (run it as root or grant the capability)", a.Name)
-		return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ScannerMissing", err)
+	if a.NoRawSockets[spec.Scanner] {
+		if opt, ok := needsRawSockets(spec); ok {
+			err := fmt.Errorf("agent %q cannot run this %s scan (%s): neither it nor %s has CAP_NET_RAW; run the agent as root or give %s the capability", a.Name, spec.Scanner, opt, spec.Scanner, spec.Scanner)
+			return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ScannerMissing", err)
+		}
 	}
 	attempt := int(activity.GetInfo(ctx).Attempt)
 
@@ -136,6 +141,24 @@ func (a *Agent) signed(spec scan.Spec, res RunScanResult) (RunScanResult, error)
 	}
 	res.Signature = sig
 	return res, nil
+}
+
+// rawNmapOptions are the nmap options that send raw packets. Without them
+// nmap, unprivileged, falls back to connect scans and needs none.
+var rawNmapOptions = []string{"-sS", "-sU", "-sA", "-sW", "-sM", "-sN", "-sF", "-sX", "-sY", "-sZ", "-sO", "-O", "--traceroute", "--privileged"}
+
+// needsRawSockets says whether spec needs raw sockets, and why: masscan
+// always does, nmap for the options above.
+func needsRawSockets(spec scan.Spec) (string, bool) {
+	if spec.Scanner == scan.Masscan {
+		return "masscan sends raw packets", true
+	}
+	for _, o := range spec.Options {
+		if slices.Contains(rawNmapOptions, o) {
+			return "option " + o, true
+		}
+	}
+	return "", false
 }
 
 // command is the scanner program and its arguments for spec.

@@ -36,13 +36,19 @@ func (m *hostMerger) add(h report.Host) {
 			cur.Ports = append(cur.Ports, p)
 			continue
 		}
-		// A banner element repeats the port with the service it found.
+		// A banner element repeats the port with what it found: its
+		// "service" is the kind of banner (ssh, http, title, ...). The
+		// first names the service; every banner is kept.
 		have := &cur.Ports[i]
-		if p.Service.Name != "" {
+		if have.Service.Name == "" {
 			have.Service.Name = p.Service.Name
 		}
-		if p.Service.Banner != "" {
+		switch {
+		case p.Service.Banner == "":
+		case have.Service.Banner == "":
 			have.Service.Banner = p.Service.Banner
+		default:
+			have.Service.Banner += "\n" + p.Service.Name + ": " + p.Service.Banner
 		}
 		if have.State == "" {
 			have.State, have.Reason = p.State, p.Reason
@@ -61,9 +67,17 @@ func portIndex(ports []report.Port, p report.Port) int {
 
 // emit hands the merged hosts on in the order their addresses first
 // appeared.
+// Banners are stored as the port's extra info, where nmap's version
+// detection puts its details.
 func (m *hostMerger) emit(fn func(report.Host) error) error {
 	for _, ip := range m.order {
-		if err := fn(*m.hosts[ip]); err != nil {
+		h := m.hosts[ip]
+		for i := range h.Ports {
+			if s := &h.Ports[i].Service; s.ExtraInfo == "" {
+				s.ExtraInfo = s.Banner
+			}
+		}
+		if err := fn(*h); err != nil {
 			return err
 		}
 	}

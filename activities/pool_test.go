@@ -151,3 +151,28 @@ func TestParseResultsChecksTheAgentsSignature(t *testing.T) {
 		}
 	}
 }
+
+// An agent whose scanner cannot open raw sockets refuses the scans that
+// need them, naming why, and still runs the ones that do not.
+func TestRunScanRefusesRawScansWithoutCapability(t *testing.T) {
+	f := newFixture(t, "")
+	f.agent.NoRawSockets = map[scan.Scanner]bool{scan.Nmap: true, scan.Masscan: true}
+	env := newEnv(f)
+	for _, tt := range []struct {
+		spec scan.Spec
+		want string
+	}{
+		{scan.Spec{RunID: 990101, ShardID: 990101, Scanner: scan.Nmap, Options: []string{"-n", "-sS", "-p", "22"}, Targets: []string{"127.0.0.1"}}, "option -sS"},
+		{scan.Spec{RunID: 990102, ShardID: 990102, Scanner: scan.Masscan, Options: []string{"-p", "22"}, Targets: []string{"198.18.0.2"}}, "masscan sends raw packets"},
+	} {
+		_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: tt.spec})
+		if !isNonRetryable(err, "ScannerMissing") || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "CAP_NET_RAW") {
+			t.Errorf("%s %v: error %v, want a non-retryable refusal naming %q", tt.spec.Scanner, tt.spec.Options, err, tt.want)
+		}
+	}
+	// A connect scan needs no raw sockets.
+	spec := scan.Spec{RunID: 990103, ShardID: 990103, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "-p", fmt.Sprint(f.ports4[0])}, Targets: []string{"127.0.0.1"}}
+	if _, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec}); err != nil {
+		t.Errorf("connect scan refused: %v", err)
+	}
+}

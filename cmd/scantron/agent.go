@@ -7,6 +7,7 @@ import (
 	"os/exec"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workers"
 	"github.com/scantron/scantron/workflows"
 )
@@ -22,15 +23,21 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	// masscan is optional: without it (or without raw sockets) the agent
 	// runs nmap scans and refuses masscan ones with a clear error.
 	masscanVersion, merr := workers.PreflightMasscan(ctx, cfg.MasscanPath)
-	raw := workers.RawSockets()
-	if path, err := exec.LookPath(cfg.MasscanPath); err == nil && workers.FileRawSockets(path) {
-		raw = true // masscan has the capability itself
-	}
-	switch {
-	case merr != nil:
+	if merr != nil {
 		log.Warn("masscan scans will fail on this agent", "error", merr)
-	case !raw:
-		log.Warn("masscan and nmap SYN scans will fail on this agent: neither it nor masscan has CAP_NET_RAW; run it as root or give the binaries the capability (setcap cap_net_raw,cap_net_admin+eip)")
+	}
+	// A scanner may open raw sockets if the agent may, or if its binary
+	// has the capability itself (as the Dockerfile gives them).
+	noRaw := map[scan.Scanner]bool{}
+	agentRaw := workers.RawSockets()
+	for scanner, bin := range map[scan.Scanner]string{scan.Nmap: cfg.NmapPath, scan.Masscan: cfg.MasscanPath} {
+		path, err := exec.LookPath(bin)
+		if agentRaw || (err == nil && workers.FileRawSockets(path)) {
+			continue
+		}
+		noRaw[scanner] = true
+		log.Warn("raw-socket scans will be refused on this agent: neither it nor the scanner has CAP_NET_RAW; run it as root or give the binary the capability (setcap cap_net_raw,cap_net_admin+eip)",
+			"scanner", scanner, "refused", "masscan, and nmap -sS/-sU/-O and the like")
 	}
 	objs, err := openObjects(ctx, cfg, log, false)
 	if err != nil {
@@ -52,7 +59,7 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MasscanAdapter:   cfg.MasscanAdapter,
 		MasscanAdapterIP: cfg.MasscanAdapterIP,
 		MasscanRouterMAC: cfg.MasscanRouterMAC,
-		NoRawSockets:     !raw,
+		NoRawSockets:     noRaw,
 		Credential:       cfg.AgentCred,
 	}
 	if cfg.AgentCred == "" {
@@ -60,7 +67,7 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	host, _ := os.Hostname()
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,
-		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", raw, "version", version)
+		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", agentRaw, "version", version)
 	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
 		Capacity: cfg.AgentCapacity,
 		Pools:    cfg.AgentPools,
