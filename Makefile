@@ -51,9 +51,10 @@ lint: tools ## gofmt, go vet, staticcheck, docker-compose config
 # Sizes of the generated files the parser comparison runs on.
 BENCH_SIZES ?= 10MB,100MB,1GB
 
-bench: ## run the benchmarks, then compare the XML parsers on BENCH_SIZES files
+bench: ## run the benchmarks, the XML parser comparison on BENCH_SIZES files, and the pool harness (1, 2, 4 agents)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./scan/report/internal/benchparse -sizes $(BENCH_SIZES)
+	set -o pipefail; SCANTRON_BENCH_POOL=1 $(GO) test -count=1 -run '^TestPoolScaling$$' -v ./e2e/ | grep -E '^(agents=|no network|--- |ok|FAIL)'
 
 clean-data: ## delete .data (the dev stack's state); stops nothing, so stop `make run` first
 	rm -rf .data

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/nmap"
 	"github.com/scantron/scantron/scan/signing"
 )
@@ -29,6 +31,21 @@ type Agent struct {
 	Name     string
 	Objects  RawUploader
 	NmapPath string
+	// MasscanPath is the masscan binary ("" = "masscan" from PATH).
+	MasscanPath string
+	// MasscanAdapter, MasscanAdapterIP and MasscanRouterMAC tell masscan
+	// which interface, source address and next-hop MAC to use on this
+	// machine. They are the agent operator's to set, never a profile's.
+	MasscanAdapter, MasscanAdapterIP, MasscanRouterMAC string
+	// Credential, when set, signs every result the agent reports (see
+	// scan.NewCredential), so results cannot be forged by anyone with
+	// access to Temporal alone.
+	Credential string
+	// NoRawSockets names the scanners that cannot open raw sockets here
+	// (no CAP_NET_RAW, neither the agent's nor the binary's own): their
+	// specs that need raw sockets are refused at once with a clear error,
+	// rather than failing in the scanner attempt after attempt.
+	NoRawSockets map[scan.Scanner]bool
 	// WorkDir holds scanner output until it is uploaded ("" = os.TempDir()).
 	WorkDir string
 	// HeartbeatEvery is how often progress is reported. It must be well under
@@ -54,6 +71,9 @@ type RunScanResult struct {
 	Agent    string        `json:"agent"`
 	Attempt  int           `json:"attempt"`
 	Duration time.Duration `json:"duration"`
+	// Signature is the agent's signature of the shard, attempt, agent and
+	// output (scan.ResultClaim); empty from an agent without a credential.
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // RunScan runs the scanner for one shard, heartbeating with progress, then
@@ -72,9 +92,11 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err := spec.Validate(); err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
-	if spec.Scanner != scan.Nmap {
-		err := fmt.Errorf("%w: this agent does not run %s scans yet", scan.ErrInvalidSpec, spec.Scanner)
-		return RunScanResult{}, nonRetryable(err)
+	if a.NoRawSockets[spec.Scanner] {
+		if opt, ok := needsRawSockets(spec); ok {
+			err := fmt.Errorf("agent %q cannot run this %s scan (%s): neither it nor %s has CAP_NET_RAW; run the agent as root or give %s the capability", a.Name, spec.Scanner, opt, spec.Scanner, spec.Scanner)
+			return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ScannerMissing", err)
+		}
 	}
 	attempt := int(activity.GetInfo(ctx).Attempt)
 
@@ -85,26 +107,26 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	defer os.RemoveAll(dir)
 	xmlPath := filepath.Join(dir, "out.xml")
 
-	access, err := checkRawSockets(a.NmapPath, spec)
+	binary := a.NmapPath
+	if spec.Scanner == scan.Masscan {
+		binary = a.masscanBinary()
+	}
+	access, err := checkRawSockets(binary, spec)
 	if err != nil {
 		return RunScanResult{}, err
 	}
-	var extra []nmap.Option
-	if access.NeedsPrivilegedFlag() {
-		extra = append(extra, nmap.WithPrivileged())
-	}
-	if a.Interface != "" {
-		extra = append(extra, nmap.WithInterface(a.Interface))
-	}
-	args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), extra...)
+	binary, args, err := a.command(spec, xmlPath, access)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
 
 	hb := newHeartbeater(ctx, a.Name, spec.ShardID, a.heartbeatEvery())
 	defer hb.stop()
+	// masscan is run by the same runner: own process group, killed with
+	// the activity. Its status line goes to stderr, so only nmap reports
+	// progress; the heartbeat still proves the agent alive.
 	runErr := nmap.Run(ctx, nmap.RunOptions{
-		Binary: a.NmapPath,
+		Binary: binary,
 		Args:   args,
 		Dir:    dir,
 		OnProgress: func(p nmap.Progress) {
@@ -112,7 +134,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		},
 	})
 	if ctx.Err() != nil {
-		return RunScanResult{}, ctx.Err()
+		return a.keepPartial(ctx, spec, attempt, xmlPath, start)
 	}
 	if runErr != nil {
 		if errors.Is(runErr, nmap.ErrScannerNotFound) {
@@ -127,7 +149,102 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err != nil {
 		return RunScanResult{}, wrap("upload scanner output", err)
 	}
-	return RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)}, nil
+	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
+}
+
+// signed adds the agent's signature to a result.
+func (a *Agent) signed(spec scan.Spec, res RunScanResult) (RunScanResult, error) {
+	if a.Credential == "" {
+		return res, nil
+	}
+	sig, err := scan.SignResult(a.Credential, scan.ResultClaim{RunID: spec.RunID, ShardID: spec.ShardID, Attempt: res.Attempt, Agent: res.Agent, Raw: res.Raw})
+	if err != nil {
+		return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadCredential", err)
+	}
+	res.Signature = sig
+	return res, nil
+}
+
+// rawNmapOptions are the nmap options that send raw packets. Without them
+// nmap, unprivileged, falls back to connect scans and needs none.
+var rawNmapOptions = []string{"-sS", "-sU", "-sA", "-sW", "-sM", "-sN", "-sF", "-sX", "-sY", "-sZ", "-sO", "-O", "--traceroute", "--privileged"}
+
+// needsRawSockets says whether spec needs raw sockets, and why: masscan
+// always does, nmap for the options above.
+func needsRawSockets(spec scan.Spec) (string, bool) {
+	if spec.Scanner == scan.Masscan {
+		return "masscan sends raw packets", true
+	}
+	for _, o := range spec.Options {
+		if slices.Contains(rawNmapOptions, o) {
+			return "option " + o, true
+		}
+	}
+	return "", false
+}
+
+// command is the scanner program and its arguments for spec.
+func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess) (string, []string, error) {
+	switch spec.Scanner {
+	case scan.Nmap:
+		var extra []nmap.Option
+		if access.NeedsPrivilegedFlag() {
+			extra = append(extra, nmap.WithPrivileged())
+		}
+		if a.Interface != "" {
+			// Profiles cannot pick an interface; the agent's operator can.
+			extra = append(extra, nmap.WithInterface(a.Interface))
+		}
+		args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), extra...)
+		return a.NmapPath, args, err
+	case scan.Masscan:
+		// A rate in the options would override the capped one, which
+		// comes first; the server takes it out, and so does the agent,
+		// in case the spec was altered on the way.
+		opts, _, err := masscan.TakeRate(spec.Options)
+		if err != nil {
+			return "", nil, err
+		}
+		spec.Options = opts
+		args, err := masscan.SpecArgs(spec, xmlPath, masscan.WithRate(spec.Rate),
+			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC))
+		return a.masscanBinary(), args, err
+	}
+	return "", nil, fmt.Errorf("%w: unknown scanner %q", scan.ErrInvalidSpec, spec.Scanner)
+}
+
+func (a *Agent) masscanBinary() string {
+	if a.MasscanPath == "" {
+		return "masscan"
+	}
+	return a.MasscanPath
+}
+
+// partialUploadTimeout bounds the upload of a stopped scanner's output.
+const partialUploadTimeout = 30 * time.Second
+
+// keepPartial is RunScan's end when the activity was cancelled: the scanner
+// has been killed, and what it wrote so far is uploaded and returned in the
+// cancellation's details, so the run keeps the hosts it had finished. A
+// scanner that wrote nothing, or an upload that fails, leaves a plain
+// cancellation.
+func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, xmlPath string, start time.Time) (RunScanResult, error) {
+	if info, err := os.Stat(xmlPath); err != nil || info.Size() == 0 {
+		return RunScanResult{}, ctx.Err()
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partialUploadTimeout)
+	defer cancel()
+	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
+	ref, err := a.Objects.PutFile(uctx, key, xmlPath, "application/xml")
+	if err != nil {
+		activity.GetLogger(ctx).Warn("could not keep a stopped scan's output", "shard", spec.ShardID, "error", err)
+		return RunScanResult{}, ctx.Err()
+	}
+	res, err := a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
+	if err != nil {
+		return RunScanResult{}, ctx.Err()
+	}
+	return RunScanResult{}, temporal.NewCanceledError(res)
 }
 
 func (a *Agent) verify(spec scan.Spec, now time.Time) error {

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/report"
 	"github.com/scantron/scantron/scan/signing"
 )
@@ -34,6 +35,11 @@ type RunStore interface {
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	GetShard(ctx context.Context, id int64) (scan.Shard, error)
 	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
+	KeepPartial(ctx context.Context, runID int64) error
+	// AgentPublicKey returns the key that checks the named agent's
+	// results (nil for an agent without a credential) and whether such an
+	// agent is registered.
+	AgentPublicKey(ctx context.Context, name string) (key []byte, registered bool, err error)
 	ReplaceShardResults(ctx context.Context, runID, shardID int64, attempt int, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
 	ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error
@@ -62,6 +68,15 @@ type Results struct {
 	Objects      Blobs
 	MaxAddresses uint64
 	Timeouts     Timeouts
+	// ShardSize is the most addresses one shard covers when the scan does
+	// not say (0 = scan.DefaultShardSize).
+	ShardSize uint64
+	// Capacity, when set, tells how many scans the agents polling a task
+	// queue can run at once now (0 when none polls). A run keeps no more
+	// shards in flight than that, so a shard waits in the queue only while
+	// no agent is there to take it, and ScheduleToStart keeps meaning
+	// "offline" rather than "busy".
+	Capacity func(ctx context.Context, taskQueue string) (int, error)
 	// ExportTargets also receive each run's exports (a directory or an S3
 	// prefix that log forwarders watch); none by default.
 	ExportTargets []ExportTarget
@@ -89,19 +104,24 @@ type StartRunInput struct {
 }
 
 // StartRunResult is the plan of the run: one spec per shard, all for the
-// same agent.
+// same task queue: the scan's agent's, or its pool's.
 type StartRunResult struct {
 	RunID     int64       `json:"run_id"`
 	Specs     []scan.Spec `json:"specs"`
-	AgentName string      `json:"agent_name"`
+	AgentName string      `json:"agent_name"`          // "" for a pool
+	PoolName  string      `json:"pool_name,omitempty"` // "" for an agent
 	TaskQueue string      `json:"task_queue"`
 	Timeouts  Timeouts    `json:"timeouts"`
+	// Parallel is how many shards may be in flight at once: the capacity
+	// polling the task queue when the run started; 0 means no limit.
+	Parallel int `json:"parallel,omitempty"`
 }
 
 // StartRun creates or finds the run row, resolves the targets minus site and
 // global exclusions, checks the profile's options and records the shards:
-// one per address family, since a scanner run takes only one. A scan that
-// cannot run as defined fails here, before any agent is involved.
+// per address family, since a scanner run takes only one, and at most the
+// shard size in addresses each. A scan that cannot run as defined fails
+// here, before any agent is involved.
 func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
 	run, err := r.Store.CreateRun(ctx, in.ScanID, in.WorkflowID)
 	if err != nil {
@@ -124,8 +144,12 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		return StartRunResult{}, wrap("store targets", err)
 	}
 	var specs []scan.Spec
-	for i, part := range resolved.ByFamily() {
-		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets)
+	size := plan.Scan.ShardSize
+	if size == 0 {
+		size = r.ShardSize
+	}
+	for i, part := range resolved.Shards(size) {
+		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets) // agent 0 for a pool
 		if err != nil {
 			return StartRunResult{}, wrap("create shard", err)
 		}
@@ -145,13 +169,25 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 			return StartRunResult{}, wrap("mark shard running", err)
 		}
 	}
-	return StartRunResult{
+	out := StartRunResult{
 		RunID:     run.ID,
 		Specs:     specs,
 		AgentName: plan.Agent.Name,
 		TaskQueue: plan.Agent.TaskQueue,
 		Timeouts:  r.timeouts(),
-	}, nil
+	}
+	if plan.Scan.PoolID != 0 {
+		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
+	}
+	if r.Capacity != nil {
+		n, err := r.Capacity(ctx, out.TaskQueue)
+		if err != nil {
+			// Without it the run dispatches every shard at once, as before.
+			activity.GetLogger(ctx).Warn("cannot learn the capacity of the task queue", "task_queue", out.TaskQueue, "error", err)
+		}
+		out.Parallel = n
+	}
+	return out, nil
 }
 
 func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
@@ -171,7 +207,16 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
-	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}, resolved, nil
+	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
+	if spec.Scanner == scan.Masscan {
+		// The profile's rate and the site's cap: the lower one goes.
+		var rate float64
+		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
+			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+		}
+		spec.Rate = masscan.CapRate(rate, float64(plan.Site.MaxRate))
+	}
+	return spec, resolved, nil
 }
 
 func (r *Results) timeouts() Timeouts {
@@ -188,12 +233,35 @@ func (r *Results) timeouts() Timeouts {
 	return t
 }
 
+// SetRunStatusInput records that a run was paused or resumed.
+type SetRunStatusInput struct {
+	RunID  int64          `json:"run_id"`
+	Status scan.RunStatus `json:"status"` // paused or running
+}
+
+// SetRunStatus records a pause or a resume of a run.
+func (r *Results) SetRunStatus(ctx context.Context, in SetRunStatusInput) error {
+	if in.Status != scan.RunPaused && in.Status != scan.RunRunning {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status %q is not paused or running", in.Status), ErrTypeInvalidSpec, nil)
+	}
+	return wrap("set run status", r.Store.SetRunStatus(ctx, in.RunID, in.Status, ""))
+}
+
 // ParseResultsInput names a shard's stored output.
 type ParseResultsInput struct {
 	RunID   int64        `json:"run_id"`
 	ShardID int64        `json:"shard_id"`
 	Attempt int          `json:"attempt"`
 	Raw     scan.BlobRef `json:"raw"`
+	Agent   string       `json:"agent,omitempty"` // who ran the scanner
+	// Scanner says how to read Raw; "" is nmap.
+	Scanner scan.Scanner `json:"scanner,omitempty"`
+	// Signature is the agent's, from RunScanResult.
+	Signature []byte `json:"signature,omitempty"`
+	// Partial is output of a scanner stopped by a cancel: a cut-off
+	// document is expected, every complete host in it is stored, and the
+	// shard is left to be closed as cancelled.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // ParseResultsResult counts what was stored.
@@ -213,6 +281,9 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	if err := in.Raw.Validate(); err != nil {
 		return ParseResultsResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
 	}
+	if err := r.checkSignature(ctx, in); err != nil {
+		return ParseResultsResult{}, err
+	}
 	if sh, err := r.Store.GetShard(ctx, in.ShardID); err != nil {
 		return ParseResultsResult{}, wrap("find shard", err)
 	} else if sh.Attempt > in.Attempt {
@@ -222,7 +293,7 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	if err := r.Store.SetRunStatus(ctx, in.RunID, scan.RunParsing, ""); err != nil {
 		return ParseResultsResult{}, wrap("mark run parsing", err)
 	}
-	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardScanned, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
+	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardScanned, Attempt: in.Attempt, Raw: &in.Raw, RanBy: in.Agent}); err != nil {
 		return ParseResultsResult{}, wrap("mark shard scanned", err)
 	}
 	body, err := r.Objects.Get(ctx, in.Raw)
@@ -233,13 +304,27 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 
 	var parsed int
 	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, in.Attempt, func(emit func(report.Host) error) error {
+		var merged *hostMerger
+		if in.Scanner == scan.Masscan {
+			merged = newHostMerger()
+		}
 		_, err := report.ParseAny(body, func(h report.Host) error {
 			parsed++
 			if parsed%500 == 0 {
 				activity.RecordHeartbeat(ctx, parsed)
 			}
+			if merged != nil {
+				merged.add(h)
+				return nil
+			}
 			return emit(h)
 		})
+		if in.Partial && errors.Is(err, report.ErrTruncated) {
+			err = nil // the hosts before the cut are what the scan found
+		}
+		if err == nil && merged != nil {
+			err = merged.emit(emit)
+		}
 		return err
 	})
 	if errors.Is(err, report.ErrTruncated) {
@@ -254,10 +339,43 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 		activity.GetLogger(ctx).Warn("results of an older attempt arrived late; kept the newer ones", "shard", in.ShardID, "attempt", in.Attempt)
 		return ParseResultsResult{Stale: true}, nil
 	}
+	if in.Partial {
+		return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
+	}
 	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardCompleted, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
 		return ParseResultsResult{}, wrap("mark shard completed", err)
 	}
 	return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
+}
+
+// ErrTypeUntrusted marks a result its agent did not sign.
+const ErrTypeUntrusted = "UntrustedResult"
+
+// checkSignature accepts a result only if the agent named in it signed it
+// with its credential. Agents registered before credentials existed have no
+// key, and their results are taken as before (the input then names no
+// agent, or one without a key).
+func (r *Results) checkSignature(ctx context.Context, in ParseResultsInput) error {
+	if in.Agent == "" {
+		return nil // from a run started before agents reported themselves
+	}
+	key, registered, err := r.Store.AgentPublicKey(ctx, in.Agent)
+	if err != nil {
+		return wrap("find agent", err)
+	}
+	if !registered {
+		msg := fmt.Sprintf("result of shard %d comes from agent %q, which is not registered", in.ShardID, in.Agent)
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+	}
+	if len(key) == 0 {
+		return nil
+	}
+	claim := scan.ResultClaim{RunID: in.RunID, ShardID: in.ShardID, Attempt: in.Attempt, Agent: in.Agent, Raw: in.Raw}
+	if !scan.VerifyResult(key, claim, in.Signature) {
+		msg := fmt.Sprintf("result of shard %d is not signed by agent %q's credential: refused", in.ShardID, in.Agent)
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+	}
+	return nil
 }
 
 // ExportResultsInput names the run to export.
@@ -504,8 +622,14 @@ func EndRun(ctx context.Context, store RunStore, in FinishRunInput) (scan.Run, e
 			}
 		}
 	}
+	if err := store.KeepPartial(ctx, run.ID); err != nil {
+		return scan.Run{}, wrap("keep partial results", err)
+	}
 	if err := store.SetRunStatus(ctx, run.ID, in.Status, in.Error); err != nil {
 		return scan.Run{}, wrap("set run status", err)
+	}
+	if ended, err := store.GetRunByWorkflowID(ctx, in.WorkflowID); err == nil {
+		return ended, nil
 	}
 	run.Status, run.Error = in.Status, in.Error
 	return run, nil

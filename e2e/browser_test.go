@@ -119,7 +119,7 @@ func (b browser) text(sel string) string {
 // its ports.
 func TestBrowser(t *testing.T) {
 	target := newTargetHost(t)
-	base, admin := startServer(t, "browser-agent")
+	base, admin, env := startServer(t)
 	b := browser{t: t, ctx: newBrowser(t)}
 
 	b.run("log in",
@@ -137,7 +137,10 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("agent-name"), "browser-agent"),
 		chromedp.Submit(chromedp.ID("agent-name")),
 		chromedp.WaitVisible(`//td[text()="browser-agent"]`),
+		chromedp.WaitVisible(chromedp.ID("new-credential")),
 	)
+	// The operator starts the agent with the credential the page showed.
+	startAgent(t, env, "browser-agent", b.text("#new-credential"))
 
 	// A bad target is refused on the page, beside the targets field.
 	b.run("submit a bad site",

@@ -125,19 +125,31 @@ const (
 	adminPassword = "e2e admin password"
 )
 
-// startServerAndAgent runs a server and one agent, registered under
-// agentName, and returns the server's base URL and an admin API client.
+// startServerAndAgent runs a server, registers an agent named agentName
+// and starts it with the credential registration gave, and returns the
+// server's base URL and an admin API client.
 func startServerAndAgent(t *testing.T, agentName string) (string, api, scan.Agent) {
 	t.Helper()
-	base, c := startServer(t, agentName)
-	var agent scan.Agent
+	base, c, env := startServer(t)
+	var agent struct {
+		scan.Agent
+		Credential string `json:"credential"`
+	}
 	c.do("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
-	return base, c, agent
+	startAgent(t, env, agentName, agent.Credential)
+	return base, c, agent.Agent
 }
 
-// startServer runs a server and an agent named agentName, not yet
-// registered, and returns the server's base URL and an admin API client.
-func startServer(t *testing.T, agentName string) (string, api) {
+// startAgent runs an agent with the credential its registration gave: it
+// signs its results with it.
+func startAgent(t *testing.T, env []string, name, credential string) *process {
+	t.Helper()
+	return startScantron(t, append(env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_CREDENTIAL="+credential), "agent")
+}
+
+// startServer runs a server and returns its base URL, an admin API client
+// and the environment its agents need.
+func startServer(t *testing.T) (string, api, []string) {
 	t.Helper()
 	port, err := devstack.FreePort()
 	if err != nil {
@@ -148,8 +160,7 @@ func startServer(t *testing.T, agentName string) (string, api) {
 	server := startScantron(t, env, "server")
 	base := "http://" + listen
 	waitHealthy(t, base, server)
-	startScantron(t, append(env, "SCANTRON_AGENT_NAME="+agentName), "agent")
-	return base, adminAPI(t, base)
+	return base, adminAPI(t, base), env
 }
 
 func stackEnv(listen string) []string {

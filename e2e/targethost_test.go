@@ -25,12 +25,32 @@ type targetHost struct {
 	Addr      string
 	Namespace string // "" when on loopback
 	Ports     map[int]service
+
+	// Set for a namespace host: this side's end of the link and the
+	// host's MAC, which masscan needs to send to it.
+	HostIf, HostIP, MAC string
+	peerIf              string
+
 	listeners map[int]net.Listener
 }
 
 // closePort shuts the service on port down, as an operator would.
 func (h *targetHost) closePort(port int) {
 	_ = h.listeners[port].Close()
+}
+
+// delay makes the host answer d later (tc netem on its side of the link),
+// as a distant network would. It fails on a loopback host, or where the
+// kernel has no netem.
+func (h *targetHost) delay(d time.Duration) error {
+	if h.Namespace == "" {
+		return errors.New("network delay needs a namespace host")
+	}
+	out, err := exec.Command("ip", "netns", "exec", h.Namespace, "tc", "qdisc", "add", "dev", h.peerIf, "root", "netem", "delay", d.String()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("tc netem delay %s in %s: %v: %s", d, h.Namespace, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 type service struct {
@@ -60,10 +80,17 @@ func banner(text string) func(net.Conn) {
 // to loopback. Everything it makes is removed by t.Cleanup.
 func newTargetHost(t *testing.T) *targetHost {
 	t.Helper()
-	h, err := newNamespaceHost(t)
+	return newTargetHostN(t, 0)
+}
+
+// newTargetHostN makes the index-th of several target hosts of one test
+// process (index < 8).
+func newTargetHostN(t *testing.T, index int) *targetHost {
+	t.Helper()
+	h, err := newNamespaceHost(t, index)
 	if err != nil {
 		t.Logf("NOTE: cannot create a network namespace (%v); scanning listeners on loopback instead", err)
-		h = &targetHost{Addr: fmt.Sprintf("127.0.%d.%d", 100+os.Getpid()%100, 2+os.Getpid()%250)}
+		h = &targetHost{Addr: fmt.Sprintf("127.0.%d.%d", 100+os.Getpid()%100, 2+(os.Getpid()+index)%250)}
 		lns := make(map[int]net.Listener)
 		for port := range targetServices {
 			ln, err := net.Listen("tcp", net.JoinHostPort(h.Addr, fmt.Sprint(port)))
@@ -79,19 +106,20 @@ func newTargetHost(t *testing.T) *targetHost {
 	return h
 }
 
-func newNamespaceHost(t *testing.T) (*targetHost, error) {
+func newNamespaceHost(t *testing.T, index int) (*targetHost, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("not root")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, err
 	}
-	// One /30 per test process, so parallel test binaries do not collide.
-	slot := os.Getpid() % 16384
+	// Up to eight /30s per test process, so parallel test binaries do not
+	// collide.
+	slot := (os.Getpid()%2048)*8 + index
 	base := 4 * slot
 	hostIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+1)
 	peerIP := fmt.Sprintf("198.18.%d.%d", base/256, base%256+2)
-	ns := fmt.Sprintf("scantron-e2e-%d", os.Getpid())
+	ns := fmt.Sprintf("scantron-e2e-%d-%d", os.Getpid(), index)
 	hostIf := fmt.Sprintf("ste%dh", slot)
 	peerIf := fmt.Sprintf("ste%dn", slot)
 
@@ -129,7 +157,11 @@ func newNamespaceHost(t *testing.T) (*targetHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &targetHost{Addr: peerIP, Namespace: ns}
+	h := &targetHost{Addr: peerIP, Namespace: ns, HostIf: hostIf, HostIP: hostIP, peerIf: peerIf}
+	out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "dev", peerIf).Output()
+	if f := strings.Fields(string(out)); err == nil && len(f) >= 3 {
+		h.MAC = f[2]
+	}
 	h.serve(t, lns)
 	return h, nil
 }

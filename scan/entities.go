@@ -4,12 +4,15 @@ import "time"
 
 // Site is a named set of targets with its own exclusions.
 type Site struct {
-	ID          int64     `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Targets     []string  `json:"targets"`
-	Exclusions  []string  `json:"exclusions"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64    `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Targets     []string `json:"targets"`
+	Exclusions  []string `json:"exclusions"`
+	// MaxRate caps the packets per second of masscan scans of the site,
+	// whatever the profile asks (0 = no cap of the site's).
+	MaxRate   int       `json:"max_rate,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Exclusion is a global exclusion: never scanned by any scan.
@@ -38,16 +41,34 @@ type Agent struct {
 	TaskQueue   string     `json:"task_queue"`
 	CreatedAt   time.Time  `json:"created_at"`
 	LastSeenAt  *time.Time `json:"last_seen_at,omitempty"`
+	// PublicKey checks the signatures of the agent's results (see
+	// NewCredential); nil for an agent registered before credentials.
+	PublicKey []byte `json:"-"`
 }
 
-// Scan ties a site, a profile and an agent to a start time and an optional
-// recurrence rule.
+// Pool is a named group of agents that share a scan's shards. Agents join a
+// pool by polling its task queue (their --pools setting); whichever member
+// has a free slot pulls the next shard.
+type Pool struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	TaskQueue   string    `json:"task_queue"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Scan ties a site, a profile and either one agent or a pool of agents to a
+// start time and an optional recurrence rule.
 type Scan struct {
-	ID        int64      `json:"id"`
-	Name      string     `json:"name"`
-	SiteID    int64      `json:"site_id"`
-	ProfileID int64      `json:"profile_id"`
-	AgentID   int64      `json:"agent_id"`
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	SiteID    int64  `json:"site_id"`
+	ProfileID int64  `json:"profile_id"`
+	AgentID   int64  `json:"agent_id,omitempty"` // exactly one of AgentID and PoolID is set
+	PoolID    int64  `json:"pool_id,omitempty"`
+	// ShardSize is the most addresses one shard covers; 0 uses the server's
+	// setting.
+	ShardSize uint64     `json:"shard_size,omitempty"`
 	StartAt   *time.Time `json:"start_at,omitempty"`
 	TimeZone  string     `json:"time_zone"`
 	RRule     string     `json:"rrule"`
@@ -75,6 +96,7 @@ const (
 	RunPending   RunStatus = "pending"
 	RunRunning   RunStatus = "running"
 	RunParsing   RunStatus = "parsing"
+	RunPaused    RunStatus = "paused"
 	RunCompleted RunStatus = "completed"
 	RunFailed    RunStatus = "failed"
 	RunCancelled RunStatus = "cancelled"
@@ -87,17 +109,20 @@ func (s RunStatus) Final() bool {
 
 // Run is one execution of a scan, backed by one workflow.
 type Run struct {
-	ID         int64      `json:"id"`
-	ScanID     int64      `json:"scan_id"`
-	WorkflowID string     `json:"workflow_id"`
-	Status     RunStatus  `json:"status"`
-	Error      string     `json:"error,omitempty"`
-	Targets    []string   `json:"targets"`
-	Excludes   []string   `json:"excludes"`
-	Addresses  int64      `json:"addresses"`
-	HostsUp    int        `json:"hosts_up"`
-	OpenPorts  int        `json:"open_ports"`
-	CSV        *BlobRef   `json:"csv,omitempty"`
+	ID         int64     `json:"id"`
+	ScanID     int64     `json:"scan_id"`
+	WorkflowID string    `json:"workflow_id"`
+	Status     RunStatus `json:"status"`
+	Error      string    `json:"error,omitempty"`
+	Targets    []string  `json:"targets"`
+	Excludes   []string  `json:"excludes"`
+	Addresses  int64     `json:"addresses"`
+	HostsUp    int       `json:"hosts_up"`
+	OpenPorts  int       `json:"open_ports"`
+	CSV        *BlobRef  `json:"csv,omitempty"`
+	// Partial: the run was cancelled or failed, and kept the results its
+	// shards had stored.
+	Partial    bool       `json:"partial,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
@@ -118,10 +143,12 @@ const (
 
 // Shard is the part of a run's targets given to one agent at once.
 type Shard struct {
-	ID         int64       `json:"id"`
-	RunID      int64       `json:"run_id"`
-	Index      int         `json:"index"`
-	AgentID    int64       `json:"agent_id"`
+	ID      int64 `json:"id"`
+	RunID   int64 `json:"run_id"`
+	Index   int   `json:"index"`
+	AgentID int64 `json:"agent_id"`
+	// RanBy names the agent whose output was stored for the shard.
+	RanBy      string      `json:"ran_by,omitempty"`
 	Status     ShardStatus `json:"status"`
 	Attempt    int         `json:"attempt"`
 	Targets    []string    `json:"targets"`
@@ -136,7 +163,8 @@ type Plan struct {
 	Scan             Scan     `json:"scan"`
 	Site             Site     `json:"site"`
 	Profile          Profile  `json:"profile"`
-	Agent            Agent    `json:"agent"`
+	Agent            Agent    `json:"agent"` // zero when the scan uses a pool
+	Pool             Pool     `json:"pool"`  // zero when the scan is pinned to an agent
 	GlobalExclusions []string `json:"global_exclusions"`
 }
 
@@ -223,6 +251,7 @@ type ShardUpdate struct {
 	Attempt int      // never decreases: a lower value keeps the stored one
 	Raw     *BlobRef // nil keeps the stored reference
 	Error   string   // replaces the stored error; empty clears it
+	RanBy   string   // agent that produced Raw; empty keeps the stored name
 }
 
 // IngestStats counts what storing one shard's results wrote.

@@ -38,6 +38,10 @@ type Spec struct {
 	// altered or past Expires. They are not part of Validate.
 	Expires   time.Time `json:"expires,omitzero"`
 	Signature []byte    `json:"signature,omitempty"`
+	// Rate caps masscan's packets per second: the lower of the profile's
+	// --rate and the site's max_rate, set by the server (0 = masscan's
+	// default). The profile's own --rate is taken out of Options.
+	Rate float64 `json:"rate,omitempty"`
 }
 
 // Validate is run by the server before dispatch and again by the agent before
@@ -54,6 +58,9 @@ func (s Spec) Validate() error {
 	}
 	if len(s.Targets) == 0 {
 		return fmt.Errorf("%w: no targets", ErrInvalidSpec)
+	}
+	if s.Rate < 0 {
+		return fmt.Errorf("%w: negative rate", ErrInvalidSpec)
 	}
 	targets, err := ParseTargets(s.Targets)
 	if err != nil {

@@ -23,6 +23,8 @@ type AgentStore interface {
 	ListAgents(ctx context.Context) ([]scan.Agent, error)
 	DeleteAgent(ctx context.Context, id int64) error
 	TouchAgent(ctx context.Context, id int64, at time.Time) error
+	// ListUnfinishedRuns lists the runs whose shards may be running now.
+	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
 }
 
 // AgentPresence tells who polls a task queue: Temporal's view of which
@@ -41,14 +43,69 @@ const onlineWithin = 2 * time.Minute
 type agentView struct {
 	scan.Agent
 	Online  bool     `json:"online"`
-	Pollers []string `json:"pollers"` // worker identities, e.g. scantron-agent-edge-1@host
+	Pollers []string `json:"pollers"` // worker identities, e.g. scantron-agent-edge-1@host version=v1 capacity=2
+	// Version and Capacity are what the live agent announces ("" and 0
+	// while it is offline).
+	Version  string `json:"version,omitempty"`
+	Capacity int    `json:"capacity,omitempty"`
+	// RunningShards is how many shards the agent is scanning now, as
+	// Temporal reports the unfinished runs' scanner activities.
+	RunningShards int `json:"running_shards"`
+	// SignsResults: the agent has a credential, and only results it signed
+	// are accepted.
+	SignsResults bool `json:"signs_results"`
+}
+
+// createdAgent is the answer to a registration: the only time the agent's
+// credential is shown. The server keeps only its public key.
+type createdAgent struct {
+	agentView
+	Credential string `json:"credential"`
 }
 
 type agentHandlers struct {
 	base
 	store    AgentStore
 	presence AgentPresence
+	runs     WorkflowDescriber // nil: running shards are not counted
 	now      func() time.Time
+}
+
+// WorkflowDescriber asks Temporal about one workflow.
+type WorkflowDescriber interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+}
+
+// runningShards counts, per agent name, the scanner activities of
+// unfinished runs that an agent has started and not finished. It is best
+// effort, like a run's progress: Temporal being slow must not fail a page.
+func (h *agentHandlers) runningShards(ctx context.Context) map[string]int {
+	out := map[string]int{}
+	if h.runs == nil {
+		return out
+	}
+	runs, err := h.store.ListUnfinishedRuns(ctx, time.Now().Add(time.Hour)) // every unfinished run
+	if err != nil {
+		h.log.Warn("list unfinished runs", "error", err)
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	for _, r := range runs {
+		resp, err := h.runs.DescribeWorkflowExecution(ctx, r.WorkflowID, "")
+		if err != nil {
+			continue
+		}
+		for _, pa := range resp.GetPendingActivities() {
+			if pa.GetActivityType().GetName() != scannerActivity || pa.GetState() != enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				continue
+			}
+			if p, ok := workflows.ParseAgentIdentity(pa.GetLastWorkerIdentity()); ok {
+				out[p.Name]++
+			}
+		}
+	}
+	return out
 }
 
 // views adds presence to agents. The newest poll seen is kept as the agent's
@@ -56,8 +113,9 @@ type agentHandlers struct {
 // Temporal cannot be asked, agents show as offline with their stored time.
 func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentView {
 	out := make([]agentView, 0, len(agents))
+	running := h.runningShards(ctx)
 	for _, a := range agents {
-		v := agentView{Agent: a, Pollers: []string{}}
+		v := agentView{Agent: a, Pollers: []string{}, SignsResults: len(a.PublicKey) > 0, RunningShards: running[a.Name]}
 		resp, err := h.presence.DescribeTaskQueue(ctx, a.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 		if err != nil {
 			h.log.Warn("describe agent task queue", "agent", a.Name, "error", err)
@@ -73,6 +131,9 @@ func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentV
 			if h.now().Sub(at) <= onlineWithin {
 				v.Online = true
 				v.Pollers = append(v.Pollers, p.GetIdentity())
+				if id, ok := workflows.ParseAgentIdentity(p.GetIdentity()); ok {
+					v.Version, v.Capacity = id.Version, id.Capacity
+				}
 			}
 		}
 		if !newest.IsZero() && (a.LastSeenAt == nil || newest.After(*a.LastSeenAt)) {
@@ -119,11 +180,16 @@ func (h *agentHandlers) create(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	credential, key, err := scan.NewCredential()
+	if err != nil {
+		return err
+	}
+	a.PublicKey = key
 	row, err := h.store.CreateAgent(c.Request.Context(), a)
 	if err != nil {
 		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: an agent named %q already exists", a.Name)
 	}
-	created(c, "agents", row.ID, row)
+	created(c, "agents", row.ID, createdAgent{agentView: h.views(c.Request.Context(), []scan.Agent{row})[0], Credential: credential})
 	return nil
 }
 

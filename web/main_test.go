@@ -83,6 +83,7 @@ type fakeTemporal struct {
 	mu        sync.Mutex
 	starts    []fakeStart
 	cancels   []string
+	signals   []string // workflowID + " " + signal name
 	startErr  error
 	cancelErr error
 	pollers   map[string][]*taskqueuepb.PollerInfo // by task queue
@@ -132,6 +133,16 @@ func (f *fakeTemporal) CancelWorkflow(_ context.Context, workflowID, _ string) e
 		return f.cancelErr
 	}
 	f.cancels = append(f.cancels, workflowID)
+	return nil
+}
+
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, _, name string, _ interface{}) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.started[workflowID] {
+		return serviceerror.NewNotFound("workflow not found")
+	}
+	f.signals = append(f.signals, workflowID+" "+name)
 	return nil
 }
 

@@ -81,6 +81,11 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
 
+		v1.POST("/pools", admin, api.handle(s.pools.create))
+		v1.GET("/pools", viewer, api.handle(s.pools.list))
+		v1.GET("/pools/:id", viewer, api.handle(s.pools.get))
+		v1.DELETE("/pools/:id", admin, api.handle(s.pools.delete))
+
 		v1.POST("/scans", operator, api.handle(s.scans.create))
 		v1.GET("/scans", viewer, api.handle(s.scans.list))
 		v1.GET("/scans/:id", viewer, api.handle(s.scans.get))
@@ -95,6 +100,8 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/runs", viewer, api.handle(s.runs.list))
 		v1.GET("/runs/:id", viewer, api.handle(s.runs.get))
 		v1.POST("/runs/:id/cancel", operator, api.handle(s.runs.cancel))
+		v1.POST("/runs/:id/pause", operator, api.handle(s.runs.pause))
+		v1.POST("/runs/:id/resume", operator, api.handle(s.runs.resume))
 		v1.POST("/runs/:id/retry", operator, api.handle(s.runs.retry))
 		v1.POST("/runs/:id/reparse", operator, api.handle(s.runs.reparse))
 		v1.GET("/runs/:id/hosts", viewer, api.handle(s.runs.hosts))

@@ -39,10 +39,12 @@ type Objects interface {
 }
 
 // WorkflowClient is the part of Temporal's client.Client the web server
-// uses: it starts and cancels runs, and asks who polls agents' task queues.
+// uses: it starts, cancels, pauses and resumes runs, and asks who polls
+// agents' task queues.
 type WorkflowClient interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
 	CancelWorkflow(ctx context.Context, workflowID string, runID string) error
+	SignalWorkflow(ctx context.Context, workflowID string, runID string, signalName string, arg interface{}) error
 	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 	AgentPresence
 }
@@ -397,5 +399,32 @@ func (h *runHandlers) stream(c *gin.Context, key, contentType, filename, what st
 	if _, err := io.Copy(c.Writer, body); err != nil {
 		return fmt.Errorf("streaming %s: %w", key, err)
 	}
+	return nil
+}
+
+// pause asks the run's workflow to stop its shards until resumed.
+func (h *runHandlers) pause(c *gin.Context) error { return h.signal(c, workflows.SignalPause) }
+
+// resume asks a paused run's workflow to go on.
+func (h *runHandlers) resume(c *gin.Context) error { return h.signal(c, workflows.SignalResume) }
+
+func (h *runHandlers) signal(c *gin.Context, name string) error {
+	r, err := h.run(c)
+	if err != nil {
+		return err
+	}
+	if r.Status.Final() {
+		return errorf(http.StatusConflict, "run %d is already %s", r.ID, r.Status)
+	}
+	// The workflow records the pause or resume itself; this only asks.
+	if err := h.temporal.SignalWorkflow(c.Request.Context(), r.WorkflowID, "", name, nil); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return errorf(http.StatusConflict, "the workflow of run %d is not running", r.ID)
+		}
+		h.log.ErrorContext(c.Request.Context(), "signalling scan workflow failed", "run_id", r.ID, "signal", name, "err", err)
+		return errorf(http.StatusServiceUnavailable, "could not ask Temporal to %s run %d (is Temporal reachable?)", name, r.ID)
+	}
+	c.JSON(http.StatusAccepted, gin.H{"run_id": r.ID, "workflow_id": r.WorkflowID, name + "_requested": true})
 	return nil
 }

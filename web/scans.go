@@ -17,8 +17,9 @@ import (
 	"github.com/scantron/scantron/workflows"
 )
 
-// ScanStore keeps scans. A scan refers to a site, a profile and an agent,
-// which are looked up to refuse dangling references with a clear message.
+// ScanStore keeps scans. A scan refers to a site, a profile and an agent or
+// a pool, which are looked up to refuse dangling references with a clear
+// message.
 type ScanStore interface {
 	CreateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
@@ -30,6 +31,7 @@ type ScanStore interface {
 	GetSite(ctx context.Context, id int64) (scan.Site, error)
 	GetProfile(ctx context.Context, id int64) (scan.Profile, error)
 	GetAgent(ctx context.Context, id int64) (scan.Agent, error)
+	GetPool(ctx context.Context, id int64) (scan.Pool, error)
 }
 
 type scanHandlers struct {
@@ -46,6 +48,8 @@ type scanRequest struct {
 	SiteID    int64   `json:"site_id"`
 	ProfileID int64   `json:"profile_id"`
 	AgentID   int64   `json:"agent_id"`
+	PoolID    int64   `json:"pool_id"`
+	ShardSize int64   `json:"shard_size"`
 	StartAt   *string `json:"start_at"`
 	TimeZone  string  `json:"time_zone"`
 	RRule     string  `json:"rrule"`
@@ -71,17 +75,23 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 	for _, ref := range []struct {
 		field string
 		id    int64
-	}{{"site_id", r.SiteID}, {"profile_id", r.ProfileID}, {"agent_id", r.AgentID}} {
-		if ref.id == 0 {
+	}{{"site_id", r.SiteID}, {"profile_id", r.ProfileID}, {"agent_id", r.AgentID}, {"pool_id", r.PoolID}} {
+		if ref.id == 0 && ref.field != "agent_id" && ref.field != "pool_id" {
 			return scan.Scan{}, badRequest("%s: required", ref.field)
 		}
 		if ref.id < 0 {
 			return scan.Scan{}, badRequest("%s: %d is not a valid id", ref.field, ref.id)
 		}
 	}
+	if (r.AgentID == 0) == (r.PoolID == 0) {
+		return scan.Scan{}, badRequest("agent_id, pool_id: give exactly one: the agent that runs the scan, or the pool whose agents share it")
+	}
+	if r.ShardSize < 0 {
+		return scan.Scan{}, badRequest("shard_size: %d is not a number of addresses; leave it out for the server's setting", r.ShardSize)
+	}
 	s := scan.Scan{
-		Name: name, SiteID: r.SiteID, ProfileID: r.ProfileID, AgentID: r.AgentID,
-		TimeZone: strings.TrimSpace(r.TimeZone), RRule: r.RRule, Enabled: true,
+		Name: name, SiteID: r.SiteID, ProfileID: r.ProfileID, AgentID: r.AgentID, PoolID: r.PoolID,
+		ShardSize: uint64(r.ShardSize), TimeZone: strings.TrimSpace(r.TimeZone), RRule: r.RRule, Enabled: true,
 	}
 	if s.TimeZone == "" {
 		s.TimeZone = "UTC"
@@ -132,6 +142,12 @@ func (h *scanHandlers) checkRefs(ctx context.Context, s scan.Scan) error {
 	if _, err := h.store.GetProfile(ctx, s.ProfileID); err != nil {
 		return mapErr(err, postgres.ErrNotFound, http.StatusBadRequest, "profile_id: profile %d does not exist", s.ProfileID)
 	}
+	if s.PoolID != 0 {
+		if _, err := h.store.GetPool(ctx, s.PoolID); err != nil {
+			return mapErr(err, postgres.ErrNotFound, http.StatusBadRequest, "pool_id: pool %d does not exist", s.PoolID)
+		}
+		return nil
+	}
 	if _, err := h.store.GetAgent(ctx, s.AgentID); err != nil {
 		return mapErr(err, postgres.ErrNotFound, http.StatusBadRequest, "agent_id: agent %d does not exist", s.AgentID)
 	}
@@ -170,7 +186,7 @@ func (h *scanHandlers) read(c *gin.Context, old *scan.Scan) (scan.Scan, error) {
 func storeWriteErr(err error, s scan.Scan) error {
 	err = mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: a scan named %q already exists", s.Name)
 	return mapErr(err, postgres.ErrNotFound, http.StatusBadRequest,
-		"site_id, profile_id, agent_id: site %d, profile %d or agent %d no longer exists", s.SiteID, s.ProfileID, s.AgentID)
+		"site_id, profile_id, agent_id, pool_id: site %d, profile %d, agent %d or pool %d no longer exists", s.SiteID, s.ProfileID, s.AgentID, s.PoolID)
 }
 
 func (h *scanHandlers) create(c *gin.Context) error {

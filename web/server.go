@@ -39,6 +39,7 @@ type Store interface {
 	ExclusionStore
 	ProfileStore
 	AgentStore
+	PoolStore
 	ScanStore
 	RunStore
 	AssetStore
@@ -76,6 +77,7 @@ type Server struct {
 	exclusions *exclusionHandlers
 	profiles   *profileHandlers
 	agents     *agentHandlers
+	pools      *poolHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
 	ui         *uiHandlers
@@ -126,6 +128,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	b := base{log: cfg.Logger}
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
+	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
 		log:        cfg.Logger,
 		api:        b,
@@ -136,14 +139,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		sites:      &siteHandlers{base: b, store: deps.Store},
 		exclusions: &exclusionHandlers{base: b, store: deps.Store},
 		profiles:   &profileHandlers{base: b, store: deps.Store},
-		agents:     &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
+		agents:     agents,
+		pools:      &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
-			agents: &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, now: deps.Now},
-			diffs:  deps.Store, assetDB: deps.Store},
+			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, store: deps.Store},

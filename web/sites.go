@@ -34,6 +34,7 @@ type siteRequest struct {
 	Description string   `json:"description"`
 	Targets     []string `json:"targets"`
 	Exclusions  []string `json:"exclusions"`
+	MaxRate     int      `json:"max_rate"`
 }
 
 const maxSiteEntries = 10000
@@ -64,7 +65,10 @@ func (r siteRequest) site() (scan.Site, error) {
 	if _, err := scan.Resolve(parsedTargets, parsedExcl, math.MaxUint64); errors.Is(err, scan.ErrNoTargets) {
 		return scan.Site{}, badRequest("exclusions: they leave none of the site's targets to scan")
 	}
-	return scan.Site{Name: name, Description: desc, Targets: targets, Exclusions: exclusions}, nil
+	if r.MaxRate < 0 || r.MaxRate > 100_000_000 {
+		return scan.Site{}, badRequest("max_rate: %d is not a packet rate from 1 to 100000000; leave it out for no cap", r.MaxRate)
+	}
+	return scan.Site{Name: name, Description: desc, Targets: targets, Exclusions: exclusions, MaxRate: r.MaxRate}, nil
 }
 
 // cleanTargets parses every entry with scan.ParseTarget and returns the

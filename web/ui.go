@@ -65,6 +65,7 @@ type UIStore interface {
 	ListSites(ctx context.Context) ([]scan.Site, error)
 	ListProfiles(ctx context.Context) ([]scan.Profile, error)
 	ListAgents(ctx context.Context) ([]scan.Agent, error)
+	ListPools(ctx context.Context) ([]scan.Pool, error)
 	ListScans(ctx context.Context) ([]scan.Scan, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
@@ -131,6 +132,10 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	pools, err := h.store.ListPools(ctx)
+	if err != nil {
+		return err
+	}
 	scans, err := h.store.ListScans(ctx)
 	if err != nil {
 		return err
@@ -151,12 +156,16 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	for _, a := range agents {
 		agentNames[a.ID] = a.Name
 	}
+	poolNames := make(map[int64]string, len(pools))
+	for _, p := range pools {
+		poolNames[p.ID] = "pool " + p.Name
+	}
 	scanNames := make(map[int64]string, len(scans))
 	scanRows := make([]dashboardScan, 0, len(scans))
 	for _, s := range scans {
 		scanNames[s.ID] = s.Name
 		scanRows = append(scanRows, dashboardScan{Scan: s,
-			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID],
+			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID] + poolNames[s.PoolID],
 			NextFire: nextFire(s, h.now())})
 	}
 	runRows := make([]dashboardRun, 0, len(runs))

@@ -346,8 +346,18 @@ func (h *uiHandlers) showAgents(c *gin.Context, status int, extra map[string]any
 
 func (h *uiHandlers) agentCreate(c *gin.Context) error {
 	body := map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description")}
+	var created struct {
+		Name       string `json:"name"`
+		Credential string `json:"credential"`
+	}
+	err := h.callAPI(c, h.srv.agents.create, "POST", nil, "", body, &created)
+	if err == nil {
+		// The credential is shown on this one answer and never again: the
+		// agent's operator starts it with --credential.
+		return h.showAgents(c, http.StatusCreated, map[string]any{"NewAgent": created.Name, "NewCredential": created.Credential})
+	}
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.agents.create, "POST", nil, "", body, nil) },
+		func() error { return err },
 		func(status int, extra map[string]any) error { return h.showAgents(c, status, extra) },
 		func() string { return "/agents" })
 }

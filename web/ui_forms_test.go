@@ -133,7 +133,9 @@ func TestProfileExclusionAgentForms(t *testing.T) {
 		t.Errorf("bad agent: %d %q", w.Code, fieldError(w.Body.String(), "name"))
 	}
 	aname := uniq("agent")
-	if w := e.form(t, session, csrf, "/agents", url.Values{"name": {aname}}); w.Code != http.StatusSeeOther {
+	// Registering answers the agent's credential, once, on the page.
+	if w := e.form(t, session, csrf, "/agents", url.Values{"name": {aname}}); w.Code != http.StatusCreated ||
+		!strings.Contains(w.Body.String(), `id="new-credential">sct1_`) {
 		t.Fatalf("agent: %d %s", w.Code, w.Body.String())
 	}
 	if !strings.Contains(e.page(t, session, "GET", "/agents", nil).Body.String(), "agent."+aname) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -89,16 +90,24 @@ func RunServer(ctx context.Context, c client.Client, results *activities.Results
 
 // AgentOptions configure an agent worker.
 type AgentOptions struct {
-	// Capacity is how many scans the agent runs at once.
+	// Capacity is how many scans the agent runs at once, over its own
+	// queue and its pools together.
 	Capacity int
+	// Pools are the pools whose shards the agent also takes.
+	Pools []string
+	// Identity is what the agent's workers poll as; it should come from
+	// workflows.AgentIdentity so the server can read the agent's version
+	// and capacity back ("" keeps the client's).
+	Identity string
 }
 
 // agentHeartbeatEvery is how often a scanning agent reports progress.
 const agentHeartbeatEvery = 2 * time.Second
 
-// RunAgent runs an agent worker on the agent's own task queue until ctx is
-// done. Only scanner activities are registered: an agent never runs
-// workflows or touches the database.
+// RunAgent runs an agent's workers until ctx is done: one on the agent's own
+// task queue and one on each of its pools' queues, sharing one capacity.
+// Only scanner activities are registered: an agent never runs workflows or
+// touches the database.
 func RunAgent(ctx context.Context, c client.Client, agent *activities.Agent, opt AgentOptions) error {
 	if opt.Capacity <= 0 {
 		opt.Capacity = 1
@@ -106,20 +115,62 @@ func RunAgent(ctx context.Context, c client.Client, agent *activities.Agent, opt
 	if agent.HeartbeatEvery <= 0 || agent.HeartbeatEvery > agentHeartbeatEvery {
 		agent.HeartbeatEvery = agentHeartbeatEvery
 	}
-	w := worker.New(c, workflows.AgentTaskQueue(agent.Name), worker.Options{
-		MaxConcurrentActivityExecutionSize: opt.Capacity,
-		// A scan runs for minutes or hours; on shutdown give the activity a
-		// moment to kill its scanner and report, rather than vanishing.
-		WorkerStopTimeout: 10 * time.Second,
-		// A cancel reaches a running activity only in the answer to a
-		// heartbeat. The SDK would hold heartbeats back for up to 80% of
-		// the heartbeat timeout; sending them at most this far apart lets
-		// a cancelled scan stop within seconds.
-		MaxHeartbeatThrottleInterval:     agentHeartbeatEvery,
-		DefaultHeartbeatThrottleInterval: agentHeartbeatEvery,
+	slots := newSharedSlots(opt.Capacity)
+	queues := []string{workflows.AgentTaskQueue(agent.Name)}
+	for _, p := range opt.Pools {
+		queues = append(queues, workflows.PoolTaskQueue(p))
+	}
+	var started []worker.Worker
+	defer func() {
+		for _, w := range started {
+			w.Stop()
+		}
+	}()
+	for _, q := range queues {
+		tuner, err := agentTuner(slots)
+		if err != nil {
+			return err
+		}
+		w := worker.New(c, q, worker.Options{
+			Identity: opt.Identity,
+			Tuner:    tuner,
+			// One poll per queue at a time, each waiting for a free slot,
+			// so that an agent never holds more tasks than it can run.
+			MaxConcurrentActivityTaskPollers: 1,
+			// A scan runs for minutes or hours; on shutdown give the activity a
+			// moment to kill its scanner and report, rather than vanishing.
+			WorkerStopTimeout: 10 * time.Second,
+			// A cancel reaches a running activity only in the answer to a
+			// heartbeat. The SDK would hold heartbeats back for up to 80% of
+			// the heartbeat timeout; sending them at most this far apart lets
+			// a cancelled scan stop within seconds.
+			MaxHeartbeatThrottleInterval:     agentHeartbeatEvery,
+			DefaultHeartbeatThrottleInterval: agentHeartbeatEvery,
+		})
+		w.RegisterActivity(agent)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker on %s: %w", q, err)
+		}
+		started = append(started, w)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// agentTuner gives a worker the agent's shared scan slots. The agent runs
+// no workflows, local activities or Nexus tasks; those get a token slot.
+func agentTuner(slots *sharedSlots) (worker.WorkerTuner, error) {
+	one := func() worker.SlotSupplier {
+		s, _ := worker.NewFixedSizeSlotSupplier(1)
+		return s
+	}
+	return worker.NewCompositeTuner(worker.CompositeTunerOptions{
+		WorkflowSlotSupplier:        one(),
+		ActivitySlotSupplier:        slots,
+		LocalActivitySlotSupplier:   one(),
+		NexusSlotSupplier:           one(),
+		SessionActivitySlotSupplier: one(),
 	})
-	w.RegisterActivity(agent)
-	return run(ctx, w)
 }
 
 func run(ctx context.Context, w worker.Worker) error {
@@ -142,21 +193,38 @@ func Preflight(ctx context.Context, nmapPath string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: nmap not found (%q): install it (Debian: apt-get install nmap) or set SCANTRON_NMAP_PATH: %v", ErrPreflight, nmapPath, err)
 	}
+	return scannerVersion(ctx, path)
+}
+
+// PreflightMasscan checks that masscan is installed and runs, and returns
+// its version line.
+func PreflightMasscan(ctx context.Context, masscanPath string) (string, error) {
+	path, err := exec.LookPath(masscanPath)
+	if err != nil {
+		return "", fmt.Errorf("%w: masscan not found (%q): install it (Debian: apt-get install masscan) or set SCANTRON_MASSCAN_PATH: %v", ErrPreflight, masscanPath, err)
+	}
+	return scannerVersion(ctx, path)
+}
+
+// scannerVersion runs path --version and returns the first non-empty line.
+func scannerVersion(ctx context.Context, path string) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(cctx, path, "--version").Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && strings.Contains(strings.ToLower(string(out)), "version") {
+		err = nil // masscan 1.3 prints its version and exits 1
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: %s --version: %v", ErrPreflight, path, err)
 	}
 	if info, err := os.Stat(path); err != nil || info.IsDir() {
 		return "", fmt.Errorf("%w: %s is not a file", ErrPreflight, path)
 	}
-	first := string(out)
-	for i, c := range first {
-		if c == '\n' {
-			first = first[:i]
-			break
+	for _, line := range strings.Split(string(out), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			return line, nil
 		}
 	}
-	return first, nil
+	return "", nil
 }

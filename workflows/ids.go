@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,6 +14,66 @@ const ServerTaskQueue = "scantron.server"
 // AgentTaskQueue is the task queue that only the named agent polls.
 func AgentTaskQueue(agentName string) string {
 	return "agent." + agentName
+}
+
+// PoolTaskQueue is the task queue every member of the named pool polls, next
+// to its own.
+func PoolTaskQueue(poolName string) string {
+	return "pool." + poolName
+}
+
+// Signals a running ScanWorkflow accepts (no payload).
+const (
+	// SignalPause stops dispatching shards and stops the ones in flight;
+	// they run again, from the start, on resume. The run shows "paused".
+	SignalPause = "pause"
+	// SignalResume dispatches shards again after a pause.
+	SignalResume = "resume"
+)
+
+// versionShardWindow marks runs that keep at most StartRunResult.Parallel
+// shards in flight; older histories dispatched every shard at once.
+const versionShardWindow = "shard-window"
+
+// versionKeepPartial marks runs that, when cancelled or failed, parse what
+// their stopped scanners had written before closing the run.
+const versionKeepPartial = "keep-partial"
+
+// AgentIdentity is the Temporal identity an agent's workers poll with. It
+// carries the agent's version and capacity, which the server reads back
+// from a task queue's pollers.
+func AgentIdentity(name, host, version string, capacity int) string {
+	return fmt.Sprintf("scantron-agent-%s@%s version=%s capacity=%d", name, host, version, capacity)
+}
+
+// AgentPoller is what an agent's identity says about it.
+type AgentPoller struct {
+	Name     string `json:"name"`
+	Host     string `json:"host"`
+	Version  string `json:"version"`
+	Capacity int    `json:"capacity"`
+}
+
+// ParseAgentIdentity reverses AgentIdentity. Identities of other forms (an
+// older agent, another client) give ok false.
+func ParseAgentIdentity(id string) (p AgentPoller, ok bool) {
+	fields := strings.Fields(id)
+	if len(fields) != 3 {
+		return AgentPoller{}, false
+	}
+	who, ok := strings.CutPrefix(fields[0], "scantron-agent-")
+	if !ok {
+		return AgentPoller{}, false
+	}
+	p.Name, p.Host, _ = strings.Cut(who, "@")
+	v, ok1 := strings.CutPrefix(fields[1], "version=")
+	c, ok2 := strings.CutPrefix(fields[2], "capacity=")
+	n, err := strconv.Atoi(c)
+	if !ok1 || !ok2 || err != nil || n < 1 || p.Name == "" {
+		return AgentPoller{}, false
+	}
+	p.Version, p.Capacity = v, n
+	return p, true
 }
 
 // AgentNameFromTaskQueue reverses AgentTaskQueue.

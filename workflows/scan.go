@@ -62,6 +62,7 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 	var r *activities.Results
 	wid := workflow.GetInfo(ctx).WorkflowExecution.ID
 	serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
+	var partials []partialShard
 
 	res, err := func() (ScanResult, error) {
 		var start activities.StartRunResult
@@ -84,7 +85,8 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 				NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
 			},
 		})
-		if err := scanShards(ctx, agentCtx, serverCtx, start); err != nil {
+		var err error
+		if partials, err = scanShards(ctx, agentCtx, serverCtx, start); err != nil {
 			return res, err
 		}
 
@@ -120,6 +122,7 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 		status = scan.RunCancelled
 	}
 	finishCtx, _ := workflow.NewDisconnectedContext(serverCtx)
+	keepPartials(finishCtx, res.RunID, partials)
 	finish := activities.FinishRunInput{WorkflowID: wid, Status: status, Error: describe(err)}
 	var ended scan.Run
 	if ferr := workflow.ExecuteActivity(finishCtx, r.FinishRun, finish).Get(finishCtx, &ended); ferr != nil {
@@ -162,10 +165,25 @@ func afterRun(ctx workflow.Context, run scan.Run, options []string) {
 }
 
 // explainAgentError turns Temporal's timeouts into what an operator needs to
-// read: which agent, and what went wrong with it.
-func explainAgentError(agent string, t activities.Timeouts, err error) error {
+// read: which agent or pool, and what went wrong with it.
+func explainAgentError(start activities.StartRunResult, err error) error {
 	var timeout *temporal.TimeoutError
 	if !errors.As(err, &timeout) {
+		return err
+	}
+	agent, t := start.AgentName, start.Timeouts
+	if start.PoolName != "" {
+		switch timeout.TimeoutType() {
+		case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("pool %q is offline: no agent of the pool picked up a shard within %s", start.PoolName, t.ScheduleToStart), "AgentOffline", err)
+		case enumspb.TIMEOUT_TYPE_HEARTBEAT:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("pool %q: agents stopped responding during a shard (no heartbeat for %s, %d attempts)", start.PoolName, t.Heartbeat, scannerAttempts), "AgentLost", err)
+		case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("a shard on pool %q ran longer than %s", start.PoolName, t.StartToClose), "ScanTooLong", err)
+		}
 		return err
 	}
 	switch timeout.TimeoutType() {
@@ -194,39 +212,187 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// scanShards runs every shard's scanner at once and parses each shard's
-// output as soon as it is stored. If one shard fails, the others are
-// cancelled (and waited for) before the first error is returned.
-func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) error {
+// partialShard is what a scanner stopped by a cancel had written, uploaded
+// by its agent and returned with the cancellation.
+type partialShard struct {
+	spec    scan.Spec
+	scanned activities.RunScanResult
+}
+
+// partialOf returns the output a cancelled scanner left, if its agent sent
+// any with the cancellation.
+func partialOf(err error, spec scan.Spec) (partialShard, bool) {
+	var ce *temporal.CanceledError
+	if !errors.As(err, &ce) || !ce.HasDetails() {
+		return partialShard{}, false
+	}
+	var p activities.RunScanResult
+	if ce.Details(&p) != nil || p.Raw.Key == "" {
+		return partialShard{}, false
+	}
+	return partialShard{spec: spec, scanned: p}, true
+}
+
+// keepPartials parses what stopped scanners had written, so that a
+// cancelled or failed run keeps every host they had finished. A failure
+// here is logged: the run still has to be closed.
+func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
+	if len(partials) == 0 || workflow.GetVersion(ctx, versionKeepPartial, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	var r *activities.Results
+	for _, p := range partials {
+		in := activities.ParseResultsInput{RunID: runID, ShardID: p.spec.ShardID, Attempt: p.scanned.Attempt,
+			Raw: p.scanned.Raw, Agent: p.scanned.Agent, Signature: p.scanned.Signature, Partial: true}
+		if p.spec.Scanner != scan.Nmap {
+			in.Scanner = p.spec.Scanner
+		}
+		if err := workflow.ExecuteActivity(ctx, r.ParseResults, in).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not keep a stopped shard's results", "shard", p.spec.ShardID, "error", err)
+		}
+	}
+}
+
+// scanShards runs the shards' scanners and parses each shard's output as
+// soon as it is stored. At most start.Parallel shards are in flight (all of
+// them when it is 0): whichever agent frees a slot pulls the next one from
+// the task queue, and a shard whose agent died is retried by Temporal on the
+// same queue, so in a pool another member takes it. If one shard fails, the
+// others are cancelled (and waited for) before the first error is returned.
+//
+// SignalPause stops dispatching and stops the shards in flight, which go
+// back to the front of the queue; shards already parsed stay parsed.
+// SignalResume dispatches again.
+func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) ([]partialShard, error) {
 	var r *activities.Results
 	var a *activities.Agent
 	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
 	defer cancelScans()
 
-	specOf := map[workflow.Future]scan.Spec{} // looked up, never ranged over
-	var finished workflow.Future
-	sel := workflow.NewSelector(ctx)
-	for _, spec := range start.Specs {
-		f := workflow.ExecuteActivity(scanCtx, a.RunScan, activities.RunScanInput{Spec: spec})
-		specOf[f] = spec
-		sel.AddFuture(f, func(f workflow.Future) { finished = f })
+	window := len(start.Specs)
+	if v := workflow.GetVersion(ctx, versionShardWindow, workflow.DefaultVersion, 1); v >= 1 && start.Parallel > 0 {
+		window = min(window, start.Parallel)
 	}
+
+	type flight struct {
+		spec   scan.Spec
+		cancel workflow.CancelFunc
+		paused bool // stopped by a pause: to be run again
+		done   bool
+	}
+	inFlight := map[workflow.Future]*flight{} // looked up, never ranged over
+	var dispatched []*flight                  // in dispatch order, for a deterministic pause
+	queue := append([]scan.Spec(nil), start.Specs...)
+	var finished workflow.Future
+	var signal string
+	// sel waits for a shard or a signal; idle, for a signal or a cancel
+	// while paused with nothing in flight (in flight, a cancel reaches the
+	// scanners, whose futures then end).
+	sel, idle := workflow.NewSelector(ctx), workflow.NewSelector(ctx)
+	for _, sl := range []workflow.Selector{sel, idle} {
+		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalPause), func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			signal = SignalPause
+		})
+		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalResume), func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			signal = SignalResume
+		})
+	}
+	idle.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { signal = "cancel" })
+
 	var firstErr error
-	for range start.Specs {
-		sel.Select(ctx)
-		spec := specOf[finished]
+	var partials []partialShard
+	paused := false
+	dispatch := func() {
+		for !paused && firstErr == nil && len(inFlight) < window && len(queue) > 0 {
+			spec := queue[0]
+			queue = queue[1:]
+			fctx, cancel := workflow.WithCancel(scanCtx)
+			f := workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: spec})
+			fl := &flight{spec: spec, cancel: cancel}
+			inFlight[f] = fl
+			dispatched = append(dispatched, fl)
+			sel.AddFuture(f, func(f workflow.Future) { finished = f })
+		}
+	}
+	setPaused := func(p bool) {
+		status := scan.RunRunning
+		if p {
+			status = scan.RunPaused
+		}
+		in := activities.SetRunStatusInput{RunID: start.RunID, Status: status}
+		if err := workflow.ExecuteActivity(serverCtx, r.SetRunStatus, in).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not record the run's pause or resume", "error", err)
+		}
+	}
+
+	dispatch()
+	for len(inFlight) > 0 || (firstErr == nil && len(queue) > 0) {
+		finished, signal = nil, ""
+		if len(inFlight) > 0 {
+			sel.Select(ctx)
+		} else {
+			idle.Select(ctx)
+		}
+		switch signal {
+		case SignalPause:
+			if !paused && firstErr == nil {
+				paused = true
+				for _, fl := range dispatched {
+					if !fl.done {
+						fl.paused = true
+						fl.cancel()
+					}
+				}
+				setPaused(true)
+			}
+			continue
+		case SignalResume:
+			if paused && firstErr == nil {
+				paused = false
+				setPaused(false)
+				dispatch()
+			}
+			continue
+		case "cancel":
+			if firstErr == nil {
+				firstErr = temporal.NewCanceledError()
+				cancelScans()
+			}
+			continue
+		}
+		fl := inFlight[finished]
+		delete(inFlight, finished)
+		fl.done = true
+		spec := fl.spec
 		var scanned activities.RunScanResult
 		err := finished.Get(ctx, &scanned)
-		if err == nil && firstErr == nil {
-			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+		switch {
+		case err != nil && fl.paused && temporal.IsCanceledError(err) && firstErr == nil:
+			queue = append([]scan.Spec{spec}, queue...) // run it again on resume
+			continue
+		case err == nil && firstErr != nil:
+			// Finished while the others were being stopped: keep it too.
+			partials = append(partials, partialShard{spec: spec, scanned: scanned})
+		case err == nil:
+			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw,
+				Agent: scanned.Agent, Signature: scanned.Signature}
+			if spec.Scanner != scan.Nmap {
+				in.Scanner = spec.Scanner
+			}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
-		} else if err != nil {
-			err = explainAgentError(start.AgentName, start.Timeouts, err)
+		default:
+			if p, ok := partialOf(err, spec); ok {
+				partials = append(partials, p)
+			}
+			err = explainAgentError(start, err)
 		}
 		if err != nil && firstErr == nil {
 			firstErr = err
 			cancelScans()
 		}
+		dispatch()
 	}
-	return firstErr
+	return partials, firstErr
 }

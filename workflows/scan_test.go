@@ -110,7 +110,7 @@ func (h *harness) mockAfterRun() {
 
 func (h *harness) expectParseAndExport() {
 	var r *activities.Results
-	h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: 7, Attempt: 1, Raw: testRaw}).
+	h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: 7, Attempt: 1, Raw: testRaw, Agent: "edge-1"}).
 		Return(activities.ParseResultsResult{Hosts: 1, Ports: 3}, nil).Once()
 	h.env.OnActivity(r.ExportResults, mock.Anything, activities.ExportResultsInput{RunID: 41}).
 		Return(activities.ExportResultsResult{CSV: testCSV, Rows: 3}, nil).Once()
@@ -378,7 +378,7 @@ func TestScanWorkflowFollowsUpACompletedRun(t *testing.T) {
 			h := newHarness(t)
 			h.changesErr, h.webhookErrs = tt.changesErr, tt.webhookErrs
 			var a *activities.Agent
-			h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{Raw: testRaw, Attempt: 1}, nil).Once()
+			h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{Raw: testRaw, Agent: "edge-1", Attempt: 1}, nil).Once()
 			h.expectParseAndExport()
 
 			res, err := h.run()

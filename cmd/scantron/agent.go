@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/nmap"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/workers"
@@ -12,7 +14,7 @@ import (
 )
 
 // runAgent checks that this machine can scan, then polls the agent's own task
-// queue. It needs outbound connections to Temporal and S3 only.
+// queue and its pools' queues. It needs outbound connections to Temporal and S3 only.
 func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log := cfg.logger(stderr).With("agent", cfg.AgentName)
 	nmapVersion, err := workers.Preflight(ctx, cfg.NmapPath)
@@ -23,13 +25,26 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Raw sockets are needed by SYN, UDP and OS scans only: without them the
+	// masscan is optional: without it (or without raw sockets) the agent
+	// runs nmap scans and refuses masscan ones with a clear error.
+	masscanVersion, merr := workers.PreflightMasscan(ctx, cfg.MasscanPath)
+	if merr != nil {
+		log.Warn("masscan scans will fail on this agent", "error", merr)
+	}
+	// A scanner may open raw sockets if the agent may, or if its binary has
+	// the capability itself (as the Dockerfile gives them). Without them the
 	// agent still runs connect scans, and refuses the others by name.
-	if raw := nmap.RawSocketAccess(cfg.NmapPath); raw.OK() {
-		log.Info("scanner has raw sockets", "nmap", cfg.NmapPath, "how", raw.String())
-	} else {
-		log.Warn("scanner has no raw sockets: profiles with SYN, UDP or OS scans will be refused",
-			"nmap", cfg.NmapPath, "fix", nmap.RawSocketHelp)
+	noRaw := map[scan.Scanner]bool{}
+	rawSockets := map[scan.Scanner]string{}
+	for scanner, bin := range map[scan.Scanner]string{scan.Nmap: cfg.NmapPath, scan.Masscan: cfg.MasscanPath} {
+		raw := nmap.RawSocketAccess(bin)
+		rawSockets[scanner] = raw.String()
+		if raw.OK() {
+			continue
+		}
+		noRaw[scanner] = true
+		log.Warn("raw-socket scans will be refused on this agent", "scanner", scanner,
+			"refused", "masscan, and nmap -sS/-sU/-O and the like", "fix", nmap.RawSocketHelp)
 	}
 	objs, err := openObjects(ctx, cfg, log, false)
 	if err != nil {
@@ -49,10 +64,25 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Verifier: verifier,
 		// Profiles cannot pick an interface; the agent's operator can.
 		Interface: cfg.ScanInterface,
+
+		MasscanPath:      cfg.MasscanPath,
+		MasscanAdapter:   cfg.MasscanAdapter,
+		MasscanAdapterIP: cfg.MasscanAdapterIP,
+		MasscanRouterMAC: cfg.MasscanRouterMAC,
+		NoRawSockets:     noRaw,
+		Credential:       cfg.AgentCred,
 	}
-	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName),
-		"capacity", cfg.AgentCapacity, "scanner", nmapVersion)
-	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{Capacity: cfg.AgentCapacity})
+	if cfg.AgentCred == "" {
+		log.Warn("no --credential: this agent's results are accepted only if it was registered before credentials existed")
+	}
+	host, _ := os.Hostname()
+	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,
+		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", rawSockets, "version", version)
+	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
+		Capacity: cfg.AgentCapacity,
+		Pools:    cfg.AgentPools,
+		Identity: workflows.AgentIdentity(cfg.AgentName, host, version, cfg.AgentCapacity),
+	})
 	log.Info("scantron agent stopped")
 	return err
 }

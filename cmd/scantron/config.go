@@ -11,21 +11,25 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 )
 
 // Config is every setting of every subcommand, read from flags and the
 // environment in one place and checked before anything starts.
 type Config struct {
+	ConfigFile  string
 	DatabaseURL string
 
 	TemporalAddress   string
@@ -54,6 +58,7 @@ type Config struct {
 	SigningKey      ed25519.PrivateKey
 	ServerPublicKey ed25519.PublicKey
 
+	ShardSize         uint64
 	AgentOfflineAfter time.Duration
 	ScanTimeout       time.Duration
 	HeartbeatTimeout  time.Duration
@@ -65,9 +70,16 @@ type Config struct {
 
 	AgentName     string
 	AgentCapacity int
+	AgentPools    []string
+	AgentCred     string
 	NmapPath      string
 	ScanInterface string
 	WorkDir       string
+
+	MasscanPath      string
+	MasscanAdapter   string
+	MasscanAdapterIP string
+	MasscanRouterMAC string
 
 	DataDir string
 
@@ -127,6 +139,8 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 const cmdsRemote = "server agent"
 
 var settings = []setting{
+	{flag: "config", env: "SCANTRON_CONFIG", usage: "file of SCANTRON_NAME=value lines, read after flags and the environment", commands: "server agent migrate dev user",
+		bind: str(func(c *Config) *string { return &c.ConfigFile })},
 	{flag: "database-url", env: "SCANTRON_DATABASE_URL", usage: "PostgreSQL connection URL", commands: "server migrate user", required: true,
 		bind: func(c *Config, v string) error {
 			u, err := url.Parse(v)
@@ -192,6 +206,15 @@ var settings = []setting{
 				return err
 			}
 			c.SigningKey = key
+			return nil
+		}},
+	{flag: "shard-size", env: "SCANTRON_SHARD_SIZE", def: "256", usage: "most addresses one shard covers, unless the scan sets shard_size", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 {
+				return errors.New("want a positive whole number")
+			}
+			c.ShardSize = n
 			return nil
 		}},
 	{flag: "agent-offline-after", env: "SCANTRON_AGENT_OFFLINE_AFTER", def: "10m", usage: "how long a scan waits for its agent before the run fails as agent offline", commands: "server",
@@ -268,6 +291,28 @@ var settings = []setting{
 			c.ServerPublicKey = pub
 			return nil
 		}},
+	{flag: "credential", env: "SCANTRON_AGENT_CREDENTIAL", usage: "the credential shown when the agent was registered; it signs the agent's results", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if err := scan.CheckCredential(v); err != nil {
+				return errors.New("want the credential POST /api/v1/agents returned (sct1_...)")
+			}
+			c.AgentCred = v
+			return nil
+		}},
+	{flag: "pools", env: "SCANTRON_AGENT_POOLS", usage: "comma-separated pools this agent takes shards from, besides its own scans", commands: "agent",
+		bind: func(c *Config, v string) error {
+			c.AgentPools = nil
+			for _, p := range strings.Split(v, ",") {
+				p = strings.TrimSpace(p)
+				if !agentName.MatchString(p) {
+					return fmt.Errorf("pool %q: want lower-case letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63", p)
+				}
+				if !slices.Contains(c.AgentPools, p) {
+					c.AgentPools = append(c.AgentPools, p)
+				}
+			}
+			return nil
+		}},
 	{flag: "nmap", env: "SCANTRON_NMAP_PATH", def: "nmap", usage: "nmap binary", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.NmapPath })},
 	{flag: "scan-interface", env: "SCANTRON_SCAN_INTERFACE", usage: "network interface the scanners send through (nmap -e); profiles cannot choose one (default: the route's)", commands: "agent",
@@ -276,6 +321,26 @@ var settings = []setting{
 				return errors.New("want an interface name such as eth1")
 			}
 			c.ScanInterface = v
+			return nil
+		}},
+	{flag: "masscan", env: "SCANTRON_MASSCAN_PATH", def: "masscan", usage: "masscan binary", commands: "agent",
+		bind: str(func(c *Config) *string { return &c.MasscanPath })},
+	{flag: "masscan-adapter", env: "SCANTRON_MASSCAN_ADAPTER", usage: "network interface masscan sends from (default: masscan's choice)", commands: "agent",
+		bind: str(func(c *Config) *string { return &c.MasscanAdapter })},
+	{flag: "masscan-adapter-ip", env: "SCANTRON_MASSCAN_ADAPTER_IP", usage: "source address of masscan's packets (default: the adapter's)", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if _, err := netip.ParseAddr(v); err != nil {
+				return fmt.Errorf("want an IP address, got %q", v)
+			}
+			c.MasscanAdapterIP = v
+			return nil
+		}},
+	{flag: "masscan-router-mac", env: "SCANTRON_MASSCAN_ROUTER_MAC", usage: "MAC address masscan sends to: the gateway's, or an on-link target's (default: found by ARP)", commands: "agent",
+		bind: func(c *Config, v string) error {
+			if _, err := net.ParseMAC(v); err != nil {
+				return fmt.Errorf("want a MAC address such as 02:00:5e:10:00:01, got %q", v)
+			}
+			c.MasscanRouterMAC = v
 			return nil
 		}},
 	{flag: "work-dir", env: "SCANTRON_WORK_DIR", usage: "where scanner output waits for upload (default: the system temp dir)", commands: "agent",
@@ -423,6 +488,24 @@ func loadConfigFlags(command string, args []string, getenv func(string) string, 
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("scantron %s: unexpected argument %q", command, fs.Arg(0))
 	}
+	// A config file fills in what neither a flag nor the environment set.
+	path := *values["config"]
+	if path == "" {
+		path = getenv("SCANTRON_CONFIG")
+	}
+	if path != "" {
+		file, err := readConfigFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("scantron %s: --config (SCANTRON_CONFIG): %w", command, err)
+		}
+		envOnly := getenv
+		getenv = func(name string) string {
+			if v := envOnly(name); v != "" {
+				return v
+			}
+			return file[name]
+		}
+	}
 	var cfg Config
 	var problems []string
 	for _, s := range settings {
@@ -468,6 +551,49 @@ func (s setting) name() string {
 		return s.env
 	}
 	return fmt.Sprintf("--%s (%s)", s.flag, s.env)
+}
+
+// readConfigFile reads NAME=value lines (the settings' environment names;
+// blank lines and # comments are skipped, a value may be quoted). An
+// unknown name is an error, so a typo does not silently do nothing.
+func readConfigFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.env] = true
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !known[name] {
+			return nil, fmt.Errorf("%s line %d: want SCANTRON_NAME=value with a known setting, got %q", path, i+1, clipLine(line))
+		}
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		}
+		out[name] = value
+	}
+	return out, nil
+}
+
+// clipLine keeps an error about a config line short, and never shows more
+// of a line that may hold a secret than its start.
+func clipLine(s string) string {
+	if name, _, ok := strings.Cut(s, "="); ok {
+		return name + "=..."
+	}
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }
 
 func defaultNote(s setting) string {

@@ -58,6 +58,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,
+		ShardSize:    cfg.ShardSize,
+		Capacity:     workers.QueueCapacity(tc),
 		Timeouts: activities.Timeouts{
 			ScheduleToStart: cfg.AgentOfflineAfter,
 			StartToClose:    cfg.ScanTimeout,

@@ -21,12 +21,15 @@ type builder struct {
 	banners  bool
 	targets  []string
 	profile  []string
+
+	adapter, adapterIP, routerMAC string
 }
 
 // Args returns masscan's arguments (without the program name) for opts. The
 // order is fixed, whatever the order of opts:
 //
-//	[-oX path] [--exclude a,b] [--rate R] [--wait S] [--banners] [--range=T ...] profile...
+//	[-oX path] [--exclude a,b] [--rate R] [--wait S] [--banners]
+//	[--adapter A] [--adapter-ip IP] [--router-mac MAC] [--range=T ...] profile...
 //
 // Targets are given as --range=T, never as bare words: masscan takes a bare
 // word for a target only if it starts with a digit (so not fe80::1), and has
@@ -55,6 +58,11 @@ func Args(opts ...Option) []string {
 	}
 	if b.banners {
 		out = append(out, "--banners")
+	}
+	for _, kv := range [][2]string{{"--adapter", b.adapter}, {"--adapter-ip", b.adapterIP}, {"--router-mac", b.routerMAC}} {
+		if kv[1] != "" {
+			out = append(out, kv[0], kv[1])
+		}
 	}
 	for _, t := range b.targets {
 		out = append(out, "--range="+t)

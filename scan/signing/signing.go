@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ var (
 
 // domain starts every signed message, so that a signature over a spec can
 // never be taken for a signature over anything else.
-const domain = "scantron scan spec v1\x00"
+const domain = "scantron scan spec v2\x00"
 
 // Message is the canonical encoding of spec that is signed: every field
 // but Signature, each length-prefixed, so that no two different specs
@@ -56,6 +57,7 @@ func Message(spec scan.Spec) []byte {
 	list(spec.Options)
 	list(spec.Targets)
 	list(spec.Excludes)
+	num(math.Float64bits(spec.Rate))
 	num(uint64(spec.Expires.UnixNano()))
 	return b.Bytes()
 }

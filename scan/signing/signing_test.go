@@ -70,6 +70,7 @@ func TestVerify(t *testing.T) {
 		{"run id", func(s *scan.Spec) { s.RunID++ }, verifier, now, ErrBadSignature},
 		{"shard id", func(s *scan.Spec) { s.ShardID = 13 }, verifier, now, ErrBadSignature},
 		{"scanner", func(s *scan.Spec) { s.Scanner = scan.Masscan }, verifier, now, ErrBadSignature},
+		{"rate raised", func(s *scan.Spec) { s.Rate = 1e6 }, verifier, now, ErrBadSignature},
 		{"option changed", func(s *scan.Spec) { s.Options = []string{"-n", "-sT", "-p", "1-65535"} }, verifier, now, ErrBadSignature},
 		{"option added", func(s *scan.Spec) { s.Options = append(s.Options, "-O") }, verifier, now, ErrBadSignature},
 		{"options merged", func(s *scan.Spec) { s.Options = []string{"-n -sT", "-p", "22,80"} }, verifier, now, ErrBadSignature},

@@ -10,21 +10,26 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const agentCols = `id, name, description, task_queue, created_at, last_seen_at`
+const agentCols = `id, name, description, task_queue, created_at, last_seen_at, public_key`
 
 func scanAgent(row pgx.Row) (scan.Agent, error) {
 	var a scan.Agent
-	err := row.Scan(&a.ID, &a.Name, &a.Description, &a.TaskQueue, &a.CreatedAt, &a.LastSeenAt)
+	err := row.Scan(&a.ID, &a.Name, &a.Description, &a.TaskQueue, &a.CreatedAt, &a.LastSeenAt, &a.PublicKey)
 	return a, err
 }
 
-// CreateAgent registers an agent. The caller chooses its task queue
-// (workflows.AgentTaskQueue); names and task queues are unique.
+// CreateAgent registers an agent with the public key of its credential, if
+// any. The caller chooses its task queue (workflows.AgentTaskQueue); names
+// and task queues are unique.
 func (s *Store) CreateAgent(ctx context.Context, a scan.Agent) (scan.Agent, error) {
 	const q = `
-INSERT INTO agents (name, description, task_queue) VALUES ($1, $2, $3)
+INSERT INTO agents (name, description, task_queue, public_key) VALUES ($1, $2, $3, $4)
 RETURNING ` + agentCols
-	out, err := scanAgent(s.pool.QueryRow(ctx, q, a.Name, a.Description, a.TaskQueue))
+	var key []byte
+	if len(a.PublicKey) > 0 {
+		key = a.PublicKey
+	}
+	out, err := scanAgent(s.pool.QueryRow(ctx, q, a.Name, a.Description, a.TaskQueue, key))
 	if err != nil {
 		conflict := fmt.Sprintf("an agent named %q already exists", a.Name)
 		if pe := pgError(err); pe != nil && pe.ConstraintName == "agents_task_queue_key" {
@@ -95,4 +100,18 @@ func (s *Store) TouchAgent(ctx context.Context, id int64, at time.Time) error {
 		return fmt.Errorf("touch agent: %w: agent %d", ErrNotFound, id)
 	}
 	return nil
+}
+
+// AgentPublicKey returns the public key of the named agent's credential
+// (nil if it has none) and whether the agent is registered at all.
+func (s *Store) AgentPublicKey(ctx context.Context, name string) ([]byte, bool, error) {
+	var key []byte
+	err := s.pool.QueryRow(ctx, `SELECT public_key FROM agents WHERE name = $1`, name).Scan(&key)
+	if isNoRows(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("agent public key: %w", err)
+	}
+	return key, true, nil
 }

@@ -86,6 +86,8 @@ func referenced(pe *pgconn.PgError) string {
 		return "the scan's profile does not exist"
 	case "scans_agent_id_fkey":
 		return "the scan's agent does not exist"
+	case "scans_pool_id_fkey":
+		return "the scan's pool does not exist"
 	case "runs_scan_id_fkey":
 		return "the run's scan does not exist"
 	case "shards_run_id_fkey":

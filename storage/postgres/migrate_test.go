@@ -45,6 +45,9 @@ func TestMigrateTwice(t *testing.T) {
 	if before != want {
 		t.Fatalf("public has %d tables, want %d", before, want)
 	}
+	if n := count(t, st, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'pools'`); n != 1 {
+		t.Fatal("migration 0006 did not create the pools table")
+	}
 }
 
 func TestMigrateConcurrently(t *testing.T) {

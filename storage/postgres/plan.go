@@ -25,7 +25,11 @@ func (s *Store) LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error) {
 		if p.Profile, err = getProfile(ctx, tx, p.Scan.ProfileID); err != nil {
 			return err
 		}
-		if p.Agent, err = getAgent(ctx, tx, p.Scan.AgentID); err != nil {
+		if p.Scan.PoolID != 0 {
+			if p.Pool, err = getPool(ctx, tx, p.Scan.PoolID); err != nil {
+				return err
+			}
+		} else if p.Agent, err = getAgent(ctx, tx, p.Scan.AgentID); err != nil {
 			return err
 		}
 		excl, err := listExclusions(ctx, tx)

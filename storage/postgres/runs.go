@@ -12,7 +12,7 @@ import (
 )
 
 const runCols = `id, scan_id, workflow_id, status, error, targets, excludes, addresses, hosts_up, open_ports,
-csv_bucket, csv_key, csv_size, csv_sha256, created_at, started_at, finished_at`
+csv_bucket, csv_key, csv_size, csv_sha256, created_at, started_at, finished_at, partial`
 
 func scanRun(row pgx.Row) (scan.Run, error) {
 	var (
@@ -21,7 +21,7 @@ func scanRun(row pgx.Row) (scan.Run, error) {
 	)
 	err := row.Scan(&r.ID, &r.ScanID, &r.WorkflowID, &r.Status, &r.Error, &r.Targets, &r.Excludes,
 		&r.Addresses, &r.HostsUp, &r.OpenPorts, &csv.bucket, &csv.key, &csv.size, &csv.sha256,
-		&r.CreatedAt, &r.StartedAt, &r.FinishedAt)
+		&r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.Partial)
 	r.Targets, r.Excludes, r.CSV = strs(r.Targets), strs(r.Excludes), csv.ref()
 	return r, err
 }
@@ -112,7 +112,7 @@ LIMIT $2 OFFSET $3`
 // that were created before createdBefore, oldest first.
 func (s *Store) ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error) {
 	const q = `SELECT ` + runCols + ` FROM runs
-WHERE status IN ('pending', 'running', 'parsing') AND created_at < $1
+WHERE status IN ('pending', 'running', 'parsing', 'paused') AND created_at < $1
 ORDER BY created_at, id`
 	rows, err := s.pool.Query(ctx, q, createdBefore)
 	if err != nil {
@@ -140,7 +140,7 @@ func (s *Store) DeleteRun(ctx context.Context, id int64) error {
 
 func validRunStatus(st scan.RunStatus) bool {
 	switch st {
-	case scan.RunPending, scan.RunRunning, scan.RunParsing, scan.RunCompleted, scan.RunFailed, scan.RunCancelled:
+	case scan.RunPending, scan.RunRunning, scan.RunParsing, scan.RunPaused, scan.RunCompleted, scan.RunFailed, scan.RunCancelled:
 		return true
 	}
 	return false
@@ -238,4 +238,25 @@ RETURNING ` + runCols
 		return scan.Run{}, mapWrite("complete run", err, "")
 	}
 	return r, nil
+}
+
+// KeepPartial counts what an unfinished run has stored (hosts_up and
+// open_ports, as CompleteRun does) and marks the run partial when it has
+// any host. It is for a run about to be cancelled or failed: its results
+// stay, and say they are incomplete.
+func (s *Store) KeepPartial(ctx context.Context, runID int64) error {
+	const q = `
+UPDATE runs SET
+    hosts_up = (SELECT count(*) FROM hosts WHERE run_id = $1 AND status = 'up'),
+    open_ports = (SELECT count(*) FROM ports WHERE run_id = $1 AND state = 'open'),
+    partial = EXISTS (SELECT 1 FROM hosts WHERE run_id = $1)
+WHERE id = $1`
+	tag, err := s.pool.Exec(ctx, q, runID)
+	if err != nil {
+		return fmt.Errorf("keep partial results: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("keep partial results: %w: run %d", ErrNotFound, runID)
+	}
+	return nil
 }

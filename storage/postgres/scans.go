@@ -9,13 +9,25 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const scanCols = `id, name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note`
+const scanCols = `id, name, site_id, profile_id, COALESCE(agent_id, 0), COALESCE(pool_id, 0), COALESCE(shard_size, 0),
+start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note`
 
 func scanScan(row pgx.Row) (scan.Scan, error) {
 	var s scan.Scan
-	err := row.Scan(&s.ID, &s.Name, &s.SiteID, &s.ProfileID, &s.AgentID, &s.StartAt,
+	var shardSize int64
+	err := row.Scan(&s.ID, &s.Name, &s.SiteID, &s.ProfileID, &s.AgentID, &s.PoolID, &shardSize, &s.StartAt,
 		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote)
+	s.ShardSize = uint64(shardSize)
 	return s, err
+}
+
+// shardSizeArg stores 0 (the server's setting) as NULL.
+func shardSizeArg(n uint64) *int64 {
+	if n == 0 {
+		return nil
+	}
+	v := int64(min(n, 1<<62))
+	return &v
 }
 
 func scanTaken(name string) string {
@@ -38,16 +50,18 @@ func overlap(o string) string {
 	return o
 }
 
-// CreateScan inserts a scan. A missing site, profile or agent is ErrNotFound;
-// an empty time zone is stored as UTC.
+// CreateScan inserts a scan. A missing site, profile, agent or pool is
+// ErrNotFound; a scan with both or neither of an agent and a pool is
+// ErrInvalid; an empty time zone is stored as UTC.
 func (s *Store) CreateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
 	const q = `
 INSERT INTO scans (name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled,
-                   overlap, catchup_window_seconds, pause_note)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   overlap, catchup_window_seconds, pause_note, pool_id, shard_size)
+VALUES ($1, $2, $3, NULLIF($4, 0::bigint), $5, $6, $7, $8, $9, $10, $11, NULLIF($12, 0::bigint), $13)
 RETURNING ` + scanCols
 	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
-		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote))
+		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote,
+		sc.PoolID, shardSizeArg(sc.ShardSize)))
 	if err != nil {
 		return scan.Scan{}, mapWrite("create scan", err, scanTaken(sc.Name))
 	}
@@ -83,13 +97,14 @@ func (s *Store) ListScans(ctx context.Context) ([]scan.Scan, error) {
 // UpdateScan replaces a scan's fields and returns it as stored.
 func (s *Store) UpdateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
 	const q = `
-UPDATE scans SET name = $2, site_id = $3, profile_id = $4, agent_id = $5, start_at = $6,
+UPDATE scans SET name = $2, site_id = $3, profile_id = $4, agent_id = NULLIF($5, 0::bigint), start_at = $6,
                  time_zone = $7, rrule = $8, enabled = $9, overlap = $10, catchup_window_seconds = $11,
-                 pause_note = $12
+                 pause_note = $12, pool_id = NULLIF($13, 0::bigint), shard_size = $14
 WHERE id = $1
 RETURNING ` + scanCols
 	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.ID, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
-		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote))
+		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote,
+		sc.PoolID, shardSizeArg(sc.ShardSize)))
 	if isNoRows(err) {
 		return scan.Scan{}, mapRead("update scan", err, fmt.Sprintf("scan %d", sc.ID))
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 const shardCols = `id, run_id, idx, COALESCE(agent_id, 0), status, attempt, targets,
-raw_bucket, raw_key, raw_size, raw_sha256, error, started_at, finished_at`
+raw_bucket, raw_key, raw_size, raw_sha256, error, started_at, finished_at, ran_by`
 
 func scanShard(row pgx.Row) (scan.Shard, error) {
 	var (
@@ -18,7 +18,7 @@ func scanShard(row pgx.Row) (scan.Shard, error) {
 		raw nullBlob
 	)
 	err := row.Scan(&sh.ID, &sh.RunID, &sh.Index, &sh.AgentID, &sh.Status, &sh.Attempt, &sh.Targets,
-		&raw.bucket, &raw.key, &raw.size, &raw.sha256, &sh.Error, &sh.StartedAt, &sh.FinishedAt)
+		&raw.bucket, &raw.key, &raw.size, &raw.sha256, &sh.Error, &sh.StartedAt, &sh.FinishedAt, &sh.RanBy)
 	sh.Targets, sh.Raw = strs(sh.Targets), raw.ref()
 	return sh, err
 }
@@ -94,10 +94,11 @@ UPDATE shards SET
     raw_size   = CASE WHEN $5::text IS NULL OR $3 < attempt THEN raw_size   ELSE $7 END,
     raw_sha256 = CASE WHEN $5::text IS NULL OR $3 < attempt THEN raw_sha256 ELSE $8 END,
     started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) ELSE started_at END,
-    finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE NULL END
+    finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE NULL END,
+    ran_by = COALESCE(NULLIF($9, ''), ran_by)
 WHERE id = $1`
 	tag, err := s.pool.Exec(ctx, q, u.ID, string(u.Status), u.Attempt, u.Error,
-		raw.bucket, raw.key, raw.size, raw.sha256)
+		raw.bucket, raw.key, raw.size, raw.sha256, u.RanBy)
 	if err != nil {
 		return mapWrite("update shard", err, "")
 	}

@@ -11,14 +11,14 @@ import (
 
 // siteSelect reads a site with its targets and exclusions in order.
 const siteSelect = `
-SELECT s.id, s.name, s.description, s.created_at,
+SELECT s.id, s.name, s.description, s.created_at, COALESCE(s.max_rate, 0),
        ARRAY(SELECT value FROM site_targets t WHERE t.site_id = s.id ORDER BY position),
        ARRAY(SELECT value FROM site_exclusions e WHERE e.site_id = s.id ORDER BY position)
 FROM sites s`
 
 func scanSite(row pgx.Row) (scan.Site, error) {
 	var s scan.Site
-	err := row.Scan(&s.ID, &s.Name, &s.Description, &s.CreatedAt, &s.Targets, &s.Exclusions)
+	err := row.Scan(&s.ID, &s.Name, &s.Description, &s.CreatedAt, &s.MaxRate, &s.Targets, &s.Exclusions)
 	s.Targets, s.Exclusions = strs(s.Targets), strs(s.Exclusions)
 	return s, err
 }
@@ -55,10 +55,10 @@ SELECT $1, ord, v FROM unnest($2::text[]) WITH ORDINALITY AS t(v, ord)`
 // CreateSite inserts a site with its targets and exclusions in one
 // transaction and returns it as stored.
 func (s *Store) CreateSite(ctx context.Context, site scan.Site) (scan.Site, error) {
-	const q = `INSERT INTO sites (name, description) VALUES ($1, $2) RETURNING id`
+	const q = `INSERT INTO sites (name, description, max_rate) VALUES ($1, $2, NULLIF($3, 0)) RETURNING id`
 	var out scan.Site
 	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, q, site.Name, site.Description).Scan(&site.ID); err != nil {
+		if err := tx.QueryRow(ctx, q, site.Name, site.Description, site.MaxRate).Scan(&site.ID); err != nil {
 			return err
 		}
 		if err := replaceSiteLists(ctx, tx, site); err != nil {
@@ -103,10 +103,10 @@ func (s *Store) ListSites(ctx context.Context) ([]scan.Site, error) {
 // UpdateSite replaces a site's name, description, targets and exclusions,
 // and returns it as stored.
 func (s *Store) UpdateSite(ctx context.Context, site scan.Site) (scan.Site, error) {
-	const q = `UPDATE sites SET name = $2, description = $3 WHERE id = $1`
+	const q = `UPDATE sites SET name = $2, description = $3, max_rate = NULLIF($4, 0) WHERE id = $1`
 	var out scan.Site
 	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, q, site.ID, site.Name, site.Description)
+		tag, err := tx.Exec(ctx, q, site.ID, site.Name, site.Description, site.MaxRate)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,52 @@
+package masscan
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/scantron/scantron/scan"
+)
+
+func TestTakeRate(t *testing.T) {
+	for _, tt := range []struct {
+		in   []string
+		rest []string
+		rate float64
+	}{
+		{[]string{"-p", "80"}, []string{"-p", "80"}, 0},
+		{[]string{"--rate", "5000", "-p", "80"}, []string{"-p", "80"}, 5000},
+		{[]string{"--rate=100", "-p", "80", "--max-rate", "250.5"}, []string{"-p", "80"}, 250.5},
+	} {
+		rest, rate, err := TakeRate(tt.in)
+		if err != nil || !slices.Equal(rest, tt.rest) || rate != tt.rate {
+			t.Errorf("TakeRate(%q) = %q, %v, %v; want %q, %v", tt.in, rest, rate, err, tt.rest, tt.rate)
+		}
+	}
+	for _, bad := range [][]string{{"--rate"}, {"--rate", "fast"}, {"--rate=-1"}, {"--rate", "0"}} {
+		if _, _, err := TakeRate(bad); !errors.Is(err, scan.ErrInvalidOptions) {
+			t.Errorf("TakeRate(%q) error = %v", bad, err)
+		}
+	}
+}
+
+func TestCapRate(t *testing.T) {
+	for _, tt := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{0, 0}, 0}, {[]float64{5000, 0}, 5000}, {[]float64{0, 300}, 300}, {[]float64{5000, 300}, 300}} {
+		if got := CapRate(tt.in...); got != tt.want {
+			t.Errorf("CapRate(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestArgsAdapter(t *testing.T) {
+	check(t, []argsCase{
+		{"agent's adapter before targets and profile", []Option{
+			WithProfile(profile(t, "-p 80")), WithTargets([]string{"198.18.0.2"}),
+			WithAdapter("veth0", "198.18.0.1", "02:00:00:00:00:02"), WithRate(100),
+		}, []string{"--rate", "100", "--adapter", "veth0", "--adapter-ip", "198.18.0.1", "--router-mac", "02:00:00:00:00:02", "--range=198.18.0.2", "-p80"}},
+		{"empty adapter settings add nothing", []Option{WithAdapter("", "", ""), WithTargets([]string{"198.18.0.2"})}, []string{"--range=198.18.0.2"}},
+	})
+}
