@@ -46,11 +46,13 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	base := "http://" + listen
 	server := startScantron(t, env, "server")
 	waitHealthy(t, base, server)
-	startScantron(t, append(env, "SCANTRON_AGENT_NAME=e2e-sched-agent"), "agent")
-
 	c := adminAPI(t, base)
-	var agent scan.Agent
+	var agent struct {
+		scan.Agent
+		Credential string `json:"credential"`
+	}
 	c.do("POST", "/agents", map[string]any{"name": "e2e-sched-agent"}, http.StatusCreated, &agent)
+	startAgent(t, env, "e2e-sched-agent", agent.Credential)
 	var site scan.Site
 	c.do("POST", "/sites", map[string]any{"name": "loopback-sched", "targets": []string{"127.0.0.1"}}, http.StatusCreated, &site)
 	var profile scan.Profile

@@ -40,11 +40,12 @@ func exportRun(ctx context.Context, tx pgx.Tx, runID int64) (scan.ExportRow, err
 	const q = `
 SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
        COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now()),
-       a.name, pr.scanner
+       COALESCE(a.name, 'pool ' || po.name, ''), pr.scanner
 FROM runs r
 JOIN scans s ON s.id = r.scan_id
 JOIN sites si ON si.id = s.site_id
-JOIN agents a ON a.id = s.agent_id
+LEFT JOIN agents a ON a.id = s.agent_id
+LEFT JOIN pools po ON po.id = s.pool_id
 JOIN profiles pr ON pr.id = s.profile_id
 WHERE r.id = $1`
 	var (
@@ -64,8 +65,10 @@ func exportRows(ctx context.Context, tx pgx.Tx, runID int64, base scan.ExportRow
 SELECT host(h.address), COALESCE(h.hostnames[1], ''),
        COALESCE(p.port, 0), COALESCE(p.protocol, ''), COALESCE(p.state, ''),
        COALESCE(p.service, ''), COALESCE(p.product, ''), COALESCE(p.version, ''),
-       COALESCE(p.extra_info, ''), COALESCE(p.reason, ''), COALESCE(p.banner, '')
+       COALESCE(p.extra_info, ''), COALESCE(p.reason, ''), COALESCE(p.banner, ''),
+       COALESCE(sh.ran_by, '')
 FROM hosts h
+LEFT JOIN shards sh ON sh.id = h.shard_id
 LEFT JOIN ports p ON p.host_id = h.id
 WHERE h.run_id = $1
 ORDER BY h.address, p.protocol NULLS FIRST, p.port NULLS FIRST, h.id, p.id`
@@ -76,9 +79,13 @@ ORDER BY h.address, p.protocol NULLS FIRST, p.port NULLS FIRST, h.id, p.id`
 	defer rows.Close()
 	for rows.Next() {
 		row := base
+		var ranBy string
 		if err := rows.Scan(&row.Host, &row.Hostname, &row.Port, &row.Protocol, &row.State,
-			&row.Service, &row.Product, &row.Version, &row.ExtraInfo, &row.Reason, &row.Banner); err != nil {
+			&row.Service, &row.Product, &row.Version, &row.ExtraInfo, &row.Reason, &row.Banner, &ranBy); err != nil {
 			return fmt.Errorf("export run %d: %w", runID, err)
+		}
+		if ranBy != "" {
+			row.Agent = ranBy // the agent that scanned this host (pool runs have several)
 		}
 		if err := fn(row); err != nil {
 			return fmt.Errorf("export run %d: %w", runID, err)
