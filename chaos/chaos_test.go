@@ -456,9 +456,9 @@ func (s *suite) checkObjects(t *testing.T, view runView) {
 	}
 }
 
-// attempts reads from the run's workflow history how many attempts its
-// scanner and parser activities took.
-func attempts(t *testing.T, workflowID string) string {
+// attempts reads from the run's workflow history how many attempts each
+// activity type took (the most of any of its activities).
+func attempts(t *testing.T, workflowID string) map[string]int32 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -483,7 +483,22 @@ func attempts(t *testing.T, workflowID string) string {
 			most[name] = max(most[name], a.GetAttempt())
 		}
 	}
-	return fmt.Sprintf("scan %d, parse %d", most["RunScan"], most["ParseResults"])
+	return most
+}
+
+func formatAttempts(tries map[string]int32) string {
+	return fmt.Sprintf("scan %d, parse %d", tries["RunScan"], tries["ParseResults"])
+}
+
+// agentTrouble returns the warnings and errors the agent has logged.
+func (s *suite) agentTrouble() string {
+	var out []string
+	for line := range strings.SplitSeq(s.agent.logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.HasPrefix(line, "=== chaos") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // fault is injected while a run is in flight; it returns once the fault is
@@ -491,6 +506,9 @@ func attempts(t *testing.T, workflowID string) string {
 type fault struct {
 	name   string
 	inject func(t *testing.T, s *suite, runID int64)
+	// check, if set, checks from the activities' attempts that the fault
+	// hit what it was meant to.
+	check func(t *testing.T, s *suite, tries map[string]int32)
 }
 
 var faults = []fault{
@@ -498,6 +516,10 @@ var faults = []fault{
 		waitScanner(t, runID, time.Minute)
 		s.agent.stop(syscall.SIGKILL)
 		s.agent.start()
+	}, func(t *testing.T, s *suite, tries map[string]int32) {
+		if tries["RunScan"] < 2 {
+			t.Errorf("the scan took %d attempts; the killed one should have been retried", tries["RunScan"])
+		}
 	}},
 	{"server restarted mid-scan", func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
@@ -507,7 +529,7 @@ var faults = []fault{
 		if !sc.running() {
 			t.Log("note: the scan ended while the server restarted")
 		}
-	}},
+	}, nil},
 	{"PostgreSQL stopped 30 s from mid-scan through parsing", func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
 		down := time.Now()
@@ -522,6 +544,10 @@ var faults = []fault{
 		time.Sleep(time.Until(down.Add(30 * time.Second)))
 		if err := stack.Postgres.Restart(context.Background()); err != nil {
 			t.Fatal(err)
+		}
+	}, func(t *testing.T, s *suite, tries map[string]int32) {
+		if tries["ParseResults"] < 2 {
+			t.Errorf("parsing took %d attempts: the outage missed it", tries["ParseResults"])
 		}
 	}},
 	{"S3 stopped through the agent's upload", func(t *testing.T, s *suite, runID int64) {
@@ -539,6 +565,14 @@ var faults = []fault{
 		if err := stack.S3.Restart(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+	}, func(t *testing.T, s *suite, tries map[string]int32) {
+		// The agent retries the upload; the scan does not run again.
+		if tries["RunScan"] != 1 {
+			t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
+		}
+		if !strings.Contains(s.agent.logs.String(), "upload of scanner output failed; retrying") {
+			t.Error("the agent logged no failed upload: the outage missed it")
+		}
 	}},
 	{"Temporal dev server restarted mid-scan", func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
@@ -548,7 +582,7 @@ var faults = []fault{
 		if !sc.running() {
 			t.Log("note: the scan ended while Temporal restarted")
 		}
-	}},
+	}, nil},
 }
 
 // TestFaults runs the scan undisturbed once, then once under each fault,
@@ -583,7 +617,7 @@ func TestFaults(t *testing.T) {
 	}
 	s.checkObjects(t, view)
 	figures = append(figures, figure{fault: "none (baseline)", completed: true, duplicated: dup,
-		took: time.Since(began), attempts: attempts(t, view.WorkflowID)})
+		took: time.Since(began), attempts: formatAttempts(attempts(t, view.WorkflowID))})
 
 	for _, f := range faults {
 		ok := t.Run(f.name, func(t *testing.T) {
@@ -617,8 +651,17 @@ func TestFaults(t *testing.T) {
 				t.Errorf("%d duplicate rows", dup)
 			}
 			s.checkObjects(t, view)
-			fig.attempts = attempts(t, view.WorkflowID)
+			tries := attempts(t, view.WorkflowID)
+			fig.attempts = formatAttempts(tries)
 			t.Logf("completed in %v (%s)", fig.took.Round(100*time.Millisecond), fig.attempts)
+			if f.check != nil {
+				f.check(t, s, tries)
+			}
+			if tries["RunScan"] > 2 {
+				// The last attempt: the run would have failed had it not
+				// worked. Show why the others did not.
+				t.Logf("NOTE: the scan took %d attempts; the agent's warnings and errors:\n%s", tries["RunScan"], s.agentTrouble())
+			}
 		})
 		if !ok {
 			// Later faults need a healthy stack; bring back whatever the
