@@ -502,6 +502,41 @@ func (s *suite) agentTrouble() string {
 	return strings.Join(out, "\n")
 }
 
+func (s *suite) workflowID(t *testing.T, runID int64) string {
+	t.Helper()
+	var v runView
+	s.api("GET", fmt.Sprintf("/runs/%d", runID), nil, http.StatusOK, &v)
+	return v.WorkflowID
+}
+
+// waitRetryQueued waits until the workflow's scan activity is pending again
+// on a later attempt (its agent went silent past the heartbeat timeout).
+func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	c, err := stack.Temporal.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for {
+		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+		if err == nil {
+			for _, pa := range desc.GetPendingActivities() {
+				if pa.GetActivityType().GetName() == "RunScan" && pa.GetAttempt() >= 2 && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the scan of %s was not queued for another attempt within %v (last error: %v)", workflowID, limit, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 // fault is injected while a run is in flight; it returns once the fault is
 // over (the service is back).
 type fault struct {
@@ -513,9 +548,11 @@ type fault struct {
 }
 
 var faults = []fault{
-	{"agent killed (kill -9) mid-scan, restarted", func(t *testing.T, s *suite, runID int64) {
+	{"agent killed (kill -9) mid-scan, back once the retry waits", func(t *testing.T, s *suite, runID int64) {
 		waitScanner(t, runID, time.Minute)
 		s.agent.stop(syscall.SIGKILL)
+		// The agent stays away until the shard's next attempt waits for it.
+		waitRetryQueued(t, s.workflowID(t, runID), 2*time.Minute)
 		s.agent.start()
 	}, func(t *testing.T, s *suite, tries map[string]int32) {
 		if tries["RunScan"] < 2 {
