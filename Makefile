@@ -8,7 +8,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools build run test lint fuzz bench clean-data
+.PHONY: help tools build run test lint fuzz chaos bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
@@ -22,9 +22,15 @@ build: ## build bin/scantron
 run: tools build ## start PostgreSQL, S3, Temporal, server and a local agent (state in .data; Ctrl-C stops)
 	./bin/scantron dev
 
-test: lint ## lint, run every package's tests, then fuzz the parsers briefly
+test: lint ## lint, run every package's tests, fuzz the parsers briefly, then the fault-injection suite
 	$(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory chaos
+
+# The fault-injection suite (chaos/) runs only with SCANTRON_CHAOS set, so
+# that `go test ./...` above does not run it too.
+chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under runs; print the figures
+	SCANTRON_CHAOS=1 $(GO) test -count=1 -v -timeout 15m ./chaos/
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -647,4 +648,68 @@ func TestRunScanCancelKillsScanner(t *testing.T) {
 func nmapRunning(marker string) bool {
 	out, _ := exec.Command("pgrep", "-f", "nmap.*"+marker).Output()
 	return len(bytes.TrimSpace(out)) > 0
+}
+
+// flakyUploader fails its first fails uploads, as object storage does while
+// it restarts, then stores through objs.
+type flakyUploader struct {
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (u *flakyUploader) PutFile(ctx context.Context, key, path, contentType string) (scan.BlobRef, error) {
+	u.mu.Lock()
+	u.calls++
+	fail := u.calls <= u.fails
+	u.mu.Unlock()
+	if fail {
+		return scan.BlobRef{}, errors.New("dial tcp: connect: connection refused")
+	}
+	return objs.PutFile(ctx, key, path, contentType)
+}
+
+// TestRunScanRetriesUpload: a finished scan's output survives an object
+// storage outage shorter than UploadRetry: the upload is retried, not the
+// scan. A longer outage fails the attempt, retryably.
+func TestRunScanRetriesUpload(t *testing.T) {
+	f := newFixture(t, "")
+	run := func(agent *activities.Agent, id int64) (activities.RunScanResult, error) {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestActivityEnvironment()
+		env.RegisterActivity(agent)
+		spec := scan.Spec{RunID: id, ShardID: id, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "-p", fmt.Sprint(f.ports4[0])}, Targets: []string{"127.0.0.1"}}
+		return execute[activities.RunScanResult](t, env, agent.RunScan, activities.RunScanInput{Spec: f.signer.Sign(spec, time.Now().Add(time.Hour))})
+	}
+
+	flaky := &flakyUploader{fails: 2}
+	agent := *f.agent
+	agent.Objects = flaky
+	got, err := run(&agent, 990003)
+	if err != nil {
+		t.Fatalf("RunScan through a short outage: %v", err)
+	}
+	if flaky.calls != 3 {
+		t.Errorf("%d uploads, want 2 failed and 1 stored", flaky.calls)
+	}
+	body, err := objs.Get(context.Background(), got.Raw)
+	if err != nil {
+		t.Fatalf("stored output: %v", err)
+	}
+	xml, _ := io.ReadAll(body)
+	body.Close()
+	if !bytes.Contains(xml, []byte(`portid="`+fmt.Sprint(f.ports4[0])+`"`)) {
+		t.Errorf("stored output lacks the scanned port: %.300s", xml)
+	}
+
+	down := &flakyUploader{fails: 1 << 30}
+	agent.Objects, agent.UploadRetry = down, 2*time.Second
+	_, err = run(&agent, 990004)
+	var app *temporal.ApplicationError
+	if err == nil || (errors.As(err, &app) && app.NonRetryable()) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("RunScan through a long outage: %v; want a retryable upload error", err)
+	}
+	if down.calls < 2 {
+		t.Errorf("%d uploads in a 2 s outage, want retries", down.calls)
+	}
 }

@@ -57,7 +57,15 @@ type Agent struct {
 	// Verifier holds the server's public key. Specs that it does not verify
 	// are refused; with no Verifier, every spec is.
 	Verifier *signing.Verifier
+	// UploadRetry is how long a failed upload of a finished scan's output is
+	// retried (with backoff, heartbeating) before the attempt fails and the
+	// scan has to run again; 0 means DefaultUploadRetry.
+	UploadRetry time.Duration
 }
+
+// DefaultUploadRetry rides out a restart or short outage of object storage:
+// a scan's output is worth more than a minute's wait.
+const DefaultUploadRetry = time.Minute
 
 // RunScanInput is one shard's job.
 type RunScanInput struct {
@@ -145,7 +153,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 
 	hb.set(scan.Progress{Phase: "uploading", Percent: 100})
 	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
-	ref, err := a.Objects.PutFile(ctx, key, xmlPath, "application/xml")
+	ref, err := a.upload(ctx, hb, key, xmlPath)
 	if err != nil {
 		return RunScanResult{}, wrap("upload scanner output", err)
 	}
@@ -269,6 +277,37 @@ func checkRawSockets(binary string, spec scan.Spec) (nmap.RawAccess, error) {
 		return access, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoRawSockets, err)
 	}
 	return access, nil
+}
+
+// upload stores the scanner's output, retrying with backoff for up to
+// UploadRetry while the heartbeater keeps the attempt alive. The key is the
+// attempt's own, so a retried upload overwrites, never adds.
+func (a *Agent) upload(ctx context.Context, hb *heartbeater, key, path string) (scan.BlobRef, error) {
+	limit := a.UploadRetry
+	if limit <= 0 {
+		limit = DefaultUploadRetry
+	}
+	deadline := time.Now().Add(limit)
+	wait := time.Second
+	for tries := 1; ; tries++ {
+		ref, err := a.Objects.PutFile(ctx, key, path, "application/xml")
+		if err == nil || ctx.Err() != nil {
+			return ref, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ref, fmt.Errorf("%w (%d tries in %s)", err, tries, limit)
+		}
+		wait = min(wait, left)
+		activity.GetLogger(ctx).Warn("upload of scanner output failed; retrying", "key", key, "try", tries, "in", wait, "error", err)
+		hb.set(scan.Progress{Phase: "uploading", Percent: 100, Task: fmt.Sprintf("upload failed %d times: %v", tries, err)})
+		select {
+		case <-ctx.Done():
+			return ref, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 15*time.Second)
+	}
 }
 
 func (a *Agent) heartbeatEvery() time.Duration {

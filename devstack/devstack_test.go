@@ -328,3 +328,86 @@ func TestParentDeath(t *testing.T) {
 	cmd.Wait()
 	assertGone(t, "child of a killed parent", pids)
 }
+
+// TestRestartKeepsState restarts each service of a durable stack in place:
+// same ports, and the row, the object and the workflow written before are
+// there after.
+func TestRestartKeepsState(t *testing.T) {
+	ctx := testContext(t)
+	st, err := Start(ctx, Options{Durable: true, TemporalHeadless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+
+	conn, err := pgx.Connect(ctx, st.Postgres.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before')"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	mc, err := st.S3.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.PutObject(ctx, st.S3.Bucket, "kept", strings.NewReader("before"), 6, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := st.Temporal.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "kept", TaskQueue: "nobody"}, "Nothing")
+	tc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ports := []int{st.Postgres.Port, st.S3.Port, st.Temporal.Port}
+	oldPids := []int{st.Postgres.Pid(), st.S3.Pid(), st.Temporal.Pid()}
+	if err := st.Postgres.Stop(); err != nil { // a stopped service restarts too
+		t.Fatal(err)
+	}
+	for name, restart := range map[string]func(context.Context) error{
+		"postgres": st.Postgres.Restart, "s3": st.S3.Restart, "temporal": st.Temporal.Restart,
+	} {
+		if err := restart(ctx); err != nil {
+			t.Fatalf("restart %s: %v", name, err)
+		}
+	}
+	if got := []int{st.Postgres.Port, st.S3.Port, st.Temporal.Port}; fmt.Sprint(got) != fmt.Sprint(ports) {
+		t.Errorf("ports after restart %v, want %v", got, ports)
+	}
+	for i, pid := range []int{st.Postgres.Pid(), st.S3.Pid(), st.Temporal.Pid()} {
+		if pid == oldPids[i] {
+			t.Errorf("service %d kept pid %d: not restarted", i, pid)
+		}
+	}
+
+	conn, err = pgx.Connect(ctx, st.Postgres.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != "before" {
+		t.Errorf("row after restart: %q, %v", v, err)
+	}
+	obj, err := mc.GetObject(ctx, st.S3.Bucket, "kept", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(obj); err != nil || string(b) != "before" {
+		t.Errorf("object after restart: %q, %v", b, err)
+	}
+	tc, err = st.Temporal.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if _, err := tc.DescribeWorkflowExecution(ctx, "kept", ""); err != nil {
+		t.Errorf("workflow after restart: %v", err)
+	}
+}

@@ -59,6 +59,7 @@ type Postgres struct {
 	DataDir  string // Dir/data
 	LogFile  string
 
+	opt  PostgresOptions
 	proc *proc
 }
 
@@ -97,6 +98,23 @@ func (pg *Postgres) Kill() error {
 
 // Done is closed when the server process has exited.
 func (pg *Postgres) Done() <-chan struct{} { return pg.proc.done }
+
+// Restart shuts the server down if it runs and starts it again on the same
+// port over the same cluster: committed data survives it. Do not call it
+// concurrently with the other methods.
+func (pg *Postgres) Restart(ctx context.Context) error {
+	if err := pg.Stop(); err != nil {
+		return err
+	}
+	opt := pg.opt
+	opt.Port = pg.Port
+	n, err := StartPostgres(ctx, opt)
+	if err != nil {
+		return err
+	}
+	pg.proc = n.proc
+	return nil
+}
 
 // StartPostgres starts PostgreSQL on 127.0.0.1, running initdb first when
 // opt.Dir holds no cluster yet, waits until it accepts connections and
@@ -185,6 +203,7 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 			Dir:      dir,
 			DataDir:  dataDir,
 			LogFile:  opt.LogFile,
+			opt:      opt,
 			proc:     p,
 		}
 		pg.DSN = pg.DSNFor(opt.Database)

@@ -53,6 +53,7 @@ type S3 struct {
 	Dir       string
 	LogFile   string
 
+	opt  S3Options
 	proc *proc
 }
 
@@ -87,6 +88,23 @@ func (s *S3) Kill() error {
 
 // Done is closed when the server process has exited.
 func (s *S3) Done() <-chan struct{} { return s.proc.done }
+
+// Restart stops the server if it runs and starts it again on the same port
+// over the same directory: stored objects survive it. Do not call it
+// concurrently with the other methods.
+func (s *S3) Restart(ctx context.Context) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	opt := s.opt
+	opt.Port = s.Port
+	n, err := StartS3(ctx, opt)
+	if err != nil {
+		return err
+	}
+	s.proc = n.proc
+	return nil
+}
 
 // StartS3 starts versitygw over opt.Dir on 127.0.0.1, waits until it answers
 // and creates opt.Bucket if missing.
@@ -161,6 +179,7 @@ func StartS3(ctx context.Context, opt S3Options) (*S3, error) {
 			Region:    "us-east-1",
 			Dir:       dir,
 			LogFile:   opt.LogFile,
+			opt:       opt,
 			proc:      p,
 		}
 		client, err := s.Client()

@@ -48,6 +48,7 @@ type Temporal struct {
 	DBFile    string
 	LogFile   string
 
+	opt  TemporalOptions
 	proc *proc
 }
 
@@ -81,6 +82,24 @@ func (t *Temporal) Kill() error {
 
 // Done is closed when the server process has exited.
 func (t *Temporal) Done() <-chan struct{} { return t.proc.done }
+
+// Restart stops the server if it runs and starts it again on the same ports
+// with the same state, as an operator's restart would. Only a server with a
+// DBFile keeps its workflows across it. Do not call it concurrently with the
+// other methods.
+func (t *Temporal) Restart(ctx context.Context) error {
+	if err := t.Stop(); err != nil {
+		return err
+	}
+	opt := t.opt
+	opt.Port, opt.UIPort = t.Port, t.UIPort
+	n, err := StartTemporal(ctx, opt)
+	if err != nil {
+		return err
+	}
+	t.proc = n.proc
+	return nil
+}
 
 func quietLogger() tlog.Logger {
 	return tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
@@ -151,6 +170,7 @@ func StartTemporal(ctx context.Context, opt TemporalOptions) (*Temporal, error) 
 			Namespace: opt.Namespace,
 			DBFile:    opt.DBFile,
 			LogFile:   opt.LogFile,
+			opt:       opt,
 		}
 		if opt.Headless {
 			args = append(args, "--headless")
