@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -55,15 +56,32 @@ func runDev(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		store.Close()
 		return err
 	}
+	credFile := filepath.Join(dir, "agent-local.credential")
 	if _, err := store.GetAgentByName(ctx, devAgent); errors.Is(err, postgres.ErrNotFound) {
-		_, err = store.CreateAgent(ctx, scan.Agent{Name: devAgent, Description: "the agent `scantron dev` runs on this machine", TaskQueue: workflows.AgentTaskQueue(devAgent)})
+		// Registered like any agent: it signs its results with a credential,
+		// kept for the next start in the data directory.
+		credential, key, err := scan.NewCredential()
+		if err != nil {
+			store.Close()
+			return err
+		}
+		_, err = store.CreateAgent(ctx, scan.Agent{Name: devAgent, Description: "the agent `scantron dev` runs on this machine",
+			TaskQueue: workflows.AgentTaskQueue(devAgent), PublicKey: key})
 		if err != nil {
 			store.Close()
 			return fmt.Errorf("register agent %q: %w", devAgent, err)
 		}
+		if err := os.WriteFile(credFile, []byte(credential+"\n"), 0o600); err != nil {
+			store.Close()
+			return err
+		}
 	} else if err != nil {
 		store.Close()
 		return err
+	}
+	agentCredential := ""
+	if b, err := os.ReadFile(credFile); err == nil {
+		agentCredential = strings.TrimSpace(string(b))
 	}
 	adminNote, err := devAdmin(ctx, store, dir)
 	store.Close()
@@ -86,7 +104,11 @@ func runDev(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer server.stop(log)
-	agent, err := startChild(self, append(env, "SCANTRON_AGENT_NAME="+devAgent), filepath.Join(logDir, "agent-local.log"), "agent")
+	agentEnv := append(env, "SCANTRON_AGENT_NAME="+devAgent)
+	if agentCredential != "" {
+		agentEnv = append(agentEnv, "SCANTRON_AGENT_CREDENTIAL="+agentCredential)
+	}
+	agent, err := startChild(self, agentEnv, filepath.Join(logDir, "agent-local.log"), "agent")
 	if err != nil {
 		return err
 	}
