@@ -32,6 +32,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -658,7 +659,7 @@ func TestFaults(t *testing.T) {
 	for r := range baseline {
 		if r.State == "open" {
 			open = append(open, int(r.Port))
-			if r.Address != s.target.Addr || r.Service != targetPorts[int(r.Port)] {
+			if r.Address != s.target.Addr || r.Service != targethost.Services[int(r.Port)].Name {
 				t.Errorf("baseline row %+v", r)
 			}
 		}

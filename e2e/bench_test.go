@@ -32,7 +32,7 @@ func TestPoolScaling(t *testing.T) {
 	netem := true
 	for i := range hostCount {
 		h := newTargetHostN(t, i)
-		if err := h.delay(30 * time.Millisecond); err != nil && netem {
+		if err := h.Delay(30 * time.Millisecond); err != nil && netem {
 			fmt.Printf("no network delay (%v): using nmap --scan-delay 10ms instead\n", err)
 			netem = false
 			profile += " --scan-delay 10ms"

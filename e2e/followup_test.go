@@ -110,7 +110,7 @@ func checkFollowUp(t *testing.T, c api, hook *webhookReceiver, runID, siteID int
 func checkSecondRun(t *testing.T, c api, hook *webhookReceiver, scanID, siteID, firstRunID int64, target *targetHost) {
 	t.Helper()
 	const gone = 2121
-	target.closePort(gone)
+	target.ClosePort(gone)
 	var run scan.Run
 	c.do("POST", fmt.Sprintf("/scans/%d/runs", scanID), nil, http.StatusAccepted, &run)
 	var view runView
