@@ -255,7 +255,7 @@ func (s *partialSaver) save(ctx context.Context) error {
 	if err != nil || info.Size() <= s.size {
 		return nil
 	}
-	s.size = info.Size()
+	size := info.Size()
 	if err := withDone(s.done, s.xmlPath, s.tmp, true); err != nil {
 		return err
 	}
@@ -270,13 +270,14 @@ func (s *partialSaver) save(ctx context.Context) error {
 		return err
 	}
 	if hosts <= s.hosts {
+		s.size = size
 		return nil
 	}
 	ref, err := s.a.Objects.PutFile(ctx, s.key, s.tmp, "application/xml")
 	if err != nil {
-		return err
+		return err // tried again at the next tick
 	}
-	s.hosts = hosts
+	s.size, s.hosts = size, hosts
 	s.hb.setPartial(ref, hosts)
 	return nil
 }
