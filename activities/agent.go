@@ -61,6 +61,11 @@ type Agent struct {
 	// retried (with backoff, heartbeating) before the attempt fails and the
 	// scan has to run again; 0 means DefaultUploadRetry.
 	UploadRetry time.Duration
+	// PartialEvery is how often the hosts a running nmap scan has finished
+	// are saved to object storage, so that a retry of the shard, on this
+	// agent or another, scans only the rest; 0 means DefaultPartialEvery,
+	// a negative value turns resuming off.
+	PartialEvery time.Duration
 }
 
 // DefaultUploadRetry rides out a restart or short outage of object storage:
@@ -123,13 +128,35 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err != nil {
 		return RunScanResult{}, err
 	}
-	binary, args, err := a.command(spec, xmlPath, access)
+	// A retry skips the hosts earlier attempts finished: the spec is
+	// verified as signed, and only narrowed.
+	done := a.resume(ctx, spec, dir)
+	var skip []nmap.Option
+	first := scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name}
+	if done != nil {
+		skip = append(skip, nmap.WithExcludeFile(done.skip))
+		first.Partial, first.HostsDone = &done.ref, len(done.addrs)
+	}
+	binary, args, err := a.command(spec, xmlPath, access, skip...)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
 
-	hb := newHeartbeater(ctx, a.Name, spec.ShardID, a.heartbeatEvery())
+	hb := newHeartbeater(ctx, first, a.heartbeatEvery())
 	defer hb.stop()
+	stopSaver := func() {}
+	if spec.Scanner == scan.Nmap && a.PartialEvery >= 0 {
+		saver := &partialSaver{a: a, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), xmlPath: xmlPath,
+			tmp: filepath.Join(dir, "partial.xml"), done: done, hb: hb, hosts: first.HostsDone}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { saver.loop(ctx, stop) })
+		stopSaver = sync.OnceFunc(func() {
+			close(stop)
+			wg.Wait()
+		})
+		defer stopSaver()
+	}
 	// masscan is run by the same runner: own process group, killed with
 	// the activity. Its status line goes to stderr, so only nmap reports
 	// progress; the heartbeat still proves the agent alive.
@@ -141,8 +168,9 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
 		},
 	})
+	stopSaver()
 	if ctx.Err() != nil {
-		return a.keepPartial(ctx, spec, attempt, xmlPath, start)
+		return a.keepPartial(ctx, spec, attempt, done, xmlPath, start)
 	}
 	if runErr != nil {
 		if errors.Is(runErr, nmap.ErrScannerNotFound) {
@@ -152,6 +180,15 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	}
 
 	hb.set(scan.Progress{Phase: "uploading", Percent: 100})
+	if done != nil {
+		// One document: the hosts earlier attempts finished, then this
+		// attempt's, each once.
+		whole := filepath.Join(dir, "whole.xml")
+		if err := withDone(done, xmlPath, whole, false); err != nil {
+			return RunScanResult{}, wrap("add the hosts earlier attempts finished", err)
+		}
+		xmlPath = whole
+	}
 	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
 	ref, err := a.upload(ctx, hb, key, xmlPath)
 	if err != nil {
@@ -192,10 +229,9 @@ func needsRawSockets(spec scan.Spec) (string, bool) {
 }
 
 // command is the scanner program and its arguments for spec.
-func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess) (string, []string, error) {
+func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, extra ...nmap.Option) (string, []string, error) {
 	switch spec.Scanner {
 	case scan.Nmap:
-		var extra []nmap.Option
 		if access.NeedsPrivilegedFlag() {
 			extra = append(extra, nmap.WithPrivileged())
 		}
@@ -236,9 +272,20 @@ const partialUploadTimeout = 30 * time.Second
 // cancellation's details, so the run keeps the hosts it had finished. A
 // scanner that wrote nothing, or an upload that fails, leaves a plain
 // cancellation.
-func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, xmlPath string, start time.Time) (RunScanResult, error) {
+func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, done *resumed, xmlPath string, start time.Time) (RunScanResult, error) {
 	if info, err := os.Stat(xmlPath); err != nil || info.Size() == 0 {
-		return RunScanResult{}, ctx.Err()
+		if done == nil {
+			return RunScanResult{}, ctx.Err()
+		}
+		xmlPath = done.path
+	} else if done != nil {
+		// The hosts earlier attempts finished are this run's too.
+		whole := filepath.Join(filepath.Dir(xmlPath), "whole.xml")
+		if err := withDone(done, xmlPath, whole, false); err != nil {
+			activity.GetLogger(ctx).Warn("could not add the hosts earlier attempts finished to a stopped scan's output", "shard", spec.ShardID, "error", err)
+		} else {
+			xmlPath = whole
+		}
 	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partialUploadTimeout)
 	defer cancel()
@@ -326,8 +373,8 @@ type heartbeater struct {
 	wg   sync.WaitGroup
 }
 
-func newHeartbeater(ctx context.Context, agent string, shardID int64, every time.Duration) *heartbeater {
-	h := &heartbeater{last: scan.Progress{ShardID: shardID, Phase: "scanning", Agent: agent}, done: make(chan struct{})}
+func newHeartbeater(ctx context.Context, first scan.Progress, every time.Duration) *heartbeater {
+	h := &heartbeater{last: first, done: make(chan struct{})}
 	activity.RecordHeartbeat(ctx, h.last)
 	h.wg.Add(1)
 	go func() {
@@ -354,7 +401,16 @@ func newHeartbeater(ctx context.Context, agent string, shardID int64, every time
 func (h *heartbeater) set(p scan.Progress) {
 	h.mu.Lock()
 	p.Agent, p.ShardID = h.last.Agent, h.last.ShardID
+	p.Partial, p.HostsDone = h.last.Partial, h.last.HostsDone
 	h.last = p
+	h.mu.Unlock()
+}
+
+// setPartial names the latest saved finished hosts in every heartbeat from
+// now on: they are what a retry resumes from.
+func (h *heartbeater) setPartial(ref scan.BlobRef, hosts int) {
+	h.mu.Lock()
+	h.last.Partial, h.last.HostsDone = &ref, hosts
 	h.mu.Unlock()
 }
 

@@ -273,4 +273,10 @@ type Progress struct {
 	Task    string    `json:"task,omitempty"` // what nmap is doing, e.g. "SYN Stealth Scan"
 	ETC     time.Time `json:"etc,omitzero"`   // nmap's estimated completion
 	Agent   string    `json:"agent"`
+	// Partial is the last saved output of the hosts this shard's scans
+	// have finished (earlier attempts' included), HostsDone their number.
+	// A retry reads it from the failed attempt's last heartbeat and scans
+	// only the other hosts.
+	Partial   *BlobRef `json:"partial,omitempty"`
+	HostsDone int      `json:"hosts_done,omitempty"`
 }

@@ -11,6 +11,13 @@ func RawKey(runID, shardID int64, attempt int, scanner Scanner) string {
 	return fmt.Sprintf("runs/%d/%d/%d/%s.xml", runID, shardID, attempt, scanner)
 }
 
+// PartialKey is where an agent saves, while the scanner runs, the hosts one
+// attempt of one shard has finished so far, so that a retry on any agent can
+// skip them (see Progress.Partial).
+func PartialKey(runID, shardID int64, attempt int) string {
+	return fmt.Sprintf("runs/%d/%d/%d/partial.xml", runID, shardID, attempt)
+}
+
 // RunPrefix is the key prefix of every object of a run: its shards' raw
 // output and its exports.
 func RunPrefix(runID int64) string {

@@ -334,6 +334,9 @@ func TestKeys(t *testing.T) {
 	if got := RawKey(7, 12, 2, Nmap); got != "runs/7/12/2/nmap.xml" {
 		t.Errorf("RawKey = %q", got)
 	}
+	if got := PartialKey(7, 12, 2); got != "runs/7/12/2/partial.xml" {
+		t.Errorf("PartialKey = %q", got)
+	}
 	if got := ExportKey(7, "results.csv"); got != "runs/7/export/results.csv" {
 		t.Errorf("ExportKey = %q", got)
 	}

@@ -14,27 +14,28 @@ import (
 type Option func(*builder)
 
 type builder struct {
-	ipv6       bool
-	privileged bool
-	iface      string
-	xmlPath    string
-	statsEvery time.Duration
-	excludes   []string
-	profile    []string
-	targets    []string
+	ipv6        bool
+	privileged  bool
+	iface       string
+	xmlPath     string
+	statsEvery  time.Duration
+	excludes    []string
+	excludeFile string
+	profile     []string
+	targets     []string
 }
 
 // Args returns nmap's arguments (without the program name) for opts. The
 // order is fixed, whatever the order of opts:
 //
-//	[-6] [--privileged] [-e iface] [-oX path] [--stats-every D] [--exclude a,b] profile... [-- targets...]
+//	[-6] [--privileged] [-e iface] [-oX path] [--stats-every D] [--exclude a,b] [--excludefile path] profile... [-- targets...]
 //
 // The options the agent chooses come before the profile's, and the targets
 // after "--", so that a profile ending in an option that wants a value (say
 // "-p") can swallow nothing but "--" (nmap then fails on a bad value) and can
 // never turn the XML path into a target or a target into an option. nmap
 // would also read options given after targets (getopt permutes), which
-// "--" prevents. The profile cannot override -oX or --exclude (scan.CheckOptions
+// "--" prevents. The profile cannot override -oX, --exclude or --excludefile (scan.CheckOptions
 // refuses them); it may override --stats-every, as nmap takes the last value.
 func Args(opts ...Option) []string {
 	var b builder
@@ -59,6 +60,9 @@ func Args(opts ...Option) []string {
 	}
 	if len(b.excludes) > 0 {
 		out = append(out, "--exclude", strings.Join(b.excludes, ","))
+	}
+	if b.excludeFile != "" {
+		out = append(out, "--excludefile", b.excludeFile)
 	}
 	out = append(out, b.profile...)
 	if len(b.targets) > 0 {

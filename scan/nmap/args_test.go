@@ -30,6 +30,7 @@ func TestArgsOrder(t *testing.T) {
 			WithTargets([]string{"198.18.0.0/24", "scanme.example"}),
 			WithProfile(profile(t, "-sV -p 22,80")),
 			WithExcludes([]string{"198.18.0.7"}),
+			WithExcludeFile("done.txt"),
 			WithStatsEvery(5 * time.Second),
 			WithXMLOutput("out.xml"),
 			WithInterface("eth1"),
@@ -37,7 +38,7 @@ func TestArgsOrder(t *testing.T) {
 			WithIPv6(),
 		}, []string{
 			"-6", "--privileged", "-e", "eth1", "-oX", "out.xml", "--stats-every", "5s", "--exclude", "198.18.0.7",
-			"-sV", "-p", "22,80", "--", "198.18.0.0/24", "scanme.example",
+			"--excludefile", "done.txt", "-sV", "-p", "22,80", "--", "198.18.0.0/24", "scanme.example",
 		}},
 		{"no targets, no --", []Option{WithProfile(profile(t, "-sn"))}, []string{"-sn"}},
 	}

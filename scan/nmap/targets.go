@@ -14,6 +14,14 @@ func WithExcludes(targets []string) Option {
 	return func(b *builder) { b.excludes = appendCopy(b.excludes, targets) }
 }
 
+// WithExcludeFile makes nmap also skip the targets listed in the file at
+// path (--excludefile), as well as those of WithExcludes: the agent lists
+// there the hosts an earlier attempt of the shard finished, which may be
+// too many for one argument.
+func WithExcludeFile(path string) Option {
+	return func(b *builder) { b.excludeFile = path }
+}
+
 // WithIPv6 makes nmap scan IPv6 (-6). nmap 7.93 scans one address family per
 // run: without -6 it skips IPv6 targets, with it IPv4 ones.
 func WithIPv6() Option {

@@ -41,9 +41,24 @@ func NewMerger(w io.Writer) *Merger {
 // failing writer, is returned as an error and the merged document must be
 // discarded.
 func (m *Merger) Add(r io.Reader) error {
+	return m.add(r, false)
+}
+
+// AddDone copies the complete hosts of an nmap-style XML output that was
+// cut off on purpose: the hosts an earlier attempt finished before it was
+// stopped, when a later attempt scans only the rest. Unlike Add, the cut
+// does not make the merged run's exit "error", and the hosts up and down
+// are counted from the copied hosts' status. A malformed output is an
+// error, and the merged document must be discarded.
+func (m *Merger) AddDone(r io.Reader) error {
+	return m.add(r, true)
+}
+
+func (m *Merger) add(r io.Reader, done bool) error {
 	br := bufio.NewReaderSize(r, 4096)
 	c, err := firstNonSpace(br)
 	var info RunInfo
+	up, down := 0, 0
 	switch {
 	case err != nil:
 	case c == '[' || c == '{':
@@ -53,6 +68,19 @@ func (m *Merger) Add(r io.Reader) error {
 			}
 			return writeHost(m.w, h)
 		})
+	case done:
+		info, err = ParseRaw(br, m.header, func(h Host, raw []byte) error {
+			switch h.Status {
+			case "up":
+				up++
+			case "down":
+				down++
+			}
+			if _, err := m.w.Write(raw); err != nil {
+				return err
+			}
+			return m.w.WriteByte('\n')
+		})
 	default:
 		info, err = ParseRaw(br, m.header, func(_ Host, raw []byte) error {
 			if _, err := m.w.Write(raw); err != nil {
@@ -60,6 +88,11 @@ func (m *Merger) Add(r io.Reader) error {
 			}
 			return m.w.WriteByte('\n')
 		})
+	}
+	if done && (err == nil || errors.Is(err, ErrTruncated)) {
+		err = nil
+		info.HostsUp, info.HostsDown = up, down
+		info.Exit, info.Error = "", ""
 	}
 	m.outputs++
 	switch {

@@ -89,6 +89,46 @@ func TestMergerKeepsTruncatedHosts(t *testing.T) {
 	}
 }
 
+// TestMergerAddDone: the finished hosts of a cut-off output, put in front
+// of the output that scanned the rest, make a document that is complete and
+// successful, with the hosts up counted from both.
+func TestMergerAddDone(t *testing.T) {
+	var buf bytes.Buffer
+	m := NewMerger(&buf)
+	cut := readFixture(t, "nmap_sv_truncated.xml")
+	rest := readFixture(t, "nmap_ipv6.xml")
+	_, doneHosts, _ := collect(bytes.NewReader(cut))
+	restInfo, restHosts, err := collect(bytes.NewReader(rest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, add := range []func() error{
+		func() error { return m.AddDone(bytes.NewReader(cut)) },
+		func() error { return m.AddDone(bytes.NewReader(nil)) }, // a scanner that wrote nothing yet
+		func() error { return m.Add(bytes.NewReader(rest)) },
+	} {
+		if err := add(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	info, hosts, err := collect(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatalf("merged document: %v", err)
+	}
+	if want := append(doneHosts, restHosts...); !reflect.DeepEqual(hosts, want) {
+		t.Errorf("merged %d hosts, want the %d finished and the %d of the rest", len(hosts), len(doneHosts), len(restHosts))
+	}
+	if info.Exit != "success" || info.HostsUp != len(doneHosts)+restInfo.HostsUp {
+		t.Errorf("info = %+v, want success and %d + %d hosts up", info, len(doneHosts), restInfo.HostsUp)
+	}
+	if err := NewMerger(&bytes.Buffer{}).AddDone(strings.NewReader("<html></html>")); err == nil {
+		t.Error("a document that is not nmap XML was taken as finished hosts")
+	}
+}
+
 // TestParseRawLargeDocument crosses many buffer refills (with a reader that
 // hands out odd amounts): every host's bytes are exactly its element, and
 // read back alone they give the same host.
