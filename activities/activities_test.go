@@ -260,7 +260,7 @@ func TestPipeline(t *testing.T) {
 		if err != nil || !bytes.Contains(xml, []byte(`<nmaprun`)) || !bytes.Contains(xml, []byte(`addr="`+spec.Targets[0]+`"`)) {
 			t.Fatalf("stored XML (%v): %.300s", err, xml)
 		}
-		parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+		parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature}
 		for i := range 2 { // twice: a retried parse must not duplicate rows
 			parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, parseIn)
 			if err != nil {

@@ -26,7 +26,7 @@ func completeRun(t *testing.T, f *fixture, env *testsuite.TestActivityEnvironmen
 		if err != nil {
 			t.Fatalf("RunScan: %v", err)
 		}
-		in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw}
+		in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature}
 		if _, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, in); err != nil {
 			t.Fatalf("ParseResults: %v", err)
 		}

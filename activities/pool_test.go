@@ -140,11 +140,12 @@ func TestParseResultsChecksTheAgentsSignature(t *testing.T) {
 	if _, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, in); err != nil {
 		t.Fatalf("signed result refused: %v", err)
 	}
-	unsigned, altered, stranger := in, in, in
+	unsigned, altered, stranger, unnamed := in, in, in, in
 	unsigned.Signature = nil
 	altered.Raw.SHA256 = strings.Repeat("0", 64)
 	stranger.Agent = "nobody"
-	for name, bad := range map[string]activities.ParseResultsInput{"unsigned": unsigned, "altered": altered, "unregistered": stranger} {
+	unnamed.Agent, unnamed.Signature = "", nil
+	for name, bad := range map[string]activities.ParseResultsInput{"unsigned": unsigned, "altered": altered, "unregistered": stranger, "unnamed": unnamed} {
 		_, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, bad)
 		var app *temporal.ApplicationError
 		if !errors.As(err, &app) || app.Type() != activities.ErrTypeUntrusted || !app.NonRetryable() {

@@ -351,13 +351,16 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 // ErrTypeUntrusted marks a result its agent did not sign.
 const ErrTypeUntrusted = "UntrustedResult"
 
-// checkSignature accepts a result only if the agent named in it signed it
-// with its credential. Agents registered before credentials existed have no
-// key, and their results are taken as before (the input then names no
-// agent, or one without a key).
+// checkSignature accepts a result only if it names a registered agent and
+// that agent signed it with its credential. Agents registered without a
+// credential (before credentials existed, or directly in the database) have
+// no key, and their results are taken unsigned.
 func (r *Results) checkSignature(ctx context.Context, in ParseResultsInput) error {
 	if in.Agent == "" {
-		return nil // from a run started before agents reported themselves
+		// Every agent names itself in its results; an unnamed result could
+		// come from anyone who can complete a task on the agent's queue.
+		msg := fmt.Sprintf("result of shard %d names no agent: refused", in.ShardID)
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
 	}
 	key, registered, err := r.Store.AgentPublicKey(ctx, in.Agent)
 	if err != nil {
