@@ -89,9 +89,10 @@ type Results struct {
 // (workflows.scannerAttempts): a spec must stay valid for all of them.
 const specAttempts = 3
 
-// specLifetime is how long a dispatched spec stays valid: long enough for
-// every attempt to wait for its agent and run to its time limit, plus the
-// retry back-off between them.
+// specLifetime is how long one shard's spec must stay valid: long enough
+// for every attempt to wait for its agent and run to its time limit, plus
+// the retry back-off between them. StartRun multiplies it by the number of
+// windows the run's shards are dispatched in.
 func specLifetime(t Timeouts) time.Duration {
 	return specAttempts*(t.ScheduleToStart+t.StartToClose) + 5*time.Minute
 }
@@ -139,7 +140,6 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	if err != nil {
 		return StartRunResult{}, nonRetryable(err)
 	}
-	expires := time.Now().Add(specLifetime(r.timeouts()))
 	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
 		return StartRunResult{}, wrap("store targets", err)
 	}
@@ -148,7 +148,28 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	if size == 0 {
 		size = r.ShardSize
 	}
-	for i, part := range resolved.Shards(size) {
+	parts := resolved.Shards(size)
+	taskQueue := plan.Agent.TaskQueue
+	if plan.Scan.PoolID != 0 {
+		taskQueue = plan.Pool.TaskQueue
+	}
+	parallel := 0
+	if r.Capacity != nil {
+		n, err := r.Capacity(ctx, taskQueue)
+		if err != nil {
+			// Without it the run dispatches every shard at once, as before.
+			activity.GetLogger(ctx).Warn("cannot learn the capacity of the task queue", "task_queue", taskQueue, "error", err)
+		}
+		parallel = n
+	}
+	// The last shard may start only after the others, a window at a time,
+	// have run: every spec stays valid that long.
+	waves := len(parts)
+	if parallel > 0 {
+		waves = (len(parts) + parallel - 1) / parallel
+	}
+	expires := time.Now().Add(time.Duration(max(waves, 1)) * specLifetime(r.timeouts()))
+	for i, part := range parts {
 		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets) // agent 0 for a pool
 		if err != nil {
 			return StartRunResult{}, wrap("create shard", err)
@@ -179,14 +200,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	if plan.Scan.PoolID != 0 {
 		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
 	}
-	if r.Capacity != nil {
-		n, err := r.Capacity(ctx, out.TaskQueue)
-		if err != nil {
-			// Without it the run dispatches every shard at once, as before.
-			activity.GetLogger(ctx).Warn("cannot learn the capacity of the task queue", "task_queue", out.TaskQueue, "error", err)
-		}
-		out.Parallel = n
-	}
+	out.Parallel = parallel
 	return out, nil
 }
 
