@@ -96,6 +96,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.POST("/scans/:id/resume", operator, api.handle(s.scans.resume))
 		v1.POST("/scans/:id/trigger", operator, api.handle(s.scans.trigger))
 		v1.POST("/scans/:id/backfill", operator, api.handle(s.scans.backfill))
+		v1.POST("/schedules/preview", viewer, api.handle(s.scans.preview))
 
 		v1.GET("/runs", viewer, api.handle(s.runs.list))
 		v1.GET("/runs/:id", viewer, api.handle(s.runs.get))
@@ -156,6 +157,9 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/scans/:id", operator, ui.handle(ui.scanUpdate))
 	root.POST("/scans/:id/delete", operator, ui.handle(ui.scanDelete))
 	root.POST("/scans/:id/run", operator, ui.handle(ui.scanRun))
+	root.POST("/scans/:id/pause", operator, ui.handle(ui.scanSchedule(s.scans.pause, true)))
+	root.POST("/scans/:id/resume", operator, ui.handle(ui.scanSchedule(s.scans.resume, true)))
+	root.POST("/scans/:id/trigger", operator, ui.handle(ui.scanSchedule(s.scans.trigger, false)))
 	root.GET("/runs", viewer, ui.handle(ui.runsPage))
 	root.GET("/runs/:id", viewer, ui.handle(ui.run))
 	root.POST("/runs/:id/cancel", operator, ui.handle(ui.runCancel))

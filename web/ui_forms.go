@@ -431,10 +431,11 @@ func (h *uiHandlers) scanPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) error {
-	var row scan.Scan
-	if err := h.callAPI(c, h.srv.scans.get, "GET", c.Params, "", nil, &row); err != nil {
+	var view scanView
+	if err := h.callAPI(c, h.srv.scans.get, "GET", c.Params, "", nil, &view); err != nil {
 		return err
 	}
+	row := view.Scan
 	form := map[string]string{"name": row.Name, "site_id": strconv.FormatInt(row.SiteID, 10),
 		"profile_id": strconv.FormatInt(row.ProfileID, 10), "agent_id": strconv.FormatInt(row.AgentID, 10),
 		"time_zone": row.TimeZone, "rrule": row.RRule}
@@ -444,7 +445,8 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	if row.StartAt != nil {
 		form["start_at"] = row.StartAt.Format(time.RFC3339)
 	}
-	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Errors": map[string]string{}, "Form": form}
+	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Schedule": view.Schedule, "RecentRuns": view.RecentRuns,
+		"Errors": map[string]string{}, "Form": form}
 	if err := h.scanChoices(c, data); err != nil {
 		return err
 	}
@@ -483,6 +485,23 @@ func (h *uiHandlers) scanRun(c *gin.Context) error {
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
 	return nil
+}
+
+// scanSchedule pauses, resumes or fires a scheduled scan through the API
+// and shows the scan again; a refusal (no schedule, Temporal away) is an
+// error page naming the reason.
+func (h *uiHandlers) scanSchedule(api func(*gin.Context) error, note bool) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		var body any
+		if note {
+			body = map[string]any{"note": c.PostForm("note")}
+		}
+		if err := h.callAPI(c, api, "POST", c.Params, "", body, nil); err != nil {
+			return err
+		}
+		c.Redirect(http.StatusSeeOther, "/scans/"+c.Param("id"))
+		return nil
+	}
 }
 
 // --- runs --------------------------------------------------------------
