@@ -366,6 +366,29 @@ func (h *uiHandlers) agentDelete(c *gin.Context) error {
 	return h.deleteThen(c, h.srv.agents.delete, "/agents")
 }
 
+// --- pools -------------------------------------------------------------
+
+func (h *uiHandlers) poolsPage(c *gin.Context) error {
+	return h.showPools(c, http.StatusOK, nil)
+}
+
+func (h *uiHandlers) showPools(c *gin.Context, status int, extra map[string]any) error {
+	var rows []poolView
+	return h.listPage(c, status, "pools", "Pools", h.srv.pools.list, &rows, extra)
+}
+
+func (h *uiHandlers) poolCreate(c *gin.Context) error {
+	body := map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description")}
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.pools.create, "POST", nil, "", body, nil) },
+		func(status int, extra map[string]any) error { return h.showPools(c, status, extra) },
+		func() string { return "/pools" })
+}
+
+func (h *uiHandlers) poolDelete(c *gin.Context) error {
+	return h.deleteThen(c, h.srv.pools.delete, "/pools")
+}
+
 // --- scans -------------------------------------------------------------
 
 func (h *uiHandlers) scansPage(c *gin.Context) error {
@@ -390,15 +413,16 @@ func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 	var sites []scan.Site
 	var profiles []scan.Profile
 	var agents []agentView
+	var pools []poolView
 	for _, l := range []struct {
 		f   func(*gin.Context) error
 		out any
-	}{{h.srv.sites.list, &sites}, {h.srv.profiles.list, &profiles}, {h.srv.agents.list, &agents}} {
+	}{{h.srv.sites.list, &sites}, {h.srv.profiles.list, &profiles}, {h.srv.agents.list, &agents}, {h.srv.pools.list, &pools}} {
 		if err := h.callAPI(c, l.f, "GET", nil, "", nil, l.out); err != nil {
 			return err
 		}
 	}
-	names := map[string]map[int64]string{"site": {}, "profile": {}, "agent": {}}
+	names := map[string]map[int64]string{"site": {}, "profile": {}, "agent": {}, "pool": {}}
 	for _, s := range sites {
 		names["site"][s.ID] = s.Name
 	}
@@ -408,14 +432,17 @@ func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 	for _, a := range agents {
 		names["agent"][a.ID] = a.Name
 	}
-	data["Sites"], data["Profiles"], data["Agents"], data["Names"] = sites, profiles, agents, names
+	for _, p := range pools {
+		names["pool"][p.ID] = p.Name
+	}
+	data["Sites"], data["Profiles"], data["Agents"], data["Pools"], data["Names"] = sites, profiles, agents, pools, names
 	return nil
 }
 
 func scanBody(c *gin.Context) map[string]any {
 	body := map[string]any{"name": c.PostForm("name"), "site_id": formID(c, "site_id"),
-		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id"),
-		"enabled": c.PostForm("enabled") == "on"}
+		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id"), "pool_id": formID(c, "pool_id"),
+		"shard_size": formID(c, "shard_size"), "enabled": c.PostForm("enabled") == "on"}
 	// Schedule fields go to the API only when filled in, so that an
 	// on-demand scan does not depend on schedule support.
 	for _, f := range []string{"time_zone", "start_at", "rrule"} {
@@ -438,7 +465,10 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	row := view.Scan
 	form := map[string]string{"name": row.Name, "site_id": strconv.FormatInt(row.SiteID, 10),
 		"profile_id": strconv.FormatInt(row.ProfileID, 10), "agent_id": strconv.FormatInt(row.AgentID, 10),
-		"time_zone": row.TimeZone, "rrule": row.RRule}
+		"pool_id": strconv.FormatInt(row.PoolID, 10), "time_zone": row.TimeZone, "rrule": row.RRule}
+	if row.ShardSize > 0 {
+		form["shard_size"] = strconv.FormatUint(row.ShardSize, 10)
+	}
 	if row.Enabled {
 		form["enabled"] = "on"
 	}
