@@ -166,6 +166,10 @@ func (s *Server) engine() *gin.Engine {
 	root.GET("/runs", viewer, ui.handle(ui.runsPage))
 	root.GET("/runs/:id", viewer, ui.handle(ui.run))
 	root.POST("/runs/:id/cancel", operator, ui.handle(ui.runCancel))
+	root.POST("/runs/:id/pause", operator, ui.handle(ui.runAction(s.runs.pause)))
+	root.POST("/runs/:id/resume", operator, ui.handle(ui.runAction(s.runs.resume)))
+	root.POST("/runs/:id/retry", operator, ui.handle(ui.runAction(s.runs.retry)))
+	root.POST("/runs/:id/reparse", operator, ui.handle(ui.runAction(s.runs.reparse)))
 	root.GET("/static/:file", public, s.static)
 
 	r.NoRoute(func(c *gin.Context) {

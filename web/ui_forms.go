@@ -580,6 +580,26 @@ func (h *uiHandlers) nameRuns(c *gin.Context, runs []dashboardRun) error {
 	return nil
 }
 
+// runAction asks for something of a run through the API (pause, resume,
+// reparse) and shows the run again; retry shows the new run it started.
+// A refusal (the run is in the wrong state) is an error page naming why.
+func (h *uiHandlers) runAction(api func(*gin.Context) error) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		var started struct {
+			ID int64 `json:"id"`
+		}
+		if err := h.callAPI(c, api, "POST", c.Params, "", nil, &started); err != nil {
+			return err
+		}
+		if started.ID != 0 {
+			c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", started.ID))
+			return nil
+		}
+		c.Redirect(http.StatusSeeOther, "/runs/"+c.Param("id"))
+		return nil
+	}
+}
+
 func (h *uiHandlers) runCancel(c *gin.Context) error {
 	if err := h.callAPI(c, h.srv.runs.cancel, "POST", c.Params, "", nil, nil); err != nil {
 		return err
