@@ -90,12 +90,19 @@ type uiHandlers struct {
 }
 
 const (
-	dashboardRuns = 25
+	dashboardRuns    = 25
+	dashboardChanges = 10
 	runPagePorts  = 1000
 )
 
 type dashboardRun struct {
 	scan.Run
+	ScanName string
+}
+
+// dashboardChange is a run whose results differ from the previous run's.
+type dashboardChange struct {
+	scan.DiffSummary
 	ScanName string
 }
 
@@ -187,6 +194,14 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	for _, r := range unfinished {
 		inProgress = append(inProgress, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
 	}
+	diffs, err := h.diffs.ListChangedDiffs(ctx, dashboardChanges)
+	if err != nil {
+		return err
+	}
+	changes := make([]dashboardChange, 0, len(diffs))
+	for _, d := range diffs {
+		changes = append(changes, dashboardChange{DiffSummary: d, ScanName: scanNames[d.ScanID]})
+	}
 	agentViews := h.agents.views(ctx, agents)
 	online := 0
 	for _, a := range agentViews {
@@ -199,6 +214,7 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 		"Runs":       runRows,
 		"InProgress": inProgress,
 		"Failures":   failures,
+		"Changes":    changes,
 		"Online":     online,
 		"Scans":      scanRows,
 		"Sites":      sites,
