@@ -92,7 +92,7 @@ type uiHandlers struct {
 const (
 	dashboardRuns    = 25
 	dashboardChanges = 10
-	runPagePorts  = 1000
+	runPagePorts     = 1000
 )
 
 type dashboardRun struct {
