@@ -243,12 +243,13 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	state := c.Query("state")
-	if state != "" && !portStates[state] {
-		return badRequest("state: %q is not a port state", clip(state))
+	f, err := portFilter(c)
+	if err != nil {
+		return err
 	}
 	// One more than shown tells whether the table is cut short.
-	ports, err := h.store.ListPorts(ctx, r.ID, postgres.PortFilter{State: state, Limit: runPagePorts + 1})
+	f.Limit = runPagePorts + 1
+	ports, err := h.store.ListPorts(ctx, r.ID, f)
 	if err != nil {
 		return err
 	}
@@ -277,8 +278,10 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"PortLimit":      runPagePorts,
 		"Diff":           diff,
 		"DiffTruncated":  diffTruncated,
-		"State":          state,
-		"States":         []string{"open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"},
+		"State":          f.State,
+		"Filter": map[string]string{"ip": c.Query("ip"), "port": c.Query("port"), "protocol": c.Query("protocol"),
+			"service": c.Query("service")},
+		"States": []string{"open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"},
 	})
 }
 
