@@ -269,7 +269,12 @@ func (h *runHandlers) hosts(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true})
+	pf, err := hostPortFilter(c)
+	if err != nil {
+		return err
+	}
+	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
+		Network: pf.Network, Port: pf.Port, Protocol: pf.Protocol, Service: pf.Service})
 	if err != nil {
 		return err
 	}
@@ -306,11 +311,21 @@ func (h *runHandlers) ports(c *gin.Context) error {
 // portFilter reads the filters of a run's ports: state, ip (an address or
 // CIDR block), port, protocol and service.
 func portFilter(c *gin.Context) (postgres.PortFilter, error) {
-	var f postgres.PortFilter
-	var err error
+	f, err := hostPortFilter(c)
+	if err != nil {
+		return f, err
+	}
 	if f.State = strings.TrimSpace(c.Query("state")); f.State != "" && !portStates[f.State] {
 		return f, badRequest("state: %q is not a port state (open, closed, filtered, unfiltered, open|filtered, closed|filtered)", clip(f.State))
 	}
+	return f, nil
+}
+
+// hostPortFilter reads the filters that select hosts as well as ports:
+// ip, port, protocol and service.
+func hostPortFilter(c *gin.Context) (postgres.PortFilter, error) {
+	var f postgres.PortFilter
+	var err error
 	if f.Network, err = queryNetwork(c, "ip"); err != nil {
 		return f, err
 	}

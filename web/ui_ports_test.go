@@ -13,8 +13,9 @@ import (
 
 // TestRunPortFilters: a run's ports are filtered by address or CIDR block,
 // port, protocol and service, alike in GET /api/v1/runs/:id/ports and on
-// the run page, which keeps the filter in its form; bad filters are 400s
-// naming the parameter.
+// the run page, which keeps the filter in its form, and its hosts (in GET
+// /api/v1/runs/:id/hosts) by the same; bad filters are 400s naming the
+// parameter.
 func TestRunPortFilters(t *testing.T) {
 	e := newEnv(t)
 	f := makeFixtures(t, e)
@@ -49,6 +50,10 @@ func TestRunPortFilters(t *testing.T) {
 				if w := e.do(t, "GET", api, ""); w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), c.err) {
 					t.Errorf("API: %d %s", w.Code, w.Body.String())
 				}
+				if w := e.do(t, "GET", fmt.Sprintf("/api/v1/runs/%d/hosts?%s", r.ID, c.query), ""); !strings.HasPrefix(c.query, "state=") &&
+					(w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), c.err)) {
+					t.Errorf("hosts API: %d %s", w.Code, w.Body.String())
+				}
 				if w := e.page(t, session, "GET", page, nil); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), c.err[:4]) {
 					t.Errorf("page: %d", w.Code)
 				}
@@ -63,6 +68,23 @@ func TestRunPortFilters(t *testing.T) {
 			sort.Strings(got)
 			if strings.Join(got, " ") != strings.Join(c.want, " ") {
 				t.Errorf("API ports %v, want %v", got, c.want)
+			}
+			// Hosts are those with a matching port (all ports here are
+			// open, so state, which selects ports only, changes nothing).
+			var hosts []scan.HostRow
+			e.mustDo(t, "GET", fmt.Sprintf("/api/v1/runs/%d/hosts?%s", r.ID, c.query), "", http.StatusOK, &hosts)
+			wantHosts := map[string]bool{}
+			for _, p := range c.want {
+				addr, _, _ := strings.Cut(p, ":")
+				wantHosts[addr] = true
+			}
+			if len(hosts) != len(wantHosts) {
+				t.Errorf("API hosts %+v, want %v", hosts, wantHosts)
+			}
+			for _, h := range hosts {
+				if !wantHosts[h.Address] || len(h.Ports) == 0 {
+					t.Errorf("API host %s (%d ports) not wanted: %v", h.Address, len(h.Ports), wantHosts)
+				}
 			}
 			w := e.page(t, session, "GET", page, nil)
 			if w.Code != http.StatusOK {
