@@ -101,6 +101,18 @@ func (b browser) screenshot(name string) {
 	b.t.Logf("screenshot %s", file)
 }
 
+// get runs one action that answers a value, failing the test on error.
+func get[T any](b browser, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.fail(what, err)
+	}
+	return v
+}
+
 // text reads the text of the element a CSS selector or XPath query finds.
 func (b browser) text(sel string) string {
 	b.t.Helper()
@@ -190,25 +202,129 @@ func TestBrowser(t *testing.T) {
 	for _, a := range agents {
 		byName["agent "+a.Name] = a.ID
 	}
-	b.run("create a scan",
+	// The schedule fields preview the next fire times as they are typed,
+	// and a bad rule is refused beside its field before anything is saved.
+	// The schedule starts in 2099: it never fires during the test.
+	b.run("preview a schedule",
 		chromedp.Navigate(base+"/scans"),
 		chromedp.SendKeys(chromedp.ID("scan-name"), "browser-scan"),
 		chromedp.SetValue(chromedp.ID("scan-site"), id("site browser-lab", byName)),
 		chromedp.SetValue(chromedp.ID("scan-profile"), id("profile browser-tcp", byName)),
 		chromedp.SetValue(chromedp.ID("scan-agent"), id("agent browser-agent", byName)),
+		chromedp.SendKeys(chromedp.ID("scan-start"), "2099-01-05T02:00:00Z"),
+		chromedp.SendKeys(chromedp.ID("scan-rrule"), "FREQ=WEEKLY;BYDAY=MO"),
+		chromedp.WaitVisible(`#schedule-preview-times li:nth-child(10)`),
+	)
+	if times := b.text("#schedule-preview-times"); !strings.Contains(times, "2099-01-05T02:00:00Z") || !strings.Contains(times, "2099-03-09T02:00:00Z") {
+		t.Errorf("previewed fire times: %q", times)
+	}
+	b.screenshot("03-schedule-preview")
+	// SetValue fires no input event; the key typed after it does.
+	b.run("preview a bad rule",
+		chromedp.SetValue(chromedp.ID("scan-rrule"), "FREQ=WEEKLY;BYDAY=X"),
+		chromedp.SendKeys(chromedp.ID("scan-rrule"), "X"),
+		chromedp.WaitVisible(chromedp.ID("rrule-error")),
+	)
+	if msg := b.text("#rrule-error"); !strings.Contains(msg, "not a valid RRULE") {
+		t.Errorf("rrule error beside the field: %q", msg)
+	}
+	b.screenshot("04-schedule-refused")
+	b.run("create a scheduled scan",
+		chromedp.SetValue(chromedp.ID("scan-rrule"), "FREQ=WEEKLY;BYDAY=M"),
+		chromedp.SendKeys(chromedp.ID("scan-rrule"), "O"),
+		chromedp.WaitNotPresent(chromedp.ID("rrule-error")),
+		chromedp.WaitVisible(`#schedule-preview-times li:nth-child(10)`),
 		chromedp.Submit(chromedp.ID("scan-name")),
 		chromedp.WaitVisible(`//td/a[text()="browser-scan"]`),
 	)
-	b.screenshot("03-scans")
+	b.screenshot("05-scans")
+
+	// The scan's page shows its schedule, and pausing it says so.
+	b.run("pause the schedule",
+		chromedp.Click(`//td/a[text()="browser-scan"]`),
+		chromedp.WaitVisible(chromedp.ID("next-fire-times")),
+		chromedp.SendKeys(`//form[button[@id="pause-schedule"]]/input[@name="note"]`, "browser test"),
+		chromedp.Click(chromedp.ID("pause-schedule")),
+		chromedp.WaitVisible(chromedp.ID("resume-schedule")),
+	)
+	if st := b.text("#schedule-state"); !strings.Contains(st, "paused") || !strings.Contains(st, "browser test") {
+		t.Errorf("schedule state after a pause: %q", st)
+	}
+	if form := b.text("#schedule-form"); form != "calendar" {
+		t.Errorf("schedule form on the scan page: %q", form)
+	}
+	b.screenshot("06-scan-schedule-paused")
 
 	b.run("run it now",
+		chromedp.Click(`//button[text()="Run now"]`),
+		chromedp.WaitVisible(chromedp.ID("run-status")),
+	)
+	b.screenshot("07-run-started")
+	b.waitRun("first run")
+	b.screenshot("08-run-finished")
+	b.run("see the ports", chromedp.WaitVisible(`//h2[text()="Ports"]/following-sibling::table`))
+	ports := b.text(`//h2[text()="Ports"]/following-sibling::table`)
+	for p, svc := range target.Ports {
+		if !strings.Contains(ports, fmt.Sprint(p)) || !strings.Contains(ports, svc.Name) {
+			t.Errorf("the run page's ports lack %d (%s): %s", p, svc.Name, ports)
+		}
+	}
+	if hosts := strings.TrimSpace(b.text("#run-hosts-up")); hosts != "1" {
+		t.Errorf("hosts up on the page: %q", hosts)
+	}
+	b.screenshot("09-ports")
+	firstRun := get(b, "note the run", chromedp.Location())
+
+	b.run("see the site's chart",
+		chromedp.Navigate(base+"/sites/"+id("site browser-lab", byName)),
+		chromedp.WaitVisible(chromedp.ID("ports-chart")),
+	)
+	// The point's tooltip is an SVG <title>, which has text content but is
+	// not rendered text.
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="ports-chart"]//*[local-name()="title"]`))
+	cancel()
+	if err != nil || !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {
+		t.Errorf("chart point label %q: %v", label, err)
+	}
+	b.screenshot("10-site-chart")
+
+	// One service goes away; the next run's page shows the port closed
+	// since the first run, and the dashboard lists the change.
+	const gone = 2121
+	target.closePort(gone)
+	b.run("run it again",
+		chromedp.Navigate(base+"/scans"),
 		chromedp.Click(`//tr[td/a[text()="browser-scan"]]//button[text()="Run now"]`),
 		chromedp.WaitVisible(chromedp.ID("run-status")),
 	)
-	b.screenshot("04-run-started")
+	b.waitRun("second run")
+	b.run("see the changes", chromedp.WaitVisible(chromedp.ID("changes")))
+	firstID := firstRun[strings.LastIndex(firstRun, "/")+1:]
+	if h := b.text("#changes"); !strings.Contains(h, "since run #"+firstID) {
+		t.Errorf("changes heading %q, want since run #%s", h, firstID)
+	}
+	changes := b.text(`//h2[@id="changes"]/following-sibling::table`)
+	if !strings.Contains(changes, "closed_port") || !strings.Contains(changes, target.Addr) || !strings.Contains(changes, fmt.Sprint(gone)) ||
+		strings.Count(changes, "closed_port") != 1 {
+		t.Errorf("the second run's changes: %q", changes)
+	}
+	b.screenshot("11-run-changes")
+	b.run("see the latest changes",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#latest-changes table`),
+	)
+	second := get(b, "find the second run on the dashboard", chromedp.AttributeValue(`#latest-changes a[href$="#changes"]`, "href")).Value
+	if second == "" || strings.HasSuffix(second, "/"+firstID+"#changes") {
+		t.Errorf("the dashboard's latest change links %q", second)
+	}
+	b.screenshot("12-dashboard-changes")
+}
 
-	// The page follows the run by itself (app.js polls the API and reloads
-	// when the run ends); the test only reads it.
+// waitRun reads the run page until the run ends: the page follows the run
+// by itself (app.js polls the API and reloads when the run ends).
+func (b browser) waitRun(what string) {
+	b.t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)
 	status := ""
 	for time.Now().Before(deadline) {
@@ -224,33 +340,8 @@ func TestBrowser(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	b.screenshot("05-run-finished")
 	if status != "completed" {
-		t.Fatalf("run status on the page: %q", status)
+		b.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
+		b.t.Fatalf("%s: status on the page %q", what, status)
 	}
-	b.run("see the ports", chromedp.WaitVisible(`//h2[text()="Ports"]/following-sibling::table`))
-	ports := b.text(`//h2[text()="Ports"]/following-sibling::table`)
-	for p, svc := range target.Ports {
-		if !strings.Contains(ports, fmt.Sprint(p)) || !strings.Contains(ports, svc.Name) {
-			t.Errorf("the run page's ports lack %d (%s): %s", p, svc.Name, ports)
-		}
-	}
-	if hosts := strings.TrimSpace(b.text("#run-hosts-up")); hosts != "1" {
-		t.Errorf("hosts up on the page: %q", hosts)
-	}
-	b.screenshot("06-ports")
-
-	b.run("see the site's chart",
-		chromedp.Navigate(base+"/sites/"+id("site browser-lab", byName)),
-		chromedp.WaitVisible(chromedp.ID("ports-chart")),
-	)
-	// The point's tooltip is an SVG <title>, which has text content but is
-	// not rendered text.
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="ports-chart"]//*[local-name()="title"]`))
-	cancel()
-	if err != nil || !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {
-		t.Errorf("chart point label %q: %v", label, err)
-	}
-	b.screenshot("07-site-chart")
 }

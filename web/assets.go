@@ -42,18 +42,10 @@ const maxSearchLen = 200
 // port, protocol, service, product, state, limit and offset.
 func assetFilter(c *gin.Context) (postgres.AssetFilter, error) {
 	var f postgres.AssetFilter
-	if raw := strings.TrimSpace(c.Query("ip")); raw != "" {
-		p, err := netip.ParsePrefix(raw)
-		if err != nil {
-			a, aerr := netip.ParseAddr(raw)
-			if aerr != nil || a.Zone() != "" {
-				return f, badRequest("ip: %q is neither an IP address nor a CIDR block", clip(raw))
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		f.Network = &p
-	}
 	var err error
+	if f.Network, err = queryNetwork(c, "ip"); err != nil {
+		return f, err
+	}
 	if f.Port, err = queryInt(c, "port", 0, 0, 65535); err != nil {
 		return f, err
 	}
@@ -81,6 +73,24 @@ func assetFilter(c *gin.Context) (postgres.AssetFilter, error) {
 		return f, err
 	}
 	return f, nil
+}
+
+// queryNetwork reads an address or CIDR block query parameter (nil when
+// absent); an address is the block of that one address.
+func queryNetwork(c *gin.Context, name string) (*netip.Prefix, error) {
+	raw := strings.TrimSpace(c.Query(name))
+	if raw == "" {
+		return nil, nil
+	}
+	p, err := netip.ParsePrefix(raw)
+	if err != nil {
+		a, aerr := netip.ParseAddr(raw)
+		if aerr != nil || a.Zone() != "" {
+			return nil, badRequest("%s: %q is neither an IP address nor a CIDR block", name, clip(raw))
+		}
+		p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+	}
+	return &p, nil
 }
 
 // search answers one page of assets with the total and a link onwards.

@@ -16,6 +16,7 @@ type DiffStore interface {
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	GetDiff(ctx context.Context, runID int64) (scan.Diff, error)
 	ListDiffs(ctx context.Context, scanID int64, limit, offset int) ([]scan.DiffSummary, error)
+	ListChangedDiffs(ctx context.Context, limit int) ([]scan.DiffSummary, error)
 }
 
 type diffHandlers struct {

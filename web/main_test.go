@@ -376,6 +376,8 @@ type fakeSchedules struct {
 	byID map[string]client.ScheduleOptions
 	// err fails every call.
 	err error
+	// triggers counts Trigger calls.
+	triggers int
 }
 
 func (f *fakeSchedules) ids() []string {
@@ -407,9 +409,23 @@ func (f *fakeSchedules) GetHandle(_ context.Context, id string) client.ScheduleH
 }
 
 type fakeScheduleHandle struct {
-	client.ScheduleHandle // Backfill, Trigger, Pause, Unpause: not in the fake
+	client.ScheduleHandle // Backfill, Pause, Unpause: not in the fake
 	f                     *fakeSchedules
 	id                    string
+}
+
+// Trigger counts the schedule's manual fires.
+func (h *fakeScheduleHandle) Trigger(context.Context, client.ScheduleTriggerOptions) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if h.f.err != nil {
+		return h.f.err
+	}
+	if _, ok := h.f.byID[h.id]; !ok {
+		return serviceerror.NewNotFound("schedule not found")
+	}
+	h.f.triggers++
+	return nil
 }
 
 func (h *fakeScheduleHandle) GetID() string { return h.id }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -268,7 +269,12 @@ func (h *runHandlers) hosts(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true})
+	pf, err := hostPortFilter(c)
+	if err != nil {
+		return err
+	}
+	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
+		Network: pf.Network, Port: pf.Port, Protocol: pf.Protocol, Service: pf.Service})
 	if err != nil {
 		return err
 	}
@@ -287,20 +293,56 @@ func (h *runHandlers) ports(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	state := c.Query("state")
-	if state != "" && !portStates[state] {
-		return badRequest("state: %q is not a port state (open, closed, filtered, unfiltered, open|filtered, closed|filtered)", clip(state))
-	}
-	limit, offset, err := page(c)
+	f, err := portFilter(c)
 	if err != nil {
 		return err
 	}
-	ports, err := h.store.ListPorts(c.Request.Context(), r.ID, postgres.PortFilter{State: state, Limit: limit, Offset: offset})
+	if f.Limit, f.Offset, err = page(c); err != nil {
+		return err
+	}
+	ports, err := h.store.ListPorts(c.Request.Context(), r.ID, f)
 	if err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, nonNil(ports))
 	return nil
+}
+
+// portFilter reads the filters of a run's ports: state, ip (an address or
+// CIDR block), port, protocol and service.
+func portFilter(c *gin.Context) (postgres.PortFilter, error) {
+	f, err := hostPortFilter(c)
+	if err != nil {
+		return f, err
+	}
+	if f.State = strings.TrimSpace(c.Query("state")); f.State != "" && !portStates[f.State] {
+		return f, badRequest("state: %q is not a port state (open, closed, filtered, unfiltered, open|filtered, closed|filtered)", clip(f.State))
+	}
+	return f, nil
+}
+
+// hostPortFilter reads the filters that select hosts as well as ports:
+// ip, port, protocol and service.
+func hostPortFilter(c *gin.Context) (postgres.PortFilter, error) {
+	var f postgres.PortFilter
+	var err error
+	if f.Network, err = queryNetwork(c, "ip"); err != nil {
+		return f, err
+	}
+	if f.Port, err = queryInt(c, "port", 0, 0, 65535); err != nil {
+		return f, err
+	}
+	if f.Protocol = strings.ToLower(strings.TrimSpace(c.Query("protocol"))); f.Protocol != "" && !assetProtocols[f.Protocol] {
+		return f, badRequest("protocol: %q is not tcp, udp or sctp", clip(f.Protocol))
+	}
+	f.Service = strings.TrimSpace(c.Query("service"))
+	if len(f.Service) > maxSearchLen {
+		return f, badRequest("service: longer than %d characters", maxSearchLen)
+	}
+	if err := checkPrintable("service", f.Service); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
 // raw streams the scanner's XML output of one shard. A run with a single

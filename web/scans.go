@@ -91,26 +91,10 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 	}
 	s := scan.Scan{
 		Name: name, SiteID: r.SiteID, ProfileID: r.ProfileID, AgentID: r.AgentID, PoolID: r.PoolID,
-		ShardSize: uint64(r.ShardSize), TimeZone: strings.TrimSpace(r.TimeZone), RRule: r.RRule, Enabled: true,
+		ShardSize: uint64(r.ShardSize), RRule: r.RRule, Enabled: true,
 	}
-	if s.TimeZone == "" {
-		s.TimeZone = "UTC"
-	}
-	// "Local" would mean whatever zone the server happens to run in.
-	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "Local" {
-		return scan.Scan{}, badRequest("time_zone: %q is not a known IANA time zone", clip(s.TimeZone))
-	}
-	if r.StartAt != nil && strings.TrimSpace(*r.StartAt) != "" {
-		t, err := time.Parse(time.RFC3339, strings.TrimSpace(*r.StartAt))
-		if err != nil {
-			return scan.Scan{}, badRequest("start_at: %q is not an RFC 3339 time such as 2030-01-02T03:04:05Z", clip(*r.StartAt))
-		}
-		s.StartAt = &t
-	}
-	if len(r.RRule) > maxRRuleLen {
-		return scan.Scan{}, badRequest("rrule: %d bytes long, the limit is %d", len(r.RRule), maxRRuleLen)
-	}
-	if err := checkPrintable("rrule", strings.ReplaceAll(r.RRule, "\n", " ")); err != nil {
+	s.StartAt, s.TimeZone, err = scheduleFields(r.StartAt, r.TimeZone, r.RRule)
+	if err != nil {
 		return scan.Scan{}, err
 	}
 	if r.Enabled != nil {
@@ -132,6 +116,34 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 		return scan.Scan{}, badRequest("%s", err.Error())
 	}
 	return s, nil
+}
+
+// scheduleFields checks the schedule fields of a request that need no
+// clock: the zone (UTC when empty), start_at and the rule's size and text.
+func scheduleFields(startAt *string, zone, rule string) (*time.Time, string, error) {
+	zone = strings.TrimSpace(zone)
+	if zone == "" {
+		zone = "UTC"
+	}
+	// "Local" would mean whatever zone the server happens to run in.
+	if _, err := time.LoadLocation(zone); err != nil || zone == "Local" {
+		return nil, "", badRequest("time_zone: %q is not a known IANA time zone", clip(zone))
+	}
+	var start *time.Time
+	if startAt != nil && strings.TrimSpace(*startAt) != "" {
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(*startAt))
+		if err != nil {
+			return nil, "", badRequest("start_at: %q is not an RFC 3339 time such as 2030-01-02T03:04:05Z", clip(*startAt))
+		}
+		start = &t
+	}
+	if len(rule) > maxRRuleLen {
+		return nil, "", badRequest("rrule: %d bytes long, the limit is %d", len(rule), maxRRuleLen)
+	}
+	if err := checkPrintable("rrule", strings.ReplaceAll(rule, "\n", " ")); err != nil {
+		return nil, "", err
+	}
+	return start, zone, nil
 }
 
 // checkRefs answers 400 naming the first reference that does not exist.

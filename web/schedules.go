@@ -340,3 +340,38 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 	c.JSON(http.StatusAccepted, gin.H{"schedule_id": want.Options.ID, "fire_times": times})
 	return nil
 }
+
+// previewRequest is a schedule to try out before saving it.
+type previewRequest struct {
+	StartAt  *string `json:"start_at"`
+	TimeZone string  `json:"time_zone"`
+	RRule    string  `json:"rrule"`
+}
+
+// previewCount is how many fire times a preview shows.
+const previewCount = 10
+
+// preview checks a schedule exactly as saving a scan would and answers
+// the form it takes in Temporal and its next fire times, in its zone; an
+// empty start_at and rule is a scan started by hand ("manual", none).
+func (h *scanHandlers) preview(c *gin.Context) error {
+	var req previewRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	start, zone, err := scheduleFields(req.StartAt, req.TimeZone, req.RRule)
+	if err != nil {
+		return err
+	}
+	now := h.now()
+	rule, err := schedule.Parse(start, zone, req.RRule, now)
+	if err != nil {
+		return badRequest("%s", err.Error())
+	}
+	if rule == nil {
+		c.JSON(http.StatusOK, gin.H{"form": "manual", "time_zone": zone, "next": []time.Time{}})
+		return nil
+	}
+	c.JSON(http.StatusOK, gin.H{"form": rule.Form(), "time_zone": zone, "next": nonNil(rule.Next(now, previewCount))})
+	return nil
+}

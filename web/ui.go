@@ -23,7 +23,7 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "profile", "scan", "assets"}
+var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "profile", "scan", "assets", "pools"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -90,12 +90,19 @@ type uiHandlers struct {
 }
 
 const (
-	dashboardRuns = 25
-	runPagePorts  = 1000
+	dashboardRuns    = 25
+	dashboardChanges = 10
+	runPagePorts     = 1000
 )
 
 type dashboardRun struct {
 	scan.Run
+	ScanName string
+}
+
+// dashboardChange is a run whose results differ from the previous run's.
+type dashboardChange struct {
+	scan.DiffSummary
 	ScanName string
 }
 
@@ -187,6 +194,14 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	for _, r := range unfinished {
 		inProgress = append(inProgress, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
 	}
+	diffs, err := h.diffs.ListChangedDiffs(ctx, dashboardChanges)
+	if err != nil {
+		return err
+	}
+	changes := make([]dashboardChange, 0, len(diffs))
+	for _, d := range diffs {
+		changes = append(changes, dashboardChange{DiffSummary: d, ScanName: scanNames[d.ScanID]})
+	}
 	agentViews := h.agents.views(ctx, agents)
 	online := 0
 	for _, a := range agentViews {
@@ -199,6 +214,7 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 		"Runs":       runRows,
 		"InProgress": inProgress,
 		"Failures":   failures,
+		"Changes":    changes,
 		"Online":     online,
 		"Scans":      scanRows,
 		"Sites":      sites,
@@ -227,12 +243,13 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	state := c.Query("state")
-	if state != "" && !portStates[state] {
-		return badRequest("state: %q is not a port state", clip(state))
+	f, err := portFilter(c)
+	if err != nil {
+		return err
 	}
 	// One more than shown tells whether the table is cut short.
-	ports, err := h.store.ListPorts(ctx, r.ID, postgres.PortFilter{State: state, Limit: runPagePorts + 1})
+	f.Limit = runPagePorts + 1
+	ports, err := h.store.ListPorts(ctx, r.ID, f)
 	if err != nil {
 		return err
 	}
@@ -261,8 +278,10 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"PortLimit":      runPagePorts,
 		"Diff":           diff,
 		"DiffTruncated":  diffTruncated,
-		"State":          state,
-		"States":         []string{"open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"},
+		"State":          f.State,
+		"Filter": map[string]string{"ip": c.Query("ip"), "port": c.Query("port"), "protocol": c.Query("protocol"),
+			"service": c.Query("service")},
+		"States": []string{"open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"},
 	})
 }
 

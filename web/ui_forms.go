@@ -366,6 +366,29 @@ func (h *uiHandlers) agentDelete(c *gin.Context) error {
 	return h.deleteThen(c, h.srv.agents.delete, "/agents")
 }
 
+// --- pools -------------------------------------------------------------
+
+func (h *uiHandlers) poolsPage(c *gin.Context) error {
+	return h.showPools(c, http.StatusOK, nil)
+}
+
+func (h *uiHandlers) showPools(c *gin.Context, status int, extra map[string]any) error {
+	var rows []poolView
+	return h.listPage(c, status, "pools", "Pools", h.srv.pools.list, &rows, extra)
+}
+
+func (h *uiHandlers) poolCreate(c *gin.Context) error {
+	body := map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description")}
+	return h.submit(c,
+		func() error { return h.callAPI(c, h.srv.pools.create, "POST", nil, "", body, nil) },
+		func(status int, extra map[string]any) error { return h.showPools(c, status, extra) },
+		func() string { return "/pools" })
+}
+
+func (h *uiHandlers) poolDelete(c *gin.Context) error {
+	return h.deleteThen(c, h.srv.pools.delete, "/pools")
+}
+
 // --- scans -------------------------------------------------------------
 
 func (h *uiHandlers) scansPage(c *gin.Context) error {
@@ -390,15 +413,16 @@ func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 	var sites []scan.Site
 	var profiles []scan.Profile
 	var agents []agentView
+	var pools []poolView
 	for _, l := range []struct {
 		f   func(*gin.Context) error
 		out any
-	}{{h.srv.sites.list, &sites}, {h.srv.profiles.list, &profiles}, {h.srv.agents.list, &agents}} {
+	}{{h.srv.sites.list, &sites}, {h.srv.profiles.list, &profiles}, {h.srv.agents.list, &agents}, {h.srv.pools.list, &pools}} {
 		if err := h.callAPI(c, l.f, "GET", nil, "", nil, l.out); err != nil {
 			return err
 		}
 	}
-	names := map[string]map[int64]string{"site": {}, "profile": {}, "agent": {}}
+	names := map[string]map[int64]string{"site": {}, "profile": {}, "agent": {}, "pool": {}}
 	for _, s := range sites {
 		names["site"][s.ID] = s.Name
 	}
@@ -408,14 +432,17 @@ func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 	for _, a := range agents {
 		names["agent"][a.ID] = a.Name
 	}
-	data["Sites"], data["Profiles"], data["Agents"], data["Names"] = sites, profiles, agents, names
+	for _, p := range pools {
+		names["pool"][p.ID] = p.Name
+	}
+	data["Sites"], data["Profiles"], data["Agents"], data["Pools"], data["Names"] = sites, profiles, agents, pools, names
 	return nil
 }
 
 func scanBody(c *gin.Context) map[string]any {
 	body := map[string]any{"name": c.PostForm("name"), "site_id": formID(c, "site_id"),
-		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id"),
-		"enabled": c.PostForm("enabled") == "on"}
+		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id"), "pool_id": formID(c, "pool_id"),
+		"shard_size": formID(c, "shard_size"), "enabled": c.PostForm("enabled") == "on"}
 	// Schedule fields go to the API only when filled in, so that an
 	// on-demand scan does not depend on schedule support.
 	for _, f := range []string{"time_zone", "start_at", "rrule"} {
@@ -431,20 +458,25 @@ func (h *uiHandlers) scanPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) error {
-	var row scan.Scan
-	if err := h.callAPI(c, h.srv.scans.get, "GET", c.Params, "", nil, &row); err != nil {
+	var view scanView
+	if err := h.callAPI(c, h.srv.scans.get, "GET", c.Params, "", nil, &view); err != nil {
 		return err
 	}
+	row := view.Scan
 	form := map[string]string{"name": row.Name, "site_id": strconv.FormatInt(row.SiteID, 10),
 		"profile_id": strconv.FormatInt(row.ProfileID, 10), "agent_id": strconv.FormatInt(row.AgentID, 10),
-		"time_zone": row.TimeZone, "rrule": row.RRule}
+		"pool_id": strconv.FormatInt(row.PoolID, 10), "time_zone": row.TimeZone, "rrule": row.RRule}
+	if row.ShardSize > 0 {
+		form["shard_size"] = strconv.FormatUint(row.ShardSize, 10)
+	}
 	if row.Enabled {
 		form["enabled"] = "on"
 	}
 	if row.StartAt != nil {
 		form["start_at"] = row.StartAt.Format(time.RFC3339)
 	}
-	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Errors": map[string]string{}, "Form": form}
+	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Schedule": view.Schedule, "RecentRuns": view.RecentRuns,
+		"Errors": map[string]string{}, "Form": form}
 	if err := h.scanChoices(c, data); err != nil {
 		return err
 	}
@@ -483,6 +515,23 @@ func (h *uiHandlers) scanRun(c *gin.Context) error {
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
 	return nil
+}
+
+// scanSchedule pauses, resumes or fires a scheduled scan through the API
+// and shows the scan again; a refusal (no schedule, Temporal away) is an
+// error page naming the reason.
+func (h *uiHandlers) scanSchedule(api func(*gin.Context) error, note bool) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		var body any
+		if note {
+			body = map[string]any{"note": c.PostForm("note")}
+		}
+		if err := h.callAPI(c, api, "POST", c.Params, "", body, nil); err != nil {
+			return err
+		}
+		c.Redirect(http.StatusSeeOther, "/scans/"+c.Param("id"))
+		return nil
+	}
 }
 
 // --- runs --------------------------------------------------------------
@@ -529,6 +578,26 @@ func (h *uiHandlers) nameRuns(c *gin.Context, runs []dashboardRun) error {
 		runs[i].ScanName = names[runs[i].ScanID]
 	}
 	return nil
+}
+
+// runAction asks for something of a run through the API (pause, resume,
+// reparse) and shows the run again; retry shows the new run it started.
+// A refusal (the run is in the wrong state) is an error page naming why.
+func (h *uiHandlers) runAction(api func(*gin.Context) error) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		var started struct {
+			ID int64 `json:"id"`
+		}
+		if err := h.callAPI(c, api, "POST", c.Params, "", nil, &started); err != nil {
+			return err
+		}
+		if started.ID != 0 {
+			c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", started.ID))
+			return nil
+		}
+		c.Redirect(http.StatusSeeOther, "/runs/"+c.Param("id"))
+		return nil
+	}
 }
 
 func (h *uiHandlers) runCancel(c *gin.Context) error {

@@ -101,6 +101,19 @@ func TestDiffsStoredAndListed(t *testing.T) {
 	if len(list) != 2 || list[0].RunID != r2.ID || list[1].RunID != r1.ID || list[1].PreviousRunID != nil {
 		t.Fatalf("list = %+v", list)
 	}
+	// Across scans, only diffs with changes are listed, newest first.
+	changed, err := st.ListChangedDiffs(ctx, 1000)
+	must(t, err)
+	seen := map[int64]bool{}
+	for i, d := range changed {
+		seen[d.RunID] = true
+		if d.Counts.Total() == 0 || (i > 0 && d.RunID > changed[i-1].RunID) {
+			t.Errorf("changed diffs out of order or empty: %+v", changed)
+		}
+	}
+	if !seen[r2.ID] || seen[r1.ID] {
+		t.Errorf("changed diffs %+v: want run %d and not run %d", changed, r2.ID, r1.ID)
+	}
 	_, err = st.GetDiff(ctx, failed.ID)
 	wantErr(t, err, ErrNotFound)
 }

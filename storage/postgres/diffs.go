@@ -147,3 +147,20 @@ func (s *Store) ListDiffs(ctx context.Context, scanID int64, limit, offset int) 
 	}
 	return out, nil
 }
+
+// ListChangedDiffs returns the newest stored diffs, of any scan, that have
+// at least one change: what changed lately, for the dashboard.
+func (s *Store) ListChangedDiffs(ctx context.Context, limit int) ([]scan.DiffSummary, error) {
+	const q = `SELECT ` + diffCols + ` FROM run_diffs
+WHERE new_hosts + gone_hosts + opened_ports + closed_ports + changed_services > 0
+ORDER BY run_id DESC LIMIT $1`
+	rows, err := s.pool.Query(ctx, q, limitArg(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list changed diffs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.DiffSummary, error) { return scanDiff(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list changed diffs: %w", err)
+	}
+	return out, nil
+}

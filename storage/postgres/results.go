@@ -26,13 +26,25 @@ type HostFilter struct {
 	Limit     int // 0 or less means no limit
 	Offset    int
 	WithPorts bool // fill HostRow.Ports, ordered by protocol and port
+	// Network keeps the hosts whose address is in it (nil: any).
+	Network *netip.Prefix
+	// Port, Protocol and Service keep the hosts with a port of this number
+	// (0: any), protocol ("": any) and service ("": any, else
+	// case-insensitive); the hosts keep all their ports.
+	Port     int
+	Protocol string
+	Service  string
 }
 
 // PortFilter selects and pages ListPorts.
 type PortFilter struct {
-	State  string // "" means every state
-	Limit  int    // 0 or less means no limit
-	Offset int
+	State    string        // "" means every state
+	Network  *netip.Prefix // the host's address is in it (nil: any)
+	Port     int           // 0: any
+	Protocol string        // "": any
+	Service  string        // "": any; else this service, case-insensitive
+	Limit    int           // 0 or less means no limit
+	Offset   int
 }
 
 // errEmitAfterParse is returned by emit when called after parse returned.
@@ -243,8 +255,16 @@ func (s *Store) ListHosts(ctx context.Context, runID int64, f HostFilter) ([]sca
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
 		const q = `SELECT ` + hostCols + ` FROM hosts h WHERE h.run_id = $1
+AND ($4::cidr IS NULL OR h.address <<= $4)
+AND (($5 = 0 AND $6 = '' AND $7 = '') OR EXISTS (SELECT 1 FROM ports p WHERE p.host_id = h.id
+    AND ($5 = 0 OR p.port = $5) AND ($6 = '' OR p.protocol = $6) AND ($7 = '' OR lower(p.service) = lower($7))))
 ORDER BY h.address, h.id LIMIT $2 OFFSET $3`
-		rows, err := tx.Query(ctx, q, runID, limitArg(f.Limit), offsetArg(f.Offset))
+		var network *netip.Prefix
+		if f.Network != nil {
+			n := f.Network.Masked()
+			network = &n
+		}
+		rows, err := tx.Query(ctx, q, runID, limitArg(f.Limit), offsetArg(f.Offset), network, f.Port, f.Protocol, f.Service)
 		if err != nil {
 			return err
 		}
@@ -290,8 +310,15 @@ WHERE p.host_id = ANY($1) ORDER BY p.host_id, p.protocol, p.port, p.id`
 func (s *Store) ListPorts(ctx context.Context, runID int64, f PortFilter) ([]scan.PortRow, error) {
 	const q = `SELECT ` + portCols + ` FROM ports p JOIN hosts h ON h.id = p.host_id
 WHERE p.run_id = $1 AND ($2 = '' OR p.state = $2)
+AND ($5::cidr IS NULL OR h.address <<= $5) AND ($6 = 0 OR p.port = $6)
+AND ($7 = '' OR p.protocol = $7) AND ($8 = '' OR lower(p.service) = lower($8))
 ORDER BY h.address, p.protocol, p.port, p.id LIMIT $3 OFFSET $4`
-	rows, err := s.pool.Query(ctx, q, runID, f.State, limitArg(f.Limit), offsetArg(f.Offset))
+	var network *netip.Prefix
+	if f.Network != nil {
+		n := f.Network.Masked()
+		network = &n
+	}
+	rows, err := s.pool.Query(ctx, q, runID, f.State, limitArg(f.Limit), offsetArg(f.Offset), network, f.Port, f.Protocol, f.Service)
 	if err != nil {
 		return nil, fmt.Errorf("list ports: %w", err)
 	}

@@ -107,7 +107,101 @@
     setTimeout(tick, 2000);
   }
 
+  // The schedule fields of a scan form: as they change, ask the server
+  // (which checks them exactly as saving would) for the next fire times,
+  // and show them, or the refusal beside the field it names.
+  function schedulePreview(form) {
+    var fields = { start_at: "scan-start", time_zone: "scan-tz", rrule: "scan-rrule" };
+    var box = document.getElementById("schedule-preview");
+    var list = document.getElementById("schedule-preview-times");
+    var label = document.getElementById("schedule-preview-form");
+    if (!box || !list || !label) {
+      return;
+    }
+    var timer = null;
+    var seq = 0;
+    function showError(field, msg) {
+      Object.keys(fields).forEach(function (f) {
+        var input = document.getElementById(fields[f]);
+        if (!input) {
+          return;
+        }
+        var wrap = input.closest(".field");
+        var err = document.getElementById(f + "-error");
+        if (f === field) {
+          if (!err) {
+            err = document.createElement("p");
+            err.className = "field-error";
+            err.id = f + "-error";
+            wrap.appendChild(err);
+          }
+          text(err, msg);
+          wrap.classList.add("invalid");
+        } else if (err) {
+          err.remove();
+          wrap.classList.remove("invalid");
+        }
+      });
+    }
+    function value(f) {
+      var el = document.getElementById(fields[f]);
+      return el ? el.value : "";
+    }
+    function update() {
+      var mine = ++seq;
+      var body = { start_at: value("start_at"), time_zone: value("time_zone"), rrule: value("rrule") };
+      fetch("/api/v1/schedules/preview", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf() },
+        body: JSON.stringify(body)
+      })
+        .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+        .then(function (res) {
+          if (mine !== seq) {
+            return;
+          }
+          list.textContent = "";
+          if (!res.ok) {
+            var msg = res.j.error || "invalid schedule";
+            var field = msg.split(":")[0];
+            showError(fields[field] ? field : "rrule", msg);
+            box.hidden = true;
+            return;
+          }
+          showError("", "");
+          box.hidden = false;
+          if (res.j.form === "manual") {
+            text(label, "No schedule: the scan runs when started by hand.");
+            return;
+          }
+          text(label, "Next " + res.j.next.length + " fire times (" + res.j.time_zone + ", Temporal " + res.j.form + " schedule):");
+          res.j.next.forEach(function (t) {
+            var li = document.createElement("li");
+            li.textContent = t;
+            list.appendChild(li);
+          });
+        })
+        .catch(function () {});
+    }
+    Object.keys(fields).forEach(function (f) {
+      var el = document.getElementById(fields[f]);
+      if (el) {
+        el.addEventListener("input", function () {
+          clearTimeout(timer);
+          timer = setTimeout(update, 300);
+        });
+      }
+    });
+    if (value("start_at") !== "" || value("rrule") !== "") {
+      update();
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var scanForm = document.getElementById("scan-form");
+    if (scanForm) {
+      schedulePreview(scanForm);
+    }
     var run = document.querySelector("[data-run-id][data-status]");
     if (run) {
       watchRun(run);
