@@ -292,7 +292,7 @@ func TestBrowser(t *testing.T) {
 	// One service goes away; the next run's page shows the port closed
 	// since the first run, and the dashboard lists the change.
 	const gone = 2121
-	target.closePort(gone)
+	target.ClosePort(gone)
 	b.run("run it again",
 		chromedp.Navigate(base+"/scans"),
 		chromedp.Click(`//tr[td/a[text()="browser-scan"]]//button[text()="Run now"]`),
