@@ -62,8 +62,9 @@ type Agent struct {
 	// scan has to run again; 0 means DefaultUploadRetry.
 	UploadRetry time.Duration
 	// PartialEvery is how often the hosts a running nmap scan has finished
-	// are saved to object storage, so that a retry of the shard, on this
-	// agent or another, scans only the rest; 0 means DefaultPartialEvery,
+	// are saved to object storage (for masscan: the open ports found and
+	// how far it got), so that a retry of the shard, on this agent or
+	// another, scans only the rest; 0 means DefaultPartialEvery,
 	// a negative value turns resuming off.
 	PartialEvery time.Duration
 }
@@ -137,7 +138,14 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		skip = append(skip, nmap.WithExcludeFile(done.skip))
 		first.Partial, first.HostsDone = &done.ref, len(done.addrs)
 	}
-	binary, args, err := a.command(spec, xmlPath, access, skip...)
+	// A masscan retry resumes at the probe the failed attempt got to.
+	var mt *masscanTrack
+	var mres *masscanResumed
+	var mopts []masscan.Option
+	if spec.Scanner == scan.Masscan {
+		mt, mres, mopts = a.masscanStart(ctx, spec, &first)
+	}
+	binary, args, err := a.command(spec, xmlPath, access, mopts, skip...)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
@@ -157,19 +165,45 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		})
 		defer stopSaver()
 	}
-	// masscan is run by the same runner: own process group, killed with
-	// the activity. Its status line goes to stderr, so only nmap reports
-	// progress; the heartbeat still proves the agent alive.
-	runErr := nmap.Run(ctx, nmap.RunOptions{
+	if mt != nil && a.PartialEvery >= 0 {
+		saver := &masscanSaver{a: a, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), tmp: filepath.Join(dir, "partial.xml"),
+			track: mt, hb: hb, start: start, index: mt.start, ports: len(mt.ports)}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { saver.loop(ctx, stop) })
+		stopSaver = sync.OnceFunc(func() {
+			close(stop)
+			wg.Wait()
+		})
+		defer stopSaver()
+	}
+	runOpts := nmap.RunOptions{
 		Binary: binary,
 		Args:   args,
 		Dir:    dir,
 		OnProgress: func(p nmap.Progress) {
 			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
 		},
-	})
+	}
+	if mt != nil {
+		// masscan's status line (stderr) says how far it is, and with
+		// --interactive it prints each open port on stdout as found.
+		mt.onPct = func(pct float64) { hb.set(scan.Progress{Phase: "scanning", Percent: pct}) }
+		runOpts.Stdout = &masscan.Lines{Fn: mt.stdoutLine}
+		runOpts.Stderr = &masscan.Lines{Fn: mt.stderrLine}
+	}
+	// masscan is run by the same runner: own process group, killed with
+	// the activity.
+	runErr := nmap.Run(ctx, runOpts)
 	stopSaver()
 	if ctx.Err() != nil {
+		if mt != nil {
+			// masscan writes -oX buffered: what it printed is what it
+			// found, earlier attempts' ports included.
+			if _, ports, _ := mt.snapshot(); len(ports) > 0 && writeMasscanXML(masscanPartialPath(dir), ports, start) == nil {
+				xmlPath = masscanPartialPath(dir)
+			}
+		}
 		return a.keepPartial(ctx, spec, attempt, done, xmlPath, start)
 	}
 	if runErr != nil {
@@ -186,6 +220,15 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		whole := filepath.Join(dir, "whole.xml")
 		if err := withDone(done, xmlPath, whole, false); err != nil {
 			return RunScanResult{}, wrap("add the hosts earlier attempts finished", err)
+		}
+		xmlPath = whole
+	}
+	if mres != nil {
+		// The ports earlier attempts found, then this attempt's, each
+		// port once.
+		whole := filepath.Join(dir, "whole.xml")
+		if err := withMasscanDone(mres.ports, xmlPath, whole, start); err != nil {
+			return RunScanResult{}, wrap("add the ports earlier attempts found", err)
 		}
 		xmlPath = whole
 	}
@@ -229,7 +272,7 @@ func needsRawSockets(spec scan.Spec) (string, bool) {
 }
 
 // command is the scanner program and its arguments for spec.
-func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, extra ...nmap.Option) (string, []string, error) {
+func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, mextra []masscan.Option, extra ...nmap.Option) (string, []string, error) {
 	switch spec.Scanner {
 	case scan.Nmap:
 		if access.NeedsPrivilegedFlag() {
@@ -250,8 +293,8 @@ func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, e
 			return "", nil, err
 		}
 		spec.Options = opts
-		args, err := masscan.SpecArgs(spec, xmlPath, masscan.WithRate(spec.Rate),
-			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC))
+		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(spec.Rate),
+			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC)}, mextra...)...)
 		return a.masscanBinary(), args, err
 	}
 	return "", nil, fmt.Errorf("%w: unknown scanner %q", scan.ErrInvalidSpec, spec.Scanner)
@@ -402,6 +445,7 @@ func (h *heartbeater) set(p scan.Progress) {
 	h.mu.Lock()
 	p.Agent, p.ShardID = h.last.Agent, h.last.ShardID
 	p.Partial, p.HostsDone = h.last.Partial, h.last.HostsDone
+	p.MasscanSeed, p.MasscanIndex = h.last.MasscanSeed, h.last.MasscanIndex
 	h.last = p
 	h.mu.Unlock()
 }
@@ -411,6 +455,15 @@ func (h *heartbeater) set(p scan.Progress) {
 func (h *heartbeater) setPartial(ref scan.BlobRef, hosts int) {
 	h.mu.Lock()
 	h.last.Partial, h.last.HostsDone = &ref, hosts
+	h.mu.Unlock()
+}
+
+// setMasscan names the latest saved masscan ports and the index a retry
+// resumes at.
+func (h *heartbeater) setMasscan(ref scan.BlobRef, hosts int, seed, index uint64) {
+	h.mu.Lock()
+	h.last.Partial, h.last.HostsDone = &ref, hosts
+	h.last.MasscanSeed, h.last.MasscanIndex = seed, index
 	h.mu.Unlock()
 }
 

@@ -24,9 +24,10 @@ import (
 // the spec is only narrowed, never widened) and puts them in front of its
 // own output, so the shard's output holds every host once. nmap's and
 // masscan's own --resume files stay on the agent that died, so they are of
-// no use to another. masscan is not resumed: its output names an address as
-// soon as one port answers, long before its other ports are probed, so no
-// host in it is known to be finished.
+// no use to another. masscan cannot be resumed so: its output names an
+// address as soon as one port answers, long before its other ports are
+// probed, so no host in it is known to be finished; it resumes by probe
+// index instead (masscanresume.go).
 
 // DefaultPartialEvery is how often a running nmap scan's finished hosts are
 // saved for a retry to resume from.

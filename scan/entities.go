@@ -279,4 +279,9 @@ type Progress struct {
 	// only the other hosts.
 	Partial   *BlobRef `json:"partial,omitempty"`
 	HostsDone int      `json:"hosts_done,omitempty"`
+	// MasscanSeed and MasscanIndex go with Partial for a masscan shard:
+	// the --seed every attempt uses and the probe a retry resumes at
+	// (--resume-index); Partial holds the open ports found before it.
+	MasscanSeed  uint64 `json:"masscan_seed,omitempty"`
+	MasscanIndex uint64 `json:"masscan_index,omitempty"`
 }

@@ -13,14 +13,18 @@ import (
 type Option func(*builder)
 
 type builder struct {
-	xmlPath  string
-	excludes []string
-	rate     float64
-	wait     time.Duration
-	waitSet  bool
-	banners  bool
-	targets  []string
-	profile  []string
+	xmlPath     string
+	excludes    []string
+	rate        float64
+	wait        time.Duration
+	waitSet     bool
+	banners     bool
+	seed        uint64
+	seedSet     bool
+	resumeIndex uint64
+	interactive bool
+	targets     []string
+	profile     []string
 
 	adapter, adapterIP, routerMAC string
 }
@@ -29,7 +33,7 @@ type builder struct {
 // order is fixed, whatever the order of opts:
 //
 //	[-oX path] [--exclude a,b] [--rate R] [--wait S] [--banners]
-//	[--adapter A] [--adapter-ip IP] [--router-mac MAC] [--range=T ...] profile...
+//	[--seed N] [--resume-index I] [--interactive] [--adapter A] [--adapter-ip IP] [--router-mac MAC] [--range=T ...] profile...
 //
 // Targets are given as --range=T, never as bare words: masscan takes a bare
 // word for a target only if it starts with a digit (so not fe80::1), and has
@@ -58,6 +62,15 @@ func Args(opts ...Option) []string {
 	}
 	if b.banners {
 		out = append(out, "--banners")
+	}
+	if b.seedSet {
+		out = append(out, "--seed", strconv.FormatUint(b.seed, 10))
+	}
+	if b.resumeIndex > 0 {
+		out = append(out, "--resume-index", strconv.FormatUint(b.resumeIndex, 10))
+	}
+	if b.interactive {
+		out = append(out, "--interactive")
 	}
 	for _, kv := range [][2]string{{"--adapter", b.adapter}, {"--adapter-ip", b.adapterIP}, {"--router-mac", b.routerMAC}} {
 		if kv[1] != "" {

@@ -40,6 +40,9 @@ type RunOptions struct {
 	// Stdout, if set, gets a copy of standard output, from one goroutine.
 	// If it fails, copying stops and the scan goes on.
 	Stdout io.Writer
+	// Stderr, if set, gets a copy of standard error, from one goroutine.
+	// It must not fail (masscan's status lines are read this way).
+	Stderr io.Writer
 	// Grace is the time between SIGTERM and SIGKILL when ctx ends;
 	// DefaultGrace if zero.
 	Grace time.Duration
@@ -86,7 +89,10 @@ func Run(ctx context.Context, opt RunOptions) error {
 	cmd := exec.Command(path, opt.Args...)
 	cmd.Env = opt.Env
 	cmd.Dir = opt.Dir
-	cmd.Stdout, cmd.Stderr = stdout, stderr // Stdin stays nil: /dev/null
+	cmd.Stdout, cmd.Stderr = stdout, io.Writer(stderr) // Stdin stays nil: /dev/null
+	if opt.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, opt.Stderr)
+	}
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = pipeGrace
 	if err := cmd.Start(); err != nil {

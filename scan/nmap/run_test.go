@@ -235,3 +235,19 @@ func TestRunContextAlreadyDone(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// Stderr gets a copy of standard error, as the failure's tail still does.
+func TestRunCopiesStderr(t *testing.T) {
+	var errOut bytes.Buffer
+	err := Run(context.Background(), RunOptions{
+		Binary: "sh",
+		Args:   []string{"-c", `printf 'rate: 1%% done\rrate: 2%% done\r' >&2; echo boom >&2; exit 3`},
+		Stderr: &errOut,
+	})
+	if want := "rate: 1% done\rrate: 2% done\rboom\n"; errOut.String() != want {
+		t.Errorf("Stderr got %q, want %q", errOut.String(), want)
+	}
+	if !errors.Is(err, ErrScannerFailed) || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Run = %v, want a failure naming boom", err)
+	}
+}
