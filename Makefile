@@ -8,13 +8,16 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools build run test lint fuzz chaos bench clean-data
+.PHONY: help tools test-tools build run test lint fuzz chaos bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
 
 tools: ## install missing packages and tools (idempotent; quiet when all present)
 	@./scripts/install-tools.sh
+
+test-tools: ## tools, plus what only the tests need (chromium)
+	@./scripts/install-tools.sh --tests
 
 build: ## build bin/scantron
 	$(GO) build -o bin/scantron ./cmd/scantron
@@ -44,7 +47,7 @@ fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 		tail -n 1 .fuzz-$$fn.log; rm -f .fuzz-$$fn.log; \
 	done
 
-lint: tools ## gofmt, go vet, staticcheck, docker-compose config
+lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config
 	@unformatted="$$(git ls-files -co --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...

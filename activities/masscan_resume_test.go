@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/interceptor"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
@@ -115,44 +113,11 @@ func TestRunScanResumesMasscan(t *testing.T) {
 
 	// The first attempt, stopped once its heartbeat carries an index well
 	// into the scan.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	beats := make(chan scan.Progress, 5000)
 	first := spec(990031)
-	errc := make(chan error, 1)
-	go func() {
+	last := interruptAttempt(t, func(ctx context.Context, beats chan scan.Progress) error {
 		_, err := execute[activities.RunScanResult](t, env(ctx, beats), agent.RunScan, activities.RunScanInput{Spec: first})
-		errc <- err
-	}()
-	var last scan.Progress
-	deadline := time.After(60 * time.Second)
-wait:
-	for {
-		select {
-		case p := <-beats:
-			last = p
-			if p.MasscanIndex >= 2500 {
-				break wait
-			}
-		case err := <-errc:
-			t.Fatalf("the first attempt ended before it saved an index: %v", err)
-		case <-deadline:
-			t.Fatal("no heartbeat carried a resume index")
-		}
-	}
-	cancel()
-	select {
-	case err := <-errc:
-		var canceled *temporal.CanceledError
-		if err != nil && !errors.As(err, &canceled) && !errors.Is(err, context.Canceled) {
-			t.Fatalf("stopped attempt: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the first attempt did not stop")
-	}
-	for len(beats) > 0 {
-		last = <-beats
-	}
+		return err
+	}, func(p scan.Progress) bool { return p.MasscanIndex >= 2500 }, "a resume index")
 	firstArgs := lastArgs()
 	seed := argValue(firstArgs, "--seed")
 	if seed == "" || seed != fmt.Sprint(last.MasscanSeed) || slices.Contains(firstArgs, "--resume-index") {

@@ -256,20 +256,7 @@ type masscanSaver struct {
 }
 
 func (s *masscanSaver) loop(ctx context.Context, stop <-chan struct{}) {
-	t := time.NewTicker(s.a.partialEvery())
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.save(ctx); err != nil && ctx.Err() == nil {
-				activity.GetLogger(ctx).Warn("could not save the progress of a running masscan scan", "key", s.key, "error", err)
-			}
-		}
-	}
+	saveEvery(ctx, stop, s.a.partialEvery(), s.save, "could not save the progress of a running masscan scan", s.key)
 }
 
 func (s *masscanSaver) save(ctx context.Context) error {

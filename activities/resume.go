@@ -233,20 +233,7 @@ type partialSaver struct {
 }
 
 func (s *partialSaver) loop(ctx context.Context, stop <-chan struct{}) {
-	t := time.NewTicker(s.a.partialEvery())
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.save(ctx); err != nil && ctx.Err() == nil {
-				activity.GetLogger(ctx).Warn("could not save the finished hosts of a running scan", "key", s.key, "error", err)
-			}
-		}
-	}
+	saveEvery(ctx, stop, s.a.partialEvery(), s.save, "could not save the finished hosts of a running scan", s.key)
 }
 
 // save uploads the finished hosts if the scanner has written more since the
@@ -281,4 +268,23 @@ func (s *partialSaver) save(ctx context.Context) error {
 	s.size, s.hosts = size, hosts
 	s.hb.setPartial(ref, hosts)
 	return nil
+}
+
+// saveEvery calls save on a ticker until stop is closed or ctx is done; a
+// failed save is logged and tried again at the next tick.
+func saveEvery(ctx context.Context, stop <-chan struct{}, every time.Duration, save func(context.Context) error, failure, key string) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := save(ctx); err != nil && ctx.Err() == nil {
+				activity.GetLogger(ctx).Warn(failure, "key", key, "error", err)
+			}
+		}
+	}
 }

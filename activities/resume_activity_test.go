@@ -112,45 +112,11 @@ func TestRunScanResumes(t *testing.T) {
 	}
 
 	// The first attempt, stopped once two hosts are saved.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	beats := make(chan scan.Progress, 1000)
 	first := spec(990021)
-	errc := make(chan error, 1)
-	go func() {
+	last := interruptAttempt(t, func(ctx context.Context, beats chan scan.Progress) error {
 		_, err := execute[activities.RunScanResult](t, env(ctx, beats), agent.RunScan, activities.RunScanInput{Spec: first})
-		errc <- err
-	}()
-	var last scan.Progress
-	deadline := time.After(60 * time.Second)
-wait:
-	for {
-		select {
-		case p := <-beats:
-			last = p
-			if p.HostsDone >= 2 {
-				break wait
-			}
-		case err := <-errc:
-			t.Fatalf("the first attempt ended before two hosts were saved: %v", err)
-		case <-deadline:
-			t.Fatal("no heartbeat named two saved hosts")
-		}
-	}
-	cancel()
-	select {
-	case err := <-errc:
-		var canceled *temporal.CanceledError
-		if !errors.As(err, &canceled) {
-			t.Fatalf("stopped attempt: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the first attempt did not stop")
-	}
-	// The last heartbeat that reached the server is what the retry gets.
-	for len(beats) > 0 {
-		last = <-beats
-	}
+		return err
+	}, func(p scan.Progress) bool { return p.HostsDone >= 2 }, "two saved hosts")
 	if last.Partial == nil || last.Partial.Key != scan.PartialKey(first.RunID, first.ShardID, 1) {
 		t.Fatalf("last heartbeat %+v names no saved hosts", last)
 	}
@@ -259,4 +225,46 @@ func (o *beatSpyOut) RecordHeartbeat(ctx context.Context, details ...any) {
 		}
 	}
 	o.Next.RecordHeartbeat(ctx, details...)
+}
+
+// interruptAttempt runs a scan attempt until one of its heartbeats satisfies
+// enough, then cancels it as a lost agent would be lost, and returns the last
+// heartbeat that reached the server: what the retry is given.
+func interruptAttempt(t *testing.T, run func(context.Context, chan scan.Progress) error, enough func(scan.Progress) bool, what string) scan.Progress {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	beats := make(chan scan.Progress, 5000)
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, beats) }()
+	var last scan.Progress
+	deadline := time.After(60 * time.Second)
+wait:
+	for {
+		select {
+		case p := <-beats:
+			last = p
+			if enough(p) {
+				break wait
+			}
+		case err := <-errc:
+			t.Fatalf("the first attempt ended before its heartbeat carried %s: %v", what, err)
+		case <-deadline:
+			t.Fatalf("no heartbeat carried %s", what)
+		}
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		var canceled *temporal.CanceledError
+		if err != nil && !errors.As(err, &canceled) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("stopped attempt: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first attempt did not stop")
+	}
+	for len(beats) > 0 {
+		last = <-beats
+	}
+	return last
 }

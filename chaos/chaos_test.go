@@ -21,7 +21,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/tabwriter"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/internal/targethost"
+	"github.com/scantron/scantron/internal/testproc"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -113,83 +113,11 @@ func printFigures(w io.Writer) {
 }
 
 // process is a scantron subcommand that the suite kills and restarts.
-type process struct {
-	t    *testing.T
-	args []string
-	env  []string
-	logs *syncBuffer // all incarnations' output
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type process = testproc.Process
 
 func startScantron(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, args: args, env: env, logs: &syncBuffer{}}
-	p.start()
-	t.Cleanup(func() {
-		p.stop(syscall.SIGTERM)
-		if t.Failed() {
-			t.Logf("scantron %s output:\n%s", strings.Join(args, " "), p.logs.String())
-		}
-	})
-	return p
-}
-
-func (p *process) start() {
-	p.t.Helper()
-	cmd := exec.Command(scantron, p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	fmt.Fprintf(p.logs, "=== chaos: start %s\n", strings.Join(p.args, " "))
-	waited, err := devstack.StartCommand(cmd)
-	if err != nil {
-		p.t.Fatalf("start scantron %v: %v", p.args, err)
-	}
-	done := make(chan struct{})
-	go func() { <-waited; close(done) }()
-	p.mu.Lock()
-	p.cmd, p.done = cmd, done
-	p.mu.Unlock()
-}
-
-// stop sends sig and waits for the process to end (SIGKILL after 15 s).
-func (p *process) stop(sig syscall.Signal) {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	fmt.Fprintf(p.logs, "=== chaos: signal %v\n", sig)
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func (p *process) exited() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.done
+	return testproc.Start(t, scantron, env, args...)
 }
 
 // suite is what every fault shares: one server, one agent, one scan.
@@ -259,8 +187,8 @@ func (s *suite) waitHealthy() {
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.server.exited():
-			s.t.Fatalf("scantron server exited early:\n%s", s.server.logs.String())
+		case <-s.server.Exited():
+			s.t.Fatalf("scantron server exited early:\n%s", s.server.Logs())
 		default:
 		}
 		resp, err := http.Get(s.base + "/healthz")
@@ -272,7 +200,7 @@ func (s *suite) waitHealthy() {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	s.t.Fatalf("server did not become healthy:\n%s", s.server.logs.String())
+	s.t.Fatalf("server did not become healthy:\n%s", s.server.Logs())
 }
 
 // call does one API request; it returns an error instead of failing, for
@@ -509,7 +437,7 @@ func formatAttempts(tries map[string]int32) string {
 // agentTrouble returns the warnings and errors the agent has logged.
 func (s *suite) agentTrouble() string {
 	var out []string
-	for line := range strings.SplitSeq(s.agent.logs.String(), "\n") {
+	for line := range strings.SplitSeq(s.agent.Logs(), "\n") {
 		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.HasPrefix(line, "=== chaos") {
 			out = append(out, line)
 		}
@@ -565,10 +493,10 @@ type fault struct {
 var faults = []fault{
 	{"agent killed (kill -9) mid-scan, back once the retry waits", func(t *testing.T, s *suite, runID int64) {
 		waitScanner(t, runID, time.Minute)
-		s.agent.stop(syscall.SIGKILL)
+		s.agent.Stop(syscall.SIGKILL)
 		// The agent stays away until the shard's next attempt waits for it.
 		waitRetryQueued(t, s.workflowID(t, runID), 2*time.Minute)
-		s.agent.start()
+		s.agent.Start()
 	}, func(t *testing.T, s *suite, tries map[string]int32) {
 		if tries["RunScan"] < 2 {
 			t.Errorf("the scan took %d attempts; the killed one should have been retried", tries["RunScan"])
@@ -576,8 +504,8 @@ var faults = []fault{
 	}},
 	{"server restarted mid-scan", func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
-		s.server.stop(syscall.SIGTERM)
-		s.server.start()
+		s.server.Stop(syscall.SIGTERM)
+		s.server.Start()
 		s.waitHealthy()
 		if !sc.running() {
 			t.Log("note: the scan ended while the server restarted")
@@ -623,7 +551,7 @@ var faults = []fault{
 		if tries["RunScan"] != 1 {
 			t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
 		}
-		if !strings.Contains(s.agent.logs.String(), "upload of scanner output failed; retrying") {
+		if !strings.Contains(s.agent.Logs(), "upload of scanner output failed; retrying") {
 			t.Error("the agent logged no failed upload: the outage missed it")
 		}
 	}},
@@ -745,8 +673,8 @@ func (s *suite) recover(t *testing.T) {
 	}
 	for _, p := range []*process{s.server, s.agent} {
 		select {
-		case <-p.exited():
-			p.start()
+		case <-p.Exited():
+			p.Start()
 		default:
 		}
 	}

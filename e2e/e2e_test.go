@@ -19,8 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +27,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/internal/testproc"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
 )
@@ -67,56 +66,11 @@ func runMain(m *testing.M) int {
 }
 
 // process is a scantron subcommand running for the length of a test.
-type process struct {
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done <-chan struct{}
-}
-
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type process = testproc.Process
 
 func startScantron(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(scantron, args...), logs: &syncBuffer{}}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	waited, err := devstack.StartCommand(p.cmd)
-	if err != nil {
-		t.Fatalf("start scantron %v: %v", args, err)
-	}
-	done := make(chan struct{})
-	p.done = done
-	go func() { <-waited; close(done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("scantron %s output:\n%s", strings.Join(args, " "), p.logs.String())
-		}
-	})
-	return p
+	return testproc.Start(t, scantron, env, args...)
 }
 
 // The first admin every test server starts with.
@@ -237,8 +191,8 @@ func waitHealthy(t *testing.T, base string, p *process) {
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-p.done:
-			t.Fatalf("scantron exited early:\n%s", p.logs.String())
+		case <-p.Exited():
+			t.Fatalf("scantron exited early:\n%s", p.Logs())
 		default:
 		}
 		resp, err := http.Get(base + "/healthz")
@@ -250,7 +204,7 @@ func waitHealthy(t *testing.T, base string, p *process) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("server did not become healthy:\n%s", p.logs.String())
+	t.Fatalf("server did not become healthy:\n%s", p.Logs())
 }
 
 type runView struct {

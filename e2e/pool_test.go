@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,10 +219,7 @@ func TestPoolScanSurvivesAnAgentKilledMidShard(t *testing.T) {
 	scanning := e.waitScanning(runID, 2)
 	victim := scanning[0]
 	time.Sleep(2 * time.Second) // well into the shard
-	if err := e.agents[victim].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-e.agents[victim].done
+	e.agents[victim].Stop(syscall.SIGKILL)
 	t.Logf("killed agent %s mid-shard (agents scanning: %v)", victim, scanning)
 
 	killed := e.waitFinal(runID, 3*time.Minute)
@@ -518,10 +516,7 @@ func TestPinnedScanWaitsForItsAgent(t *testing.T) {
 	runID := e.startRun(pinned.ID)
 	e.waitScanning(runID, 1)
 	time.Sleep(2 * time.Second)
-	if err := agent.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-agent.done
+	agent.Stop(syscall.SIGKILL)
 	// Past the heartbeat timeout the shard waits on the agent's queue.
 	time.Sleep(8 * time.Second)
 	if v := e.view(runID); v.Status.Final() {

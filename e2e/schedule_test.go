@@ -82,8 +82,7 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	if err := h.Delete(ctx); err != nil {
 		t.Fatalf("delete the scan's schedule: %v", err)
 	}
-	_ = server.cmd.Process.Signal(syscall.SIGTERM)
-	<-server.done
+	server.Stop(syscall.SIGTERM)
 	server = startScantron(t, env, "server")
 	waitHealthy(t, base, server)
 	if _, err := h.Describe(ctx); err != nil {
@@ -108,7 +107,7 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	if run.Status != scan.RunCompleted || run.OpenPorts != 1 || run.WorkflowID != wantID {
 		t.Errorf("scheduled run %+v; want completed with 1 open port, workflow %s", run, wantID)
 	}
-	if strings.Contains(server.logs.String(), "level=ERROR") {
-		t.Errorf("server logged errors:\n%s", server.logs.String())
+	if strings.Contains(server.Logs(), "level=ERROR") {
+		t.Errorf("server logged errors:\n%s", server.Logs())
 	}
 }

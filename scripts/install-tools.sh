@@ -3,8 +3,8 @@
 # need, idempotently. Called by `make tools`.
 #
 #   * Debian packages: nmap, masscan, postgresql, iproute2, libcap2-bin,
-#     chromium (the web UI's browser tests),
-#     docker-compose (one `apt-get update`, only when something is missing).
+#     docker-compose, and with --tests chromium (the web UI's browser tests)
+#     (one `apt-get update`, only when something is missing).
 #   * The `scantron` system user when running as root (PostgreSQL refuses to
 #     run as root, so the dev stack runs it as that user).
 #   * Go-built tools into ./bin: temporal (dev server), versitygw (S3),
@@ -13,6 +13,9 @@
 # Prints one line per thing it installs and nothing when all is present.
 # Works as root (CI) and as a normal user with sudo.
 set -euo pipefail
+
+for_tests=false
+[ "${1:-}" = "--tests" ] && for_tests=true
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
@@ -56,7 +59,7 @@ have_postgres || missing+=(postgresql)
 have_sbin ip || missing+=(iproute2)
 have_sbin setcap || missing+=(libcap2-bin)
 have docker-compose || missing+=(docker-compose)
-have chromium || missing+=(chromium)
+$for_tests && ! have chromium && missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	if ! have apt-get; then

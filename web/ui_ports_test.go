@@ -36,7 +36,7 @@ func TestRunPortFilters(t *testing.T) {
 		{"service=SSH", []string{"198.18.0.2:22"}, ""},
 		{"ip=198.18.0.0/24&service=http&protocol=tcp&state=open", []string{"198.18.0.2:80"}, ""},
 		{"protocol=udp", nil, ""},
-		{"ip=10.0.0.0/8", nil, ""},
+		{"ip=198.19.0.0/16", nil, ""},
 		{"ip=198.18.0.300", nil, `ip: "198.18.0.300" is neither an IP address nor a CIDR block`},
 		{"port=70000", nil, "port"},
 		{"protocol=icmp", nil, `protocol: "icmp" is not tcp, udp or sctp`},
