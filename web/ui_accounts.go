@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,13 +53,68 @@ func (h *uiHandlers) loginSubmit(c *gin.Context) error {
 	return nil
 }
 
-// localPath keeps a redirect target on this server: a path, never
-// "//host" or a URL.
+// localPath keeps a redirect target on this server: an absolute path on
+// this origin, or "/" for anything else. Browsers forgive a great deal in
+// a Location header (they drop tabs and newlines, read '\' as '/', and
+// some decode before they resolve), so the path is judged after decoding
+// as well as before, and anything a browser might read as another host or
+// a scheme is refused rather than repaired.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !isLocalPath(p) {
 		return "/"
 	}
 	return p
+}
+
+func isLocalPath(p string) bool {
+	if len(p) > 2048 || !plainPath(p) {
+		return false
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Opaque != "" || u.User != nil || u.Host != "" {
+		return false
+	}
+	// Judge the path part decoded, again and again, so that "%2F%2F",
+	// "%09" or "%255C" cannot become "//", a tab or '\' on the way.
+	// The query is data and may hold encoded text.
+	path, _, _ := strings.Cut(p, "?")
+	path, _, _ = strings.Cut(path, "#")
+	for range 3 {
+		d, err := url.PathUnescape(path)
+		if err != nil || !plainPath(d) {
+			return false
+		}
+		if d == path {
+			return true
+		}
+		path = d
+	}
+	return false // still encoded after three rounds: no real link is
+}
+
+// plainPath reports whether s starts with a single '/' and holds no
+// backslash, no control or white-space character and no "//" or dot
+// segment, which browsers may turn into another host.
+func plainPath(s string) bool {
+	if !strings.HasPrefix(s, "/") {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\\' || r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	path, _, _ := strings.Cut(s, "?")
+	path, _, _ = strings.Cut(path, "#")
+	if strings.Contains(path, "//") {
+		return false
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *uiHandlers) logout(c *gin.Context) error {
