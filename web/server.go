@@ -26,6 +26,8 @@ type Config struct {
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
 	SecureCookies bool
+	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
+	Timeouts Timeouts
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -64,10 +66,11 @@ type Deps struct {
 // Server holds the handlers and the parsed UI. Build it with New and mount
 // Routes.
 type Server struct {
-	log   *slog.Logger
-	api   base
-	files map[string][]byte
-	auth  *authn
+	log      *slog.Logger
+	timeouts Timeouts
+	api      base
+	files    map[string][]byte
+	auth     *authn
 	// roles holds the least role of every route, by "METHOD /path".
 	roles map[string]accounts.Role
 
@@ -131,6 +134,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
 		log:        cfg.Logger,
+		timeouts:   cfg.Timeouts.orDefault(),
 		api:        b,
 		files:      static,
 		auth:       auth,
@@ -144,7 +148,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
-			temporal: deps.Temporal, links: links, now: deps.Now},
+			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},

@@ -94,11 +94,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
 	}
-	httpServer := &http.Server{
-		Handler:           handler.Routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	httpServer := handler.HTTPServer()
 	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
