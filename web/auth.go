@@ -176,7 +176,7 @@ func who(c *gin.Context) *principal {
 // one to show the client.
 func (a *authn) login(c *gin.Context, name, password string) (accounts.User, error) {
 	name = strings.TrimSpace(name)
-	ip := c.ClientIP()
+	ip := limiterClient(c)
 	if wait := a.limiter.blocked(ip, name); wait > 0 {
 		c.Header("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return accounts.User{}, errorf(http.StatusTooManyRequests,
@@ -194,7 +194,7 @@ func (a *authn) login(c *gin.Context, name, password string) (accounts.User, err
 	default:
 		err = accounts.CheckPassword(u.PasswordHash, password)
 		if err == nil {
-			a.limiter.succeeded(name)
+			a.limiter.succeeded(ip, name)
 			return u, nil
 		}
 		if !errors.Is(err, accounts.ErrWrongPassword) {

@@ -208,9 +208,11 @@ type testEnv struct {
 	now      time.Time
 }
 
-type envOption func(*Deps)
+type envOption func(*Config, *Deps)
 
-func withStore(s Store) envOption { return func(d *Deps) { d.Store = s } }
+func withStore(s Store) envOption { return func(_ *Config, d *Deps) { d.Store = s } }
+
+func withConfig(f func(*Config)) envOption { return func(c *Config, _ *Deps) { f(c) } }
 
 func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
@@ -221,14 +223,15 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		now:      time.Date(2030, 1, 2, 3, 4, 5, int(counter.Add(1)), time.UTC),
 	}
 	deps := Deps{Store: testStore, Objects: env.objects, Temporal: env.temporal, Now: func() time.Time { return env.now }}
-	for _, o := range opts {
-		o(&deps)
-	}
-	srv, err := New(Config{
+	cfg := Config{
 		TemporalUIURL:     "http://127.0.0.1:8233/",
 		TemporalNamespace: "default",
 		Logger:            slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, deps)
+	}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

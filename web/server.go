@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ type Config struct {
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
 	SecureCookies bool
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header names the client. Empty: the client is
+	// always the peer, and the header is ignored.
+	TrustedProxies []netip.Prefix
 	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
 	// Logger receives request logs, recovered panics and the real cause of
@@ -66,11 +71,12 @@ type Deps struct {
 // Server holds the handlers and the parsed UI. Build it with New and mount
 // Routes.
 type Server struct {
-	log      *slog.Logger
-	timeouts Timeouts
-	api      base
-	files    map[string][]byte
-	auth     *authn
+	log            *slog.Logger
+	timeouts       Timeouts
+	trustedProxies []netip.Prefix
+	api            base
+	files          map[string][]byte
+	auth           *authn
 	// roles holds the least role of every route, by "METHOD /path".
 	roles map[string]accounts.Role
 
@@ -116,6 +122,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, errors.New("web: TemporalUIURL must be an absolute http(s) URL")
 		}
 	}
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("web: a trusted proxy network is not valid")
+		}
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -133,18 +144,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		limiter: newLoginLimiter(deps.Now)}
 	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
-		log:        cfg.Logger,
-		timeouts:   cfg.Timeouts.orDefault(),
-		api:        b,
-		files:      static,
-		auth:       auth,
-		roles:      map[string]accounts.Role{},
-		accounts:   &accountHandlers{authn: auth},
-		sites:      &siteHandlers{base: b, store: deps.Store},
-		exclusions: &exclusionHandlers{base: b, store: deps.Store},
-		profiles:   &profileHandlers{base: b, store: deps.Store},
-		agents:     agents,
-		pools:      &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
+		log:            cfg.Logger,
+		timeouts:       cfg.Timeouts.orDefault(),
+		trustedProxies: cfg.TrustedProxies,
+		api:            b,
+		files:          static,
+		auth:           auth,
+		roles:          map[string]accounts.Role{},
+		accounts:       &accountHandlers{authn: auth},
+		sites:          &siteHandlers{base: b, store: deps.Store},
+		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
+		profiles:       &profileHandlers{base: b, store: deps.Store},
+		agents:         agents,
+		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,

@@ -84,6 +84,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
+		TrustedProxies:    cfg.TrustedProxies,
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {
