@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -575,11 +576,31 @@ func exportRecord(row scan.ExportRow) []string {
 	if banner == "" {
 		banner = strings.Join(slices.DeleteFunc([]string{row.Product, row.Version, row.ExtraInfo}, func(s string) bool { return s == "" }), " ")
 	}
-	return []string{
+	record := []string{
 		timeText(row.ScanStart), timeText(row.ScanEnd), row.Site, row.Scan, row.Host, row.Hostname,
 		port, row.Protocol, row.State, row.Service, row.Product, row.Version, row.ExtraInfo, row.Reason,
 		openports, row.Agent, string(row.Scanner), row.Host, row.Service, banner,
 	}
+	for i, cell := range record {
+		record[i] = spreadsheetSafe(cell)
+	}
+	return record
+}
+
+// spreadsheetSafe keeps a spreadsheet from taking a cell for a formula:
+// banners, host names and product strings come from the scanned hosts, and
+// a cell such as =HYPERLINK(...) or @SUM(...) would run when the export is
+// opened. A cell beginning with = + - @, a tab or a carriage return (or
+// their full-width forms, which some spreadsheets accept too) gets a
+// leading single quote, as OWASP advises; the quote is visible, the
+// text otherwise intact.
+func spreadsheetSafe(cell string) string {
+	r, _ := utf8.DecodeRuneInString(cell)
+	switch r {
+	case '=', '+', '-', '@', '\t', '\r', '\n', '\uff1d', '\uff0b', '\uff0d', '\uff20':
+		return "'" + cell
+	}
+	return cell
 }
 
 func timeText(t time.Time) string {
