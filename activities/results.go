@@ -206,15 +206,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 }
 
 func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
-	targets, err := scan.ParseTargets(plan.Site.Targets)
-	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
-	}
-	exclusions, err := scan.ParseTargets(append(append([]string{}, plan.Site.Exclusions...), plan.GlobalExclusions...))
-	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("exclusions: %w", err)
-	}
-	resolved, err := scan.Resolve(targets, exclusions, r.MaxAddresses)
+	resolved, err := scan.ResolveSite(plan.Site, plan.GlobalExclusions, r.MaxAddresses)
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
 	}

@@ -31,6 +31,10 @@ type Config struct {
 	// X-Forwarded-For header names the client. Empty: the client is
 	// always the peer, and the header is ignored.
 	TrustedProxies []netip.Prefix
+	// MaxAddresses is the most addresses one run may cover (the
+	// orchestrator's setting, checked again when a run starts); sites
+	// larger are refused when saved. 0 means scan.DefaultMaxAddresses.
+	MaxAddresses uint64
 	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
 	// Logger receives request logs, recovered panics and the real cause of
@@ -152,7 +156,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		auth:           auth,
 		roles:          map[string]accounts.Role{},
 		accounts:       &accountHandlers{authn: auth},
-		sites:          &siteHandlers{base: b, store: deps.Store},
+		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses},
 		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
 		profiles:       &profileHandlers{base: b, store: deps.Store},
 		agents:         agents,

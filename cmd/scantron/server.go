@@ -85,6 +85,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
 		TrustedProxies:    cfg.TrustedProxies,
+		MaxAddresses:      cfg.MaxAddresses,
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {
