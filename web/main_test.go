@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -227,6 +228,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		TemporalUIURL:     "http://127.0.0.1:8233/",
 		TemporalNamespace: "default",
 		Logger:            slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		WebhookLookup:     testLookup,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)
@@ -477,4 +479,22 @@ func (h *fakeScheduleHandle) Delete(context.Context) error {
 	}
 	delete(h.f.byID, h.id)
 	return nil
+}
+
+// testLookup resolves webhook host names without DNS: no query may leave
+// the machine. Names under .test get a public address (never contacted:
+// saving settings only resolves); a few names stand for hostile DNS.
+func testLookup(_ context.Context, host string) ([]netip.Addr, error) {
+	switch host {
+	case "metadata.test":
+		return []netip.Addr{netip.MustParseAddr("169.254.169.254")}, nil
+	case "intranet.test":
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("10.1.2.3")}, nil
+	case "ula.test":
+		return []netip.Addr{netip.MustParseAddr("fd00::1")}, nil
+	}
+	if strings.HasSuffix(host, ".test") {
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+	}
+	return nil, fmt.Errorf("lookup %s: no such host (test resolver)", host)
 }

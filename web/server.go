@@ -1,16 +1,19 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -35,6 +38,12 @@ type Config struct {
 	// orchestrator's setting, checked again when a run starts); sites
 	// larger are refused when saved. 0 means scan.DefaultMaxAddresses.
 	MaxAddresses uint64
+	// Webhooks says which addresses webhook URLs may point at; the
+	// orchestrator's Notifier checks the same policy on delivery.
+	Webhooks scan.WebhookPolicy
+	// WebhookLookup resolves webhook host names when settings are saved;
+	// default the system resolver.
+	WebhookLookup scan.Lookup
 	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
 	// Logger receives request logs, recovered panics and the real cause of
@@ -131,6 +140,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, errors.New("web: a trusted proxy network is not valid")
 		}
 	}
+	if cfg.WebhookLookup == nil {
+		cfg.WebhookLookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -169,7 +183,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store},
+		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
 	}
 	s.ui.srv = s
 	return s, nil

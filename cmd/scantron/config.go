@@ -92,6 +92,8 @@ type Config struct {
 	SecureCookies bool
 	// TrustedProxies may name the client in X-Forwarded-For.
 	TrustedProxies []netip.Prefix
+	// WebhookAllow are internal networks webhooks may reach.
+	WebhookAllow []netip.Prefix
 
 	LogLevel  string
 	LogFormat string
@@ -365,6 +367,12 @@ var settings = []setting{
 		bind: func(c *Config, v string) error {
 			nets, err := parseNetworks(v)
 			c.TrustedProxies = nets
+			return err
+		}},
+	{flag: "webhook-allow-networks", env: "SCANTRON_WEBHOOK_ALLOW_NETWORKS", usage: "comma-separated addresses or CIDR networks that webhooks may reach although they are loopback, private, link-local or otherwise internal; empty: public addresses only", commands: "server",
+		bind: func(c *Config, v string) error {
+			nets, err := parseNetworks(v)
+			c.WebhookAllow = nets
 			return err
 		}},
 	{flag: "log-level", env: "SCANTRON_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", commands: "server agent migrate dev user",

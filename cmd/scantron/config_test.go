@@ -260,7 +260,7 @@ func TestTemporalTLSSettings(t *testing.T) {
 	}
 }
 
-func TestTrustedProxiesSetting(t *testing.T) {
+func TestNetworkListSettings(t *testing.T) {
 	key := filepath.Join(t.TempDir(), "signing.key")
 	if code := run(context.Background(), []string{"keygen", "-out", key}, env(nil), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Fatalf("keygen exit %d", code)
@@ -275,6 +275,10 @@ func TestTrustedProxiesSetting(t *testing.T) {
 	cfg, err = loadConfig("server", nil, env(e), &bytes.Buffer{})
 	if err != nil || fmt.Sprint(cfg.TrustedProxies) != "[10.1.2.3/32 192.168.7.0/24 ::1/128]" {
 		t.Fatalf("parsed: %v, %v", cfg.TrustedProxies, err)
+	}
+	cfg, err = loadConfig("server", []string{"--webhook-allow-networks", "127.0.0.0/8,10.20.0.0/16"}, env(e), &bytes.Buffer{})
+	if err != nil || fmt.Sprint(cfg.WebhookAllow) != "[127.0.0.0/8 10.20.0.0/16]" {
+		t.Fatalf("webhook networks: %v, %v", cfg.WebhookAllow, err)
 	}
 	_, err = loadConfig("server", []string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, env(e), &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), `--trusted-proxies (SCANTRON_TRUSTED_PROXIES): want addresses or CIDR networks such as 10.0.0.0/8, got "proxy.example"`) {

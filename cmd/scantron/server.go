@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
@@ -70,6 +71,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	notifier := &activities.Notifier{
 		Store:     store,
 		PublicURL: cfg.PublicURL,
+		Webhooks:  scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		SMTP: activities.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	}
@@ -86,6 +88,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		SecureCookies:     cfg.SecureCookies,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
+		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {
