@@ -253,7 +253,7 @@ func (e *testEnv) userToken(t *testing.T, role accounts.Role) string {
 		t.Fatal(err)
 	}
 	secret := accounts.NewToken()
-	if _, err := testStore.CreateToken(ctx, u.ID, "test", secret[:8], accounts.HashSecret(secret)); err != nil {
+	if _, err := testStore.CreateToken(ctx, u.ID, "test", secret[:8], accounts.HashSecret(secret), e.now.AddDate(1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	return secret

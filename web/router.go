@@ -70,6 +70,8 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/users/:id", admin, api.handle(s.accounts.getUser))
 		v1.PUT("/users/:id", admin, api.handle(s.accounts.updateUser))
 		v1.DELETE("/users/:id", admin, api.handle(s.accounts.deleteUser))
+		v1.GET("/users/:id/tokens", admin, api.handle(s.accounts.userTokens))
+		v1.DELETE("/users/:id/tokens/:token_id", admin, api.handle(s.accounts.revokeUserToken))
 
 		v1.POST("/sites", operator, api.handle(s.sites.create))
 		v1.GET("/sites", viewer, api.handle(s.sites.list))
@@ -144,6 +146,8 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/users", admin, ui.handle(ui.userCreate))
 	root.POST("/users/:id", admin, ui.handle(ui.userUpdate))
 	root.POST("/users/:id/delete", admin, ui.handle(ui.userDelete))
+	root.GET("/users/:id/tokens", admin, ui.handle(ui.userTokensPage))
+	root.POST("/users/:id/tokens/:token_id/revoke", admin, ui.handle(ui.userTokenRevoke))
 	root.GET("/", viewer, ui.handle(ui.dashboard))
 	root.GET("/sites", viewer, ui.handle(ui.sitesPage))
 	root.POST("/sites", operator, ui.handle(ui.siteCreate))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -135,7 +136,7 @@ func (h *uiHandlers) renderTokens(c *gin.Context, status int, extra map[string]a
 		return err
 	}
 	data := map[string]any{"Title": "Account", "Tokens": list, "PasswordChanged": c.Query("password") == "changed",
-		"Errors": map[string]string{}}
+		"Errors": map[string]string{}, "Now": h.now(), "DefaultDays": accounts.DefaultTokenDays, "MaxDays": accounts.MaxTokenDays}
 	for k, v := range extra {
 		data[k] = v
 	}
@@ -165,10 +166,19 @@ func (h *uiHandlers) passwordChange(c *gin.Context) error {
 }
 
 func (h *uiHandlers) tokenCreate(c *gin.Context) error {
-	t, secret, err := h.auth.newToken(c.Request.Context(), who(c).user, c.PostForm("name"))
+	days := 0
+	if raw := strings.TrimSpace(c.PostForm("expires_in_days")); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return h.renderTokens(c, http.StatusBadRequest, map[string]any{"Name": c.PostForm("name"), "Days": raw,
+				"Errors": map[string]string{"expires_in_days": fmt.Sprintf("expires_in_days: %q is not a whole number of days", clip(raw))}})
+		}
+		days = n
+	}
+	t, secret, err := h.auth.newToken(c.Request.Context(), who(c).user, c.PostForm("name"), days)
 	var he *httpError
 	if errors.As(err, &he) {
-		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he), "Name": c.PostForm("name")})
+		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he), "Name": c.PostForm("name"), "Days": c.PostForm("expires_in_days")})
 	}
 	if err != nil {
 		return err
@@ -186,6 +196,27 @@ func (h *uiHandlers) tokenRevoke(c *gin.Context) error {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among your tokens", id)
 	}
 	c.Redirect(http.StatusSeeOther, "/tokens")
+	return nil
+}
+
+// userTokensPage shows an admin any user's tokens, to revoke.
+func (h *uiHandlers) userTokensPage(c *gin.Context) error {
+	var list []accounts.Token
+	if err := h.callAPI(c, h.srv.accounts.userTokens, "GET", c.Params, "", nil, &list); err != nil {
+		return err
+	}
+	u, err := h.srv.accounts.userOf(c)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, "usertokens", map[string]any{"Title": "Tokens of " + u.Name, "User": u, "Tokens": list, "Now": h.now()})
+}
+
+func (h *uiHandlers) userTokenRevoke(c *gin.Context) error {
+	if err := h.callAPI(c, h.srv.accounts.revokeUserToken, "DELETE", c.Params, "", nil, nil); err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, "/users/"+c.Param("id")+"/tokens")
 	return nil
 }
 
