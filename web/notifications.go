@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -38,6 +39,9 @@ func (h *notificationHandlers) checkWebhookHost(ctx context.Context, raw string)
 	if err != nil {
 		return badRequest("webhook_url: %q is not a URL", clip(raw))
 	}
+	// A resolver that hangs must not hold the request for ever.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	if err := h.webhooks.CheckHost(ctx, u.Hostname(), h.lookup); err != nil {
 		return badRequest("webhook_url: %v; webhooks may reach only public addresses unless an admin allows the network (SCANTRON_WEBHOOK_ALLOW_NETWORKS)", err)
 	}

@@ -54,11 +54,30 @@ func TestTokensExpire(t *testing.T) {
 	if w := e.doAs(t, tok.Secret, "GET", "/api/v1/me", ""); w.Code != http.StatusOK {
 		t.Errorf("unexpired token: %d", w.Code)
 	}
-	// The account page shows when each token expires, and which have.
-	_, session, _ := e.sessionFor(t, accounts.Viewer)
-	if body := e.page(t, session, "GET", "/tokens", nil).Body.String(); !strings.Contains(body, "<th>Expires</th>") || !strings.Contains(body, `name="expires_in_days"`) {
-		t.Error("the account page lacks token expiry")
+	// The account page takes a lifetime, refuses a bad one beside its
+	// field, and shows when each token expires.
+	_, session, csrf := e.sessionFor(t, accounts.Viewer)
+	for _, days := range []string{"soon", "0x10", "366"} {
+		w := e.page(t, session, "POST", "/tokens", url.Values{csrfField: {csrf}, "name": {"ui"}, "expires_in_days": {days}})
+		if w.Code != http.StatusBadRequest || !strings.Contains(fieldErrorText(w.Body.String()), "expires_in_days: ") {
+			t.Errorf("form with expires_in_days %q: %d", days, w.Code)
+		}
 	}
+	w = e.page(t, session, "POST", "/tokens", url.Values{csrfField: {csrf}, "name": {"ui"}, "expires_in_days": {"7"}})
+	want := e.now.AddDate(0, 0, 7).UTC().Format("2006-01-02 15:04:05 UTC")
+	if body := w.Body.String(); w.Code != http.StatusCreated || !strings.Contains(body, "<th>Expires</th>") || !strings.Contains(body, want) {
+		t.Errorf("form token of 7 days: %d, expiry %s not shown", w.Code, want)
+	}
+}
+
+// fieldErrorText is every field error message on a page.
+func fieldErrorText(body string) string {
+	var out []string
+	for _, part := range strings.Split(body, `<p class="field-error">`)[1:] {
+		msg, _, _ := strings.Cut(part, "</p>")
+		out = append(out, msg)
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestPasswordChangeRevokesTokens: whoever learnt a password and made
