@@ -253,7 +253,12 @@ func (e *testEnv) userToken(t *testing.T, role accounts.Role) string {
 		t.Fatal(err)
 	}
 	secret := accounts.NewToken()
-	if _, err := testStore.CreateToken(ctx, u.ID, "test", secret[:8], accounts.HashSecret(secret), e.now.AddDate(1, 0, 0)); err != nil {
+	// A year past the env's clock, or the real one for envs without.
+	expires := time.Now()
+	if e.now.After(expires) {
+		expires = e.now
+	}
+	if _, err := testStore.CreateToken(ctx, u.ID, "test", secret[:8], accounts.HashSecret(secret), expires.AddDate(1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	return secret
