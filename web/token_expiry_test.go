@@ -144,6 +144,9 @@ func TestAdminRevokesAnyonesTokens(t *testing.T) {
 	decode(t, e.do(t, "GET", "/api/v1/me", ""), &admin)
 	e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/users/%d/tokens/%d", admin.ID, tok.ID), "", http.StatusNotFound, nil)
 	e.mustDo(t, "GET", "/api/v1/users/987654321/tokens", "", http.StatusNotFound, nil)
+	if w := e.do(t, "DELETE", path+"/first", ""); w.Code != http.StatusBadRequest || !strings.HasPrefix(errorOf(t, w), "token_id: ") {
+		t.Errorf("bad token id: %d %s", w.Code, w.Body.String())
+	}
 	e.mustDo(t, "DELETE", fmt.Sprintf("%s/%d", path, tok.ID), "", http.StatusNoContent, nil)
 	if w := e.doAs(t, tok.Secret, "GET", "/api/v1/me", ""); w.Code != http.StatusUnauthorized {
 		t.Errorf("revoked token works: %d", w.Code)

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -115,10 +114,9 @@ func (h *accountHandlers) revokeUserToken(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	raw := c.Param("token_id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return badRequest("token_id: %q is not a valid id", raw)
+	id, err := pathParamID(c, "token_id")
+	if err != nil {
+		return err
 	}
 	if err := h.store.RevokeToken(c.Request.Context(), id, u.ID); err != nil {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among %s's tokens", id, u.Name)
