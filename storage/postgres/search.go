@@ -1,0 +1,274 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scantron/scantron/scan/query"
+)
+
+// SearchOptions pages Search and fixes its clock.
+type SearchOptions struct {
+	Limit  int       // 0 or less: no limit
+	Offset int       //
+	Now    time.Time // ages (seen:<7d) count back from it; zero: the database's now()
+}
+
+// Search returns the ports matching q, over the current assets of every
+// site or, with q.Run, over that run's results (ErrNotFound when there is
+// no such run), with how many match in all. Asset ports are ordered by
+// site, address, protocol and port; a run's by address, protocol and port.
+//
+// The query becomes one parameterised WHERE clause: values are always
+// arguments, and wildcards become LIKE patterns with the rest escaped.
+func (s *Store) Search(ctx context.Context, q query.Query, o SearchOptions) ([]query.Hit, int, error) {
+	b := &searchSQL{run: q.Run != 0, clock: o.Now}
+	src := assetSource
+	if b.run {
+		src = runSource
+		b.arg(q.Run) // $1
+	}
+	where, err := b.node(q.Root)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search: %w", err)
+	}
+	if b.run {
+		where = "p.run_id = $1 AND " + where
+	}
+	var (
+		hits  []query.Hit
+		total int
+	)
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err = s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		if b.run {
+			if err := tx.QueryRow(ctx, `SELECT 1 FROM runs WHERE id = $1`, q.Run).Scan(new(int)); err != nil {
+				return mapRead("run", err, fmt.Sprintf("run %d", q.Run))
+			}
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+src.from+` WHERE `+where, b.args...).Scan(&total); err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		n := len(b.args)
+		sql := fmt.Sprintf(`SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d`,
+			src.cols, src.from, where, src.order, n+1, n+2)
+		rows, err := tx.Query(ctx, sql, append(b.args, limitArg(o.Limit), offsetArg(o.Offset))...)
+		if err != nil {
+			return err
+		}
+		hits, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (query.Hit, error) {
+			var h query.Hit
+			err := r.Scan(&h.SiteID, &h.Site, &h.Scan, &h.RunID, &h.Address, &h.Hostnames, &h.Protocol, &h.Port,
+				&h.State, &h.Service, &h.Product, &h.Version, &h.FirstSeen, &h.LastSeen)
+			h.Hostnames = strs(h.Hostnames)
+			return h, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("search: %w", err)
+	}
+	return hits, total, nil
+}
+
+// searchSource is what a search reads: p is the port row and h its host,
+// whichever the tables.
+type searchSource struct {
+	from, cols, order string
+	seen, first       string // expressions
+}
+
+var assetSource = searchSource{
+	from: `asset_ports p JOIN asset_hosts h ON h.site_id = p.site_id AND h.address = p.address
+JOIN sites s ON s.id = p.site_id LEFT JOIN runs r ON r.id = p.last_run_id LEFT JOIN scans sc ON sc.id = r.scan_id`,
+	cols: `p.site_id, s.name, coalesce(sc.name, ''), p.last_run_id, host(p.address), h.hostnames, p.protocol, p.port,
+p.state, p.service, p.product, p.version, p.first_seen, p.last_seen`,
+	order: `p.site_id, p.address, p.protocol, p.port`,
+	seen:  `p.last_seen`,
+	first: `p.first_seen`,
+}
+
+var runSource = searchSource{
+	from: `ports p JOIN hosts h ON h.id = p.host_id JOIN runs r ON r.id = p.run_id
+JOIN scans sc ON sc.id = r.scan_id JOIN sites s ON s.id = sc.site_id`,
+	cols: `sc.site_id, s.name, sc.name, p.run_id, host(h.address), h.hostnames, p.protocol, p.port,
+p.state, p.service, p.product, p.version, coalesce(r.started_at, r.created_at), coalesce(r.started_at, r.created_at)`,
+	order: `h.address, p.protocol, p.port, p.id`,
+	seen:  `coalesce(r.started_at, r.created_at)`,
+}
+
+// searchSQL builds a WHERE clause and its arguments.
+type searchSQL struct {
+	run   bool
+	clock time.Time // zero: now()
+	now   string    // the clock's placeholder, once used
+	args  []any
+}
+
+func (b *searchSQL) arg(v any) string {
+	b.args = append(b.args, v)
+	return fmt.Sprintf("$%d", len(b.args))
+}
+
+func (b *searchSQL) node(n query.Node) (string, error) {
+	switch v := n.(type) {
+	case nil:
+		return "true", nil
+	case query.And:
+		return b.join(v.Nodes, " AND ")
+	case query.Or:
+		return b.join(v.Nodes, " OR ")
+	case query.Not:
+		inner, err := b.node(v.Node)
+		if err != nil {
+			return "", err
+		}
+		return "NOT " + inner, nil
+	case query.Term:
+		return b.term(v)
+	}
+	return "", fmt.Errorf("unknown query node %T", n)
+}
+
+func (b *searchSQL) join(nodes []query.Node, op string) (string, error) {
+	parts := make([]string, len(nodes))
+	for i, n := range nodes {
+		s, err := b.node(n)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = s
+	}
+	return "(" + strings.Join(parts, op) + ")", nil
+}
+
+// likePattern is a LIKE pattern for p: its parts with \ % _ escaped,
+// joined by %.
+func likePattern(p query.Pattern) string {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	parts := make([]string, len(p.Parts))
+	for i, s := range p.Parts {
+		parts[i] = esc.Replace(s)
+	}
+	return strings.Join(parts, "%")
+}
+
+// term is one condition, always parenthesised.
+func (b *searchSQL) term(t query.Term) (string, error) {
+	src := assetSource
+	if b.run {
+		src = runSource
+	}
+	like := func() string { return b.arg(likePattern(t.Text)) }
+	switch t.Field {
+	case query.IP, query.Net:
+		return fmt.Sprintf("(h.address <<= %s::cidr)", b.arg(t.Net)), nil
+	case query.Port:
+		var ors []string
+		for _, r := range t.Ports {
+			if r.Lo == r.Hi {
+				ors = append(ors, "p.port = "+b.arg(r.Lo)+"::int")
+			} else {
+				ors = append(ors, fmt.Sprintf("p.port BETWEEN %s::int AND %s::int", b.arg(r.Lo), b.arg(r.Hi)))
+			}
+		}
+		return "(" + strings.Join(ors, " OR ") + ")", nil
+	case query.Proto:
+		return "(p.protocol = " + b.arg(t.Text.Parts[0]) + ")", nil
+	case query.State:
+		return "(p.state = " + b.arg(t.Text.Parts[0]) + ")", nil
+	case query.Service, query.Product, query.Version:
+		return fmt.Sprintf("(p.%s ILIKE %s)", t.Field, like()), nil
+	case query.Site:
+		return "(s.name ILIKE " + like() + ")", nil
+	case query.Scan:
+		return "(coalesce(sc.name, '') ILIKE " + like() + ")", nil
+	case query.Host:
+		return "(EXISTS (SELECT 1 FROM unnest(h.hostnames) AS n(name) WHERE n.name ILIKE " + like() + "))", nil
+	case query.CPE:
+		return b.portDetail("EXISTS (SELECT 1 FROM unnest(rp.cpe) AS c(cpe) WHERE c.cpe ILIKE " + like() + ")"), nil
+	case query.Script:
+		id := like()
+		out := id
+		if !t.Text.Wildcard() {
+			out = b.arg("%" + likePattern(t.Text) + "%")
+		}
+		return b.portDetail(fmt.Sprintf(`EXISTS (SELECT 1 FROM jsonb_array_elements(rp.scripts || rh.scripts) AS e(s)
+WHERE e.s->>'id' ILIKE %s OR e.s->>'output' ILIKE %s)`, id, out)), nil
+	case query.Agent:
+		return b.hostDetail("EXISTS (SELECT 1 FROM shards sh JOIN agents ag ON ag.id = sh.agent_id WHERE sh.id = rh.shard_id AND ag.name ILIKE " + like() + ")"), nil
+	case query.Seen:
+		return b.age(src.seen, t.Age), nil
+	case query.First:
+		if src.first == "" {
+			return "", fmt.Errorf("first: is only over current assets")
+		}
+		return b.age(src.first, t.Age), nil
+	case query.Changed:
+		return b.changed(t.Age), nil
+	}
+	return "", fmt.Errorf("field %s cannot be searched", t.Field)
+}
+
+// since is the instant a counts back to.
+func (b *searchSQL) since(a query.Age) string {
+	if b.now == "" {
+		b.now = "now()"
+		if !b.clock.IsZero() {
+			b.now = b.arg(b.clock) + "::timestamptz"
+		}
+	}
+	return fmt.Sprintf("(%s - %s::bigint * interval '1 second')", b.now, b.arg(int64(a.D/time.Second)))
+}
+
+// age compares how long ago col was with a: within it, or longer ago.
+func (b *searchSQL) age(col string, a query.Age) string {
+	since := b.since(a)
+	if a.Within {
+		return fmt.Sprintf("(%s >= %s)", col, since)
+	}
+	return fmt.Sprintf("(%s < %s)", col, since)
+}
+
+// changed says whether the port appeared on its site's assets, or a run's diff recorded a
+// change of it or of its host, on its site within a.D (or, for >, not).
+func (b *searchSQL) changed(a query.Age) string {
+	since := b.since(a)
+	site := "p.site_id"
+	appeared := "p.first_seen >= " + since + " OR "
+	if b.run {
+		site = "sc.site_id"
+		appeared = `EXISTS (SELECT 1 FROM asset_ports ap WHERE ap.site_id = sc.site_id AND ap.address = h.address
+AND ap.protocol = p.protocol AND ap.port = p.port AND ap.first_seen >= ` + since + ") OR "
+	}
+	cond := fmt.Sprintf(`(%sEXISTS (SELECT 1 FROM diff_changes dc JOIN runs cr ON cr.id = dc.run_id JOIN scans cs ON cs.id = cr.scan_id
+WHERE dc.address = h.address AND (dc.port IS NULL OR (dc.protocol = p.protocol AND dc.port = p.port))
+AND cs.site_id = %s AND coalesce(cr.started_at, cr.created_at) >= %s))`, appeared, site, since)
+	if a.Within {
+		return cond
+	}
+	return "(NOT " + cond + ")"
+}
+
+// portDetail applies cond, over rp (the port row) and rh (its host row),
+// to what a run reported: the run's own rows, or for an asset port the
+// rows of the run that last saw it.
+func (b *searchSQL) portDetail(cond string) string {
+	if b.run {
+		return "(EXISTS (SELECT 1 FROM ports rp JOIN hosts rh ON rh.id = rp.host_id WHERE rp.id = p.id AND " + cond + "))"
+	}
+	return `(EXISTS (SELECT 1 FROM hosts rh JOIN ports rp ON rp.host_id = rh.id
+WHERE rh.run_id = p.last_run_id AND rh.address = p.address AND rp.protocol = p.protocol AND rp.port = p.port AND ` + cond + "))"
+}
+
+// hostDetail is portDetail for a condition on the host row rh alone.
+func (b *searchSQL) hostDetail(cond string) string {
+	if b.run {
+		return "(EXISTS (SELECT 1 FROM hosts rh WHERE rh.id = h.id AND " + cond + "))"
+	}
+	return "(EXISTS (SELECT 1 FROM hosts rh WHERE rh.run_id = p.last_run_id AND rh.address = p.address AND " + cond + "))"
+}
