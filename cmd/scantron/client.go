@@ -33,6 +33,10 @@ Client verbs (against a server's API):
   run start SCAN_ID [--watch]     start a run now; --watch shows its progress
   run watch RUN_ID                follow a run until it ends
   export RUN_ID [--format csv|jsonl] [--output FILE]
+  search [--json | --format csv|jsonl] [--limit N] [--offset N] QUERY...
+                                  search the current assets (or run:ID) with
+                                  the search language, e.g.
+                                  scantron search port:443 -service:https seen:<7d
 
 SCANTRON_URL and SCANTRON_TOKEN, when set, take the place of the stored login.
 `
@@ -169,7 +173,7 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, clientUsage) }
 	sub := ""
-	if verb != "login" && verb != "logout" && verb != "export" {
+	if verb != "login" && verb != "logout" && verb != "export" && verb != "search" {
 		if len(args) == 0 {
 			return usageError{"which? see 'scantron help'"}
 		}
@@ -286,6 +290,9 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 			return nil
 		}
 		return watchRun(ctx, api, id, stdout, stderr)
+	}
+	if verb == "search" {
+		return search(ctx, api, args, stdout)
 	}
 	if verb == "export" {
 		format := fs.String("format", "csv", "csv or jsonl")

@@ -1,7 +1,8 @@
 // Package query is Scantron's search language: one grammar for the UI's
 // search box, GET /api/v1/search and `scantron search`. Parse turns a query
 // into a Query whose tree of terms the store translates to SQL; the package
-// depends on the standard library only, so every surface shares it.
+// depends on the standard library and package scan only, so every surface
+// shares it.
 //
 //	query  = or
 //	or     = and { "OR" and }
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scantron/scantron/scan"
 )
 
 // Node is a node of the query tree: And, Or, Not or Term.
@@ -120,13 +123,25 @@ type Hit struct {
 var HitColumns = []string{"site", "address", "hostnames", "protocol", "port", "state", "service", "product", "version",
 	"first_seen", "last_seen", "scan", "run_id"}
 
-// HitRecord is a Hit as a CSV record under HitColumns.
+// HitRecord is a Hit as a CSV record under HitColumns, each cell made
+// safe for spreadsheets.
 func HitRecord(h Hit) []string {
 	run := ""
 	if h.RunID != nil {
 		run = strconv.FormatInt(*h.RunID, 10)
 	}
-	return []string{h.Site, h.Address, strings.Join(h.Hostnames, " "), h.Protocol, strconv.Itoa(h.Port), h.State,
+	rec := []string{h.Site, h.Address, strings.Join(h.Hostnames, " "), h.Protocol, strconv.Itoa(h.Port), h.State,
 		h.Service, h.Product, h.Version, h.FirstSeen.UTC().Format(time.RFC3339), h.LastSeen.UTC().Format(time.RFC3339),
 		h.Scan, run}
+	for i, cell := range rec {
+		rec[i] = scan.SpreadsheetSafe(cell)
+	}
+	return rec
+}
+
+// Quote writes s as a quoted value that matches s literally: quotes,
+// backslashes and stars escaped. Pages use it to build queries such as
+// site:"lab (east)".
+func Quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, `*`, `\*`).Replace(s) + `"`
 }

@@ -171,3 +171,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestQuoteRoundTrips(t *testing.T) {
+	for _, s := range []string{`plain`, `lab (east)`, `a "b" \ *c`, `é`} {
+		q, err := Parse("site:" + Quote(s))
+		if err != nil {
+			t.Fatalf("Parse(site:%s): %v", Quote(s), err)
+		}
+		if got := q.Root.(Term).Text; got.Wildcard() || got.Parts[0] != s {
+			t.Fatalf("Quote(%q) parsed back as %#v", s, got)
+		}
+	}
+}
