@@ -18,7 +18,7 @@ import (
 
 // SearchStore runs queries of the search language.
 type SearchStore interface {
-	Search(ctx context.Context, q query.Query, o postgres.SearchOptions) ([]query.Hit, int, error)
+	Search(ctx context.Context, q query.Query, o postgres.SearchOptions) (postgres.SearchResult, error)
 }
 
 // Export limits: a CSV or JSONL answer holds up to maxExportRows hits
@@ -41,6 +41,7 @@ type searchPage struct {
 	Query  string      `json:"query"`
 	Run    int64       `json:"run,omitempty"` // the run searched; absent for the current assets
 	Total  int         `json:"total"`
+	Capped bool        `json:"total_capped"` // more than total (query.MaxCount) match
 	Limit  int         `json:"limit"`
 	Offset int         `json:"offset"`
 	Next   string      `json:"next,omitempty"`
@@ -76,12 +77,13 @@ func (h *searchHandlers) find(c *gin.Context, defLimit, maxLimit int) (searchPag
 	if out.Offset, err = queryInt(c, "offset", 0, 0, maxOffset); err != nil {
 		return out, err
 	}
-	hits, total, err := h.store.Search(c.Request.Context(), q, postgres.SearchOptions{Limit: out.Limit, Offset: out.Offset, Now: h.now()})
+	res, err := h.store.Search(c.Request.Context(), q, postgres.SearchOptions{Limit: out.Limit, Offset: out.Offset,
+		Now: h.now(), MaxCount: query.MaxCount})
 	if err != nil {
 		return out, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "q: run %d not found", q.Run)
 	}
-	out.Run, out.Total, out.Hits = q.Run, total, nonNil(hits)
-	if out.Offset+len(hits) < total {
+	out.Run, out.Total, out.Capped, out.Hits = q.Run, res.Total, res.Capped, nonNil(res.Hits)
+	if out.Offset+len(res.Hits) < res.Total || (res.Capped && len(res.Hits) == out.Limit) {
 		out.Next = nextPage(c.Request.URL, out.Offset+out.Limit)
 	}
 	return out, nil

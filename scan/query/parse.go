@@ -17,6 +17,11 @@ const (
 	maxAge      = 100 * 365 * 24 * time.Hour
 )
 
+// MaxCount is how many matches a search counts before it says "more than
+// MaxCount": counting is what costs most in a broad query over a million
+// ports, and nobody pages through more.
+const MaxCount = 10000
+
 // Parse reads a query. An empty query matches every port of the current
 // assets. Errors are *Error, with the column of the offending text.
 func Parse(s string) (Query, error) {

@@ -16,16 +16,28 @@ type SearchOptions struct {
 	Limit  int       // 0 or less: no limit
 	Offset int       //
 	Now    time.Time // ages (seen:<7d) count back from it; zero: the database's now()
+	// MaxCount stops counting matches there (0: count them all): a count
+	// is what costs most in a broad query over a million ports.
+	MaxCount int
+}
+
+// SearchResult is a page of hits and how many match in all; when Capped,
+// Total is SearchOptions.MaxCount and more match.
+type SearchResult struct {
+	Hits   []query.Hit
+	Total  int
+	Capped bool
 }
 
 // Search returns the ports matching q, over the current assets of every
 // site or, with q.Run, over that run's results (ErrNotFound when there is
-// no such run), with how many match in all. Asset ports are ordered by
-// site, address, protocol and port; a run's by address, protocol and port.
+// no such run). Asset ports are ordered by site, address, protocol and
+// port; a run's by address, protocol and port.
 //
 // The query becomes one parameterised WHERE clause: values are always
 // arguments, and wildcards become LIKE patterns with the rest escaped.
-func (s *Store) Search(ctx context.Context, q query.Query, o SearchOptions) ([]query.Hit, int, error) {
+func (s *Store) Search(ctx context.Context, q query.Query, o SearchOptions) (SearchResult, error) {
+	var res SearchResult
 	b := &searchSQL{run: q.Run != 0, clock: o.Now}
 	src := assetSource
 	if b.run {
@@ -34,15 +46,14 @@ func (s *Store) Search(ctx context.Context, q query.Query, o SearchOptions) ([]q
 	}
 	where, err := b.node(q.Root)
 	if err != nil {
-		return nil, 0, fmt.Errorf("search: %w", err)
+		return res, fmt.Errorf("search: %w", err)
 	}
+	countFrom := src.from
 	if b.run {
 		where = "p.run_id = $1 AND " + where
+	} else {
+		countFrom = b.assetCountFrom()
 	}
-	var (
-		hits  []query.Hit
-		total int
-	)
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err = s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
 		if b.run {
@@ -50,17 +61,26 @@ func (s *Store) Search(ctx context.Context, q query.Query, o SearchOptions) ([]q
 				return mapRead("run", err, fmt.Sprintf("run %d", q.Run))
 			}
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+src.from+` WHERE `+where, b.args...).Scan(&total); err != nil {
+		n := len(b.args)
+		count := `SELECT count(*) FROM ` + countFrom + ` WHERE ` + where
+		countArgs := b.args
+		if o.MaxCount > 0 {
+			count = fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT $%d) AS c`, countFrom, where, n+1)
+			countArgs = append(countArgs[:n:n], o.MaxCount+1)
+		}
+		if err := tx.QueryRow(ctx, count, countArgs...).Scan(&res.Total); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
-		n := len(b.args)
+		if o.MaxCount > 0 && res.Total > o.MaxCount {
+			res.Total, res.Capped = o.MaxCount, true
+		}
 		sql := fmt.Sprintf(`SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d`,
 			src.cols, src.from, where, src.order, n+1, n+2)
-		rows, err := tx.Query(ctx, sql, append(b.args, limitArg(o.Limit), offsetArg(o.Offset))...)
+		rows, err := tx.Query(ctx, sql, append(b.args[:n:n], limitArg(o.Limit), offsetArg(o.Offset))...)
 		if err != nil {
 			return err
 		}
-		hits, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (query.Hit, error) {
+		res.Hits, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (query.Hit, error) {
 			var h query.Hit
 			err := r.Scan(&h.SiteID, &h.Site, &h.Scan, &h.RunID, &h.Address, &h.Hostnames, &h.Protocol, &h.Port,
 				&h.State, &h.Service, &h.Product, &h.Version, &h.FirstSeen, &h.LastSeen)
@@ -70,9 +90,25 @@ func (s *Store) Search(ctx context.Context, q query.Query, o SearchOptions) ([]q
 		return err
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("search: %w", err)
+		return SearchResult{}, fmt.Errorf("search: %w", err)
 	}
-	return hits, total, nil
+	return res, nil
+}
+
+// assetCountFrom joins to asset ports only the tables the WHERE clause
+// reads, so that counting a broad query reads one table's index.
+func (b *searchSQL) assetCountFrom() string {
+	from := "asset_ports p"
+	if b.needs["h"] {
+		from += " JOIN asset_hosts h ON h.site_id = p.site_id AND h.address = p.address"
+	}
+	if b.needs["s"] {
+		from += " JOIN sites s ON s.id = p.site_id"
+	}
+	if b.needs["sc"] {
+		from += " LEFT JOIN runs r ON r.id = p.last_run_id LEFT JOIN scans sc ON sc.id = r.scan_id"
+	}
+	return from
 }
 
 // searchSource is what a search reads: p is the port row and h its host,
@@ -104,9 +140,17 @@ p.state, p.service, p.product, p.version, coalesce(r.started_at, r.created_at), 
 // searchSQL builds a WHERE clause and its arguments.
 type searchSQL struct {
 	run   bool
-	clock time.Time // zero: now()
-	now   string    // the clock's placeholder, once used
+	needs map[string]bool // tables beyond p that the clause reads: h, s, sc
+	clock time.Time       // zero: now()
+	now   string          // the clock's placeholder, once used
 	args  []any
+}
+
+func (b *searchSQL) need(table string) {
+	if b.needs == nil {
+		b.needs = map[string]bool{}
+	}
+	b.needs[table] = true
 }
 
 func (b *searchSQL) arg(v any) string {
@@ -166,7 +210,7 @@ func (b *searchSQL) term(t query.Term) (string, error) {
 	like := func() string { return b.arg(likePattern(t.Text)) }
 	switch t.Field {
 	case query.IP, query.Net:
-		return fmt.Sprintf("(h.address <<= %s::cidr)", b.arg(t.Net)), nil
+		return fmt.Sprintf("(%s <<= %s::cidr)", b.addr(), b.arg(t.Net)), nil
 	case query.Port:
 		var ors []string
 		for _, r := range t.Ports {
@@ -184,10 +228,13 @@ func (b *searchSQL) term(t query.Term) (string, error) {
 	case query.Service, query.Product, query.Version:
 		return fmt.Sprintf("(p.%s ILIKE %s)", t.Field, like()), nil
 	case query.Site:
+		b.need("s")
 		return "(s.name ILIKE " + like() + ")", nil
 	case query.Scan:
+		b.need("sc")
 		return "(coalesce(sc.name, '') ILIKE " + like() + ")", nil
 	case query.Host:
+		b.need("h")
 		return "(EXISTS (SELECT 1 FROM unnest(h.hostnames) AS n(name) WHERE n.name ILIKE " + like() + "))", nil
 	case query.CPE:
 		return b.portDetail("EXISTS (SELECT 1 FROM unnest(rp.cpe) AS c(cpe) WHERE c.cpe ILIKE " + like() + ")"), nil
@@ -212,6 +259,15 @@ WHERE e.s->>'id' ILIKE %s OR e.s->>'output' ILIKE %s)`, id, out)), nil
 		return b.changed(t.Age), nil
 	}
 	return "", fmt.Errorf("field %s cannot be searched", t.Field)
+}
+
+// addr is the port's address: asset ports carry it, a run's ports have it
+// on their host.
+func (b *searchSQL) addr() string {
+	if b.run {
+		return "h.address"
+	}
+	return "p.address"
 }
 
 // since is the instant a counts back to.
@@ -246,8 +302,8 @@ func (b *searchSQL) changed(a query.Age) string {
 AND ap.protocol = p.protocol AND ap.port = p.port AND ap.first_seen >= ` + since + ") OR "
 	}
 	cond := fmt.Sprintf(`(%sEXISTS (SELECT 1 FROM diff_changes dc JOIN runs cr ON cr.id = dc.run_id JOIN scans cs ON cs.id = cr.scan_id
-WHERE dc.address = h.address AND (dc.port IS NULL OR (dc.protocol = p.protocol AND dc.port = p.port))
-AND cs.site_id = %s AND coalesce(cr.started_at, cr.created_at) >= %s))`, appeared, site, since)
+WHERE dc.address = %s AND (dc.port IS NULL OR (dc.protocol = p.protocol AND dc.port = p.port))
+AND cs.site_id = %s AND coalesce(cr.started_at, cr.created_at) >= %s))`, appeared, b.addr(), site, since)
 	if a.Within {
 		return cond
 	}

@@ -127,8 +127,9 @@ func TestSearchAssets(t *testing.T) {
 		t.Run(c.q, func(t *testing.T) {
 			q, err := query.Parse(c.q)
 			must(t, err)
-			hits, total, err := st.Search(ctx, q, SearchOptions{Now: now})
+			res, err := st.Search(ctx, q, SearchOptions{Now: now})
 			must(t, err)
+			hits, total := res.Hits, res.Total
 			if got := hitKeys(hits); got != c.want || total != len(hits) {
 				t.Fatalf("Search(%q) = %q (total %d)\nwant %q", c.q, got, total, c.want)
 			}
@@ -149,8 +150,9 @@ func TestSearchAssets(t *testing.T) {
 	} {
 		pq, err := query.Parse(q)
 		must(t, err)
-		hits, _, err := st.Search(ctx, pq, SearchOptions{Now: now})
+		res, err := st.Search(ctx, pq, SearchOptions{Now: now})
 		must(t, err)
+		hits := res.Hits
 		if got := hitKeys(hits); got != want {
 			t.Errorf("Search(%q) = %q, want %q", q, got, want)
 		}
@@ -158,10 +160,19 @@ func TestSearchAssets(t *testing.T) {
 
 	// Pages, and the detail of one hit.
 	q, _ := query.Parse("site:alpha-site")
-	hits, total, err := st.Search(ctx, q, SearchOptions{Limit: 2, Offset: 1, Now: now})
+	res, err := st.Search(ctx, q, SearchOptions{Limit: 2, Offset: 1, Now: now})
 	must(t, err)
+	hits, total := res.Hits, res.Total
 	if total != 5 || hitKeys(hits) != "198.18.0.10/80/tcp 198.18.0.10/53/udp" {
 		t.Fatalf("page = %q of %d", hitKeys(hits), total)
+	}
+	// A capped count says so.
+	for max, want := range map[int]bool{3: true, 5: false, 6: false} {
+		res, err := st.Search(ctx, q, SearchOptions{Limit: 1, MaxCount: max, Now: now})
+		must(t, err)
+		if res.Capped != want || res.Total != min(max, 5) || len(res.Hits) != 1 {
+			t.Fatalf("MaxCount %d: total %d capped %v", max, res.Total, res.Capped)
+		}
 	}
 	// 80 closed in run 2; the run that last saw it open is run 1.
 	h := hits[0]
@@ -195,15 +206,16 @@ func TestSearchRun(t *testing.T) {
 		t.Run(c.q, func(t *testing.T) {
 			q, err := query.Parse(c.q)
 			must(t, err)
-			hits, total, err := st.Search(ctx, q, SearchOptions{Now: time.Now()})
+			res, err := st.Search(ctx, q, SearchOptions{Now: time.Now()})
 			must(t, err)
+			hits, total := res.Hits, res.Total
 			if got := hitKeys(hits); got != c.want || total != len(hits) {
 				t.Fatalf("Search(%q) = %q (total %d)\nwant %q", c.q, got, total, c.want)
 			}
 		})
 	}
 	q, _ := query.Parse("run:999999")
-	if _, _, err := st.Search(ctx, q, SearchOptions{}); !errors.Is(err, ErrNotFound) {
+	if _, err := st.Search(ctx, q, SearchOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("search of a missing run: %v", err)
 	}
 }
