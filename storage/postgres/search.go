@@ -234,8 +234,12 @@ func (b *searchSQL) term(t query.Term) (string, error) {
 		b.need("sc")
 		return "(coalesce(sc.name, '') ILIKE " + like() + ")", nil
 	case query.Host:
+		// The joined names narrow through their trigram index first: a
+		// name matching the pattern means they contain its parts in order.
 		b.need("h")
-		return "(EXISTS (SELECT 1 FROM unnest(h.hostnames) AS n(name) WHERE n.name ILIKE " + like() + "))", nil
+		loose := b.arg("%" + likePattern(t.Text) + "%")
+		return "(scantron_hostnames(h.hostnames) ILIKE " + loose +
+			" AND EXISTS (SELECT 1 FROM unnest(h.hostnames) AS n(name) WHERE n.name ILIKE " + like() + "))", nil
 	case query.CPE:
 		return b.portDetail("EXISTS (SELECT 1 FROM unnest(rp.cpe) AS c(cpe) WHERE c.cpe ILIKE " + like() + ")"), nil
 	case query.Script:
@@ -290,20 +294,26 @@ func (b *searchSQL) age(col string, a query.Age) string {
 	return fmt.Sprintf("(%s < %s)", col, since)
 }
 
-// changed says whether the port appeared on its site's assets, or a run's diff recorded a
-// change of it or of its host, on its site within a.D (or, for >, not).
+// changed says whether the port appeared on its site's assets, or a run's
+// diff recorded a change of it or of its host on its site, within a.D (or,
+// for >, not). The changes form one uncorrelated set, so that PostgreSQL
+// reads it once (and, ANDed at the top, drives the search from it).
 func (b *searchSQL) changed(a query.Age) string {
 	since := b.since(a)
 	site := "p.site_id"
-	appeared := "p.first_seen >= " + since + " OR "
 	if b.run {
 		site = "sc.site_id"
-		appeared = `EXISTS (SELECT 1 FROM asset_ports ap WHERE ap.site_id = sc.site_id AND ap.address = h.address
-AND ap.protocol = p.protocol AND ap.port = p.port AND ap.first_seen >= ` + since + ") OR "
 	}
-	cond := fmt.Sprintf(`(%sEXISTS (SELECT 1 FROM diff_changes dc JOIN runs cr ON cr.id = dc.run_id JOIN scans cs ON cs.id = cr.scan_id
-WHERE dc.address = %s AND (dc.port IS NULL OR (dc.protocol = p.protocol AND dc.port = p.port))
-AND cs.site_id = %s AND coalesce(cr.started_at, cr.created_at) >= %s))`, appeared, b.addr(), site, since)
+	when := "coalesce(cr.started_at, cr.created_at) >= " + since
+	cond := fmt.Sprintf(`((%s, %s, p.protocol, p.port) IN (
+SELECT ap.site_id, ap.address, ap.protocol, ap.port FROM asset_ports ap WHERE ap.first_seen >= %s
+UNION ALL
+SELECT cs.site_id, dc.address, dc.protocol, dc.port FROM diff_changes dc JOIN runs cr ON cr.id = dc.run_id
+JOIN scans cs ON cs.id = cr.scan_id WHERE dc.port IS NOT NULL AND %s
+UNION ALL
+SELECT ap.site_id, ap.address, ap.protocol, ap.port FROM diff_changes dc JOIN runs cr ON cr.id = dc.run_id
+JOIN scans cs ON cs.id = cr.scan_id JOIN asset_ports ap ON ap.site_id = cs.site_id AND ap.address = dc.address
+WHERE dc.port IS NULL AND %s))`, site, b.addr(), since, when, when)
 	if a.Within {
 		return cond
 	}

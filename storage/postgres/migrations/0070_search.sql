@@ -16,6 +16,13 @@ CREATE INDEX asset_ports_service_trgm_idx ON asset_ports USING gin (service gin_
 CREATE INDEX asset_ports_product_trgm_idx ON asset_ports USING gin (product gin_trgm_ops);
 CREATE INDEX asset_ports_version_trgm_idx ON asset_ports USING gin (version gin_trgm_ops);
 
+-- host: narrows by the names joined into one text, through a trigram
+-- index (array_to_string itself is only STABLE, so it cannot be indexed).
+CREATE FUNCTION scantron_hostnames(names text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    RETURN array_to_string(names, E'\n');
+CREATE INDEX asset_hosts_hostnames_trgm_idx ON asset_hosts USING gin (scantron_hostnames(hostnames) gin_trgm_ops);
+
 -- port: within one run.
 CREATE INDEX ports_run_id_port_idx ON ports (run_id, port, protocol);
 
