@@ -80,6 +80,8 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents", viewer, api.handle(s.agents.list))
 		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
+		v1.POST("/join-tokens", admin, api.handle(s.enroll.createJoinToken))
+		v1.POST("/enroll", public, api.handle(s.enroll.enroll))
 
 		v1.POST("/pools", admin, api.handle(s.pools.create))
 		v1.GET("/pools", viewer, api.handle(s.pools.list))
@@ -151,6 +153,7 @@ func (s *Server) engine() *gin.Engine {
 	root.GET("/agents", viewer, ui.handle(ui.agentsPage))
 	root.POST("/agents", admin, ui.handle(ui.agentCreate))
 	root.POST("/agents/:id/delete", admin, ui.handle(ui.agentDelete))
+	root.POST("/agents/join-tokens", admin, ui.handle(ui.joinTokenCreate))
 	root.GET("/pools", viewer, ui.handle(ui.poolsPage))
 	root.POST("/pools", admin, ui.handle(ui.poolCreate))
 	root.POST("/pools/:id/delete", admin, ui.handle(ui.poolDelete))

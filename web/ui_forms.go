@@ -362,6 +362,23 @@ func (h *uiHandlers) agentCreate(c *gin.Context) error {
 		func() string { return "/agents" })
 }
 
+// joinTokenCreate makes a join token and shows it, with the command that
+// enrolls the agent, on this one answer.
+func (h *uiHandlers) joinTokenCreate(c *gin.Context) error {
+	body := map[string]any{"agent_name": c.PostForm("agent_name"), "pools": lines(c.PostForm("pools")), "ttl": c.PostForm("ttl")}
+	var created createdJoinToken
+	err := h.callAPI(c, h.srv.enroll.createJoinToken, "POST", nil, "", body, &created)
+	if err == nil {
+		c.Header("Cache-Control", "no-store")
+		return h.showAgents(c, http.StatusCreated, map[string]any{"JoinToken": created,
+			"EnrollCommand": fmt.Sprintf("scantron agent enroll --server %s --token %s", h.srv.enroll.serverURL(c), created.Token)})
+	}
+	return h.submit(c,
+		func() error { return err },
+		func(status int, extra map[string]any) error { return h.showAgents(c, status, extra) },
+		func() string { return "/agents" })
+}
+
 func (h *uiHandlers) agentDelete(c *gin.Context) error {
 	return h.deleteThen(c, h.srv.agents.delete, "/agents")
 }
