@@ -68,6 +68,12 @@ type Config struct {
 	Retention             time.Duration // 0: keep runs forever
 	ScheduleCatchupWindow time.Duration
 
+	// ServerURL is the scantron server's base URL as agents reach it.
+	ServerURL string
+	// AgentTemporalAddress is Temporal's frontend as agents reach it, told
+	// to agents that enroll (default TemporalAddress).
+	AgentTemporalAddress string
+
 	AgentName     string
 	AgentCapacity int
 	AgentPools    []string
@@ -258,6 +264,10 @@ var settings = []setting{
 			c.ScheduleCatchupWindow = d
 			return nil
 		}},
+	{flag: "server-url", env: "SCANTRON_SERVER_URL", usage: "base URL of the scantron server, for enrollment and Temporal token refresh", commands: "agent",
+		bind: httpURL(func(c *Config) *string { return &c.ServerURL })},
+	{flag: "agent-temporal-address", env: "SCANTRON_AGENT_TEMPORAL_ADDRESS", usage: "Temporal frontend host:port as agents reach it, told to agents that enroll (default: --temporal-address)", commands: "server",
+		bind: hostPort(func(c *Config) *string { return &c.AgentTemporalAddress })},
 	{flag: "name", env: "SCANTRON_AGENT_NAME", usage: "this agent's name, as registered on the server", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
 			if !agentName.MatchString(v) {
