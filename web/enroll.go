@@ -76,9 +76,9 @@ func (h *enrollHandlers) createJoinToken(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if p := who(c); p != nil {
-		tok.CreatedBy = &p.user.ID
-	}
+	// The route demands an admin, so there is always one.
+	admin := who(c).user
+	tok.CreatedBy = &admin.ID
 	secret := accounts.NewJoinToken()
 	row, err := h.store.CreateJoinToken(c.Request.Context(), tok, accounts.HashSecret(secret), ttl)
 	if err != nil {
@@ -89,7 +89,7 @@ func (h *enrollHandlers) createJoinToken(c *gin.Context) error {
 		h.log.Warn("delete expired join tokens", "error", err)
 	}
 	h.log.InfoContext(c.Request.Context(), "join token created", "agent", row.AgentName, "pools", row.Pools,
-		"expires_at", row.ExpiresAt, "by", who(c).user.Name)
+		"expires_at", row.ExpiresAt, "by", admin.Name)
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, createdJoinToken{JoinToken: row, Token: secret,
 		EnrollCommand: fmt.Sprintf("scantron agent enroll --server %s --token %s", h.serverURL(c), secret)})
