@@ -28,6 +28,11 @@ type JoinToken struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt time.Time  `json:"expires_at"`
 	UsedAt    *time.Time `json:"used_at,omitempty"`
+	// UsedFrom is the address the token was spent from.
+	UsedFrom string `json:"used_from,omitempty"`
+	// State is pending, used or expired, by the database's clock, which
+	// is the one that decides.
+	State string `json:"state"`
 }
 
 // Why a join token is refused. The token's secret is 256 random bits, so

@@ -21,6 +21,8 @@ type JoinTokenStore interface {
 	CreateJoinToken(ctx context.Context, t accounts.JoinToken, secretHash []byte, ttl time.Duration) (accounts.JoinToken, error)
 	EnrollAgent(ctx context.Context, secretHash, publicKey []byte, taskQueue func(name string) string, from string) (scan.Agent, accounts.JoinToken, error)
 	DeleteExpiredJoinTokens(ctx context.Context, keep time.Duration) (int64, error)
+	ListJoinTokens(ctx context.Context) ([]accounts.JoinToken, error)
+	DeleteJoinToken(ctx context.Context, id int64) error
 	ListPools(ctx context.Context) ([]scan.Pool, error)
 }
 
@@ -94,6 +96,21 @@ func (h *enrollHandlers) createJoinToken(c *gin.Context) error {
 	c.JSON(http.StatusCreated, createdJoinToken{JoinToken: row, Token: secret,
 		EnrollCommand: fmt.Sprintf("scantron agent enroll --server %s --token %s", h.serverURL(c), secret)})
 	return nil
+}
+
+// listJoinTokens shows the tokens kept, never their secrets.
+func (h *enrollHandlers) listJoinTokens(c *gin.Context) error {
+	rows, err := h.store.ListJoinTokens(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, rows)
+	return nil
+}
+
+// deleteJoinToken revokes a token before it is spent (or forgets a spent one).
+func (h *enrollHandlers) deleteJoinToken(c *gin.Context) error {
+	return deleteByID(c, "join token", h.store.DeleteJoinToken, "")
 }
 
 // checkJoinToken validates a request for a token.

@@ -150,6 +150,33 @@ func TestEnroll(t *testing.T) {
 		t.Errorf("malformed token: %d %s", w.Code, w.Body.String())
 	}
 
+	// The list shows who spent a token and from where, never a secret.
+	var listed []accounts.JoinToken
+	e.mustDo(t, "GET", "/api/v1/join-tokens", "", http.StatusOK, &listed)
+	states := map[int64]accounts.JoinToken{}
+	for _, l := range listed {
+		states[l.ID] = l
+	}
+	if got := states[tok.ID]; got.State != "used" || got.UsedFrom != "127.0.0.10" || got.UsedAt == nil {
+		t.Errorf("listed spent token %+v", got)
+	}
+	if got := states[expired.ID]; got.State != "expired" {
+		t.Errorf("listed expired token %+v", got)
+	}
+	if w := e.do(t, "GET", "/api/v1/join-tokens", ""); strings.Contains(w.Body.String(), "scj_") {
+		t.Errorf("the list shows a secret: %s", w.Body.String())
+	}
+	// A revoked token is gone.
+	revoked := e.joinToken(t, fmt.Sprintf(`{"agent_name": %q}`, uniq("revoked")))
+	if got := revoked.State; got != "pending" {
+		t.Errorf("new token state %q", got)
+	}
+	e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/join-tokens/%d", revoked.ID), "", http.StatusNoContent, nil)
+	if w := e.enrollFrom(t, "127.0.0.10:1234", revoked.Token); w.Code != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d %s", w.Code, w.Body.String())
+	}
+	e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/join-tokens/%d", revoked.ID), "", http.StatusNotFound, nil)
+
 	// A token for a registered agent gives it a new credential: the old one
 	// stops matching.
 	re := e.joinToken(t, fmt.Sprintf(`{"agent_name": %q}`, name))
@@ -248,7 +275,30 @@ func TestJoinTokenForm(t *testing.T) {
 	if w := e.enrollFrom(t, "127.0.3.1:1", m[1]); w.Code != http.StatusOK {
 		t.Errorf("enroll with the form's token: %d %s", w.Code, w.Body.String())
 	}
-	if strings.Contains(e.page(t, session, "GET", "/agents", nil).Body.String(), m[1]) {
+	page := e.page(t, session, "GET", "/agents", nil).Body.String()
+	if strings.Contains(page, m[1]) {
 		t.Error("the agents page shows the token again")
+	}
+	if !regexp.MustCompile(`<td>` + regexp.QuoteMeta(name) + `</td>\s*<td>—</td>\s*<td>used [^<]+ from <code>127\.0\.3\.1</code></td>`).MatchString(page) {
+		t.Errorf("the agents page does not list the spent token with its address:\n%s", page)
+	}
+	// Revoking from the page.
+	pending := uniq("pending")
+	w = e.form(t, session, csrf, "/agents/join-tokens", url.Values{"agent_name": {pending}})
+	tok := regexp.MustCompile(`--token (scj_[A-Za-z0-9_-]{43})<`).FindStringSubmatch(w.Body.String())
+	revoke := regexp.MustCompile(`<td>` + regexp.QuoteMeta(pending) + `</td>[\s\S]*?action="(/agents/join-tokens/\d+/delete)"[^>]*>\s*<input[^>]*>\s*<button[^>]*data-confirm="Revoke the join token for ` + regexp.QuoteMeta(pending) + `\?">Revoke<`).FindStringSubmatch(w.Body.String())
+	if tok == nil || revoke == nil {
+		t.Fatalf("no pending token with a revoke button: %s", w.Body.String())
+	}
+	if w := e.form(t, session, csrf, revoke[1], nil); w.Code != http.StatusSeeOther {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body.String())
+	}
+	if w := e.enrollFrom(t, "127.0.3.1:1", tok[1]); w.Code != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d", w.Code)
+	}
+	// Operators see agents, not join tokens.
+	_, opSession, _ := e.sessionFor(t, accounts.Operator)
+	if page := e.page(t, opSession, "GET", "/agents", nil).Body.String(); strings.Contains(page, `id="join-tokens"`) || strings.Contains(page, "join-token-form") {
+		t.Error("an operator sees join tokens")
 	}
 }

@@ -81,6 +81,8 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
 		v1.POST("/join-tokens", admin, api.handle(s.enroll.createJoinToken))
+		v1.GET("/join-tokens", admin, api.handle(s.enroll.listJoinTokens))
+		v1.DELETE("/join-tokens/:id", admin, api.handle(s.enroll.deleteJoinToken))
 		v1.POST("/enroll", public, api.handle(s.enroll.enroll))
 
 		v1.POST("/pools", admin, api.handle(s.pools.create))
@@ -154,6 +156,7 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/agents", admin, ui.handle(ui.agentCreate))
 	root.POST("/agents/:id/delete", admin, ui.handle(ui.agentDelete))
 	root.POST("/agents/join-tokens", admin, ui.handle(ui.joinTokenCreate))
+	root.POST("/agents/join-tokens/:id/delete", admin, ui.handle(ui.joinTokenDelete))
 	root.GET("/pools", viewer, ui.handle(ui.poolsPage))
 	root.POST("/pools", admin, ui.handle(ui.poolCreate))
 	root.POST("/pools/:id/delete", admin, ui.handle(ui.poolDelete))

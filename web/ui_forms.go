@@ -341,6 +341,17 @@ func (h *uiHandlers) agentsPage(c *gin.Context) error {
 
 func (h *uiHandlers) showAgents(c *gin.Context, status int, extra map[string]any) error {
 	var rows []agentView
+	// Admins also see the join tokens made lately, to revoke one.
+	if p := who(c); p != nil && p.user.Role.Allows(accounts.Admin) {
+		var tokens []accounts.JoinToken
+		if err := h.callAPI(c, h.srv.enroll.listJoinTokens, "GET", nil, "", nil, &tokens); err != nil {
+			return err
+		}
+		if extra == nil {
+			extra = map[string]any{}
+		}
+		extra["JoinTokens"] = tokens
+	}
 	return h.listPage(c, status, "agents", "Agents", h.srv.agents.list, &rows, extra)
 }
 
@@ -377,6 +388,10 @@ func (h *uiHandlers) joinTokenCreate(c *gin.Context) error {
 		func() error { return err },
 		func(status int, extra map[string]any) error { return h.showAgents(c, status, extra) },
 		func() string { return "/agents" })
+}
+
+func (h *uiHandlers) joinTokenDelete(c *gin.Context) error {
+	return h.deleteThen(c, h.srv.enroll.deleteJoinToken, "/agents")
 }
 
 func (h *uiHandlers) agentDelete(c *gin.Context) error {

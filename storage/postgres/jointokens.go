@@ -11,11 +11,12 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const joinTokenCols = `id, agent_name, pools, created_by, created_at, expires_at, used_at`
+const joinTokenCols = `id, agent_name, pools, created_by, created_at, expires_at, used_at, used_from,
+	CASE WHEN used_at IS NOT NULL THEN 'used' WHEN expires_at <= now() THEN 'expired' ELSE 'pending' END`
 
 func scanJoinToken(row pgx.Row) (accounts.JoinToken, error) {
 	var t accounts.JoinToken
-	err := row.Scan(&t.ID, &t.AgentName, &t.Pools, &t.CreatedBy, &t.CreatedAt, &t.ExpiresAt, &t.UsedAt)
+	err := row.Scan(&t.ID, &t.AgentName, &t.Pools, &t.CreatedBy, &t.CreatedAt, &t.ExpiresAt, &t.UsedAt, &t.UsedFrom, &t.State)
 	return t, err
 }
 
@@ -93,6 +94,32 @@ func whyUnspendable(ctx context.Context, q querier, secretHash []byte) error {
 	default:
 		return fmt.Errorf("%w at %s", accounts.ErrJoinTokenExpired, expiresAt.UTC().Format(time.RFC3339))
 	}
+}
+
+// ListJoinTokens returns the tokens kept (pending ones, and spent or
+// expired ones for a week), newest first.
+func (s *Store) ListJoinTokens(ctx context.Context) ([]accounts.JoinToken, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+joinTokenCols+` FROM join_tokens ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list join tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (accounts.JoinToken, error) { return scanJoinToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list join tokens: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteJoinToken revokes a token: it can no longer be spent.
+func (s *Store) DeleteJoinToken(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM join_tokens WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete join token: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete join token: %w: join token %d", ErrNotFound, id)
+	}
+	return nil
 }
 
 // DeleteExpiredJoinTokens forgets tokens, used or not, that expired more
