@@ -5,6 +5,8 @@ package packaging
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,5 +166,65 @@ func TestDebPackage(t *testing.T) {
 		if err != nil || len(ours) > 0 {
 			t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// TestAgentUnitAllowsRawScans runs nmap as the agent's unit would: an
+// unprivileged user with the unit's ambient and bounding capabilities and
+// no new privileges. A SYN scan of a loopback listener must find it open,
+// and must fail without those capabilities, so the hardening leaves exactly
+// raw sockets.
+func TestAgentUnitAllowsRawScans(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to another user with chosen capabilities")
+	}
+	for _, tool := range []string{"setpriv", "nmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	unit := unitSettings(t, "scantron-agent.service")
+	caps := func(key string) string {
+		v := unit[key]
+		if len(v) != 1 || v[0] == "" {
+			t.Fatalf("scantron-agent.service %s=%v", key, v)
+		}
+		out := "-all"
+		for _, c := range strings.Fields(v[0]) {
+			out += ",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_"))
+		}
+		return out
+	}
+	if nnp := unit["NoNewPrivileges"]; len(nnp) != 1 || nnp[0] != "yes" {
+		t.Fatalf("NoNewPrivileges=%v", nnp)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	scanAs := func(ambient, bounding string) string {
+		cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+			"--inh-caps="+ambient, "--ambient-caps="+ambient, "--bounding-set="+bounding, "--no-new-privs",
+			"nmap", "-n", "-Pn", "--privileged", "-sS", "-p", port, "127.0.0.1", "-oX", "-")
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	open := `<port protocol="tcp" portid="` + port + `"><state state="open" reason="syn-ack"`
+	if out := scanAs(caps("AmbientCapabilities"), caps("CapabilityBoundingSet")); !strings.Contains(out, `<scaninfo type="syn"`) || !strings.Contains(out, open) {
+		t.Errorf("SYN scan with the unit's capabilities did not find the port open:\n%s", out)
+	}
+	if out := scanAs("-all", "-all"); strings.Contains(out, open) || !strings.Contains(out, "raw socket") {
+		t.Errorf("SYN scan without capabilities did not fail for want of raw sockets:\n%s", out)
 	}
 }
