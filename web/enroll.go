@@ -189,7 +189,7 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 		return errorf(http.StatusServiceUnavailable, "enrollment is not configured on this server")
 	}
 	ip := c.ClientIP()
-	if wait := h.limiter.blocked(ip, ""); wait > 0 {
+	if wait := h.limiter.blocked(ip, ip); wait > 0 {
 		c.Header("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return errorf(http.StatusTooManyRequests, "too many failed enrollments from this address; try again in %s", wait.Round(time.Second))
 	}
@@ -199,7 +199,7 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 	}
 	token := strings.TrimSpace(req.Token)
 	if !accounts.LooksLikeJoinToken(token) {
-		h.limiter.failed(ip, "")
+		h.limiter.failed(ip, ip)
 		return badRequest("token: not a join token (want %s followed by 43 characters, as the server showed it)", accounts.JoinTokenPrefix)
 	}
 	credential, key, err := scan.NewCredential()
@@ -217,7 +217,7 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 		default:
 			return err
 		}
-		h.limiter.failed(ip, "")
+		h.limiter.failed(ip, ip)
 		h.log.WarnContext(c.Request.Context(), "enrollment refused", "remote", ip, "reason", err.Error())
 		return errorf(status, "token: %v; ask an admin for a new join token", err)
 	}
@@ -238,10 +238,10 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 }
 
 // newEnrollLimiter counts failed enrollments per address only: there is
-// no name to count against.
+// no name to count against, so callers pass the address as the name too,
+// which keeps every list bounded by the limit.
 func newEnrollLimiter(now func() time.Time) *loginLimiter {
 	l := newLoginLimiter(now)
-	l.perIP = 10
-	l.perName = 1 << 30
+	l.perIP, l.perName = 10, 10
 	return l
 }
