@@ -643,15 +643,25 @@ func (c Config) temporalTLS() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	if c.TemporalTLSCA != "" {
-		pem, err := os.ReadFile(c.TemporalTLSCA)
+		_, pool, err := readCAFile(c.TemporalTLSCA)
 		if err != nil {
 			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): no PEM certificate in %s", c.TemporalTLSCA)
 		}
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// readCAFile reads a PEM file of CA certificates: its text and the pool of
+// the certificates in it, of which there must be at least one.
+func readCAFile(path string) (string, *x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return "", nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return string(pem), pool, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,13 +108,9 @@ func enroll(ctx context.Context, o enrollOptions, stderr io.Writer) (web.EnrollB
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.ca != "" {
-		pem, err := os.ReadFile(o.ca)
+		_, pool, err := readCAFile(o.ca)
 		if err != nil {
 			return none, fmt.Errorf("--ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return none, fmt.Errorf("--ca: no PEM certificate in %s", o.ca)
 		}
 		tlsCfg.RootCAs = pool
 	}

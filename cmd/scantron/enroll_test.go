@@ -148,3 +148,21 @@ func TestEnrollRefusesBeforeSpending(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 }
+
+// The server tells enrolling agents its public key and how to reach
+// Temporal: the agents' address if set, its own TLS settings and CA.
+func TestServerEnrollmentSettings(t *testing.T) {
+	_, caFile, _, _ := enrollServer(t)
+	pub, _, _ := ed25519.GenerateKey(nil)
+	c := Config{TemporalAddress: "temporal:7233", TemporalNamespace: "scans"}
+	e, err := c.enrollment(pub)
+	if err != nil || e.TemporalAddress != "temporal:7233" || e.TemporalTLS || e.TemporalTLSCA != "" || e.ServerPublicKey != signing.EncodePublicKey(pub) {
+		t.Errorf("plain: %+v, %v", e, err)
+	}
+	c.AgentTemporalAddress, c.TemporalTLSCA, c.TemporalTLSServer = "temporal.example.org:7233", caFile, "temporal.example.org"
+	e, err = c.enrollment(pub)
+	ca, _ := os.ReadFile(caFile)
+	if err != nil || e.TemporalAddress != "temporal.example.org:7233" || !e.TemporalTLS || e.TemporalTLSCA != string(ca) || e.TemporalTLSServerName != "temporal.example.org" {
+		t.Errorf("with TLS: %+v, %v", e, err)
+	}
+}

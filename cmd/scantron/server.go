@@ -155,11 +155,11 @@ func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
 	}
 	e.TemporalTLS = tlsCfg != nil
 	if c.TemporalTLSCA != "" {
-		pem, err := os.ReadFile(c.TemporalTLSCA)
+		pem, _, err := readCAFile(c.TemporalTLSCA)
 		if err != nil {
 			return web.Enrollment{}, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %w", err)
 		}
-		e.TemporalTLSCA = string(pem)
+		e.TemporalTLSCA = pem
 	}
 	return e, nil
 }
