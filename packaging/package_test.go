@@ -170,15 +170,15 @@ func TestDebPackage(t *testing.T) {
 }
 
 // TestAgentUnitAllowsRawScans runs nmap as the agent's unit would: an
-// unprivileged user with the unit's ambient and bounding capabilities and
-// no new privileges. A SYN scan of a loopback listener must find it open,
+// unprivileged user with the unit's ambient and bounding capabilities, no
+// new privileges, and /proc mounted as the unit has it. A SYN scan of a loopback listener must find it open,
 // and must fail without those capabilities, so the hardening leaves exactly
 // raw sockets.
 func TestAgentUnitAllowsRawScans(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to drop to another user with chosen capabilities")
 	}
-	for _, tool := range []string{"setpriv", "nmap"} {
+	for _, tool := range []string{"setpriv", "unshare", "nmap"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
 		}
@@ -213,8 +213,19 @@ func TestAgentUnitAllowsRawScans(t *testing.T) {
 		}
 	}()
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	// /proc as the unit mounts it, in a mount and PID namespace of the
+	// scan's own.
+	procOpts := []string{"rw"}
+	if v := unit["ProtectProc"]; len(v) == 1 && v[0] != "default" {
+		procOpts = append(procOpts, "hidepid="+v[0])
+	}
+	if v := unit["ProcSubset"]; len(v) == 1 && v[0] == "pid" {
+		procOpts = append(procOpts, "subset=pid")
+	}
 	scanAs := func(ambient, bounding string) string {
-		cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+		cmd := exec.Command("unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+			`mount -t proc -o "$1" proc /proc && shift && exec "$@"`, "sh", strings.Join(procOpts, ","),
+			"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
 			"--inh-caps="+ambient, "--ambient-caps="+ambient, "--bounding-set="+bounding, "--no-new-privs",
 			"nmap", "-n", "-Pn", "--privileged", "-sS", "-p", port, "127.0.0.1", "-oX", "-")
 		out, _ := cmd.CombinedOutput()
