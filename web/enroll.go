@@ -188,8 +188,10 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 	if h.cfg.ServerPublicKey == "" {
 		return errorf(http.StatusServiceUnavailable, "enrollment is not configured on this server")
 	}
-	ip := c.ClientIP()
-	if wait := h.limiter.blocked(ip, ip); wait > 0 {
+	// Failures count against the client (an IPv6 /64), as logins do; the
+	// address recorded is the client's own.
+	ip, client := c.ClientIP(), limiterClient(c)
+	if wait := h.limiter.blocked(client, client); wait > 0 {
 		c.Header("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return errorf(http.StatusTooManyRequests, "too many failed enrollments from this address; try again in %s", wait.Round(time.Second))
 	}
@@ -199,7 +201,7 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 	}
 	token := strings.TrimSpace(req.Token)
 	if !accounts.LooksLikeJoinToken(token) {
-		h.limiter.failed(ip, ip)
+		h.limiter.failed(client, client)
 		return badRequest("token: not a join token (want %s followed by 43 characters, as the server showed it)", accounts.JoinTokenPrefix)
 	}
 	credential, key, err := scan.NewCredential()
@@ -217,7 +219,7 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 		default:
 			return err
 		}
-		h.limiter.failed(ip, ip)
+		h.limiter.failed(client, client)
 		h.log.WarnContext(c.Request.Context(), "enrollment refused", "remote", ip, "reason", err.Error())
 		return errorf(status, "token: %v; ask an admin for a new join token", err)
 	}
@@ -237,9 +239,8 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 	return nil
 }
 
-// newEnrollLimiter counts failed enrollments per address only: there is
-// no name to count against, so callers pass the address as the name too,
-// which keeps every list bounded by the limit.
+// newEnrollLimiter counts failed enrollments per client only: there is no
+// name to count against, so callers pass the client as the name too.
 func newEnrollLimiter(now func() time.Time) *loginLimiter {
 	l := newLoginLimiter(now)
 	l.perIP, l.perName = 10, 10
