@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -42,7 +43,7 @@ type Config struct {
 	AccessKey string
 	SecretKey string
 	Bucket    string
-	Region    string // "" lets the client discover it (us-east-1 for most servers)
+	Region    string // "" is us-east-1, which most S3-compatible servers use
 	UseTLS    bool
 }
 
@@ -60,6 +61,11 @@ type Store struct {
 func New(cfg Config) (*Store, error) {
 	if cfg.Endpoint == "" || cfg.Bucket == "" {
 		return nil, errors.New("objects: endpoint and bucket are required")
+	}
+	if cfg.Region == "" {
+		// Presigning needs the region; without one minio-go would ask the
+		// server, which the agents' name for it may not reach from here.
+		cfg.Region = "us-east-1"
 	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
@@ -161,6 +167,47 @@ func (s *Store) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error
 		return nil, fmt.Errorf("objects: get %s: %w: size is %d, reference says %d", ref.Key, ErrChecksum, size, ref.Size)
 	}
 	return &verifyingReader{r: obj, h: sha256.New(), key: ref.Key, want: want, wantSize: ref.Size}, nil
+}
+
+// MaxPresignTTL is the longest a presigned URL can be valid (SigV4 allows
+// no more than a week).
+const MaxPresignTTL = 7 * 24 * time.Hour
+
+// PresignPut returns a URL that stores an object at key, and nowhere else,
+// with a plain HTTP PUT for ttl. The signature covers the method, the
+// bucket and the key, so the URL cannot read, list or write anything else.
+func (s *Store) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := checkPresign(key, ttl); err != nil {
+		return "", err
+	}
+	u, err := s.client.PresignedPutObject(ctx, s.bucket, key, ttl)
+	if err != nil {
+		return "", fmt.Errorf("objects: presign put %s: %w", key, err)
+	}
+	return u.String(), nil
+}
+
+// PresignGet returns a URL that reads the object at key, and nothing else,
+// with a plain HTTP GET for ttl.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := checkPresign(key, ttl); err != nil {
+		return "", err
+	}
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, ttl, nil)
+	if err != nil {
+		return "", fmt.Errorf("objects: presign get %s: %w", key, err)
+	}
+	return u.String(), nil
+}
+
+func checkPresign(key string, ttl time.Duration) error {
+	if key == "" {
+		return errors.New("objects: presign: empty key")
+	}
+	if ttl < time.Second || ttl > MaxPresignTTL {
+		return fmt.Errorf("objects: presign %s: validity %s is not between 1s and %s", key, ttl, MaxPresignTTL)
+	}
+	return nil
 }
 
 // Open opens the object at key for download and returns its size. The
