@@ -158,6 +158,19 @@ type Shard struct {
 	FinishedAt *time.Time  `json:"finished_at,omitempty"`
 }
 
+// ShardDispatch is the server's record of a shard's current dispatch (see
+// Dispatch): the attempt, its nonce, where it was sent, and until when its
+// spec is valid. Agent is set for a dispatch to one agent, Pool for one to
+// a pool.
+type ShardDispatch struct {
+	Attempt   int       `json:"attempt"`
+	Nonce     string    `json:"nonce"`
+	TaskQueue string    `json:"task_queue"`
+	Agent     string    `json:"agent,omitempty"`
+	Pool      string    `json:"pool,omitempty"`
+	Expires   time.Time `json:"expires"`
+}
+
 // Plan is everything the orchestrator needs to run a scan once.
 type Plan struct {
 	Scan             Scan     `json:"scan"`
