@@ -288,8 +288,8 @@ type Progress struct {
 	Agent   string    `json:"agent"`
 	// Partial is the last saved output of the hosts this shard's scans
 	// have finished (earlier attempts' included), HostsDone their number.
-	// A retry reads it from the failed attempt's last heartbeat and scans
-	// only the other hosts.
+	// The workflow hands the failed attempt's last progress to the retry,
+	// which scans only the other hosts.
 	Partial   *BlobRef `json:"partial,omitempty"`
 	HostsDone int      `json:"hosts_done,omitempty"`
 	// MasscanSeed and MasscanIndex go with Partial for a masscan shard:
