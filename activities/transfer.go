@@ -1,13 +1,10 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -103,10 +100,6 @@ func (o *shardObjects) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser
 	if !ok {
 		return nil, fmt.Errorf("get %s: the dispatch grants no read of this key", ref.Key)
 	}
-	want, err := hex.DecodeString(ref.SHA256)
-	if err != nil || len(want) != sha256.Size {
-		return nil, fmt.Errorf("get %s: bad sha256 %q in reference", ref.Key, ref.SHA256)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", ref.Key, err)
@@ -119,7 +112,12 @@ func (o *shardObjects) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser
 		defer resp.Body.Close()
 		return nil, fmt.Errorf("get %s: %w", ref.Key, statusError(resp))
 	}
-	return &checkedBody{r: resp.Body, h: sha256.New(), key: ref.Key, want: want, size: ref.Size}, nil
+	checked, err := ref.Checked(resp.Body)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return checked, nil
 }
 
 // statusError describes an S3 error answer: its status and the start of
@@ -128,27 +126,3 @@ func statusError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return fmt.Errorf("object storage answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 }
-
-// errChecksum marks a download whose size or SHA-256 is not its reference's.
-var errChecksum = errors.New("object checksum mismatch")
-
-type checkedBody struct {
-	r    io.ReadCloser
-	h    hash.Hash
-	n    int64
-	key  string
-	want []byte
-	size int64
-}
-
-func (c *checkedBody) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.h.Write(p[:n])
-	c.n += int64(n)
-	if err == io.EOF && (c.n != c.size || !bytes.Equal(c.h.Sum(nil), c.want)) {
-		return n, fmt.Errorf("get %s: %w", c.key, errChecksum)
-	}
-	return n, err
-}
-
-func (c *checkedBody) Close() error { return c.r.Close() }

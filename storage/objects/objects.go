@@ -5,16 +5,15 @@
 package objects
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -28,8 +27,8 @@ var (
 	// ErrNotFound marks a key (or bucket) that does not exist.
 	ErrNotFound = errors.New("object not found")
 	// ErrChecksum marks an object whose size or SHA-256 differs from its
-	// reference.
-	ErrChecksum = errors.New("object checksum mismatch")
+	// reference (scan.ErrChecksum).
+	ErrChecksum = scan.ErrChecksum
 )
 
 // unknownSizePart is the part size used when the size of an upload is not
@@ -154,8 +153,7 @@ func (s *Store) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error
 	if bucket == "" {
 		bucket = s.bucket
 	}
-	want, err := hex.DecodeString(ref.SHA256)
-	if err != nil || len(want) != sha256.Size {
+	if !sha256Hex.MatchString(ref.SHA256) {
 		return nil, fmt.Errorf("objects: get %s: bad sha256 %q in reference", ref.Key, ref.SHA256)
 	}
 	obj, size, err := s.open(ctx, bucket, ref.Key)
@@ -166,7 +164,12 @@ func (s *Store) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error
 		obj.Close()
 		return nil, fmt.Errorf("objects: get %s: %w: size is %d, reference says %d", ref.Key, ErrChecksum, size, ref.Size)
 	}
-	return &verifyingReader{r: obj, h: sha256.New(), key: ref.Key, want: want, wantSize: ref.Size}, nil
+	checked, err := ref.Checked(obj)
+	if err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("objects: %w", err)
+	}
+	return checked, nil
 }
 
 // MaxPresignTTL is the longest a presigned URL can be valid (SigV4 allows
@@ -286,6 +289,8 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	return n, nil
 }
 
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // mapErr wraps ErrNotFound around S3's "no such key/bucket" answers.
 func mapErr(err error) error {
 	resp := minio.ToErrorResponse(err)
@@ -305,33 +310,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// verifyingReader hashes what it delivers and checks it at EOF.
-type verifyingReader struct {
-	r        io.ReadCloser
-	h        hash.Hash
-	n        int64
-	key      string
-	want     []byte
-	wantSize int64
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
-	if err == io.EOF {
-		if v.n != v.wantSize {
-			return n, fmt.Errorf("objects: get %s: %w: read %d bytes, reference says %d", v.key, ErrChecksum, v.n, v.wantSize)
-		}
-		if got := v.h.Sum(nil); !bytes.Equal(got, v.want) {
-			return n, fmt.Errorf("objects: get %s: %w: sha256 is %x, reference says %x", v.key, ErrChecksum, got, v.want)
-		}
-	}
-	return n, err
-}
-
-func (v *verifyingReader) Close() error {
-	return v.r.Close()
 }
