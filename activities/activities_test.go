@@ -761,10 +761,10 @@ func TestRunScanRetriesUpload(t *testing.T) {
 	}
 
 	flaky := &flakyTransport{fails: 2}
-	agent := *f.agent
-	agent.PartialEvery = -1 // only the output's uploads go through flaky
-	agent.HTTPClient = &http.Client{Transport: flaky}
-	got, err := run(&agent, 990003)
+	// Only the output's uploads go through flaky: no resume state saved.
+	agent := &activities.Agent{Name: "a1", NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: f.agent.Verifier,
+		PartialEvery: -1, HTTPClient: &http.Client{Transport: flaky}}
+	got, err := run(agent, 990003)
 	if err != nil {
 		t.Fatalf("RunScan through a short outage: %v", err)
 	}
@@ -785,7 +785,7 @@ func TestRunScanRetriesUpload(t *testing.T) {
 	// 3 s of them leaves 3 s of retries.
 	down := &flakyTransport{fails: 1 << 30}
 	agent.HTTPClient, agent.UploadMargin = &http.Client{Transport: down}, 10*time.Minute-3*time.Second
-	_, err = run(&agent, 990004)
+	_, err = run(agent, 990004)
 	var app *temporal.ApplicationError
 	if err == nil || !errors.As(err, &app) || app.NonRetryable() || app.Type() != activities.ErrTypeAttemptFailed || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("RunScan through a long outage: %v; want a retryable upload error", err)

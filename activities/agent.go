@@ -67,6 +67,11 @@ type Agent struct {
 	// another, scans only the rest; 0 means DefaultPartialEvery,
 	// a negative value turns resuming off.
 	PartialEvery time.Duration
+
+	// ran holds the nonces of the dispatches this agent has started, until
+	// their specs expire: a dispatch runs once.
+	ranMu sync.Mutex
+	ran   map[string]time.Time
 }
 
 // DefaultUploadMargin leaves the attempt time to report its failure before
@@ -378,7 +383,32 @@ func (a *Agent) verify(spec scan.Spec, taskQueue string, now time.Time) error {
 	if a.Verifier == nil {
 		return fmt.Errorf("%w: this agent has no server public key (SCANTRON_SERVER_PUBLIC_KEY) to verify specs with", scan.ErrInvalidSpec)
 	}
-	return a.Verifier.VerifyDispatch(spec, taskQueue, now)
+	if err := a.Verifier.VerifyDispatch(spec, taskQueue, now); err != nil {
+		return err
+	}
+	return a.claimDispatch(spec, now)
+}
+
+// claimDispatch records that spec's dispatch runs now, and refuses one that
+// already ran here: a dispatch is one attempt, so the same spec sent again
+// (a replay, of a run perhaps cancelled since) is not run again. The server
+// refuses the result of anything but the current dispatch in any case.
+func (a *Agent) claimDispatch(spec scan.Spec, now time.Time) error {
+	a.ranMu.Lock()
+	defer a.ranMu.Unlock()
+	if a.ran == nil {
+		a.ran = map[string]time.Time{}
+	}
+	for nonce, expires := range a.ran {
+		if !now.Before(expires) {
+			delete(a.ran, nonce)
+		}
+	}
+	if _, ok := a.ran[spec.Dispatch.Nonce]; ok {
+		return fmt.Errorf("%w: this dispatch of shard %d (attempt %d) has already run on this agent: a replay", scan.ErrInvalidSpec, spec.ShardID, spec.Dispatch.Attempt)
+	}
+	a.ran[spec.Dispatch.Nonce] = spec.Expires
+	return nil
 }
 
 // checkRawSockets refuses, before anything runs, a profile that needs raw

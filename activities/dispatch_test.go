@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -24,9 +25,7 @@ func agentWithCredential(t *testing.T, f *fixture, name string) *activities.Agen
 	if _, err := f.store.CreateAgent(context.Background(), scan.Agent{Name: name, TaskQueue: workflows.AgentTaskQueue(name), PublicKey: key}); err != nil {
 		t.Fatal(err)
 	}
-	a := *f.agent
-	a.Name, a.Credential = name, cred
-	return &a
+	return &activities.Agent{Name: name, Credential: cred, NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: f.agent.Verifier}
 }
 
 // forged is a result of shard for the given dispatch that agent a signs,
@@ -50,7 +49,8 @@ func isUntrusted(err error) bool {
 // only for its current dispatch of a running run, from the agent it was
 // dispatched to, signed for that dispatch. A result signed by another
 // agent, one answering an earlier dispatch (a replay), and one arriving
-// after the run ended are refused; so is a dispatch of an ended run.
+// after the run ended are refused; so is a dispatch of an ended run, and
+// the replay of a spec at the agent.
 func TestParseResultsAcceptsOnlyTheCurrentDispatch(t *testing.T) {
 	f := newFixture(t, "")
 	owner := agentWithCredential(t, f, "owner")
@@ -113,9 +113,11 @@ func TestParseResultsAcceptsOnlyTheCurrentDispatch(t *testing.T) {
 	if parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, current); err != nil || parsed.Hosts != 1 {
 		t.Fatalf("the current dispatch's result: %+v, %v", parsed, err)
 	}
-	// Replaying the first spec at the agent runs nothing either: the
-	// shard's objects it names are not current, and the server refuses
-	// its result; the spec itself expires with its attempt.
+	// Replaying the first spec at its agent runs nothing: a dispatch runs
+	// once (and its spec expires with its attempt).
+	if _, err := execute[activities.RunScanResult](t, env, owner.RunScan, activities.RunScanInput{Spec: first.Spec}); !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "a replay") {
+		t.Errorf("replayed spec at the agent: %v, want refused", err)
+	}
 
 	// Once the run has ended, nothing of it is accepted or dispatched.
 	if _, err := execute[scan.Run](t, env, f.results.FinishRun, activities.FinishRunInput{WorkflowID: "wf-dispatch", Status: scan.RunCancelled, Error: "cancelled"}); err != nil {
