@@ -145,7 +145,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	// verified as signed, and only narrowed.
 	done := a.resume(ctx, spec, dir, obj, prev)
 	var skip []nmap.Option
-	first := scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name}
+	first := scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name, ShardAttempt: attempt}
 	if done != nil {
 		skip = append(skip, nmap.WithExcludeFile(done.skip))
 		first.Partial, first.HostsDone = &done.ref, len(done.addrs)
@@ -505,7 +505,7 @@ func newHeartbeater(ctx context.Context, first scan.Progress, every time.Duratio
 
 func (h *heartbeater) set(p scan.Progress) {
 	h.mu.Lock()
-	p.Agent, p.ShardID = h.last.Agent, h.last.ShardID
+	p.Agent, p.ShardID, p.ShardAttempt = h.last.Agent, h.last.ShardID, h.last.ShardAttempt
 	p.Partial, p.HostsDone = h.last.Partial, h.last.HostsDone
 	p.MasscanSeed, p.MasscanIndex = h.last.MasscanSeed, h.last.MasscanIndex
 	h.last = p

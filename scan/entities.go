@@ -297,4 +297,7 @@ type Progress struct {
 	// (--resume-index); Partial holds the open ports found before it.
 	MasscanSeed  uint64 `json:"masscan_seed,omitempty"`
 	MasscanIndex uint64 `json:"masscan_index,omitempty"`
+	// ShardAttempt is the attempt of the shard this progress is of (each
+	// attempt is dispatched as its own activity, so Temporal counts one).
+	ShardAttempt int `json:"shard_attempt,omitempty"`
 }
