@@ -19,10 +19,6 @@ import (
 // machine enrolls with it into a 0600 config file, and `scantron agent
 // --config FILE` then runs a scan from the pool the token named. Spent,
 // expired and unknown tokens are refused with their own messages.
-//
-// Until agents fetch presigned URLs instead of holding S3 keys, the agent
-// still needs the S3 settings: they come from the environment here, and
-// are the only settings that do.
 func TestEnrollEndToEnd(t *testing.T) {
 	host := newTargetHostN(t, 7)
 	e := newPoolEnv(t, 0)
@@ -93,15 +89,9 @@ func TestEnrollEndToEnd(t *testing.T) {
 		t.Errorf("a refused enrollment wrote a file: %v", err)
 	}
 
-	// The agent runs from the file: it joins the pool and its signed
+	// The agent runs from the file alone: it joins the pool and its signed
 	// results are accepted.
-	s3 := []string{}
-	for _, kv := range stack.Env() {
-		if strings.HasPrefix(kv, "SCANTRON_S3_") {
-			s3 = append(s3, kv)
-		}
-	}
-	e.agents[name] = startScantron(t, s3, "agent", "--config", conf)
+	e.agents[name] = startScantron(t, nil, "agent", "--config", conf)
 	e.waitPool(1)
 	v := e.waitFinal(e.startRun(e.makeScan([]*targetHost{host}, "-n -Pn -sT -p 2121,2222")), 2*time.Minute)
 	if v.Status != scan.RunCompleted {
