@@ -148,7 +148,7 @@ func newSuite(t *testing.T) *suite {
 	s.env = append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug",
 		"SCANTRON_ADMIN_USER=chaos-admin", "SCANTRON_ADMIN_PASSWORD=chaos admin password")
 	s.server = startScantron(t, s.env, "server")
-	s.waitHealthy()
+	s.waitReady()
 	var login struct {
 		Token string `json:"token"`
 	}
@@ -182,25 +182,10 @@ func newSuite(t *testing.T) *suite {
 	return s
 }
 
-func (s *suite) waitHealthy() {
+// waitReady waits until the server's /readyz passes, as after a restart.
+func (s *suite) waitReady() {
 	s.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.server.Exited():
-			s.t.Fatalf("scantron server exited early:\n%s", s.server.Logs())
-		default:
-		}
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	s.t.Fatalf("server did not become healthy:\n%s", s.server.Logs())
+	s.server.WaitHTTP(s.base+"/readyz", 90*time.Second)
 }
 
 // call does one API request; it returns an error instead of failing, for
@@ -506,7 +491,7 @@ var faults = []fault{
 		sc := waitScanner(t, runID, time.Minute)
 		s.server.Stop(syscall.SIGTERM)
 		s.server.Start()
-		s.waitHealthy()
+		s.waitReady()
 		if !sc.running() {
 			t.Log("note: the scan ended while the server restarted")
 		}

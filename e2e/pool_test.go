@@ -44,7 +44,7 @@ func newPoolEnv(t *testing.T, agents int) *poolEnv {
 	env := append(stackEnv(listen), poolServerEnv...)
 	server := startScantron(t, env, "server")
 	base := "http://" + listen
-	waitHealthy(t, base, server)
+	waitReady(t, base, server)
 	e := &poolEnv{t: t, c: adminAPI(t, base), env: env, pool: uniqName("pool"), agents: map[string]*process{}}
 	var p struct {
 		ID int64 `json:"id"`

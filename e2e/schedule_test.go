@@ -45,7 +45,7 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	env := stackEnv(listen)
 	base := "http://" + listen
 	server := startScantron(t, env, "server")
-	waitHealthy(t, base, server)
+	waitReady(t, base, server)
 	c := adminAPI(t, base)
 	var agent struct {
 		scan.Agent
@@ -84,7 +84,7 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	}
 	server.Stop(syscall.SIGTERM)
 	server = startScantron(t, env, "server")
-	waitHealthy(t, base, server)
+	waitReady(t, base, server)
 	if _, err := h.Describe(ctx); err != nil {
 		t.Fatalf("the restarted server did not bring the schedule back: %v", err)
 	}

@@ -43,7 +43,8 @@ func (s *Server) engine() *gin.Engine {
 		admin    = accounts.Admin
 	)
 	root := s.routes(&r.RouterGroup)
-	root.GET("/healthz", public, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	root.GET("/healthz", public, s.healthz)
+	root.GET("/readyz", public, s.readyz)
 
 	v1 := s.routes(r.Group("/api/v1"))
 	{
@@ -239,7 +240,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 				c.Abort()
 				return
 			}
-			if isAPI(c) || c.Request.URL.Path == "/healthz" {
+			if isAPI(c) || isProbe(c) {
 				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal server error"})
 				return
 			}
@@ -259,7 +260,7 @@ func (s *Server) logRequests() gin.HandlerFunc {
 		switch {
 		case status >= 500:
 			level = slog.LevelError
-		case c.Request.URL.Path == "/healthz":
+		case isProbe(c):
 			level = slog.LevelDebug
 		}
 		s.log.LogAttrs(c.Request.Context(), level, "http request",

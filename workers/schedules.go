@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -35,6 +36,43 @@ type ScheduleReconciler struct {
 	Every time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+
+	mu       sync.Mutex
+	synced   bool  // a pass has brought every schedule in step
+	firstErr error // why the passes so far did not
+}
+
+// ErrSchedulesNotSynced is what Synced says until a reconcile pass has
+// completed without error.
+var ErrSchedulesNotSynced = errors.New("the first schedule reconcile has not completed")
+
+// Synced returns nil once a reconcile pass has completed without error:
+// from then on every scan's schedule has been brought in step with
+// PostgreSQL at least once since the process started, which is what the
+// server's readiness waits for. Before that it returns
+// ErrSchedulesNotSynced, wrapping the last pass's failure if there was one.
+func (r *ScheduleReconciler) Synced() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.synced:
+		return nil
+	case r.firstErr != nil:
+		return fmt.Errorf("%w: %w", ErrSchedulesNotSynced, r.firstErr)
+	default:
+		return ErrSchedulesNotSynced
+	}
+}
+
+// record notes how a pass ended, for Synced.
+func (r *ScheduleReconciler) record(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.synced = true
+	} else if !r.synced {
+		r.firstErr = err
+	}
 }
 
 // ScheduleReport counts what one pass did.
@@ -47,13 +85,18 @@ func (r ScheduleReport) Changed() bool {
 	return r.Created+r.Updated+r.Deleted+r.Orphans > 0
 }
 
-// Run reconciles at once and then every r.Every until ctx is done.
+// syncRetry is how soon Run tries again while no pass has succeeded yet:
+// the server is not ready until one has, so it should not wait a minute.
+const syncRetry = 2 * time.Second
+
+// Run reconciles at once and then every r.Every until ctx is done; until a
+// pass has succeeded (see Synced) it retries every few seconds instead.
 func (r *ScheduleReconciler) Run(ctx context.Context) error {
 	every := r.Every
 	if every <= 0 {
 		every = time.Minute
 	}
-	t := time.NewTicker(every)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		rep, err := r.Once(ctx)
@@ -63,6 +106,11 @@ func (r *ScheduleReconciler) Run(ctx context.Context) error {
 		if rep.Changed() {
 			r.Logger.Info("reconciled schedules", "created", rep.Created, "updated", rep.Updated, "deleted", rep.Deleted, "orphans", rep.Orphans)
 		}
+		wait := every
+		if r.Synced() != nil {
+			wait = min(every, syncRetry)
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -74,6 +122,14 @@ func (r *ScheduleReconciler) Run(ctx context.Context) error {
 // Once brings every scan's schedule in step and deletes schedules whose
 // scan is gone. It goes on past a failing scan and reports all failures.
 func (r *ScheduleReconciler) Once(ctx context.Context) (ScheduleReport, error) {
+	rep, err := r.once(ctx)
+	if ctx.Err() == nil {
+		r.record(err)
+	}
+	return rep, err
+}
+
+func (r *ScheduleReconciler) once(ctx context.Context) (ScheduleReport, error) {
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
