@@ -441,6 +441,14 @@ func (s *suite) workflowID(t *testing.T, runID int64) string {
 // on a later attempt (its agent went silent past the heartbeat timeout).
 func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 	t.Helper()
+	waitRetry(t, workflowID, "RunScan", true, limit)
+}
+
+// waitRetry waits until the workflow's activity of the type is pending on
+// a later attempt: an attempt failed. With queued, the retry must also be
+// waiting for a worker (not backing off or running).
+func waitRetry(t *testing.T, workflowID, activity string, queued bool, limit time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	c, err := stack.Temporal.Dial(ctx)
@@ -452,14 +460,15 @@ func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err == nil {
 			for _, pa := range desc.GetPendingActivities() {
-				if pa.GetActivityType().GetName() == "RunScan" && pa.GetAttempt() >= 2 && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
+				if pa.GetActivityType().GetName() == activity && pa.GetAttempt() >= 2 &&
+					(!queued || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED) {
 					return
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the scan of %s was not queued for another attempt within %v (last error: %v)", workflowID, limit, err)
+			t.Fatalf("%s of %s was not pending for another attempt within %v (last error: %v)", activity, workflowID, limit, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -474,6 +483,10 @@ type fault struct {
 	// hit what it was meant to.
 	check func(t *testing.T, s *suite, tries map[string]int32)
 }
+
+// uploadFailed is what the agent logs when an upload to S3 fails and it
+// tries again.
+const uploadFailed = "upload of scanner output failed; retrying"
 
 var faults = []fault{
 	{"agent killed (kill -9) mid-scan, back once the retry waits", func(t *testing.T, s *suite, runID int64) {
@@ -498,6 +511,7 @@ var faults = []fault{
 	}, nil},
 	{"PostgreSQL stopped 30 s from mid-scan through parsing", func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
+		workflowID := s.workflowID(t, runID) // the API cannot say while PostgreSQL is down
 		down := time.Now()
 		if err := stack.Postgres.Stop(); err != nil {
 			t.Fatal(err)
@@ -505,8 +519,11 @@ var faults = []fault{
 		if !sc.running() {
 			t.Fatal("the scan ended before PostgreSQL was down: the fault missed the parse")
 		}
-		// Parsing can start only once the scan is over and uploaded.
+		// Parsing can start only once the scan is over and uploaded. Keep
+		// PostgreSQL down until parsing has failed once (on a busy machine
+		// that can be well past 30 s), and for 30 s at least.
 		sc.wait(t, 2*time.Minute)
+		waitRetry(t, workflowID, "ParseResults", false, 3*time.Minute)
 		time.Sleep(time.Until(down.Add(30 * time.Second)))
 		if err := stack.Postgres.Restart(context.Background()); err != nil {
 			t.Fatal(err)
@@ -518,16 +535,23 @@ var faults = []fault{
 	}},
 	{"S3 stopped through the agent's upload", func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
+		failedBefore := strings.Count(s.agent.Logs(), uploadFailed)
 		if err := stack.S3.Stop(); err != nil {
 			t.Fatal(err)
 		}
 		if !sc.running() {
 			t.Fatal("the scan ended before S3 was down: the fault missed the upload")
 		}
-		// The agent uploads as soon as nmap exits; keep S3 down a while
-		// longer so that the upload fails.
+		// The agent uploads once nmap exits; keep S3 down until an upload
+		// has failed, however long the agent takes to get there.
 		sc.wait(t, 2*time.Minute)
-		time.Sleep(5 * time.Second)
+		deadline := time.Now().Add(time.Minute)
+		for strings.Count(s.agent.Logs(), uploadFailed) == failedBefore {
+			if time.Now().After(deadline) {
+				t.Fatal("the agent logged no failed upload a minute after nmap exited: the outage missed it")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err := stack.S3.Restart(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -536,7 +560,7 @@ var faults = []fault{
 		if tries["RunScan"] != 1 {
 			t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
 		}
-		if !strings.Contains(s.agent.Logs(), "upload of scanner output failed; retrying") {
+		if !strings.Contains(s.agent.Logs(), uploadFailed) {
 			t.Error("the agent logged no failed upload: the outage missed it")
 		}
 	}},
