@@ -79,6 +79,11 @@ func TestReadyzFollowsItsChecks(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "secret detail") {
 		t.Error("the failing check's error is not in the log")
 	}
+	// A server that is starting is not an error: its 503s are not logged
+	// as one.
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Errorf("a not-ready probe was logged as an error:\n%s", e.logs.String())
+	}
 }
 
 func TestNewRefusesIncompleteReadyCheck(t *testing.T) {

@@ -258,10 +258,12 @@ func (s *Server) logRequests() gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		switch {
+		case isProbe(c):
+			// Probes come every few seconds, and a 503 from /readyz while
+			// the server starts is expected.
+			level = slog.LevelDebug
 		case status >= 500:
 			level = slog.LevelError
-		case isProbe(c):
-			level = slog.LevelDebug
 		}
 		s.log.LogAttrs(c.Request.Context(), level, "http request",
 			slog.String("method", c.Request.Method),
