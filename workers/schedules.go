@@ -37,9 +37,9 @@ type ScheduleReconciler struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 
-	mu       sync.Mutex
-	synced   bool  // a pass has brought every schedule in step
-	firstErr error // why the passes so far did not
+	mu      sync.Mutex
+	synced  bool  // a pass has brought every schedule in step
+	lastErr error // why the last pass before that failed
 }
 
 // ErrSchedulesNotSynced is what Synced says until a reconcile pass has
@@ -57,8 +57,8 @@ func (r *ScheduleReconciler) Synced() error {
 	switch {
 	case r.synced:
 		return nil
-	case r.firstErr != nil:
-		return fmt.Errorf("%w: %w", ErrSchedulesNotSynced, r.firstErr)
+	case r.lastErr != nil:
+		return fmt.Errorf("%w: %w", ErrSchedulesNotSynced, r.lastErr)
 	default:
 		return ErrSchedulesNotSynced
 	}
@@ -71,7 +71,7 @@ func (r *ScheduleReconciler) record(err error) {
 	if err == nil {
 		r.synced = true
 	} else if !r.synced {
-		r.firstErr = err
+		r.lastErr = err
 	}
 }
 
