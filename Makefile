@@ -40,7 +40,7 @@ chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under r
 # idle machine. Long: not part of `make test`. ROUNDS, COUNT, PKGS, RUN,
 # BURNERS and TIMEOUT tune it (see scripts/flaky.sh).
 flaky: tools ## run the integration suites ROUNDS times under CPU contention; report each failing test
-	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" ./scripts/flaky.sh
+	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" BURNERS=$(BURNERS) TIMEOUT=$(TIMEOUT) ./scripts/flaky.sh
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s
