@@ -422,7 +422,7 @@ func TestMasscanScan(t *testing.T) {
 		ID int64 `json:"id"`
 	}
 	e.c.do("POST", "/sites", map[string]any{"name": uniqName("site"), "targets": []string{host.Addr}, "max_rate": 2000}, http.StatusCreated, &site)
-	e.c.do("POST", "/profiles", map[string]any{"name": uniqName("profile"), "scanner": "masscan", "options": "-p 2121,2222,8080,9,7 --rate 100000 --wait 5"}, http.StatusCreated, &profile)
+	e.c.do("POST", "/profiles", map[string]any{"name": uniqName("profile"), "scanner": "masscan", "options": "-p 2121,2222,8080,9,7 --rate 100000 --wait 2"}, http.StatusCreated, &profile)
 	e.c.do("POST", "/scans", map[string]any{"name": uniqName("scan"), "site_id": site.ID, "profile_id": profile.ID, "agent_id": agent.ID}, http.StatusCreated, &sc)
 	v := e.waitFinal(e.startRun(sc.ID), 2*time.Minute)
 	if v.Status != scan.RunCompleted {
