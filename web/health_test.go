@@ -31,7 +31,7 @@ func TestReadyzFollowsItsChecks(t *testing.T) {
 			return nil
 		}},
 	}
-	e := newEnv(t, func(d *Deps) { d.Ready = checks })
+	e := newEnv(t, func(_ *Config, d *Deps) { d.Ready = checks })
 	type answer struct {
 		Status string `json:"status"`
 		Check  string `json:"check"`
