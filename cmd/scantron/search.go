@@ -8,21 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
-)
 
-// searchHit is what the table shows of a hit of GET /api/v1/search.
-type searchHit struct {
-	Site     string    `json:"site"`
-	Address  string    `json:"address"`
-	Protocol string    `json:"protocol"`
-	Port     int       `json:"port"`
-	State    string    `json:"state"`
-	Service  string    `json:"service"`
-	Product  string    `json:"product"`
-	Version  string    `json:"version"`
-	LastSeen time.Time `json:"last_seen"`
-}
+	"github.com/scantron/scantron/scan/query"
+)
 
 // search runs `scantron search`. Its flags may stand anywhere; every other
 // argument is a word of the query, so that terms starting with - (negated)
@@ -106,7 +94,7 @@ func search(ctx context.Context, api apiClient, args []string, stdout io.Writer)
 	var page struct {
 		Total  int         `json:"total"`
 		Offset int         `json:"offset"`
-		Hits   []searchHit `json:"hits"`
+		Hits   []query.Hit `json:"hits"`
 	}
 	if err := api.do(ctx, "GET", path, nil, &page); err != nil {
 		return err

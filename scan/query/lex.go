@@ -121,26 +121,14 @@ func (l *lexer) next() (token, error) {
 
 func (l *lexer) bare() ([]string, error) {
 	parts := []string{""}
+	var err error
 	for l.pos < len(l.src) && !isDelim(l.src[l.pos]) {
-		r := l.src[l.pos]
-		switch {
-		case r == '"':
+		if l.src[l.pos] == '"' {
 			return nil, errAt(l.col(), "a quote inside a bare value: quote the whole value, or escape it as \\\"")
-		case unicode.IsControl(r):
-			return nil, errAt(l.col(), "control character %U", r)
-		case r == '\\':
-			e, err := l.escape()
-			if err != nil {
-				return nil, err
-			}
-			parts[len(parts)-1] += string(e)
-			continue
-		case r == '*':
-			parts = append(parts, "")
-		default:
-			parts[len(parts)-1] += string(r)
 		}
-		l.pos++
+		if parts, err = l.char(parts); err != nil {
+			return nil, err
+		}
 	}
 	return parts, nil
 }
@@ -149,32 +137,42 @@ func (l *lexer) quoted() ([]string, error) {
 	open := l.col()
 	l.pos++
 	parts := []string{""}
+	var err error
 	for l.pos < len(l.src) {
-		r := l.src[l.pos]
-		switch {
-		case r == '"':
+		if l.src[l.pos] == '"' {
 			l.pos++
 			if l.pos < len(l.src) && !isDelim(l.src[l.pos]) {
 				return nil, errAt(l.col(), "a closing quote must end the value")
 			}
 			return parts, nil
-		case unicode.IsControl(r):
-			return nil, errAt(l.col(), "control character %U", r)
-		case r == '\\':
-			e, err := l.escape()
-			if err != nil {
-				return nil, err
-			}
-			parts[len(parts)-1] += string(e)
-			continue
-		case r == '*':
-			parts = append(parts, "")
-		default:
-			parts[len(parts)-1] += string(r)
 		}
-		l.pos++
+		if parts, err = l.char(parts); err != nil {
+			return nil, err
+		}
 	}
 	return nil, errAt(open, "this quote is never closed")
+}
+
+// char reads one character of a value at l.pos into parts: an escape, a
+// wildcard (which starts a new part) or itself.
+func (l *lexer) char(parts []string) ([]string, error) {
+	switch r := l.src[l.pos]; {
+	case unicode.IsControl(r):
+		return nil, errAt(l.col(), "control character %U", r)
+	case r == '\\':
+		e, err := l.escape()
+		if err != nil {
+			return nil, err
+		}
+		parts[len(parts)-1] += string(e)
+		return parts, nil
+	case r == '*':
+		parts = append(parts, "")
+	default:
+		parts[len(parts)-1] += string(r)
+	}
+	l.pos++
+	return parts, nil
 }
 
 // escape reads \" \\ or \* at l.pos and moves past it.
