@@ -163,7 +163,7 @@ func (h *uiHandlers) searchPage(c *gin.Context) error {
 		data["Page"] = p
 		data["From"], data["To"] = p.Offset+1, p.Offset+len(p.Hits)
 		if p.Next != "" {
-			data["Next"] = "/search?" + strings.SplitN(p.Next, "?", 2)[1]
+			data["Next"] = p.Next // the page's own address, moved on
 		}
 		if p.Offset > 0 {
 			data["Prev"] = nextPage(c.Request.URL, max(p.Offset-p.Limit, 0))

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -139,5 +140,19 @@ func TestSearchAPIAndPage(t *testing.T) {
 	}
 	if b := e.do(t, "GET", fmt.Sprintf("/runs/%d", r.ID), "").Body.String(); !strings.Contains(b, fmt.Sprintf(`value="run:%d "`, r.ID)) {
 		t.Errorf("run page lacks its search box")
+	}
+}
+
+func TestSearchPagePages(t *testing.T) {
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	sc := e.makeScan(t, f)
+	completedRun(t, sc.ID, f.agent.ID, upHost("198.18.0.3", openPort(22, "ssh", "", ""), openPort(80, "http", "", ""), openPort(443, "https", "", "")))
+	q := "site:" + f.site.Name
+	body := e.do(t, "GET", searchURL("/search", q, "limit", "1", "offset", "1"), "").Body.String()
+	next := html.EscapeString(searchURL("/search", q, "limit", "1", "offset", "2"))
+	prev := html.EscapeString(searchURL("/search", q, "limit", "1", "offset", "0"))
+	if !strings.Contains(body, `href="`+next+`"`) || !strings.Contains(body, `href="`+prev+`"`) || !strings.Contains(body, "2–2 of") {
+		t.Fatalf("page 2 of 3 lacks its links (%s, %s):\n%s", next, prev, body)
 	}
 }
