@@ -4,8 +4,10 @@
 -- extension, so the database's owner may create it.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
--- port:, proto:, state: across every site.
-CREATE INDEX asset_ports_port_proto_state_idx ON asset_ports (port, protocol, state);
+-- port:, and with it net:, proto: and state:, across every site: the
+-- address range of a net: narrows the scan of one port, protocol and state
+-- are checked in the index.
+CREATE INDEX asset_ports_port_address_idx ON asset_ports (port, address, protocol, state);
 -- ip:, net: across every site (btree serves <<= on inet).
 CREATE INDEX asset_ports_address_idx ON asset_ports (address);
 -- seen:, first:
