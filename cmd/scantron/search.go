@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -34,6 +35,9 @@ func search(ctx context.Context, api apiClient, args []string, stdout io.Writer)
 			break
 		}
 		switch name {
+		case "h", "help":
+			fmt.Fprint(stdout, clientUsage)
+			return flag.ErrHelp
 		case "json":
 			asJSON = true
 			continue

@@ -204,6 +204,12 @@ func TestSearchSameAnswersEverywhere(t *testing.T) {
 		!strings.Contains(out, "198.18.0.1  80/tcp") || strings.Contains(out, "ssh") {
 		t.Fatalf("table: %d\n%s%s", code, out, errOut)
 	}
+	if code, out, _ := cli("--help"); code != 0 || !strings.Contains(out, "search [--json | --format csv|jsonl]") {
+		t.Fatalf("--help: %d %s", code, out)
+	}
+	if code, _, errOut := cli("--format", "xml", "port:22"); code != 2 || !strings.Contains(errOut, `--format: "xml" is not csv or jsonl`) {
+		t.Fatalf("--format xml: %d %s", code, errOut)
+	}
 	// CSV from the CLI is the server's export.
 	if code, out, _ := cli("--format", "csv", "port:25"); code != 0 || !strings.HasPrefix(out, "site,address,") || !strings.Contains(out, "dmz,198.18.1.5,mail.dmz.example,tcp,25,open,smtp,Postfix smtpd") {
 		t.Fatalf("csv: %d %s", code, out)
