@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones must not depend on the host having tzdata
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -86,8 +87,8 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 	if (r.AgentID == 0) == (r.PoolID == 0) {
 		return scan.Scan{}, badRequest("agent_id, pool_id: give exactly one: the agent that runs the scan, or the pool whose agents share it")
 	}
-	if r.ShardSize < 0 {
-		return scan.Scan{}, badRequest("shard_size: %d is not a number of addresses; leave it out for the server's setting", r.ShardSize)
+	if r.ShardSize < 0 || r.ShardSize > scan.MaxShardSize {
+		return scan.Scan{}, badRequest("shard_size: %d is not a number of addresses from 1 to %d; leave it out (or 0) for the server's setting", r.ShardSize, int64(scan.MaxShardSize))
 	}
 	s := scan.Scan{
 		Name: name, SiteID: r.SiteID, ProfileID: r.ProfileID, AgentID: r.AgentID, PoolID: r.PoolID,
@@ -137,8 +138,8 @@ func scheduleFields(startAt *string, zone, rule string) (*time.Time, string, err
 		}
 		start = &t
 	}
-	if len(rule) > maxRRuleLen {
-		return nil, "", badRequest("rrule: %d bytes long, the limit is %d", len(rule), maxRRuleLen)
+	if n := utf8.RuneCountInString(rule); n > maxRRuleLen {
+		return nil, "", badRequest("rrule: %d characters long, the limit is %d", n, maxRRuleLen)
 	}
 	if err := checkPrintable("rrule", strings.ReplaceAll(rule, "\n", " ")); err != nil {
 		return nil, "", err
@@ -229,20 +230,21 @@ func (h *scanHandlers) create(c *gin.Context) error {
 }
 
 func (h *scanHandlers) list(c *gin.Context) error {
-	scans, err := h.store.ListScans(c.Request.Context())
-	if err != nil {
-		return err
-	}
-	out := make([]scanView, 0, len(scans))
-	for _, s := range scans {
-		v, err := h.view(c.Request.Context(), s, false)
+	return listAll(c, func(ctx context.Context) ([]scanView, error) {
+		scans, err := h.store.ListScans(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = append(out, v)
-	}
-	c.JSON(http.StatusOK, out)
-	return nil
+		out := make([]scanView, 0, len(scans))
+		for _, s := range scans {
+			v, err := h.view(ctx, s, false)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	})
 }
 
 // get shows a scan with its schedule, next fire times and recent runs.
