@@ -251,7 +251,15 @@ const missingID = 987654321
 func newBadInputWorld(t *testing.T) *badInputWorld {
 	t.Helper()
 	e := newEnv(t)
-	srv := httptest.NewServer(e.h)
+	// Each request comes from its own loopback address, so that the login
+	// limiter (which counts per address) does not answer 429 before the
+	// suite's logins are validated.
+	var client atomic.Uint32
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		n := client.Add(1)
+		r.RemoteAddr = fmt.Sprintf("127.%d.%d.%d:40000", byte(n>>16), byte(n>>8), byte(n))
+		e.h.ServeHTTP(rw, r)
+	}))
 	t.Cleanup(srv.Close)
 	w := &badInputWorld{env: e, base: srv.URL, ids: map[string]int64{}, tokens: map[string]string{"": ""}}
 	// Users with real password hashes, since the suite changes passwords.
@@ -875,4 +883,221 @@ func statusTable(table map[string]map[int]int) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// TestOpenAPILimitsEnforced checks that the server enforces exactly the
+// limits the document states: for every documented bound of a body field
+// (maxLength, minLength, maximum, minimum, maxItems, minItems) a value at
+// the bound is not refused for that field, and one past it is refused with
+// a 400 naming the field; for query parameters, integer bounds both ways
+// and string lengths past the bound. References (int64 ids) are left out:
+// whether an id is valid depends on the rows, not on a bound.
+func TestOpenAPILimitsEnforced(t *testing.T) {
+	w := newBadInputWorld(t)
+	doc := loadDoc(t, w.base)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	ctx := context.Background()
+	var paths []string
+	for p := range doc.Paths {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	checked := 0
+	for _, tpl := range paths {
+		for method, op := range doc.Paths[tpl] {
+			method = strings.ToUpper(method)
+			role := ""
+			for _, r := range []string{"", "viewer", "operator", "admin"} {
+				if roleAllows(r, op.Role) {
+					role = r
+					break
+				}
+			}
+			path := w.pathFor(tpl, method)
+			schema := doc.bodySchema(op)
+			schemaName := ""
+			if schema != nil {
+				schemaName = strings.TrimPrefix(op.RequestBody.Content["application/json"].Schema.Ref, "#/components/schemas/")
+			}
+			send := func(query string, body map[string]any) badResult {
+				c := badCase{method: method, path: path + query, role: role}
+				if schema != nil {
+					c.body, _ = json.Marshal(body)
+					c.ctype = "application/json"
+				}
+				return w.send(ctx, hc, c)
+			}
+			refused := func(r badResult, field string) bool {
+				var e struct {
+					Error string `json:"error"`
+				}
+				return r.status == http.StatusBadRequest && json.Unmarshal([]byte(r.body), &e) == nil && strings.Contains(e.Error, field)
+			}
+			for _, prm := range op.Parameters {
+				if prm.In != "query" || prm.Schema == nil {
+					continue
+				}
+				for _, b := range limitsOf(prm.Schema) {
+					for _, past := range []bool{false, true} {
+						b.past = past
+						if prm.Schema.Type == "string" && !b.past {
+							continue // a filter's text must also mean something
+						}
+						if prm.Schema.Type != "string" && prm.Schema.Type != "integer" {
+							continue
+						}
+						q := "?" + prm.Name + "=" + queryEscapeBytes(b.text(w, prm.Schema, nil))
+						r := send(q, w.bodyOrNil(schemaName, schema))
+						checked++
+						if b.past != refused(r, prm.Name) {
+							t.Errorf("%s %s%s (%s): status %d %s", method, tpl, q[:min(len(q), 60)], b.what, r.status, clip(r.body))
+						}
+					}
+				}
+			}
+			if schema == nil {
+				continue
+			}
+			var fields []string
+			for f := range schema.Properties {
+				fields = append(fields, f)
+			}
+			sort.Strings(fields)
+			for _, f := range fields {
+				p := schema.Properties[f]
+				if p.ReadOnly || p.Format == "int64" {
+					continue
+				}
+				required := slices.Contains(schema.Required, f)
+				for _, b := range limitsOf(p) {
+					if !required && b.empty {
+						continue // an optional field left empty is left out
+					}
+					ok := false
+					var last badResult
+					for _, v := range b.values(w, schemaName, f, p) {
+						body := w.body(schemaName, schema)
+						body[f] = v.at
+						last = send("", body)
+						if refused(last, f) {
+							continue // this way of filling the field is refused for another reason
+						}
+						body = w.body(schemaName, schema)
+						body[f] = v.past
+						r := send("", body)
+						checked++
+						if !refused(r, f) {
+							t.Errorf("%s %s %s: %s: status %d, want 400 naming %s: %s", method, tpl, f, b.what, r.status, f, clip(r.body))
+						}
+						ok = true
+						break
+					}
+					if !ok {
+						t.Errorf("%s %s %s: the value at %s is refused: %s", method, tpl, f, b.what, clip(last.body))
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d documented limits checked", checked)
+	if checked < 40 {
+		t.Errorf("only %d limits checked; is the document still stating them?", checked)
+	}
+}
+
+func (w *badInputWorld) bodyOrNil(name string, s *apiSchema) map[string]any {
+	if s == nil {
+		return nil
+	}
+	return w.body(name, s)
+}
+
+// bound is one documented limit of a field.
+type bound struct {
+	what  string
+	kind  string // "length", "integer", "items"
+	n     int64  // the bound itself
+	step  int64  // +1 past a maximum, -1 past a minimum
+	past  bool   // for query parameters: send the value past the bound
+	empty bool   // the value past the bound is empty
+}
+
+func limitsOf(s *apiSchema) []bound {
+	var out []bound
+	if s.MaxLength != nil {
+		out = append(out, bound{what: "maxLength", kind: "length", n: int64(*s.MaxLength), step: 1})
+	}
+	if s.MinLength != nil && *s.MinLength > 0 {
+		out = append(out, bound{what: "minLength", kind: "length", n: int64(*s.MinLength), step: -1, empty: *s.MinLength == 1})
+	}
+	if s.Maximum != nil {
+		if n, err := s.Maximum.Int64(); err == nil {
+			out = append(out, bound{what: "maximum", kind: "integer", n: n, step: 1})
+		}
+	}
+	if s.Minimum != nil {
+		if n, err := s.Minimum.Int64(); err == nil {
+			out = append(out, bound{what: "minimum", kind: "integer", n: n, step: -1})
+		}
+	}
+	if s.MaxItems != nil {
+		out = append(out, bound{what: "maxItems", kind: "items", n: int64(*s.MaxItems), step: 1})
+	}
+	if s.MinItems != nil && *s.MinItems > 0 {
+		out = append(out, bound{what: "minItems", kind: "items", n: int64(*s.MinItems), step: -1, empty: *s.MinItems == 1})
+	}
+	return out
+}
+
+// text is a query parameter's value at or past the bound.
+func (b bound) text(w *badInputWorld, s *apiSchema, _ any) string {
+	n := b.n
+	if b.past {
+		n += b.step
+	}
+	if b.kind == "length" {
+		return w.word(int(n))
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// atPast is a body value at a bound and the same one just past it.
+type atPast struct{ at, past any }
+
+// values are ways to fill a field up to the bound: a plain word, the
+// document's example padded at its end or in its middle. The first way
+// whose value at the bound is accepted decides.
+func (b bound) values(w *badInputWorld, schemaName, field string, s *apiSchema) []atPast {
+	past := b.n + b.step
+	switch b.kind {
+	case "integer":
+		return []atPast{{json.Number(strconv.FormatInt(b.n, 10)), json.Number(strconv.FormatInt(past, 10))}}
+	case "items":
+		item := any("x")
+		if v, ok := w.value(schemaName, field, s).([]any); ok && len(v) > 0 {
+			item = v[0]
+		} else if s.Items != nil {
+			item = w.value(schemaName, field, s.Items)
+		}
+		fill := func(n int64) []any {
+			out := make([]any, n)
+			for i := range out {
+				out[i] = item
+			}
+			return out
+		}
+		return []atPast{{fill(b.n), fill(past)}}
+	}
+	out := []atPast{{w.word(int(b.n)), w.word(int(past))}}
+	var ex string
+	if json.Unmarshal(s.Example, &ex) == nil && ex != "" && int64(len(ex)) < min(b.n, past) {
+		pad := func(n int64, c string) string { return ex + strings.Repeat(c, int(n)-len(ex)) }
+		out = append(out, atPast{pad(b.n, "a"), pad(past, "a")})
+		if i := strings.Index(ex, " "); i > 0 {
+			inner := func(n int64) string { return ex[:i] + strings.Repeat(" ", int(n)-len(ex)) + ex[i:] }
+			out = append(out, atPast{inner(b.n), inner(past)})
+		}
+		out = append(out, atPast{pad(b.n, " "), pad(past, " ")})
+	}
+	return out
 }

@@ -37,12 +37,15 @@ func (h *accountHandlers) apiLogin(c *gin.Context) error {
 		h.limiter.failed(c.ClientIP(), "")
 		return err
 	}
+	if strings.TrimSpace(req.TokenName) == "" {
+		req.TokenName = "login"
+	}
+	if _, err := cleanName("token_name", req.TokenName); err != nil {
+		return err
+	}
 	u, err := h.login(c, req.Name, req.Password)
 	if err != nil {
 		return err
-	}
-	if strings.TrimSpace(req.TokenName) == "" {
-		req.TokenName = "login"
 	}
 	t, secret, err := h.newToken(c.Request.Context(), u, req.TokenName)
 	if err != nil {
