@@ -185,26 +185,48 @@ func tooLarge(limit int64) error {
 // names and numbers.
 const maxQueryValue = 1000
 
-// checkQuery refuses, for every API route at once, query parameters that no
-// filter can match and that PostgreSQL would refuse with an error: text
-// that is not UTF-8, control characters (NUL among them) and very long
-// values.
-func checkQuery() gin.HandlerFunc {
+// checkParams refuses, for every route at once, query parameters (and,
+// for the UI's form posts, form fields) that no handler can use and that
+// PostgreSQL would refuse with an error: text that is not UTF-8, control
+// characters (NUL among them; form fields may hold tabs and line breaks,
+// as a textarea sends them) and very long query values. The API answers
+// JSON, the UI an error page.
+func (s *Server) checkParams() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !isAPI(c) || c.Request.URL.RawQuery == "" {
-			c.Next()
-			return
+		refuse := func(err error) {
+			if isAPI(c) {
+				c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+				return
+			}
+			s.ui.errorPage(c, http.StatusBadRequest, err.Error())
+			c.Abort()
 		}
-		q, err := url.ParseQuery(c.Request.URL.RawQuery)
-		if err != nil {
-			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "query string: " + clip(err.Error())})
-			return
+		if c.Request.URL.RawQuery != "" {
+			q, err := url.ParseQuery(c.Request.URL.RawQuery)
+			if err != nil {
+				refuse(badRequest("query string: %s", clip(err.Error())))
+				return
+			}
+			for name, vals := range q {
+				for _, v := range vals {
+					if err := checkQueryValue(name, v, maxQueryValue, false); err != nil {
+						refuse(err)
+						return
+					}
+				}
+			}
 		}
-		for name, vals := range q {
-			for _, v := range vals {
-				if err := checkQueryValue(name, v); err != nil {
-					c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-					return
+		if !isAPI(c) && c.Request.Method == http.MethodPost && c.ContentType() == "application/x-www-form-urlencoded" {
+			if err := c.Request.ParseForm(); err != nil {
+				refuse(badRequest("form: %s", clip(err.Error())))
+				return
+			}
+			for name, vals := range c.Request.PostForm {
+				for _, v := range vals {
+					if err := checkQueryValue(name, v, MaxBodyBytes, true); err != nil {
+						refuse(err)
+						return
+					}
 				}
 			}
 		}
@@ -212,18 +234,18 @@ func checkQuery() gin.HandlerFunc {
 	}
 }
 
-func checkQueryValue(name, v string) error {
+func checkQueryValue(name, v string, limit int, text bool) error {
 	if !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
-		return badRequest("query parameter %q: its name is not printable UTF-8", clip(strings.ToValidUTF8(name, "?")))
+		return badRequest("parameter %q: its name is not printable UTF-8", clip(strings.ToValidUTF8(name, "?")))
 	}
 	if !utf8.ValidString(v) {
 		return badRequest("%s: not valid UTF-8", clip(name))
 	}
-	if strings.ContainsFunc(v, isControl) {
+	if (text && strings.ContainsFunc(v, isTextControl)) || (!text && strings.ContainsFunc(v, isControl)) {
 		return badRequest("%s: contains a control character", clip(name))
 	}
-	if n := utf8.RuneCountInString(v); n > maxQueryValue {
-		return badRequest("%s: %d characters long, the limit is %d", clip(name), n, maxQueryValue)
+	if n := utf8.RuneCountInString(v); n > limit {
+		return badRequest("%s: %d characters long, the limit is %d", clip(name), n, limit)
 	}
 	return nil
 }
@@ -299,10 +321,9 @@ func cleanText(field, v string, limit int) (string, error) {
 		return "", badRequest("%s: not valid UTF-8", field)
 	}
 	// Free text may run over lines and hold tabs; nothing else invisible.
-	for _, r := range v {
-		if isControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return "", badRequest("%s: contains the control character %s", field, strconv.QuoteRune(r))
-		}
+	if i := strings.IndexFunc(v, isTextControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(v[i:])
+		return "", badRequest("%s: contains the control character %s", field, strconv.QuoteRune(r))
 	}
 	return v, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -236,5 +237,27 @@ func TestJSONBodyRefusals(t *testing.T) {
 		if w := e.do(t, "GET", p, ""); w.Code != http.StatusBadRequest {
 			t.Errorf("GET %s: %d %s", p, w.Code, w.Body.String())
 		}
+	}
+}
+
+// The UI's form posts re-run the API handlers through JSON, which turned
+// invalid UTF-8 into U+FFFD before the body reader could see it: forms are
+// checked before that.
+func TestBadInputDefectFormInvalidUTF8(t *testing.T) {
+	e := newEnv(t)
+	_, session, csrf := e.sessionFor(t, accounts.Operator)
+	for _, field := range []url.Values{
+		{"name": {uniq("form")}, "targets": {"198.18.0.1"}, "description": {"a\xffb"}},
+		{"name": {"a\x00b"}, "targets": {"198.18.0.1"}},
+	} {
+		w := e.form(t, session, csrf, "/sites", field)
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%q: %d, want 400", field.Encode(), w.Code)
+		}
+	}
+	// A textarea's line breaks and tabs are free text.
+	w := e.form(t, session, csrf, "/sites", url.Values{"name": {uniq("form")}, "targets": {"198.18.0.1\r\n198.18.0.2"}, "description": {"one\r\n\ttwo"}})
+	if w.Code != http.StatusSeeOther {
+		t.Errorf("line breaks: %d %s", w.Code, w.Body.String())
 	}
 }

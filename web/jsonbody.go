@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -38,6 +39,31 @@ func checkJSONText(body []byte) error {
 	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
 		return badRequest("request body must be a JSON object, not null")
 	}
+	return walkJSON(body, func(stack []*jsonFrame, tok json.Token, isKey bool, start, end int64) error {
+		raw := body[start:end]
+		switch v := tok.(type) {
+		case json.Delim: // '{' or '['
+			if len(stack) >= maxJSONDepth {
+				return badRequest("request body nests deeper than %d levels", maxJSONDepth)
+			}
+		case string:
+			if err := checkJSONString(jsonPath(stack), v, raw); err != nil {
+				return err
+			}
+			if isKey && stack[len(stack)-1].keys[v] {
+				return badRequest("%s: given twice; send each field once", jsonPath(stack))
+			}
+		}
+		return nil
+	})
+}
+
+// walkJSON calls visit for each key and value of body, outside in, with
+// the objects and arrays that hold it (the last one's key or index being
+// that of the token) and where the token's text ends, and where the
+// previous token's ended. A syntax error ends the walk without error: the
+// decoder explains those better.
+func walkJSON(body []byte, visit func(stack []*jsonFrame, tok json.Token, isKey bool, start, end int64) error) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var (
@@ -47,10 +73,9 @@ func checkJSONText(body []byte) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil // io.EOF, or a syntax error the decoder explains
+			return nil
 		}
-		end := dec.InputOffset()
-		raw := body[prev:end]
+		start, end := prev, dec.InputOffset()
 		prev = end
 		var top *jsonFrame
 		if len(stack) > 0 {
@@ -65,34 +90,26 @@ func checkJSONText(body []byte) error {
 		}
 		if top != nil && !top.array && top.wantKey {
 			key, _ := tok.(string)
-			if err := checkJSONString(jsonPath(stack, key), key, raw); err != nil {
+			top.key, top.wantKey = key, false
+			if err := visit(stack, tok, true, start, end); err != nil {
 				return err
 			}
-			if top.keys[key] {
-				return badRequest("%s: given twice; send each field once", jsonPath(stack, key))
-			}
 			top.keys[key] = true
-			top.key, top.wantKey = key, false
 			continue
 		}
 		if top != nil && top.array {
 			top.index++
 		}
-		switch v := tok.(type) {
-		case json.Delim: // '{' or '['
-			if len(stack) >= maxJSONDepth {
-				return badRequest("request body nests deeper than %d levels", maxJSONDepth)
-			}
-			f := &jsonFrame{array: v == '[', index: -1}
+		if err := visit(stack, tok, false, start, end); err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			f := &jsonFrame{array: d == '[', index: -1}
 			if !f.array {
 				f.keys, f.wantKey = map[string]bool{}, true
 			}
 			stack = append(stack, f)
 			continue
-		case string:
-			if err := checkJSONString(jsonPath(stack, ""), v, raw); err != nil {
-				return err
-			}
 		}
 		if top != nil {
 			top.valueDone()
@@ -107,59 +124,24 @@ func jsonFieldAt(body []byte, off int64) string {
 	clean := make([]byte, len(body))
 	for i := 0; i < len(body); {
 		r, n := utf8.DecodeRune(body[i:])
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			clean[i] = '?'
-		case r < 0x20 && r != ' ' && r != '\t' && r != '\n' && r != '\r', i == int(off):
-			clean[i] = '?'
-		default:
+		n = max(n, 1)
+		if (r == utf8.RuneError && n == 1) || isTextControl(r) || (int64(i) <= off && off < int64(i+n)) {
+			copy(clean[i:i+n], bytes.Repeat([]byte("?"), n))
+		} else {
 			copy(clean[i:i+n], body[i:i+n])
 		}
-		i += max(n, 1)
+		i += n
 	}
-	dec := json.NewDecoder(bytes.NewReader(clean))
-	var stack []*jsonFrame
-	for {
-		before := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return "request body"
+	field := "request body"
+	found := errors.New("found")
+	_ = walkJSON(clean, func(stack []*jsonFrame, _ json.Token, _ bool, start, end int64) error {
+		if start <= off && off < end {
+			field = jsonPath(stack)
+			return found
 		}
-		top := (*jsonFrame)(nil)
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 {
-				stack[len(stack)-1].valueDone()
-			}
-			continue
-		}
-		isKey := top != nil && !top.array && top.wantKey
-		if isKey {
-			top.key, top.wantKey = tok.(string), false
-		} else if top != nil && top.array {
-			top.index++
-		}
-		if before <= off && off < dec.InputOffset() {
-			return jsonPath(stack, "")
-		}
-		if isKey {
-			continue
-		}
-		if d, ok := tok.(json.Delim); ok {
-			f := &jsonFrame{array: d == '[', index: -1}
-			if !f.array {
-				f.keys, f.wantKey = map[string]bool{}, true
-			}
-			stack = append(stack, f)
-			continue
-		}
-		if top != nil {
-			top.valueDone()
-		}
-	}
+		return nil
+	})
+	return field
 }
 
 // jsonFrame is one open object or array while checkJSONText walks a body.
@@ -178,22 +160,18 @@ func (f *jsonFrame) valueDone() {
 }
 
 // jsonPath names the value being read: the keys and indexes that lead to
-// it, with next appended when a key is being read.
-func jsonPath(stack []*jsonFrame, next string) string {
+// it.
+func jsonPath(stack []*jsonFrame) string {
 	var b strings.Builder
-	for i, f := range stack {
+	for _, f := range stack {
 		if f.array {
 			fmt.Fprintf(&b, "[%d]", f.index)
 			continue
 		}
-		k := f.key
-		if i == len(stack)-1 && f.wantKey {
-			k = next
-		}
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(clip(k))
+		b.WriteString(clip(f.key))
 	}
 	if b.Len() == 0 {
 		return "request body"
@@ -204,10 +182,9 @@ func jsonPath(stack []*jsonFrame, next string) string {
 // checkJSONString checks one decoded string s whose JSON text (with what
 // precedes it in the body) is raw.
 func checkJSONString(field, s string, raw []byte) error {
-	for _, r := range s {
-		if isControl(r) && r != '\t' && r != '\n' && r != '\r' {
-			return badRequest("%s: contains the control character %s, which no field accepts", field, strconv.QuoteRune(r))
-		}
+	if i := strings.IndexFunc(s, isTextControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return badRequest("%s: contains the control character %s, which no field accepts", field, strconv.QuoteRune(r))
 	}
 	// encoding/json turns an unpaired surrogate escape (\ud800) into
 	// U+FFFD, as it would an invalid byte; more U+FFFD than the text wrote
@@ -224,6 +201,12 @@ func checkJSONString(field, s string, raw []byte) error {
 // isControl reports the C0 and C1 control characters and DEL.
 func isControl(r rune) bool {
 	return r < 0x20 || (r >= 0x7f && r <= 0x9f)
+}
+
+// isTextControl reports the control characters free text may not hold:
+// all but tab, newline and carriage return.
+func isTextControl(r rune) bool {
+	return isControl(r) && r != '\t' && r != '\n' && r != '\r'
 }
 
 // readJSONBody reads the whole (bounded) body, answering 413 past the

@@ -31,7 +31,7 @@ func (s *Server) engine() *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	// Gin's own error rendering is not used: handlers answer for themselves.
-	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes), checkQuery())
+	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes), s.checkParams())
 
 	// Client addresses in the log are the peer's own: no proxy is trusted
 	// to rewrite them until one is configured.
