@@ -84,12 +84,19 @@ func TestBadInputDefectScheduleBounds(t *testing.T) {
 		{`{"start_at": "2031-01-01T00:00:00Z", "rrule": "FREQ=DAILY;INTERVAL=0"}`, "rrule: INTERVAL=0"},
 		{`{"start_at": "0000-01-01T00:00:00Z", "rrule": "FREQ=DAILY"}`, "start_at: 0000-01-01T00:00:00Z is outside"},
 		{`{"start_at": "0000-01-01T00:00:00Z"}`, "start_at: 0000-01-01T00:00:00Z is outside"},
+		// Found after the first run: a frequent rule started long ago held
+		// the request for as long as walking every fire time since took.
+		{`{"start_at": "2000-01-01T00:00:00Z", "rrule": "FREQ=MINUTELY;BYSECOND=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59"}`,
+			"start_at: the rule fires more than 100000 times"},
+		{`{"start_at": "2000-01-01T00:00:00Z", "rrule": "FREQ=MINUTELY;COUNT=100000000"}`, "start_at: the rule fires more than 100000 times"},
 	} {
 		w := e.do(t, "POST", "/api/v1/schedules/preview", c.body)
 		if w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), c.want) {
 			t.Errorf("%s: %d %s, want 400 %q", c.body, w.Code, w.Body.String(), c.want)
 		}
 	}
+	// A start in the past is fine while the walk from it is short.
+	e.mustDo(t, "POST", "/api/v1/schedules/preview", `{"start_at": "2000-01-01T00:00:00Z", "rrule": "FREQ=DAILY"}`, http.StatusOK, nil)
 }
 
 // A webhook URL's password was shown to viewers; a secret of spaces was

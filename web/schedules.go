@@ -374,6 +374,9 @@ func (h *scanHandlers) preview(c *gin.Context) error {
 		return err
 	}
 	now := h.now()
+	if err := checkBacklog(start, zone, req.RRule, now); err != nil {
+		return err
+	}
 	rule, err := schedule.Parse(start, zone, req.RRule, now)
 	if err != nil {
 		return badRequest("%s", err.Error())

@@ -263,6 +263,24 @@ func (r *Rule) Next(after time.Time, n int) []time.Time {
 	return out
 }
 
+// FiresBefore reports whether the rule has more than limit fire times
+// before t, looking at no more than limit+1 of them. Finding the next fire
+// time walks the rule from its start, so a start far behind a frequent
+// rule costs that much on every look.
+func (r *Rule) FiresBefore(t time.Time, limit int) bool {
+	if r == nil || r.set == nil {
+		return false
+	}
+	next := r.set.Iterator()
+	for range limit + 1 {
+		v, ok := next()
+		if !ok || v.After(t) {
+			return false
+		}
+	}
+	return true
+}
+
 // Finite reports whether the rule ends (one-shot, COUNT or UNTIL).
 func (r *Rule) Finite() bool {
 	return r.set == nil || r.Opt.Count > 0 || !r.Opt.Until.IsZero()
