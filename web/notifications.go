@@ -68,6 +68,7 @@ const (
 	minSecretLen     = 16
 	maxSecretLen     = 256
 	maxEmailAddesses = 50
+	maxEmailLen      = 254 // RFC 5321's limit on a path
 )
 
 func (r notificationsRequest) settings(scanID int64, stored scan.Notifications) (scan.Notifications, error) {
@@ -119,8 +120,8 @@ func (r notificationsRequest) settings(scanID int64, stored scan.Notifications) 
 	for i, raw := range r.EmailTo {
 		v := strings.TrimSpace(raw)
 		a, err := mail.ParseAddress(v)
-		if err != nil || a.Name != "" || a.Address != v {
-			return n, badRequest("email_to[%d]: %q is not a plain email address (like ops@example.com)", i, clip(raw))
+		if err != nil || a.Name != "" || a.Address != v || len(v) > maxEmailLen {
+			return n, badRequest("email_to[%d]: %q is not a plain email address (like ops@example.com) of at most %d characters", i, clip(raw), maxEmailLen)
 		}
 		if !seen[strings.ToLower(v)] {
 			seen[strings.ToLower(v)] = true
