@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -306,9 +308,12 @@ func newBadInputWorld(t *testing.T) *badInputWorld {
 	w.ids = map[string]int64{"sites": f.site.ID, "profiles": f.profile.ID, "agents": agent.ID, "pools": pool.ID,
 		"scans": sc.ID, "users": u.ID, "runs": run.ID}
 	w.secrets = []string{webhookSecret, urlPassword, w.loginPassword, "role password 0123", "$2a$", agent.Credential}
+	// Tokens, and their stored hashes in any common spelling.
 	for _, tok := range w.tokens {
 		if tok != "" {
-			w.secrets = append(w.secrets, tok)
+			h := accounts.HashSecret(tok)
+			w.secrets = append(w.secrets, tok, hex.EncodeToString(h), base64.StdEncoding.EncodeToString(h)[:40],
+				base64.RawURLEncoding.EncodeToString(h)[:40])
 		}
 	}
 	return w
