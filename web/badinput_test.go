@@ -807,9 +807,11 @@ func TestBadInput(t *testing.T) {
 	defer cancel()
 
 	var (
-		mu       sync.Mutex
-		table    = map[string]map[int]int{}
-		failures []string
+		mu          sync.Mutex
+		table       = map[string]map[int]int{}
+		failures    []string
+		slowest     time.Duration
+		slowestCase string
 	)
 	work := make(chan badCase)
 	var wg sync.WaitGroup
@@ -818,9 +820,14 @@ func TestBadInput(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for c := range work {
+				t0 := time.Now()
 				r := w.send(ctx, hc, c)
+				took := time.Since(t0)
 				problem := w.check(c, roles[c.route], r)
 				mu.Lock()
+				if took > slowest {
+					slowest, slowestCase = took, c.route+" "+c.what
+				}
 				if table[c.route] == nil {
 					table[c.route] = map[int]int{}
 				}
@@ -838,7 +845,7 @@ func TestBadInput(t *testing.T) {
 	close(work)
 	wg.Wait()
 
-	t.Logf("%d requests over %d operations", len(all), len(table))
+	t.Logf("%d requests over %d operations; the slowest took %v (%s)", len(all), len(table), slowest.Round(time.Millisecond), slowestCase)
 	t.Log(statusTable(table))
 	sort.Strings(failures)
 	for i, f := range failures {
