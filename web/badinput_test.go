@@ -603,7 +603,15 @@ func (w *badInputWorld) cases(doc *apiDoc, tpl, method string, op apiOp) []badCa
 			continue
 		}
 		for _, m := range queryMutations(prm.Schema) {
-			mk("query "+prm.Name+" "+m.what, allowed, path+"?"+prm.Name+"="+queryEscapeBytes(m.raw), ct, validBody(), m.forbidden, prm.Name)
+			q := path + "?" + prm.Name + "=" + queryEscapeBytes(m.raw)
+			mk("query "+prm.Name+" "+m.what, allowed, q, ct, validBody(), m.forbidden, prm.Name)
+			if m.what == "NUL" {
+				for _, r := range []string{"", "viewer", "operator", "admin"} {
+					if !roleAllows(r, op.Role) {
+						mk("query "+prm.Name+" "+m.what, r, q, ct, validBody(), true, "")
+					}
+				}
+			}
 		}
 	}
 	if schema == nil {

@@ -31,7 +31,7 @@ func (s *Server) engine() *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	// Gin's own error rendering is not used: handlers answer for themselves.
-	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes), s.checkParams())
+	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes))
 
 	// Client addresses in the log are the peer's own: no proxy is trusted
 	// to rewrite them until one is configured.
@@ -197,7 +197,9 @@ func (s *Server) routes(g *gin.RouterGroup) routeGroup { return routeGroup{s: s,
 func (rg routeGroup) handle(method, path string, role accounts.Role, h gin.HandlerFunc) {
 	full := strings.TrimSuffix(rg.g.BasePath(), "/") + path
 	rg.s.roles[method+" "+full] = role
-	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), h)
+	// Parameters are checked once the caller may use the route, so that
+	// who may not learns nothing but 401 or 403.
+	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), rg.s.checkParams(), h)
 }
 
 func (rg routeGroup) GET(path string, role accounts.Role, h gin.HandlerFunc) {
