@@ -251,12 +251,15 @@ func checkQueryValue(name, v string, limit int, text bool) error {
 }
 
 // pathID reads the :id parameter, a positive integer.
-func pathID(c *gin.Context) (int64, error) {
-	raw := c.Param("id")
+func pathID(c *gin.Context) (int64, error) { return pathParamID(c, "id") }
+
+// pathParamID reads the path parameter name as a positive id.
+func pathParamID(c *gin.Context, name string) (int64, error) {
+	raw := c.Param(name)
 	// Digits only: ParseInt would also take "+1".
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 || strings.TrimLeft(raw, "0123456789") != "" {
-		return 0, badRequest("id: %q is not a valid id", raw)
+		return 0, badRequest("%s: %q is not a valid id", name, raw)
 	}
 	return id, nil
 }

@@ -105,25 +105,25 @@ func TestBadInputDefectWebhookSecrets(t *testing.T) {
 	e := newEnv(t)
 	s := e.makeScan(t, makeFixtures(t, e))
 	path := fmt.Sprintf("/api/v1/scans/%d/notifications", s.ID)
-	w := e.do(t, "PUT", path, `{"webhook_url": "https://hook:pass-word-1@hooks.example.com/x", "webhook_secret": "                "}`)
+	w := e.do(t, "PUT", path, `{"webhook_url": "https://hook:pass-word-1@hooks.example.test/x", "webhook_secret": "                "}`)
 	if w.Code != http.StatusBadRequest || !strings.HasPrefix(errorOf(t, w), "webhook_secret: ") {
 		t.Fatalf("secret of spaces: %d %s", w.Code, w.Body.String())
 	}
-	e.mustDo(t, "PUT", path, `{"webhook_url": "https://hook:pass-word-1@hooks.example.com/x", "webhook_secret": "0123456789abcdef"}`, http.StatusOK, nil)
+	e.mustDo(t, "PUT", path, `{"webhook_url": "https://hook:pass-word-1@hooks.example.test/x", "webhook_secret": "0123456789abcdef"}`, http.StatusOK, nil)
 	for _, role := range []string{"viewer", "operator", "admin"} {
 		w := e.doAs(t, e.userToken(t, accounts.Role(role)), "GET", path, "")
 		if w.Code != http.StatusOK || strings.Contains(w.Body.String(), "pass-word-1") || strings.Contains(w.Body.String(), "0123456789abcdef") ||
-			!strings.Contains(w.Body.String(), "https://hook:xxxxx@hooks.example.com/x") {
+			!strings.Contains(w.Body.String(), "https://hook:xxxxx@hooks.example.test/x") {
 			t.Errorf("as %s: %d %s", role, w.Code, w.Body.String())
 		}
 	}
 	// Writing back what was read keeps the password.
-	e.mustDo(t, "PUT", path, `{"webhook_url": "https://hook:xxxxx@hooks.example.com/x", "on_diff": false}`, http.StatusOK, nil)
+	e.mustDo(t, "PUT", path, `{"webhook_url": "https://hook:xxxxx@hooks.example.test/x", "on_diff": false}`, http.StatusOK, nil)
 	n, err := testStore.GetNotifications(context.Background(), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.WebhookURL != "https://hook:pass-word-1@hooks.example.com/x" || n.OnDiff {
+	if n.WebhookURL != "https://hook:pass-word-1@hooks.example.test/x" || n.OnDiff {
 		t.Errorf("stored %+v", n)
 	}
 }

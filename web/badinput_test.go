@@ -275,7 +275,7 @@ func newBadInputWorld(t *testing.T) *badInputWorld {
 			t.Fatal(err)
 		}
 		secret := accounts.NewToken()
-		if _, err := testStore.CreateToken(context.Background(), u.ID, "suite", secret[:8], accounts.HashSecret(secret)); err != nil {
+		if _, err := testStore.CreateToken(context.Background(), u.ID, "suite", secret[:8], accounts.HashSecret(secret), e.now.AddDate(1, 0, 0)); err != nil {
 			t.Fatal(err)
 		}
 		w.tokens[string(r)] = secret
@@ -293,7 +293,7 @@ func newBadInputWorld(t *testing.T) *badInputWorld {
 	e.mustDo(t, "POST", "/api/v1/agents", fmt.Sprintf(`{"name": %q}`, uniq("agent")), http.StatusCreated, &agent)
 	const webhookSecret, urlPassword = "fixture-webhook-secret-0123456789", "fixture-url-password"
 	e.mustDo(t, "PUT", fmt.Sprintf("/api/v1/scans/%d/notifications", sc.ID),
-		fmt.Sprintf(`{"webhook_url": "https://hook:%s@hooks.example.com/x", "webhook_secret": %q}`, urlPassword, webhookSecret), http.StatusOK, nil)
+		fmt.Sprintf(`{"webhook_url": "https://hook:%s@hooks.example.test/x", "webhook_secret": %q}`, urlPassword, webhookSecret), http.StatusOK, nil)
 	w.loginName, w.loginPassword = uniq("login"), "login password 0123"
 	hash, err = accounts.HashPassword(w.loginPassword)
 	if err != nil {

@@ -49,6 +49,8 @@ type Config struct {
 	S3Bucket    string
 	S3Region    string
 	S3TLS       bool
+	// S3AgentEndpoint is S3 as agents reach it ("" = S3Endpoint).
+	S3AgentEndpoint string
 
 	Listen       string
 	PublicURL    string
@@ -90,6 +92,10 @@ type Config struct {
 	AdminUser     string
 	AdminPassword string
 	SecureCookies bool
+	// TrustedProxies may name the client in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// WebhookAllow are internal networks webhooks may reach.
+	WebhookAllow []netip.Prefix
 
 	LogLevel  string
 	LogFormat string
@@ -135,7 +141,8 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
-// cmdsRemote are the commands that talk to Temporal and S3.
+// cmdsRemote are the commands that talk to Temporal. Only the server talks
+// to S3 with credentials; agents get presigned URLs.
 const cmdsRemote = "server agent"
 
 var settings = []setting{
@@ -170,13 +177,13 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.TemporalTLSServer })},
 	{flag: "temporal-api-key", env: "SCANTRON_TEMPORAL_API_KEY", usage: "API key for Temporal Cloud; implies TLS", commands: cmdsRemote,
 		bind: str(func(c *Config) *string { return &c.TemporalAPIKey })},
-	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: cmdsRemote, required: true,
+	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: "server", required: true,
 		bind: hostPort(func(c *Config) *string { return &c.S3Endpoint })},
-	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: cmdsRemote, required: true,
+	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: "server", required: true,
 		bind: str(func(c *Config) *string { return &c.S3AccessKey })},
-	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: cmdsRemote, required: true,
+	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: "server", required: true,
 		bind: str(func(c *Config) *string { return &c.S3SecretKey })},
-	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: cmdsRemote,
+	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: "server",
 		bind: func(c *Config, v string) error {
 			if !bucketName.MatchString(v) {
 				return errors.New("want 3-63 lower-case letters, digits, dots or hyphens")
@@ -184,10 +191,12 @@ var settings = []setting{
 			c.S3Bucket = v
 			return nil
 		}},
-	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: cmdsRemote,
+	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: "server",
 		bind: str(func(c *Config) *string { return &c.S3Region })},
-	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: cmdsRemote,
+	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: "server",
 		bind: boolean(func(c *Config) *bool { return &c.S3TLS })},
+	{flag: "s3-agent-endpoint", env: "SCANTRON_S3_AGENT_ENDPOINT", usage: "S3 endpoint host:port as agents reach it, for the presigned URLs each dispatched shard carries (default: --s3-endpoint)", commands: "server",
+		bind: hostPort(func(c *Config) *string { return &c.S3AgentEndpoint })},
 	{flag: "listen", env: "SCANTRON_LISTEN", def: "127.0.0.1:8080", usage: "address for the web UI and API", commands: "server dev",
 		bind: hostPort(func(c *Config) *string { return &c.Listen })},
 	{flag: "max-addresses", env: "SCANTRON_MAX_ADDRESSES", def: "65536", usage: "largest number of addresses one scan may cover", commands: "server",
@@ -359,6 +368,18 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.AdminPassword })},
 	{flag: "secure-cookies", env: "SCANTRON_SECURE_COOKIES", def: "false", usage: "mark session cookies Secure although requests arrive over plain HTTP (behind a TLS proxy)", commands: "server",
 		bind: boolean(func(c *Config) *bool { return &c.SecureCookies })},
+	{flag: "trusted-proxies", env: "SCANTRON_TRUSTED_PROXIES", usage: "comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For names the client (for the login limiter and logs); empty: the client is always the connection's peer", commands: "server",
+		bind: func(c *Config, v string) error {
+			nets, err := parseNetworks(v)
+			c.TrustedProxies = nets
+			return err
+		}},
+	{flag: "webhook-allow-networks", env: "SCANTRON_WEBHOOK_ALLOW_NETWORKS", usage: "comma-separated addresses or CIDR networks that webhooks may reach although they are loopback, private, link-local or otherwise internal; empty: public addresses only", commands: "server",
+		bind: func(c *Config, v string) error {
+			nets, err := parseNetworks(v)
+			c.WebhookAllow = nets
+			return err
+		}},
 	{flag: "log-level", env: "SCANTRON_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", commands: "server agent migrate dev user",
 		bind: func(c *Config, v string) error {
 			var l slog.Level
@@ -644,4 +665,26 @@ func (c Config) temporalTLS() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// parseNetworks reads a comma-separated list of addresses (taken as
+// single-address networks) and CIDR networks.
+func parseNetworks(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil && a.Zone() == "" {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("want addresses or CIDR networks such as 10.0.0.0/8, got %q", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

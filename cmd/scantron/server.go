@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
@@ -37,7 +38,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return fmt.Errorf("first admin: %w", err)
 	}
 
-	objs, err := openObjects(ctx, cfg, log, true)
+	objs, err := openObjects(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -47,6 +48,15 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	defer tc.Close()
 
+	// Agents may reach S3 under another name than the server does; the
+	// URLs presigned for them name their endpoint.
+	agentObjs := objs
+	if cfg.S3AgentEndpoint != "" && cfg.S3AgentEndpoint != cfg.S3Endpoint {
+		if agentObjs, err = objects.New(objects.Config{Endpoint: cfg.S3AgentEndpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+			Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3TLS}); err != nil {
+			return fmt.Errorf("object storage as agents reach it (--s3-agent-endpoint): %w", err)
+		}
+	}
 	signer, err := signing.NewSigner(cfg.SigningKey)
 	if err != nil {
 		return err
@@ -55,6 +65,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log.Info("signing scan specs", "public_key", signing.EncodePublicKey(signer.PublicKey()))
 	results := &activities.Results{
 		Signer:       signer,
+		AgentObjects: agentObjs,
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,
@@ -70,6 +81,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	notifier := &activities.Notifier{
 		Store:     store,
 		PublicURL: cfg.PublicURL,
+		Webhooks:  scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		SMTP: activities.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	}
@@ -84,6 +96,9 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
+		TrustedProxies:    cfg.TrustedProxies,
+		MaxAddresses:      cfg.MaxAddresses,
+		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {
@@ -94,11 +109,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
 	}
-	httpServer := &http.Server{
-		Handler:           handler.Routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	httpServer := handler.HTTPServer()
 	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
@@ -168,18 +179,14 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*postgres.Sto
 	return store, nil
 }
 
-// openObjects connects to object storage; the server also makes sure the
-// bucket exists, retrying while S3 comes up alongside it.
-func openObjects(ctx context.Context, cfg Config, log *slog.Logger, ensureBucket bool) (*objects.Store, error) {
+// openObjects connects to object storage and makes sure the bucket exists, retrying while S3 comes up alongside it.
+func openObjects(ctx context.Context, cfg Config, log *slog.Logger) (*objects.Store, error) {
 	objs, err := objects.New(objects.Config{
 		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3TLS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("object storage: %w", err)
-	}
-	if !ensureBucket {
-		return objs, nil
 	}
 	deadline := time.Now().Add(cfg.TemporalWait)
 	for {
