@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/storage/postgres"
 )
 
@@ -190,9 +191,15 @@ const maxQueryValue = 1000
 // PostgreSQL would refuse with an error: text that is not UTF-8, control
 // characters (NUL among them; form fields may hold tabs and line breaks,
 // as a textarea sends them) and very long query values. The API answers
-// JSON, the UI an error page.
-func (s *Server) checkParams() gin.HandlerFunc {
+// JSON, the UI an error page. The UI's public pages (the login form) are
+// left alone: they read only what they sanitise themselves, such as the
+// page to return to, where a hostile link gets the home page, not an error.
+func (s *Server) checkParams(role accounts.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if role == public && !isAPI(c) {
+			c.Next()
+			return
+		}
 		refuse := func(err error) {
 			if isAPI(c) {
 				c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})

@@ -214,7 +214,7 @@ func (rg routeGroup) handle(method, path string, role accounts.Role, h gin.Handl
 	rg.s.roles[method+" "+full] = role
 	// Parameters are checked once the caller may use the route, so that
 	// who may not learns nothing but 401 or 403.
-	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), rg.s.checkParams(), h)
+	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), rg.s.checkParams(role), h)
 }
 
 func (rg routeGroup) GET(path string, role accounts.Role, h gin.HandlerFunc) {
