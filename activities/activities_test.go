@@ -698,7 +698,7 @@ func TestRunScanCancelKillsScanner(t *testing.T) {
 		_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
 		errc <- err
 	}()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !nmapRunning(marker) {
 		if time.Now().After(deadline) {
 			t.Fatal("nmap never started")

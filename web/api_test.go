@@ -160,6 +160,7 @@ func TestSecurityHeaders(t *testing.T) {
 		csp                      string
 	}{
 		{"health", "GET", "/healthz", "", http.StatusOK, apiCSP},
+		{"readiness", "GET", "/readyz", "", http.StatusOK, apiCSP},
 		{"API list", "GET", "/api/v1/sites", "", http.StatusOK, apiCSP},
 		{"API error", "POST", "/api/v1/sites", `{"name": ""}`, http.StatusBadRequest, apiCSP},
 		{"not found", "GET", "/api/v1/nothing", "", http.StatusNotFound, apiCSP},

@@ -54,7 +54,8 @@ func (s *Server) engine() *gin.Engine {
 		admin    = accounts.Admin
 	)
 	root := s.routes(&r.RouterGroup)
-	root.GET("/healthz", public, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	root.GET("/healthz", public, s.healthz)
+	root.GET("/readyz", public, s.readyz)
 
 	v1 := s.routes(r.Group("/api/v1"))
 	{
@@ -93,6 +94,10 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents", viewer, api.handle(s.agents.list))
 		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
+		v1.POST("/join-tokens", admin, api.handle(s.enroll.createJoinToken))
+		v1.GET("/join-tokens", admin, api.handle(s.enroll.listJoinTokens))
+		v1.DELETE("/join-tokens/:id", admin, api.handle(s.enroll.deleteJoinToken))
+		v1.POST("/enroll", public, api.handle(s.enroll.enroll))
 
 		v1.POST("/pools", admin, api.handle(s.pools.create))
 		v1.GET("/pools", viewer, api.handle(s.pools.list))
@@ -166,6 +171,8 @@ func (s *Server) engine() *gin.Engine {
 	root.GET("/agents", viewer, ui.handle(ui.agentsPage))
 	root.POST("/agents", admin, ui.handle(ui.agentCreate))
 	root.POST("/agents/:id/delete", admin, ui.handle(ui.agentDelete))
+	root.POST("/agents/join-tokens", admin, ui.handle(ui.joinTokenCreate))
+	root.POST("/agents/join-tokens/:id/delete", admin, ui.handle(ui.joinTokenDelete))
 	root.GET("/pools", viewer, ui.handle(ui.poolsPage))
 	root.POST("/pools", admin, ui.handle(ui.poolCreate))
 	root.POST("/pools/:id/delete", admin, ui.handle(ui.poolDelete))
@@ -256,7 +263,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 				c.Abort()
 				return
 			}
-			if isAPI(c) || c.Request.URL.Path == "/healthz" {
+			if isAPI(c) || isProbe(c) {
 				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal server error"})
 				return
 			}
@@ -274,10 +281,12 @@ func (s *Server) logRequests() gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		switch {
+		case isProbe(c):
+			// Probes come every few seconds, and a 503 from /readyz while
+			// the server starts is expected.
+			level = slog.LevelDebug
 		case status >= 500:
 			level = slog.LevelError
-		case c.Request.URL.Path == "/healthz":
-			level = slog.LevelDebug
 		}
 		s.log.LogAttrs(c.Request.Context(), level, "http request",
 			slog.String("method", c.Request.Method),

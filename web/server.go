@@ -46,6 +46,9 @@ type Config struct {
 	WebhookLookup scan.Lookup
 	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
+	// Enrollment is what agents enrolling with a join token are told;
+	// without a ServerPublicKey, POST /api/v1/enroll answers 503.
+	Enrollment Enrollment
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -66,6 +69,7 @@ type Store interface {
 	DiffStore
 	NotificationStore
 	AccountStore
+	JoinTokenStore
 	UIStore
 }
 
@@ -79,6 +83,9 @@ type Deps struct {
 	Schedules Schedules
 	// Now is the clock used to name manually started runs; default time.Now.
 	Now func() time.Time
+	// Ready are the conditions /readyz checks, in order; none means the
+	// server is ready as soon as it serves.
+	Ready []ReadyCheck
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -92,6 +99,8 @@ type Server struct {
 	auth           *authn
 	// roles holds the least role of every route, by "METHOD /path".
 	roles map[string]accounts.Role
+	// ready are the checks of /readyz.
+	ready []ReadyCheck
 
 	accounts *accountHandlers
 
@@ -100,6 +109,7 @@ type Server struct {
 	profiles   *profileHandlers
 	agents     *agentHandlers
 	pools      *poolHandlers
+	enroll     *enrollHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
 	ui         *uiHandlers
@@ -122,6 +132,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, errors.New("web: Schedules is required when Temporal has no ScheduleClient")
 		}
 		deps.Schedules = sch
+	}
+	for _, rc := range deps.Ready {
+		if rc.Name == "" || rc.NotReady == "" || rc.Check == nil {
+			return nil, errors.New("web: every ReadyCheck needs a Name, a NotReady reason and a Check")
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -170,12 +185,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		files:          static,
 		auth:           auth,
 		roles:          map[string]accounts.Role{},
+		ready:          deps.Ready,
 		accounts:       &accountHandlers{authn: auth},
 		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses},
 		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
 		profiles:       &profileHandlers{base: b, store: deps.Store},
 		agents:         agents,
 		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
+		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
+			https: cfg.SecureCookies},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,

@@ -28,16 +28,18 @@ type poolHarness struct {
 	env   *testsuite.TestWorkflowEnvironment
 	specs []scan.Spec
 
+	parallel    int // the pool's capacity
 	mu          sync.Mutex
 	inFlight    int
 	maxInFlight int
+	started     int // RunScan attempts begun
 	attempts    map[int64]int
 	queues      []string
 	finishes    []activities.FinishRunInput
 }
 
 func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
-	h := &poolHarness{attempts: map[int64]int{}}
+	h := &poolHarness{attempts: map[int64]int{}, parallel: min(n, parallel)}
 	h.env = h.NewTestWorkflowEnvironment()
 	var r *activities.Results
 	var a *activities.Agent
@@ -90,7 +92,15 @@ func (h *poolHarness) scanner(fail func(shard int64, attempt int) error) {
 			h.maxInFlight = max(h.maxInFlight, h.inFlight)
 			h.attempts[in.Spec.ShardID]++
 			attempt := h.attempts[in.Spec.ShardID]
+			h.started++
+			firstWave := h.started <= h.parallel
 			h.mu.Unlock()
+			if firstWave {
+				// The first shards are dispatched together: hold each until
+				// all of them are in flight, however the goroutines happen
+				// to be scheduled, so that the capacity is seen in use.
+				h.waitInFlight(h.parallel)
+			}
 			time.Sleep(30 * time.Millisecond) // let the other shards in flight show
 			h.mu.Lock()
 			h.inFlight--
@@ -110,6 +120,20 @@ func (h *poolHarness) scanner(fail func(shard int64, attempt int) error) {
 			}
 			return activities.ParseResultsResult{Hosts: 1}, nil
 		})
+}
+
+// waitInFlight waits until n shards are in flight at once, or a while.
+func (h *poolHarness) waitInFlight(n int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		h.mu.Lock()
+		reached := h.inFlight >= n
+		h.mu.Unlock()
+		if reached {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (h *poolHarness) run(t *testing.T) (ScanResult, error) {

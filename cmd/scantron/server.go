@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -91,7 +92,16 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if cfg.ExportS3Prefix != "" {
 		results.ExportTargets = append(results.ExportTargets, activities.PrefixTarget{Objects: objs, Prefix: cfg.ExportS3Prefix})
 	}
+	enrollment, err := cfg.enrollment(signer.PublicKey())
+	if err != nil {
+		return err
+	}
+	// Scans' schedules are created or repaired from PostgreSQL at start and
+	// every minute after.
+	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
+		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
 	handler, err := web.New(web.Config{
+		Enrollment:        enrollment,
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
@@ -100,7 +110,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxAddresses:      cfg.MaxAddresses,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules)})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
@@ -110,7 +120,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
 	}
 	httpServer := handler.HTTPServer()
-	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
+	log.Info("scantron server listening", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -119,10 +129,6 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return reconciler.Run(gctx) })
 	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
 	g.Go(func() error { return retention.Run(gctx) })
-	// Scans' schedules are created or repaired from PostgreSQL at start and
-	// every minute after.
-	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
-		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
 	g.Go(func() error { return schedules.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -139,6 +145,53 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	err = g.Wait()
 	log.Info("scantron server stopped")
 	return err
+}
+
+// enrollment is what the server tells agents that enroll: its public key
+// and how to reach Temporal, with the same TLS settings as the server's
+// own (the CA's certificates themselves, not the server's file name).
+func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
+	e := web.Enrollment{
+		ServerPublicKey:       signing.EncodePublicKey(pub),
+		TemporalAddress:       c.AgentTemporalAddress,
+		TemporalNamespace:     c.TemporalNamespace,
+		TemporalTLSServerName: c.TemporalTLSServer,
+	}
+	if e.TemporalAddress == "" {
+		e.TemporalAddress = c.TemporalAddress
+	}
+	tlsCfg, err := c.temporalTLS()
+	if err != nil {
+		return web.Enrollment{}, err
+	}
+	e.TemporalTLS = tlsCfg != nil
+	if c.TemporalTLSCA != "" {
+		pem, _, err := readCAFile(c.TemporalTLSCA)
+		if err != nil {
+			return web.Enrollment{}, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %w", err)
+		}
+		e.TemporalTLSCA = pem
+	}
+	return e, nil
+}
+
+// readyChecks are what the server's /readyz waits for: the database (its
+// schema was migrated before the server listens) and Temporal answer, and
+// the schedules have been brought in step with PostgreSQL since start, so
+// that a restarted server that says it is ready runs every scan's schedule.
+func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.ScheduleReconciler) []web.ReadyCheck {
+	return []web.ReadyCheck{
+		{Name: "database", NotReady: "the database does not answer", Check: func(ctx context.Context) error {
+			return store.Pool().Ping(ctx)
+		}},
+		{Name: "temporal", NotReady: "Temporal does not answer", Check: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+		{Name: "schedules", NotReady: "the schedules have not been reconciled since start", Check: func(context.Context) error {
+			return schedules.Synced()
+		}},
+	}
 }
 
 // dialTemporal connects to Temporal as name@host, with the TLS settings.
