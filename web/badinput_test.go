@@ -252,7 +252,7 @@ const missingID = 987654321
 
 func newBadInputWorld(t *testing.T) *badInputWorld {
 	t.Helper()
-	e := newEnv(t)
+	e := enrollEnv(t) // a server with every feature configured
 	// Each request comes from its own loopback address, so that the login
 	// limiter (which counts per address) does not answer 429 before the
 	// suite's logins are validated.
