@@ -162,7 +162,7 @@ var hostileProfiles = []struct {
 	{Nmap, "--script targets-asn", "targets-asn"},
 	{Nmap, "--script '(a) or (b) and not (broadcast or external)'", "broadcast"},
 	{Nmap, "--script dns-brute --script-args newtargets", "newtargets"},
-	{Nmap, "--script-args targets-xml.iX=scan", "targets-xml.ix"},
+	{Nmap, "--script-args targets-xml.iX=scan", "targets-xml.iX"},
 	{Nmap, "--excludefile /etc/hosts", "--excludefile"},
 	{Nmap, "--stylesheet http://x/y.xsl", "--stylesheet"},
 	{Nmap, "--webxml", "--webxml"},
