@@ -642,6 +642,7 @@ func checkScripts(v string) string {
 		return "is a path or file name; name scripts or categories (default, safe, http-title, \"default and safe\")"
 	}
 	for _, r := range v {
+		// "+" is let through here to be refused by name in selectScripts.
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_*,() +", r)
 		if !ok {
 			return fmt.Sprintf("holds %q; name scripts or categories", r)
@@ -667,6 +668,11 @@ func checkScripts(v string) string {
 		w := strings.ToLower(f)
 		if w == "broadcast" || w == "external" || strings.HasPrefix(w, "broadcast-") || strings.HasPrefix(w, "targets-") {
 			return fmt.Sprintf("names %q, whose scripts send traffic outside the scan's targets or add targets", f)
+		}
+	}
+	for _, part := range strings.Split(v, ",") {
+		if _, why := selectScripts(part); why != "" {
+			return why
 		}
 	}
 	return ""
