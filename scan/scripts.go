@@ -216,6 +216,11 @@ func selectScripts(rule string) ([]NmapScript, string) {
 		if lw == "false" {
 			return nil, fmt.Sprintf("has %q; name scripts or categories", w)
 		}
+		for _, s := range nmapScripts {
+			if s.Name == w && isOutside(s) {
+				return nil, fmt.Sprintf("names %q, whose categories (%s) reach outside the scan's targets", w, strings.Join(s.Categories, ", "))
+			}
+		}
 		// A word that is no category and matches no script is what nmap
 		// would try to load as a file.
 		known := slices.Contains(scriptCategories(), lw)
