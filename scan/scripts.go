@@ -266,10 +266,15 @@ func scriptCategories() []string {
 }
 
 // Scripts returns the scripts the set runs, and which are intrusive:
-// those --script selects (under scriptGuard), the "default" category for
-// -sC and -A, and the "version" category for -sV, as nmap adds them.
-// -sC and -A are counted even beside --script, where nmap would run only
-// --script's: the set is checked for the most it could run.
+// those --script selects (under scriptGuard) and the "default" category
+// for -sC and -A, as nmap adds it. -sC and -A are counted even beside
+// --script, where nmap would run only --script's: the set is checked for
+// the most it could run.
+//
+// -sV's "version" category is not counted: service detection is what
+// nearly every profile does, and of the version scripts only wdb-version
+// is also listed as vuln, for reporting what it reads from a VxWorks debug
+// agent's version reply. README says so.
 func (s OptionSet) Scripts() ScriptSelection {
 	if s.scanner != Nmap {
 		return ScriptSelection{}
@@ -287,14 +292,10 @@ func (s OptionSet) Scripts() ScriptSelection {
 				list, _ := selectScripts(rule)
 				add(list)
 			}
-		case "-sC", "-A", "-sV":
-			cat := "default"
-			if it.Name == "-sV" {
-				cat = "version"
-			}
-			// nmap adds these rules without scriptGuard.
+		case "-sC", "-A":
+			// nmap adds this rule without scriptGuard.
 			for _, sc := range nmapScripts {
-				if slices.Contains(sc.Categories, cat) {
+				if slices.Contains(sc.Categories, "default") {
 					chosen[sc.Name] = true
 				}
 			}

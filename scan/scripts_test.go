@@ -59,7 +59,7 @@ func TestScriptSelection(t *testing.T) {
 		{"--script exploit", nil, nil, []string{"http-shellshock"}},
 		{"-sC", []string{"http-title", "http-git"}, nil, []string{"http-git", "http-open-proxy"}},
 		{"-A", []string{"http-title"}, nil, []string{"http-open-proxy"}},
-		{"-sV", []string{"wdb-version"}, nil, []string{"wdb-version"}},
+		{"-sV", nil, []string{"wdb-version"}, nil},
 		{"-sT -p 80", nil, []string{"banner"}, nil},
 	}
 	for _, tt := range tests {

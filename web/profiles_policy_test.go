@@ -38,7 +38,6 @@ var intrusiveProfiles = []struct{ options, script string }{
 	{"--script '(ssh-brute)'", "ssh-brute"},
 	{"-sC", "http-git"},
 	{"-A", "http-open-proxy"},
-	{"-sV", "wdb-version"},
 	{"-sT -sC --script banner", "http-git"},
 }
 
@@ -160,7 +159,7 @@ func TestProfilePolicyOperatorAndAdmin(t *testing.T) {
 	}
 	// Profiles an operator may save; the intrusive flag stays an admin's.
 	for _, options := range []string{"-sT -p 80", "--script banner", "--script 'safe and not intrusive and not vuln and not malware'",
-		"--script http-title --script-args http.useragent=x", "-sn -PS22", "--script ssh-hostkey,ssh2-enum-algos"} {
+		"--script http-title --script-args http.useragent=x", "-sn -PS22", "--script ssh-hostkey,ssh2-enum-algos", "-sV --version-light"} {
 		total++
 		t.Run("ordinary "+options, func(t *testing.T) {
 			if code, msg := post(operator, options, false); code != http.StatusCreated {
