@@ -67,7 +67,11 @@ type Results struct {
 	Store        RunStore
 	Objects      Blobs
 	MaxAddresses uint64
-	Timeouts     Timeouts
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none),
+	// applied with the site's max_rate to every spec: nmap's --max-rate,
+	// masscan's rate.
+	MaxRate  float64
+	Timeouts Timeouts
 	// ShardSize is the most addresses one shard covers when the scan does
 	// not say (0 = scan.DefaultShardSize).
 	ShardSize uint64
@@ -217,18 +221,24 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
 	}
-	opts, err := scan.ParseOptions(plan.Profile.Scanner, plan.Profile.Options)
+	set, err := scan.ParseOptionSet(plan.Profile.Scanner, plan.Profile.Options)
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
+	// The site's max_rate and the server's ceiling cap nmap too: its
+	// --max-rate is lowered or added, and --min-rate lowered with it. The
+	// ceiling is applied again here because it may have been lowered
+	// since the profile and the site were saved.
+	limit := masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)
+	opts := set.CapRate(limit).Args()
 	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
 	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes.
+		// The profile's rate and the caps: the lower one goes.
 		var rate float64
 		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
 			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 		}
-		spec.Rate = masscan.CapRate(rate, float64(plan.Site.MaxRate))
+		spec.Rate = masscan.CapRate(rate, limit)
 	}
 	return spec, resolved, nil
 }

@@ -24,7 +24,8 @@ type ProfileStore interface {
 
 type profileHandlers struct {
 	base
-	store ProfileStore
+	store   ProfileStore
+	maxRate float64 // the server's ceiling, packets/s (0 = none)
 }
 
 type profileRequest struct {
@@ -41,7 +42,7 @@ const maxOptionsLen = 4000
 // one whose options run intrusive scripts, or set its intrusive flag, and
 // such options need the flag (so that nobody runs an intrusive profile
 // unawares).
-func (r profileRequest) profile(role accounts.Role) (scan.Profile, error) {
+func (r profileRequest) profile(role accounts.Role, ceiling float64) (scan.Profile, error) {
 	name, err := cleanName("name", r.Name)
 	if err != nil {
 		return scan.Profile{}, err
@@ -70,6 +71,9 @@ func (r profileRequest) profile(role accounts.Role) (scan.Profile, error) {
 	if err != nil {
 		return scan.Profile{}, badRequest("options: %v", err)
 	}
+	if err := set.CheckRateCeiling(ceiling); err != nil {
+		return scan.Profile{}, badRequest("options: %v (--max-rate)", err)
+	}
 	admin := role.Allows(accounts.Admin)
 	intrusive := set.Scripts().Intrusive
 	switch {
@@ -88,7 +92,7 @@ func (h *profileHandlers) create(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := req.profile(roleOf(c))
+	p, err := req.profile(roleOf(c), h.maxRate)
 	if err != nil {
 		return err
 	}
@@ -113,7 +117,7 @@ func (h *profileHandlers) update(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := req.profile(roleOf(c))
+	p, err := req.profile(roleOf(c), h.maxRate)
 	if err != nil {
 		return err
 	}

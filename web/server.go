@@ -26,6 +26,9 @@ type Config struct {
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
 	SecureCookies bool
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none):
+	// profiles and sites that ask for more are refused when saved.
+	MaxRate float64
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -136,9 +139,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		auth:       auth,
 		roles:      map[string]accounts.Role{},
 		accounts:   &accountHandlers{authn: auth},
-		sites:      &siteHandlers{base: b, store: deps.Store},
+		sites:      &siteHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
 		exclusions: &exclusionHandlers{base: b, store: deps.Store},
-		profiles:   &profileHandlers{base: b, store: deps.Store},
+		profiles:   &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
 		agents:     agents,
 		pools:      &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,

@@ -58,6 +58,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,
+		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
 		Capacity:     workers.QueueCapacity(tc),
 		Timeouts: activities.Timeouts{
@@ -84,6 +85,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
+		MaxRate:           cfg.MaxRate,
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {
