@@ -603,6 +603,32 @@ func TestRunScanUsesAgentInterface(t *testing.T) {
 	}
 }
 
+// The agent's own --agent-max-rate reaches the real nmap's command line
+// (nmap records it in its XML) whatever the spec asks.
+func TestRunScanAppliesAgentMaxRate(t *testing.T) {
+	f := newFixture(t, "")
+	f.agent.MaxRate = 750
+	t.Cleanup(func() { f.agent.MaxRate = 0 })
+	env := newEnv(f)
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-maxrate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Specs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := objs.Get(context.Background(), scanned.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	xml, _ := io.ReadAll(body)
+	if !bytes.Contains(xml, []byte("max-rate 750 ")) {
+		t.Errorf("nmap ran without the agent's --max-rate: %.400s", xml)
+	}
+}
+
 // TestRunScanCancelKillsScanner cancels a slow scan and checks that no nmap
 // process of it is left.
 func TestRunScanCancelKillsScanner(t *testing.T) {

@@ -211,3 +211,38 @@ func TestIntrusiveProfileEditAndMark(t *testing.T) {
 		t.Errorf("operator form: %d", w.Code)
 	}
 }
+
+// The server's --max-rate is a ceiling for what profiles and sites ask,
+// checked when they are saved; the error names the option or field.
+func TestRateCeilingOnSave(t *testing.T) {
+	e := newEnv(t)
+	e.srv.profiles.maxRate, e.srv.sites.maxRate = 1000, 1000
+	for _, tt := range []struct {
+		scanner, options string
+		code             int
+		names            string
+	}{
+		{"nmap", "-sT --min-rate 100000000", 400, "option --min-rate: 100000000 packets/s is above the server's ceiling of 1000"},
+		{"nmap", "-sT --max-rate 1001", 400, "option --max-rate"},
+		{"nmap", "-sT --min-rate 500 --max-rate 1000", 201, ""},
+		{"masscan", "-p80 --rate 100000000", 400, "option --rate"},
+		{"masscan", "-p80 --max-rate=5000", 400, "option --max-rate"},
+		{"masscan", "-p80 --rate 1000", 201, ""},
+		{"nmap", "-sT --max-parallelism 100000", 400, "option --max-parallelism"},
+		{"nmap", "-sT --scan-delay 1h", 400, "option --scan-delay"},
+		{"nmap", "-T9", 400, "option -T"},
+	} {
+		body, _ := json.Marshal(map[string]any{"name": uniq("rate"), "scanner": tt.scanner, "options": tt.options})
+		w := e.do(t, "POST", "/api/v1/profiles", string(body))
+		if w.Code != tt.code || (tt.names != "" && !strings.Contains(errorOf(t, w), tt.names)) {
+			t.Errorf("%s %q: %d %s, want %d naming %q", tt.scanner, tt.options, w.Code, w.Body, tt.code, tt.names)
+		}
+	}
+	for rate, code := range map[int]int{1000: 201, 1001: 400, 100000000: 400} {
+		body := fmt.Sprintf(`{"name": %q, "targets": ["198.18.0.1"], "max_rate": %d}`, uniq("site"), rate)
+		w := e.do(t, "POST", "/api/v1/sites", body)
+		if w.Code != code || (code == 400 && !strings.Contains(errorOf(t, w), "max_rate: ")) {
+			t.Errorf("site max_rate %d: %d %s, want %d", rate, w.Code, w.Body, code)
+		}
+	}
+}

@@ -59,3 +59,20 @@ func CapRate(limits ...float64) float64 {
 func WithAdapter(name, ip, routerMAC string) Option {
 	return func(b *builder) { b.adapter, b.adapterIP, b.routerMAC = name, ip, routerMAC }
 }
+
+// DefaultRate is masscan's own rate when it is given no --rate.
+const DefaultRate = 100
+
+// AgentRate is the rate an agent whose own cap is agentMax (0 = none)
+// passes to masscan for a spec's rate (0 = masscan's default): the spec's,
+// lowered to the cap. A spec without a rate keeps masscan's default unless
+// the cap is lower, so that a cap never raises the rate.
+func AgentRate(specRate, agentMax float64) float64 {
+	if agentMax <= 0 {
+		return specRate
+	}
+	if specRate <= 0 {
+		specRate = DefaultRate
+	}
+	return CapRate(specRate, agentMax)
+}
