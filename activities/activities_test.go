@@ -449,6 +449,9 @@ func TestStartRunRefusesWhatCannotRun(t *testing.T) {
 	}{
 		{"refused option", "-n -iL /etc/shadow", "-iL"},
 		{"unbalanced quote", "-n --script-args 'x", "quote"},
+		// Stored without the flag (before it existed, or around the API).
+		{"intrusive profile not marked", "-n --script ssh-brute", "ssh-brute"},
+		{"hidden file key", `-n --script-args 'a="}",userdb=/etc/shadow'`, "userdb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -225,6 +225,12 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
+	// Saving checks this too; a profile stored before the flag existed,
+	// or written around the API, is stopped here.
+	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !plan.Profile.Intrusive {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
+			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
+	}
 	// The site's max_rate and the server's ceiling cap nmap too: its
 	// --max-rate is lowered or added, and --min-rate lowered with it. The
 	// ceiling is applied again here because it may have been lowered
