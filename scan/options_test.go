@@ -152,6 +152,10 @@ var hostileProfiles = []struct {
 	{Nmap, "--script-args brute.credfile=x", "--script-args"},
 	{Nmap, "--script-args http.host=../../etc", "--script-args"},
 	{Nmap, "--script-updatedb", "--script-updatedb"},
+	// The differential test's own script is out of reach.
+	{Nmap, "--script printargs", "printargs"},
+	{Nmap, "--script testdata/printargs.nse", "--script"},
+	{Nmap, "--script scan/testdata/printargs", "--script"},
 	// Scripts that reach beyond the targets.
 	{Nmap, "--script broadcast", "broadcast"},
 	{Nmap, "--script '(default'", "unbalanced"},
