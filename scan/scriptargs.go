@@ -259,6 +259,14 @@ func (t *ScriptArgs) walk(path []string, fn func([]string, string, ScriptArg) er
 // drda-brute.dbname), which an operator can live without.
 var fileArgWords = []string{"file", "path", "dir", "db", "list", "save", "root", "dest", "key", "known", "csr", "cert", "fingerprint"}
 
+// fileArgNames are file-taking arguments whose names say nothing of it,
+// found in the scripts' @args documentation: oraclesids (oracle-sid-brute
+// reads it), http-sql-injection.errorstrings and http-userdir-enum.users
+// (files read), hostmap.prefix and hostmap-bfk.prefix (files written,
+// named <prefix><target>), and smb-psexec's config (a Lua file it loads
+// and runs). They are matched as the last dotted part, like the words.
+var fileArgNames = []string{"oraclesids", "errorstrings", "users", "prefix", "config"}
+
 // checkScriptArgs parses a --script-args value as nmap does and checks every
 // key and value at every depth. The reason it returns names the key.
 func checkScriptArgs(v string) string {
@@ -310,7 +318,7 @@ func scriptArgKeyReason(key string) string {
 	}
 	// "out", "outfile", "output": files a script writes. Not a substring
 	// rule, which would catch every "timeout".
-	if strings.HasPrefix(last, "out") || last == "ix" {
+	if strings.HasPrefix(last, "out") || last == "ix" || slices.Contains(fileArgNames, last) {
 		return "which makes a script read or write a file on the agent"
 	}
 	return ""

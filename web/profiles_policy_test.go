@@ -102,7 +102,9 @@ var fileArgs = []string{
 	"cics-enum.path", "sip-enum-users.userslist", "http-drupal-enum.themes_path", "http-drupal-enum.modules_path",
 	"clamav-exec.scandb", "http-vhosts.filelist", "http-wordpress-users.out", "http-virustotal.filename",
 	"ajp-request.filename", "http-fileupload-exploiter.uploadspaths", "http-stored-xss.uploadspaths",
-	"targets-xml.iX", "file", "filename", "outfile", "path",
+	"targets-xml.iX", "file", "filename", "outfile", "path", "oraclesids", "http-sql-injection.errorstrings",
+	"http-userdir-enum.users", "hostmap.prefix", "hostmap-bfk.prefix", "config", "smb-psexec.config",
+	"ssh-hostkey.known-hosts-path", "http-default-accounts.fingerprintfile", "creds.global.file",
 }
 
 func TestProfilePolicyOperatorAndAdmin(t *testing.T) {
