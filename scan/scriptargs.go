@@ -263,9 +263,10 @@ var fileArgWords = []string{"file", "path", "dir", "db", "list", "save", "root",
 // found in the scripts' @args documentation: oraclesids (oracle-sid-brute
 // reads it), http-sql-injection.errorstrings and http-userdir-enum.users
 // (files read), hostmap.prefix and hostmap-bfk.prefix (files written,
-// named <prefix><target>), and smb-psexec's config (a Lua file it loads
-// and runs). They are matched as the last dotted part, like the words.
-var fileArgNames = []string{"oraclesids", "errorstrings", "users", "prefix", "config"}
+// named <prefix><target>), smb-psexec's config (a Lua file it loads and
+// runs) and bittorrent-discovery.torrent (a .torrent file read). They are
+// matched as the last dotted part, like the words.
+var fileArgNames = []string{"oraclesids", "errorstrings", "users", "prefix", "config", "torrent"}
 
 // checkScriptArgs parses a --script-args value as nmap does and checks every
 // key and value at every depth. The reason it returns names the key.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,4 +266,61 @@ func renderScriptArgs(t *ScriptArgs) string {
 		out = append(out, q(k)+"="+val(v))
 	}
 	return strings.Join(out, ",")
+}
+
+// scriptArgsNotFiles are the arguments whose documentation in the installed
+// scripts mentions files or directories but which name none on the agent:
+// remote paths and URLs, spider depths, switches about remote files. Each
+// was read; a new nmap that documents another file-taking argument fails
+// TestFileArgsOfInstalledScriptsAreRefused until it is refused or listed.
+var scriptArgsNotFiles = []string{
+	"broadcast-listener.timeout", "broadcast-wpad-discover.getwpad", "http-max-cache-size", "http-domino-enum-passwords.count",
+	"http-enum.displayall", "http-enum.category", "http-fetch.withinhost", "webdavfolder", "basefolder",
+	"http-litespeed-sourcecode-download.uri", "http-ls.checksum", "http-put.url", "http-virustotal.upload",
+	"http-virustotal.checksum", "http-vuln-cve2014-3704.uri", "http-vuln-cve2014-8877.uri", "http-vuln-cve2017-1001000.uri",
+	"http-wordpress-brute.uri", "nfs-ls.time", "nfs-statfs.human", "smb-ls.checksum", "text", "nohide", "cleanup", "nocleanup",
+	"upnp-info.override", "ls.checksum", "ls.human", "randomseed",
+}
+
+// Every argument that the installed scripts' and libraries' @args
+// documentation says takes a file or directory is refused.
+func TestFileArgsOfInstalledScriptsAreRefused(t *testing.T) {
+	files, _ := filepath.Glob("/usr/share/nmap/scripts/*.nse")
+	libs, _ := filepath.Glob("/usr/share/nmap/nselib/*.lua")
+	if len(files) == 0 {
+		t.Skip("nmap's scripts are not installed")
+	}
+	start := regexp.MustCompile(`^--\s*@args\s+(\S+)\s*(.*)$`)
+	fileish := regexp.MustCompile(`(?i)\b(files?|filenames?|director(y|ies)|folders?)\b`)
+	spider := regexp.MustCompile(`(?i)^the maximum amount of directories|^the maximum depth to recurse`)
+	checked := 0
+	for _, f := range append(files, libs...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i, line := range lines {
+			m := start.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			key, doc := strings.TrimSuffix(m[1], "."), m[2]
+			for j := i + 1; j < len(lines) && strings.HasPrefix(lines[j], "--") && !strings.Contains(lines[j], "@"); j++ {
+				doc += " " + strings.TrimLeft(lines[j], "- ")
+			}
+			doc = strings.TrimSpace(doc)
+			if !fileish.MatchString(doc) || spider.MatchString(doc) || slices.Contains(scriptArgsNotFiles, key) {
+				continue
+			}
+			checked++
+			if why := scriptArgKeyReason(key); why == "" {
+				t.Errorf("%s: %s is accepted; its documentation says: %.120s", filepath.Base(f), key, doc)
+			}
+		}
+	}
+	t.Logf("%d documented file-taking arguments refused", checked)
+	if checked < 50 {
+		t.Errorf("only %d file-taking arguments found; has the documentation format changed?", checked)
+	}
 }
