@@ -606,7 +606,7 @@ func TestRunScanUsesAgentInterface(t *testing.T) {
 	}
 }
 
-// The agent's own --agent-max-rate reaches the real nmap's command line
+// The agent's own SCANTRON_AGENT_MAX_RATE reaches the real nmap's command line
 // (nmap records it in its XML) whatever the spec asks.
 func TestRunScanAppliesAgentMaxRate(t *testing.T) {
 	f := newFixture(t, "")

@@ -49,7 +49,7 @@ type agentView struct {
 	Version  string `json:"version,omitempty"`
 	Capacity int    `json:"capacity,omitempty"`
 	// MaxRate is the packets per second the live agent lets any scanner
-	// send (its --agent-max-rate; 0 when it sets none or is offline).
+	// send (its SCANTRON_AGENT_MAX_RATE; 0 when it sets none or is offline).
 	MaxRate float64 `json:"max_rate,omitempty"`
 	// RunningShards is how many shards the agent is scanning now, as
 	// Temporal reports the unfinished runs' scanner activities.

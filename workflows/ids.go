@@ -53,7 +53,7 @@ type AgentPoller struct {
 	Version  string `json:"version"`
 	Capacity int    `json:"capacity"`
 	// MaxRate is the packets per second the agent lets any scanner send
-	// (its --agent-max-rate; 0 = no cap of its own).
+	// (its SCANTRON_AGENT_MAX_RATE; 0 = no cap of its own).
 	MaxRate float64 `json:"max_rate,omitempty"`
 }
 

@@ -294,7 +294,7 @@ var settings = []setting{
 			c.AgentCapacity = n
 			return nil
 		}},
-	{flag: "agent-max-rate", env: "SCANTRON_AGENT_MAX_RATE", def: "0", usage: "packets/s this agent lets any scanner send: it adds or lowers nmap's --max-rate and masscan's --rate on every scan, and announces it to the server (0 = no cap of the agent's)", commands: "agent",
+	{flag: "max-rate", env: "SCANTRON_AGENT_MAX_RATE", def: "0", usage: "packets/s this agent lets any scanner send: it adds or lowers nmap's --max-rate and masscan's --rate on every scan, and announces it to the server (0 = no cap of the agent's)", commands: "agent",
 		bind: rate(func(c *Config) *float64 { return &c.AgentMaxRate })},
 	{flag: "server-public-key", env: "SCANTRON_SERVER_PUBLIC_KEY", usage: "the server's public key: its base64 (printed by scantron keygen) or a file holding it; specs it did not sign are refused", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
