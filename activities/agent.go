@@ -302,7 +302,7 @@ func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, m
 			return "", nil, err
 		}
 		spec.Options = opts
-		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(masscan.AgentRate(spec.Rate, a.MaxRate)),
+		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(masscan.LimitRate(spec.Rate, a.MaxRate)),
 			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC)}, mextra...)...)
 		return a.masscanBinary(), args, err
 	}

@@ -65,16 +65,25 @@ func TestStartRunShardsAPoolScan(t *testing.T) {
 func TestStartRunCapsMasscanRate(t *testing.T) {
 	f := newFixture(t, "")
 	ctx := context.Background()
+	defer func(r float64) { f.results.MaxRate = r }(f.results.MaxRate)
 	for _, tt := range []struct {
 		options string
 		siteMax int
+		ceiling float64
 		want    float64
 	}{
-		{"-p 80 --rate 5000", 300, 300},
-		{"-p 80 --rate=200", 300, 200},
-		{"-p 80", 300, 300},
-		{"-p 80 --rate 1000", 0, 1000},
+		{"-p 80 --rate 5000", 300, 0, 300},
+		{"-p 80 --rate=200", 300, 0, 200},
+		{"-p 80", 300, 0, 300},
+		{"-p 80 --rate 1000", 0, 0, 1000},
+		// The server's ceiling caps what the profile and the site allow,
+		// and never raises masscan's default of 100.
+		{"-p 80 --rate 5000", 0, 2000, 2000},
+		{"-p 80 --rate 5000", 3000, 2000, 2000},
+		{"-p 80", 0, 100000, 100},
+		{"-p 80", 0, 50, 50},
 	} {
+		f.results.MaxRate = tt.ceiling
 		site, err := f.store.CreateSite(ctx, scan.Site{Name: uniqueName("s"), Targets: []string{"198.18.6.1"}, MaxRate: tt.siteMax})
 		if err != nil {
 			t.Fatal(err)

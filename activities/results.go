@@ -235,16 +235,17 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	// --max-rate is lowered or added, and --min-rate lowered with it. The
 	// ceiling is applied again here because it may have been lowered
 	// since the profile and the site were saved.
-	limit := masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)
-	opts := set.CapRate(limit).Args()
+	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)).Args()
 	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
 	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the caps: the lower one goes.
+		// The profile's rate and the site's cap: the lower one goes;
+		// then the server's ceiling, which never raises masscan's
+		// default rate.
 		var rate float64
 		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
 			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 		}
-		spec.Rate = masscan.CapRate(rate, limit)
+		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), r.MaxRate)
 	}
 	return spec, resolved, nil
 }

@@ -63,16 +63,17 @@ func WithAdapter(name, ip, routerMAC string) Option {
 // DefaultRate is masscan's own rate when it is given no --rate.
 const DefaultRate = 100
 
-// AgentRate is the rate an agent whose own cap is agentMax (0 = none)
-// passes to masscan for a spec's rate (0 = masscan's default): the spec's,
-// lowered to the cap. A spec without a rate keeps masscan's default unless
-// the cap is lower, so that a cap never raises the rate.
-func AgentRate(specRate, agentMax float64) float64 {
-	if agentMax <= 0 {
-		return specRate
+// LimitRate is the rate to give masscan for rate (0 = masscan's default)
+// under a cap (0 = none): rate lowered to the cap. A rate of 0 stands for
+// masscan's default, lowered too if the cap is under it, so that a cap
+// never raises the rate. The server applies its ceiling with it, and an
+// agent its own cap.
+func LimitRate(rate, limit float64) float64 {
+	if limit <= 0 {
+		return rate
 	}
-	if specRate <= 0 {
-		specRate = DefaultRate
+	if rate <= 0 {
+		rate = DefaultRate
 	}
-	return CapRate(specRate, agentMax)
+	return CapRate(rate, limit)
 }

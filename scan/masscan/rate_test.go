@@ -51,7 +51,7 @@ func TestArgsAdapter(t *testing.T) {
 	})
 }
 
-func TestAgentRate(t *testing.T) {
+func TestLimitRate(t *testing.T) {
 	for _, tt := range []struct{ spec, agent, want float64 }{
 		{0, 0, 0},
 		{5000, 0, 5000},
@@ -60,8 +60,8 @@ func TestAgentRate(t *testing.T) {
 		{0, 1000, DefaultRate}, // a cap never raises masscan's default
 		{0, 50, 50},
 	} {
-		if got := AgentRate(tt.spec, tt.agent); got != tt.want {
-			t.Errorf("AgentRate(%v, %v) = %v, want %v", tt.spec, tt.agent, got, tt.want)
+		if got := LimitRate(tt.spec, tt.agent); got != tt.want {
+			t.Errorf("LimitRate(%v, %v) = %v, want %v", tt.spec, tt.agent, got, tt.want)
 		}
 	}
 }
