@@ -144,7 +144,8 @@ var rateOptions = map[Scanner][]string{Nmap: {"--min-rate", "--max-rate"}, Massc
 
 // CheckRateCeiling refuses a set whose rate options ask for more than
 // ceiling packets per second (0: no ceiling). The server checks profiles
-// against its ceiling when they are saved, and again when a run starts.
+// against its ceiling when they are saved; when a run starts it caps them
+// (CapRate), since the ceiling may have been lowered since.
 func (s OptionSet) CheckRateCeiling(ceiling float64) error {
 	if ceiling <= 0 {
 		return nil

@@ -223,7 +223,7 @@ func selectScripts(rule string) ([]NmapScript, string) {
 		}
 		// A word that is no category and matches no script is what nmap
 		// would try to load as a file.
-		known := slices.Contains(scriptCategories(), lw)
+		known := slices.Contains(knownCategories, lw)
 		for _, s := range nmapScripts {
 			if known {
 				break
@@ -252,7 +252,9 @@ func selectScripts(rule string) ([]NmapScript, string) {
 	return out, ""
 }
 
-// scriptCategories lists every category of the table.
+// knownCategories is every category of the table.
+var knownCategories = scriptCategories()
+
 func scriptCategories() []string {
 	var out []string
 	for _, s := range nmapScripts {
