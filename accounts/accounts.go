@@ -78,7 +78,19 @@ type Token struct {
 	Prefix     string     `json:"prefix"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
+	// ExpiresAt is when the token stops working.
+	ExpiresAt time.Time `json:"expires_at"`
 }
+
+// Expired reports whether the token no longer works at now.
+func (t Token) Expired(now time.Time) bool { return !now.Before(t.ExpiresAt) }
+
+// API tokens expire: after DefaultTokenDays unless made with another
+// lifetime, which may not exceed MaxTokenDays.
+const (
+	DefaultTokenDays = 90
+	MaxTokenDays     = 365
+)
 
 // Session is a browser's login. The cookie holds the secret; the store
 // keeps its hash, the CSRF token the session's forms must carry, and when

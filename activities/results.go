@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -209,15 +210,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 }
 
 func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
-	targets, err := scan.ParseTargets(plan.Site.Targets)
-	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
-	}
-	exclusions, err := scan.ParseTargets(append(append([]string{}, plan.Site.Exclusions...), plan.GlobalExclusions...))
-	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("exclusions: %w", err)
-	}
-	resolved, err := scan.Resolve(targets, exclusions, r.MaxAddresses)
+	resolved, err := scan.ResolveSite(plan.Site, plan.GlobalExclusions, r.MaxAddresses)
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
 	}
@@ -592,11 +585,31 @@ func exportRecord(row scan.ExportRow) []string {
 	if banner == "" {
 		banner = strings.Join(slices.DeleteFunc([]string{row.Product, row.Version, row.ExtraInfo}, func(s string) bool { return s == "" }), " ")
 	}
-	return []string{
+	record := []string{
 		timeText(row.ScanStart), timeText(row.ScanEnd), row.Site, row.Scan, row.Host, row.Hostname,
 		port, row.Protocol, row.State, row.Service, row.Product, row.Version, row.ExtraInfo, row.Reason,
 		openports, row.Agent, string(row.Scanner), row.Host, row.Service, banner,
 	}
+	for i, cell := range record {
+		record[i] = spreadsheetSafe(cell)
+	}
+	return record
+}
+
+// spreadsheetSafe keeps a spreadsheet from taking a cell for a formula:
+// banners, host names and product strings come from the scanned hosts, and
+// a cell such as =HYPERLINK(...) or @SUM(...) would run when the export is
+// opened. A cell beginning with = + - @, a tab or a carriage return (or
+// their full-width forms, which some spreadsheets accept too) gets a
+// leading single quote, as OWASP advises; the quote is visible, the
+// text otherwise intact.
+func spreadsheetSafe(cell string) string {
+	r, _ := utf8.DecodeRuneInString(cell)
+	switch r {
+	case '=', '+', '-', '@', '\t', '\r', '\n', '\uff1d', '\uff0b', '\uff0d', '\uff20':
+		return "'" + cell
+	}
+	return cell
 }
 
 func timeText(t time.Time) string {

@@ -119,7 +119,9 @@ func startServer(t *testing.T) (string, api, []string) {
 
 func stackEnv(listen string) []string {
 	return append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug",
-		"SCANTRON_ADMIN_USER="+adminUser, "SCANTRON_ADMIN_PASSWORD="+adminPassword)
+		"SCANTRON_ADMIN_USER="+adminUser, "SCANTRON_ADMIN_PASSWORD="+adminPassword,
+		// The test's webhook receiver listens on the loopback.
+		"SCANTRON_WEBHOOK_ALLOW_NETWORKS=127.0.0.0/8")
 }
 
 // api is a small JSON client for the REST API.

@@ -167,11 +167,14 @@ func tooLarge(limit int64) error {
 }
 
 // pathID reads the :id parameter, a positive integer.
-func pathID(c *gin.Context) (int64, error) {
-	raw := c.Param("id")
+func pathID(c *gin.Context) (int64, error) { return pathParamID(c, "id") }
+
+// pathParamID reads the path parameter name as a positive id.
+func pathParamID(c *gin.Context, name string) (int64, error) {
+	raw := c.Param(name)
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, badRequest("id: %q is not a valid id", raw)
+		return 0, badRequest("%s: %q is not a valid id", name, raw)
 	}
 	return id, nil
 }

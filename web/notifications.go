@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -25,7 +26,26 @@ type NotificationStore interface {
 
 type notificationHandlers struct {
 	base
-	store NotificationStore
+	store    NotificationStore
+	webhooks scan.WebhookPolicy
+	lookup   scan.Lookup
+}
+
+// checkWebhookHost refuses a webhook URL whose host is, or resolves to,
+// an address the policy does not allow. Delivery checks again on the
+// address it connects to.
+func (h *notificationHandlers) checkWebhookHost(ctx context.Context, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return badRequest("webhook_url: %q is not a URL", clip(raw))
+	}
+	// A resolver that hangs must not hold the request for ever.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := h.webhooks.CheckHost(ctx, u.Hostname(), h.lookup); err != nil {
+		return badRequest("webhook_url: %v; webhooks may reach only public addresses unless an admin allows the network (SCANTRON_WEBHOOK_ALLOW_NETWORKS)", err)
+	}
+	return nil
 }
 
 // notificationsView shows settings without the webhook secret.
@@ -154,6 +174,11 @@ func (h *notificationHandlers) put(c *gin.Context) error {
 	n, err := req.settings(id, stored)
 	if err != nil {
 		return err
+	}
+	if n.WebhookURL != "" {
+		if err := h.checkWebhookHost(c.Request.Context(), n.WebhookURL); err != nil {
+			return err
+		}
 	}
 	out, err := h.store.PutNotifications(c.Request.Context(), n)
 	if err != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -33,9 +34,19 @@ func (s *Server) engine() *gin.Engine {
 	// Gin's own error rendering is not used: handlers answer for themselves.
 	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes))
 
-	// Client addresses in the log are the peer's own: no proxy is trusted
-	// to rewrite them until one is configured.
-	_ = r.SetTrustedProxies(nil)
+	// The client address (in logs and for the login limiter) is the peer's
+	// own unless the peer is a configured trusted proxy; then it is the
+	// right-most X-Forwarded-For hop that is not a trusted proxy. Gin
+	// trusts every proxy and X-Real-IP by default: neither is kept.
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	r.ForwardedByClientIP = len(s.trustedProxies) > 0
+	var proxies []string
+	for _, p := range s.trustedProxies {
+		proxies = append(proxies, p.String())
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		panic(fmt.Sprintf("web: trusted proxies checked in New: %v", err))
+	}
 	api := s.api
 	const (
 		viewer   = accounts.Viewer
@@ -59,6 +70,8 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/users/:id", admin, api.handle(s.accounts.getUser))
 		v1.PUT("/users/:id", admin, api.handle(s.accounts.updateUser))
 		v1.DELETE("/users/:id", admin, api.handle(s.accounts.deleteUser))
+		v1.GET("/users/:id/tokens", admin, api.handle(s.accounts.userTokens))
+		v1.DELETE("/users/:id/tokens/:token_id", admin, api.handle(s.accounts.revokeUserToken))
 
 		v1.POST("/sites", operator, api.handle(s.sites.create))
 		v1.GET("/sites", viewer, api.handle(s.sites.list))
@@ -133,6 +146,8 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/users", admin, ui.handle(ui.userCreate))
 	root.POST("/users/:id", admin, ui.handle(ui.userUpdate))
 	root.POST("/users/:id/delete", admin, ui.handle(ui.userDelete))
+	root.GET("/users/:id/tokens", admin, ui.handle(ui.userTokensPage))
+	root.POST("/users/:id/tokens/:token_id/revoke", admin, ui.handle(ui.userTokenRevoke))
 	root.GET("/", viewer, ui.handle(ui.dashboard))
 	root.GET("/sites", viewer, ui.handle(ui.sitesPage))
 	root.POST("/sites", operator, ui.handle(ui.siteCreate))

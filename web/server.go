@@ -1,15 +1,19 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -29,6 +33,22 @@ type Config struct {
 	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none):
 	// profiles and sites that ask for more are refused when saved.
 	MaxRate float64
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header names the client. Empty: the client is
+	// always the peer, and the header is ignored.
+	TrustedProxies []netip.Prefix
+	// MaxAddresses is the most addresses one run may cover (the
+	// orchestrator's setting, checked again when a run starts); sites
+	// larger are refused when saved. 0 means scan.DefaultMaxAddresses.
+	MaxAddresses uint64
+	// Webhooks says which addresses webhook URLs may point at; the
+	// orchestrator's Notifier checks the same policy on delivery.
+	Webhooks scan.WebhookPolicy
+	// WebhookLookup resolves webhook host names when settings are saved;
+	// default the system resolver.
+	WebhookLookup scan.Lookup
+	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
+	Timeouts Timeouts
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -67,10 +87,12 @@ type Deps struct {
 // Server holds the handlers and the parsed UI. Build it with New and mount
 // Routes.
 type Server struct {
-	log   *slog.Logger
-	api   base
-	files map[string][]byte
-	auth  *authn
+	log            *slog.Logger
+	timeouts       Timeouts
+	trustedProxies []netip.Prefix
+	api            base
+	files          map[string][]byte
+	auth           *authn
 	// roles holds the least role of every route, by "METHOD /path".
 	roles map[string]accounts.Role
 
@@ -116,6 +138,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, errors.New("web: TemporalUIURL must be an absolute http(s) URL")
 		}
 	}
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("web: a trusted proxy network is not valid")
+		}
+	}
+	if cfg.WebhookLookup == nil {
+		cfg.WebhookLookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -133,26 +165,28 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		limiter: newLoginLimiter(deps.Now)}
 	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
-		log:        cfg.Logger,
-		api:        b,
-		files:      static,
-		auth:       auth,
-		roles:      map[string]accounts.Role{},
-		accounts:   &accountHandlers{authn: auth},
-		sites:      &siteHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
-		exclusions: &exclusionHandlers{base: b, store: deps.Store},
-		profiles:   &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
-		agents:     agents,
-		pools:      &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
+		log:            cfg.Logger,
+		timeouts:       cfg.Timeouts.orDefault(),
+		trustedProxies: cfg.TrustedProxies,
+		api:            b,
+		files:          static,
+		auth:           auth,
+		roles:          map[string]accounts.Role{},
+		accounts:       &accountHandlers{authn: auth},
+		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses, maxRate: cfg.MaxRate},
+		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
+		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
+		agents:         agents,
+		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
-			temporal: deps.Temporal, links: links, now: deps.Now},
+			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store},
+		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
 	}
 	s.ui.srv = s
 	return s, nil

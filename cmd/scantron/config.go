@@ -94,6 +94,10 @@ type Config struct {
 	AdminUser     string
 	AdminPassword string
 	SecureCookies bool
+	// TrustedProxies may name the client in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// WebhookAllow are internal networks webhooks may reach.
+	WebhookAllow []netip.Prefix
 
 	LogLevel  string
 	LogFormat string
@@ -380,6 +384,18 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.AdminPassword })},
 	{flag: "secure-cookies", env: "SCANTRON_SECURE_COOKIES", def: "false", usage: "mark session cookies Secure although requests arrive over plain HTTP (behind a TLS proxy)", commands: "server",
 		bind: boolean(func(c *Config) *bool { return &c.SecureCookies })},
+	{flag: "trusted-proxies", env: "SCANTRON_TRUSTED_PROXIES", usage: "comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For names the client (for the login limiter and logs); empty: the client is always the connection's peer", commands: "server",
+		bind: func(c *Config, v string) error {
+			nets, err := parseNetworks(v)
+			c.TrustedProxies = nets
+			return err
+		}},
+	{flag: "webhook-allow-networks", env: "SCANTRON_WEBHOOK_ALLOW_NETWORKS", usage: "comma-separated addresses or CIDR networks that webhooks may reach although they are loopback, private, link-local or otherwise internal; empty: public addresses only", commands: "server",
+		bind: func(c *Config, v string) error {
+			nets, err := parseNetworks(v)
+			c.WebhookAllow = nets
+			return err
+		}},
 	{flag: "log-level", env: "SCANTRON_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", commands: "server agent migrate dev user",
 		bind: func(c *Config, v string) error {
 			var l slog.Level
@@ -665,4 +681,26 @@ func (c Config) temporalTLS() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// parseNetworks reads a comma-separated list of addresses (taken as
+// single-address networks) and CIDR networks.
+func parseNetworks(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil && a.Zone() == "" {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("want addresses or CIDR networks such as 10.0.0.0/8, got %q", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"maps"
 	"math/big"
 	"os"
@@ -256,5 +257,31 @@ func TestTemporalTLSSettings(t *testing.T) {
 		if _, err := load(tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+func TestNetworkListSettings(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "signing.key")
+	if code := run(context.Background(), []string{"keygen", "-out", key}, env(nil), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("keygen exit %d", code)
+	}
+	e := maps.Clone(serverEnv)
+	e["SCANTRON_SIGNING_KEY"] = key
+	cfg, err := loadConfig("server", nil, env(e), &bytes.Buffer{})
+	if err != nil || len(cfg.TrustedProxies) != 0 {
+		t.Fatalf("default: %v, %v", cfg.TrustedProxies, err)
+	}
+	e["SCANTRON_TRUSTED_PROXIES"] = "10.1.2.3, 192.168.7.9/24,::1"
+	cfg, err = loadConfig("server", nil, env(e), &bytes.Buffer{})
+	if err != nil || fmt.Sprint(cfg.TrustedProxies) != "[10.1.2.3/32 192.168.7.0/24 ::1/128]" {
+		t.Fatalf("parsed: %v, %v", cfg.TrustedProxies, err)
+	}
+	cfg, err = loadConfig("server", []string{"--webhook-allow-networks", "127.0.0.0/8,10.20.0.0/16"}, env(e), &bytes.Buffer{})
+	if err != nil || fmt.Sprint(cfg.WebhookAllow) != "[127.0.0.0/8 10.20.0.0/16]" {
+		t.Fatalf("webhook networks: %v, %v", cfg.WebhookAllow, err)
+	}
+	_, err = loadConfig("server", []string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, env(e), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `--trusted-proxies (SCANTRON_TRUSTED_PROXIES): want addresses or CIDR networks such as 10.0.0.0/8, got "proxy.example"`) {
+		t.Errorf("a host name: %v", err)
 	}
 }

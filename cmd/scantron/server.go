@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
@@ -71,6 +72,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	notifier := &activities.Notifier{
 		Store:     store,
 		PublicURL: cfg.PublicURL,
+		Webhooks:  scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		SMTP: activities.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	}
@@ -86,6 +88,9 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
 		MaxRate:           cfg.MaxRate,
+		TrustedProxies:    cfg.TrustedProxies,
+		MaxAddresses:      cfg.MaxAddresses,
+		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
 	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
 	if err != nil {
@@ -96,11 +101,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
 	}
-	httpServer := &http.Server{
-		Handler:           handler.Routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	httpServer := handler.HTTPServer()
 	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
