@@ -33,7 +33,7 @@ test: lint ## lint, run every package's tests, fuzz the parsers briefly, then th
 # The fault-injection suite (chaos/) runs only with SCANTRON_CHAOS set, so
 # that `go test ./...` above does not run it too.
 chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under runs; print the figures
-	SCANTRON_CHAOS=1 $(GO) test -count=1 -v -timeout 15m ./chaos/
+	SCANTRON_CHAOS=1 $(GO) test -count=1 -v -timeout 40m ./chaos/
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s

@@ -59,15 +59,16 @@ func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 	}
 	f := &fixture{store: st, scanID: sc.ID}
 	signer, verifier := newKeys(t)
-	f.results = &activities.Results{Store: st, Objects: objs, Signer: signer}
-	f.agent = &activities.Agent{Name: "a1", Objects: objs, NmapPath: "nmap", Verifier: verifier}
+	f.results = &activities.Results{Store: st, Objects: objs, Signer: signer, AgentObjects: objs}
+	f.agent = &activities.Agent{Name: "a1", NmapPath: "nmap", Verifier: verifier}
 	env := newEnv(f)
 
 	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: sc.ID, WorkflowID: "wf-csv-injection"})
 	if err != nil || len(start.Specs) != 1 {
 		t.Fatalf("StartRun: %+v, %v", start, err)
 	}
-	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Specs[0]})
+	d := f.dispatch(t, env, start, start.Specs[0], 1)
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
 	if err != nil {
 		t.Fatalf("RunScan: %v", err)
 	}
@@ -93,7 +94,7 @@ func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, activities.ParseResultsInput{
-		RunID: start.RunID, ShardID: start.Specs[0].ShardID, Attempt: scanned.Attempt, Raw: raw, Agent: scanned.Agent, Signature: scanned.Signature,
+		RunID: start.RunID, ShardID: start.Specs[0].ShardID, Attempt: scanned.Attempt, Raw: raw, Agent: scanned.Agent, Signature: scanned.Signature, Nonce: d.Nonce,
 	}); err != nil {
 		t.Fatalf("ParseResults: %v", err)
 	}

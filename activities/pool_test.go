@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -133,19 +132,22 @@ func TestParseResultsChecksTheAgentsSignature(t *testing.T) {
 	}
 	f.agent.Name, f.agent.Credential = "signer", cred
 	env := newEnv(f)
-	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-signed"})
+	start := f.startRun(t, env, "wf-signed")
+	spec := start.Specs[0]
+	// The scan's agent is a1; this shard goes to "signer" instead.
+	d, err := execute[activities.DispatchShardResult](t, env, f.results.DispatchShard,
+		activities.DispatchShardInput{RunID: start.RunID, Spec: spec, Attempt: 1, TaskQueue: testQueue, Agent: "signer"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := start.Specs[0]
-	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(scanned.Signature) == 0 {
 		t.Fatal("the agent did not sign its result")
 	}
-	in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature}
+	in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature, Nonce: d.Nonce}
 	if _, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, in); err != nil {
 		t.Fatalf("signed result refused: %v", err)
 	}
@@ -176,14 +178,14 @@ func TestRunScanRefusesRawScansWithoutCapability(t *testing.T) {
 		{scan.Spec{RunID: 990101, ShardID: 990101, Scanner: scan.Nmap, Options: []string{"-n", "-sS", "-p", "22"}, Targets: []string{"127.0.0.1"}}, "option -sS"},
 		{scan.Spec{RunID: 990102, ShardID: 990102, Scanner: scan.Masscan, Options: []string{"-p", "22"}, Targets: []string{"198.18.0.2"}}, "masscan sends raw packets"},
 	} {
-		_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: f.signer.Sign(tt.spec, time.Now().Add(time.Hour))})
+		_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: f.dispatched(t, tt.spec)})
 		if !isNonRetryable(err, "ScannerMissing") || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "CAP_NET_RAW") {
 			t.Errorf("%s %v: error %v, want a non-retryable refusal naming %q", tt.spec.Scanner, tt.spec.Options, err, tt.want)
 		}
 	}
 	// A connect scan needs no raw sockets.
 	spec := scan.Spec{RunID: 990103, ShardID: 990103, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "-p", fmt.Sprint(f.ports4[0])}, Targets: []string{"127.0.0.1"}}
-	if _, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: f.signer.Sign(spec, time.Now().Add(time.Hour))}); err != nil {
+	if _, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: f.dispatched(t, spec)}); err != nil {
 		t.Errorf("connect scan refused: %v", err)
 	}
 }

@@ -41,6 +41,15 @@ type RunStore interface {
 	// results (nil for an agent without a credential) and whether such an
 	// agent is registered.
 	AgentPublicKey(ctx context.Context, name string) (key []byte, registered bool, err error)
+	// RecordDispatch makes d the shard's current dispatch unless its run
+	// has ended (ok false).
+	RecordDispatch(ctx context.Context, runID, shardID int64, d scan.ShardDispatch) (ok bool, err error)
+	// ShardDispatch returns the shard's current dispatch (zero if none
+	// was recorded) and its run's status.
+	ShardDispatch(ctx context.Context, runID, shardID int64) (scan.ShardDispatch, scan.RunStatus, error)
+	// PoolMember says whether the agent is a recorded member of the pool,
+	// and whether the pool has any recorded member.
+	PoolMember(ctx context.Context, pool, agent string) (member, any bool, err error)
 	ReplaceShardResults(ctx context.Context, runID, shardID int64, attempt int, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
 	ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error
@@ -88,18 +97,9 @@ type Results struct {
 	// Signer signs every spec dispatched to an agent; agents refuse
 	// unsigned ones. Without it no run starts.
 	Signer *signing.Signer
-}
-
-// specAttempts is how often the workflow tries one shard
-// (workflows.scannerAttempts): a spec must stay valid for all of them.
-const specAttempts = 3
-
-// specLifetime is how long one shard's spec must stay valid: long enough
-// for every attempt to wait for its agent and run to its time limit, plus
-// the retry back-off between them. StartRun multiplies it by the number of
-// windows the run's shards are dispatched in.
-func specLifetime(t Timeouts) time.Duration {
-	return specAttempts*(t.ScheduleToStart+t.StartToClose) + 5*time.Minute
+	// AgentObjects presigns, for the object storage endpoint agents
+	// reach, the URLs of each dispatched shard attempt's objects.
+	AgentObjects Presigner
 }
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -167,13 +167,6 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		}
 		parallel = n
 	}
-	// The last shard may start only after the others, a window at a time,
-	// have run: every spec stays valid that long.
-	waves := len(parts)
-	if parallel > 0 {
-		waves = (len(parts) + parallel - 1) / parallel
-	}
-	expires := time.Now().Add(time.Duration(max(waves, 1)) * specLifetime(r.timeouts()))
 	for i, part := range parts {
 		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets) // agent 0 for a pool
 		if err != nil {
@@ -185,7 +178,9 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		if err := spec.Validate(); err != nil {
 			return StartRunResult{}, nonRetryable(err)
 		}
-		specs = append(specs, r.Signer.Sign(spec, expires))
+		// Unsigned: each attempt is signed when it is dispatched
+		// (DispatchShard), for where it goes and for as long as it may run.
+		specs = append(specs, spec)
 	}
 	if err := r.Store.SetRunStatus(ctx, run.ID, scan.RunRunning, ""); err != nil {
 		return StartRunResult{}, wrap("mark run running", err)
@@ -282,6 +277,10 @@ type ParseResultsInput struct {
 	Scanner scan.Scanner `json:"scanner,omitempty"`
 	// Signature is the agent's, from RunScanResult.
 	Signature []byte `json:"signature,omitempty"`
+	// Nonce is the dispatch's the result answers (DispatchShardResult,
+	// never the agent's word): only the shard's current dispatch is
+	// accepted. Empty for runs dispatched before dispatches existed.
+	Nonce string `json:"nonce,omitempty"`
 	// Partial is output of a scanner stopped by a cancel: a cut-off
 	// document is expected, every complete host in it is stored, and the
 	// shard is left to be closed as cancelled.
@@ -375,32 +374,60 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 // ErrTypeUntrusted marks a result its agent did not sign.
 const ErrTypeUntrusted = "UntrustedResult"
 
-// checkSignature accepts a result only if it names a registered agent and
-// that agent signed it with its credential. Agents registered without a
+// checkSignature accepts a result only if it answers the shard's current
+// dispatch of a run that has not ended, names the agent the shard was
+// dispatched to (or a member of the pool it was dispatched to), and that
+// agent signed it with its credential. Agents registered without a
 // credential (before credentials existed, or directly in the database) have
 // no key, and their results are taken unsigned.
 func (r *Results) checkSignature(ctx context.Context, in ParseResultsInput) error {
+	refuse := func(format string, args ...any) error {
+		msg := fmt.Sprintf("result of shard %d ", in.ShardID) + fmt.Sprintf(format, args...) + ": refused"
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+	}
 	if in.Agent == "" {
 		// Every agent names itself in its results; an unnamed result could
 		// come from anyone who can complete a task on the agent's queue.
-		msg := fmt.Sprintf("result of shard %d names no agent: refused", in.ShardID)
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+		return refuse("names no agent")
+	}
+	d, status, err := r.Store.ShardDispatch(ctx, in.RunID, in.ShardID)
+	if err != nil {
+		return wrap("find shard dispatch", err)
+	}
+	switch {
+	case d.Nonce == "" && in.Nonce != "":
+		return refuse("answers a dispatch the server has no record of")
+	case d.Nonce != "" && (in.Nonce != d.Nonce || in.Attempt != d.Attempt):
+		return refuse("answers attempt %d, not the shard's current dispatch (attempt %d)", in.Attempt, d.Attempt)
+	case d.Nonce != "" && status.Final():
+		return refuse("comes after its run ended (%s)", status)
+	case d.Agent != "" && in.Agent != d.Agent:
+		return refuse("comes from agent %q; the shard was dispatched to agent %q", in.Agent, d.Agent)
+	case d.Pool != "":
+		member, any, err := r.Store.PoolMember(ctx, d.Pool, in.Agent)
+		if err != nil {
+			return wrap("find pool member", err)
+		}
+		if any && !member {
+			return refuse("comes from agent %q, which is not a member of pool %q", in.Agent, d.Pool)
+		}
+		if !any {
+			activity.GetLogger(ctx).Warn("pool has no recorded members: its shards' results are taken from any registered agent", "pool", d.Pool, "agent", in.Agent)
+		}
 	}
 	key, registered, err := r.Store.AgentPublicKey(ctx, in.Agent)
 	if err != nil {
 		return wrap("find agent", err)
 	}
 	if !registered {
-		msg := fmt.Sprintf("result of shard %d comes from agent %q, which is not registered", in.ShardID, in.Agent)
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+		return refuse("comes from agent %q, which is not registered", in.Agent)
 	}
 	if len(key) == 0 {
 		return nil
 	}
-	claim := scan.ResultClaim{RunID: in.RunID, ShardID: in.ShardID, Attempt: in.Attempt, Agent: in.Agent, Raw: in.Raw}
+	claim := scan.ResultClaim{RunID: in.RunID, ShardID: in.ShardID, Attempt: in.Attempt, Agent: in.Agent, Raw: in.Raw, Nonce: in.Nonce}
 	if !scan.VerifyResult(key, claim, in.Signature) {
-		msg := fmt.Sprintf("result of shard %d is not signed by agent %q's credential: refused", in.ShardID, in.Agent)
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+		return refuse("is not signed by agent %q's credential for this dispatch", in.Agent)
 	}
 	return nil
 }

@@ -161,7 +161,8 @@ func newSuite(t *testing.T) *suite {
 		Credential string `json:"credential"`
 	}
 	s.api("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
-	s.agent = startScantron(t, append(s.env, "SCANTRON_AGENT_NAME="+agentName, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
+	// The agent gets no S3 settings: presigned URLs come with each shard.
+	s.agent = startScantron(t, append(stack.AgentEnv(), "SCANTRON_LOG_LEVEL=debug", "SCANTRON_AGENT_NAME="+agentName, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
 	var site scan.Site
 	s.api("POST", "/sites", map[string]any{"name": "chaos-lab", "targets": []string{s.target.Addr}}, http.StatusCreated, &site)
 	// A slow, deterministic scan: a connect scan of 2,300 ports, 5 ms apart
@@ -401,7 +402,9 @@ func (s *suite) checkObjects(t *testing.T, view runView) {
 }
 
 // attempts reads from the run's workflow history how many attempts each
-// activity type took (the most of any of its activities).
+// activity type took: the most Temporal attempts of any of its activities,
+// or, where the workflow dispatches each attempt itself (RunScan), how
+// often it was scheduled (the suite's scan has one shard).
 func attempts(t *testing.T, workflowID string) map[string]int32 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -412,7 +415,7 @@ func attempts(t *testing.T, workflowID string) map[string]int32 {
 	}
 	defer c.Close()
 	names := map[int64]string{}
-	most := map[string]int32{}
+	most, scheduled := map[string]int32{}, map[string]int32{}
 	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -421,12 +424,14 @@ func attempts(t *testing.T, workflowID string) map[string]int32 {
 		}
 		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
 			names[ev.GetEventId()] = a.GetActivityType().GetName()
+			scheduled[a.GetActivityType().GetName()]++
 		}
 		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
 			name := names[a.GetScheduledEventId()]
 			most[name] = max(most[name], a.GetAttempt())
 		}
 	}
+	most["RunScan"] = max(most["RunScan"], scheduled["RunScan"])
 	return most
 }
 
@@ -453,7 +458,8 @@ func (s *suite) workflowID(t *testing.T, runID int64) string {
 }
 
 // waitRetryQueued waits until the workflow's scan activity is pending again
-// on a later attempt (its agent went silent past the heartbeat timeout).
+// on a later attempt (its agent went silent past the heartbeat timeout): a
+// RunScan waits for an agent, and it is not the first one scheduled.
 func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
@@ -467,7 +473,8 @@ func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err == nil {
 			for _, pa := range desc.GetPendingActivities() {
-				if pa.GetActivityType().GetName() == "RunScan" && pa.GetAttempt() >= 2 && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
+				if pa.GetActivityType().GetName() == "RunScan" && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED &&
+					(pa.GetAttempt() >= 2 || attempts(t, workflowID)["RunScan"] >= 2) {
 					return
 				}
 			}
@@ -483,7 +490,9 @@ func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 // fault is injected while a run is in flight; it returns once the fault is
 // over (the service is back).
 type fault struct {
-	name   string
+	name string
+	// limit is how long the run may take (0: 4 minutes).
+	limit  time.Duration
 	inject func(t *testing.T, s *suite, runID int64)
 	// check, if set, checks from the activities' attempts that the fault
 	// hit what it was meant to.
@@ -491,7 +500,7 @@ type fault struct {
 }
 
 var faults = []fault{
-	{"agent killed (kill -9) mid-scan, back once the retry waits", func(t *testing.T, s *suite, runID int64) {
+	{"agent killed (kill -9) mid-scan, back once the retry waits", 0, func(t *testing.T, s *suite, runID int64) {
 		waitScanner(t, runID, time.Minute)
 		s.agent.Stop(syscall.SIGKILL)
 		// The agent stays away until the shard's next attempt waits for it.
@@ -502,7 +511,7 @@ var faults = []fault{
 			t.Errorf("the scan took %d attempts; the killed one should have been retried", tries["RunScan"])
 		}
 	}},
-	{"server restarted mid-scan", func(t *testing.T, s *suite, runID int64) {
+	{"server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
 		s.server.Stop(syscall.SIGTERM)
 		s.server.Start()
@@ -511,7 +520,7 @@ var faults = []fault{
 			t.Log("note: the scan ended while the server restarted")
 		}
 	}, nil},
-	{"PostgreSQL stopped 30 s from mid-scan through parsing", func(t *testing.T, s *suite, runID int64) {
+	{"PostgreSQL stopped 30 s from mid-scan through parsing", 0, func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
 		down := time.Now()
 		if err := stack.Postgres.Stop(); err != nil {
@@ -531,31 +540,9 @@ var faults = []fault{
 			t.Errorf("parsing took %d attempts: the outage missed it", tries["ParseResults"])
 		}
 	}},
-	{"S3 stopped through the agent's upload", func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
-		if err := stack.S3.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		if !sc.running() {
-			t.Fatal("the scan ended before S3 was down: the fault missed the upload")
-		}
-		// The agent uploads as soon as nmap exits; keep S3 down a while
-		// longer so that the upload fails.
-		sc.wait(t, 2*time.Minute)
-		time.Sleep(5 * time.Second)
-		if err := stack.S3.Restart(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}, func(t *testing.T, s *suite, tries map[string]int32) {
-		// The agent retries the upload; the scan does not run again.
-		if tries["RunScan"] != 1 {
-			t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
-		}
-		if !strings.Contains(s.agent.Logs(), "upload of scanner output failed; retrying") {
-			t.Error("the agent logged no failed upload: the outage missed it")
-		}
-	}},
-	{"Temporal dev server restarted mid-scan", func(t *testing.T, s *suite, runID int64) {
+	{"S3 stopped through the agent's upload", 0, s3Outage(5 * time.Second), s3OutageCheck},
+	{"S3 stopped 10 minutes through the agent's upload", 15 * time.Minute, s3Outage(10 * time.Minute), s3OutageCheck},
+	{"Temporal dev server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
 		if err := stack.Temporal.Restart(context.Background()); err != nil {
 			t.Fatal(err)
@@ -564,6 +551,38 @@ var faults = []fault{
 			t.Log("note: the scan ended while Temporal restarted")
 		}
 	}, nil},
+}
+
+// s3Outage stops S3 mid-scan and keeps it down for the given time after
+// nmap has exited, so that the agent's upload of the finished scan fails
+// for that long.
+func s3Outage(after time.Duration) func(t *testing.T, s *suite, runID int64) {
+	return func(t *testing.T, s *suite, runID int64) {
+		sc := waitScanner(t, runID, time.Minute)
+		if err := stack.S3.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if !sc.running() {
+			t.Fatal("the scan ended before S3 was down: the fault missed the upload")
+		}
+		sc.wait(t, 2*time.Minute)
+		time.Sleep(after)
+		if err := stack.S3.Restart(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// s3OutageCheck: the agent kept the finished output and retried its upload
+// through the outage; the scan did not run again (one RunScan, so one nmap
+// for the shard).
+func s3OutageCheck(t *testing.T, s *suite, tries map[string]int32) {
+	if tries["RunScan"] != 1 {
+		t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
+	}
+	if !strings.Contains(s.agent.Logs(), "upload of scanner output failed; retrying") {
+		t.Error("the agent logged no failed upload: the outage missed it")
+	}
 }
 
 // TestFaults runs the scan undisturbed once, then once under each fault,
@@ -608,7 +627,11 @@ func TestFaults(t *testing.T) {
 			run := startRun(t)
 			f.inject(t, s, run.ID)
 			fig.injected = true
-			view := s.waitRun(t, run.ID, 4*time.Minute)
+			limit := f.limit
+			if limit == 0 {
+				limit = 4 * time.Minute
+			}
+			view := s.waitRun(t, run.ID, limit)
 			fig.took = time.Since(began)
 			if view.Status != scan.RunCompleted {
 				t.Fatalf("run ended %s: %s", view.Status, view.Error)

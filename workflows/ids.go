@@ -39,6 +39,12 @@ const versionShardWindow = "shard-window"
 // their stopped scanners had written before closing the run.
 const versionKeepPartial = "keep-partial"
 
+// versionDispatch marks runs whose shards' attempts are each dispatched by
+// the workflow (activities.Results.DispatchShard: a spec signed for one
+// attempt on one task queue, with presigned URLs for its objects), rather
+// than signed all at once up front and retried by Temporal.
+const versionDispatch = "dispatch-per-attempt"
+
 // AgentIdentity is the Temporal identity an agent's workers poll with. It
 // carries the agent's version and capacity, which the server reads back
 // from a task queue's pollers.

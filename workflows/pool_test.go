@@ -55,6 +55,13 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 			h.mu.Unlock()
 		}
 	})
+	h.env.OnActivity(r.DispatchShard, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DispatchShardInput) (activities.DispatchShardResult, error) {
+			if in.Pool != "edge" || in.Agent != "" || in.TaskQueue != PoolTaskQueue("edge") {
+				return activities.DispatchShardResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("dispatch %+v", in), "Test", nil)
+			}
+			return activities.DispatchShardResult{Spec: in.Spec, Nonce: testNonce(in.Spec.ShardID, in.Attempt)}, nil
+		}).Maybe()
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
 		RunID: 41, Specs: h.specs, PoolName: "edge", TaskQueue: PoolTaskQueue("edge"), Parallel: parallel,
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},

@@ -14,7 +14,8 @@ import (
 )
 
 // runAgent checks that this machine can scan, then polls the agent's own task
-// queue and its pools' queues. It needs outbound connections to Temporal and S3 only.
+// queue and its pools' queues. It needs outbound connections to Temporal and S3 only, and no
+// S3 credentials: each spec carries presigned URLs for its own objects.
 func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log := cfg.logger(stderr).With("agent", cfg.AgentName)
 	nmapVersion, err := workers.Preflight(ctx, cfg.NmapPath)
@@ -46,10 +47,6 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		log.Warn("raw-socket scans will be refused on this agent", "scanner", scanner,
 			"refused", "masscan, and nmap -sS/-sU/-O and the like", "fix", nmap.RawSocketHelp)
 	}
-	objs, err := openObjects(ctx, cfg, log, false)
-	if err != nil {
-		return err
-	}
 	tc, err := dialTemporal(ctx, cfg, log, "scantron-agent-"+cfg.AgentName)
 	if err != nil {
 		return err
@@ -58,7 +55,6 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 
 	agent := &activities.Agent{
 		Name:     cfg.AgentName,
-		Objects:  objs,
 		NmapPath: cfg.NmapPath,
 		WorkDir:  cfg.WorkDir,
 		Verifier: verifier,

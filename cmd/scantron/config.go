@@ -49,6 +49,8 @@ type Config struct {
 	S3Bucket    string
 	S3Region    string
 	S3TLS       bool
+	// S3AgentEndpoint is S3 as agents reach it ("" = S3Endpoint).
+	S3AgentEndpoint string
 
 	Listen       string
 	PublicURL    string
@@ -156,7 +158,8 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
-// cmdsRemote are the commands that talk to Temporal and S3.
+// cmdsRemote are the commands that talk to Temporal. Only the server talks
+// to S3 with credentials; agents get presigned URLs.
 const cmdsRemote = "server agent"
 
 var settings = []setting{
@@ -191,13 +194,13 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.TemporalTLSServer })},
 	{flag: "temporal-api-key", env: "SCANTRON_TEMPORAL_API_KEY", usage: "API key for Temporal Cloud; implies TLS", commands: cmdsRemote,
 		bind: str(func(c *Config) *string { return &c.TemporalAPIKey })},
-	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: cmdsRemote, required: true,
+	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: "server", required: true,
 		bind: hostPort(func(c *Config) *string { return &c.S3Endpoint })},
-	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: cmdsRemote, required: true,
+	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: "server", required: true,
 		bind: str(func(c *Config) *string { return &c.S3AccessKey })},
-	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: cmdsRemote, required: true,
+	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: "server", required: true,
 		bind: str(func(c *Config) *string { return &c.S3SecretKey })},
-	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: cmdsRemote,
+	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: "server",
 		bind: func(c *Config, v string) error {
 			if !bucketName.MatchString(v) {
 				return errors.New("want 3-63 lower-case letters, digits, dots or hyphens")
@@ -205,10 +208,12 @@ var settings = []setting{
 			c.S3Bucket = v
 			return nil
 		}},
-	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: cmdsRemote,
+	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: "server",
 		bind: str(func(c *Config) *string { return &c.S3Region })},
-	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: cmdsRemote,
+	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: "server",
 		bind: boolean(func(c *Config) *bool { return &c.S3TLS })},
+	{flag: "s3-agent-endpoint", env: "SCANTRON_S3_AGENT_ENDPOINT", usage: "S3 endpoint host:port as agents reach it, for the presigned URLs each dispatched shard carries (default: --s3-endpoint)", commands: "server",
+		bind: hostPort(func(c *Config) *string { return &c.S3AgentEndpoint })},
 	{flag: "listen", env: "SCANTRON_LISTEN", def: "127.0.0.1:8080", usage: "address for the web UI and API", commands: "server dev",
 		bind: hostPort(func(c *Config) *string { return &c.Listen })},
 	{flag: "max-addresses", env: "SCANTRON_MAX_ADDRESSES", def: "65536", usage: "largest number of addresses one scan may cover", commands: "server",

@@ -38,7 +38,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return fmt.Errorf("first admin: %w", err)
 	}
 
-	objs, err := openObjects(ctx, cfg, log, true)
+	objs, err := openObjects(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -48,6 +48,15 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	defer tc.Close()
 
+	// Agents may reach S3 under another name than the server does; the
+	// URLs presigned for them name their endpoint.
+	agentObjs := objs
+	if cfg.S3AgentEndpoint != "" && cfg.S3AgentEndpoint != cfg.S3Endpoint {
+		if agentObjs, err = objects.New(objects.Config{Endpoint: cfg.S3AgentEndpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+			Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3TLS}); err != nil {
+			return fmt.Errorf("object storage as agents reach it (--s3-agent-endpoint): %w", err)
+		}
+	}
 	signer, err := signing.NewSigner(cfg.SigningKey)
 	if err != nil {
 		return err
@@ -56,6 +65,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log.Info("signing scan specs", "public_key", signing.EncodePublicKey(signer.PublicKey()))
 	results := &activities.Results{
 		Signer:       signer,
+		AgentObjects: agentObjs,
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,
@@ -171,18 +181,14 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*postgres.Sto
 	return store, nil
 }
 
-// openObjects connects to object storage; the server also makes sure the
-// bucket exists, retrying while S3 comes up alongside it.
-func openObjects(ctx context.Context, cfg Config, log *slog.Logger, ensureBucket bool) (*objects.Store, error) {
+// openObjects connects to object storage and makes sure the bucket exists, retrying while S3 comes up alongside it.
+func openObjects(ctx context.Context, cfg Config, log *slog.Logger) (*objects.Store, error) {
 	objs, err := objects.New(objects.Config{
 		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3TLS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("object storage: %w", err)
-	}
-	if !ensureBucket {
-		return objs, nil
 	}
 	deadline := time.Now().Add(cfg.TemporalWait)
 	for {
