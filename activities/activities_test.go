@@ -687,11 +687,9 @@ func TestRunScanAppliesAgentMaxRate(t *testing.T) {
 	f.agent.MaxRate = 750
 	t.Cleanup(func() { f.agent.MaxRate = 0 })
 	env := newEnv(f)
-	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-maxrate"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Specs[0]})
+	start := f.startRun(t, env, "wf-maxrate")
+	d := f.dispatch(t, env, start, start.Specs[0], 1)
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
 	if err != nil {
 		t.Fatal(err)
 	}
