@@ -8,7 +8,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools test-tools build run test lint fuzz chaos bench clean-data
+.PHONY: help tools test-tools build run test lint fuzz chaos bench clean-data package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
@@ -21,6 +21,27 @@ test-tools: ## tools, plus what only the tests need (chromium)
 
 build: ## build bin/scantron
 	$(GO) build -o bin/scantron ./cmd/scantron
+
+# The .deb's version: VERSION, or 0.0.0+git<commit> between releases.
+VERSION ?= 0.0.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIST    ?= dist
+DEB_ARCH ?= $(shell $(GO) env GOARCH)
+
+# BINARY packages a scantron binary built elsewhere instead of building one.
+BINARY  ?=
+STAGE   := $(DIST)/.stage
+
+package: ## build $(DIST)/scantron_<version>_<arch>.deb: the binary and hardened systemd units for agent and server
+	@./scripts/install-tools.sh --package
+	@rm -rf $(STAGE) && mkdir -p $(STAGE)
+ifeq ($(BINARY),)
+	CGO_ENABLED=0 GOARCH=$(DEB_ARCH) $(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o $(STAGE)/scantron ./cmd/scantron
+else
+	cp $(BINARY) $(STAGE)/scantron
+endif
+	cp packaging/nfpm.yaml packaging/*.service packaging/*.sh $(STAGE)/
+	cd $(STAGE) && SCANTRON_VERSION='$(VERSION)' SCANTRON_ARCH='$(DEB_ARCH)' $(CURDIR)/bin/nfpm package --config nfpm.yaml --packager deb --target ..
+	@rm -rf $(STAGE)
 
 run: tools build ## start PostgreSQL, S3, Temporal, server and a local agent (state in .data; Ctrl-C stops)
 	./bin/scantron dev
@@ -54,7 +75,13 @@ lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config
 	./bin/staticcheck ./...
 	@if command -v docker-compose >/dev/null 2>&1; then \
 		echo "docker-compose -f docker-compose.yml config -q"; \
-		docker-compose -f docker-compose.yml config -q; \
+		noenv="$$(mktemp)"; trap 'rm -f "$$noenv"' EXIT; \
+		if env -u SCANTRON_POSTGRES_PASSWORD -u SCANTRON_S3_PASSWORD -u SCANTRON_ADMIN_PASSWORD \
+			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q >/dev/null 2>&1; then \
+			echo "docker-compose.yml starts without passwords set: it must refuse"; exit 1; \
+		fi; \
+		SCANTRON_POSTGRES_PASSWORD=lint SCANTRON_S3_PASSWORD=lint-secret SCANTRON_ADMIN_PASSWORD=lint-password \
+			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q; \
 	fi
 
 # Sizes of the generated files the parser comparison runs on.

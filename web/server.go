@@ -49,6 +49,9 @@ type Config struct {
 	WebhookLookup scan.Lookup
 	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
+	// Enrollment is what agents enrolling with a join token are told;
+	// without a ServerPublicKey, POST /api/v1/enroll answers 503.
+	Enrollment Enrollment
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -69,6 +72,7 @@ type Store interface {
 	DiffStore
 	NotificationStore
 	AccountStore
+	JoinTokenStore
 	UIStore
 }
 
@@ -103,6 +107,7 @@ type Server struct {
 	profiles   *profileHandlers
 	agents     *agentHandlers
 	pools      *poolHandlers
+	enroll     *enrollHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
 	ui         *uiHandlers
@@ -178,6 +183,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
 		agents:         agents,
 		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
+		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
+			https: cfg.SecureCookies},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,

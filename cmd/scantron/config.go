@@ -72,6 +72,12 @@ type Config struct {
 	Retention             time.Duration // 0: keep runs forever
 	ScheduleCatchupWindow time.Duration
 
+	// ServerURL is the scantron server's base URL as agents reach it.
+	ServerURL string
+	// AgentTemporalAddress is Temporal's frontend as agents reach it, told
+	// to agents that enroll (default TemporalAddress).
+	AgentTemporalAddress string
+
 	AgentName     string
 	AgentCapacity int
 	// AgentMaxRate caps every scanner the agent runs (packets/s; 0 = none).
@@ -286,6 +292,10 @@ var settings = []setting{
 			c.ScheduleCatchupWindow = d
 			return nil
 		}},
+	{flag: "server-url", env: "SCANTRON_SERVER_URL", usage: "base URL of the scantron server, for enrollment and Temporal token refresh", commands: "agent",
+		bind: httpURL(func(c *Config) *string { return &c.ServerURL })},
+	{flag: "agent-temporal-address", env: "SCANTRON_AGENT_TEMPORAL_ADDRESS", usage: "Temporal frontend host:port as agents reach it, told to agents that enroll (default: --temporal-address)", commands: "server",
+		bind: hostPort(func(c *Config) *string { return &c.AgentTemporalAddress })},
 	{flag: "name", env: "SCANTRON_AGENT_NAME", usage: "this agent's name, as registered on the server", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
 			if !agentName.MatchString(v) {
@@ -675,17 +685,27 @@ func (c Config) temporalTLS() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	if c.TemporalTLSCA != "" {
-		pem, err := os.ReadFile(c.TemporalTLSCA)
+		_, pool, err := readCAFile(c.TemporalTLSCA)
 		if err != nil {
 			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): no PEM certificate in %s", c.TemporalTLSCA)
 		}
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// readCAFile reads a PEM file of CA certificates: its text and the pool of
+// the certificates in it, of which there must be at least one.
+func readCAFile(path string) (string, *x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return "", nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return string(pem), pool, nil
 }
 
 // parseNetworks reads a comma-separated list of addresses (taken as

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -92,7 +93,12 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if cfg.ExportS3Prefix != "" {
 		results.ExportTargets = append(results.ExportTargets, activities.PrefixTarget{Objects: objs, Prefix: cfg.ExportS3Prefix})
 	}
+	enrollment, err := cfg.enrollment(signer.PublicKey())
+	if err != nil {
+		return err
+	}
 	handler, err := web.New(web.Config{
+		Enrollment:        enrollment,
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
@@ -141,6 +147,34 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	err = g.Wait()
 	log.Info("scantron server stopped")
 	return err
+}
+
+// enrollment is what the server tells agents that enroll: its public key
+// and how to reach Temporal, with the same TLS settings as the server's
+// own (the CA's certificates themselves, not the server's file name).
+func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
+	e := web.Enrollment{
+		ServerPublicKey:       signing.EncodePublicKey(pub),
+		TemporalAddress:       c.AgentTemporalAddress,
+		TemporalNamespace:     c.TemporalNamespace,
+		TemporalTLSServerName: c.TemporalTLSServer,
+	}
+	if e.TemporalAddress == "" {
+		e.TemporalAddress = c.TemporalAddress
+	}
+	tlsCfg, err := c.temporalTLS()
+	if err != nil {
+		return web.Enrollment{}, err
+	}
+	e.TemporalTLS = tlsCfg != nil
+	if c.TemporalTLSCA != "" {
+		pem, _, err := readCAFile(c.TemporalTLSCA)
+		if err != nil {
+			return web.Enrollment{}, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %w", err)
+		}
+		e.TemporalTLSCA = pem
+	}
+	return e, nil
 }
 
 // dialTemporal connects to Temporal as name@host, with the TLS settings.
