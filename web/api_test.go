@@ -317,7 +317,7 @@ func TestProfileAgentExclusionScan(t *testing.T) {
 	e := newEnv(t)
 
 	var p scan.Profile
-	e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sV --script 'default and safe'"}`, uniq("profile")), http.StatusCreated, &p)
+	e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sV --script 'default and safe'", "intrusive": true}`, uniq("profile")), http.StatusCreated, &p)
 	if p.Scanner != scan.Nmap || p.Options != "-sV --script 'default and safe'" {
 		t.Errorf("profile %+v", p)
 	}
