@@ -60,8 +60,6 @@ func (e *queryError) Error() string { return "q: " + e.err.Error() }
 func (h *searchHandlers) find(c *gin.Context, defLimit, maxLimit int) (searchPage, error) {
 	raw := c.Query("q")
 	out := searchPage{Query: raw}
-	// The parser refuses control characters and bad UTF-8 itself, with
-	// their column.
 	q, err := query.Parse(raw)
 	if err != nil {
 		var qe *query.Error

@@ -10,7 +10,7 @@ import (
 
 // Limits keep a query cheap to parse and to run.
 const (
-	MaxLen      = 2000 // characters
+	MaxLen      = 1000 // characters, as every query parameter of the API
 	MaxTerms    = 64
 	MaxDepth    = 16 // nested parentheses and negations
 	maxValueLen = 200
