@@ -150,12 +150,12 @@ func (n *Notifier) scanURL(scanID int64) string { return n.link("scans", scanID)
 
 // WebhookPayload is the JSON body of a webhook delivery.
 type WebhookPayload struct {
-	Delivery string       `json:"delivery"` // the same on every retry
-	Events   []string     `json:"events"`
-	Scan     WebhookScan  `json:"scan"`
-	Run      *WebhookRun  `json:"run,omitempty"` // none in a test
+	Delivery string      `json:"delivery"` // the same on every retry
+	Events   []string    `json:"events"`
+	Scan     WebhookScan `json:"scan"`
+	Run      *WebhookRun `json:"run,omitempty"` // none in a test
 
-	Diff     *WebhookDiff `json:"diff,omitempty"`
+	Diff *WebhookDiff `json:"diff,omitempty"`
 }
 
 // WebhookScan names the scan.
