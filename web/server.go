@@ -83,6 +83,8 @@ type Deps struct {
 	Schedules Schedules
 	// Now is the clock used to name manually started runs; default time.Now.
 	Now func() time.Time
+	// Notifier sends scans' test notifications; nil: none can be sent.
+	Notifier NotificationTester
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -190,7 +192,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
+		notifications: &notificationHandlers{base: b, store: deps.Store, tester: deps.Notifier, webhooks: cfg.Webhooks,
+			lookup: cfg.WebhookLookup},
 	}
 	s.ui.srv = s
 	return s, nil

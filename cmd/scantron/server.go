@@ -106,7 +106,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxAddresses:      cfg.MaxAddresses,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Notifier: notifier})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
