@@ -190,10 +190,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
-		assets: &assetHandlers{base: b, store: deps.Store},
-		diffs:  &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store, tester: deps.Notifier, webhooks: cfg.Webhooks,
-			lookup: cfg.WebhookLookup},
+		assets:        &assetHandlers{base: b, store: deps.Store},
+		diffs:         &diffHandlers{base: b, store: deps.Store},
+		notifications: &notificationHandlers{base: b, store: deps.Store, tester: deps.Notifier, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
 	}
 	s.ui.srv = s
 	return s, nil
