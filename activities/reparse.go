@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -100,7 +101,7 @@ func (r *Results) ReparseRun(ctx context.Context, in ReparseRunInput) (ReparseRu
 	if err != nil {
 		return ReparseRunResult{}, wrap("load scan", err)
 	}
-	if out.Options, _, err = profileOptions(plan.Profile); err != nil {
+	if out.Options, err = coverageOptions(plan.Profile); err != nil {
 		// The diff then counts as covered only what the run listed.
 		activity.GetLogger(ctx).Warn("the scan's profile no longer parses; its run's coverage is what it listed", "run", run.ID, "error", err)
 	}
@@ -128,4 +129,18 @@ func (r *Results) reparseShard(ctx context.Context, sh scan.Shard) (scan.IngestS
 		return scan.IngestStats{}, wrap(fmt.Sprintf("store shard %d", sh.Index), err)
 	}
 	return stats, nil
+}
+
+// coverageOptions are a profile's scanner options as the diff reads them
+// for the ports a run covered: as dispatched, masscan's rate taken out
+// (rates do not change what is covered).
+func coverageOptions(p scan.Profile) ([]string, error) {
+	opts, err := scan.ParseOptions(p.Scanner, p.Options)
+	if err == nil && p.Scanner == scan.Masscan {
+		opts, _, err = masscan.TakeRate(opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile %q: %w", p.Name, err)
+	}
+	return opts, nil
 }

@@ -54,7 +54,8 @@ func (s *Server) engine() *gin.Engine {
 		admin    = accounts.Admin
 	)
 	root := s.routes(&r.RouterGroup)
-	root.GET("/healthz", public, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	root.GET("/healthz", public, s.healthz)
+	root.GET("/readyz", public, s.readyz)
 
 	v1 := s.routes(r.Group("/api/v1"))
 	{
@@ -221,7 +222,9 @@ func (s *Server) routes(g *gin.RouterGroup) routeGroup { return routeGroup{s: s,
 func (rg routeGroup) handle(method, path string, role accounts.Role, h gin.HandlerFunc) {
 	full := strings.TrimSuffix(rg.g.BasePath(), "/") + path
 	rg.s.roles[method+" "+full] = role
-	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), h)
+	// Parameters are checked once the caller may use the route, so that
+	// who may not learns nothing but 401 or 403.
+	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), rg.s.checkParams(role), h)
 }
 
 func (rg routeGroup) GET(path string, role accounts.Role, h gin.HandlerFunc) {
@@ -263,7 +266,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 				c.Abort()
 				return
 			}
-			if isAPI(c) || c.Request.URL.Path == "/healthz" {
+			if isAPI(c) || isProbe(c) {
 				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal server error"})
 				return
 			}
@@ -281,10 +284,12 @@ func (s *Server) logRequests() gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		switch {
+		case isProbe(c):
+			// Probes come every few seconds, and a 503 from /readyz while
+			// the server starts is expected.
+			level = slog.LevelDebug
 		case status >= 500:
 			level = slog.LevelError
-		case c.Request.URL.Path == "/healthz":
-			level = slog.LevelDebug
 		}
 		s.log.LogAttrs(c.Request.Context(), level, "http request",
 			slog.String("method", c.Request.Method),
