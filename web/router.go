@@ -138,6 +138,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/scans/:id/notifications", viewer, api.handle(s.notifications.get))
 		v1.PUT("/scans/:id/notifications", operator, api.handle(s.notifications.put))
 		v1.DELETE("/scans/:id/notifications", operator, api.handle(s.notifications.delete))
+		v1.POST("/scans/:id/notifications/test", operator, api.handle(s.notifications.test))
 	}
 
 	ui := s.ui
@@ -184,6 +185,8 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/scans/:id", operator, ui.handle(ui.scanUpdate))
 	root.POST("/scans/:id/delete", operator, ui.handle(ui.scanDelete))
 	root.POST("/scans/:id/run", operator, ui.handle(ui.scanRun))
+	root.POST("/scans/:id/notifications", operator, ui.handle(ui.notificationsUpdate))
+	root.POST("/scans/:id/notifications/test", operator, ui.handle(ui.notificationsTest))
 	root.POST("/scans/:id/pause", operator, ui.handle(ui.scanSchedule(s.scans.pause, true)))
 	root.POST("/scans/:id/resume", operator, ui.handle(ui.scanSchedule(s.scans.resume, true)))
 	root.POST("/scans/:id/trigger", operator, ui.handle(ui.scanSchedule(s.scans.trigger, false)))

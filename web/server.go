@@ -90,6 +90,8 @@ type Deps struct {
 	// Ready are the conditions /readyz checks, in order; none means the
 	// server is ready as soon as it serves.
 	Ready []ReadyCheck
+	// Notifier sends scans' test notifications; nil: none can be sent.
+	Notifier NotificationTester
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -208,7 +210,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
+		notifications: &notificationHandlers{base: b, store: deps.Store, tester: deps.Notifier, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
 	}
 	s.ui.srv = s
 	return s, nil

@@ -222,6 +222,8 @@ var settings = []setting{
 		bind: hostPort(func(c *Config) *string { return &c.S3AgentEndpoint })},
 	{flag: "listen", env: "SCANTRON_LISTEN", def: "127.0.0.1:8080", usage: "address for the web UI and API", commands: "server dev",
 		bind: hostPort(func(c *Config) *string { return &c.Listen })},
+	{flag: "public-url", env: "SCANTRON_PUBLIC_URL", usage: "the server's base URL as people reach it (https://scantron.example.com), for the links to runs and scans in notifications; empty: notifications carry no links", commands: "server",
+		bind: httpURL(func(c *Config) *string { return &c.PublicURL })},
 	{flag: "max-addresses", env: "SCANTRON_MAX_ADDRESSES", def: "65536", usage: "largest number of addresses one scan may cover", commands: "server",
 		bind: func(c *Config, v string) error {
 			n, err := strconv.ParseUint(v, 10, 64)

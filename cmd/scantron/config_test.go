@@ -279,6 +279,15 @@ func TestNetworkListSettings(t *testing.T) {
 	if err != nil || fmt.Sprint(cfg.WebhookAllow) != "[127.0.0.0/8 10.20.0.0/16]" {
 		t.Fatalf("webhook networks: %v, %v", cfg.WebhookAllow, err)
 	}
+	cfg, err = loadConfig("server", []string{"--public-url", "https://scantron.example.com/"}, env(e), &bytes.Buffer{})
+	if err != nil || cfg.PublicURL != "https://scantron.example.com" {
+		t.Fatalf("public URL: %q, %v", cfg.PublicURL, err)
+	}
+	e2 := maps.Clone(e)
+	e2["SCANTRON_PUBLIC_URL"] = "scantron.example.com"
+	if _, err = loadConfig("server", nil, env(e2), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--public-url (SCANTRON_PUBLIC_URL): want an http(s) URL") {
+		t.Errorf("a public URL without a scheme: %v", err)
+	}
 	_, err = loadConfig("server", []string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, env(e), &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), `--trusted-proxies (SCANTRON_TRUSTED_PROXIES): want addresses or CIDR networks such as 10.0.0.0/8, got "proxy.example"`) {
 		t.Errorf("a host name: %v", err)

@@ -112,7 +112,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxAddresses:      cfg.MaxAddresses,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules)})
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules), Notifier: notifier})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
