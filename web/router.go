@@ -43,6 +43,7 @@ func (s *Server) engine() *gin.Engine {
 		admin    = accounts.Admin
 	)
 	root := s.routes(&r.RouterGroup)
+	root.GET("/.well-known/jwks.json", public, api.handle(s.temporalAuth.jwks))
 	root.GET("/healthz", public, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
 	v1 := s.routes(r.Group("/api/v1"))
@@ -80,6 +81,9 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents", viewer, api.handle(s.agents.list))
 		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
+		v1.GET("/agents/:id/pools", viewer, api.handle(s.temporalAuth.getPools))
+		v1.PUT("/agents/:id/pools", admin, api.handle(s.temporalAuth.setPools))
+		v1.POST("/agents/temporal-token", public, api.handle(s.temporalAuth.agentToken))
 
 		v1.POST("/pools", admin, api.handle(s.pools.create))
 		v1.GET("/pools", viewer, api.handle(s.pools.list))

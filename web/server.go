@@ -47,6 +47,7 @@ type Store interface {
 	NotificationStore
 	AccountStore
 	UIStore
+	AgentPoolStore
 }
 
 // Deps are the server's collaborators.
@@ -59,6 +60,9 @@ type Deps struct {
 	Schedules Schedules
 	// Now is the clock used to name manually started runs; default time.Now.
 	Now func() time.Time
+	// TemporalTokens, when set, lets agents trade their credential for a
+	// Temporal token and serves the JWKS Temporal checks tokens with.
+	TemporalTokens TemporalTokens
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -85,6 +89,7 @@ type Server struct {
 	assets        *assetHandlers
 	diffs         *diffHandlers
 	notifications *notificationHandlers
+	temporalAuth  *temporalTokenHandlers
 }
 
 // New checks the configuration and dependencies, parses the embedded
@@ -150,6 +155,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, store: deps.Store},
+		temporalAuth: &temporalTokenHandlers{base: b, store: deps.Store, tokens: deps.TemporalTokens,
+			namespace: cfg.TemporalNamespace, now: deps.Now},
 	}
 	s.ui.srv = s
 	return s, nil

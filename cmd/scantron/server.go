@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -18,6 +19,7 @@ import (
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/temporalauth"
 	"github.com/scantron/scantron/web"
 	"github.com/scantron/scantron/workers"
 	"github.com/scantron/scantron/workflows"
@@ -41,7 +43,47 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, cfg, log, "scantron-server")
+	var tokens *temporalauth.Signer
+	var creds client.Credentials
+	if cfg.TemporalAuth {
+		tokens = temporalauth.NewSigner(store, temporalauth.Policy{TokenTTL: cfg.TemporalTokenTTL, KeyLifetime: cfg.TemporalKeyLifetime}, nil)
+		creds = temporalauth.NewSource(func(ctx context.Context) (string, time.Time, error) {
+			return tokens.ServiceToken(ctx, "scantron-server", cfg.TemporalNamespace, temporalauth.RoleWrite)
+		}).Credentials()
+	}
+	// Temporal reads the JWKS from this server; listen before dialling so
+	// its first read waits in the backlog instead of failing.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	// Until the web server is built (it needs the Temporal client), only
+	// the JWKS is served, and everything else is answered 503.
+	var routes atomic.Pointer[http.Handler]
+	httpServer := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h := routes.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
+			if tokens != nil && r.Method == http.MethodGet && r.URL.Path == temporalauth.JWKSPath {
+				web.ServeJWKS(w, r, tokens)
+				return
+			}
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = httpServer.Shutdown(sctx)
+	}()
+	tc, err := dialTemporal(ctx, cfg, log, "scantron-server", creds)
 	if err != nil {
 		return err
 	}
@@ -85,20 +127,12 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, TemporalTokens: temporalTokens(tokens)})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
-	}
-	httpServer := &http.Server{
-		Handler:           handler.Routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	h := handler.Routes()
+	routes.Store(&h)
 	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
@@ -114,13 +148,14 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
 	g.Go(func() error { return schedules.Run(gctx) })
 	g.Go(func() error {
-		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
+		select {
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		case <-gctx.Done():
 		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return httpServer.Shutdown(sctx)
@@ -130,8 +165,18 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	return err
 }
 
-// dialTemporal connects to Temporal as name@host, with the TLS settings.
-func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string) (client.Client, error) {
+// temporalTokens is tokens as web's optional dependency: a nil *Signer
+// becomes a nil interface.
+func temporalTokens(tokens *temporalauth.Signer) web.TemporalTokens {
+	if tokens == nil {
+		return nil
+	}
+	return tokens
+}
+
+// dialTemporal connects to Temporal as name@host, with the TLS settings and
+// creds (nil: none, or the API key).
+func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string, creds client.Credentials) (client.Client, error) {
 	temporalTLS, err := cfg.temporalTLS()
 	if err != nil {
 		return nil, err
@@ -139,7 +184,7 @@ func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string
 	host, _ := os.Hostname()
 	return workers.Dial(ctx, workers.DialOptions{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Identity: name + "@" + host,
-		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey, Logger: log, Wait: cfg.TemporalWait,
+		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey, Credentials: creds, Logger: log, Wait: cfg.TemporalWait,
 	})
 }
 
