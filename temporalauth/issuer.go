@@ -35,6 +35,7 @@ const (
 // Roles of a namespace permission.
 const (
 	RoleWorker = "worker"
+	RoleRead   = "read"
 	RoleWrite  = "write"
 	RoleAdmin  = "admin"
 )

@@ -68,7 +68,11 @@ func readJWKS(t *testing.T, s *Signer) map[string]*ecdsa.PublicKey {
 		}
 		x, _ := base64.RawURLEncoding.DecodeString(k.X)
 		y, _ := base64.RawURLEncoding.DecodeString(k.Y)
-		out[k.Kid] = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), slices.Concat([]byte{4}, x, y))
+		if err != nil {
+			t.Fatalf("key %s: %v", k.Kid, err)
+		}
+		out[k.Kid] = pub
 	}
 	return out
 }

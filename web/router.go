@@ -52,6 +52,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.POST("/login", public, api.handle(s.accounts.apiLogin))
 		v1.GET("/me", viewer, api.handle(s.accounts.me))
 		v1.PUT("/me/password", viewer, api.handle(s.accounts.changeOwnPassword))
+		v1.POST("/me/temporal-token", viewer, api.handle(s.temporalAuth.userToken))
 		v1.GET("/tokens", viewer, api.handle(s.accounts.listTokens))
 		v1.POST("/tokens", viewer, api.handle(s.accounts.createToken))
 		v1.DELETE("/tokens/:id", viewer, api.handle(s.accounts.revokeToken))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/temporalauth"
@@ -16,6 +17,7 @@ import (
 // check them. *temporalauth.Signer satisfies it.
 type TemporalTokens interface {
 	AgentToken(ctx context.Context, agent, namespace string, queues []string) (string, time.Time, error)
+	ServiceToken(ctx context.Context, subject, namespace string, roles ...string) (string, time.Time, error)
 	JWKS(ctx context.Context) ([]byte, error)
 }
 
@@ -111,6 +113,43 @@ func ServeJWKS(w http.ResponseWriter, r *http.Request, tokens TemporalTokens) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=30")
 	_, _ = w.Write(set)
+}
+
+// userTokenResponse is a user's Temporal token, for tools such as the
+// temporal CLI (--api-key).
+type userTokenResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Namespace string    `json:"namespace"`
+	Role      string    `json:"role"`
+}
+
+// temporalRoles maps a user's role to the Temporal role of their token.
+var temporalRoles = map[accounts.Role]string{
+	accounts.Admin:    temporalauth.RoleAdmin,
+	accounts.Operator: temporalauth.RoleWrite,
+	accounts.Viewer:   temporalauth.RoleRead,
+}
+
+// userToken gives the calling user a short-lived Temporal token with the
+// Temporal role matching theirs: admin, write (operators) or read
+// (viewers), for operating Temporal directly with its own tools.
+func (h *temporalTokenHandlers) userToken(c *gin.Context) error {
+	if h.tokens == nil {
+		return errTokensDisabled
+	}
+	u := who(c).user
+	role, ok := temporalRoles[u.Role]
+	if !ok {
+		return errorf(http.StatusForbidden, "role %q has no Temporal role", u.Role)
+	}
+	tok, exp, err := h.tokens.ServiceToken(c.Request.Context(), "user:"+u.Name, h.namespace, role)
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, userTokenResponse{Token: tok, ExpiresAt: exp.UTC(), Namespace: h.namespace, Role: role})
+	return nil
 }
 
 type agentPoolsRequest struct {

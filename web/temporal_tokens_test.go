@@ -120,6 +120,23 @@ func TestAgentTemporalToken(t *testing.T) {
 		})
 	}
 
+	t.Run("users' tokens", func(t *testing.T) {
+		for role, want := range map[accounts.Role]string{accounts.Admin: "default:admin", accounts.Operator: "default:write", accounts.Viewer: "default:read"} {
+			w := e.doAs(t, e.userToken(t, role), "POST", "/api/v1/me/temporal-token", "")
+			var got userTokenResponse
+			if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &got) != nil {
+				t.Fatalf("%s: %d %s", role, w.Code, w.Body)
+			}
+			claims := tokenClaims(t, got.Token)
+			if fmt.Sprint(claims["permissions"]) != "["+want+"]" || claims["scantron_queues"] != nil || !strings.HasPrefix(claims["sub"].(string), "user:") {
+				t.Errorf("%s's token claims %v, want permissions [%s] and no queues", role, claims, want)
+			}
+		}
+		if w := e.doAs(t, "", "POST", "/api/v1/me/temporal-token", ""); w.Code != http.StatusUnauthorized {
+			t.Errorf("a token without login: %d %s", w.Code, w.Body)
+		}
+	})
+
 	t.Run("pools", func(t *testing.T) {
 		w := e.do(t, "PUT", fmt.Sprintf("/api/v1/agents/%d/pools", agent.ID), `{"pools":["`+uniq("nopool")+`"]}`)
 		if w.Code != http.StatusNotFound || !strings.HasPrefix(errorOf(t, w), "pools:") {
@@ -142,12 +159,16 @@ func TestAgentTemporalToken(t *testing.T) {
 
 func TestTemporalTokensDisabled(t *testing.T) {
 	e := newEnv(t)
-	for _, req := range [][2]string{{"POST", "/api/v1/agents/temporal-token"}, {"GET", "/.well-known/jwks.json"}} {
+	for _, req := range [][2]string{{"POST", "/api/v1/agents/temporal-token"}, {"GET", "/.well-known/jwks.json"}, {"POST", "/api/v1/me/temporal-token"}} {
 		body := ""
 		if req[0] == "POST" {
 			body = `{"agent":"a","time":1,"nonce":"x","signature":"AAAA"}`
 		}
-		w := e.doAs(t, "", req[0], req[1], body)
+		token := ""
+		if strings.HasPrefix(req[1], "/api/v1/me/") {
+			token = e.token
+		}
+		w := e.doAs(t, token, req[0], req[1], body)
 		if w.Code != http.StatusNotFound || !strings.Contains(errorOf(t, w), "no Temporal tokens") {
 			t.Errorf("%s %s without tokens: %d %s", req[0], req[1], w.Code, w.Body)
 		}

@@ -61,10 +61,13 @@ func (m *claimMapper) GetClaims(info *authorization.AuthInfo) (*authorization.Cl
 		return nil, serviceerror.NewPermissionDenied("authorization: expected a bearer token", "")
 	}
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"ES256", "RS256"}))
-	var jc jwt.MapClaims
-	_, err := parser.ParseWithClaims(raw, &jc, m.keys.keyFunc)
+	tok, err := parser.ParseWithClaims(raw, jwt.MapClaims{}, m.keys.keyFunc)
 	if err != nil {
 		return nil, serviceerror.NewPermissionDenied("authorization: token refused: "+err.Error(), "")
+	}
+	jc, ok := tok.Claims.(jwt.MapClaims)
+	if !ok {
+		return nil, serviceerror.NewPermissionDenied("authorization: token refused: no claims", "")
 	}
 	if err := m.check(jc); err != nil {
 		return nil, serviceerror.NewPermissionDenied("authorization: token refused: "+err.Error(), "")
