@@ -97,12 +97,17 @@ func refusal(err error) (by string, ok bool) {
 	if err == nil {
 		return "", false
 	}
-	switch serviceerror.ToStatus(err).Code() {
-	case codes.PermissionDenied, codes.Unauthenticated:
-		if strings.Contains(err.Error(), "token refused") {
+	// Temporal answers a refused token with a bare "Request unauthorized."
+	// and the authorizer's denials with their reason.
+	var pd *serviceerror.PermissionDenied
+	if errors.As(err, &pd) {
+		if pd.Reason == "" {
 			return "temporal: token check", true
 		}
 		return "temporal: authorizer", true
+	}
+	if serviceerror.ToStatus(err).Code() == codes.Unauthenticated {
+		return "temporal: token check", true
 	}
 	return "", false
 }
@@ -437,6 +442,10 @@ func TestCompromisedAgent(t *testing.T) {
 		if err != nil {
 			answer = oneLine(err.Error())
 		}
+		var pd *serviceerror.PermissionDenied
+		if errors.As(err, &pd) && pd.Reason != "" {
+			answer = oneLine(pd.Message + " " + pd.Reason)
+		}
 		if !ok {
 			by = "NOT REFUSED"
 			through = append(through, fmt.Sprintf("%s: %s", at.name, answer))
@@ -451,8 +460,8 @@ func TestCompromisedAgent(t *testing.T) {
 
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 110 {
-		s = s[:107] + "..."
+	if len(s) > 150 {
+		s = s[:147] + "..."
 	}
 	return s
 }

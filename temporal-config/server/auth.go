@@ -45,6 +45,9 @@ type agentScope struct {
 // claimMapper turns a bearer JWT into Claims. Unlike Temporal's default
 // mapper it requires exp, checks issuer and audience, and keeps the queues
 // claim. A call without a token gets empty claims (so only health checks).
+// A refused token fails the call with Temporal's bare "Request
+// unauthorized." (the reason goes to the server's log only), which tells
+// it apart from the authorizer's denials: those carry a reason.
 type claimMapper struct {
 	keys     *keySet
 	issuer   string
@@ -175,7 +178,11 @@ func (a *authorizer) Authorize(ctx context.Context, claims *authorization.Claims
 	}
 	scope, isAgent := claims.Extensions.(*agentScope)
 	if !isAgent {
-		return a.standard.Authorize(ctx, claims, target)
+		res, err := a.standard.Authorize(ctx, claims, target)
+		if err == nil && res.Decision != authorization.DecisionAllow && res.Reason == "" {
+			res.Reason = "role check: the token's roles do not allow " + strings.TrimPrefix(target.APIName, workflowService)
+		}
+		return res, err
 	}
 	method, ok := strings.CutPrefix(target.APIName, workflowService)
 	if !ok {
