@@ -35,6 +35,7 @@ import (
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/membership/static"
@@ -121,7 +122,7 @@ func run(o options) error {
 	}
 	cfg.Log = log.Config{Stdout: true, Level: o.logLevel, Format: "json"}
 	if o.dynConfig != "" {
-		cfg.DynamicConfigClient = &config.FileBasedClientConfig{Filepath: o.dynConfig, PollInterval: 10 * time.Second}
+		cfg.DynamicConfigClient = &dynamicconfig.FileBasedClientConfig{Filepath: o.dynConfig, PollInterval: 10 * time.Second}
 	}
 	logger := log.NewZapLogger(log.BuildZapLogger(cfg.Log))
 
