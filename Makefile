@@ -30,7 +30,7 @@ temporal-server: ## build bin/scantron-temporal (the authorizing Temporal server
 	if [ -x bin/scantron-temporal ] && [ "$$(cat bin/scantron-temporal.sum 2>/dev/null)" = "$$sum" ]; then exit 0; fi; \
 	echo "building bin/scantron-temporal (several minutes when cold)"; \
 	mkdir -p bin; \
-	(cd temporal-config/server && $(GO) build -trimpath -o ../../bin/scantron-temporal.new .) && \
+	(cd temporal-config/server && $(GO) build -o ../../bin/scantron-temporal.new .) && \
 	mv bin/scantron-temporal.new bin/scantron-temporal && echo "$$sum" > bin/scantron-temporal.sum
 
 build: ## build bin/scantron

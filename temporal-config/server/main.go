@@ -224,7 +224,6 @@ func singleProcess(o options) (*config.Config, []temporal.ServerOption, error) {
 	cfg.Archival.Visibility.State = "disabled"
 	cfg.NamespaceDefaults.Archival.History.State = "disabled"
 	cfg.NamespaceDefaults.Archival.Visibility.State = "disabled"
-	cfg.PublicClient.HostPort = frontendAddr
 
 	services := append([]string{}, temporal.DefaultServices...)
 	services = append(services, string(primitives.InternalFrontendService))
