@@ -103,6 +103,7 @@ func StartAuthTemporal(ctx context.Context, opt AuthTemporalOptions) (*Temporal,
 			copts := client.Options{HostPort: t.HostPort, Namespace: t.Namespace, Logger: quietLogger()}
 			if opt.Token != nil {
 				copts.Credentials = client.NewAPIKeyDynamicCredentials(opt.Token)
+				copts.ConnectionOptions.TLSDisabled = true
 			}
 			c, err := client.DialContext(ctx, copts)
 			if err != nil {

@@ -381,11 +381,13 @@ func TestCompromisedAgent(t *testing.T) {
 		opts := client.Options{HostPort: a.temporal.HostPort, Namespace: a.temporal.Namespace, Logger: quietTemporalLogger()}
 		if token != "" {
 			opts.Credentials = client.NewAPIKeyStaticCredentials(token)
+			opts.ConnectionOptions.TLSDisabled = true
 		}
 		return client.DialContext(ctx, opts)
 	}
 	h.temporal, err = client.DialContext(ctx, client.Options{HostPort: a.temporal.HostPort, Namespace: a.temporal.Namespace, Logger: quietTemporalLogger(),
-		Credentials: temporalauth.NewSource(temporalauth.AgentFetcher(a.base, x, ax.Credential, nil)).Credentials()})
+		Credentials:       temporalauth.NewSource(temporalauth.AgentFetcher(a.base, x, ax.Credential, nil)).Credentials(),
+		ConnectionOptions: client.ConnectionOptions{TLSDisabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

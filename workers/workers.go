@@ -59,6 +59,9 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 	}
 	if opt.Credentials != nil {
 		copts.Credentials = opt.Credentials
+		// Token credentials would turn TLS on by themselves; TLS follows
+		// the TLS settings alone.
+		copts.ConnectionOptions.TLSDisabled = opt.TLS == nil
 	}
 	deadline := time.Now().Add(opt.Wait)
 	for {
