@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestScanWithWorkerTokenOnly(t *testing.T) {
 		Credential string `json:"credential"`
 	}
 	c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, &agent)
-	startScantron(t, append(a.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
+	agentProc := startScantron(t, append(a.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
 
 	var site scan.Site
 	c.do("POST", "/sites", map[string]any{"name": "tok-" + name, "targets": []string{target.Addr}}, http.StatusCreated, &site)
@@ -63,5 +64,9 @@ func TestScanWithWorkerTokenOnly(t *testing.T) {
 	}
 	if want := slices.Sorted(maps.Keys(target.Ports)); !slices.Equal(got, want) {
 		t.Fatalf("open ports = %v, want %v", got, want)
+	}
+	// The agent's worker made no call its token does not allow.
+	if logs := agentProc.Logs(); strings.Contains(logs, "Request unauthorized") {
+		t.Errorf("the agent was refused a call:\n%s", logs)
 	}
 }
