@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Scantron: one image for `scantron server`, `scantron agent` and
 # `scantron migrate`. The agent needs NET_RAW and NET_ADMIN (see
-# docker-compose.yml) for nmap/masscan raw-socket scans.
+# docker-compose.yml) for nmap/masscan raw-socket scans. /var/lib/scantron
+# is the agent's state (its enrolled settings), a volume in docker-compose.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -21,7 +22,8 @@ RUN apt-get update \
 	&& apt-get purge -y libcap2-bin \
 	&& apt-get autoremove -y \
 	&& rm -rf /var/lib/apt/lists/* \
-	&& useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin scantron
+	&& useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin scantron \
+	&& install -d -o scantron -g scantron -m 0700 /var/lib/scantron
 COPY --from=build /out/scantron /usr/local/bin/scantron
 USER scantron
 # nmap: use raw sockets (granted by the file capabilities above).

@@ -8,7 +8,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools test-tools temporal-server build run test lint fuzz chaos bench clean-data
+.PHONY: help tools test-tools temporal-server build run test lint fuzz chaos flaky bench clean-data package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 18
@@ -36,6 +36,27 @@ temporal-server: ## build bin/scantron-temporal (the authorizing Temporal server
 build: ## build bin/scantron
 	$(GO) build -o bin/scantron ./cmd/scantron
 
+# The .deb's version: VERSION, or 0.0.0+git<commit> between releases.
+VERSION ?= 0.0.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIST    ?= dist
+DEB_ARCH ?= $(shell $(GO) env GOARCH)
+
+# BINARY packages a scantron binary built elsewhere instead of building one.
+BINARY  ?=
+STAGE   := $(DIST)/.stage
+
+package: ## build $(DIST)/scantron_<version>_<arch>.deb: the binary and hardened systemd units for agent and server
+	@./scripts/install-tools.sh --package
+	@rm -rf $(STAGE) && mkdir -p $(STAGE)
+ifeq ($(BINARY),)
+	CGO_ENABLED=0 GOARCH=$(DEB_ARCH) $(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o $(STAGE)/scantron ./cmd/scantron
+else
+	cp $(BINARY) $(STAGE)/scantron
+endif
+	cp packaging/nfpm.yaml packaging/*.service packaging/*.sh $(STAGE)/
+	cd $(STAGE) && SCANTRON_VERSION='$(VERSION)' SCANTRON_ARCH='$(DEB_ARCH)' $(CURDIR)/bin/nfpm package --config nfpm.yaml --packager deb --target ..
+	@rm -rf $(STAGE)
+
 run: tools build ## start PostgreSQL, S3, Temporal, server and a local agent (state in .data; Ctrl-C stops)
 	./bin/scantron dev
 
@@ -47,11 +68,18 @@ test: lint temporal-server ## lint, build the authorizing Temporal server, run e
 # The fault-injection suite (chaos/) runs only with SCANTRON_CHAOS set, so
 # that `go test ./...` above does not run it too.
 chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under runs; print the figures
-	SCANTRON_CHAOS=1 $(GO) test -count=1 -v -timeout 15m ./chaos/
+	SCANTRON_CHAOS=1 $(GO) test -count=1 -v -timeout 40m ./chaos/
+
+# The integration suites again and again under CPU contention (a burner on
+# every core, then GOMAXPROCS=1 too), to catch tests that pass only on an
+# idle machine. Long: not part of `make test`. ROUNDS, COUNT, PKGS, RUN,
+# BURNERS and TIMEOUT tune it (see scripts/flaky.sh).
+flaky: tools ## run the integration suites ROUNDS times under CPU contention; report each failing test
+	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" BURNERS=$(BURNERS) TIMEOUT=$(TIMEOUT) ./scripts/flaky.sh
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s
-FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions
+FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions ./scan:FuzzParseScriptArgs
 
 fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -68,7 +96,13 @@ lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config
 	./bin/staticcheck ./...
 	@if command -v docker-compose >/dev/null 2>&1; then \
 		echo "docker-compose -f docker-compose.yml config -q"; \
-		docker-compose -f docker-compose.yml config -q; \
+		noenv="$$(mktemp)"; trap 'rm -f "$$noenv"' EXIT; \
+		if env -u SCANTRON_POSTGRES_PASSWORD -u SCANTRON_S3_PASSWORD -u SCANTRON_ADMIN_PASSWORD \
+			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q >/dev/null 2>&1; then \
+			echo "docker-compose.yml starts without passwords set: it must refuse"; exit 1; \
+		fi; \
+		SCANTRON_POSTGRES_PASSWORD=lint SCANTRON_S3_PASSWORD=lint-secret SCANTRON_ADMIN_PASSWORD=lint-password \
+			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q; \
 	fi
 
 # Sizes of the generated files the parser comparison runs on.

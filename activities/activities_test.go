@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,12 +168,72 @@ func newFixture(t *testing.T, options string) *fixture {
 	return &fixture{
 		signer:  signer,
 		store:   st,
-		results: &activities.Results{Store: st, Objects: objs, Signer: signer},
-		agent:   &activities.Agent{Name: "a1", Objects: objs, NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: verifier},
+		results: &activities.Results{Store: st, Objects: objs, Signer: signer, AgentObjects: objs},
+		agent:   &activities.Agent{Name: "a1", NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: verifier},
 		scanID:  sc.ID,
 		ports4:  ports4,
 		ports6:  ports6,
 	}
+}
+
+// testQueue is the task queue the Temporal test activity environment runs
+// activities from.
+const testQueue = "default-test-taskqueue"
+
+// dispatched signs spec as the server does when it dispatches its first
+// attempt to testQueue, for a shard that has no row in PostgreSQL.
+func (f *fixture) dispatched(t *testing.T, spec scan.Spec) scan.Spec {
+	t.Helper()
+	return dispatchSpec(t, f.signer, spec, 1, nil)
+}
+
+// dispatchSpec is spec dispatched as attempt to testQueue, with presigned
+// URLs of that attempt's objects and a read of the resume state prev
+// names, signed by signer.
+func dispatchSpec(t *testing.T, signer *signing.Signer, spec scan.Spec, attempt int, prev *scan.Progress) scan.Spec {
+	t.Helper()
+	ctx := context.Background()
+	presign := func(put bool, key string) string {
+		t.Helper()
+		u, err := objs.PresignGet(ctx, key, time.Hour)
+		if put {
+			u, err = objs.PresignPut(ctx, key, time.Hour)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	urls := scan.ShardURLs{Bucket: objs.Bucket(),
+		OutputPut: presign(true, scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)),
+		ResumePut: presign(true, scan.PartialKey(spec.RunID, spec.ShardID, attempt))}
+	if prev != nil && prev.Partial != nil {
+		urls.ResumeKey, urls.ResumeGet = prev.Partial.Key, presign(false, prev.Partial.Key)
+	}
+	spec.Dispatch = &scan.Dispatch{TaskQueue: testQueue, Attempt: attempt, Nonce: fmt.Sprintf("test-%d", time.Now().UnixNano()), Objects: urls}
+	return signer.Sign(spec, time.Now().Add(time.Hour))
+}
+
+// dispatch runs DispatchShard for attempt of spec's shard, to testQueue.
+func (f *fixture) dispatch(t *testing.T, env *testsuite.TestActivityEnvironment, start activities.StartRunResult, spec scan.Spec, attempt int) activities.DispatchShardResult {
+	t.Helper()
+	in := activities.DispatchShardInput{RunID: start.RunID, Spec: spec, Attempt: attempt, TaskQueue: testQueue, Agent: start.AgentName, Pool: start.PoolName}
+	d, err := execute[activities.DispatchShardResult](t, env, f.results.DispatchShard, in)
+	if err != nil {
+		t.Fatalf("DispatchShard: %v", err)
+	}
+	return d
+}
+
+// startRun runs StartRun as the workflow does: specs left for DispatchShard
+// to sign.
+func (f *fixture) startRun(t *testing.T, env *testsuite.TestActivityEnvironment, wf string) activities.StartRunResult {
+	t.Helper()
+	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: wf})
+	if err != nil {
+		t.Fatalf("StartRun: %v", err)
+	}
+	return start
 }
 
 // newKeys makes a server key pair: the server's signer, the agent's verifier.
@@ -219,10 +280,7 @@ func TestPipeline(t *testing.T) {
 	env := newEnv(f)
 	ctx := context.Background()
 
-	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-pipeline"})
-	if err != nil {
-		t.Fatalf("StartRun: %v", err)
-	}
+	start := f.startRun(t, env, "wf-pipeline")
 	if len(start.Specs) != 2 {
 		t.Fatalf("specs = %+v, want one per address family", start.Specs)
 	}
@@ -244,7 +302,11 @@ func TestPipeline(t *testing.T) {
 	}
 
 	for _, spec := range start.Specs {
-		scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
+		if len(spec.Signature) != 0 {
+			t.Fatalf("StartRun signed %+v: only a dispatch signs", spec)
+		}
+		d := f.dispatch(t, env, start, spec, 1)
+		scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
 		if err != nil {
 			t.Fatalf("RunScan %v: %v", spec.Targets, err)
 		}
@@ -260,7 +322,7 @@ func TestPipeline(t *testing.T) {
 		if err != nil || !bytes.Contains(xml, []byte(`<nmaprun`)) || !bytes.Contains(xml, []byte(`addr="`+spec.Targets[0]+`"`)) {
 			t.Fatalf("stored XML (%v): %.300s", err, xml)
 		}
-		parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature}
+		parseIn := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature, Nonce: d.Nonce}
 		for i := range 2 { // twice: a retried parse must not duplicate rows
 			parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, parseIn)
 			if err != nil {
@@ -270,11 +332,11 @@ func TestPipeline(t *testing.T) {
 				t.Errorf("ParseResults #%d of %v stored %+v, want 1 host and 3 ports", i+1, spec.Targets, parsed)
 			}
 		}
-		// A superseded attempt's output arriving late stores nothing.
+		// Another attempt's output is not the current dispatch's: refused.
 		late := parseIn
 		late.Attempt = scanned.Attempt - 1
 		parsed, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, late)
-		if err != nil || !parsed.Stale || parsed.Hosts != 0 {
+		if !isNonRetryable(err, activities.ErrTypeUntrusted) || parsed.Hosts != 0 {
 			t.Errorf("late attempt: %+v, %v", parsed, err)
 		}
 	}
@@ -449,6 +511,9 @@ func TestStartRunRefusesWhatCannotRun(t *testing.T) {
 	}{
 		{"refused option", "-n -iL /etc/shadow", "-iL"},
 		{"unbalanced quote", "-n --script-args 'x", "quote"},
+		// Stored without the flag (before it existed, or around the API).
+		{"intrusive profile not marked", "-n --script ssh-brute", "ssh-brute"},
+		{"hidden file key", `-n --script-args 'a="}",userdb=/etc/shadow'`, "userdb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -523,7 +588,7 @@ func TestRunScanRefusesAlteredSpec(t *testing.T) {
 	// IDs of no other test's run: the bucket is shared.
 	// Signed, as if by a server with a bug: the agent still checks.
 	spec := scan.Spec{RunID: 990001, ShardID: 990001, Scanner: scan.Nmap, Options: []string{"-n", "-oN", "/etc/cron.d/x"}, Targets: []string{"127.0.0.1"}}
-	spec = f.signer.Sign(spec, time.Now().Add(time.Hour))
+	spec = f.dispatched(t, spec)
 	_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
 	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "-oN") {
 		t.Fatalf("RunScan error = %v, want non-retryable InvalidSpec naming -oN", err)
@@ -533,19 +598,23 @@ func TestRunScanRefusesAlteredSpec(t *testing.T) {
 	}
 }
 
-// TestRunScanRefusesUnsignedSpecs: what StartRun dispatched runs only as
+// TestRunScanRefusesUnsignedSpecs: what DispatchShard signed runs only as
 // signed, unaltered, unexpired, and by the agent of the same server.
 func TestRunScanRefusesUnsignedSpecs(t *testing.T) {
 	f := newFixture(t, "")
 	env := newEnv(f)
-	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-signed"})
-	if err != nil {
-		t.Fatal(err)
+	start := f.startRun(t, env, "wf-signed")
+	before := time.Now()
+	good := f.dispatch(t, env, start, start.Specs[0], 1).Spec
+	// Defaults: 10 min to start, 24 h to run.
+	if longest := before.Add(10*time.Minute + 24*time.Hour + activities.DispatchSkew); len(good.Signature) == 0 ||
+		!good.Expires.After(before.Add(24*time.Hour)) || good.Expires.After(longest) {
+		t.Fatalf("DispatchShard signed %+v: want a signature valid for one attempt, until %s at most", good, longest)
 	}
-	good := start.Specs[0]
-	if len(good.Signature) == 0 || !good.Expires.After(time.Now().Add(24*time.Hour)) {
-		t.Fatalf("StartRun dispatched %+v: want a signature valid for every attempt", good)
-	}
+	// The same shard dispatched to another queue (another agent's).
+	elsewhere := f.dispatch(t, env, start, start.Specs[0], 2).Spec
+	elsewhere.Dispatch.TaskQueue = "agent.other"
+	elsewhere = f.signer.Sign(elsewhere, time.Now().Add(time.Hour))
 	_, otherVerifier := newKeys(t)
 	tests := []struct {
 		name   string
@@ -561,11 +630,21 @@ func TestRunScanRefusesUnsignedSpecs(t *testing.T) {
 			*s = f.signer.Sign(*s, time.Now().Add(-time.Second))
 		}, f.agent, "expired"},
 		{"another server's agent", func(*scan.Spec) {}, &activities.Agent{Name: "a1", NmapPath: "nmap", Verifier: otherVerifier}, "does not verify"},
+		{"dispatched to another queue", func(s *scan.Spec) { *s = elsewhere }, f.agent, "another task queue"},
+		{"queue rewritten", func(s *scan.Spec) { s.Dispatch.TaskQueue = "agent.other" }, f.agent, "does not verify"},
+		{"upload URL swapped", func(s *scan.Spec) { s.Dispatch.Objects.OutputPut = "http://127.0.0.1:1/elsewhere" }, f.agent, "does not verify"},
+		{"dispatch dropped", func(s *scan.Spec) { s.Dispatch = nil }, f.agent, "does not verify"},
+		{"signed without a dispatch", func(s *scan.Spec) {
+			s.Dispatch = nil
+			*s = f.signer.Sign(*s, time.Now().Add(time.Hour))
+		}, f.agent, "not bound to a dispatch"},
 		{"agent without a key", func(*scan.Spec) {}, &activities.Agent{Name: "a1", NmapPath: "nmap"}, "no server public key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := good
+			d := *good.Dispatch // changed in place by some cases
+			spec.Dispatch = &d
 			tt.change(&spec)
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestActivityEnvironment()
@@ -584,11 +663,9 @@ func TestRunScanUsesAgentInterface(t *testing.T) {
 	f := newFixture(t, "")
 	f.agent.Interface = "lo"
 	env := newEnv(f)
-	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: "wf-iface"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: start.Specs[0]})
+	start := f.startRun(t, env, "wf-iface")
+	d := f.dispatch(t, env, start, start.Specs[0], 1)
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,6 +677,30 @@ func TestRunScanUsesAgentInterface(t *testing.T) {
 	xml, _ := io.ReadAll(body)
 	if !bytes.Contains(xml, []byte(" -e lo ")) || !bytes.Contains(xml, []byte(`portid="`+fmt.Sprint(f.ports4[0])+`"`)) {
 		t.Errorf("nmap did not scan through lo: %.400s", xml)
+	}
+}
+
+// The agent's own SCANTRON_AGENT_MAX_RATE reaches the real nmap's command line
+// (nmap records it in its XML) whatever the spec asks.
+func TestRunScanAppliesAgentMaxRate(t *testing.T) {
+	f := newFixture(t, "")
+	f.agent.MaxRate = 750
+	t.Cleanup(func() { f.agent.MaxRate = 0 })
+	env := newEnv(f)
+	start := f.startRun(t, env, "wf-maxrate")
+	d := f.dispatch(t, env, start, start.Specs[0], 1)
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := objs.Get(context.Background(), scanned.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	xml, _ := io.ReadAll(body)
+	if !bytes.Contains(xml, []byte("max-rate 750 ")) {
+		t.Errorf("nmap ran without the agent's --max-rate: %.400s", xml)
 	}
 }
 
@@ -617,14 +718,14 @@ func TestRunScanCancelKillsScanner(t *testing.T) {
 	// the test find exactly this nmap process.
 	marker := fmt.Sprintf("%d-%d", 40000+os.Getpid()%1000, 40199+os.Getpid()%1000)
 	spec := scan.Spec{RunID: 990002, ShardID: 990002, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "--scan-delay", "1s", "-p", marker}, Targets: []string{"127.0.0.1"}}
-	spec = f.signer.Sign(spec, time.Now().Add(time.Hour))
+	spec = f.dispatched(t, spec)
 
 	errc := make(chan error, 1)
 	go func() {
 		_, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
 		errc <- err
 	}()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !nmapRunning(marker) {
 		if time.Now().After(deadline) {
 			t.Fatal("nmap never started")
@@ -650,28 +751,32 @@ func nmapRunning(marker string) bool {
 	return len(bytes.TrimSpace(out)) > 0
 }
 
-// flakyUploader fails its first fails uploads, as object storage does while
-// it restarts, then stores through objs.
-type flakyUploader struct {
+// flakyTransport fails its first fails requests, as object storage does
+// while it restarts, then sends them on.
+type flakyTransport struct {
 	mu    sync.Mutex
 	fails int
 	calls int
 }
 
-func (u *flakyUploader) PutFile(ctx context.Context, key, path, contentType string) (scan.BlobRef, error) {
-	u.mu.Lock()
-	u.calls++
-	fail := u.calls <= u.fails
-	u.mu.Unlock()
+func (f *flakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.calls++
+	fail := f.calls <= f.fails
+	f.mu.Unlock()
 	if fail {
-		return scan.BlobRef{}, errors.New("dial tcp: connect: connection refused")
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errors.New("dial tcp: connect: connection refused")
 	}
-	return objs.PutFile(ctx, key, path, contentType)
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 // TestRunScanRetriesUpload: a finished scan's output survives an object
-// storage outage shorter than UploadRetry: the upload is retried, not the
-// scan. A longer outage fails the attempt, retryably.
+// storage outage: the upload is retried, not the scan, up to the attempt's
+// deadline (less UploadMargin). An outage past it fails the attempt,
+// retryably, with the attempt's progress for the next one.
 func TestRunScanRetriesUpload(t *testing.T) {
 	f := newFixture(t, "")
 	run := func(agent *activities.Agent, id int64) (activities.RunScanResult, error) {
@@ -679,13 +784,14 @@ func TestRunScanRetriesUpload(t *testing.T) {
 		env := s.NewTestActivityEnvironment()
 		env.RegisterActivity(agent)
 		spec := scan.Spec{RunID: id, ShardID: id, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "-p", fmt.Sprint(f.ports4[0])}, Targets: []string{"127.0.0.1"}}
-		return execute[activities.RunScanResult](t, env, agent.RunScan, activities.RunScanInput{Spec: f.signer.Sign(spec, time.Now().Add(time.Hour))})
+		return execute[activities.RunScanResult](t, env, agent.RunScan, activities.RunScanInput{Spec: f.dispatched(t, spec)})
 	}
 
-	flaky := &flakyUploader{fails: 2}
-	agent := *f.agent
-	agent.Objects = flaky
-	got, err := run(&agent, 990003)
+	flaky := &flakyTransport{fails: 2}
+	// Only the output's uploads go through flaky: no resume state saved.
+	agent := &activities.Agent{Name: "a1", NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: f.agent.Verifier,
+		PartialEvery: -1, HTTPClient: &http.Client{Transport: flaky}}
+	got, err := run(agent, 990003)
 	if err != nil {
 		t.Fatalf("RunScan through a short outage: %v", err)
 	}
@@ -702,14 +808,20 @@ func TestRunScanRetriesUpload(t *testing.T) {
 		t.Errorf("stored output lacks the scanned port: %.300s", xml)
 	}
 
-	down := &flakyUploader{fails: 1 << 30}
-	agent.Objects, agent.UploadRetry = down, 2*time.Second
-	_, err = run(&agent, 990004)
+	// The test environment gives an attempt 10 minutes: a margin of all but
+	// 3 s of them leaves 3 s of retries.
+	down := &flakyTransport{fails: 1 << 30}
+	agent.HTTPClient, agent.UploadMargin = &http.Client{Transport: down}, 10*time.Minute-3*time.Second
+	_, err = run(agent, 990004)
 	var app *temporal.ApplicationError
-	if err == nil || (errors.As(err, &app) && app.NonRetryable()) || !strings.Contains(err.Error(), "connection refused") {
+	if err == nil || !errors.As(err, &app) || app.NonRetryable() || app.Type() != activities.ErrTypeAttemptFailed || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("RunScan through a long outage: %v; want a retryable upload error", err)
 	}
+	var last scan.Progress
+	if err := app.Details(&last); err != nil || last.Phase != "uploading" {
+		t.Errorf("the failure carries progress %+v (%v), want the upload's", last, err)
+	}
 	if down.calls < 2 {
-		t.Errorf("%d uploads in a 2 s outage, want retries", down.calls)
+		t.Errorf("%d uploads in a 3 s outage, want retries", down.calls)
 	}
 }

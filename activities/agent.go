@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,17 +21,15 @@ import (
 	"github.com/scantron/scantron/scan/signing"
 )
 
-// RawUploader stores a scanner's output file.
-type RawUploader interface {
-	PutFile(ctx context.Context, key, path, contentType string) (scan.BlobRef, error)
-}
-
 // Agent runs scanners on the machine of one agent. It needs only its scanner
-// binaries, an outbound connection to Temporal and one to object storage.
+// binaries, an outbound connection to Temporal and one to object storage,
+// for which it holds no credentials: each spec carries presigned URLs for
+// its own objects.
 type Agent struct {
-	Name     string
-	Objects  RawUploader
-	NmapPath string
+	Name string
+	// HTTPClient makes the object storage requests (nil: a default one).
+	HTTPClient *http.Client
+	NmapPath   string
 	// MasscanPath is the masscan binary ("" = "masscan" from PATH).
 	MasscanPath string
 	// MasscanAdapter, MasscanAdapterIP and MasscanRouterMAC tell masscan
@@ -51,31 +50,46 @@ type Agent struct {
 	// HeartbeatEvery is how often progress is reported. It must be well under
 	// the heartbeat timeout the workflow sets.
 	HeartbeatEvery time.Duration
+	// MaxRate caps the packets per second of every scanner the agent runs
+	// (0 = no cap of the agent's), whatever the spec says: nmap's
+	// --max-rate is lowered or added (and --min-rate lowered), masscan's
+	// --rate lowered.
+	MaxRate float64
 	// Interface, if set, is the network interface scanners use (nmap -e);
 	// profiles cannot choose one.
 	Interface string
 	// Verifier holds the server's public key. Specs that it does not verify
 	// are refused; with no Verifier, every spec is.
 	Verifier *signing.Verifier
-	// UploadRetry is how long a failed upload of a finished scan's output is
-	// retried (with backoff, heartbeating) before the attempt fails and the
-	// scan has to run again; 0 means DefaultUploadRetry.
-	UploadRetry time.Duration
+	// UploadMargin is kept free at the end of an attempt when a failed
+	// upload of a finished scan's output is retried (with backoff,
+	// heartbeating) up to the attempt's deadline; 0 means
+	// DefaultUploadMargin.
+	UploadMargin time.Duration
 	// PartialEvery is how often the hosts a running nmap scan has finished
 	// are saved to object storage (for masscan: the open ports found and
 	// how far it got), so that a retry of the shard, on this agent or
 	// another, scans only the rest; 0 means DefaultPartialEvery,
 	// a negative value turns resuming off.
 	PartialEvery time.Duration
+
+	// ran holds the nonces of the dispatches this agent has started, until
+	// their specs expire: a dispatch runs once.
+	ranMu sync.Mutex
+	ran   map[string]time.Time
 }
 
-// DefaultUploadRetry rides out a restart or short outage of object storage:
-// a scan's output is worth more than a minute's wait.
-const DefaultUploadRetry = time.Minute
+// DefaultUploadMargin leaves the attempt time to report its failure before
+// its deadline.
+const DefaultUploadMargin = 30 * time.Second
 
 // RunScanInput is one shard's job.
 type RunScanInput struct {
 	Spec scan.Spec `json:"spec"`
+	// Resume is the last progress of the shard's previous attempt, which
+	// names the state it saved (see scan.Progress.Partial); nil on a first
+	// attempt. It can only narrow what is scanned.
+	Resume *scan.Progress `json:"resume,omitempty"`
 }
 
 // RunScanResult points at the stored output; the output itself never travels
@@ -96,9 +110,10 @@ type RunScanResult struct {
 func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, error) {
 	start := time.Now()
 	spec := in.Spec
-	// Only specs the server signed run: Temporal access alone must not be
-	// enough to make an agent scan.
-	if err := a.verify(spec, start); err != nil {
+	// Only specs the server signed for this dispatch, to the queue this
+	// task came from, run: Temporal access alone must not be enough to
+	// make an agent scan.
+	if err := a.verify(spec, activity.GetInfo(ctx).TaskQueue, start); err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
 	// The agent checks again what the server already checked: a spec altered
@@ -112,7 +127,9 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 			return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ScannerMissing", err)
 		}
 	}
-	attempt := int(activity.GetInfo(ctx).Attempt)
+	attempt := spec.Dispatch.Attempt
+	obj := a.objectsFor(spec)
+	prev := previousProgress(ctx, in)
 
 	dir, err := os.MkdirTemp(a.WorkDir, fmt.Sprintf("scantron-run%d-shard%d-", spec.RunID, spec.ShardID))
 	if err != nil {
@@ -131,9 +148,9 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	}
 	// A retry skips the hosts earlier attempts finished: the spec is
 	// verified as signed, and only narrowed.
-	done := a.resume(ctx, spec, dir)
+	done := a.resume(ctx, spec, dir, obj, prev)
 	var skip []nmap.Option
-	first := scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name}
+	first := scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name, ShardAttempt: attempt}
 	if done != nil {
 		skip = append(skip, nmap.WithExcludeFile(done.skip))
 		first.Partial, first.HostsDone = &done.ref, len(done.addrs)
@@ -143,7 +160,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	var mres *masscanResumed
 	var mopts []masscan.Option
 	if spec.Scanner == scan.Masscan {
-		mt, mres, mopts = a.masscanStart(ctx, spec, &first)
+		mt, mres, mopts = a.masscanStart(ctx, spec, &first, obj, prev)
 	}
 	binary, args, err := a.command(spec, xmlPath, access, mopts, skip...)
 	if err != nil {
@@ -154,7 +171,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	defer hb.stop()
 	stopSaver := func() {}
 	if spec.Scanner == scan.Nmap && a.PartialEvery >= 0 {
-		saver := &partialSaver{a: a, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), xmlPath: xmlPath,
+		saver := &partialSaver{a: a, obj: obj, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), xmlPath: xmlPath,
 			tmp: filepath.Join(dir, "partial.xml"), done: done, hb: hb, hosts: first.HostsDone}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -166,7 +183,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		defer stopSaver()
 	}
 	if mt != nil && a.PartialEvery >= 0 {
-		saver := &masscanSaver{a: a, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), tmp: filepath.Join(dir, "partial.xml"),
+		saver := &masscanSaver{a: a, obj: obj, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), tmp: filepath.Join(dir, "partial.xml"),
 			track: mt, hb: hb, start: start, index: mt.start, ports: len(mt.ports)}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -180,6 +197,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	runOpts := nmap.RunOptions{
 		Binary: binary,
 		Args:   args,
+		Env:    scannerEnv(dir),
 		Dir:    dir,
 		OnProgress: func(p nmap.Progress) {
 			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
@@ -204,13 +222,13 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 				xmlPath = masscanPartialPath(dir)
 			}
 		}
-		return a.keepPartial(ctx, spec, attempt, done, xmlPath, start)
+		return a.keepPartial(ctx, spec, obj, attempt, done, xmlPath, start)
 	}
 	if runErr != nil {
 		if errors.Is(runErr, nmap.ErrScannerNotFound) {
 			return RunScanResult{}, temporal.NewNonRetryableApplicationError(runErr.Error(), "ScannerMissing", runErr)
 		}
-		return RunScanResult{}, runErr
+		return RunScanResult{}, hb.failed(runErr)
 	}
 
 	hb.set(scan.Progress{Phase: "uploading", Percent: 100})
@@ -233,9 +251,9 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		xmlPath = whole
 	}
 	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
-	ref, err := a.upload(ctx, hb, key, xmlPath)
+	ref, err := a.upload(ctx, hb, obj, key, xmlPath)
 	if err != nil {
-		return RunScanResult{}, wrap("upload scanner output", err)
+		return RunScanResult{}, hb.failed(fmt.Errorf("upload scanner output: %w", err))
 	}
 	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
 }
@@ -245,7 +263,11 @@ func (a *Agent) signed(spec scan.Spec, res RunScanResult) (RunScanResult, error)
 	if a.Credential == "" {
 		return res, nil
 	}
-	sig, err := scan.SignResult(a.Credential, scan.ResultClaim{RunID: spec.RunID, ShardID: spec.ShardID, Attempt: res.Attempt, Agent: res.Agent, Raw: res.Raw})
+	claim := scan.ResultClaim{RunID: spec.RunID, ShardID: spec.ShardID, Attempt: res.Attempt, Agent: res.Agent, Raw: res.Raw}
+	if spec.Dispatch != nil {
+		claim.Nonce = spec.Dispatch.Nonce
+	}
+	sig, err := scan.SignResult(a.Credential, claim)
 	if err != nil {
 		return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadCredential", err)
 	}
@@ -282,6 +304,10 @@ func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, m
 			// Profiles cannot pick an interface; the agent's operator can.
 			extra = append(extra, nmap.WithInterface(a.Interface))
 		}
+		spec, err := nmap.CapSpecRate(spec, a.MaxRate)
+		if err != nil {
+			return "", nil, err
+		}
 		args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), extra...)
 		return a.NmapPath, args, err
 	case scan.Masscan:
@@ -293,11 +319,28 @@ func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, m
 			return "", nil, err
 		}
 		spec.Options = opts
-		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(spec.Rate),
+		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(masscan.LimitRate(spec.Rate, a.MaxRate)),
 			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC)}, mextra...)...)
 		return a.masscanBinary(), args, err
 	}
 	return "", nil, fmt.Errorf("%w: unknown scanner %q", scan.ErrInvalidSpec, spec.Scanner)
+}
+
+// scannerEnv is the whole environment a scanner runs with: a search path,
+// a locale, and HOME and TMPDIR in the shard's own work directory (private,
+// removed after the attempt). Nothing else of the agent's environment,
+// where its credential and Temporal settings may be, reaches the scanner or
+// the NSE scripts it runs.
+func scannerEnv(dir string) []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	lang := os.Getenv("LANG")
+	if lang == "" {
+		lang = "C.UTF-8"
+	}
+	return []string{"PATH=" + path, "LANG=" + lang, "HOME=" + dir, "TMPDIR=" + dir}
 }
 
 func (a *Agent) masscanBinary() string {
@@ -315,7 +358,7 @@ const partialUploadTimeout = 30 * time.Second
 // cancellation's details, so the run keeps the hosts it had finished. A
 // scanner that wrote nothing, or an upload that fails, leaves a plain
 // cancellation.
-func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, done *resumed, xmlPath string, start time.Time) (RunScanResult, error) {
+func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, obj shardStore, attempt int, done *resumed, xmlPath string, start time.Time) (RunScanResult, error) {
 	if info, err := os.Stat(xmlPath); err != nil || info.Size() == 0 {
 		if done == nil {
 			return RunScanResult{}, ctx.Err()
@@ -333,7 +376,7 @@ func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, do
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partialUploadTimeout)
 	defer cancel()
 	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
-	ref, err := a.Objects.PutFile(uctx, key, xmlPath, "application/xml")
+	ref, err := obj.PutFile(uctx, key, xmlPath, "application/xml")
 	if err != nil {
 		activity.GetLogger(ctx).Warn("could not keep a stopped scan's output", "shard", spec.ShardID, "error", err)
 		return RunScanResult{}, ctx.Err()
@@ -345,11 +388,36 @@ func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, attempt int, do
 	return RunScanResult{}, temporal.NewCanceledError(res)
 }
 
-func (a *Agent) verify(spec scan.Spec, now time.Time) error {
+func (a *Agent) verify(spec scan.Spec, taskQueue string, now time.Time) error {
 	if a.Verifier == nil {
 		return fmt.Errorf("%w: this agent has no server public key (SCANTRON_SERVER_PUBLIC_KEY) to verify specs with", scan.ErrInvalidSpec)
 	}
-	return a.Verifier.Verify(spec, now)
+	if err := a.Verifier.VerifyDispatch(spec, taskQueue, now); err != nil {
+		return err
+	}
+	return a.claimDispatch(spec, now)
+}
+
+// claimDispatch records that spec's dispatch runs now, and refuses one that
+// already ran here: a dispatch is one attempt, so the same spec sent again
+// (a replay, of a run perhaps cancelled since) is not run again. The server
+// refuses the result of anything but the current dispatch in any case.
+func (a *Agent) claimDispatch(spec scan.Spec, now time.Time) error {
+	a.ranMu.Lock()
+	defer a.ranMu.Unlock()
+	if a.ran == nil {
+		a.ran = map[string]time.Time{}
+	}
+	for nonce, expires := range a.ran {
+		if !now.Before(expires) {
+			delete(a.ran, nonce)
+		}
+	}
+	if _, ok := a.ran[spec.Dispatch.Nonce]; ok {
+		return fmt.Errorf("%w: this dispatch of shard %d (attempt %d) has already run on this agent: a replay", scan.ErrInvalidSpec, spec.ShardID, spec.Dispatch.Attempt)
+	}
+	a.ran[spec.Dispatch.Nonce] = spec.Expires
+	return nil
 }
 
 // checkRawSockets refuses, before anything runs, a profile that needs raw
@@ -369,24 +437,27 @@ func checkRawSockets(binary string, spec scan.Spec) (nmap.RawAccess, error) {
 	return access, nil
 }
 
-// upload stores the scanner's output, retrying with backoff for up to
-// UploadRetry while the heartbeater keeps the attempt alive. The key is the
-// attempt's own, so a retried upload overwrites, never adds.
-func (a *Agent) upload(ctx context.Context, hb *heartbeater, key, path string) (scan.BlobRef, error) {
-	limit := a.UploadRetry
-	if limit <= 0 {
-		limit = DefaultUploadRetry
+// upload stores the scanner's output, retrying with backoff while the
+// heartbeater keeps the attempt alive, up to the attempt's own deadline
+// (less UploadMargin): object storage briefly away must not cost a finished
+// scan. The key is the attempt's own, so a retried upload overwrites, never
+// adds; the presigned URL is valid as long as the attempt.
+func (a *Agent) upload(ctx context.Context, hb *heartbeater, obj shardStore, key, path string) (scan.BlobRef, error) {
+	margin := a.UploadMargin
+	if margin <= 0 {
+		margin = DefaultUploadMargin
 	}
-	deadline := time.Now().Add(limit)
+	deadline := activity.GetInfo(ctx).Deadline.Add(-margin)
+	first := time.Now()
 	wait := time.Second
 	for tries := 1; ; tries++ {
-		ref, err := a.Objects.PutFile(ctx, key, path, "application/xml")
+		ref, err := obj.PutFile(ctx, key, path, "application/xml")
 		if err == nil || ctx.Err() != nil {
 			return ref, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return ref, fmt.Errorf("%w (%d tries in %s)", err, tries, limit)
+			return ref, fmt.Errorf("%w (%d tries in %s, up to the attempt's deadline)", err, tries, time.Since(first).Round(time.Second))
 		}
 		wait = min(wait, left)
 		activity.GetLogger(ctx).Warn("upload of scanner output failed; retrying", "key", key, "try", tries, "in", wait, "error", err)
@@ -443,7 +514,7 @@ func newHeartbeater(ctx context.Context, first scan.Progress, every time.Duratio
 
 func (h *heartbeater) set(p scan.Progress) {
 	h.mu.Lock()
-	p.Agent, p.ShardID = h.last.Agent, h.last.ShardID
+	p.Agent, p.ShardID, p.ShardAttempt = h.last.Agent, h.last.ShardID, h.last.ShardAttempt
 	p.Partial, p.HostsDone = h.last.Partial, h.last.HostsDone
 	p.MasscanSeed, p.MasscanIndex = h.last.MasscanSeed, h.last.MasscanIndex
 	h.last = p
@@ -466,6 +537,20 @@ func (h *heartbeater) setMasscan(ref scan.BlobRef, hosts int, seed, index uint64
 	h.last.MasscanSeed, h.last.MasscanIndex = seed, index
 	h.mu.Unlock()
 }
+
+// failed returns err as a retryable failure that carries the attempt's last
+// progress, so that the next attempt, which the workflow dispatches anew,
+// resumes from the state this one saved.
+func (h *heartbeater) failed(err error) error {
+	h.mu.Lock()
+	p := h.last
+	h.mu.Unlock()
+	return temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeAttemptFailed, err, p)
+}
+
+// ErrTypeAttemptFailed marks a shard attempt that failed in a way another
+// attempt may not; its details are the attempt's last scan.Progress.
+const ErrTypeAttemptFailed = "AttemptFailed"
 
 func (h *heartbeater) stop() {
 	close(h.done)

@@ -17,16 +17,14 @@ import (
 // nmap, S3 and PostgreSQL, and returns the run with the options it used.
 func completeRun(t *testing.T, f *fixture, env *testsuite.TestActivityEnvironment, wf string) (scan.Run, []string) {
 	t.Helper()
-	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: f.scanID, WorkflowID: wf})
-	if err != nil {
-		t.Fatalf("StartRun: %v", err)
-	}
+	start := f.startRun(t, env, wf)
 	for _, spec := range start.Specs {
-		scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: spec})
+		d := f.dispatch(t, env, start, spec, 1)
+		scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
 		if err != nil {
 			t.Fatalf("RunScan: %v", err)
 		}
-		in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature}
+		in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw, Agent: scanned.Agent, Signature: scanned.Signature, Nonce: d.Nonce}
 		if _, err := execute[activities.ParseResultsResult](t, env, f.results.ParseResults, in); err != nil {
 			t.Fatalf("ParseResults: %v", err)
 		}

@@ -74,10 +74,11 @@ func TestRunScanResumesMasscan(t *testing.T) {
 	}
 	// 6101 probes at 400 a second: about 15 s.
 	options := []string{"-p2000-8100", "--wait=1"}
-	spec := func(id int64) scan.Spec {
-		return signer.Sign(scan.Spec{RunID: id, ShardID: id, Scanner: scan.Masscan, Options: options, Targets: []string{host.Addr}, Rate: 400}, time.Now().Add(time.Hour))
+	base := func(id int64) scan.Spec {
+		return scan.Spec{RunID: id, ShardID: id, Scanner: scan.Masscan, Options: options, Targets: []string{host.Addr}, Rate: 400}
 	}
-	agent := &activities.Agent{Name: "a1", Objects: objs, MasscanPath: wrapper, HeartbeatEvery: 100 * time.Millisecond,
+	spec := func(id int64) scan.Spec { return dispatchSpec(t, signer, base(id), 1, nil) }
+	agent := &activities.Agent{Name: "a1", MasscanPath: wrapper, HeartbeatEvery: 100 * time.Millisecond,
 		PartialEvery: 300 * time.Millisecond, Verifier: verifier,
 		MasscanAdapter: host.HostIf, MasscanAdapterIP: host.HostIP, MasscanRouterMAC: host.MAC}
 	env := func(ctx context.Context, beats chan<- scan.Progress) *testsuite.TestActivityEnvironment {
@@ -131,8 +132,9 @@ func TestRunScanResumesMasscan(t *testing.T) {
 	// The retry.
 	retryBeats := make(chan scan.Progress, 5000)
 	retryEnv := env(context.Background(), retryBeats)
+	// A Temporal retry of the same activity reads the last heartbeat.
 	retryEnv.SetHeartbeatDetails(last)
-	got, err := execute[activities.RunScanResult](t, retryEnv, agent.RunScan, activities.RunScanInput{Spec: first})
+	got, err := execute[activities.RunScanResult](t, retryEnv, agent.RunScan, activities.RunScanInput{Spec: dispatchSpec(t, signer, base(990031), 2, &last)})
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
@@ -153,7 +155,7 @@ func TestRunScanResumesMasscan(t *testing.T) {
 	bad.MasscanSeed++
 	badEnv := env(context.Background(), make(chan scan.Progress, 5000))
 	badEnv.SetHeartbeatDetails(bad)
-	got, err = execute[activities.RunScanResult](t, badEnv, agent.RunScan, activities.RunScanInput{Spec: first})
+	got, err = execute[activities.RunScanResult](t, badEnv, agent.RunScan, activities.RunScanInput{Spec: dispatchSpec(t, signer, base(990031), 3, &bad)})
 	if err != nil {
 		t.Fatalf("retry from an unusable state: %v", err)
 	}

@@ -173,20 +173,13 @@ type masscanResumed struct {
 // resumeMasscan reads the previous attempt's last heartbeat and returns
 // where to resume and the ports found before, if usable; otherwise nil,
 // and the shard is scanned from its start.
-func (a *Agent) resumeMasscan(ctx context.Context, spec scan.Spec, plan masscan.Plan, seed uint64) *masscanResumed {
-	if !activity.HasHeartbeatDetails(ctx) {
+func (a *Agent) resumeMasscan(ctx context.Context, spec scan.Spec, plan masscan.Plan, seed uint64, obj shardStore, prev *scan.Progress) *masscanResumed {
+	if prev == nil || prev.MasscanIndex == 0 || prev.Partial == nil {
 		return nil
 	}
 	log := activity.GetLogger(ctx)
-	var p scan.Progress
-	if err := activity.GetHeartbeatDetails(ctx, &p); err != nil {
-		log.Warn("cannot read the earlier attempt's progress; scanning the whole shard", "shard", spec.ShardID, "error", err)
-		return nil
-	}
-	if p.MasscanIndex == 0 || p.Partial == nil {
-		return nil
-	}
-	r, err := a.loadMasscanPartial(ctx, spec, plan, seed, p)
+	p := *prev
+	r, err := a.loadMasscanPartial(ctx, spec, plan, seed, obj, p)
 	if err != nil {
 		log.Warn("cannot resume masscan where the earlier attempt got; scanning the whole shard", "shard", spec.ShardID, "key", p.Partial.Key, "error", err)
 		return nil
@@ -195,16 +188,12 @@ func (a *Agent) resumeMasscan(ctx context.Context, spec scan.Spec, plan masscan.
 	return r
 }
 
-func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan masscan.Plan, seed uint64, p scan.Progress) (*masscanResumed, error) {
+func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan masscan.Plan, seed uint64, obj shardStore, p scan.Progress) (*masscanResumed, error) {
 	if p.MasscanSeed != seed {
 		return nil, fmt.Errorf("the earlier attempt used seed %d, this shard's is %d", p.MasscanSeed, seed)
 	}
 	if p.MasscanIndex >= plan.Probes {
 		return nil, fmt.Errorf("resume index %d is past the shard's %d probes", p.MasscanIndex, plan.Probes)
-	}
-	getter, ok := a.Objects.(blobGetter)
-	if !ok {
-		return nil, errors.New("this agent's object store cannot read objects back")
 	}
 	ref := *p.Partial
 	if err := ref.Validate(); err != nil {
@@ -213,7 +202,7 @@ func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan mas
 	if !strings.HasPrefix(ref.Key, scan.RunPrefix(spec.RunID)+fmt.Sprintf("%d/", spec.ShardID)) {
 		return nil, fmt.Errorf("%s is not this shard's output", ref.Key)
 	}
-	body, err := getter.Get(ctx, ref)
+	body, err := obj.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +235,7 @@ func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan mas
 // found so far with the resume index, and names them in the heartbeat.
 type masscanSaver struct {
 	a     *Agent
+	obj   shardStore
 	key   string
 	tmp   string
 	track *masscanTrack
@@ -270,7 +260,7 @@ func (s *masscanSaver) save(ctx context.Context) error {
 	if err := writeMasscanXML(s.tmp, ports, s.start); err != nil {
 		return err
 	}
-	ref, err := s.a.Objects.PutFile(ctx, s.key, s.tmp, "application/xml")
+	ref, err := s.obj.PutFile(ctx, s.key, s.tmp, "application/xml")
 	if err != nil {
 		return err // tried again at the next tick
 	}
@@ -353,7 +343,7 @@ func masscanPartialPath(dir string) string { return filepath.Join(dir, "found.xm
 // masscanStart chooses the seed of a masscan attempt (the same on every
 // attempt) and, on a retry whose earlier attempt left a usable index, where
 // to resume. The track is nil when the shard cannot be resumed by index.
-func (a *Agent) masscanStart(ctx context.Context, spec scan.Spec, first *scan.Progress) (*masscanTrack, *masscanResumed, []masscan.Option) {
+func (a *Agent) masscanStart(ctx context.Context, spec scan.Spec, first *scan.Progress, obj shardStore, prev *scan.Progress) (*masscanTrack, *masscanResumed, []masscan.Option) {
 	seed, fromProfile := masscan.ShardSeed(spec)
 	var opts []masscan.Option
 	if !fromProfile {
@@ -368,7 +358,7 @@ func (a *Agent) masscanStart(ctx context.Context, spec scan.Spec, first *scan.Pr
 		return nil, nil, opts
 	}
 	opts = append(opts, masscan.WithInteractive())
-	r := a.resumeMasscan(ctx, spec, plan, seed)
+	r := a.resumeMasscan(ctx, spec, plan, seed, obj, prev)
 	if r == nil {
 		return newMasscanTrack(plan, seed, spec.Rate, 0, nil), nil, opts
 	}

@@ -15,10 +15,12 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/smtp"
 	"net/textproto"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -49,8 +51,10 @@ type SMTPConfig struct {
 type Notifier struct {
 	Store NotifyStore
 	SMTP  SMTPConfig
-	// HTTP sends webhooks; default a client with a 15 s timeout.
-	HTTP *http.Client
+	// Webhooks says which addresses webhooks may reach: public ones, and
+	// the networks it allows. It is checked on the address each delivery
+	// actually connects to.
+	Webhooks scan.WebhookPolicy
 	// PublicURL is the server's address as people reach it, for links.
 	PublicURL string
 	// Now is the clock for signatures and mail dates; default time.Now.
@@ -244,15 +248,11 @@ func (n *Notifier) SendWebhook(ctx context.Context, in NotifyInput) (NotifyResul
 	req.Header.Set(HeaderSignature, SignWebhook(no.settings.WebhookSecret, ts, body))
 	req.Header.Set(HeaderEvent, strings.Join(no.events, ","))
 	req.Header.Set(HeaderDelivery, fmt.Sprintf("run-%d", no.run.ID))
-	client := n.HTTP
-	if client == nil {
-		// A redirect would turn the POST into a GET elsewhere: the
-		// configured URL must be the receiver's own.
-		client = &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
+	resp, err := webhookClient(n.Webhooks).Do(req)
+	if errors.Is(err, scan.ErrWebhookAddress) {
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("webhook to %s: %v", req.URL.Redacted(), err), ErrTypeNotificationRefused, err)
 	}
-	resp, err := client.Do(req)
 	if err != nil {
 		return NotifyResult{}, fmt.Errorf("webhook to %s: %w", req.URL.Redacted(), err)
 	}
@@ -270,6 +270,33 @@ func (n *Notifier) SendWebhook(ctx context.Context, in NotifyInput) (NotifyResul
 	default:
 		return NotifyResult{}, fmt.Errorf("webhook %s answered %s", req.URL.Redacted(), resp.Status)
 	}
+}
+
+// webhookClient delivers webhooks. Whether an address may be reached is
+// decided when the connection is made, on the address actually dialled,
+// so that a name resolving to an internal address at delivery (DNS
+// rebinding) is refused as surely as an address literal. No proxy from
+// the environment is used (it would dial instead of us), and a redirect
+// is not followed: it would turn the POST into a GET elsewhere, so the
+// configured URL must be the receiver's own.
+func webhookClient(policy scan.WebhookPolicy) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("%w: %q", scan.ErrWebhookAddress, address)
+		}
+		return policy.CheckAddr(ap.Addr())
+	}}
+	transport := &http.Transport{
+		Proxy:               nil,
+		DialContext:         dialer.DialContext,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 10 * time.Second,
+		DisableKeepAlives:   true, // one delivery per client
+	}
+	return &http.Client{Timeout: 15 * time.Second, Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 }
 
 // SendEmail mails the run's notification to the scan's recipients, if any

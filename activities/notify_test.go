@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func TestSendWebhookSignsAndRetries(t *testing.T) {
 	const secret = "hunter2-but-longer"
 	f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL + "/hook", WebhookSecret: secret,
 		OnCompleted: true, OnFailed: true, OnDiff: true})
-	n := &activities.Notifier{Store: f.store, HTTP: srv.Client(), PublicURL: "http://scantron.test/"}
+	n := &activities.Notifier{Store: f.store, Webhooks: loopbackAllowed, PublicURL: "http://scantron.test/"}
 
 	res, err := runWebhook(t, n, f.run.ID)
 	if err != nil {
@@ -203,7 +204,7 @@ func TestSendWebhookRefusedOrNotDue(t *testing.T) {
 	t.Run("refused", func(t *testing.T) {
 		srv, deliveries := webhookReceiver(t, 403)
 		f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL, WebhookSecret: "s", OnCompleted: true})
-		_, err := runWebhook(t, &activities.Notifier{Store: f.store, HTTP: srv.Client()}, f.run.ID)
+		_, err := runWebhook(t, &activities.Notifier{Store: f.store, Webhooks: loopbackAllowed}, f.run.ID)
 		if !isNonRetryable(err, activities.ErrTypeNotificationRefused) || !strings.Contains(err.Error(), "403") {
 			t.Errorf("error = %v, want a refused delivery naming the 403", err)
 		}
@@ -214,7 +215,7 @@ func TestSendWebhookRefusedOrNotDue(t *testing.T) {
 	t.Run("redirect", func(t *testing.T) {
 		srv, deliveries := webhookReceiver(t, http.StatusFound)
 		f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL, WebhookSecret: "s", OnCompleted: true})
-		_, err := runWebhook(t, &activities.Notifier{Store: f.store}, f.run.ID) // the default client
+		_, err := runWebhook(t, &activities.Notifier{Store: f.store, Webhooks: loopbackAllowed}, f.run.ID)
 		if !isNonRetryable(err, activities.ErrTypeNotificationRefused) || !strings.Contains(err.Error(), "redirects") {
 			t.Errorf("error = %v, want a refused delivery naming the redirect", err)
 		}
@@ -225,7 +226,7 @@ func TestSendWebhookRefusedOrNotDue(t *testing.T) {
 	t.Run("no event wanted", func(t *testing.T) {
 		srv, deliveries := webhookReceiver(t, 200)
 		f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL, WebhookSecret: "s", OnFailed: true})
-		res, err := runWebhook(t, &activities.Notifier{Store: f.store, HTTP: srv.Client()}, f.run.ID)
+		res, err := runWebhook(t, &activities.Notifier{Store: f.store, Webhooks: loopbackAllowed}, f.run.ID)
 		if err != nil || len(res.Events) != 0 || res.Reason == "" {
 			t.Errorf("result %+v, %v; want nothing sent, with the reason", res, err)
 		}
@@ -423,5 +424,31 @@ func TestSendEmailOverSTARTTLS(t *testing.T) {
 	_, err = execute[activities.NotifyResult](t, env, n.SendEmail, activities.NotifyInput{RunID: f.run.ID})
 	if !isNonRetryable(err, activities.ErrTypeNotificationRefused) {
 		t.Errorf("error = %v, want a non-retryable refusal", err)
+	}
+}
+
+// loopbackAllowed lets webhooks reach the test's receivers on 127.0.0.1,
+// as an admin's SCANTRON_WEBHOOK_ALLOW_NETWORKS would.
+var loopbackAllowed = scan.WebhookPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+
+// TestSendWebhookRefusesInternalAddresses: a webhook URL pointing at an
+// internal address (stored before the check at save, or a name that
+// resolves there by the time of delivery) is refused when the connection
+// is made, without a byte reaching the receiver, and is not retried.
+func TestSendWebhookRefusesInternalAddresses(t *testing.T) {
+	srv, deliveries := webhookReceiver(t, 204)
+	f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL + "/hook", WebhookSecret: "hunter2-but-longer", OnCompleted: true})
+	for _, policy := range []scan.WebhookPolicy{{}, {Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}} {
+		_, err := runWebhook(t, &activities.Notifier{Store: f.store, Webhooks: policy}, f.run.ID)
+		if !isNonRetryable(err, activities.ErrTypeNotificationRefused) || !strings.Contains(err.Error(), "127.0.0.1 is in 127.0.0.0/8") {
+			t.Errorf("allow %v: error = %v, want a refused delivery naming the loopback", policy.Allow, err)
+		}
+	}
+	if n := len(deliveries()); n != 0 {
+		t.Errorf("%d deliveries reached the loopback receiver", n)
+	}
+	// Allowed explicitly, the same URL is delivered to.
+	if _, err := runWebhook(t, &activities.Notifier{Store: f.store, Webhooks: loopbackAllowed}, f.run.ID); err != nil || len(deliveries()) != 1 {
+		t.Errorf("allowed loopback: %v, %d deliveries", err, len(deliveries()))
 	}
 }

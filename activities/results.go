@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -40,6 +41,15 @@ type RunStore interface {
 	// results (nil for an agent without a credential) and whether such an
 	// agent is registered.
 	AgentPublicKey(ctx context.Context, name string) (key []byte, registered bool, err error)
+	// RecordDispatch makes d the shard's current dispatch unless its run
+	// has ended (ok false).
+	RecordDispatch(ctx context.Context, runID, shardID int64, d scan.ShardDispatch) (ok bool, err error)
+	// ShardDispatch returns the shard's current dispatch (zero if none
+	// was recorded) and its run's status.
+	ShardDispatch(ctx context.Context, runID, shardID int64) (scan.ShardDispatch, scan.RunStatus, error)
+	// PoolMember says whether the agent is a recorded member of the pool,
+	// and whether the pool has any recorded member.
+	PoolMember(ctx context.Context, pool, agent string) (member, any bool, err error)
 	ReplaceShardResults(ctx context.Context, runID, shardID int64, attempt int, parse func(emit func(report.Host) error) error) (scan.IngestStats, error)
 	ExportRows(ctx context.Context, runID int64, fn func(scan.ExportRow) error) error
 	ExportHosts(ctx context.Context, runID int64, fn func(run scan.ExportRow, h scan.HostRow) error) error
@@ -67,7 +77,11 @@ type Results struct {
 	Store        RunStore
 	Objects      Blobs
 	MaxAddresses uint64
-	Timeouts     Timeouts
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none),
+	// applied with the site's max_rate to every spec: nmap's --max-rate,
+	// masscan's rate.
+	MaxRate  float64
+	Timeouts Timeouts
 	// ShardSize is the most addresses one shard covers when the scan does
 	// not say (0 = scan.DefaultShardSize).
 	ShardSize uint64
@@ -83,18 +97,9 @@ type Results struct {
 	// Signer signs every spec dispatched to an agent; agents refuse
 	// unsigned ones. Without it no run starts.
 	Signer *signing.Signer
-}
-
-// specAttempts is how often the workflow tries one shard
-// (workflows.scannerAttempts): a spec must stay valid for all of them.
-const specAttempts = 3
-
-// specLifetime is how long one shard's spec must stay valid: long enough
-// for every attempt to wait for its agent and run to its time limit, plus
-// the retry back-off between them. StartRun multiplies it by the number of
-// windows the run's shards are dispatched in.
-func specLifetime(t Timeouts) time.Duration {
-	return specAttempts*(t.ScheduleToStart+t.StartToClose) + 5*time.Minute
+	// AgentObjects presigns, for the object storage endpoint agents
+	// reach, the URLs of each dispatched shard attempt's objects.
+	AgentObjects Presigner
 }
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -162,13 +167,6 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		}
 		parallel = n
 	}
-	// The last shard may start only after the others, a window at a time,
-	// have run: every spec stays valid that long.
-	waves := len(parts)
-	if parallel > 0 {
-		waves = (len(parts) + parallel - 1) / parallel
-	}
-	expires := time.Now().Add(time.Duration(max(waves, 1)) * specLifetime(r.timeouts()))
 	for i, part := range parts {
 		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets) // agent 0 for a pool
 		if err != nil {
@@ -180,7 +178,9 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		if err := spec.Validate(); err != nil {
 			return StartRunResult{}, nonRetryable(err)
 		}
-		specs = append(specs, r.Signer.Sign(spec, expires))
+		// Unsigned: each attempt is signed when it is dispatched
+		// (DispatchShard), for where it goes and for as long as it may run.
+		specs = append(specs, spec)
 	}
 	if err := r.Store.SetRunStatus(ctx, run.ID, scan.RunRunning, ""); err != nil {
 		return StartRunResult{}, wrap("mark run running", err)
@@ -205,30 +205,35 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 }
 
 func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
-	targets, err := scan.ParseTargets(plan.Site.Targets)
+	resolved, err := scan.ResolveSite(plan.Site, plan.GlobalExclusions, r.MaxAddresses)
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
 	}
-	exclusions, err := scan.ParseTargets(append(append([]string{}, plan.Site.Exclusions...), plan.GlobalExclusions...))
-	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("exclusions: %w", err)
-	}
-	resolved, err := scan.Resolve(targets, exclusions, r.MaxAddresses)
-	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
-	}
-	opts, err := scan.ParseOptions(plan.Profile.Scanner, plan.Profile.Options)
+	set, err := scan.ParseOptionSet(plan.Profile.Scanner, plan.Profile.Options)
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
+	// Saving checks this too; a profile stored before the flag existed,
+	// or written around the API, is stopped here.
+	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !plan.Profile.Intrusive {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
+			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
+	}
+	// The site's max_rate and the server's ceiling cap nmap too: its
+	// --max-rate is lowered or added, and --min-rate lowered with it. The
+	// ceiling is applied again here because it may have been lowered
+	// since the profile and the site were saved.
+	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)).Args()
 	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
 	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes.
+		// The profile's rate and the site's cap: the lower one goes;
+		// then the server's ceiling, which never raises masscan's
+		// default rate.
 		var rate float64
 		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
 			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 		}
-		spec.Rate = masscan.CapRate(rate, float64(plan.Site.MaxRate))
+		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), r.MaxRate)
 	}
 	return spec, resolved, nil
 }
@@ -272,6 +277,10 @@ type ParseResultsInput struct {
 	Scanner scan.Scanner `json:"scanner,omitempty"`
 	// Signature is the agent's, from RunScanResult.
 	Signature []byte `json:"signature,omitempty"`
+	// Nonce is the dispatch's the result answers (DispatchShardResult,
+	// never the agent's word): only the shard's current dispatch is
+	// accepted. Empty for runs dispatched before dispatches existed.
+	Nonce string `json:"nonce,omitempty"`
 	// Partial is output of a scanner stopped by a cancel: a cut-off
 	// document is expected, every complete host in it is stored, and the
 	// shard is left to be closed as cancelled.
@@ -365,32 +374,60 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 // ErrTypeUntrusted marks a result its agent did not sign.
 const ErrTypeUntrusted = "UntrustedResult"
 
-// checkSignature accepts a result only if it names a registered agent and
-// that agent signed it with its credential. Agents registered without a
+// checkSignature accepts a result only if it answers the shard's current
+// dispatch of a run that has not ended, names the agent the shard was
+// dispatched to (or a member of the pool it was dispatched to), and that
+// agent signed it with its credential. Agents registered without a
 // credential (before credentials existed, or directly in the database) have
 // no key, and their results are taken unsigned.
 func (r *Results) checkSignature(ctx context.Context, in ParseResultsInput) error {
+	refuse := func(format string, args ...any) error {
+		msg := fmt.Sprintf("result of shard %d ", in.ShardID) + fmt.Sprintf(format, args...) + ": refused"
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+	}
 	if in.Agent == "" {
 		// Every agent names itself in its results; an unnamed result could
 		// come from anyone who can complete a task on the agent's queue.
-		msg := fmt.Sprintf("result of shard %d names no agent: refused", in.ShardID)
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+		return refuse("names no agent")
+	}
+	d, status, err := r.Store.ShardDispatch(ctx, in.RunID, in.ShardID)
+	if err != nil {
+		return wrap("find shard dispatch", err)
+	}
+	switch {
+	case d.Nonce == "" && in.Nonce != "":
+		return refuse("answers a dispatch the server has no record of")
+	case d.Nonce != "" && (in.Nonce != d.Nonce || in.Attempt != d.Attempt):
+		return refuse("answers attempt %d, not the shard's current dispatch (attempt %d)", in.Attempt, d.Attempt)
+	case d.Nonce != "" && status.Final():
+		return refuse("comes after its run ended (%s)", status)
+	case d.Agent != "" && in.Agent != d.Agent:
+		return refuse("comes from agent %q; the shard was dispatched to agent %q", in.Agent, d.Agent)
+	case d.Pool != "":
+		member, any, err := r.Store.PoolMember(ctx, d.Pool, in.Agent)
+		if err != nil {
+			return wrap("find pool member", err)
+		}
+		if any && !member {
+			return refuse("comes from agent %q, which is not a member of pool %q", in.Agent, d.Pool)
+		}
+		if !any {
+			activity.GetLogger(ctx).Warn("pool has no recorded members: its shards' results are taken from any registered agent", "pool", d.Pool, "agent", in.Agent)
+		}
 	}
 	key, registered, err := r.Store.AgentPublicKey(ctx, in.Agent)
 	if err != nil {
 		return wrap("find agent", err)
 	}
 	if !registered {
-		msg := fmt.Sprintf("result of shard %d comes from agent %q, which is not registered", in.ShardID, in.Agent)
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+		return refuse("comes from agent %q, which is not registered", in.Agent)
 	}
 	if len(key) == 0 {
 		return nil
 	}
-	claim := scan.ResultClaim{RunID: in.RunID, ShardID: in.ShardID, Attempt: in.Attempt, Agent: in.Agent, Raw: in.Raw}
+	claim := scan.ResultClaim{RunID: in.RunID, ShardID: in.ShardID, Attempt: in.Attempt, Agent: in.Agent, Raw: in.Raw, Nonce: in.Nonce}
 	if !scan.VerifyResult(key, claim, in.Signature) {
-		msg := fmt.Sprintf("result of shard %d is not signed by agent %q's credential: refused", in.ShardID, in.Agent)
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeUntrusted, nil)
+		return refuse("is not signed by agent %q's credential for this dispatch", in.Agent)
 	}
 	return nil
 }
@@ -575,11 +612,31 @@ func exportRecord(row scan.ExportRow) []string {
 	if banner == "" {
 		banner = strings.Join(slices.DeleteFunc([]string{row.Product, row.Version, row.ExtraInfo}, func(s string) bool { return s == "" }), " ")
 	}
-	return []string{
+	record := []string{
 		timeText(row.ScanStart), timeText(row.ScanEnd), row.Site, row.Scan, row.Host, row.Hostname,
 		port, row.Protocol, row.State, row.Service, row.Product, row.Version, row.ExtraInfo, row.Reason,
 		openports, row.Agent, string(row.Scanner), row.Host, row.Service, banner,
 	}
+	for i, cell := range record {
+		record[i] = spreadsheetSafe(cell)
+	}
+	return record
+}
+
+// spreadsheetSafe keeps a spreadsheet from taking a cell for a formula:
+// banners, host names and product strings come from the scanned hosts, and
+// a cell such as =HYPERLINK(...) or @SUM(...) would run when the export is
+// opened. A cell beginning with = + - @, a tab or a carriage return (or
+// their full-width forms, which some spreadsheets accept too) gets a
+// leading single quote, as OWASP advises; the quote is visible, the
+// text otherwise intact.
+func spreadsheetSafe(cell string) string {
+	r, _ := utf8.DecodeRuneInString(cell)
+	switch r {
+	case '=', '+', '-', '@', '\t', '\r', '\n', '\uff1d', '\uff0b', '\uff0d', '\uff20':
+		return "'" + cell
+	}
+	return cell
 }
 
 func timeText(t time.Time) string {

@@ -33,9 +33,11 @@ import (
 // saved for a retry to resume from.
 const DefaultPartialEvery = 30 * time.Second
 
-// blobGetter reads an object back, checking its size and SHA-256
-// (objects.Store does).
-type blobGetter interface {
+// shardStore is the object storage one attempt of a shard may use: its own
+// objects, and the resume state of the attempt before it.
+type shardStore interface {
+	PutFile(ctx context.Context, key, path, contentType string) (scan.BlobRef, error)
+	// Get reads an object back, checking its size and SHA-256.
 	Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error)
 }
 
@@ -54,44 +56,50 @@ func (a *Agent) partialEvery() time.Duration {
 	return DefaultPartialEvery
 }
 
-// resume reads the previous attempt's last heartbeat and, if it names saved
-// hosts that are usable, downloads them into dir. Anything unusable is
-// logged and the shard is scanned from its start: resuming is never a
-// reason to fail.
-func (a *Agent) resume(ctx context.Context, spec scan.Spec, dir string) *resumed {
-	if spec.Scanner != scan.Nmap || a.PartialEvery < 0 || !activity.HasHeartbeatDetails(ctx) {
+// resume downloads into dir the hosts earlier attempts finished, if the
+// previous attempt's progress names saved ones that are usable. Anything
+// unusable is logged and the shard is scanned from its start: resuming is
+// never a reason to fail.
+func (a *Agent) resume(ctx context.Context, spec scan.Spec, dir string, obj shardStore, prev *scan.Progress) *resumed {
+	if spec.Scanner != scan.Nmap || a.PartialEvery < 0 || prev == nil || prev.Partial == nil {
 		return nil
 	}
 	log := activity.GetLogger(ctx)
-	var p scan.Progress
-	if err := activity.GetHeartbeatDetails(ctx, &p); err != nil {
-		log.Warn("cannot read the earlier attempt's progress; scanning the whole shard", "shard", spec.ShardID, "error", err)
-		return nil
-	}
-	if p.Partial == nil {
-		return nil
-	}
-	r, err := a.loadPartial(ctx, spec, *p.Partial, dir)
+	r, err := a.loadPartial(ctx, spec, obj, *prev.Partial, dir)
 	if err != nil {
-		log.Warn("cannot resume from the earlier attempt's finished hosts; scanning the whole shard", "shard", spec.ShardID, "key", p.Partial.Key, "error", err)
+		log.Warn("cannot resume from the earlier attempt's finished hosts; scanning the whole shard", "shard", spec.ShardID, "key", prev.Partial.Key, "error", err)
 		return nil
 	}
 	log.Info("resuming shard: skipping the hosts earlier attempts finished", "shard", spec.ShardID, "hosts_done", len(r.addrs), "key", r.ref.Key)
 	return r
 }
 
-func (a *Agent) loadPartial(ctx context.Context, spec scan.Spec, ref scan.BlobRef, dir string) (*resumed, error) {
-	getter, ok := a.Objects.(blobGetter)
-	if !ok {
-		return nil, errors.New("this agent's object store cannot read objects back")
+// previousProgress is the last progress of the shard's previous attempt:
+// handed over by the workflow, which dispatches each attempt itself, or
+// (for a Temporal retry of the same activity) its last heartbeat.
+func previousProgress(ctx context.Context, in RunScanInput) *scan.Progress {
+	if in.Resume != nil {
+		return in.Resume
 	}
+	if !activity.HasHeartbeatDetails(ctx) {
+		return nil
+	}
+	var p scan.Progress
+	if err := activity.GetHeartbeatDetails(ctx, &p); err != nil {
+		activity.GetLogger(ctx).Warn("cannot read the earlier attempt's progress; scanning the whole shard", "shard", in.Spec.ShardID, "error", err)
+		return nil
+	}
+	return &p
+}
+
+func (a *Agent) loadPartial(ctx context.Context, spec scan.Spec, obj shardStore, ref scan.BlobRef, dir string) (*resumed, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
 	if !strings.HasPrefix(ref.Key, scan.RunPrefix(spec.RunID)+fmt.Sprintf("%d/", spec.ShardID)) {
 		return nil, fmt.Errorf("%s is not this shard's output", ref.Key)
 	}
-	body, err := getter.Get(ctx, ref)
+	body, err := obj.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +231,7 @@ func withDone(r *resumed, xmlPath, out string, running bool) error {
 // their reference in the heartbeat.
 type partialSaver struct {
 	a       *Agent
+	obj     shardStore
 	key     string
 	xmlPath string
 	tmp     string
@@ -261,7 +270,7 @@ func (s *partialSaver) save(ctx context.Context) error {
 		s.size = size
 		return nil
 	}
-	ref, err := s.a.Objects.PutFile(ctx, s.key, s.tmp, "application/xml")
+	ref, err := s.obj.PutFile(ctx, s.key, s.tmp, "application/xml")
 	if err != nil {
 		return err // tried again at the next tick
 	}

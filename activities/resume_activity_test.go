@@ -86,10 +86,11 @@ func TestRunScanResumes(t *testing.T) {
 	// One host at a time, each taking seconds: the first attempt is
 	// stopped with some hosts finished and some not.
 	options := []string{"-n", "-Pn", "-sT", "--max-hostgroup", "1", "--scan-delay", "300ms", "-p", strings.Join(ports, ",")}
-	spec := func(id int64) scan.Spec {
-		return signer.Sign(scan.Spec{RunID: id, ShardID: id, Scanner: scan.Nmap, Options: options, Targets: []string{"127.0.0.1-127.0.0.4"}}, time.Now().Add(time.Hour))
+	base := func(id int64) scan.Spec {
+		return scan.Spec{RunID: id, ShardID: id, Scanner: scan.Nmap, Options: options, Targets: []string{"127.0.0.1-127.0.0.4"}}
 	}
-	agent := &activities.Agent{Name: "a1", Objects: objs, NmapPath: "nmap", HeartbeatEvery: 100 * time.Millisecond,
+	spec := func(id int64) scan.Spec { return dispatchSpec(t, signer, base(id), 1, nil) }
+	agent := &activities.Agent{Name: "a1", NmapPath: "nmap", HeartbeatEvery: 100 * time.Millisecond,
 		PartialEvery: 200 * time.Millisecond, Verifier: verifier}
 
 	// env runs one attempt; every heartbeat's progress goes to beats.
@@ -132,8 +133,10 @@ func TestRunScanResumes(t *testing.T) {
 	// The retry.
 	retryBeats := make(chan scan.Progress, 1000)
 	retryEnv := env(context.Background(), retryBeats)
-	retryEnv.SetHeartbeatDetails(last)
-	got, err := execute[activities.RunScanResult](t, retryEnv, agent.RunScan, activities.RunScanInput{Spec: first})
+	// The workflow dispatches the retry with the last attempt's progress
+	// and a read of the state it names.
+	got, err := execute[activities.RunScanResult](t, retryEnv, agent.RunScan,
+		activities.RunScanInput{Spec: dispatchSpec(t, signer, base(990021), 2, &last), Resume: &last})
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
@@ -171,8 +174,8 @@ func TestRunScanResumes(t *testing.T) {
 		before[a] = counts[a].Load()
 	}
 	badEnv := env(context.Background(), make(chan scan.Progress, 1000))
-	badEnv.SetHeartbeatDetails(bad)
-	got, err = execute[activities.RunScanResult](t, badEnv, agent.RunScan, activities.RunScanInput{Spec: first})
+	got, err = execute[activities.RunScanResult](t, badEnv, agent.RunScan,
+		activities.RunScanInput{Spec: dispatchSpec(t, signer, base(990021), 3, &bad), Resume: &bad})
 	if err != nil {
 		t.Fatalf("retry from unusable saved hosts: %v", err)
 	}
@@ -238,7 +241,7 @@ func interruptAttempt(t *testing.T, run func(context.Context, chan scan.Progress
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, beats) }()
 	var last scan.Progress
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(3 * time.Minute)
 wait:
 	for {
 		select {

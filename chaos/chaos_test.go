@@ -148,7 +148,7 @@ func newSuite(t *testing.T) *suite {
 	s.env = append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug",
 		"SCANTRON_ADMIN_USER=chaos-admin", "SCANTRON_ADMIN_PASSWORD=chaos admin password")
 	s.server = startScantron(t, s.env, "server")
-	s.waitHealthy()
+	s.waitReady()
 	var login struct {
 		Token string `json:"token"`
 	}
@@ -161,7 +161,8 @@ func newSuite(t *testing.T) *suite {
 		Credential string `json:"credential"`
 	}
 	s.api("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
-	s.agent = startScantron(t, append(s.env, "SCANTRON_AGENT_NAME="+agentName, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
+	// The agent gets no S3 settings: presigned URLs come with each shard.
+	s.agent = startScantron(t, append(stack.AgentEnv(), "SCANTRON_LOG_LEVEL=debug", "SCANTRON_AGENT_NAME="+agentName, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
 	var site scan.Site
 	s.api("POST", "/sites", map[string]any{"name": "chaos-lab", "targets": []string{s.target.Addr}}, http.StatusCreated, &site)
 	// A slow, deterministic scan: a connect scan of 2,300 ports, 5 ms apart
@@ -182,25 +183,10 @@ func newSuite(t *testing.T) *suite {
 	return s
 }
 
-func (s *suite) waitHealthy() {
+// waitReady waits until the server's /readyz passes, as after a restart.
+func (s *suite) waitReady() {
 	s.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.server.Exited():
-			s.t.Fatalf("scantron server exited early:\n%s", s.server.Logs())
-		default:
-		}
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	s.t.Fatalf("server did not become healthy:\n%s", s.server.Logs())
+	s.server.WaitHTTP(s.base+"/readyz", 90*time.Second)
 }
 
 // call does one API request; it returns an error instead of failing, for
@@ -401,7 +387,9 @@ func (s *suite) checkObjects(t *testing.T, view runView) {
 }
 
 // attempts reads from the run's workflow history how many attempts each
-// activity type took (the most of any of its activities).
+// activity type took: the most Temporal attempts of any of its activities,
+// or, where the workflow dispatches each attempt itself (RunScan), how
+// often it was scheduled (the suite's scan has one shard).
 func attempts(t *testing.T, workflowID string) map[string]int32 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -412,7 +400,7 @@ func attempts(t *testing.T, workflowID string) map[string]int32 {
 	}
 	defer c.Close()
 	names := map[int64]string{}
-	most := map[string]int32{}
+	most, scheduled := map[string]int32{}, map[string]int32{}
 	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -421,12 +409,14 @@ func attempts(t *testing.T, workflowID string) map[string]int32 {
 		}
 		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
 			names[ev.GetEventId()] = a.GetActivityType().GetName()
+			scheduled[a.GetActivityType().GetName()]++
 		}
 		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
 			name := names[a.GetScheduledEventId()]
 			most[name] = max(most[name], a.GetAttempt())
 		}
 	}
+	most["RunScan"] = max(most["RunScan"], scheduled["RunScan"])
 	return most
 }
 
@@ -453,8 +443,17 @@ func (s *suite) workflowID(t *testing.T, runID int64) string {
 }
 
 // waitRetryQueued waits until the workflow's scan activity is pending again
-// on a later attempt (its agent went silent past the heartbeat timeout).
+// on a later attempt (its agent went silent past the heartbeat timeout): a
+// RunScan waits for an agent, and it is not the first one scheduled.
 func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
+	t.Helper()
+	waitRetry(t, workflowID, "RunScan", true, limit)
+}
+
+// waitRetry waits until the workflow's activity of the type is pending on
+// a later attempt: an attempt failed. With queued, the retry must also be
+// waiting for a worker (not backing off or running).
+func waitRetry(t *testing.T, workflowID, activity string, queued bool, limit time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -467,14 +466,16 @@ func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err == nil {
 			for _, pa := range desc.GetPendingActivities() {
-				if pa.GetActivityType().GetName() == "RunScan" && pa.GetAttempt() >= 2 && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
+				if pa.GetActivityType().GetName() == activity &&
+					(pa.GetAttempt() >= 2 || attempts(t, workflowID)[activity] >= 2) &&
+					(!queued || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED) {
 					return
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the scan of %s was not queued for another attempt within %v (last error: %v)", workflowID, limit, err)
+			t.Fatalf("%s of %s was not pending for another attempt within %v (last error: %v)", activity, workflowID, limit, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -483,15 +484,21 @@ func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 // fault is injected while a run is in flight; it returns once the fault is
 // over (the service is back).
 type fault struct {
-	name   string
+	name string
+	// limit is how long the run may take (0: 4 minutes).
+	limit  time.Duration
 	inject func(t *testing.T, s *suite, runID int64)
 	// check, if set, checks from the activities' attempts that the fault
 	// hit what it was meant to.
 	check func(t *testing.T, s *suite, tries map[string]int32)
 }
 
+// uploadFailed is what the agent logs when an upload to S3 fails and it
+// tries again.
+const uploadFailed = "upload of scanner output failed; retrying"
+
 var faults = []fault{
-	{"agent killed (kill -9) mid-scan, back once the retry waits", func(t *testing.T, s *suite, runID int64) {
+	{"agent killed (kill -9) mid-scan, back once the retry waits", 0, func(t *testing.T, s *suite, runID int64) {
 		waitScanner(t, runID, time.Minute)
 		s.agent.Stop(syscall.SIGKILL)
 		// The agent stays away until the shard's next attempt waits for it.
@@ -502,17 +509,18 @@ var faults = []fault{
 			t.Errorf("the scan took %d attempts; the killed one should have been retried", tries["RunScan"])
 		}
 	}},
-	{"server restarted mid-scan", func(t *testing.T, s *suite, runID int64) {
+	{"server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
 		s.server.Stop(syscall.SIGTERM)
 		s.server.Start()
-		s.waitHealthy()
+		s.waitReady()
 		if !sc.running() {
 			t.Log("note: the scan ended while the server restarted")
 		}
 	}, nil},
-	{"PostgreSQL stopped 30 s from mid-scan through parsing", func(t *testing.T, s *suite, runID int64) {
+	{"PostgreSQL stopped 30 s from mid-scan through parsing", 0, func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
+		workflowID := s.workflowID(t, runID) // the API cannot say while PostgreSQL is down
 		down := time.Now()
 		if err := stack.Postgres.Stop(); err != nil {
 			t.Fatal(err)
@@ -520,8 +528,11 @@ var faults = []fault{
 		if !sc.running() {
 			t.Fatal("the scan ended before PostgreSQL was down: the fault missed the parse")
 		}
-		// Parsing can start only once the scan is over and uploaded.
+		// Parsing can start only once the scan is over and uploaded. Keep
+		// PostgreSQL down until parsing has failed once (on a busy machine
+		// that can be well past 30 s), and for 30 s at least.
 		sc.wait(t, 2*time.Minute)
+		waitRetry(t, workflowID, "ParseResults", false, 3*time.Minute)
 		time.Sleep(time.Until(down.Add(30 * time.Second)))
 		if err := stack.Postgres.Restart(context.Background()); err != nil {
 			t.Fatal(err)
@@ -531,31 +542,9 @@ var faults = []fault{
 			t.Errorf("parsing took %d attempts: the outage missed it", tries["ParseResults"])
 		}
 	}},
-	{"S3 stopped through the agent's upload", func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
-		if err := stack.S3.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		if !sc.running() {
-			t.Fatal("the scan ended before S3 was down: the fault missed the upload")
-		}
-		// The agent uploads as soon as nmap exits; keep S3 down a while
-		// longer so that the upload fails.
-		sc.wait(t, 2*time.Minute)
-		time.Sleep(5 * time.Second)
-		if err := stack.S3.Restart(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}, func(t *testing.T, s *suite, tries map[string]int32) {
-		// The agent retries the upload; the scan does not run again.
-		if tries["RunScan"] != 1 {
-			t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
-		}
-		if !strings.Contains(s.agent.Logs(), "upload of scanner output failed; retrying") {
-			t.Error("the agent logged no failed upload: the outage missed it")
-		}
-	}},
-	{"Temporal dev server restarted mid-scan", func(t *testing.T, s *suite, runID int64) {
+	{"S3 stopped through the agent's upload", 0, s3Outage(5 * time.Second), s3OutageCheck},
+	{"S3 stopped 10 minutes through the agent's upload", 15 * time.Minute, s3Outage(10 * time.Minute), s3OutageCheck},
+	{"Temporal dev server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
 		if err := stack.Temporal.Restart(context.Background()); err != nil {
 			t.Fatal(err)
@@ -564,6 +553,49 @@ var faults = []fault{
 			t.Log("note: the scan ended while Temporal restarted")
 		}
 	}, nil},
+}
+
+// s3Outage stops S3 mid-scan and keeps it down for the given time after
+// nmap has exited, so that the agent's upload of the finished scan fails
+// for that long.
+func s3Outage(after time.Duration) func(t *testing.T, s *suite, runID int64) {
+	return func(t *testing.T, s *suite, runID int64) {
+		sc := waitScanner(t, runID, time.Minute)
+		if err := stack.S3.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if !sc.running() {
+			t.Fatal("the scan ended before S3 was down: the fault missed the upload")
+		}
+		failedBefore := strings.Count(s.agent.Logs(), uploadFailed)
+		sc.wait(t, 2*time.Minute)
+		exited := time.Now()
+		// Keep S3 down until an upload has failed, however long the agent
+		// takes to get there, and for the outage's length at least.
+		deadline := time.Now().Add(time.Minute)
+		for strings.Count(s.agent.Logs(), uploadFailed) == failedBefore {
+			if time.Now().After(deadline) {
+				t.Fatal("the agent logged no failed upload a minute after nmap exited: the outage missed it")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(time.Until(exited.Add(after)))
+		if err := stack.S3.Restart(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// s3OutageCheck: the agent kept the finished output and retried its upload
+// through the outage; the scan did not run again (one RunScan, so one nmap
+// for the shard).
+func s3OutageCheck(t *testing.T, s *suite, tries map[string]int32) {
+	if tries["RunScan"] != 1 {
+		t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
+	}
+	if !strings.Contains(s.agent.Logs(), uploadFailed) {
+		t.Error("the agent logged no failed upload: the outage missed it")
+	}
 }
 
 // TestFaults runs the scan undisturbed once, then once under each fault,
@@ -608,7 +640,11 @@ func TestFaults(t *testing.T) {
 			run := startRun(t)
 			f.inject(t, s, run.ID)
 			fig.injected = true
-			view := s.waitRun(t, run.ID, 4*time.Minute)
+			limit := f.limit
+			if limit == 0 {
+				limit = 4 * time.Minute
+			}
+			view := s.waitRun(t, run.ID, limit)
 			fig.took = time.Since(began)
 			if view.Status != scan.RunCompleted {
 				t.Fatalf("run ended %s: %s", view.Status, view.Error)

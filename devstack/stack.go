@@ -212,6 +212,17 @@ func (s *Stack) Env() []string {
 	}
 }
 
+// AgentEnv returns the SCANTRON_* environment variables an agent of this
+// stack needs: Temporal and the server's public key. Agents get no database
+// or S3 settings; each shard's spec carries presigned URLs for its objects.
+func (s *Stack) AgentEnv() []string {
+	return []string{
+		"SCANTRON_TEMPORAL_ADDRESS=" + s.Temporal.HostPort,
+		"SCANTRON_TEMPORAL_NAMESPACE=" + s.Temporal.Namespace,
+		"SCANTRON_SERVER_PUBLIC_KEY=" + s.PublicKey,
+	}
+}
+
 // ensureTraversable adds search (x) permission for group and others to dir
 // when running as root, so that PostgreSQL's user can pass through it.
 func ensureTraversable(dir string) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
+	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -49,7 +50,8 @@ func forgeryWorkflow(ctx workflow.Context, in forgeryInput) (activities.RunScanR
 func TestAgentRefusesForgedSpecs(t *testing.T) {
 	target := newTargetHost(t)
 	agentName := fmt.Sprintf("e2e-forged-%d", os.Getpid())
-	startScantron(t, append(stackEnv("127.0.0.1:0"), "SCANTRON_AGENT_NAME="+agentName), "agent")
+	// The agent has no S3 settings: the specs carry presigned URLs.
+	startScantron(t, append(stack.AgentEnv(), "SCANTRON_AGENT_NAME="+agentName), "agent")
 
 	tc, err := client.Dial(client.Options{HostPort: stack.Temporal.HostPort, Namespace: stack.Temporal.Namespace})
 	if err != nil {
@@ -72,14 +74,34 @@ func TestAgentRefusesForgedSpecs(t *testing.T) {
 	otherKey, _ := signing.GenerateKey()
 	other, _ := signing.NewSigner(otherKey)
 
-	spec := func(runID int64) scan.Spec {
-		return scan.Spec{RunID: runID, ShardID: runID, Scanner: scan.Nmap,
-			Options: []string{"-n", "-Pn", "-sT", "-p", "2222"}, Targets: []string{target.Addr}}
+	objs, err := objects.New(objects.Config{Endpoint: stack.S3.Endpoint, AccessKey: stack.S3.AccessKey, SecretKey: stack.S3.SecretKey, Bucket: stack.S3.Bucket})
+	if err != nil {
+		t.Fatal(err)
 	}
+	agentQueue := workflows.AgentTaskQueue(agentName)
+	// dispatched is a spec bound, as the server binds it, to its first
+	// attempt on queue, with presigned URLs for that attempt's objects.
+	dispatched := func(runID int64, queue string) scan.Spec {
+		spec := scan.Spec{RunID: runID, ShardID: runID, Scanner: scan.Nmap,
+			Options: []string{"-n", "-Pn", "-sT", "-p", "2222"}, Targets: []string{target.Addr}}
+		urls := scan.ShardURLs{Bucket: objs.Bucket()}
+		var err error
+		if urls.OutputPut, err = objs.PresignPut(context.Background(), scan.RawKey(runID, runID, 1, scan.Nmap), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if urls.ResumePut, err = objs.PresignPut(context.Background(), scan.PartialKey(runID, runID, 1), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		spec.Dispatch = &scan.Dispatch{TaskQueue: queue, Attempt: 1, Nonce: fmt.Sprintf("e2e-%d", runID), Objects: urls}
+		return spec
+	}
+	spec := func(runID int64) scan.Spec { return dispatched(runID, agentQueue) }
 	base := int64(880000 + os.Getpid()%10000*10)
 	expires := time.Now().Add(time.Hour)
 	altered := server.Sign(spec(base+3), expires)
 	altered.Targets = append(altered.Targets, "198.18.255.254")
+	unbound := spec(base + 6)
+	unbound.Dispatch = nil
 	tests := []struct {
 		name string
 		spec scan.Spec
@@ -89,6 +111,8 @@ func TestAgentRefusesForgedSpecs(t *testing.T) {
 		{"signed by another key", other.Sign(spec(base+2), expires), "does not verify"},
 		{"signed, then a target added", altered, "does not verify"},
 		{"expired", server.Sign(spec(base+4), time.Now().Add(-time.Minute)), "expired"},
+		{"signed for no dispatch", server.Sign(unbound, expires), "not bound to a dispatch"},
+		{"dispatched to another agent's queue", server.Sign(dispatched(base+7, workflows.AgentTaskQueue("someone-else")), expires), "another task queue"},
 		{"signed by the server", server.Sign(spec(base+5), expires), ""},
 	}
 	for _, tt := range tests {
@@ -96,7 +120,7 @@ func TestAgentRefusesForgedSpecs(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: queue},
-				forgeryWorkflow, forgeryInput{TaskQueue: workflows.AgentTaskQueue(agentName), Spec: tt.spec})
+				forgeryWorkflow, forgeryInput{TaskQueue: agentQueue, Spec: tt.spec})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,9 +39,17 @@ type ResultClaim struct {
 	Attempt int
 	Agent   string
 	Raw     BlobRef
+	// Nonce is the dispatch's (Dispatch.Nonce): a signed result answers
+	// one dispatch and no other. Empty only for specs dispatched before
+	// dispatches had one.
+	Nonce string
 }
 
 func (c ResultClaim) message() []byte {
+	if c.Nonce != "" {
+		return fmt.Appendf(nil, "scantron-result-v2\n%d\n%d\n%d\n%s\n%s\n%s\n%d\n%s\n%s",
+			c.RunID, c.ShardID, c.Attempt, c.Agent, c.Raw.Bucket, c.Raw.Key, c.Raw.Size, c.Raw.SHA256, c.Nonce)
+	}
 	return fmt.Appendf(nil, "scantron-result-v1\n%d\n%d\n%d\n%s\n%s\n%s\n%d\n%s",
 		c.RunID, c.ShardID, c.Attempt, c.Agent, c.Raw.Bucket, c.Raw.Key, c.Raw.Size, c.Raw.SHA256)
 }

@@ -25,12 +25,16 @@ type Exclusion struct {
 
 // Profile is a named scanner configuration.
 type Profile struct {
-	ID          int64     `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Scanner     Scanner   `json:"scanner"`
-	Options     string    `json:"options"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Scanner     Scanner `json:"scanner"`
+	Options     string  `json:"options"`
+	// Intrusive marks a profile whose scripts may harm or break into the
+	// targets (OptionSet.Scripts); only admins may set it, and a profile
+	// that runs such scripts must have it.
+	Intrusive bool      `json:"intrusive"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Agent is a registered scanning agent. It polls its own task queue.
@@ -158,6 +162,19 @@ type Shard struct {
 	FinishedAt *time.Time  `json:"finished_at,omitempty"`
 }
 
+// ShardDispatch is the server's record of a shard's current dispatch (see
+// Dispatch): the attempt, its nonce, where it was sent, and until when its
+// spec is valid. Agent is set for a dispatch to one agent, Pool for one to
+// a pool.
+type ShardDispatch struct {
+	Attempt   int       `json:"attempt"`
+	Nonce     string    `json:"nonce"`
+	TaskQueue string    `json:"task_queue"`
+	Agent     string    `json:"agent,omitempty"`
+	Pool      string    `json:"pool,omitempty"`
+	Expires   time.Time `json:"expires"`
+}
+
 // Plan is everything the orchestrator needs to run a scan once.
 type Plan struct {
 	Scan             Scan     `json:"scan"`
@@ -275,8 +292,8 @@ type Progress struct {
 	Agent   string    `json:"agent"`
 	// Partial is the last saved output of the hosts this shard's scans
 	// have finished (earlier attempts' included), HostsDone their number.
-	// A retry reads it from the failed attempt's last heartbeat and scans
-	// only the other hosts.
+	// The workflow hands the failed attempt's last progress to the retry,
+	// which scans only the other hosts.
 	Partial   *BlobRef `json:"partial,omitempty"`
 	HostsDone int      `json:"hosts_done,omitempty"`
 	// MasscanSeed and MasscanIndex go with Partial for a masscan shard:
@@ -284,4 +301,7 @@ type Progress struct {
 	// (--resume-index); Partial holds the open ports found before it.
 	MasscanSeed  uint64 `json:"masscan_seed,omitempty"`
 	MasscanIndex uint64 `json:"masscan_index,omitempty"`
+	// ShardAttempt is the attempt of the shard this progress is of (each
+	// attempt is dispatched as its own activity, so Temporal counts one).
+	ShardAttempt int `json:"shard_attempt,omitempty"`
 }

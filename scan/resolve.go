@@ -194,3 +194,19 @@ func (r Resolved) ByFamily() []Resolved {
 	}
 	return out
 }
+
+// ResolveSite resolves a site's targets less its own exclusions and the
+// global ones, checked against maxAddresses (0 means DefaultMaxAddresses).
+// Saving a site and starting a run both call it, so that a site the server
+// accepts is one its runs can start with.
+func ResolveSite(site Site, globalExclusions []string, maxAddresses uint64) (Resolved, error) {
+	targets, err := ParseTargets(site.Targets)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("targets: %w", err)
+	}
+	exclusions, err := ParseTargets(append(append([]string{}, site.Exclusions...), globalExclusions...))
+	if err != nil {
+		return Resolved{}, fmt.Errorf("exclusions: %w", err)
+	}
+	return Resolve(targets, exclusions, maxAddresses)
+}

@@ -42,6 +42,39 @@ type Spec struct {
 	// --rate and the site's max_rate, set by the server (0 = masscan's
 	// default). The profile's own --rate is taken out of Options.
 	Rate float64 `json:"rate,omitempty"`
+	// Dispatch binds the signed spec to one attempt of the shard on one
+	// task queue, and carries the only access to object storage the agent
+	// gets for it. Set and signed by the server with Expires; agents refuse
+	// a spec without it.
+	Dispatch *Dispatch `json:"dispatch,omitempty"`
+}
+
+// Dispatch is one attempt of one shard, sent to one task queue: the agent
+// refuses the spec from any other queue, and the server accepts the result
+// only for the shard's current dispatch (Nonce), from the agent it was sent
+// to or a member of the pool whose queue it was sent to.
+type Dispatch struct {
+	TaskQueue string `json:"task_queue"`
+	Attempt   int    `json:"attempt"`
+	// Nonce is new for every dispatch; the server records it.
+	Nonce string `json:"nonce"`
+	// Objects are presigned URLs for exactly this attempt's objects,
+	// expiring with the spec.
+	Objects ShardURLs `json:"objects"`
+}
+
+// ShardURLs are the presigned object storage URLs of one shard attempt.
+type ShardURLs struct {
+	Bucket string `json:"bucket"`
+	// OutputPut stores the scanner's output at RawKey(run, shard, attempt).
+	OutputPut string `json:"output_put"`
+	// ResumePut stores the attempt's resume state at PartialKey(run,
+	// shard, attempt).
+	ResumePut string `json:"resume_put"`
+	// ResumeKey and ResumeGet read the resume state an earlier attempt
+	// saved, if there is one.
+	ResumeKey string `json:"resume_key,omitempty"`
+	ResumeGet string `json:"resume_get,omitempty"`
 }
 
 // Validate is run by the server before dispatch and again by the agent before

@@ -9,13 +9,19 @@
 #     run as root, so the dev stack runs it as that user).
 #   * Go-built tools into ./bin: temporal (dev server), versitygw (S3),
 #     staticcheck (lint). Pinned versions; reinstalled when the pin changes.
+#   * With --package (or --tests): nfpm, which `make package` builds the .deb
+#     with, and the systemd package, whose systemd-analyze checks the units.
 #
 # Prints one line per thing it installs and nothing when all is present.
 # Works as root (CI) and as a normal user with sudo.
 set -euo pipefail
 
 for_tests=false
-[ "${1:-}" = "--tests" ] && for_tests=true
+for_package=false
+case "${1:-}" in
+--tests) for_tests=true for_package=true ;;
+--package) for_package=true ;;
+esac
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
@@ -30,6 +36,9 @@ VERSITYGW_VERSION="v1.8.0"
 STATICCHECK_MOD="honnef.co/go/tools"
 STATICCHECK_PKG="$STATICCHECK_MOD/cmd/staticcheck"
 STATICCHECK_VERSION="v0.8.2"
+NFPM_MOD="github.com/goreleaser/nfpm/v2"
+NFPM_PKG="$NFPM_MOD/cmd/nfpm"
+NFPM_VERSION="v2.48.0"
 
 say() { printf 'install-tools: %s\n' "$*"; }
 
@@ -60,6 +69,7 @@ have_sbin ip || missing+=(iproute2)
 have_sbin setcap || missing+=(libcap2-bin)
 have docker-compose || missing+=(docker-compose)
 $for_tests && ! have chromium && missing+=(chromium)
+$for_package && ! have systemd-analyze && missing+=(systemd)
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	if ! have apt-get; then
@@ -120,3 +130,6 @@ go_tool() { # go_tool NAME PACKAGE MODULE VERSION
 go_tool temporal "$TEMPORAL_PKG" "$TEMPORAL_MOD" "$TEMPORAL_VERSION"
 go_tool versitygw "$VERSITYGW_PKG" "$VERSITYGW_MOD" "$VERSITYGW_VERSION"
 go_tool staticcheck "$STATICCHECK_PKG" "$STATICCHECK_MOD" "$STATICCHECK_VERSION"
+if $for_package; then
+	go_tool nfpm "$NFPM_PKG" "$NFPM_MOD" "$NFPM_VERSION"
+fi

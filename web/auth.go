@@ -30,7 +30,7 @@ type AccountStore interface {
 	DeleteSession(ctx context.Context, secretHash []byte) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 
-	CreateToken(ctx context.Context, userID int64, name, prefix string, secretHash []byte) (accounts.Token, error)
+	CreateToken(ctx context.Context, userID int64, name, prefix string, secretHash []byte, expiresAt time.Time) (accounts.Token, error)
 	ListTokens(ctx context.Context, userID int64) ([]accounts.Token, error)
 	UserByToken(ctx context.Context, secretHash []byte, now time.Time) (accounts.User, error)
 	RevokeToken(ctx context.Context, id, userID int64) error
@@ -79,7 +79,7 @@ func (a *authn) identify(c *gin.Context) (*principal, error) {
 		}
 		u, err := a.store.UserByToken(ctx, accounts.HashSecret(strings.TrimSpace(secret)), a.now())
 		if err != nil {
-			return nil, mapErr(err, postgres.ErrNotFound, http.StatusUnauthorized, "the API token is not valid: it is unknown or was revoked")
+			return nil, mapErr(err, postgres.ErrNotFound, http.StatusUnauthorized, "the API token is not valid: it is unknown, expired or was revoked")
 		}
 		return &principal{user: u}, nil
 	}
@@ -163,6 +163,14 @@ func requestCSRF(c *gin.Context) string {
 
 // who is the principal require admitted; routes behind require always
 // have one.
+// roleOf is the role of who sent the request; "" (no role) when unknown.
+func roleOf(c *gin.Context) accounts.Role {
+	if p := who(c); p != nil {
+		return p.user.Role
+	}
+	return ""
+}
+
 func who(c *gin.Context) *principal {
 	if v, ok := c.Get(principalKey); ok {
 		if p, ok := v.(*principal); ok {
@@ -176,7 +184,7 @@ func who(c *gin.Context) *principal {
 // one to show the client.
 func (a *authn) login(c *gin.Context, name, password string) (accounts.User, error) {
 	name = strings.TrimSpace(name)
-	ip := c.ClientIP()
+	ip := limiterClient(c)
 	if wait := a.limiter.blocked(ip, name); wait > 0 {
 		c.Header("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return accounts.User{}, errorf(http.StatusTooManyRequests,
@@ -185,7 +193,19 @@ func (a *authn) login(c *gin.Context, name, password string) (accounts.User, err
 	if name == "" || password == "" {
 		return accounts.User{}, badRequest("name and password are required")
 	}
-	u, err := a.store.GetUserByName(c.Request.Context(), name)
+	var (
+		u   accounts.User
+		err error
+	)
+	// A name no account can have (too long, NUL, not UTF-8) or a password
+	// no account can have is a failed login like any other: it costs the
+	// same time and counts against the limit, without a database lookup
+	// that PostgreSQL might refuse.
+	if accounts.CheckName(name) != nil || len(password) > accounts.MaxPasswordLen {
+		err = postgres.ErrNotFound
+	} else {
+		u, err = a.store.GetUserByName(c.Request.Context(), name)
+	}
 	switch {
 	case errors.Is(err, postgres.ErrNotFound):
 		accounts.SpendPasswordCheck(password)
@@ -194,7 +214,7 @@ func (a *authn) login(c *gin.Context, name, password string) (accounts.User, err
 	default:
 		err = accounts.CheckPassword(u.PasswordHash, password)
 		if err == nil {
-			a.limiter.succeeded(name)
+			a.limiter.succeeded(ip, name)
 			return u, nil
 		}
 		if !errors.Is(err, accounts.ErrWrongPassword) {
@@ -202,7 +222,7 @@ func (a *authn) login(c *gin.Context, name, password string) (accounts.User, err
 		}
 	}
 	a.limiter.failed(ip, name)
-	a.log.WarnContext(c.Request.Context(), "failed login", "user", name, "remote", ip)
+	a.log.WarnContext(c.Request.Context(), "failed login", "user", name, "remote", ip) // bounded by boundLogs
 	return accounts.User{}, errorf(http.StatusUnauthorized, "wrong user name or password")
 }
 
@@ -242,14 +262,20 @@ func (a *authn) setCookie(c *gin.Context, name, value string, maxAge int) {
 	})
 }
 
-// newToken makes an API token for u and returns the secret, which is not
-// kept anywhere.
-func (a *authn) newToken(ctx context.Context, u accounts.User, name string) (accounts.Token, string, error) {
+// newToken makes an API token for u that works for days (0: the default
+// lifetime) and returns the secret, which is not kept anywhere.
+func (a *authn) newToken(ctx context.Context, u accounts.User, name string, days int) (accounts.Token, string, error) {
 	name, err := cleanName("name", name)
 	if err != nil {
 		return accounts.Token{}, "", err
 	}
+	if days == 0 {
+		days = accounts.DefaultTokenDays
+	}
+	if days < 1 || days > accounts.MaxTokenDays {
+		return accounts.Token{}, "", badRequest("expires_in_days: %d is not from 1 to %d", days, accounts.MaxTokenDays)
+	}
 	secret := accounts.NewToken()
-	t, err := a.store.CreateToken(ctx, u.ID, name, secret[:tokenPrefixShown], accounts.HashSecret(secret))
+	t, err := a.store.CreateToken(ctx, u.ID, name, secret[:tokenPrefixShown], accounts.HashSecret(secret), a.now().AddDate(0, 0, days))
 	return t, secret, err
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -208,9 +209,11 @@ type testEnv struct {
 	now      time.Time
 }
 
-type envOption func(*Deps)
+type envOption func(*Config, *Deps)
 
-func withStore(s Store) envOption { return func(d *Deps) { d.Store = s } }
+func withStore(s Store) envOption { return func(_ *Config, d *Deps) { d.Store = s } }
+
+func withConfig(f func(*Config)) envOption { return func(c *Config, _ *Deps) { f(c) } }
 
 func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
@@ -221,14 +224,16 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		now:      time.Date(2030, 1, 2, 3, 4, 5, int(counter.Add(1)), time.UTC),
 	}
 	deps := Deps{Store: testStore, Objects: env.objects, Temporal: env.temporal, Now: func() time.Time { return env.now }}
-	for _, o := range opts {
-		o(&deps)
-	}
-	srv, err := New(Config{
+	cfg := Config{
 		TemporalUIURL:     "http://127.0.0.1:8233/",
 		TemporalNamespace: "default",
 		Logger:            slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, deps)
+		WebhookLookup:     testLookup,
+	}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +253,12 @@ func (e *testEnv) userToken(t *testing.T, role accounts.Role) string {
 		t.Fatal(err)
 	}
 	secret := accounts.NewToken()
-	if _, err := testStore.CreateToken(ctx, u.ID, "test", secret[:8], accounts.HashSecret(secret)); err != nil {
+	// A year past the env's clock, or the real one for envs without.
+	expires := time.Now()
+	if e.now.After(expires) {
+		expires = e.now
+	}
+	if _, err := testStore.CreateToken(ctx, u.ID, "test", secret[:8], accounts.HashSecret(secret), expires.AddDate(1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	return secret
@@ -474,4 +484,22 @@ func (h *fakeScheduleHandle) Delete(context.Context) error {
 	}
 	delete(h.f.byID, h.id)
 	return nil
+}
+
+// testLookup resolves webhook host names without DNS: no query may leave
+// the machine. Names under .test get a public address (never contacted:
+// saving settings only resolves); a few names stand for hostile DNS.
+func testLookup(_ context.Context, host string) ([]netip.Addr, error) {
+	switch host {
+	case "metadata.test":
+		return []netip.Addr{netip.MustParseAddr("169.254.169.254")}, nil
+	case "intranet.test":
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("10.1.2.3")}, nil
+	case "ula.test":
+		return []netip.Addr{netip.MustParseAddr("fd00::1")}, nil
+	}
+	if strings.HasSuffix(host, ".test") {
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+	}
+	return nil, fmt.Errorf("lookup %s: no such host (test resolver)", host)
 }

@@ -49,6 +49,8 @@ func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger
 			if err := dc.FromPayloads(hb, &p.Progress); err != nil {
 				log.DebugContext(ctx, "decode scanner progress", "run_id", run.ID, "err", err)
 			}
+			// Each attempt is its own activity: the agent says which.
+			p.Attempt = max(p.Attempt, int32(p.ShardAttempt))
 		}
 		if t := pa.GetLastHeartbeatTime(); t != nil {
 			p.LastHeartbeat = t.AsTime()

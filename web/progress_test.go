@@ -24,7 +24,7 @@ func TestRunProgress(t *testing.T) {
 	r := e.startRun(t, s.ID)
 
 	details, err := converter.GetDefaultDataConverter().ToPayloads(scan.Progress{
-		ShardID: 7, Phase: "scanning", Percent: 42.5, Task: "SYN Stealth Scan", Agent: "edge-1",
+		ShardID: 7, Phase: "scanning", Percent: 42.5, Task: "SYN Stealth Scan", Agent: "edge-1", ShardAttempt: 3,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestRunProgress(t *testing.T) {
 		t.Fatalf("progress = %+v, want the one scanner", got.Progress)
 	}
 	p := got.Progress[0]
-	if p.ShardID != 7 || p.Percent != 42.5 || p.Task != "SYN Stealth Scan" || p.Agent != "edge-1" || p.Attempt != 2 ||
+	if p.ShardID != 7 || p.Percent != 42.5 || p.Task != "SYN Stealth Scan" || p.Agent != "edge-1" || p.Attempt != 3 ||
 		!p.LastHeartbeat.Equal(beat) || !strings.Contains(p.LastFailure, "Heartbeat timeout") || p.Waiting {
 		t.Errorf("progress = %+v", p)
 	}

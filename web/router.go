@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -33,9 +34,19 @@ func (s *Server) engine() *gin.Engine {
 	// Gin's own error rendering is not used: handlers answer for themselves.
 	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes))
 
-	// Client addresses in the log are the peer's own: no proxy is trusted
-	// to rewrite them until one is configured.
-	_ = r.SetTrustedProxies(nil)
+	// The client address (in logs and for the login limiter) is the peer's
+	// own unless the peer is a configured trusted proxy; then it is the
+	// right-most X-Forwarded-For hop that is not a trusted proxy. Gin
+	// trusts every proxy and X-Real-IP by default: neither is kept.
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	r.ForwardedByClientIP = len(s.trustedProxies) > 0
+	var proxies []string
+	for _, p := range s.trustedProxies {
+		proxies = append(proxies, p.String())
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		panic(fmt.Sprintf("web: trusted proxies checked in New: %v", err))
+	}
 	api := s.api
 	const (
 		viewer   = accounts.Viewer
@@ -44,7 +55,8 @@ func (s *Server) engine() *gin.Engine {
 	)
 	root := s.routes(&r.RouterGroup)
 	root.GET("/.well-known/jwks.json", public, api.handle(s.temporalAuth.jwks))
-	root.GET("/healthz", public, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	root.GET("/healthz", public, s.healthz)
+	root.GET("/readyz", public, s.readyz)
 
 	v1 := s.routes(r.Group("/api/v1"))
 	{
@@ -61,6 +73,8 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/users/:id", admin, api.handle(s.accounts.getUser))
 		v1.PUT("/users/:id", admin, api.handle(s.accounts.updateUser))
 		v1.DELETE("/users/:id", admin, api.handle(s.accounts.deleteUser))
+		v1.GET("/users/:id/tokens", admin, api.handle(s.accounts.userTokens))
+		v1.DELETE("/users/:id/tokens/:token_id", admin, api.handle(s.accounts.revokeUserToken))
 
 		v1.POST("/sites", operator, api.handle(s.sites.create))
 		v1.GET("/sites", viewer, api.handle(s.sites.list))
@@ -85,6 +99,10 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents/:id/pools", viewer, api.handle(s.temporalAuth.getPools))
 		v1.PUT("/agents/:id/pools", admin, api.handle(s.temporalAuth.setPools))
 		v1.POST("/agents/temporal-token", public, api.handle(s.temporalAuth.agentToken))
+		v1.POST("/join-tokens", admin, api.handle(s.enroll.createJoinToken))
+		v1.GET("/join-tokens", admin, api.handle(s.enroll.listJoinTokens))
+		v1.DELETE("/join-tokens/:id", admin, api.handle(s.enroll.deleteJoinToken))
+		v1.POST("/enroll", public, api.handle(s.enroll.enroll))
 
 		v1.POST("/pools", admin, api.handle(s.pools.create))
 		v1.GET("/pools", viewer, api.handle(s.pools.list))
@@ -138,6 +156,8 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/users", admin, ui.handle(ui.userCreate))
 	root.POST("/users/:id", admin, ui.handle(ui.userUpdate))
 	root.POST("/users/:id/delete", admin, ui.handle(ui.userDelete))
+	root.GET("/users/:id/tokens", admin, ui.handle(ui.userTokensPage))
+	root.POST("/users/:id/tokens/:token_id/revoke", admin, ui.handle(ui.userTokenRevoke))
 	root.GET("/", viewer, ui.handle(ui.dashboard))
 	root.GET("/sites", viewer, ui.handle(ui.sitesPage))
 	root.POST("/sites", operator, ui.handle(ui.siteCreate))
@@ -156,6 +176,8 @@ func (s *Server) engine() *gin.Engine {
 	root.GET("/agents", viewer, ui.handle(ui.agentsPage))
 	root.POST("/agents", admin, ui.handle(ui.agentCreate))
 	root.POST("/agents/:id/delete", admin, ui.handle(ui.agentDelete))
+	root.POST("/agents/join-tokens", admin, ui.handle(ui.joinTokenCreate))
+	root.POST("/agents/join-tokens/:id/delete", admin, ui.handle(ui.joinTokenDelete))
 	root.GET("/pools", viewer, ui.handle(ui.poolsPage))
 	root.POST("/pools", admin, ui.handle(ui.poolCreate))
 	root.POST("/pools/:id/delete", admin, ui.handle(ui.poolDelete))
@@ -202,7 +224,9 @@ func (s *Server) routes(g *gin.RouterGroup) routeGroup { return routeGroup{s: s,
 func (rg routeGroup) handle(method, path string, role accounts.Role, h gin.HandlerFunc) {
 	full := strings.TrimSuffix(rg.g.BasePath(), "/") + path
 	rg.s.roles[method+" "+full] = role
-	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), h)
+	// Parameters are checked once the caller may use the route, so that
+	// who may not learns nothing but 401 or 403.
+	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), rg.s.checkParams(role), h)
 }
 
 func (rg routeGroup) GET(path string, role accounts.Role, h gin.HandlerFunc) {
@@ -244,7 +268,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 				c.Abort()
 				return
 			}
-			if isAPI(c) || c.Request.URL.Path == "/healthz" {
+			if isAPI(c) || isProbe(c) {
 				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal server error"})
 				return
 			}
@@ -262,10 +286,12 @@ func (s *Server) logRequests() gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		switch {
+		case isProbe(c):
+			// Probes come every few seconds, and a 503 from /readyz while
+			// the server starts is expected.
+			level = slog.LevelDebug
 		case status >= 500:
 			level = slog.LevelError
-		case c.Request.URL.Path == "/healthz":
-			level = slog.LevelDebug
 		}
 		s.log.LogAttrs(c.Request.Context(), level, "http request",
 			slog.String("method", c.Request.Method),

@@ -57,6 +57,8 @@ type runHandlers struct {
 	temporal WorkflowClient
 	links    temporalLinks
 	now      func() time.Time
+	// downloadStall is how long a download may wait on its client.
+	downloadStall time.Duration
 }
 
 // runView is a run as the API shows it: the stored run and a link to its
@@ -438,7 +440,7 @@ func (h *runHandlers) stream(c *gin.Context, key, contentType, filename, what st
 		c.Header("Content-Length", strconv.FormatInt(size, 10))
 	}
 	c.Status(http.StatusOK)
-	if _, err := io.Copy(c.Writer, body); err != nil {
+	if err := copyDownload(c.Writer, body, h.downloadStall); err != nil {
 		return fmt.Errorf("streaming %s: %w", key, err)
 	}
 	return nil

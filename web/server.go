@@ -1,15 +1,19 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -26,6 +30,28 @@ type Config struct {
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
 	SecureCookies bool
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none):
+	// profiles and sites that ask for more are refused when saved.
+	MaxRate float64
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header names the client. Empty: the client is
+	// always the peer, and the header is ignored.
+	TrustedProxies []netip.Prefix
+	// MaxAddresses is the most addresses one run may cover (the
+	// orchestrator's setting, checked again when a run starts); sites
+	// larger are refused when saved. 0 means scan.DefaultMaxAddresses.
+	MaxAddresses uint64
+	// Webhooks says which addresses webhook URLs may point at; the
+	// orchestrator's Notifier checks the same policy on delivery.
+	Webhooks scan.WebhookPolicy
+	// WebhookLookup resolves webhook host names when settings are saved;
+	// default the system resolver.
+	WebhookLookup scan.Lookup
+	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
+	Timeouts Timeouts
+	// Enrollment is what agents enrolling with a join token are told;
+	// without a ServerPublicKey, POST /api/v1/enroll answers 503.
+	Enrollment Enrollment
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
@@ -46,6 +72,7 @@ type Store interface {
 	DiffStore
 	NotificationStore
 	AccountStore
+	JoinTokenStore
 	UIStore
 	AgentPoolStore
 }
@@ -63,17 +90,24 @@ type Deps struct {
 	// TemporalTokens, when set, lets agents trade their credential for a
 	// Temporal token and serves the JWKS Temporal checks tokens with.
 	TemporalTokens TemporalTokens
+	// Ready are the conditions /readyz checks, in order; none means the
+	// server is ready as soon as it serves.
+	Ready []ReadyCheck
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
 // Routes.
 type Server struct {
-	log   *slog.Logger
-	api   base
-	files map[string][]byte
-	auth  *authn
+	log            *slog.Logger
+	timeouts       Timeouts
+	trustedProxies []netip.Prefix
+	api            base
+	files          map[string][]byte
+	auth           *authn
 	// roles holds the least role of every route, by "METHOD /path".
 	roles map[string]accounts.Role
+	// ready are the checks of /readyz.
+	ready []ReadyCheck
 
 	accounts *accountHandlers
 
@@ -82,6 +116,7 @@ type Server struct {
 	profiles   *profileHandlers
 	agents     *agentHandlers
 	pools      *poolHandlers
+	enroll     *enrollHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
 	ui         *uiHandlers
@@ -106,9 +141,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 		deps.Schedules = sch
 	}
+	for _, rc := range deps.Ready {
+		if rc.Name == "" || rc.NotReady == "" || rc.Check == nil {
+			return nil, errors.New("web: every ReadyCheck needs a Name, a NotReady reason and a Check")
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(boundLogs(cfg.Logger.Handler()))
 	if cfg.TemporalNamespace == "" {
 		cfg.TemporalNamespace = "default"
 	}
@@ -116,6 +157,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		u, err := url.Parse(cfg.TemporalUIURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, errors.New("web: TemporalUIURL must be an absolute http(s) URL")
+		}
+	}
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("web: a trusted proxy network is not valid")
+		}
+	}
+	if cfg.WebhookLookup == nil {
+		cfg.WebhookLookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
 	if deps.Now == nil {
@@ -135,26 +186,31 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		limiter: newLoginLimiter(deps.Now)}
 	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
-		log:        cfg.Logger,
-		api:        b,
-		files:      static,
-		auth:       auth,
-		roles:      map[string]accounts.Role{},
-		accounts:   &accountHandlers{authn: auth},
-		sites:      &siteHandlers{base: b, store: deps.Store},
-		exclusions: &exclusionHandlers{base: b, store: deps.Store},
-		profiles:   &profileHandlers{base: b, store: deps.Store},
-		agents:     agents,
-		pools:      &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
+		log:            cfg.Logger,
+		timeouts:       cfg.Timeouts.orDefault(),
+		trustedProxies: cfg.TrustedProxies,
+		api:            b,
+		files:          static,
+		auth:           auth,
+		roles:          map[string]accounts.Role{},
+		ready:          deps.Ready,
+		accounts:       &accountHandlers{authn: auth},
+		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses, maxRate: cfg.MaxRate},
+		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
+		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
+		agents:         agents,
+		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
+		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
+			https: cfg.SecureCookies},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
-			temporal: deps.Temporal, links: links, now: deps.Now},
+			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store},
+		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
 		temporalAuth: &temporalTokenHandlers{base: b, store: deps.Store, tokens: deps.TemporalTokens,
 			namespace: cfg.TemporalNamespace, now: deps.Now},
 	}

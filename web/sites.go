@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"strings"
 
@@ -24,7 +23,41 @@ type SiteStore interface {
 
 type siteHandlers struct {
 	base
-	store SiteStore
+	store      SiteStore
+	maxRate    float64 // the server's ceiling, packets/s (0 = none)
+	exclusions interface {
+		ListExclusions(ctx context.Context) ([]scan.Exclusion, error)
+	}
+	// maxAddresses is the server's --max-addresses; 0 means the default.
+	maxAddresses uint64
+}
+
+// checkSize refuses a site whose runs could not start: one whose
+// exclusions leave nothing to scan, or that covers more addresses than
+// the server scans in one run, counted as a run's start counts them
+// (scan.ResolveSite), after the site's and the global exclusions.
+func (h *siteHandlers) checkSize(ctx context.Context, s scan.Site) error {
+	_, err := scan.ResolveSite(s, nil, h.maxAddresses)
+	if errors.Is(err, scan.ErrNoTargets) {
+		return badRequest("exclusions: they leave none of the site's targets to scan")
+	}
+	if !errors.Is(err, scan.ErrTooManyAddresses) {
+		return err
+	}
+	// Global exclusions change over time, so they may only make a site
+	// small enough, never refuse it for leaving nothing.
+	global, lerr := h.exclusions.ListExclusions(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	targets := make([]string, 0, len(global))
+	for _, e := range global {
+		targets = append(targets, e.Target)
+	}
+	if _, gerr := scan.ResolveSite(s, targets, h.maxAddresses); errors.Is(gerr, scan.ErrTooManyAddresses) {
+		return badRequest("targets: %v (SCANTRON_MAX_ADDRESSES), after the site's and the global exclusions; split the site or exclude more", gerr)
+	}
+	return nil
 }
 
 // siteRequest is what a client may write; id and created_at are the
@@ -39,7 +72,7 @@ type siteRequest struct {
 
 const maxSiteEntries = 10000
 
-func (r siteRequest) site() (scan.Site, error) {
+func (r siteRequest) site(ceiling float64) (scan.Site, error) {
 	name, err := cleanName("name", r.Name)
 	if err != nil {
 		return scan.Site{}, err
@@ -51,22 +84,19 @@ func (r siteRequest) site() (scan.Site, error) {
 	if len(r.Targets) == 0 {
 		return scan.Site{}, badRequest("targets: at least one target is required")
 	}
-	targets, parsedTargets, err := cleanTargets("targets", r.Targets)
+	targets, _, err := cleanTargets("targets", r.Targets)
 	if err != nil {
 		return scan.Site{}, err
 	}
-	exclusions, parsedExcl, err := cleanTargets("exclusions", r.Exclusions)
+	exclusions, _, err := cleanTargets("exclusions", r.Exclusions)
 	if err != nil {
 		return scan.Site{}, err
-	}
-	// The address limit is the scanning side's setting and global
-	// exclusions change over time, so only the site's own contradiction is
-	// refused here: exclusions that leave nothing to scan.
-	if _, err := scan.Resolve(parsedTargets, parsedExcl, math.MaxUint64); errors.Is(err, scan.ErrNoTargets) {
-		return scan.Site{}, badRequest("exclusions: they leave none of the site's targets to scan")
 	}
 	if r.MaxRate < 0 || r.MaxRate > 100_000_000 {
 		return scan.Site{}, badRequest("max_rate: %d is not a packet rate from 1 to 100000000; leave it out for no cap", r.MaxRate)
+	}
+	if ceiling > 0 && float64(r.MaxRate) > ceiling {
+		return scan.Site{}, badRequest("max_rate: %d packets/s is above the server's ceiling of %v (--max-rate)", r.MaxRate, ceiling)
 	}
 	return scan.Site{Name: name, Description: desc, Targets: targets, Exclusions: exclusions, MaxRate: r.MaxRate}, nil
 }
@@ -96,8 +126,11 @@ func (h *siteHandlers) create(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	s, err := req.site()
+	s, err := req.site(h.maxRate)
 	if err != nil {
+		return err
+	}
+	if err := h.checkSize(c.Request.Context(), s); err != nil {
 		return err
 	}
 	row, err := h.store.CreateSite(c.Request.Context(), s)
@@ -121,11 +154,14 @@ func (h *siteHandlers) update(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	s, err := req.site()
+	s, err := req.site(h.maxRate)
 	if err != nil {
 		return err
 	}
 	s.ID = id
+	if err := h.checkSize(c.Request.Context(), s); err != nil {
+		return err
+	}
 	updated, err := h.store.UpdateSite(c.Request.Context(), s)
 	if err != nil {
 		err = mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,13 +54,68 @@ func (h *uiHandlers) loginSubmit(c *gin.Context) error {
 	return nil
 }
 
-// localPath keeps a redirect target on this server: a path, never
-// "//host" or a URL.
+// localPath keeps a redirect target on this server: an absolute path on
+// this origin, or "/" for anything else. Browsers forgive a great deal in
+// a Location header (they drop tabs and newlines, read '\' as '/', and
+// some decode before they resolve), so the path is judged after decoding
+// as well as before, and anything a browser might read as another host or
+// a scheme is refused rather than repaired.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !isLocalPath(p) {
 		return "/"
 	}
 	return p
+}
+
+func isLocalPath(p string) bool {
+	if len(p) > 2048 || !plainPath(p) {
+		return false
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Opaque != "" || u.User != nil || u.Host != "" {
+		return false
+	}
+	// Judge the path part decoded, again and again, so that "%2F%2F",
+	// "%09" or "%255C" cannot become "//", a tab or '\' on the way.
+	// The query is data and may hold encoded text.
+	path, _, _ := strings.Cut(p, "?")
+	path, _, _ = strings.Cut(path, "#")
+	for range 3 {
+		d, err := url.PathUnescape(path)
+		if err != nil || !plainPath(d) {
+			return false
+		}
+		if d == path {
+			return true
+		}
+		path = d
+	}
+	return false // still encoded after three rounds: no real link is
+}
+
+// plainPath reports whether s starts with a single '/' and holds no
+// backslash, no control or white-space character and no "//" or dot
+// segment, which browsers may turn into another host.
+func plainPath(s string) bool {
+	if !strings.HasPrefix(s, "/") {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\\' || r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	path, _, _ := strings.Cut(s, "?")
+	path, _, _ = strings.Cut(path, "#")
+	if strings.Contains(path, "//") {
+		return false
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *uiHandlers) logout(c *gin.Context) error {
@@ -77,7 +136,7 @@ func (h *uiHandlers) renderTokens(c *gin.Context, status int, extra map[string]a
 		return err
 	}
 	data := map[string]any{"Title": "Account", "Tokens": list, "PasswordChanged": c.Query("password") == "changed",
-		"Errors": map[string]string{}}
+		"Errors": map[string]string{}, "Now": h.now(), "DefaultDays": accounts.DefaultTokenDays, "MaxDays": accounts.MaxTokenDays}
 	for k, v := range extra {
 		data[k] = v
 	}
@@ -107,10 +166,19 @@ func (h *uiHandlers) passwordChange(c *gin.Context) error {
 }
 
 func (h *uiHandlers) tokenCreate(c *gin.Context) error {
-	t, secret, err := h.auth.newToken(c.Request.Context(), who(c).user, c.PostForm("name"))
+	days := 0
+	if raw := strings.TrimSpace(c.PostForm("expires_in_days")); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return h.renderTokens(c, http.StatusBadRequest, map[string]any{"Name": c.PostForm("name"), "Days": raw,
+				"Errors": map[string]string{"expires_in_days": fmt.Sprintf("expires_in_days: %q is not a whole number of days", clip(raw))}})
+		}
+		days = n
+	}
+	t, secret, err := h.auth.newToken(c.Request.Context(), who(c).user, c.PostForm("name"), days)
 	var he *httpError
 	if errors.As(err, &he) {
-		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he), "Name": c.PostForm("name")})
+		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he), "Name": c.PostForm("name"), "Days": c.PostForm("expires_in_days")})
 	}
 	if err != nil {
 		return err
@@ -128,6 +196,27 @@ func (h *uiHandlers) tokenRevoke(c *gin.Context) error {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among your tokens", id)
 	}
 	c.Redirect(http.StatusSeeOther, "/tokens")
+	return nil
+}
+
+// userTokensPage shows an admin any user's tokens, to revoke.
+func (h *uiHandlers) userTokensPage(c *gin.Context) error {
+	var list []accounts.Token
+	if err := h.callAPI(c, h.srv.accounts.userTokens, "GET", c.Params, "", nil, &list); err != nil {
+		return err
+	}
+	u, err := h.srv.accounts.userOf(c)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, "usertokens", map[string]any{"Title": "Tokens of " + u.Name, "User": u, "Tokens": list, "Now": h.now()})
+}
+
+func (h *uiHandlers) userTokenRevoke(c *gin.Context) error {
+	if err := h.callAPI(c, h.srv.accounts.revokeUserToken, "DELETE", c.Params, "", nil, nil); err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, "/users/"+c.Param("id")+"/tokens")
 	return nil
 }
 

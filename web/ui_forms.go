@@ -294,7 +294,15 @@ func (h *uiHandlers) showProfiles(c *gin.Context, status int, extra map[string]a
 
 func profileBody(c *gin.Context) map[string]any {
 	return map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description"),
-		"scanner": c.PostForm("scanner"), "options": c.PostForm("options")}
+		"scanner": c.PostForm("scanner"), "options": c.PostForm("options"), "intrusive": c.PostForm("intrusive") != ""}
+}
+
+// intrusiveField is the form value of a profile's intrusive checkbox.
+func intrusiveField(on bool) string {
+	if on {
+		return "on"
+	}
+	return ""
 }
 
 func (h *uiHandlers) profilePage(c *gin.Context) error {
@@ -307,7 +315,7 @@ func (h *uiHandlers) showProfile(c *gin.Context, status int, extra map[string]an
 		return err
 	}
 	data := map[string]any{"Title": "Profile " + row.Name, "Profile": row, "Errors": map[string]string{},
-		"Form": map[string]string{"name": row.Name, "description": row.Description, "scanner": string(row.Scanner), "options": row.Options}}
+		"Form": map[string]string{"name": row.Name, "description": row.Description, "scanner": string(row.Scanner), "options": row.Options, "intrusive": intrusiveField(row.Intrusive)}}
 	for k, v := range extra {
 		data[k] = v
 	}
@@ -341,6 +349,17 @@ func (h *uiHandlers) agentsPage(c *gin.Context) error {
 
 func (h *uiHandlers) showAgents(c *gin.Context, status int, extra map[string]any) error {
 	var rows []agentView
+	// Admins also see the join tokens made lately, to revoke one.
+	if p := who(c); p != nil && p.user.Role.Allows(accounts.Admin) {
+		var tokens []accounts.JoinToken
+		if err := h.callAPI(c, h.srv.enroll.listJoinTokens, "GET", nil, "", nil, &tokens); err != nil {
+			return err
+		}
+		if extra == nil {
+			extra = map[string]any{}
+		}
+		extra["JoinTokens"] = tokens
+	}
 	return h.listPage(c, status, "agents", "Agents", h.srv.agents.list, &rows, extra)
 }
 
@@ -360,6 +379,27 @@ func (h *uiHandlers) agentCreate(c *gin.Context) error {
 		func() error { return err },
 		func(status int, extra map[string]any) error { return h.showAgents(c, status, extra) },
 		func() string { return "/agents" })
+}
+
+// joinTokenCreate makes a join token and shows it, with the command that
+// enrolls the agent, on this one answer.
+func (h *uiHandlers) joinTokenCreate(c *gin.Context) error {
+	body := map[string]any{"agent_name": c.PostForm("agent_name"), "pools": lines(c.PostForm("pools")), "ttl": c.PostForm("ttl")}
+	var created createdJoinToken
+	err := h.callAPI(c, h.srv.enroll.createJoinToken, "POST", nil, "", body, &created)
+	if err == nil {
+		c.Header("Cache-Control", "no-store")
+		return h.showAgents(c, http.StatusCreated, map[string]any{"JoinToken": created,
+			"EnrollCommand": fmt.Sprintf("scantron agent enroll --server %s --token %s", h.srv.enroll.serverURL(c), created.Token)})
+	}
+	return h.submit(c,
+		func() error { return err },
+		func(status int, extra map[string]any) error { return h.showAgents(c, status, extra) },
+		func() string { return "/agents" })
+}
+
+func (h *uiHandlers) joinTokenDelete(c *gin.Context) error {
+	return h.deleteThen(c, h.srv.enroll.deleteJoinToken, "/agents")
 }
 
 func (h *uiHandlers) agentDelete(c *gin.Context) error {

@@ -17,9 +17,10 @@ type accountHandlers struct {
 }
 
 type loginRequest struct {
-	Name      string `json:"name"`
-	Password  string `json:"password"`
-	TokenName string `json:"token_name"`
+	Name          string `json:"name"`
+	Password      string `json:"password"`
+	TokenName     string `json:"token_name"`
+	ExpiresInDays int    `json:"expires_in_days"`
 }
 
 // newTokenJSON is a token as made: the only answer that holds its secret.
@@ -32,16 +33,22 @@ type newTokenJSON struct {
 func (h *accountHandlers) apiLogin(c *gin.Context) error {
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
+		// A malformed attempt is a failed one: it must not be a way
+		// around the limit.
+		h.limiter.failed(c.ClientIP(), "")
+		return err
+	}
+	if strings.TrimSpace(req.TokenName) == "" {
+		req.TokenName = "login"
+	}
+	if _, err := cleanName("token_name", req.TokenName); err != nil {
 		return err
 	}
 	u, err := h.login(c, req.Name, req.Password)
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(req.TokenName) == "" {
-		req.TokenName = "login"
-	}
-	t, secret, err := h.newToken(c.Request.Context(), u, req.TokenName)
+	t, secret, err := h.newToken(c.Request.Context(), u, req.TokenName, req.ExpiresInDays)
 	if err != nil {
 		return err
 	}
@@ -65,12 +72,13 @@ func (h *accountHandlers) listTokens(c *gin.Context) error {
 
 func (h *accountHandlers) createToken(c *gin.Context) error {
 	var req struct {
-		Name string `json:"name"`
+		Name          string `json:"name"`
+		ExpiresInDays int    `json:"expires_in_days"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, secret, err := h.newToken(c.Request.Context(), who(c).user, req.Name)
+	t, secret, err := h.newToken(c.Request.Context(), who(c).user, req.Name, req.ExpiresInDays)
 	if err != nil {
 		return err
 	}
@@ -90,6 +98,50 @@ func (h *accountHandlers) revokeToken(c *gin.Context) error {
 	}
 	c.Status(http.StatusNoContent)
 	return nil
+}
+
+// userTokens lists any user's tokens, for an admin.
+func (h *accountHandlers) userTokens(c *gin.Context) error {
+	u, err := h.userOf(c)
+	if err != nil {
+		return err
+	}
+	list, err := h.store.ListTokens(c.Request.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, nonNil(list))
+	return nil
+}
+
+// revokeUserToken revokes any user's token, for an admin.
+func (h *accountHandlers) revokeUserToken(c *gin.Context) error {
+	u, err := h.userOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathParamID(c, "token_id")
+	if err != nil {
+		return err
+	}
+	if err := h.store.RevokeToken(c.Request.Context(), id, u.ID); err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among %s's tokens", id, u.Name)
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// userOf is the user :id names, or a 404.
+func (h *accountHandlers) userOf(c *gin.Context) (accounts.User, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return accounts.User{}, err
+	}
+	u, err := h.store.GetUser(c.Request.Context(), id)
+	if err != nil {
+		return accounts.User{}, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "user %d not found", id)
+	}
+	return u, nil
 }
 
 type userRequest struct {
@@ -228,6 +280,10 @@ func (h *accountHandlers) changeOwnPassword(c *gin.Context) error {
 
 func (h *authn) setOwnPassword(c *gin.Context, req passwordChange) error {
 	me := who(c).user
+	// The new password's shape first: it costs nothing and reveals nothing.
+	if err := accounts.CheckNewPassword(req.NewPassword); err != nil {
+		return badRequest("new_%v", err)
+	}
 	if err := accounts.CheckPassword(me.PasswordHash, req.CurrentPassword); err != nil {
 		if errors.Is(err, accounts.ErrWrongPassword) {
 			return badRequest("current_password: wrong password")

@@ -112,7 +112,7 @@ func startFireHarness(tb testing.TB, ctx context.Context, every int) *fireHarnes
 	tb.Cleanup(func() { cancel(); <-done; <-done })
 	go func() {
 		defer func() { done <- struct{}{} }()
-		results := &activities.Results{Store: store, Objects: objs, Signer: signer, Timeouts: activities.Timeouts{
+		results := &activities.Results{Store: store, Objects: objs, AgentObjects: objs, Signer: signer, Timeouts: activities.Timeouts{
 			ScheduleToStart: time.Minute, StartToClose: time.Minute, Heartbeat: 30 * time.Second}}
 		if err := RunServer(wctx, tc, results, &activities.Changes{Store: store}, &activities.Notifier{Store: store}); err != nil && wctx.Err() == nil {
 			tb.Error(err)
@@ -120,7 +120,7 @@ func startFireHarness(tb testing.TB, ctx context.Context, every int) *fireHarnes
 	}()
 	go func() {
 		defer func() { done <- struct{}{} }()
-		agent := &activities.Agent{Name: "bench", Objects: objs, NmapPath: wrapper, WorkDir: dir, Verifier: verifier}
+		agent := &activities.Agent{Name: "bench", NmapPath: wrapper, WorkDir: dir, Verifier: verifier}
 		if err := RunAgent(wctx, tc, agent, AgentOptions{Capacity: 1}); err != nil && wctx.Err() == nil {
 			tb.Error(err)
 		}

@@ -65,28 +65,38 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 	var partials []partialShard
 
 	res, err := func() (ScanResult, error) {
+		// Runs started before each attempt was dispatched on its own had
+		// their specs signed by StartRun and let Temporal retry; their
+		// histories replay on that path (agents now refuse such specs).
+		perAttempt := workflow.GetVersion(ctx, versionDispatch, workflow.DefaultVersion, 1) >= 1
 		var start activities.StartRunResult
-		if err := workflow.ExecuteActivity(serverCtx, r.StartRun, activities.StartRunInput{ScanID: in.ScanID, WorkflowID: wid}).Get(ctx, &start); err != nil {
+		startIn := activities.StartRunInput{ScanID: in.ScanID, WorkflowID: wid}
+		if err := workflow.ExecuteActivity(serverCtx, r.StartRun, startIn).Get(ctx, &start); err != nil {
 			return ScanResult{}, err
 		}
 		res := ScanResult{RunID: start.RunID}
 
+		retry := &temporal.RetryPolicy{
+			InitialInterval:        5 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        scannerAttempts,
+			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
+		}
+		if perAttempt {
+			// The workflow retries, with a new dispatch each time.
+			retry = &temporal.RetryPolicy{MaximumAttempts: 1}
+		}
 		agentCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			TaskQueue:              start.TaskQueue,
 			ScheduleToStartTimeout: start.Timeouts.ScheduleToStart,
 			StartToCloseTimeout:    start.Timeouts.StartToClose,
 			HeartbeatTimeout:       start.Timeouts.Heartbeat,
 			WaitForCancellation:    true,
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval:        5 * time.Second,
-				BackoffCoefficient:     2,
-				MaximumInterval:        time.Minute,
-				MaximumAttempts:        scannerAttempts,
-				NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
-			},
+			RetryPolicy:            retry,
 		})
 		var err error
-		if partials, err = scanShards(ctx, agentCtx, serverCtx, start); err != nil {
+		if partials, err = scanShards(ctx, agentCtx, serverCtx, start, perAttempt); err != nil {
 			return res, err
 		}
 
@@ -217,6 +227,7 @@ func describe(err error) string {
 type partialShard struct {
 	spec    scan.Spec
 	scanned activities.RunScanResult
+	nonce   string // of the dispatch it answers
 }
 
 // partialOf returns the output a cancelled scanner left, if its agent sent
@@ -243,7 +254,7 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 	var r *activities.Results
 	for _, p := range partials {
 		in := activities.ParseResultsInput{RunID: runID, ShardID: p.spec.ShardID, Attempt: p.scanned.Attempt,
-			Raw: p.scanned.Raw, Agent: p.scanned.Agent, Signature: p.scanned.Signature, Partial: true}
+			Raw: p.scanned.Raw, Agent: p.scanned.Agent, Signature: p.scanned.Signature, Partial: true, Nonce: p.nonce}
 		if p.spec.Scanner != scan.Nmap {
 			in.Scanner = p.spec.Scanner
 		}
@@ -263,7 +274,7 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 // SignalPause stops dispatching and stops the shards in flight, which go
 // back to the front of the queue; shards already parsed stay parsed.
 // SignalResume dispatches again.
-func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult) ([]partialShard, error) {
+func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult, perAttempt bool) ([]partialShard, error) {
 	var r *activities.Results
 	var a *activities.Agent
 	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
@@ -304,12 +315,18 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 	var firstErr error
 	var partials []partialShard
 	paused := false
+	shards := newShardAttempts(start)
 	dispatch := func() {
 		for !paused && firstErr == nil && len(inFlight) < window && len(queue) > 0 {
 			spec := queue[0]
 			queue = queue[1:]
 			fctx, cancel := workflow.WithCancel(scanCtx)
-			f := workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: spec})
+			var f workflow.Future
+			if perAttempt {
+				f = shards.run(fctx, spec)
+			} else {
+				f = workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: spec})
+			}
 			fl := &flight{spec: spec, cancel: cancel}
 			inFlight[f] = fl
 			dispatched = append(dispatched, fl)
@@ -374,16 +391,17 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 			continue
 		case err == nil && firstErr != nil:
 			// Finished while the others were being stopped: keep it too.
-			partials = append(partials, partialShard{spec: spec, scanned: scanned})
+			partials = append(partials, partialShard{spec: spec, scanned: scanned, nonce: shards.nonce[spec.ShardID]})
 		case err == nil:
 			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw,
-				Agent: scanned.Agent, Signature: scanned.Signature}
+				Agent: scanned.Agent, Signature: scanned.Signature, Nonce: shards.nonce[spec.ShardID]}
 			if spec.Scanner != scan.Nmap {
 				in.Scanner = spec.Scanner
 			}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
 		default:
 			if p, ok := partialOf(err, spec); ok {
+				p.nonce = shards.nonce[spec.ShardID]
 				partials = append(partials, p)
 			}
 			err = explainAgentError(start, err)

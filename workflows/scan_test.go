@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -31,9 +32,10 @@ type harness struct {
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
 
-	mu       sync.Mutex
-	queues   map[string][]string
-	finishes []activities.FinishRunInput
+	mu         sync.Mutex
+	queues     map[string][]string
+	finishes   []activities.FinishRunInput
+	dispatches []activities.DispatchShardInput
 	// What the follow-up activities were asked, and how they answer.
 	changes     []activities.RecordChangesInput
 	notified    map[string][]activities.NotifyInput
@@ -53,6 +55,7 @@ func newHarness(t *testing.T) *harness {
 		h.queues[info.ActivityType.Name] = append(h.queues[info.ActivityType.Name], info.TaskQueue)
 		h.mu.Unlock()
 	})
+	h.mockDispatch()
 	h.env.OnActivity(r.StartRun, mock.Anything, activities.StartRunInput{ScanID: 3, WorkflowID: "default-test-workflow-id"}).Return(activities.StartRunResult{
 		RunID: 41, Specs: []scan.Spec{testSpec}, AgentName: "edge-1", TaskQueue: AgentTaskQueue("edge-1"),
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
@@ -108,9 +111,29 @@ func (h *harness) mockAfterRun() {
 		}).Maybe()
 }
 
-func (h *harness) expectParseAndExport() {
+// mockDispatch answers DispatchShard with the spec as given (unsigned) and
+// testNonce, and records each dispatch.
+func (h *harness) mockDispatch() {
 	var r *activities.Results
-	h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: 7, Attempt: 1, Raw: testRaw, Agent: "edge-1"}).
+	h.env.OnActivity(r.DispatchShard, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DispatchShardInput) (activities.DispatchShardResult, error) {
+			h.mu.Lock()
+			h.dispatches = append(h.dispatches, in)
+			h.mu.Unlock()
+			return activities.DispatchShardResult{Spec: in.Spec, Nonce: testNonce(in.Spec.ShardID, in.Attempt)}, nil
+		}).Maybe()
+}
+
+// testNonce is the nonce mockDispatch gives an attempt of a shard.
+func testNonce(shard int64, attempt int) string {
+	return fmt.Sprintf("nonce-%d-%d", shard, attempt)
+}
+
+// expectParseAndExport expects shard 7's result, scanned by the given
+// dispatch, to be parsed, and the run exported.
+func (h *harness) expectParseAndExport(attempt int) {
+	var r *activities.Results
+	h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: 7, Attempt: 1, Raw: testRaw, Agent: "edge-1", Nonce: testNonce(7, attempt)}).
 		Return(activities.ParseResultsResult{Hosts: 1, Ports: 3}, nil).Once()
 	h.env.OnActivity(r.ExportResults, mock.Anything, activities.ExportResultsInput{RunID: 41}).
 		Return(activities.ExportResultsResult{CSV: testCSV, Rows: 3}, nil).Once()
@@ -144,7 +167,7 @@ func TestScanWorkflowCompletes(t *testing.T) {
 	var a *activities.Agent
 	h.env.OnActivity(a.RunScan, mock.Anything, activities.RunScanInput{Spec: testSpec}).
 		Return(activities.RunScanResult{Raw: testRaw, Agent: "edge-1", Attempt: 1}, nil).Once()
-	h.expectParseAndExport()
+	h.expectParseAndExport(1)
 
 	res, err := h.run()
 	if err != nil {
@@ -158,7 +181,7 @@ func TestScanWorkflowCompletes(t *testing.T) {
 		t.Errorf("FinishRun = %+v", f)
 	}
 	// The scanner runs on the agent's own queue; everything else on the server's.
-	for name, want := range map[string]string{"RunScan": "agent.edge-1", "StartRun": ServerTaskQueue, "ParseResults": ServerTaskQueue, "ExportResults": ServerTaskQueue, "FinishRun": ServerTaskQueue} {
+	for name, want := range map[string]string{"RunScan": "agent.edge-1", "DispatchShard": ServerTaskQueue, "StartRun": ServerTaskQueue, "ParseResults": ServerTaskQueue, "ExportResults": ServerTaskQueue, "FinishRun": ServerTaskQueue} {
 		if got := h.queues[name]; len(got) != 1 || got[0] != want {
 			t.Errorf("%s ran on %v, want [%s]", name, got, want)
 		}
@@ -170,7 +193,7 @@ func TestScanWorkflowRetriesATransientScannerFailure(t *testing.T) {
 	var a *activities.Agent
 	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{}, errors.New("nmap exited with status 1")).Once()
 	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{Raw: testRaw, Agent: "edge-1", Attempt: 1}, nil).Once()
-	h.expectParseAndExport()
+	h.expectParseAndExport(2)
 
 	res, err := h.run()
 	if err != nil || res.Status != scan.RunCompleted {
@@ -178,6 +201,46 @@ func TestScanWorkflowRetriesATransientScannerFailure(t *testing.T) {
 	}
 	if n := len(h.queues["RunScan"]); n != 2 {
 		t.Errorf("RunScan attempts = %d, want 2", n)
+	}
+}
+
+// TestScanWorkflowDispatchesEachAttempt: every attempt of a shard gets a
+// dispatch of its own, on the server's queue, numbered on; a failed
+// attempt's last progress goes to the next dispatch and attempt, so that it
+// resumes from what was saved; the result is parsed against the last
+// dispatch's nonce.
+func TestScanWorkflowDispatchesEachAttempt(t *testing.T) {
+	h := newHarness(t)
+	var a *activities.Agent
+	saved := scan.Progress{ShardID: 7, Phase: "scanning", Partial: &scan.BlobRef{Bucket: "scantron", Key: scan.PartialKey(41, 7, 1), Size: 1, SHA256: strings.Repeat("c", 64)}, HostsDone: 1}
+	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{},
+		temporal.NewApplicationError("nmap exited with status 1", activities.ErrTypeAttemptFailed, saved)).Once()
+	var retried activities.RunScanInput
+	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunScanInput) (activities.RunScanResult, error) {
+		retried = in
+		return activities.RunScanResult{Raw: testRaw, Agent: "edge-1", Attempt: 1}, nil
+	}).Once()
+	h.expectParseAndExport(2)
+
+	if res, err := h.run(); err != nil || res.Status != scan.RunCompleted {
+		t.Fatalf("result %+v, error %v; want completed after a retry", res, err)
+	}
+	if len(h.dispatches) != 2 {
+		t.Fatalf("dispatches = %+v, want two", h.dispatches)
+	}
+	for i, d := range h.dispatches {
+		if d.Attempt != i+1 || d.RunID != 41 || d.TaskQueue != "agent.edge-1" || d.Agent != "edge-1" || d.Pool != "" || d.Spec.ShardID != 7 {
+			t.Errorf("dispatch %d = %+v", i+1, d)
+		}
+	}
+	if h.dispatches[0].Resume != nil || h.dispatches[1].Resume == nil || *h.dispatches[1].Resume.Partial != *saved.Partial {
+		t.Errorf("resume progress handed to the dispatches: %+v, %+v", h.dispatches[0].Resume, h.dispatches[1].Resume)
+	}
+	if retried.Resume == nil || retried.Resume.HostsDone != 1 || *retried.Resume.Partial != *saved.Partial {
+		t.Errorf("the retry was not given the failed attempt's progress: %+v", retried.Resume)
+	}
+	if q := h.queues["DispatchShard"]; len(q) != 2 || q[0] != ServerTaskQueue {
+		t.Errorf("DispatchShard ran on %v", q)
 	}
 }
 
@@ -311,6 +374,7 @@ func newTwoShardHarness() (h *harness, v4, v6 scan.Spec) {
 	h.env.RegisterActivity(r)
 	h.env.RegisterActivity(a)
 	h.mockAfterRun()
+	h.mockDispatch()
 	v4, v6 = testSpec, testSpec
 	v6.ShardID, v6.Targets = 8, []string{"2001:db8::2"}
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
@@ -328,7 +392,7 @@ func TestScanWorkflowRunsEveryShard(t *testing.T) {
 		raw := testRaw
 		raw.Key = scan.RawKey(41, s.ShardID, 1, scan.Nmap)
 		h.env.OnActivity(a.RunScan, mock.Anything, activities.RunScanInput{Spec: s}).Return(activities.RunScanResult{Raw: raw, Attempt: 1}, nil).Once()
-		h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: s.ShardID, Attempt: 1, Raw: raw}).
+		h.env.OnActivity(r.ParseResults, mock.Anything, activities.ParseResultsInput{RunID: 41, ShardID: s.ShardID, Attempt: 1, Raw: raw, Nonce: testNonce(s.ShardID, 1)}).
 			Return(activities.ParseResultsResult{Hosts: 1, Ports: 1}, nil).Once()
 	}
 	h.env.OnActivity(r.ExportResults, mock.Anything, mock.Anything).Return(activities.ExportResultsResult{CSV: testCSV}, nil).Once()
@@ -379,7 +443,7 @@ func TestScanWorkflowFollowsUpACompletedRun(t *testing.T) {
 			h.changesErr, h.webhookErrs = tt.changesErr, tt.webhookErrs
 			var a *activities.Agent
 			h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(activities.RunScanResult{Raw: testRaw, Agent: "edge-1", Attempt: 1}, nil).Once()
-			h.expectParseAndExport()
+			h.expectParseAndExport(1)
 
 			res, err := h.run()
 			if err != nil || res.Status != scan.RunCompleted {

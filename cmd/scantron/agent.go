@@ -17,7 +17,8 @@ import (
 )
 
 // runAgent checks that this machine can scan, then polls the agent's own task
-// queue and its pools' queues. It needs outbound connections to Temporal and S3 only.
+// queue and its pools' queues. It needs outbound connections to Temporal and S3 only, and no
+// S3 credentials: each spec carries presigned URLs for its own objects.
 func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log := cfg.logger(stderr).With("agent", cfg.AgentName)
 	nmapVersion, err := workers.Preflight(ctx, cfg.NmapPath)
@@ -49,10 +50,6 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		log.Warn("raw-socket scans will be refused on this agent", "scanner", scanner,
 			"refused", "masscan, and nmap -sS/-sU/-O and the like", "fix", nmap.RawSocketHelp)
 	}
-	objs, err := openObjects(ctx, cfg, log, false)
-	if err != nil {
-		return err
-	}
 	var creds client.Credentials
 	if cfg.TemporalAuth {
 		// The token names only this agent's queue and the pools the server
@@ -67,7 +64,6 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 
 	agent := &activities.Agent{
 		Name:     cfg.AgentName,
-		Objects:  objs,
 		NmapPath: cfg.NmapPath,
 		WorkDir:  cfg.WorkDir,
 		Verifier: verifier,
@@ -80,17 +76,18 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MasscanRouterMAC: cfg.MasscanRouterMAC,
 		NoRawSockets:     noRaw,
 		Credential:       cfg.AgentCred,
+		MaxRate:          cfg.AgentMaxRate,
 	}
 	if cfg.AgentCred == "" {
 		log.Warn("no --credential: this agent's results are accepted only if it was registered before credentials existed")
 	}
 	host, _ := os.Hostname()
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,
-		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", rawSockets, "version", version)
+		"capacity", cfg.AgentCapacity, "max_rate", cfg.AgentMaxRate, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", rawSockets, "version", version)
 	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
 		Capacity: cfg.AgentCapacity,
 		Pools:    cfg.AgentPools,
-		Identity: workflows.AgentIdentity(cfg.AgentName, host, version, cfg.AgentCapacity),
+		Identity: workflows.AgentPoller{Name: cfg.AgentName, Host: host, Version: version, Capacity: cfg.AgentCapacity, MaxRate: cfg.AgentMaxRate}.Identity(),
 	})
 	log.Info("scantron agent stopped")
 	return err

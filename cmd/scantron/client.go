@@ -33,6 +33,9 @@ Client verbs (against a server's API):
   run start SCAN_ID [--watch]     start a run now; --watch shows its progress
   run watch RUN_ID                follow a run until it ends
   export RUN_ID [--format csv|jsonl] [--output FILE]
+  agents join-token create --name N [--pools a,b] [--ttl 30m]
+                                  a one-time token that enrolls agent N
+                                  (admins; it expires within the hour)
 
 SCANTRON_URL and SCANTRON_TOKEN, when set, take the place of the stored login.
 `
@@ -228,6 +231,30 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 			return err
 		}
 		fmt.Fprintf(stdout, "created site %d %s\n", s.ID, s.Name)
+		return nil
+	case "agents join-token":
+		if len(args) == 0 || args[0] != "create" {
+			return usageError{"agents join-token: want 'create'"}
+		}
+		name := fs.String("name", "", "the agent's name (registered at enrollment if new)")
+		pools := fs.String("pools", "", "comma-separated pools the agent takes shards from")
+		ttl := fs.String("ttl", "30m", "how long the token may wait to be used, 1m to 1h")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		var tok struct {
+			Token         string    `json:"token"`
+			ExpiresAt     time.Time `json:"expires_at"`
+			EnrollCommand string    `json:"enroll_command"`
+		}
+		body := map[string]any{"agent_name": *name, "pools": splitList(*pools), "ttl": *ttl}
+		if err := api.do(ctx, "POST", "/join-tokens", body, &tok); err != nil {
+			return err
+		}
+		// The command names the server as this client reaches it, which
+		// may not be how the server saw the request (behind a proxy).
+		fmt.Fprintf(stdout, "join token for agent %s, usable once until %s:\n%s\n\nOn the agent's machine run:\n  scantron agent enroll --server %s --token %s\n",
+			*name, tok.ExpiresAt.Local().Format(time.RFC3339), tok.Token, strings.TrimRight(creds.URL, "/"), tok.Token)
 		return nil
 	case "scans list":
 		var scans []struct {

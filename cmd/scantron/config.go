@@ -46,8 +46,6 @@ type Config struct {
 	TemporalAuth        bool
 	TemporalTokenTTL    time.Duration
 	TemporalKeyLifetime time.Duration
-	// ServerURL is the scantron server's base URL, as agents reach it.
-	ServerURL string
 
 	S3Endpoint  string
 	S3AccessKey string
@@ -55,10 +53,14 @@ type Config struct {
 	S3Bucket    string
 	S3Region    string
 	S3TLS       bool
+	// S3AgentEndpoint is S3 as agents reach it ("" = S3Endpoint).
+	S3AgentEndpoint string
 
 	Listen       string
 	PublicURL    string
 	MaxAddresses uint64
+	// MaxRate is the server's packet-rate ceiling (packets/s).
+	MaxRate float64
 	// SigningKey signs the specs the server dispatches; agents verify them
 	// with ServerPublicKey.
 	SigningKey      ed25519.PrivateKey
@@ -74,8 +76,16 @@ type Config struct {
 	Retention             time.Duration // 0: keep runs forever
 	ScheduleCatchupWindow time.Duration
 
+	// ServerURL is the scantron server's base URL as agents reach it.
+	ServerURL string
+	// AgentTemporalAddress is Temporal's frontend as agents reach it, told
+	// to agents that enroll (default TemporalAddress).
+	AgentTemporalAddress string
+
 	AgentName     string
 	AgentCapacity int
+	// AgentMaxRate caps every scanner the agent runs (packets/s; 0 = none).
+	AgentMaxRate  float64
 	AgentPools    []string
 	AgentCred     string
 	NmapPath      string
@@ -96,6 +106,10 @@ type Config struct {
 	AdminUser     string
 	AdminPassword string
 	SecureCookies bool
+	// TrustedProxies may name the client in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// WebhookAllow are internal networks webhooks may reach.
+	WebhookAllow []netip.Prefix
 
 	LogLevel  string
 	LogFormat string
@@ -130,6 +144,19 @@ func boolean(p func(*Config) *bool) func(*Config, string) error {
 	}
 }
 
+// rate reads a packet rate: packets per second from 0 (none) to 10^8,
+// the most masscan takes.
+func rate(p func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 || r > 1e8 || r != r {
+			return errors.New("want packets per second from 0 (no ceiling) to 100000000")
+		}
+		*p(c) = r
+		return nil
+	}
+}
+
 func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
@@ -141,7 +168,8 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
-// cmdsRemote are the commands that talk to Temporal and S3.
+// cmdsRemote are the commands that talk to Temporal. Only the server talks
+// to S3 with credentials; agents get presigned URLs.
 const cmdsRemote = "server agent"
 
 var settings = []setting{
@@ -196,15 +224,13 @@ var settings = []setting{
 			c.TemporalKeyLifetime = d
 			return nil
 		}},
-	{flag: "server-url", env: "SCANTRON_SERVER_URL", usage: "base URL of the scantron server, for enrollment and Temporal token refresh", commands: "agent",
-		bind: httpURL(func(c *Config) *string { return &c.ServerURL })},
-	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: cmdsRemote, required: true,
+	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: "server", required: true,
 		bind: hostPort(func(c *Config) *string { return &c.S3Endpoint })},
-	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: cmdsRemote, required: true,
+	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: "server", required: true,
 		bind: str(func(c *Config) *string { return &c.S3AccessKey })},
-	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: cmdsRemote, required: true,
+	{flag: "s3-secret-key", env: "SCANTRON_S3_SECRET_KEY", usage: "S3 secret key", commands: "server", required: true,
 		bind: str(func(c *Config) *string { return &c.S3SecretKey })},
-	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: cmdsRemote,
+	{flag: "s3-bucket", env: "SCANTRON_S3_BUCKET", def: "scantron", usage: "bucket for scanner output and exports", commands: "server",
 		bind: func(c *Config, v string) error {
 			if !bucketName.MatchString(v) {
 				return errors.New("want 3-63 lower-case letters, digits, dots or hyphens")
@@ -212,10 +238,12 @@ var settings = []setting{
 			c.S3Bucket = v
 			return nil
 		}},
-	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: cmdsRemote,
+	{flag: "s3-region", env: "SCANTRON_S3_REGION", def: "us-east-1", usage: "S3 region", commands: "server",
 		bind: str(func(c *Config) *string { return &c.S3Region })},
-	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: cmdsRemote,
+	{flag: "s3-tls", env: "SCANTRON_S3_TLS", def: "false", usage: "use HTTPS to reach S3", commands: "server",
 		bind: boolean(func(c *Config) *bool { return &c.S3TLS })},
+	{flag: "s3-agent-endpoint", env: "SCANTRON_S3_AGENT_ENDPOINT", usage: "S3 endpoint host:port as agents reach it, for the presigned URLs each dispatched shard carries (default: --s3-endpoint)", commands: "server",
+		bind: hostPort(func(c *Config) *string { return &c.S3AgentEndpoint })},
 	{flag: "listen", env: "SCANTRON_LISTEN", def: "127.0.0.1:8080", usage: "address for the web UI and API", commands: "server dev",
 		bind: hostPort(func(c *Config) *string { return &c.Listen })},
 	{flag: "max-addresses", env: "SCANTRON_MAX_ADDRESSES", def: "65536", usage: "largest number of addresses one scan may cover", commands: "server",
@@ -227,6 +255,8 @@ var settings = []setting{
 			c.MaxAddresses = n
 			return nil
 		}},
+	{flag: "max-rate", env: "SCANTRON_MAX_RATE", def: "100000", usage: "packet-rate ceiling (packets/s) for profiles' rate options and sites' max_rate, checked when they are saved and applied when a run starts (0 = none)", commands: "server",
+		bind: rate(func(c *Config) *float64 { return &c.MaxRate })},
 	{flag: "signing-key", env: "SCANTRON_SIGNING_KEY", usage: "file holding the ed25519 private key (PEM) that signs every scan spec sent to agents (scantron keygen makes one)", commands: "server", required: true,
 		bind: func(c *Config, v string) error {
 			key, err := signing.ReadPrivateKeyFile(v)
@@ -286,6 +316,10 @@ var settings = []setting{
 			c.ScheduleCatchupWindow = d
 			return nil
 		}},
+	{flag: "server-url", env: "SCANTRON_SERVER_URL", usage: "base URL of the scantron server, for enrollment and Temporal token refresh", commands: "agent",
+		bind: httpURL(func(c *Config) *string { return &c.ServerURL })},
+	{flag: "agent-temporal-address", env: "SCANTRON_AGENT_TEMPORAL_ADDRESS", usage: "Temporal frontend host:port as agents reach it, told to agents that enroll (default: --temporal-address)", commands: "server",
+		bind: hostPort(func(c *Config) *string { return &c.AgentTemporalAddress })},
 	{flag: "name", env: "SCANTRON_AGENT_NAME", usage: "this agent's name, as registered on the server", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
 			if !agentName.MatchString(v) {
@@ -303,6 +337,8 @@ var settings = []setting{
 			c.AgentCapacity = n
 			return nil
 		}},
+	{flag: "max-rate", env: "SCANTRON_AGENT_MAX_RATE", def: "0", usage: "packets/s this agent lets any scanner send: it adds or lowers nmap's --max-rate and masscan's --rate on every scan, and announces it to the server (0 = no cap of the agent's)", commands: "agent",
+		bind: rate(func(c *Config) *float64 { return &c.AgentMaxRate })},
 	{flag: "server-public-key", env: "SCANTRON_SERVER_PUBLIC_KEY", usage: "the server's public key: its base64 (printed by scantron keygen) or a file holding it; specs it did not sign are refused", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
 			pub, err := signing.ParsePublicKey(v)
@@ -387,6 +423,18 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.AdminPassword })},
 	{flag: "secure-cookies", env: "SCANTRON_SECURE_COOKIES", def: "false", usage: "mark session cookies Secure although requests arrive over plain HTTP (behind a TLS proxy)", commands: "server",
 		bind: boolean(func(c *Config) *bool { return &c.SecureCookies })},
+	{flag: "trusted-proxies", env: "SCANTRON_TRUSTED_PROXIES", usage: "comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For names the client (for the login limiter and logs); empty: the client is always the connection's peer", commands: "server",
+		bind: func(c *Config, v string) error {
+			nets, err := parseNetworks(v)
+			c.TrustedProxies = nets
+			return err
+		}},
+	{flag: "webhook-allow-networks", env: "SCANTRON_WEBHOOK_ALLOW_NETWORKS", usage: "comma-separated addresses or CIDR networks that webhooks may reach although they are loopback, private, link-local or otherwise internal; empty: public addresses only", commands: "server",
+		bind: func(c *Config, v string) error {
+			nets, err := parseNetworks(v)
+			c.WebhookAllow = nets
+			return err
+		}},
 	{flag: "log-level", env: "SCANTRON_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", commands: "server agent migrate dev user",
 		bind: func(c *Config, v string) error {
 			var l slog.Level
@@ -667,15 +715,47 @@ func (c Config) temporalTLS() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	if c.TemporalTLSCA != "" {
-		pem, err := os.ReadFile(c.TemporalTLSCA)
+		_, pool, err := readCAFile(c.TemporalTLSCA)
 		if err != nil {
 			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): no PEM certificate in %s", c.TemporalTLSCA)
 		}
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// readCAFile reads a PEM file of CA certificates: its text and the pool of
+// the certificates in it, of which there must be at least one.
+func readCAFile(path string) (string, *x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return "", nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return string(pem), pool, nil
+}
+
+// parseNetworks reads a comma-separated list of addresses (taken as
+// single-address networks) and CIDR networks.
+func parseNetworks(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil && a.Zone() == "" {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("want addresses or CIDR networks such as 10.0.0.0/8, got %q", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

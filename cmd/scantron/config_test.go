@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"maps"
 	"math/big"
 	"os"
@@ -23,9 +24,6 @@ func env(m map[string]string) func(string) string {
 }
 
 var agentEnv = map[string]string{
-	"SCANTRON_S3_ENDPOINT":       "127.0.0.1:9000",
-	"SCANTRON_S3_ACCESS_KEY":     "key",
-	"SCANTRON_S3_SECRET_KEY":     "secret",
 	"SCANTRON_AGENT_NAME":        "edge-1",
 	"SCANTRON_SERVER_PUBLIC_KEY": "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqo=",
 }
@@ -36,7 +34,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.AgentName != "edge-1" || cfg.AgentCapacity != 4 || cfg.TemporalAddress != "temporal.internal:7233" ||
-		cfg.S3Bucket != "scantron" || cfg.TemporalNamespace != "default" || cfg.TemporalWait != time.Minute || cfg.NmapPath != "nmap" {
+		cfg.TemporalNamespace != "default" || cfg.TemporalWait != time.Minute || cfg.NmapPath != "nmap" {
 		t.Errorf("config = %+v", cfg)
 	}
 	// A flag beats the environment, which beats the default.
@@ -83,9 +81,11 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"bad agent name", "agent", []string{"--name", "Edge 1"}, agentEnv, []string{"--name (SCANTRON_AGENT_NAME): want lower-case"}},
 		{"bad capacity", "agent", []string{"--capacity", "0"}, agentEnv, []string{"--capacity (SCANTRON_AGENT_CAPACITY)"}},
 		{"bad listen address", "server", []string{"--listen", "8080"}, nil, []string{"--listen (SCANTRON_LISTEN): want host:port"}},
-		{"bad bucket", "agent", []string{"--s3-bucket", "Bad_Bucket"}, agentEnv, []string{"--s3-bucket (SCANTRON_S3_BUCKET)"}},
+		{"bad bucket", "server", []string{"--s3-bucket", "Bad_Bucket"}, serverEnv, []string{"--s3-bucket (SCANTRON_S3_BUCKET)"}},
+		{"agents hold no S3 credentials", "agent", []string{"--s3-secret-key", "x"}, agentEnv, []string{"flag provided but not defined: -s3-secret-key"}},
+		{"bad agent S3 endpoint", "server", []string{"--s3-agent-endpoint", "https://s3"}, serverEnv, []string{"--s3-agent-endpoint (SCANTRON_S3_AGENT_ENDPOINT): bad port"}},
 		{"bad log level", "migrate", []string{"--log-level", "loud"}, map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y"}, []string{"--log-level (SCANTRON_LOG_LEVEL)"}},
-		{"bad bool from the environment", "agent", nil, map[string]string{"SCANTRON_S3_TLS": "yes please", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--s3-tls (SCANTRON_S3_TLS): want true or false"}},
+		{"bad bool from the environment", "server", nil, map[string]string{"SCANTRON_S3_TLS": "yes please", "SCANTRON_DATABASE_URL": "postgres://x/y", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b"}, []string{"--s3-tls (SCANTRON_S3_TLS): want true or false"}},
 		{"bad retention", "server", []string{"--retention", "a year", "--export-dir", "/nonexistent-dir", "--export-s3-prefix", "runs/x"}, serverEnv, []string{
 			"--retention (SCANTRON_RETENTION): want 0, a number of days", "--export-dir (SCANTRON_EXPORT_DIR): want an existing directory",
 			"--export-s3-prefix (SCANTRON_EXPORT_S3_PREFIX): want a key prefix"}},
@@ -94,7 +94,7 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"bad interface", "agent", []string{"--scan-interface", "eth0 -iL /etc/shadow"}, agentEnv, []string{"--scan-interface (SCANTRON_SCAN_INTERFACE): want an interface name"}},
 		{"no signing key", "server", nil, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY) is required"}},
 		{"missing signing key file", "server", []string{"--signing-key", "/nonexistent/signing.key"}, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY): open /nonexistent/signing.key"}},
-		{"no public key", "agent", []string{"--server-public-key", ""}, map[string]string{"SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b", "SCANTRON_AGENT_NAME": "a"}, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY) is required"}},
+		{"no public key", "agent", []string{"--server-public-key", ""}, map[string]string{"SCANTRON_AGENT_NAME": "a"}, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY) is required"}},
 		{"temporal auth without server URL or credential", "agent", []string{"--temporal-auth=true"}, agentEnv, []string{"--temporal-auth (SCANTRON_TEMPORAL_AUTH) needs --server-url (SCANTRON_SERVER_URL) and --credential"}},
 		{"temporal auth and an API key", "agent", []string{"--temporal-auth=true", "--temporal-api-key", "k", "--server-url", "http://s:8080"}, agentEnv, []string{"set one"}},
 		{"bad server URL", "agent", []string{"--server-url", "s:8080"}, agentEnv, []string{"--server-url (SCANTRON_SERVER_URL): want an http(s) URL"}},
@@ -261,5 +261,31 @@ func TestTemporalTLSSettings(t *testing.T) {
 		if _, err := load(tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+func TestNetworkListSettings(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "signing.key")
+	if code := run(context.Background(), []string{"keygen", "-out", key}, env(nil), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("keygen exit %d", code)
+	}
+	e := maps.Clone(serverEnv)
+	e["SCANTRON_SIGNING_KEY"] = key
+	cfg, err := loadConfig("server", nil, env(e), &bytes.Buffer{})
+	if err != nil || len(cfg.TrustedProxies) != 0 {
+		t.Fatalf("default: %v, %v", cfg.TrustedProxies, err)
+	}
+	e["SCANTRON_TRUSTED_PROXIES"] = "10.1.2.3, 192.168.7.9/24,::1"
+	cfg, err = loadConfig("server", nil, env(e), &bytes.Buffer{})
+	if err != nil || fmt.Sprint(cfg.TrustedProxies) != "[10.1.2.3/32 192.168.7.0/24 ::1/128]" {
+		t.Fatalf("parsed: %v, %v", cfg.TrustedProxies, err)
+	}
+	cfg, err = loadConfig("server", []string{"--webhook-allow-networks", "127.0.0.0/8,10.20.0.0/16"}, env(e), &bytes.Buffer{})
+	if err != nil || fmt.Sprint(cfg.WebhookAllow) != "[127.0.0.0/8 10.20.0.0/16]" {
+		t.Fatalf("webhook networks: %v, %v", cfg.WebhookAllow, err)
+	}
+	_, err = loadConfig("server", []string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, env(e), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `--trusted-proxies (SCANTRON_TRUSTED_PROXIES): want addresses or CIDR networks such as 10.0.0.0/8, got "proxy.example"`) {
+		t.Errorf("a host name: %v", err)
 	}
 }

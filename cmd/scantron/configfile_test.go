@@ -16,9 +16,7 @@ func TestLoadConfigFile(t *testing.T) {
 SCANTRON_AGENT_NAME=edge-3
 SCANTRON_AGENT_CAPACITY = 6
 SCANTRON_AGENT_POOLS="edge,dmz"
-SCANTRON_S3_ENDPOINT=s3.internal:9000
-SCANTRON_S3_ACCESS_KEY=key
-SCANTRON_S3_SECRET_KEY='s3cret'
+SCANTRON_WORK_DIR='/var/lib/scantron work'
 SCANTRON_TEMPORAL_ADDRESS=temporal.internal:7233
 SCANTRON_SERVER_PUBLIC_KEY=MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqo=
 `
@@ -31,7 +29,7 @@ SCANTRON_SERVER_PUBLIC_KEY=MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqo=
 		t.Fatal(err)
 	}
 	if cfg.AgentName != "edge-3" || cfg.AgentCapacity != 3 || strings.Join(cfg.AgentPools, ",") != "edge,dmz" ||
-		cfg.S3SecretKey != "s3cret" || cfg.TemporalAddress != "temporal.env:7233" || cfg.NmapPath != "nmap" {
+		cfg.WorkDir != "/var/lib/scantron work" || cfg.TemporalAddress != "temporal.env:7233" || cfg.NmapPath != "nmap" {
 		t.Errorf("config = %+v", cfg)
 	}
 	// The file may also be named by the environment.
@@ -40,7 +38,7 @@ SCANTRON_SERVER_PUBLIC_KEY=MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqo=
 		t.Errorf("SCANTRON_CONFIG: capacity %d, %v", cfg.AgentCapacity, err)
 	}
 
-	for _, bad := range []string{"SCANTRON_AGENT_NAM=edge-3\n", "just words\n", "SCANTRON_S3_SECRET_KEY\n"} {
+	for _, bad := range []string{"SCANTRON_AGENT_NAM=edge-3\n", "just words\n", "SCANTRON_WORK_DIR\n"} {
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -104,7 +104,9 @@ func runDev(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer server.stop(log)
-	agentEnv := append(env, "SCANTRON_AGENT_NAME="+devAgent)
+	// The agent gets no database or S3 settings, as in production.
+	agentEnv := append(append(os.Environ(), st.AgentEnv()...), "SCANTRON_LOG_LEVEL="+cfg.LogLevel, "SCANTRON_LOG_FORMAT="+cfg.LogFormat,
+		"SCANTRON_AGENT_NAME="+devAgent)
 	if agentCredential != "" {
 		agentEnv = append(agentEnv, "SCANTRON_AGENT_CREDENTIAL="+agentCredential)
 	}
@@ -115,7 +117,7 @@ func runDev(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer agent.stop(log)
 
 	ui := "http://" + cfg.Listen
-	if err := waitHTTP(ctx, ui+"/healthz", server, 90*time.Second); err != nil {
+	if err := waitHTTP(ctx, ui+"/readyz", server, 90*time.Second); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, `

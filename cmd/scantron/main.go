@@ -21,6 +21,9 @@ const usage = `Usage: scantron <command> [flags]
 Commands:
   server    web UI, REST API and the orchestrator worker
   agent     a scanning agent: a Temporal worker on its own task queue
+  agent enroll --server URL --token T [--config FILE]
+            trade a join token for this agent's credential and settings,
+            written to FILE (0600); then run 'scantron agent --config FILE'
   migrate   apply the database migrations and exit
   dev       run the whole stack on this machine (PostgreSQL, S3, Temporal,
             server and one local agent), state under .data/
@@ -29,7 +32,8 @@ Commands:
   user      manage accounts in the database: create, password, list
 
 Client commands, against a server's API (run 'scantron login -h'):
-  login, logout, sites list|create, scans list|create, run start|watch, export
+  login, logout, sites list|create, scans list|create, run start|watch, export,
+  agents join-token create
   version   print the version
 
 Run 'scantron <command> -h' for the flags of a command. Every flag can also
@@ -53,11 +57,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch command {
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
-	case "login", "logout", "sites", "scans", "run", "export":
+	case "login", "logout", "sites", "scans", "run", "export", "agents":
 		return runClient(ctx, command, rest, getenv, stdin, stdout, stderr)
 	case "server":
 		commandFunc = runServer
 	case "agent":
+		if len(rest) > 0 && rest[0] == "enroll" {
+			return runEnroll(ctx, rest[1:], getenv, stdout, stderr)
+		}
 		commandFunc = runAgent
 	case "migrate":
 		commandFunc = runMigrate

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -9,13 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
@@ -39,7 +40,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return fmt.Errorf("first admin: %w", err)
 	}
 
-	objs, err := openObjects(ctx, cfg, log, true)
+	objs, err := openObjects(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -58,15 +59,11 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
 	}
 	defer ln.Close()
-	// Until the web server is built (it needs the Temporal client), only
-	// the JWKS is served, and everything else is answered 503.
-	var routes atomic.Pointer[http.Handler]
-	httpServer := &http.Server{
+	// Until the web server is built (it needs the Temporal client), an
+	// early server answers the JWKS alone (503 to everything else), on the
+	// same listener.
+	early := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h := routes.Load(); h != nil {
-				(*h).ServeHTTP(w, r)
-				return
-			}
 			if tokens != nil && r.Method == http.MethodGet && r.URL.Path == temporalauth.JWKSPath {
 				web.ServeJWKS(w, r, tokens)
 				return
@@ -74,21 +71,31 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpServer.Serve(ln) }()
-	defer func() {
+	earlyDone := make(chan struct{})
+	go func() { _ = early.Serve(keepOpen{ln}); close(earlyDone) }()
+	stopEarly := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = httpServer.Shutdown(sctx)
-	}()
+		_ = early.Shutdown(sctx)
+		<-earlyDone
+	}
+	defer stopEarly()
 	tc, err := dialTemporal(ctx, cfg, log, "scantron-server", creds)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
+	// Agents may reach S3 under another name than the server does; the
+	// URLs presigned for them name their endpoint.
+	agentObjs := objs
+	if cfg.S3AgentEndpoint != "" && cfg.S3AgentEndpoint != cfg.S3Endpoint {
+		if agentObjs, err = objects.New(objects.Config{Endpoint: cfg.S3AgentEndpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+			Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3TLS}); err != nil {
+			return fmt.Errorf("object storage as agents reach it (--s3-agent-endpoint): %w", err)
+		}
+	}
 	signer, err := signing.NewSigner(cfg.SigningKey)
 	if err != nil {
 		return err
@@ -97,9 +104,11 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log.Info("signing scan specs", "public_key", signing.EncodePublicKey(signer.PublicKey()))
 	results := &activities.Results{
 		Signer:       signer,
+		AgentObjects: agentObjs,
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,
+		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
 		Capacity:     workers.QueueCapacity(tc),
 		Timeouts: activities.Timeouts{
@@ -112,6 +121,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	notifier := &activities.Notifier{
 		Store:     store,
 		PublicURL: cfg.PublicURL,
+		Webhooks:  scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		SMTP: activities.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	}
@@ -121,19 +131,33 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if cfg.ExportS3Prefix != "" {
 		results.ExportTargets = append(results.ExportTargets, activities.PrefixTarget{Objects: objs, Prefix: cfg.ExportS3Prefix})
 	}
+	enrollment, err := cfg.enrollment(signer.PublicKey())
+	if err != nil {
+		return err
+	}
+	// Scans' schedules are created or repaired from PostgreSQL at start and
+	// every minute after.
+	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
+		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
 	handler, err := web.New(web.Config{
+		Enrollment:        enrollment,
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
+		MaxRate:           cfg.MaxRate,
+		TrustedProxies:    cfg.TrustedProxies,
+		MaxAddresses:      cfg.MaxAddresses,
+		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc, TemporalTokens: temporalTokens(tokens)})
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules),
+		TemporalTokens: temporalTokens(tokens)})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-	h := handler.Routes()
-	routes.Store(&h)
-	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
+	stopEarly()
+	httpServer := handler.HTTPServer()
+	log.Info("scantron server listening", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -142,20 +166,15 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return reconciler.Run(gctx) })
 	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
 	g.Go(func() error { return retention.Run(gctx) })
-	// Scans' schedules are created or repaired from PostgreSQL at start and
-	// every minute after.
-	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
-		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
 	g.Go(func() error { return schedules.Run(gctx) })
 	g.Go(func() error {
-		select {
-		case err := <-serveErr:
-			if !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
-			}
-			return nil
-		case <-gctx.Done():
+		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
 		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return httpServer.Shutdown(sctx)
@@ -173,6 +192,59 @@ func temporalTokens(tokens *temporalauth.Signer) web.TemporalTokens {
 	}
 	return tokens
 }
+
+// enrollment is what the server tells agents that enroll: its public key
+// and how to reach Temporal, with the same TLS settings as the server's
+// own (the CA's certificates themselves, not the server's file name).
+func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
+	e := web.Enrollment{
+		ServerPublicKey:       signing.EncodePublicKey(pub),
+		TemporalAddress:       c.AgentTemporalAddress,
+		TemporalNamespace:     c.TemporalNamespace,
+		TemporalTLSServerName: c.TemporalTLSServer,
+	}
+	if e.TemporalAddress == "" {
+		e.TemporalAddress = c.TemporalAddress
+	}
+	tlsCfg, err := c.temporalTLS()
+	if err != nil {
+		return web.Enrollment{}, err
+	}
+	e.TemporalTLS = tlsCfg != nil
+	if c.TemporalTLSCA != "" {
+		pem, _, err := readCAFile(c.TemporalTLSCA)
+		if err != nil {
+			return web.Enrollment{}, fmt.Errorf("--temporal-tls-ca (SCANTRON_TEMPORAL_TLS_CA): %w", err)
+		}
+		e.TemporalTLSCA = pem
+	}
+	return e, nil
+}
+
+// readyChecks are what the server's /readyz waits for: the database (its
+// schema was migrated before the server listens) and Temporal answer, and
+// the schedules have been brought in step with PostgreSQL since start, so
+// that a restarted server that says it is ready runs every scan's schedule.
+func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.ScheduleReconciler) []web.ReadyCheck {
+	return []web.ReadyCheck{
+		{Name: "database", NotReady: "the database does not answer", Check: func(ctx context.Context) error {
+			return store.Pool().Ping(ctx)
+		}},
+		{Name: "temporal", NotReady: "Temporal does not answer", Check: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+		{Name: "schedules", NotReady: "the schedules have not been reconciled since start", Check: func(context.Context) error {
+			return schedules.Synced()
+		}},
+	}
+}
+
+// keepOpen is a listener whose Close does nothing, so that the early
+// server's shutdown leaves it to the web server.
+type keepOpen struct{ net.Listener }
+
+func (keepOpen) Close() error { return nil }
 
 // dialTemporal connects to Temporal as name@host, with the TLS settings and
 // creds (nil: none, or the API key).
@@ -213,18 +285,14 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*postgres.Sto
 	return store, nil
 }
 
-// openObjects connects to object storage; the server also makes sure the
-// bucket exists, retrying while S3 comes up alongside it.
-func openObjects(ctx context.Context, cfg Config, log *slog.Logger, ensureBucket bool) (*objects.Store, error) {
+// openObjects connects to object storage and makes sure the bucket exists, retrying while S3 comes up alongside it.
+func openObjects(ctx context.Context, cfg Config, log *slog.Logger) (*objects.Store, error) {
 	objs, err := objects.New(objects.Config{
 		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3TLS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("object storage: %w", err)
-	}
-	if !ensureBucket {
-		return objs, nil
 	}
 	deadline := time.Now().Add(cfg.TemporalWait)
 	for {

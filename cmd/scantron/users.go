@@ -55,6 +55,7 @@ Verbs:
                  or, when that is unset, from standard input (never a flag)
   password --name NAME
                  set a user's password, read the same way; ends their sessions
+                 and revokes their API tokens
   list           list users and roles
 
 The database comes from --database-url or SCANTRON_DATABASE_URL.
@@ -154,7 +155,7 @@ func userVerb(ctx context.Context, cfg Config, verb, name, role string, getenv f
 		if _, err := store.UpdateUser(ctx, u.ID, u.Role, hash); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "password of %s changed; their sessions have ended\n", u.Name)
+		fmt.Fprintf(stdout, "password of %s changed; their sessions have ended and their API tokens are revoked\n", u.Name)
 	case "list":
 		users, err := store.ListUsers(ctx)
 		if err != nil {

@@ -27,9 +27,11 @@ import (
 // The reasons an agent refuses a spec. Each wraps scan.ErrInvalidSpec, which
 // activities turn into a non-retryable error: no retry can fix them.
 var (
-	ErrUnsigned     = fmt.Errorf("%w: spec is not signed", scan.ErrInvalidSpec)
-	ErrBadSignature = fmt.Errorf("%w: spec signature does not verify (altered, or signed by another server)", scan.ErrInvalidSpec)
-	ErrExpired      = fmt.Errorf("%w: spec has expired", scan.ErrInvalidSpec)
+	ErrUnsigned      = fmt.Errorf("%w: spec is not signed", scan.ErrInvalidSpec)
+	ErrBadSignature  = fmt.Errorf("%w: spec signature does not verify (altered, or signed by another server)", scan.ErrInvalidSpec)
+	ErrExpired       = fmt.Errorf("%w: spec has expired", scan.ErrInvalidSpec)
+	ErrNotDispatched = fmt.Errorf("%w: spec is not bound to a dispatch", scan.ErrInvalidSpec)
+	ErrWrongQueue    = fmt.Errorf("%w: spec was dispatched to another task queue", scan.ErrInvalidSpec)
 )
 
 // domain starts every signed message, so that a signature over a spec can
@@ -59,6 +61,16 @@ func Message(spec scan.Spec) []byte {
 	list(spec.Excludes)
 	num(math.Float64bits(spec.Rate))
 	num(uint64(spec.Expires.UnixNano()))
+	if d := spec.Dispatch; d != nil {
+		// Specs signed before dispatches existed end here, and still
+		// verify; agents refuse them for want of a dispatch.
+		b.WriteString("dispatch")
+		text(d.TaskQueue)
+		num(uint64(d.Attempt))
+		text(d.Nonce)
+		o := d.Objects
+		list([]string{o.Bucket, o.OutputPut, o.ResumePut, o.ResumeKey, o.ResumeGet})
+	}
 	return b.Bytes()
 }
 
@@ -98,6 +110,22 @@ func NewVerifier(pub ed25519.PublicKey) (*Verifier, error) {
 		return nil, errors.New("signing: not an ed25519 public key")
 	}
 	return &Verifier{pub: pub}, nil
+}
+
+// VerifyDispatch is Verify, and also that spec is bound to a dispatch to
+// taskQueue, the queue the agent received it from: a spec for another agent
+// or pool, taken from its queue and sent to this one, is refused.
+func (v *Verifier) VerifyDispatch(spec scan.Spec, taskQueue string, now time.Time) error {
+	if err := v.Verify(spec, now); err != nil {
+		return err
+	}
+	if spec.Dispatch == nil || spec.Dispatch.Nonce == "" || spec.Dispatch.Attempt < 1 {
+		return ErrNotDispatched
+	}
+	if spec.Dispatch.TaskQueue != taskQueue {
+		return fmt.Errorf("%w (%q, received from %q)", ErrWrongQueue, spec.Dispatch.TaskQueue, taskQueue)
+	}
+	return nil
 }
 
 // Verify returns nil if spec carries a valid signature and has not expired

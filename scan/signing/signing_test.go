@@ -154,3 +154,51 @@ func TestKeyFiles(t *testing.T) {
 		t.Error("NewVerifier took no key")
 	}
 }
+
+// TestVerifyDispatch: a dispatched spec is bound to its task queue, attempt,
+// nonce and object URLs: changing any of them breaks the signature, and the
+// agent refuses it from another queue or without a dispatch.
+func TestVerifyDispatch(t *testing.T) {
+	signer, verifier := newPair(t)
+	bound := spec
+	bound.Dispatch = &scan.Dispatch{TaskQueue: "agent.edge-1", Attempt: 2, Nonce: "n1", Objects: scan.ShardURLs{
+		Bucket: "scantron", OutputPut: "http://s3/put-output", ResumePut: "http://s3/put-resume",
+		ResumeKey: "runs/7/12/1/partial.xml", ResumeGet: "http://s3/get-resume"}}
+	signed := signer.Sign(bound, now.Add(time.Hour))
+	if err := verifier.VerifyDispatch(signed, "agent.edge-1", now); err != nil {
+		t.Fatalf("a dispatched spec on its queue: %v", err)
+	}
+	tests := []struct {
+		name   string
+		change func(*scan.Dispatch)
+		queue  string
+		want   error
+	}{
+		{"from another queue", func(*scan.Dispatch) {}, "pool.edge", ErrWrongQueue},
+		{"queue rewritten", func(d *scan.Dispatch) { d.TaskQueue = "pool.edge" }, "pool.edge", ErrBadSignature},
+		{"attempt changed", func(d *scan.Dispatch) { d.Attempt = 1 }, "agent.edge-1", ErrBadSignature},
+		{"nonce changed", func(d *scan.Dispatch) { d.Nonce = "n0" }, "agent.edge-1", ErrBadSignature},
+		{"output URL swapped", func(d *scan.Dispatch) { d.Objects.OutputPut = "http://evil/put" }, "agent.edge-1", ErrBadSignature},
+		{"resume read widened", func(d *scan.Dispatch) { d.Objects.ResumeKey = "runs/8/1/1/nmap.xml" }, "agent.edge-1", ErrBadSignature},
+		{"bucket changed", func(d *scan.Dispatch) { d.Objects.Bucket = "other" }, "agent.edge-1", ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := signed
+			d := *signed.Dispatch
+			tt.change(&d)
+			s.Dispatch = &d
+			if err := verifier.VerifyDispatch(s, tt.queue, now); !errors.Is(err, tt.want) || !errors.Is(err, scan.ErrInvalidSpec) {
+				t.Fatalf("VerifyDispatch = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	dropped := signed
+	dropped.Dispatch = nil
+	if err := verifier.VerifyDispatch(dropped, "agent.edge-1", now); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("dispatch dropped: %v", err)
+	}
+	if err := verifier.VerifyDispatch(signer.Sign(spec, now.Add(time.Hour)), "agent.edge-1", now); !errors.Is(err, ErrNotDispatched) {
+		t.Errorf("signed without a dispatch: %v", err)
+	}
+}

@@ -5,16 +5,16 @@
 package objects
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
+	"regexp"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -27,8 +27,8 @@ var (
 	// ErrNotFound marks a key (or bucket) that does not exist.
 	ErrNotFound = errors.New("object not found")
 	// ErrChecksum marks an object whose size or SHA-256 differs from its
-	// reference.
-	ErrChecksum = errors.New("object checksum mismatch")
+	// reference (scan.ErrChecksum).
+	ErrChecksum = scan.ErrChecksum
 )
 
 // unknownSizePart is the part size used when the size of an upload is not
@@ -42,7 +42,7 @@ type Config struct {
 	AccessKey string
 	SecretKey string
 	Bucket    string
-	Region    string // "" lets the client discover it (us-east-1 for most servers)
+	Region    string // "" is us-east-1, which most S3-compatible servers use
 	UseTLS    bool
 }
 
@@ -60,6 +60,11 @@ type Store struct {
 func New(cfg Config) (*Store, error) {
 	if cfg.Endpoint == "" || cfg.Bucket == "" {
 		return nil, errors.New("objects: endpoint and bucket are required")
+	}
+	if cfg.Region == "" {
+		// Presigning needs the region; without one minio-go would ask the
+		// server, which the agents' name for it may not reach from here.
+		cfg.Region = "us-east-1"
 	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
@@ -148,8 +153,7 @@ func (s *Store) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error
 	if bucket == "" {
 		bucket = s.bucket
 	}
-	want, err := hex.DecodeString(ref.SHA256)
-	if err != nil || len(want) != sha256.Size {
+	if !sha256Hex.MatchString(ref.SHA256) {
 		return nil, fmt.Errorf("objects: get %s: bad sha256 %q in reference", ref.Key, ref.SHA256)
 	}
 	obj, size, err := s.open(ctx, bucket, ref.Key)
@@ -160,7 +164,53 @@ func (s *Store) Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error
 		obj.Close()
 		return nil, fmt.Errorf("objects: get %s: %w: size is %d, reference says %d", ref.Key, ErrChecksum, size, ref.Size)
 	}
-	return &verifyingReader{r: obj, h: sha256.New(), key: ref.Key, want: want, wantSize: ref.Size}, nil
+	checked, err := ref.Checked(obj)
+	if err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("objects: %w", err)
+	}
+	return checked, nil
+}
+
+// MaxPresignTTL is the longest a presigned URL can be valid (SigV4 allows
+// no more than a week).
+const MaxPresignTTL = 7 * 24 * time.Hour
+
+// PresignPut returns a URL that stores an object at key, and nowhere else,
+// with a plain HTTP PUT for ttl. The signature covers the method, the
+// bucket and the key, so the URL cannot read, list or write anything else.
+func (s *Store) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := checkPresign(key, ttl); err != nil {
+		return "", err
+	}
+	u, err := s.client.PresignedPutObject(ctx, s.bucket, key, ttl)
+	if err != nil {
+		return "", fmt.Errorf("objects: presign put %s: %w", key, err)
+	}
+	return u.String(), nil
+}
+
+// PresignGet returns a URL that reads the object at key, and nothing else,
+// with a plain HTTP GET for ttl.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := checkPresign(key, ttl); err != nil {
+		return "", err
+	}
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, ttl, nil)
+	if err != nil {
+		return "", fmt.Errorf("objects: presign get %s: %w", key, err)
+	}
+	return u.String(), nil
+}
+
+func checkPresign(key string, ttl time.Duration) error {
+	if key == "" {
+		return errors.New("objects: presign: empty key")
+	}
+	if ttl < time.Second || ttl > MaxPresignTTL {
+		return fmt.Errorf("objects: presign %s: validity %s is not between 1s and %s", key, ttl, MaxPresignTTL)
+	}
+	return nil
 }
 
 // Open opens the object at key for download and returns its size. The
@@ -239,6 +289,8 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	return n, nil
 }
 
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // mapErr wraps ErrNotFound around S3's "no such key/bucket" answers.
 func mapErr(err error) error {
 	resp := minio.ToErrorResponse(err)
@@ -258,33 +310,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// verifyingReader hashes what it delivers and checks it at EOF.
-type verifyingReader struct {
-	r        io.ReadCloser
-	h        hash.Hash
-	n        int64
-	key      string
-	want     []byte
-	wantSize int64
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
-	if err == io.EOF {
-		if v.n != v.wantSize {
-			return n, fmt.Errorf("objects: get %s: %w: read %d bytes, reference says %d", v.key, ErrChecksum, v.n, v.wantSize)
-		}
-		if got := v.h.Sum(nil); !bytes.Equal(got, v.want) {
-			return n, fmt.Errorf("objects: get %s: %w: sha256 is %x, reference says %x", v.key, ErrChecksum, got, v.want)
-		}
-	}
-	return n, err
-}
-
-func (v *verifyingReader) Close() error {
-	return v.r.Close()
 }

@@ -89,7 +89,8 @@ func (s *Store) ListUsers(ctx context.Context) ([]accounts.User, error) {
 }
 
 // UpdateUser changes a user's role and, when passwordHash is not empty,
-// password. A new password ends the user's sessions.
+// password. A new password ends the user's sessions and revokes their API
+// tokens: whoever learnt the old password may have made some.
 func (s *Store) UpdateUser(ctx context.Context, id int64, role accounts.Role, passwordHash string) (accounts.User, error) {
 	var out accounts.User
 	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -104,6 +105,9 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, role accounts.Role, pa
 		}
 		if passwordHash != "" {
 			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+				return fmt.Errorf("update user: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM api_tokens WHERE user_id = $1`, id); err != nil {
 				return fmt.Errorf("update user: %w", err)
 			}
 		}
@@ -177,18 +181,19 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 	return tag.RowsAffected(), nil
 }
 
-const tokenCols = `id, user_id, name, prefix, created_at, last_used_at`
+const tokenCols = `id, user_id, name, prefix, created_at, last_used_at, expires_at`
 
 func scanToken(row pgx.Row) (accounts.Token, error) {
 	var t accounts.Token
-	err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &t.CreatedAt, &t.LastUsedAt)
+	err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Prefix, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt)
 	return t, err
 }
 
-// CreateToken records an API token under the hash of its secret.
-func (s *Store) CreateToken(ctx context.Context, userID int64, name, prefix string, secretHash []byte) (accounts.Token, error) {
-	const q = `INSERT INTO api_tokens (user_id, name, prefix, secret_hash) VALUES ($1, $2, $3, $4) RETURNING ` + tokenCols
-	t, err := scanToken(s.pool.QueryRow(ctx, q, userID, name, prefix, secretHash))
+// CreateToken records an API token under the hash of its secret; it works
+// until expiresAt.
+func (s *Store) CreateToken(ctx context.Context, userID int64, name, prefix string, secretHash []byte, expiresAt time.Time) (accounts.Token, error) {
+	const q = `INSERT INTO api_tokens (user_id, name, prefix, secret_hash, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING ` + tokenCols
+	t, err := scanToken(s.pool.QueryRow(ctx, q, userID, name, prefix, secretHash, expiresAt))
 	if err != nil {
 		return accounts.Token{}, mapWrite("create token", err, "token exists")
 	}
@@ -208,11 +213,11 @@ func (s *Store) ListTokens(ctx context.Context, userID int64) ([]accounts.Token,
 	return out, nil
 }
 
-// UserByToken returns the user a token secret hash belongs to, and notes
-// when the token was used, to the minute: a script calling in a loop costs
-// one write a minute, not one per request.
+// UserByToken returns the user an unexpired token's secret hash belongs
+// to, and notes when the token was used, to the minute: a script calling
+// in a loop costs one write a minute, not one per request.
 func (s *Store) UserByToken(ctx context.Context, secretHash []byte, now time.Time) (accounts.User, error) {
-	const q = `WITH t AS (SELECT id, user_id FROM api_tokens WHERE secret_hash = $1),
+	const q = `WITH t AS (SELECT id, user_id FROM api_tokens WHERE secret_hash = $1 AND expires_at > $2),
 		used AS (UPDATE api_tokens SET last_used_at = $2 WHERE id = (SELECT id FROM t)
 			AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute'))
 		SELECT ` + userCols + ` FROM users WHERE id = (SELECT user_id FROM t)`

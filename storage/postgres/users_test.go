@@ -69,8 +69,14 @@ func TestUsersSessionsTokens(t *testing.T) {
 
 	// Tokens: found by hash, used-at noted, revocable only by their owner
 	// (or with user 0, by an admin).
-	tok, err := st.CreateToken(ctx, alice.ID, "ci", "sct_abcd", accounts.HashSecret("t1"))
+	tok, err := st.CreateToken(ctx, alice.ID, "ci", "sct_abcd", accounts.HashSecret("t1"), now.Add(time.Hour))
 	must(t, err)
+	if tok.ExpiresAt.Sub(now.Add(time.Hour)).Abs() > time.Millisecond {
+		t.Fatalf("token expires at %v", tok.ExpiresAt)
+	}
+	// Past its expiry a token finds no one.
+	_, err = st.UserByToken(ctx, accounts.HashSecret("t1"), now.Add(time.Hour))
+	wantErr(t, err, ErrNotFound)
 	got, err := st.UserByToken(ctx, accounts.HashSecret("t1"), now)
 	must(t, err)
 	if got.ID != alice.ID {
@@ -103,7 +109,14 @@ func TestUsersSessionsTokens(t *testing.T) {
 	wantErr(t, err, ErrNotFound)
 
 	// Deleting a user takes their tokens and sessions along.
-	_, err = st.CreateToken(ctx, alice.ID, "ci2", "sct_efgh", accounts.HashSecret("t3"))
+	// A new password revokes the user's tokens.
+	_, err = st.CreateToken(ctx, alice.ID, "ci2", "sct_efgh", accounts.HashSecret("t3"), now.Add(time.Hour))
+	must(t, err)
+	_, err = st.UpdateUser(ctx, alice.ID, accounts.Operator, "h4")
+	must(t, err)
+	_, err = st.UserByToken(ctx, accounts.HashSecret("t3"), now)
+	wantErr(t, err, ErrNotFound)
+	_, err = st.CreateToken(ctx, alice.ID, "ci3", "sct_ijkl", accounts.HashSecret("t4"), now.Add(time.Hour))
 	must(t, err)
 	must(t, st.DeleteUser(ctx, alice.ID))
 	if n := count(t, st, `SELECT count(*) FROM api_tokens WHERE user_id = $1`, alice.ID); n != 0 {

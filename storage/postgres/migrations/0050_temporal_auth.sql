@@ -10,9 +10,10 @@ CREATE TABLE temporal_token_keys (
     publish_until timestamptz NOT NULL CHECK (publish_until >= use_until)
 );
 
-CREATE TABLE agent_pools (
+-- Same shape as the shard-dispatch migration's, which may have made it.
+CREATE TABLE IF NOT EXISTS agent_pools (
     agent_id bigint NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
     pool_id  bigint NOT NULL REFERENCES pools (id) ON DELETE CASCADE,
     PRIMARY KEY (agent_id, pool_id)
 );
-CREATE INDEX agent_pools_pool_idx ON agent_pools (pool_id);
+CREATE INDEX IF NOT EXISTS agent_pools_pool_idx ON agent_pools (pool_id);

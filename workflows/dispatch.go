@@ -1,0 +1,111 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
+)
+
+// shardAttempts dispatches each attempt of a run's shards on its own: the
+// server signs the spec for that attempt and task queue, with presigned
+// URLs for its objects and an expiry that covers only it, and records it
+// as the shard's current dispatch. A failed attempt that another may fix
+// is dispatched again, up to scannerAttempts, resuming from what it saved.
+type shardAttempts struct {
+	start activities.StartRunResult
+	// next is each shard's next attempt number: attempts keep counting
+	// across a pause, so each has its own objects.
+	next map[int64]int
+	// nonce is each shard's current dispatch's, which its result answers.
+	nonce map[int64]string
+}
+
+func newShardAttempts(start activities.StartRunResult) *shardAttempts {
+	return &shardAttempts{start: start, next: map[int64]int{}, nonce: map[int64]string{}}
+}
+
+// run dispatches and runs attempts of spec's shard until one succeeds, one
+// fails for good or scannerAttempts have failed. The future's value is the
+// activities.RunScanResult; ctx carries the agent's activity options (one
+// Temporal attempt each).
+func (s *shardAttempts) run(ctx workflow.Context, spec scan.Spec) workflow.Future {
+	var r *activities.Results
+	var a *activities.Agent
+	f, set := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
+		var prev *scan.Progress
+		wait := 5 * time.Second
+		for try := 1; ; try++ {
+			attempt := max(s.next[spec.ShardID], 1)
+			s.next[spec.ShardID] = attempt + 1
+			in := activities.DispatchShardInput{RunID: s.start.RunID, Spec: spec, Attempt: attempt,
+				TaskQueue: s.start.TaskQueue, Agent: s.start.AgentName, Pool: s.start.PoolName, Resume: prev}
+			var d activities.DispatchShardResult
+			if err := workflow.ExecuteActivity(serverCtx, r.DispatchShard, in).Get(ctx, &d); err != nil {
+				set.Set(nil, err)
+				return
+			}
+			s.nonce[spec.ShardID] = d.Nonce
+			var res activities.RunScanResult
+			err := workflow.ExecuteActivity(ctx, a.RunScan, activities.RunScanInput{Spec: d.Spec, Resume: prev}).Get(ctx, &res)
+			if err == nil || try >= scannerAttempts || !retryAttempt(err) || ctx.Err() != nil {
+				set.Set(res, err)
+				return
+			}
+			if p := lastProgress(err); p != nil {
+				prev = p
+			}
+			workflow.GetLogger(ctx).Warn("shard attempt failed; dispatching it again", "shard", spec.ShardID, "attempt", attempt, "error", err)
+			if serr := workflow.Sleep(ctx, wait); serr != nil {
+				set.Set(nil, serr) // cancelled (a pause, or the run's end)
+				return
+			}
+			wait = min(2*wait, time.Minute)
+		}
+	})
+	return f
+}
+
+// retryAttempt says whether another attempt may succeed where err failed,
+// as Temporal's retry policy for agents' activities did: not for a spec
+// or agent that cannot run it, a cancel, or an agent that never picked the
+// shard up (offline).
+func retryAttempt(err error) bool {
+	if temporal.IsCanceledError(err) {
+		return false
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return timeout.TimeoutType() != enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START && timeout.TimeoutType() != enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		switch {
+		case app.NonRetryable(), app.Type() == activities.ErrTypeInvalidSpec, app.Type() == "ScannerMissing":
+			return false
+		}
+	}
+	return true
+}
+
+// lastProgress is the failed attempt's last progress: its last heartbeat
+// if the agent went silent, or what it reported with its failure.
+func lastProgress(err error) *scan.Progress {
+	var p scan.Progress
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) && timeout.HasLastHeartbeatDetails() && timeout.LastHeartbeatDetails(&p) == nil {
+		return &p
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrTypeAttemptFailed && app.HasDetails() && app.Details(&p) == nil {
+		return &p
+	}
+	return nil
+}
