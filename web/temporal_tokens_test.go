@@ -15,7 +15,9 @@ import (
 	"github.com/scantron/scantron/temporalauth"
 )
 
-func withTokens(tt TemporalTokens) envOption { return func(_ *Config, d *Deps) { d.TemporalTokens = tt } }
+func withTokens(tt TemporalTokens) envOption {
+	return func(_ *Config, d *Deps) { d.TemporalTokens = tt }
+}
 
 // signedTokenRequest is the body an agent sends, signed with credential as
 // of at.

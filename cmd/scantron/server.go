@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -59,28 +60,27 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
 	}
 	defer ln.Close()
-	// Until the web server is built (it needs the Temporal client), an
-	// early server answers the JWKS alone (503 to everything else), on the
-	// same listener.
-	early := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if tokens != nil && r.Method == http.MethodGet && r.URL.Path == temporalauth.JWKSPath {
-				web.ServeJWKS(w, r, tokens)
-				return
-			}
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	earlyDone := make(chan struct{})
-	go func() { _ = early.Serve(keepOpen{ln}); close(earlyDone) }()
-	stopEarly := func() {
+	// Until the web server is built (it needs the Temporal client), only
+	// the JWKS is served, and everything else is answered 503.
+	var routes atomic.Pointer[http.Handler]
+	httpServer := web.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := routes.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		if tokens != nil && r.Method == http.MethodGet && r.URL.Path == temporalauth.JWKSPath {
+			web.ServeJWKS(w, r, tokens)
+			return
+		}
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}), web.Timeouts{})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = early.Shutdown(sctx)
-		<-earlyDone
-	}
-	defer stopEarly()
+		_ = httpServer.Shutdown(sctx)
+	}()
 	tc, err := dialTemporal(ctx, cfg, log, "scantron-server", creds)
 	if err != nil {
 		return err
@@ -155,8 +155,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-	stopEarly()
-	httpServer := handler.HTTPServer()
+	h := handler.Routes()
+	routes.Store(&h)
 	log.Info("scantron server listening", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
@@ -168,13 +168,14 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return retention.Run(gctx) })
 	g.Go(func() error { return schedules.Run(gctx) })
 	g.Go(func() error {
-		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
+		select {
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		case <-gctx.Done():
 		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return httpServer.Shutdown(sctx)
@@ -239,12 +240,6 @@ func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.Sch
 		}},
 	}
 }
-
-// keepOpen is a listener whose Close does nothing, so that the early
-// server's shutdown leaves it to the web server.
-type keepOpen struct{ net.Listener }
-
-func (keepOpen) Close() error { return nil }
 
 // dialTemporal connects to Temporal as name@host, with the TLS settings and
 // creds (nil: none, or the API key).
