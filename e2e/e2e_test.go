@@ -62,6 +62,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer stack.Stop()
+	defer stopAuthStack()
 	return m.Run()
 }
 

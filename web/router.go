@@ -54,6 +54,7 @@ func (s *Server) engine() *gin.Engine {
 		admin    = accounts.Admin
 	)
 	root := s.routes(&r.RouterGroup)
+	root.GET("/.well-known/jwks.json", public, api.handle(s.temporalAuth.jwks))
 	root.GET("/healthz", public, s.healthz)
 	root.GET("/readyz", public, s.readyz)
 
@@ -63,6 +64,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.POST("/login", public, api.handle(s.accounts.apiLogin))
 		v1.GET("/me", viewer, api.handle(s.accounts.me))
 		v1.PUT("/me/password", viewer, api.handle(s.accounts.changeOwnPassword))
+		v1.POST("/me/temporal-token", viewer, api.handle(s.temporalAuth.userToken))
 		v1.GET("/tokens", viewer, api.handle(s.accounts.listTokens))
 		v1.POST("/tokens", viewer, api.handle(s.accounts.createToken))
 		v1.DELETE("/tokens/:id", viewer, api.handle(s.accounts.revokeToken))
@@ -94,6 +96,9 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents", viewer, api.handle(s.agents.list))
 		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
+		v1.GET("/agents/:id/pools", viewer, api.handle(s.temporalAuth.getPools))
+		v1.PUT("/agents/:id/pools", admin, api.handle(s.temporalAuth.setPools))
+		v1.POST("/agents/temporal-token", public, api.handle(s.temporalAuth.agentToken))
 		v1.POST("/join-tokens", admin, api.handle(s.enroll.createJoinToken))
 		v1.GET("/join-tokens", admin, api.handle(s.enroll.listJoinTokens))
 		v1.DELETE("/join-tokens/:id", admin, api.handle(s.enroll.deleteJoinToken))

@@ -95,6 +95,11 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"no signing key", "server", nil, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY) is required"}},
 		{"missing signing key file", "server", []string{"--signing-key", "/nonexistent/signing.key"}, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY): open /nonexistent/signing.key"}},
 		{"no public key", "agent", []string{"--server-public-key", ""}, map[string]string{"SCANTRON_AGENT_NAME": "a"}, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY) is required"}},
+		{"temporal auth without server URL or credential", "agent", []string{"--temporal-auth=true"}, agentEnv, []string{"--temporal-auth (SCANTRON_TEMPORAL_AUTH) needs --server-url (SCANTRON_SERVER_URL) and --credential"}},
+		{"temporal auth and an API key", "agent", []string{"--temporal-auth=true", "--temporal-api-key", "k", "--server-url", "http://s:8080"}, agentEnv, []string{"set one"}},
+		{"bad server URL", "agent", []string{"--server-url", "s:8080"}, agentEnv, []string{"--server-url (SCANTRON_SERVER_URL): want an http(s) URL"}},
+		{"token TTL out of range", "server", []string{"--temporal-token-ttl", "30s", "--temporal-key-lifetime", "1m"}, serverEnv, []string{
+			"--temporal-token-ttl (SCANTRON_TEMPORAL_TOKEN_TTL): want a duration from 1m to 24h", "--temporal-key-lifetime (SCANTRON_TEMPORAL_KEY_LIFETIME): want a duration of at least 10m"}},
 		{"bad public key", "agent", []string{"--server-public-key", "c2hvcnQ="}, agentEnv, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY): want the base64 of a 32-byte ed25519 public key"}},
 	}
 	for _, tt := range tests {
