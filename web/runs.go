@@ -28,6 +28,7 @@ type RunStore interface {
 	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
+	CountRuns(ctx context.Context, f postgres.RunFilter) (int, error)
 	DeleteRun(ctx context.Context, id int64) error
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListHosts(ctx context.Context, runID int64, f postgres.HostFilter) ([]scan.HostRow, error)
@@ -203,11 +204,15 @@ func (h *runHandlers) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	total, err := h.store.CountRuns(c.Request.Context(), f)
+	if err != nil {
+		return err
+	}
 	out := make([]runView, 0, len(runs))
 	for _, r := range runs {
 		out = append(out, runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)})
 	}
-	c.JSON(http.StatusOK, out)
+	writeList(c, out, total)
 	return nil
 }
 

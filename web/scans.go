@@ -23,7 +23,7 @@ import (
 type ScanStore interface {
 	CreateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
-	ListScans(ctx context.Context) ([]scan.Scan, error)
+	SearchScans(ctx context.Context, f postgres.ScanFilter) ([]scan.Scan, int, error)
 	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
 	UpdateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
 	DeleteScan(ctx context.Context, id int64) error
@@ -228,8 +228,14 @@ func (h *scanHandlers) create(c *gin.Context) error {
 	return nil
 }
 
+// list answers a page of scans by name (50 unless limit says otherwise:
+// scans are many), those whose name contains q when it is given.
 func (h *scanHandlers) list(c *gin.Context) error {
-	scans, err := h.store.ListScans(c.Request.Context())
+	lq, err := readList(c)
+	if err != nil {
+		return err
+	}
+	scans, total, err := h.store.SearchScans(c.Request.Context(), postgres.ScanFilter{Name: lq.Q, Limit: lq.Limit, Offset: lq.Offset})
 	if err != nil {
 		return err
 	}
@@ -241,7 +247,7 @@ func (h *scanHandlers) list(c *gin.Context) error {
 		}
 		out = append(out, v)
 	}
-	c.JSON(http.StatusOK, out)
+	writeList(c, out, total)
 	return nil
 }
 

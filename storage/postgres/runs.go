@@ -108,6 +108,17 @@ LIMIT $2 OFFSET $3`
 	return out, nil
 }
 
+// CountRuns returns how many runs ListRuns would return without its
+// limit and offset.
+func (s *Store) CountRuns(ctx context.Context, f RunFilter) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM runs WHERE ($1::bigint = 0 OR scan_id = $1)`, f.ScanID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count runs: %w", err)
+	}
+	return n, nil
+}
+
 // ListUnfinishedRuns returns the runs not yet completed, failed or cancelled
 // that were created before createdBefore, oldest first.
 func (s *Store) ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error) {
