@@ -190,6 +190,9 @@ func TestListPagesPaginate(t *testing.T) {
 	for _, sfx := range []string{"-a", "-b", "-c"} {
 		e.mustDo(t, "POST", "/api/v1/sites", fmt.Sprintf(`{"name": %q, "targets": ["198.18.0.0/30"]}`, p+sfx), http.StatusCreated, nil)
 		e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sT"}`, p+sfx), http.StatusCreated, nil)
+		e.mustDo(t, "POST", "/api/v1/agents", fmt.Sprintf(`{"name": %q}`, p+sfx), http.StatusCreated, nil)
+		e.mustDo(t, "POST", "/api/v1/pools", fmt.Sprintf(`{"name": %q}`, p+sfx), http.StatusCreated, nil)
+		e.mustDo(t, "POST", "/api/v1/exclusions", fmt.Sprintf(`{"target": "198.18.9.9", "note": %q}`, p+sfx), http.StatusCreated, nil)
 	}
 	for range 3 {
 		if _, err := testStore.CreateRun(context.Background(), scans[0].ID, uniq("wf")); err != nil {
@@ -198,7 +201,8 @@ func TestListPagesPaginate(t *testing.T) {
 	}
 	_, viewer, _ := e.sessionFor(t, accounts.Viewer)
 	q := url.QueryEscape(p)
-	for _, path := range []string{"/", "/scans", "/sites", "/profiles", fmt.Sprintf("/runs?scan_id=%d", scans[0].ID)} {
+	for _, path := range []string{"/", "/scans", "/sites", "/profiles", "/agents", "/pools", "/exclusions",
+		fmt.Sprintf("/runs?scan_id=%d", scans[0].ID)} {
 		t.Run(path, func(t *testing.T) {
 			sep := "?"
 			if strings.Contains(path, "?") {
