@@ -8,7 +8,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools test-tools build run test lint fuzz chaos bench clean-data package
+.PHONY: help tools test-tools build run test lint fuzz chaos flaky bench clean-data package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
@@ -56,9 +56,16 @@ test: lint ## lint, run every package's tests, fuzz the parsers briefly, then th
 chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under runs; print the figures
 	SCANTRON_CHAOS=1 $(GO) test -count=1 -v -timeout 40m ./chaos/
 
+# The integration suites again and again under CPU contention (a burner on
+# every core, then GOMAXPROCS=1 too), to catch tests that pass only on an
+# idle machine. Long: not part of `make test`. ROUNDS, COUNT, PKGS, RUN,
+# BURNERS and TIMEOUT tune it (see scripts/flaky.sh).
+flaky: tools ## run the integration suites ROUNDS times under CPU contention; report each failing test
+	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" BURNERS=$(BURNERS) TIMEOUT=$(TIMEOUT) ./scripts/flaky.sh
+
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s
-FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions
+FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions ./scan:FuzzParseScriptArgs
 
 fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -241,7 +241,7 @@ func interruptAttempt(t *testing.T, run func(context.Context, chan scan.Progress
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, beats) }()
 	var last scan.Progress
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(3 * time.Minute)
 wait:
 	for {
 		select {

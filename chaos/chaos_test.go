@@ -148,7 +148,7 @@ func newSuite(t *testing.T) *suite {
 	s.env = append(stack.Env(), "SCANTRON_LISTEN="+listen, "SCANTRON_LOG_LEVEL=debug",
 		"SCANTRON_ADMIN_USER=chaos-admin", "SCANTRON_ADMIN_PASSWORD=chaos admin password")
 	s.server = startScantron(t, s.env, "server")
-	s.waitHealthy()
+	s.waitReady()
 	var login struct {
 		Token string `json:"token"`
 	}
@@ -183,25 +183,10 @@ func newSuite(t *testing.T) *suite {
 	return s
 }
 
-func (s *suite) waitHealthy() {
+// waitReady waits until the server's /readyz passes, as after a restart.
+func (s *suite) waitReady() {
 	s.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.server.Exited():
-			s.t.Fatalf("scantron server exited early:\n%s", s.server.Logs())
-		default:
-		}
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	s.t.Fatalf("server did not become healthy:\n%s", s.server.Logs())
+	s.server.WaitHTTP(s.base+"/readyz", 90*time.Second)
 }
 
 // call does one API request; it returns an error instead of failing, for
@@ -462,6 +447,14 @@ func (s *suite) workflowID(t *testing.T, runID int64) string {
 // RunScan waits for an agent, and it is not the first one scheduled.
 func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 	t.Helper()
+	waitRetry(t, workflowID, "RunScan", true, limit)
+}
+
+// waitRetry waits until the workflow's activity of the type is pending on
+// a later attempt: an attempt failed. With queued, the retry must also be
+// waiting for a worker (not backing off or running).
+func waitRetry(t *testing.T, workflowID, activity string, queued bool, limit time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	c, err := stack.Temporal.Dial(ctx)
@@ -473,15 +466,16 @@ func waitRetryQueued(t *testing.T, workflowID string, limit time.Duration) {
 		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err == nil {
 			for _, pa := range desc.GetPendingActivities() {
-				if pa.GetActivityType().GetName() == "RunScan" && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED &&
-					(pa.GetAttempt() >= 2 || attempts(t, workflowID)["RunScan"] >= 2) {
+				if pa.GetActivityType().GetName() == activity &&
+					(pa.GetAttempt() >= 2 || attempts(t, workflowID)[activity] >= 2) &&
+					(!queued || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED) {
 					return
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the scan of %s was not queued for another attempt within %v (last error: %v)", workflowID, limit, err)
+			t.Fatalf("%s of %s was not pending for another attempt within %v (last error: %v)", activity, workflowID, limit, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -499,6 +493,10 @@ type fault struct {
 	check func(t *testing.T, s *suite, tries map[string]int32)
 }
 
+// uploadFailed is what the agent logs when an upload to S3 fails and it
+// tries again.
+const uploadFailed = "upload of scanner output failed; retrying"
+
 var faults = []fault{
 	{"agent killed (kill -9) mid-scan, back once the retry waits", 0, func(t *testing.T, s *suite, runID int64) {
 		waitScanner(t, runID, time.Minute)
@@ -515,13 +513,14 @@ var faults = []fault{
 		sc := waitScanner(t, runID, time.Minute)
 		s.server.Stop(syscall.SIGTERM)
 		s.server.Start()
-		s.waitHealthy()
+		s.waitReady()
 		if !sc.running() {
 			t.Log("note: the scan ended while the server restarted")
 		}
 	}, nil},
 	{"PostgreSQL stopped 30 s from mid-scan through parsing", 0, func(t *testing.T, s *suite, runID int64) {
 		sc := waitScanner(t, runID, time.Minute)
+		workflowID := s.workflowID(t, runID) // the API cannot say while PostgreSQL is down
 		down := time.Now()
 		if err := stack.Postgres.Stop(); err != nil {
 			t.Fatal(err)
@@ -529,8 +528,11 @@ var faults = []fault{
 		if !sc.running() {
 			t.Fatal("the scan ended before PostgreSQL was down: the fault missed the parse")
 		}
-		// Parsing can start only once the scan is over and uploaded.
+		// Parsing can start only once the scan is over and uploaded. Keep
+		// PostgreSQL down until parsing has failed once (on a busy machine
+		// that can be well past 30 s), and for 30 s at least.
 		sc.wait(t, 2*time.Minute)
+		waitRetry(t, workflowID, "ParseResults", false, 3*time.Minute)
 		time.Sleep(time.Until(down.Add(30 * time.Second)))
 		if err := stack.Postgres.Restart(context.Background()); err != nil {
 			t.Fatal(err)
@@ -565,8 +567,19 @@ func s3Outage(after time.Duration) func(t *testing.T, s *suite, runID int64) {
 		if !sc.running() {
 			t.Fatal("the scan ended before S3 was down: the fault missed the upload")
 		}
+		failedBefore := strings.Count(s.agent.Logs(), uploadFailed)
 		sc.wait(t, 2*time.Minute)
-		time.Sleep(after)
+		exited := time.Now()
+		// Keep S3 down until an upload has failed, however long the agent
+		// takes to get there, and for the outage's length at least.
+		deadline := time.Now().Add(time.Minute)
+		for strings.Count(s.agent.Logs(), uploadFailed) == failedBefore {
+			if time.Now().After(deadline) {
+				t.Fatal("the agent logged no failed upload a minute after nmap exited: the outage missed it")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(time.Until(exited.Add(after)))
 		if err := stack.S3.Restart(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -580,7 +593,7 @@ func s3OutageCheck(t *testing.T, s *suite, tries map[string]int32) {
 	if tries["RunScan"] != 1 {
 		t.Errorf("the scan took %d attempts; want 1, its upload retried", tries["RunScan"])
 	}
-	if !strings.Contains(s.agent.Logs(), "upload of scanner output failed; retrying") {
+	if !strings.Contains(s.agent.Logs(), uploadFailed) {
 		t.Error("the agent logged no failed upload: the outage missed it")
 	}
 }

@@ -75,7 +75,7 @@ func (b browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 func (b browser) fail(what string, err error) {
 	b.t.Helper()
 	b.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
@@ -281,7 +281,7 @@ func TestBrowser(t *testing.T) {
 	)
 	// The point's tooltip is an SVG <title>, which has text content but is
 	// not rendered text.
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="ports-chart"]//*[local-name()="title"]`))
 	cancel()
 	if err != nil || !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {

@@ -113,7 +113,7 @@ func startServer(t *testing.T) (string, api, []string) {
 	env := stackEnv(listen)
 	server := startScantron(t, env, "server")
 	base := "http://" + listen
-	waitHealthy(t, base, server)
+	waitReady(t, base, server)
 	return base, adminAPI(t, base), env
 }
 
@@ -188,25 +188,11 @@ func (a api) download(path string) []byte {
 	return data
 }
 
-func waitHealthy(t *testing.T, base string, p *process) {
+// waitReady waits until the server's /readyz passes: the database and
+// Temporal answer and its schedules are in step with PostgreSQL.
+func waitReady(t *testing.T, base string, p *process) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.Exited():
-			t.Fatalf("scantron exited early:\n%s", p.Logs())
-		default:
-		}
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("server did not become healthy:\n%s", p.Logs())
+	p.WaitHTTP(base+"/readyz", 90*time.Second)
 }
 
 type runView struct {

@@ -44,7 +44,7 @@ func newPoolEnv(t *testing.T, agents int) *poolEnv {
 	env := append(stackEnv(listen), poolServerEnv...)
 	server := startScantron(t, env, "server")
 	base := "http://" + listen
-	waitHealthy(t, base, server)
+	waitReady(t, base, server)
 	e := &poolEnv{t: t, c: adminAPI(t, base), env: env, pool: uniqName("pool"), agents: map[string]*process{}}
 	var p struct {
 		ID int64 `json:"id"`
@@ -329,14 +329,14 @@ func TestCancelStopsScannersOnEveryAgent(t *testing.T) {
 		t.Fatalf("%d nmap processes scan the hosts, want 2", n)
 	}
 	e.c.do("POST", fmt.Sprintf("/runs/%d/cancel", runID), nil, http.StatusAccepted, nil)
-	stop := time.Now().Add(10 * time.Second)
+	stop := time.Now().Add(time.Minute)
 	for scannersOf(hosts) > 0 {
 		if time.Now().After(stop) {
-			t.Fatalf("nmap still scanning 10 s after the cancel")
+			t.Fatalf("nmap still scanning a minute after the cancel")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	v := e.waitFinal(runID, 30*time.Second)
+	v := e.waitFinal(runID, 2*time.Minute)
 	if v.Status != scan.RunCancelled || !v.Partial {
 		t.Errorf("run ended %s (partial %v), want cancelled and partial", v.Status, v.Partial)
 	}
@@ -459,10 +459,10 @@ func TestPauseAndResumeRun(t *testing.T) {
 	e.waitScanning(runID, 2)
 
 	e.c.do("POST", fmt.Sprintf("/runs/%d/pause", runID), nil, http.StatusAccepted, nil)
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for scannersOf(hosts) > 0 || e.view(runID).Status != scan.RunPaused {
 		if time.Now().After(deadline) {
-			t.Fatalf("15 s after the pause: %d nmap processes, run %s", scannersOf(hosts), e.view(runID).Status)
+			t.Fatalf("a minute after the pause: %d nmap processes, run %s", scannersOf(hosts), e.view(runID).Status)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -45,7 +45,7 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	env := stackEnv(listen)
 	base := "http://" + listen
 	server := startScantron(t, env, "server")
-	waitHealthy(t, base, server)
+	waitReady(t, base, server)
 	c := adminAPI(t, base)
 	var agent struct {
 		scan.Agent
@@ -57,7 +57,9 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	c.do("POST", "/sites", map[string]any{"name": "loopback-sched", "targets": []string{"127.0.0.1"}}, http.StatusCreated, &site)
 	var profile scan.Profile
 	c.do("POST", "/profiles", map[string]any{"name": "connect-sched", "scanner": "nmap", "options": fmt.Sprintf("-n -Pn -sT -p %d", port)}, http.StatusCreated, &profile)
-	fireAt := time.Now().Add(30 * time.Second).Truncate(time.Second)
+	// Far enough ahead for the schedule to be deleted and the server
+	// restarted first, also on a busy machine.
+	fireAt := time.Now().Add(time.Minute).Truncate(time.Second)
 	var sc struct {
 		scan.Scan
 		Schedule struct {
@@ -84,9 +86,13 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 	}
 	server.Stop(syscall.SIGTERM)
 	server = startScantron(t, env, "server")
-	waitHealthy(t, base, server)
+	waitReady(t, base, server)
+	// Ready means the schedules are in step: no waiting for a reconcile.
 	if _, err := h.Describe(ctx); err != nil {
 		t.Fatalf("the restarted server did not bring the schedule back: %v", err)
+	}
+	if !time.Now().Before(fireAt) {
+		t.Fatalf("the restart took until %v, past the fire time %v: a schedule made now would never fire", time.Now().Format(time.TimeOnly), fireAt.Format(time.TimeOnly))
 	}
 
 	var view struct {

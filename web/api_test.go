@@ -160,6 +160,7 @@ func TestSecurityHeaders(t *testing.T) {
 		csp                      string
 	}{
 		{"health", "GET", "/healthz", "", http.StatusOK, apiCSP},
+		{"readiness", "GET", "/readyz", "", http.StatusOK, apiCSP},
 		{"API list", "GET", "/api/v1/sites", "", http.StatusOK, apiCSP},
 		{"API error", "POST", "/api/v1/sites", `{"name": ""}`, http.StatusBadRequest, apiCSP},
 		{"not found", "GET", "/api/v1/nothing", "", http.StatusNotFound, apiCSP},
@@ -316,7 +317,7 @@ func TestProfileAgentExclusionScan(t *testing.T) {
 	e := newEnv(t)
 
 	var p scan.Profile
-	e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sV --script 'default and safe'"}`, uniq("profile")), http.StatusCreated, &p)
+	e.mustDo(t, "POST", "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sV --script 'default and safe'", "intrusive": true}`, uniq("profile")), http.StatusCreated, &p)
 	if p.Scanner != scan.Nmap || p.Options != "-sV --script 'default and safe'" {
 		t.Errorf("profile %+v", p)
 	}

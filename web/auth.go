@@ -163,6 +163,14 @@ func requestCSRF(c *gin.Context) string {
 
 // who is the principal require admitted; routes behind require always
 // have one.
+// roleOf is the role of who sent the request; "" (no role) when unknown.
+func roleOf(c *gin.Context) accounts.Role {
+	if p := who(c); p != nil {
+		return p.user.Role
+	}
+	return ""
+}
+
 func who(c *gin.Context) *principal {
 	if v, ok := c.Get(principalKey); ok {
 		if p, ok := v.(*principal); ok {

@@ -54,7 +54,8 @@ func (s *Server) engine() *gin.Engine {
 		admin    = accounts.Admin
 	)
 	root := s.routes(&r.RouterGroup)
-	root.GET("/healthz", public, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	root.GET("/healthz", public, s.healthz)
+	root.GET("/readyz", public, s.readyz)
 
 	v1 := s.routes(r.Group("/api/v1"))
 	{
@@ -260,7 +261,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 				c.Abort()
 				return
 			}
-			if isAPI(c) || c.Request.URL.Path == "/healthz" {
+			if isAPI(c) || isProbe(c) {
 				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal server error"})
 				return
 			}
@@ -278,10 +279,12 @@ func (s *Server) logRequests() gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		switch {
+		case isProbe(c):
+			// Probes come every few seconds, and a 503 from /readyz while
+			// the server starts is expected.
+			level = slog.LevelDebug
 		case status >= 500:
 			level = slog.LevelError
-		case c.Request.URL.Path == "/healthz":
-			level = slog.LevelDebug
 		}
 		s.log.LogAttrs(c.Request.Context(), level, "http request",
 			slog.String("method", c.Request.Method),

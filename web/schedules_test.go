@@ -208,7 +208,7 @@ func (se *scheduleEnv) firesOf(scanID int64) []string {
 
 func (se *scheduleEnv) waitFires(t *testing.T, scanID int64, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		got := se.firesOf(scanID)
 		if len(got) >= n || time.Now().After(deadline) {

@@ -30,6 +30,9 @@ type Config struct {
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
 	SecureCookies bool
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none):
+	// profiles and sites that ask for more are refused when saved.
+	MaxRate float64
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For header names the client. Empty: the client is
 	// always the peer, and the header is ignored.
@@ -83,6 +86,9 @@ type Deps struct {
 	Schedules Schedules
 	// Now is the clock used to name manually started runs; default time.Now.
 	Now func() time.Time
+	// Ready are the conditions /readyz checks, in order; none means the
+	// server is ready as soon as it serves.
+	Ready []ReadyCheck
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -96,6 +102,8 @@ type Server struct {
 	auth           *authn
 	// roles holds the least role of every route, by "METHOD /path".
 	roles map[string]accounts.Role
+	// ready are the checks of /readyz.
+	ready []ReadyCheck
 
 	accounts *accountHandlers
 
@@ -127,6 +135,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, errors.New("web: Schedules is required when Temporal has no ScheduleClient")
 		}
 		deps.Schedules = sch
+	}
+	for _, rc := range deps.Ready {
+		if rc.Name == "" || rc.NotReady == "" || rc.Check == nil {
+			return nil, errors.New("web: every ReadyCheck needs a Name, a NotReady reason and a Check")
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -174,10 +187,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		files:          static,
 		auth:           auth,
 		roles:          map[string]accounts.Role{},
+		ready:          deps.Ready,
 		accounts:       &accountHandlers{authn: auth},
-		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses},
+		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses, maxRate: cfg.MaxRate},
 		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
-		profiles:       &profileHandlers{base: b, store: deps.Store},
+		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
 		agents:         agents,
 		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
 		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),

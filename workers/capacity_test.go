@@ -59,7 +59,7 @@ func TestSharedSlotsCountRunningTasks(t *testing.T) {
 		if p == nil {
 			t.Fatal("nil permit")
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the waiting poll did not get the freed slot")
 	}
 }

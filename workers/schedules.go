@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -35,6 +36,61 @@ type ScheduleReconciler struct {
 	Every time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+
+	mu       sync.Mutex
+	synced   bool  // a pass has brought every schedule in step
+	lastErr  error // why the last pass before that failed
+	stubborn int   // complete passes in a row that failed only on single scans
+}
+
+// stubbornPasses is how many complete passes in a row may fail on single
+// scans alone before the server counts as synced anyway: one scan whose
+// schedule Temporal keeps refusing is logged on every pass, but does not
+// keep the whole server from taking traffic.
+const stubbornPasses = 3
+
+// ErrSchedulesNotSynced is what Synced says until a reconcile pass has
+// completed without error.
+var ErrSchedulesNotSynced = errors.New("the first schedule reconcile has not completed")
+
+// Synced returns nil once a reconcile pass has completed without error:
+// from then on every scan's schedule has been brought in step with
+// PostgreSQL at least once since the process started, which is what the
+// server's readiness waits for. Before that it returns
+// ErrSchedulesNotSynced, wrapping the last pass's failure if there was one.
+func (r *ScheduleReconciler) Synced() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.synced:
+		return nil
+	case r.lastErr != nil:
+		return fmt.Errorf("%w: %w", ErrSchedulesNotSynced, r.lastErr)
+	default:
+		return ErrSchedulesNotSynced
+	}
+}
+
+// record notes how a pass ended, for Synced: complete says the pass saw
+// every scan and every schedule, so err names single scans only.
+func (r *ScheduleReconciler) record(complete bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.synced:
+	case err == nil:
+		r.synced = true
+	case complete:
+		r.lastErr = err
+		r.stubborn++
+		if r.stubborn >= stubbornPasses {
+			r.synced = true
+			r.Logger.Error("schedules of single scans cannot be brought in step; the server counts as ready without them", "error", err)
+		}
+	default:
+		r.lastErr = err
+		r.stubborn = 0
+	}
 }
 
 // ScheduleReport counts what one pass did.
@@ -47,13 +103,18 @@ func (r ScheduleReport) Changed() bool {
 	return r.Created+r.Updated+r.Deleted+r.Orphans > 0
 }
 
-// Run reconciles at once and then every r.Every until ctx is done.
+// syncRetry is how soon Run tries again while no pass has succeeded yet:
+// the server is not ready until one has, so it should not wait a minute.
+const syncRetry = 2 * time.Second
+
+// Run reconciles at once and then every r.Every until ctx is done; until a
+// pass has succeeded (see Synced) it retries every few seconds instead.
 func (r *ScheduleReconciler) Run(ctx context.Context) error {
 	every := r.Every
 	if every <= 0 {
 		every = time.Minute
 	}
-	t := time.NewTicker(every)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		rep, err := r.Once(ctx)
@@ -63,6 +124,11 @@ func (r *ScheduleReconciler) Run(ctx context.Context) error {
 		if rep.Changed() {
 			r.Logger.Info("reconciled schedules", "created", rep.Created, "updated", rep.Updated, "deleted", rep.Deleted, "orphans", rep.Orphans)
 		}
+		wait := every
+		if r.Synced() != nil {
+			wait = min(every, syncRetry)
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -74,14 +140,23 @@ func (r *ScheduleReconciler) Run(ctx context.Context) error {
 // Once brings every scan's schedule in step and deletes schedules whose
 // scan is gone. It goes on past a failing scan and reports all failures.
 func (r *ScheduleReconciler) Once(ctx context.Context) (ScheduleReport, error) {
+	rep, complete, err := r.once(ctx)
+	if ctx.Err() == nil {
+		r.record(complete, err)
+	}
+	return rep, err
+}
+
+// once is one pass; complete reports that it listed every scan and every
+// schedule, so that its errors, if any, are those of single scans.
+func (r *ScheduleReconciler) once(ctx context.Context) (rep ScheduleReport, complete bool, err error) {
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
 	}
-	var rep ScheduleReport
 	scans, err := r.Store.ListScans(ctx)
 	if err != nil {
-		return rep, err
+		return rep, false, err
 	}
 	var errs []error
 	known := map[string]bool{}
@@ -106,12 +181,14 @@ func (r *ScheduleReconciler) Once(ctx context.Context) (ScheduleReport, error) {
 	}
 	it, err := r.Schedules.List(ctx, client.ScheduleListOptions{PageSize: 500})
 	if err != nil {
-		return rep, errors.Join(append(errs, fmt.Errorf("list schedules: %w", err))...)
+		return rep, false, errors.Join(append(errs, fmt.Errorf("list schedules: %w", err))...)
 	}
+	complete = true
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list schedules: %w", err))
+			complete = false
 			break
 		}
 		var id int64
@@ -129,5 +206,5 @@ func (r *ScheduleReconciler) Once(ctx context.Context) (ScheduleReport, error) {
 		r.Logger.Info("deleted the schedule of a scan that no longer exists", "schedule_id", e.ID)
 		rep.Orphans++
 	}
-	return rep, errors.Join(errs...)
+	return rep, complete, errors.Join(errs...)
 }

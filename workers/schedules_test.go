@@ -2,9 +2,12 @@ package workers
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,7 +98,13 @@ func TestScheduleReconciler(t *testing.T) {
 		}
 	}
 
+	if err := r.Synced(); !errors.Is(err, ErrSchedulesNotSynced) {
+		t.Fatalf("Synced before any pass = %v, want ErrSchedulesNotSynced", err)
+	}
 	once(ScheduleReport{Created: 2})
+	if err := r.Synced(); err != nil {
+		t.Fatalf("Synced after a clean pass = %v", err)
+	}
 	checkNext(cal)
 	checkNext(enum)
 	if _, err := tc.ScheduleClient().GetHandle(ctx, workflows.ScanScheduleID(manual.ID)).Describe(ctx); err == nil {
@@ -166,4 +175,44 @@ func TestScheduleReconciler(t *testing.T) {
 		t.Errorf("topped-up spec lists %d times from %v; want %d from %v", len(times), times[0], len(wantTimes), wantTimes[0])
 	}
 	once(ScheduleReport{})
+
+	// A server whose first passes fail is not synced, says why, and tries
+	// again within seconds rather than at the next Every.
+	failing := &failingLister{ScanLister: store, failures: 2}
+	r2 := &ScheduleReconciler{Store: failing, Schedules: tc.ScheduleClient(), Defaults: r.Defaults,
+		Logger: r.Logger, Every: time.Hour}
+	if _, err := r2.Once(ctx); err == nil {
+		t.Fatal("a pass whose ListScans failed reported no error")
+	}
+	if err := r2.Synced(); !errors.Is(err, ErrSchedulesNotSynced) || !strings.Contains(err.Error(), "database went away") {
+		t.Fatalf("Synced after a failed pass = %v, want ErrSchedulesNotSynced with the cause", err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r2.Run(rctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	deadline = time.Now().Add(time.Minute)
+	for r2.Synced() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("Run did not retry a failed first pass within a minute: %v", r2.Synced())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := failing.calls.Load(); n < 3 {
+		t.Errorf("ListScans called %d times; want the failed Once, a failed pass and a good one", n)
+	}
+}
+
+// failingLister fails its first failures calls to ListScans.
+type failingLister struct {
+	ScanLister
+	failures int32
+	calls    atomic.Int32
+}
+
+func (f *failingLister) ListScans(ctx context.Context) ([]scan.Scan, error) {
+	if f.calls.Add(1) <= f.failures {
+		return nil, errors.New("database went away")
+	}
+	return f.ScanLister.ListScans(ctx)
 }

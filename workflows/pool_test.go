@@ -28,16 +28,18 @@ type poolHarness struct {
 	env   *testsuite.TestWorkflowEnvironment
 	specs []scan.Spec
 
+	parallel    int // the pool's capacity
 	mu          sync.Mutex
 	inFlight    int
 	maxInFlight int
+	started     int // RunScan attempts begun
 	attempts    map[int64]int
 	queues      []string
 	finishes    []activities.FinishRunInput
 }
 
 func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
-	h := &poolHarness{attempts: map[int64]int{}}
+	h := &poolHarness{attempts: map[int64]int{}, parallel: min(n, parallel)}
 	h.env = h.NewTestWorkflowEnvironment()
 	var r *activities.Results
 	var a *activities.Agent
@@ -90,7 +92,15 @@ func (h *poolHarness) scanner(fail func(shard int64, attempt int) error) {
 			h.maxInFlight = max(h.maxInFlight, h.inFlight)
 			h.attempts[in.Spec.ShardID]++
 			attempt := h.attempts[in.Spec.ShardID]
+			h.started++
+			firstWave := h.started <= h.parallel
 			h.mu.Unlock()
+			if firstWave {
+				// The first shards are dispatched together: hold each until
+				// all of them are in flight, however the goroutines happen
+				// to be scheduled, so that the capacity is seen in use.
+				h.waitInFlight(h.parallel)
+			}
 			time.Sleep(30 * time.Millisecond) // let the other shards in flight show
 			h.mu.Lock()
 			h.inFlight--
@@ -110,6 +120,20 @@ func (h *poolHarness) scanner(fail func(shard int64, attempt int) error) {
 			}
 			return activities.ParseResultsResult{Hosts: 1}, nil
 		})
+}
+
+// waitInFlight waits until n shards are in flight at once, or a while.
+func (h *poolHarness) waitInFlight(n int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		h.mu.Lock()
+		reached := h.inFlight >= n
+		h.mu.Unlock()
+		if reached {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (h *poolHarness) run(t *testing.T) (ScanResult, error) {
@@ -204,7 +228,12 @@ func TestAgentIdentityRoundTrip(t *testing.T) {
 	if !ok || got != (AgentPoller{Name: "edge-1", Host: "scan-host", Version: "v1.4.0", Capacity: 4}) {
 		t.Errorf("ParseAgentIdentity(%q) = %+v, %v", id, got, ok)
 	}
-	for _, other := range []string{"scantron-server@host", "scantron-agent-a@h", "scantron-agent-a@h version=x capacity=0", "12345@host"} {
+	capped := AgentPoller{Name: "edge-2", Host: "h", Version: "v2", Capacity: 3, MaxRate: 1500.5}
+	if got, ok := ParseAgentIdentity(capped.Identity()); !ok || got != capped {
+		t.Errorf("ParseAgentIdentity(%q) = %+v, %v", capped.Identity(), got, ok)
+	}
+	for _, other := range []string{"scantron-server@host", "scantron-agent-a@h", "scantron-agent-a@h version=x capacity=0", "12345@host",
+		"scantron-agent-a@h version=x capacity=1 max-rate=0", "scantron-agent-a@h version=x capacity=1 max-rate=NaN", "scantron-agent-a@h version=x capacity=1 rate=5"} {
 		if _, ok := ParseAgentIdentity(other); ok {
 			t.Errorf("ParseAgentIdentity(%q) accepted", other)
 		}

@@ -235,27 +235,38 @@ func TestCatchupWindowAfterOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := time.Now()
-	time.Sleep(40 * time.Second)
+	time.Sleep(40 * time.Second) // the outage
+	restart := time.Now()
 	tmp, err = devstack.StartTemporal(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tmp.Stop() })
-	up := time.Now()
 	tc, err = tmp.Dial(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
 	h = tc.ScheduleClient().GetHandle(ctx, ScanScheduleID(sc.ID))
-	waitActions(h, before+1)
-	time.Sleep(12 * time.Second) // the scheduler settles the backlog
-	desc := waitActions(h, before+1)
-	missedDuringOutage := int(up.Sub(down) / (5 * time.Second))
+	// The scheduler cannot resume before the server starts again, so every
+	// fire more than the window (10 s) before the restart is missed, however
+	// long the start takes on a busy machine; fires after that may start
+	// late. Wait until the scheduler has counted the missed ones.
+	missedAtLeast := int((restart.Sub(down)-10*time.Second)/(5*time.Second)) - 1
+	var desc *client.ScheduleDescription
+	settle := time.Now().Add(2 * time.Minute)
+	for {
+		desc = waitActions(h, before+1)
+		if desc.Info.NumActionsMissedCatchupWindow >= missedAtLeast || time.Now().After(settle) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	t.Logf("down %v: %d actions before, %d after, %d missed the catch-up window",
-		up.Sub(down).Round(time.Second), before, desc.Info.NumActions, desc.Info.NumActionsMissedCatchupWindow)
-	if desc.Info.NumActionsMissedCatchupWindow < missedDuringOutage-3 {
-		t.Errorf("only %d fires missed the catch-up window in a %v outage", desc.Info.NumActionsMissedCatchupWindow, up.Sub(down).Round(time.Second))
+		restart.Sub(down).Round(time.Second), before, desc.Info.NumActions, desc.Info.NumActionsMissedCatchupWindow)
+	if desc.Info.NumActionsMissedCatchupWindow < missedAtLeast {
+		t.Errorf("only %d fires missed the catch-up window in a %v outage, want at least %d",
+			desc.Info.NumActionsMissedCatchupWindow, restart.Sub(down).Round(time.Second), missedAtLeast)
 	}
 	for _, a := range desc.Info.RecentActions {
 		if late := a.ActualTime.Sub(a.ScheduleTime); late > 10*time.Second+5*time.Second {
@@ -289,7 +300,13 @@ func TestOverlapSkipByDefault(t *testing.T) {
 	for {
 		desc, err := h.Describe(ctx)
 		if err != nil {
-			t.Fatal(err)
+			// One Describe may outlast its own RPC deadline on a busy
+			// machine; only the test's deadline is final.
+			if ctx.Err() != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			continue
 		}
 		if desc.Info.NumActionsSkippedOverlap >= 3 {
 			if desc.Info.NumActions != 1 || len(desc.Info.RunningWorkflows) != 1 {

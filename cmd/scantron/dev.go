@@ -117,7 +117,7 @@ func runDev(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer agent.stop(log)
 
 	ui := "http://" + cfg.Listen
-	if err := waitHTTP(ctx, ui+"/healthz", server, 90*time.Second); err != nil {
+	if err := waitHTTP(ctx, ui+"/readyz", server, 90*time.Second); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, `

@@ -70,6 +70,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,
+		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
 		Capacity:     workers.QueueCapacity(tc),
 		Timeouts: activities.Timeouts{
@@ -96,17 +97,22 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Scans' schedules are created or repaired from PostgreSQL at start and
+	// every minute after.
+	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
+		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
 	handler, err := web.New(web.Config{
 		Enrollment:        enrollment,
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
+		MaxRate:           cfg.MaxRate,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc})
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules)})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
@@ -116,7 +122,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
 	}
 	httpServer := handler.HTTPServer()
-	log.Info("scantron server ready", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
+	log.Info("scantron server listening", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -125,10 +131,6 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return reconciler.Run(gctx) })
 	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
 	g.Go(func() error { return retention.Run(gctx) })
-	// Scans' schedules are created or repaired from PostgreSQL at start and
-	// every minute after.
-	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
-		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
 	g.Go(func() error { return schedules.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -173,6 +175,25 @@ func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
 		e.TemporalTLSCA = pem
 	}
 	return e, nil
+}
+
+// readyChecks are what the server's /readyz waits for: the database (its
+// schema was migrated before the server listens) and Temporal answer, and
+// the schedules have been brought in step with PostgreSQL since start, so
+// that a restarted server that says it is ready runs every scan's schedule.
+func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.ScheduleReconciler) []web.ReadyCheck {
+	return []web.ReadyCheck{
+		{Name: "database", NotReady: "the database does not answer", Check: func(ctx context.Context) error {
+			return store.Pool().Ping(ctx)
+		}},
+		{Name: "temporal", NotReady: "Temporal does not answer", Check: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+		{Name: "schedules", NotReady: "the schedules have not been reconciled since start", Check: func(context.Context) error {
+			return schedules.Synced()
+		}},
+	}
 }
 
 // dialTemporal connects to Temporal as name@host, with the TLS settings.

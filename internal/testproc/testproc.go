@@ -7,6 +7,8 @@ package testproc
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -93,6 +95,36 @@ func (p *Process) Exited() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.done
+}
+
+// WaitHTTP polls url until it answers 200 OK, failing the test when the
+// current incarnation exits first or limit passes; a server's /readyz, say.
+func (p *Process) WaitHTTP(url string, limit time.Duration) {
+	p.t.Helper()
+	exited := p.Exited()
+	deadline := time.Now().Add(limit)
+	last := "no answer"
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s did not answer 200 within %s (last: %s):\n%s", url, limit, last, p.Logs())
+		}
+		select {
+		case <-exited:
+			p.t.Fatalf("%s %s exited while waiting for %s:\n%s", p.binary, strings.Join(p.args, " "), url, p.Logs())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Logs is the output of every incarnation so far.

@@ -331,11 +331,20 @@ func (c *capture) reset() {
 	c.arpFor = map[netip.Addr]int{}
 }
 
-// assert waits for frames still in flight, then checks that excluded got
-// nothing and that every one of seen got packets (so the capture works).
+// assert waits until every one of seen got packets (so the capture works
+// and has caught up), then checks that excluded got nothing.
 func (c *capture) assert(t *testing.T, excluded netip.Addr, seen ...netip.Addr) {
 	t.Helper()
-	time.Sleep(300 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c.mu.Lock()
+		missing := slices.ContainsFunc(seen, func(a netip.Addr) bool { return c.toAddr[a] == 0 })
+		c.mu.Unlock()
+		if !missing || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if n, m := c.toAddr[excluded], c.arpFor[excluded]; n != 0 || m != 0 {
