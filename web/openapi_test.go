@@ -115,6 +115,7 @@ func TestOpenAPIListsDocumentPaging(t *testing.T) {
 	lists := map[string]bool{ // path -> searched by name
 		"/scans": true, "/runs": false, "/sites": true, "/profiles": true, "/agents": true, "/pools": true,
 		"/exclusions": true, "/users": true, "/tokens": true, "/users/{id}/tokens": true, "/join-tokens": true,
+		"/runs/{id}/hosts": false, "/runs/{id}/ports": false, "/scans/{id}/diffs": false,
 	}
 	for path, searched := range lists {
 		op, ok := doc.Paths[path]["get"]

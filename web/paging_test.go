@@ -234,3 +234,36 @@ func TestListPagesPaginate(t *testing.T) {
 		})
 	}
 }
+
+// TestResultListsTotal: a run's hosts and ports and a scan's diffs say in
+// X-Total-Count how many the request's filters select, whatever the page.
+func TestResultListsTotal(t *testing.T) {
+	e := newEnv(t)
+	f := makeFixtures(t, e)
+	s := e.makeScan(t, f)
+	completedRun(t, s.ID, f.agent.ID, upHost("198.18.0.2", openPort(22, "ssh", "", "")))
+	r := completedRun(t, s.ID, f.agent.ID,
+		upHost("198.18.0.2", openPort(22, "ssh", "", ""), openPort(80, "http", "", "")),
+		upHost("198.18.0.3", openPort(22, "ssh", "", "")),
+		upHost("198.18.0.4", openPort(443, "https", "", "")))
+	for _, c := range []struct {
+		path      string
+		rows      int
+		wantTotal string
+	}{
+		{fmt.Sprintf("/api/v1/runs/%d/hosts?limit=2", r.ID), 2, "3"},
+		{fmt.Sprintf("/api/v1/runs/%d/hosts?limit=2&offset=2", r.ID), 1, "3"},
+		{fmt.Sprintf("/api/v1/runs/%d/hosts?port=22", r.ID), 2, "2"},
+		{fmt.Sprintf("/api/v1/runs/%d/hosts?ip=198.18.0.4/31", r.ID), 1, "1"},
+		{fmt.Sprintf("/api/v1/runs/%d/ports?limit=1", r.ID), 1, "4"},
+		{fmt.Sprintf("/api/v1/runs/%d/ports?service=SSH&limit=1&offset=1", r.ID), 1, "2"},
+		{fmt.Sprintf("/api/v1/scans/%d/diffs?limit=1", s.ID), 1, "2"},
+	} {
+		w := e.do(t, "GET", c.path, "")
+		var rows []map[string]any
+		decode(t, w, &rows)
+		if len(rows) != c.rows || w.Header().Get("X-Total-Count") != c.wantTotal {
+			t.Errorf("GET %s: %d rows, total %q; want %d, %s", c.path, len(rows), w.Header().Get("X-Total-Count"), c.rows, c.wantTotal)
+		}
+	}
+}

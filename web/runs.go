@@ -33,6 +33,8 @@ type RunStore interface {
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListHosts(ctx context.Context, runID int64, f postgres.HostFilter) ([]scan.HostRow, error)
 	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
+	CountHosts(ctx context.Context, runID int64, f postgres.HostFilter) (int, error)
+	CountPorts(ctx context.Context, runID int64, f postgres.PortFilter) (int, error)
 }
 
 // Objects opens stored scanner output and exports.
@@ -280,12 +282,17 @@ func (h *runHandlers) hosts(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
-		Network: pf.Network, Port: pf.Port, Protocol: pf.Protocol, Service: pf.Service})
+	f := postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
+		Network: pf.Network, Port: pf.Port, Protocol: pf.Protocol, Service: pf.Service}
+	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, f)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, nonNil(hosts))
+	total, err := h.store.CountHosts(c.Request.Context(), r.ID, f)
+	if err != nil {
+		return err
+	}
+	writeList(c, hosts, total)
 	return nil
 }
 
@@ -311,7 +318,11 @@ func (h *runHandlers) ports(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, nonNil(ports))
+	total, err := h.store.CountPorts(c.Request.Context(), r.ID, f)
+	if err != nil {
+		return err
+	}
+	writeList(c, ports, total)
 	return nil
 }
 
