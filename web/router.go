@@ -219,7 +219,9 @@ func (s *Server) routes(g *gin.RouterGroup) routeGroup { return routeGroup{s: s,
 func (rg routeGroup) handle(method, path string, role accounts.Role, h gin.HandlerFunc) {
 	full := strings.TrimSuffix(rg.g.BasePath(), "/") + path
 	rg.s.roles[method+" "+full] = role
-	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), h)
+	// Parameters are checked once the caller may use the route, so that
+	// who may not learns nothing but 401 or 403.
+	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), rg.s.checkParams(role), h)
 }
 
 func (rg routeGroup) GET(path string, role accounts.Role, h gin.HandlerFunc) {

@@ -144,6 +144,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(boundLogs(cfg.Logger.Handler()))
 	if cfg.TemporalNamespace == "" {
 		cfg.TemporalNamespace = "default"
 	}
