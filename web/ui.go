@@ -195,7 +195,10 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	}
 	// Only the scans the rows shown refer to are named.
 	ids := make([]int64, 0, len(runs)+len(unfinished)+len(diffs))
-	for _, r := range append(runs, unfinished...) {
+	for _, r := range runs {
+		ids = append(ids, r.ScanID)
+	}
+	for _, r := range unfinished {
 		ids = append(ids, r.ScanID)
 	}
 	for _, d := range diffs {

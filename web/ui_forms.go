@@ -93,6 +93,20 @@ func (h *uiHandlers) callAPIHeader(c *gin.Context, handler func(*gin.Context) er
 	return w.header, nil
 }
 
+// callList runs a list handler with query, decoding its page into out,
+// and returns the list's total.
+func (h *uiHandlers) callList(c *gin.Context, list func(*gin.Context) error, query string, out any) (int, error) {
+	hdr, err := h.callAPIHeader(c, list, "GET", nil, query, nil, out)
+	if err != nil {
+		return 0, err
+	}
+	total, err := strconv.Atoi(hdr.Get("X-Total-Count"))
+	if err != nil {
+		return 0, fmt.Errorf("web: a list answered without X-Total-Count: %w", err)
+	}
+	return total, nil
+}
+
 // formError splits an error of a form post: a client error to show on the
 // page (with the status to answer), or nil and the error itself for a
 // failure that is ours.
@@ -151,13 +165,9 @@ func (h *uiHandlers) listPage(c *gin.Context, status int, page, title string, li
 	if err != nil {
 		return err
 	}
-	hdr, err := h.callAPIHeader(c, list, "GET", nil, lq.apiQuery(), nil, out)
+	total, err := h.callList(c, list, lq.apiQuery(), out)
 	if err != nil {
 		return err
-	}
-	total, err := strconv.Atoi(hdr.Get("X-Total-Count"))
-	if err != nil {
-		return fmt.Errorf("web: list for page %s answered without a total: %w", page, err)
 	}
 	data := map[string]any{"Title": title, "Rows": out, "Form": map[string]string{}, "Errors": map[string]string{},
 		"Pager": newPager(c.Request.URL, lq, total)}
@@ -609,13 +619,9 @@ func (h *uiHandlers) runsPage(c *gin.Context) error {
 	if id := c.Query("scan_id"); id != "" {
 		q += "&scan_id=" + url.QueryEscape(id)
 	}
-	hdr, err := h.callAPIHeader(c, h.srv.runs.list, "GET", nil, q, nil, &runs)
+	total, err := h.callList(c, h.srv.runs.list, q, &runs)
 	if err != nil {
 		return err
-	}
-	total, err := strconv.Atoi(hdr.Get("X-Total-Count"))
-	if err != nil {
-		return fmt.Errorf("web: runs answered without a total: %w", err)
 	}
 	ids := make([]int64, 0, len(runs))
 	for _, r := range runs {
