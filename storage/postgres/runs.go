@@ -93,10 +93,13 @@ func (s *Store) GetRunByWorkflowID(ctx context.Context, workflowID string) (scan
 
 // ListRuns returns runs newest first.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]scan.Run, error) {
+	// The page's ids come from the index alone (runs_created_idx or
+	// runs_scan_id_created_idx hold created_at and id), so a deep offset
+	// skips index entries rather than whole rows.
 	const q = `SELECT ` + runCols + ` FROM runs
-WHERE ($1::bigint = 0 OR scan_id = $1)
-ORDER BY created_at DESC, id DESC
-LIMIT $2 OFFSET $3`
+WHERE id IN (SELECT id FROM runs WHERE ($1::bigint = 0 OR scan_id = $1)
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3)
+ORDER BY created_at DESC, id DESC`
 	rows, err := s.pool.Query(ctx, q, f.ScanID, limitArg(f.Limit), offsetArg(f.Offset))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
