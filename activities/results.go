@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -623,21 +622,8 @@ func exportRecord(row scan.ExportRow) []string {
 	return record
 }
 
-// spreadsheetSafe keeps a spreadsheet from taking a cell for a formula:
-// banners, host names and product strings come from the scanned hosts, and
-// a cell such as =HYPERLINK(...) or @SUM(...) would run when the export is
-// opened. A cell beginning with = + - @, a tab or a carriage return (or
-// their full-width forms, which some spreadsheets accept too) gets a
-// leading single quote, as OWASP advises; the quote is visible, the
-// text otherwise intact.
-func spreadsheetSafe(cell string) string {
-	r, _ := utf8.DecodeRuneInString(cell)
-	switch r {
-	case '=', '+', '-', '@', '\t', '\r', '\n', '\uff1d', '\uff0b', '\uff0d', '\uff20':
-		return "'" + cell
-	}
-	return cell
-}
+// spreadsheetSafe is the one rule for CSV cells, shared with the search export.
+var spreadsheetSafe = scan.SpreadsheetSafe
 
 func timeText(t time.Time) string {
 	if t.IsZero() {

@@ -69,6 +69,7 @@ type Store interface {
 	ScanStore
 	RunStore
 	AssetStore
+	SearchStore
 	DiffStore
 	NotificationStore
 	AccountStore
@@ -118,6 +119,7 @@ type Server struct {
 	ui         *uiHandlers
 
 	assets        *assetHandlers
+	search        *searchHandlers
 	diffs         *diffHandlers
 	notifications *notificationHandlers
 }
@@ -204,6 +206,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
+		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
 	}
