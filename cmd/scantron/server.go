@@ -212,6 +212,7 @@ func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
 		return web.Enrollment{}, err
 	}
 	e.TemporalTLS = tlsCfg != nil
+	e.TemporalAuth = c.TemporalAuth
 	if c.TemporalTLSCA != "" {
 		pem, _, err := readCAFile(c.TemporalTLSCA)
 		if err != nil {
