@@ -1,0 +1,44 @@
+package targethost
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// noOffloads turns off segmentation and receive offloads (TSO, GSO, GRO) on
+// the interface named ifName, which must be in this process's namespace.
+//
+// masscan reads its answers through libpcap in immediate mode, whose ring
+// holds frames sized for the largest packet the interface can hand over:
+// with any offload on, 64 KiB each, so the ring of its default 2 MiB
+// buffer holds only 32 frames. A masscan whose receive thread waits for
+// a CPU longer than 32 answers take to arrive loses the rest, open ports
+// among them, and says nothing. With the offloads off, frames are sized
+// by the MTU and the same buffer holds over a thousand.
+func noOffloads(ifName string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for _, op := range []struct {
+		name string
+		cmd  uint32
+	}{{"tso", unix.ETHTOOL_STSO}, {"gso", unix.ETHTOOL_SGSO}, {"gro", unix.ETHTOOL_SGRO}} {
+		// struct ethtool_value, pointed at by struct ifreq's data.
+		val := struct{ cmd, data uint32 }{op.cmd, 0}
+		var ifr struct {
+			name [unix.IFNAMSIZ]byte
+			data unsafe.Pointer
+			_    [16]byte
+		}
+		copy(ifr.name[:unix.IFNAMSIZ-1], ifName)
+		ifr.data = unsafe.Pointer(&val)
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
+			return fmt.Errorf("ethtool %s off on %s: %w", op.name, ifName, errno)
+		}
+	}
+	return nil
+}
