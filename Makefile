@@ -65,7 +65,7 @@ flaky: tools ## run the integration suites ROUNDS times under CPU contention; re
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
 FUZZTIME ?= 15s
-FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions
+FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions ./scan:FuzzParseScriptArgs ./scan/query:FuzzParse
 
 fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

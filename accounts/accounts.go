@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -107,6 +108,9 @@ var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.@-]{0,62}$`)
 // "_.@-", starting with a letter or digit.
 func CheckName(name string) error {
 	if !userName.MatchString(name) {
+		if len(name) > 80 {
+			name = strings.ToValidUTF8(name[:80], "") + "…"
+		}
 		return fmt.Errorf("user name %q: want 1 to 63 lower-case letters, digits, '_', '.', '@' or '-', starting with a letter or digit", name)
 	}
 	return nil
@@ -123,19 +127,40 @@ const (
 // not match.
 var ErrWrongPassword = errors.New("wrong password")
 
-// HashPassword checks a new password's length and hashes it with bcrypt.
+// HashPassword checks a new password (CheckNewPassword) and hashes it
+// with bcrypt.
 func HashPassword(password string) (string, error) {
-	if n := utf8.RuneCountInString(password); n < MinPasswordLen {
-		return "", fmt.Errorf("password: %d characters long, at least %d are needed", n, MinPasswordLen)
-	}
-	if len(password) > MaxPasswordLen {
-		return "", fmt.Errorf("password: %d bytes long, at most %d are allowed", len(password), MaxPasswordLen)
+	if err := CheckNewPassword(password); err != nil {
+		return "", err
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return string(h), nil
+}
+
+// CheckNewPassword checks what a new password must be: 12 characters to
+// 72 bytes of UTF-8, no control characters, not only spaces.
+func CheckNewPassword(password string) error {
+	if n := utf8.RuneCountInString(password); n < MinPasswordLen {
+		return fmt.Errorf("password: %d characters long, at least %d are needed", n, MinPasswordLen)
+	}
+	if len(password) > MaxPasswordLen {
+		return fmt.Errorf("password: %d bytes long, at most %d are allowed", len(password), MaxPasswordLen)
+	}
+	if !utf8.ValidString(password) {
+		return errors.New("password: not valid UTF-8")
+	}
+	// Control characters cannot be typed at a login form (and NUL ends a
+	// password in many tools); a password of blanks is no password.
+	if strings.ContainsFunc(password, unicode.IsControl) {
+		return errors.New("password: contains a control character")
+	}
+	if strings.TrimSpace(password) == "" {
+		return errors.New("password: only spaces; choose one with other characters")
+	}
+	return nil
 }
 
 // CheckPassword compares a password with a bcrypt hash.

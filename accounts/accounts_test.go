@@ -43,7 +43,8 @@ func TestPasswords(t *testing.T) {
 	if err := CheckPassword(h, "correct horse batterY"); !errors.Is(err, ErrWrongPassword) {
 		t.Errorf("wrong password: %v", err)
 	}
-	for _, bad := range []string{"", "short", strings.Repeat("x", 73)} {
+	for _, bad := range []string{"", "short", strings.Repeat("x", 73), strings.Repeat(" ", 12), "\t\n \u00a0" + strings.Repeat(" ", 12),
+		"correct\x00horse battery", "correct horse\x1bbattery", "correct horse\u0085battery", "correct horse \xff battery"} {
 		if _, err := HashPassword(bad); err == nil || !strings.Contains(err.Error(), "password:") {
 			t.Errorf("HashPassword(%d chars) = %v, want a refusal", len(bad), err)
 		}

@@ -511,6 +511,9 @@ func TestStartRunRefusesWhatCannotRun(t *testing.T) {
 	}{
 		{"refused option", "-n -iL /etc/shadow", "-iL"},
 		{"unbalanced quote", "-n --script-args 'x", "quote"},
+		// Stored without the flag (before it existed, or around the API).
+		{"intrusive profile not marked", "-n --script ssh-brute", "ssh-brute"},
+		{"hidden file key", `-n --script-args 'a="}",userdb=/etc/shadow'`, "userdb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -674,6 +677,30 @@ func TestRunScanUsesAgentInterface(t *testing.T) {
 	xml, _ := io.ReadAll(body)
 	if !bytes.Contains(xml, []byte(" -e lo ")) || !bytes.Contains(xml, []byte(`portid="`+fmt.Sprint(f.ports4[0])+`"`)) {
 		t.Errorf("nmap did not scan through lo: %.400s", xml)
+	}
+}
+
+// The agent's own SCANTRON_AGENT_MAX_RATE reaches the real nmap's command line
+// (nmap records it in its XML) whatever the spec asks.
+func TestRunScanAppliesAgentMaxRate(t *testing.T) {
+	f := newFixture(t, "")
+	f.agent.MaxRate = 750
+	t.Cleanup(func() { f.agent.MaxRate = 0 })
+	env := newEnv(f)
+	start := f.startRun(t, env, "wf-maxrate")
+	d := f.dispatch(t, env, start, start.Specs[0], 1)
+	scanned, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: d.Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := objs.Get(context.Background(), scanned.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	xml, _ := io.ReadAll(body)
+	if !bytes.Contains(xml, []byte("max-rate 750 ")) {
+		t.Errorf("nmap ran without the agent's --max-rate: %.400s", xml)
 	}
 }
 

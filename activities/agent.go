@@ -50,6 +50,11 @@ type Agent struct {
 	// HeartbeatEvery is how often progress is reported. It must be well under
 	// the heartbeat timeout the workflow sets.
 	HeartbeatEvery time.Duration
+	// MaxRate caps the packets per second of every scanner the agent runs
+	// (0 = no cap of the agent's), whatever the spec says: nmap's
+	// --max-rate is lowered or added (and --min-rate lowered), masscan's
+	// --rate lowered.
+	MaxRate float64
 	// Interface, if set, is the network interface scanners use (nmap -e);
 	// profiles cannot choose one.
 	Interface string
@@ -299,6 +304,10 @@ func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, m
 			// Profiles cannot pick an interface; the agent's operator can.
 			extra = append(extra, nmap.WithInterface(a.Interface))
 		}
+		spec, err := nmap.CapSpecRate(spec, a.MaxRate)
+		if err != nil {
+			return "", nil, err
+		}
 		args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), extra...)
 		return a.NmapPath, args, err
 	case scan.Masscan:
@@ -310,7 +319,7 @@ func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, m
 			return "", nil, err
 		}
 		spec.Options = opts
-		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(spec.Rate),
+		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(masscan.LimitRate(spec.Rate, a.MaxRate)),
 			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC)}, mextra...)...)
 		return a.masscanBinary(), args, err
 	}

@@ -64,16 +64,25 @@ func TestStartRunShardsAPoolScan(t *testing.T) {
 func TestStartRunCapsMasscanRate(t *testing.T) {
 	f := newFixture(t, "")
 	ctx := context.Background()
+	defer func(r float64) { f.results.MaxRate = r }(f.results.MaxRate)
 	for _, tt := range []struct {
 		options string
 		siteMax int
+		ceiling float64
 		want    float64
 	}{
-		{"-p 80 --rate 5000", 300, 300},
-		{"-p 80 --rate=200", 300, 200},
-		{"-p 80", 300, 300},
-		{"-p 80 --rate 1000", 0, 1000},
+		{"-p 80 --rate 5000", 300, 0, 300},
+		{"-p 80 --rate=200", 300, 0, 200},
+		{"-p 80", 300, 0, 300},
+		{"-p 80 --rate 1000", 0, 0, 1000},
+		// The server's ceiling caps what the profile and the site allow,
+		// and never raises masscan's default of 100.
+		{"-p 80 --rate 5000", 0, 2000, 2000},
+		{"-p 80 --rate 5000", 3000, 2000, 2000},
+		{"-p 80", 0, 100000, 100},
+		{"-p 80", 0, 50, 50},
 	} {
+		f.results.MaxRate = tt.ceiling
 		site, err := f.store.CreateSite(ctx, scan.Site{Name: uniqueName("s"), Targets: []string{"198.18.6.1"}, MaxRate: tt.siteMax})
 		if err != nil {
 			t.Fatal(err)
@@ -178,5 +187,52 @@ func TestRunScanRefusesRawScansWithoutCapability(t *testing.T) {
 	spec := scan.Spec{RunID: 990103, ShardID: 990103, Scanner: scan.Nmap, Options: []string{"-n", "-Pn", "-sT", "-p", fmt.Sprint(f.ports4[0])}, Targets: []string{"127.0.0.1"}}
 	if _, err := execute[activities.RunScanResult](t, env, f.agent.RunScan, activities.RunScanInput{Spec: f.dispatched(t, spec)}); err != nil {
 		t.Errorf("connect scan refused: %v", err)
+	}
+}
+
+// The site's max_rate and the server's ceiling cap nmap as they cap
+// masscan: --max-rate lowered or added, --min-rate lowered with it.
+func TestStartRunCapsNmapRate(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	defer func(r float64) { f.results.MaxRate = r }(f.results.MaxRate)
+	for _, tt := range []struct {
+		options string
+		siteMax int
+		ceiling float64
+		want    string
+	}{
+		{"-sT -p 80", 0, 0, "-sT -p 80"},
+		{"-sT -p 80", 300, 0, "-sT -p 80 --max-rate 300"},
+		{"-sT --max-rate 100", 300, 0, "-sT --max-rate 100"},
+		{"-sT --min-rate 5000 --max-rate 9000", 300, 0, "-sT --min-rate 300 --max-rate 300"},
+		{"-sT --min-rate 5000", 0, 1000, "-sT --min-rate 1000 --max-rate 1000"},
+		{"-sT --max-rate 800", 2000, 1000, "-sT --max-rate 800"},
+		{"-sT", 2000, 1000, "-sT --max-rate 1000"},
+	} {
+		f.results.MaxRate = tt.ceiling
+		site, err := f.store.CreateSite(ctx, scan.Site{Name: uniqueName("s"), Targets: []string{"198.18.6.1"}, MaxRate: tt.siteMax})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, err := f.store.CreateProfile(ctx, scan.Profile{Name: uniqueName("p"), Scanner: scan.Nmap, Options: tt.options})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := f.store.GetScan(ctx, f.scanID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := f.store.CreateScan(ctx, scan.Scan{Name: uniqueName("n"), SiteID: site.ID, ProfileID: prof.ID, AgentID: sc.AgentID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, err := execute[activities.StartRunResult](t, newEnv(f), f.results.StartRun, activities.StartRunInput{ScanID: ms.ID, WorkflowID: uniqueName("wf")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(start.Specs[0].Options, " "); got != tt.want {
+			t.Errorf("profile %q, site max %d, ceiling %v: options %q, want %q", tt.options, tt.siteMax, tt.ceiling, got, tt.want)
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -77,7 +76,11 @@ type Results struct {
 	Store        RunStore
 	Objects      Blobs
 	MaxAddresses uint64
-	Timeouts     Timeouts
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none),
+	// applied with the site's max_rate to every spec: nmap's --max-rate,
+	// masscan's rate.
+	MaxRate  float64
+	Timeouts Timeouts
 	// ShardSize is the most addresses one shard covers when the scan does
 	// not say (0 = scan.DefaultShardSize).
 	ShardSize uint64
@@ -205,18 +208,31 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
 	}
-	opts, err := scan.ParseOptions(plan.Profile.Scanner, plan.Profile.Options)
+	set, err := scan.ParseOptionSet(plan.Profile.Scanner, plan.Profile.Options)
 	if err != nil {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
+	// Saving checks this too; a profile stored before the flag existed,
+	// or written around the API, is stopped here.
+	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !plan.Profile.Intrusive {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
+			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
+	}
+	// The site's max_rate and the server's ceiling cap nmap too: its
+	// --max-rate is lowered or added, and --min-rate lowered with it. The
+	// ceiling is applied again here because it may have been lowered
+	// since the profile and the site were saved.
+	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)).Args()
 	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
 	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes.
+		// The profile's rate and the site's cap: the lower one goes;
+		// then the server's ceiling, which never raises masscan's
+		// default rate.
 		var rate float64
 		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
 			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 		}
-		spec.Rate = masscan.CapRate(rate, float64(plan.Site.MaxRate))
+		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), r.MaxRate)
 	}
 	return spec, resolved, nil
 }
@@ -606,21 +622,8 @@ func exportRecord(row scan.ExportRow) []string {
 	return record
 }
 
-// spreadsheetSafe keeps a spreadsheet from taking a cell for a formula:
-// banners, host names and product strings come from the scanned hosts, and
-// a cell such as =HYPERLINK(...) or @SUM(...) would run when the export is
-// opened. A cell beginning with = + - @, a tab or a carriage return (or
-// their full-width forms, which some spreadsheets accept too) gets a
-// leading single quote, as OWASP advises; the quote is visible, the
-// text otherwise intact.
-func spreadsheetSafe(cell string) string {
-	r, _ := utf8.DecodeRuneInString(cell)
-	switch r {
-	case '=', '+', '-', '@', '\t', '\r', '\n', '\uff1d', '\uff0b', '\uff0d', '\uff20':
-		return "'" + cell
-	}
-	return cell
-}
+// spreadsheetSafe is the one rule for CSV cells, shared with the search export.
+var spreadsheetSafe = scan.SpreadsheetSafe
 
 func timeText(t time.Time) string {
 	if t.IsZero() {

@@ -25,12 +25,16 @@ type Exclusion struct {
 
 // Profile is a named scanner configuration.
 type Profile struct {
-	ID          int64     `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Scanner     Scanner   `json:"scanner"`
-	Options     string    `json:"options"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Scanner     Scanner `json:"scanner"`
+	Options     string  `json:"options"`
+	// Intrusive marks a profile whose scripts may harm or break into the
+	// targets (OptionSet.Scripts); only admins may set it, and a profile
+	// that runs such scripts must have it.
+	Intrusive bool      `json:"intrusive"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Agent is a registered scanning agent. It polls its own task queue.

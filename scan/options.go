@@ -3,7 +3,9 @@ package scan
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // SplitOptions splits a profile's option string the way a POSIX shell splits
@@ -136,6 +138,55 @@ func (s OptionSet) RawSocketOptions() []string {
 	}
 	return out
 }
+
+// rateOptions are the options that set packets per second.
+var rateOptions = map[Scanner][]string{Nmap: {"--min-rate", "--max-rate"}, Masscan: {"--rate", "--max-rate"}}
+
+// CheckRateCeiling refuses a set whose rate options ask for more than
+// ceiling packets per second (0: no ceiling). The server checks profiles
+// against its ceiling when they are saved; when a run starts it caps them
+// (CapRate), since the ceiling may have been lowered since.
+func (s OptionSet) CheckRateCeiling(ceiling float64) error {
+	if ceiling <= 0 {
+		return nil
+	}
+	for _, it := range s.items {
+		if !slices.Contains(rateOptions[s.scanner], it.Name) {
+			continue
+		}
+		if r, err := strconv.ParseFloat(it.Value, 64); err != nil || r > ceiling {
+			return fmt.Errorf("%w: option %s: %s packets/s is above the server's ceiling of %s", ErrInvalidOptions, it.Name, it.Value, formatRate(ceiling))
+		}
+	}
+	return nil
+}
+
+// CapRate returns an nmap set that sends at most limit packets per second:
+// --max-rate lowered to limit (or added), --min-rate lowered to it too
+// (nmap refuses a --min-rate above --max-rate). limit <= 0 and masscan sets
+// (whose rate travels in Spec.Rate) come back unchanged.
+func (s OptionSet) CapRate(limit float64) OptionSet {
+	if limit <= 0 || s.scanner != Nmap {
+		return s
+	}
+	out := OptionSet{scanner: s.scanner}
+	capped := false
+	for _, it := range s.items {
+		if it.Name == "--max-rate" || it.Name == "--min-rate" {
+			if r, err := strconv.ParseFloat(it.Value, 64); err != nil || r > limit {
+				it.Value = formatRate(limit)
+			}
+			capped = capped || it.Name == "--max-rate"
+		}
+		out.items = append(out.items, it)
+	}
+	if !capped {
+		out.items = append(out.items, OptionItem{Name: "--max-rate", Value: formatRate(limit)})
+	}
+	return out
+}
+
+func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
 
 // ParseOptions splits and checks a profile's option string and returns it
 // in canonical form (OptionSet.Args).
@@ -358,7 +409,7 @@ const (
 
 type optSpec struct {
 	kind     argKind
-	min, max int64
+	min, max int64 // argInt bounds; argTime bounds in nanoseconds
 	words    []string
 	glued    bool // the value is written glued to a short name: -T4, -PS22
 	optional bool // the value may be absent: -PS, -d
@@ -370,6 +421,9 @@ func rawFlag() optSpec            { return optSpec{raw: true} }
 func intArg(lo, hi int64) optSpec { return optSpec{kind: argInt, min: lo, max: hi} }
 func of(kind argKind) optSpec     { return optSpec{kind: kind} }
 func words(w ...string) optSpec   { return optSpec{kind: argWord, words: w} }
+func timeArg(lo, hi time.Duration) optSpec {
+	return optSpec{kind: argTime, min: int64(lo), max: int64(hi)}
+}
 func gluedInt(lo, hi int64) optSpec {
 	return optSpec{kind: argInt, min: lo, max: hi, glued: true, optional: true}
 }
@@ -396,17 +450,23 @@ var allowLists = map[Scanner]map[string]optSpec{
 		// Services, scripts, OS.
 		"-sV": flag(), "--version-intensity": intArg(0, 9), "--version-light": flag(), "--version-all": flag(),
 		"--version-trace": flag(), "-sC": flag(), "--script": of(argScripts), "--script-args": of(argScriptArgs),
-		"--script-trace": flag(), "--script-timeout": of(argTime),
+		"--script-trace": flag(), "--script-timeout": timeArg(0, 24*time.Hour),
 		"-O": rawFlag(), "--osscan-limit": rawFlag(), "--osscan-guess": rawFlag(), "--fuzzy": rawFlag(),
 		"--max-os-tries": intArg(1, 50), "-A": rawFlag(),
 		// Timing and performance.
-		"-T":              {kind: argTiming, glued: true},
-		"--min-hostgroup": intArg(1, 65536), "--max-hostgroup": intArg(1, 65536),
-		"--min-parallelism": intArg(1, 65536), "--max-parallelism": intArg(1, 65536),
-		"--min-rtt-timeout": of(argTime), "--max-rtt-timeout": of(argTime), "--initial-rtt-timeout": of(argTime),
-		"--max-retries": intArg(0, 100), "--host-timeout": of(argTime), "--scan-delay": of(argTime),
-		"--max-scan-delay": of(argTime), "--min-rate": of(argFloat), "--max-rate": of(argFloat),
-		"--defeat-rst-ratelimit": flag(), "--defeat-icmp-ratelimit": flag(), "--stats-every": of(argTime),
+		"-T": {kind: argTiming, glued: true},
+		// Bounds: parallelism and host groups well above nmap's own
+		// defaults (T4: up to 300 probes, groups of 1024) but short of
+		// what floods a network; delays and timeouts that cannot stall a
+		// run for days; packet rates also under the server's ceiling
+		// (OptionSet.CheckRateCeiling).
+		"--min-hostgroup": intArg(1, 4096), "--max-hostgroup": intArg(1, 4096),
+		"--min-parallelism": intArg(1, 256), "--max-parallelism": intArg(1, 1024),
+		"--min-rtt-timeout": timeArg(0, time.Minute), "--max-rtt-timeout": timeArg(0, time.Minute),
+		"--initial-rtt-timeout": timeArg(0, time.Minute), "--max-retries": intArg(0, 20),
+		"--host-timeout": timeArg(0, 72*time.Hour), "--scan-delay": timeArg(0, time.Minute),
+		"--max-scan-delay": timeArg(0, time.Minute), "--min-rate": of(argFloat), "--max-rate": of(argFloat),
+		"--defeat-rst-ratelimit": flag(), "--defeat-icmp-ratelimit": flag(), "--stats-every": timeArg(time.Second, 24*time.Hour),
 		// Packets.
 		"-f": rawFlag(), "--mtu": {kind: argInt, min: 8, max: 65535, raw: true},
 		"-g": of(argPortRange), "--source-port": of(argPortRange),
@@ -420,7 +480,7 @@ var allowLists = map[Scanner]map[string]optSpec{
 	Masscan: {
 		"-p": of(argPorts), "--ports": of(argPorts), "--port": of(argPorts), "--top-ports": intArg(1, 65536),
 		"--rate": of(argFloat), "--max-rate": of(argFloat), "--banners": flag(), "--wait": intArg(0, 3600),
-		"--retries": intArg(0, 100), "--max-retries": intArg(0, 100), "--ttl": intArg(1, 255),
+		"--retries": intArg(0, 20), "--max-retries": intArg(0, 20), "--ttl": intArg(1, 255),
 		"--source-port": of(argPortRange), "--seed": intArg(0, 1<<62), "--shard": of(argShard),
 		"--ping": flag(), "--open": flag(), "--open-only": flag(), "--connection-timeout": intArg(1, 3600),
 		"--http-user-agent": of(argText),
@@ -452,10 +512,12 @@ func checkValue(scanner Scanner, name string, kind argKind, v string) error {
 			return bad("is not a positive number")
 		}
 	case argTime:
-		num := strings.TrimRight(v, "mshd")
-		unit := v[len(num):]
-		if !isDecimal(num) || (unit != "" && unit != "ms" && unit != "s" && unit != "m" && unit != "h") {
+		d, ok := nmapDuration(v)
+		if !ok {
 			return bad("is not a time (500ms, 30s, 30m, 2h)")
+		}
+		if spec.max > 0 && (d < time.Duration(spec.min) || d > time.Duration(spec.max)) {
+			return bad(fmt.Sprintf("is not a time from %v to %v", time.Duration(spec.min), time.Duration(spec.max)))
 		}
 	case argPorts:
 		if err := checkPorts(v); err != "" {
@@ -514,6 +576,22 @@ func checkValue(scanner Scanner, name string, kind argKind, v string) error {
 		}
 	}
 	return nil
+}
+
+// nmapDuration reads an nmap time: a decimal number of seconds, or of the
+// unit that follows it (ms, s, m, h).
+func nmapDuration(v string) (time.Duration, bool) {
+	num := strings.TrimRight(v, "mshd")
+	unit := v[len(num):]
+	mult := map[string]time.Duration{"": time.Second, "ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	if !isDecimal(num) || mult == 0 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f*float64(mult) > float64(1<<62) {
+		return 0, false
+	}
+	return time.Duration(f * float64(mult)), true
 }
 
 func parseUint(s string) (int64, bool) {
@@ -642,6 +720,7 @@ func checkScripts(v string) string {
 		return "is a path or file name; name scripts or categories (default, safe, http-title, \"default and safe\")"
 	}
 	for _, r := range v {
+		// "+" is let through here to be refused by name in selectScripts.
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_*,() +", r)
 		if !ok {
 			return fmt.Sprintf("holds %q; name scripts or categories", r)
@@ -669,54 +748,9 @@ func checkScripts(v string) string {
 			return fmt.Sprintf("names %q, whose scripts send traffic outside the scan's targets or add targets", f)
 		}
 	}
-	return ""
-}
-
-// fileArgKeys are the script arguments that name a file on the agent for a
-// script to read (brute-force word lists, credential files, fingerprints).
-var fileArgKeys = []string{"file", "path", "dir", "db", "list"}
-
-// checkScriptArgs accepts key=value script arguments, refusing any that
-// names a file on the agent: a key that is one of fileArgKeys or ends in
-// one (userdb, passdb, brute.credfile, http-fingerprints.nikto-db-path),
-// and any value that looks like a path.
-func checkScriptArgs(v string) string {
-	depth := 0
-	start := 0
-	var pairs []string
-	for i, r := range v {
-		switch r {
-		case '{':
-			depth++
-		case '}':
-			depth--
-		case ',':
-			if depth == 0 {
-				pairs = append(pairs, v[start:i])
-				start = i + 1
-			}
-		}
-	}
-	pairs = append(pairs, v[start:])
-	for _, p := range pairs {
-		p = strings.TrimSpace(strings.Trim(strings.TrimSpace(p), "{}"))
-		if p == "" {
-			continue
-		}
-		key, val, _ := strings.Cut(p, "=")
-		key = strings.ToLower(strings.TrimSpace(key))
-		if strings.Contains(key, "newtargets") || strings.HasPrefix(key, "targets-") {
-			return fmt.Sprintf("sets %q, which lets scripts add targets outside the site", key)
-		}
-		for _, k := range fileArgKeys {
-			if strings.HasSuffix(key, k) || strings.Contains(key, "file") || strings.Contains(key, "path") {
-				return fmt.Sprintf("sets %q, which makes a script read a file on the agent", key)
-			}
-		}
-		val = strings.Trim(strings.TrimSpace(val), `"'`)
-		if strings.HasPrefix(val, "/") || strings.HasPrefix(val, "~") || strings.HasPrefix(val, `\`) || strings.Contains(val, "..") ||
-			strings.HasPrefix(val, "./") || strings.Contains(val, "file:") {
-			return fmt.Sprintf("gives %q a path; script arguments may not name files on the agent", key)
+	for _, part := range strings.Split(v, ",") {
+		if _, why := selectScripts(part); why != "" {
+			return why
 		}
 	}
 	return ""

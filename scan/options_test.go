@@ -152,6 +152,10 @@ var hostileProfiles = []struct {
 	{Nmap, "--script-args brute.credfile=x", "--script-args"},
 	{Nmap, "--script-args http.host=../../etc", "--script-args"},
 	{Nmap, "--script-updatedb", "--script-updatedb"},
+	// The differential test's own script is out of reach.
+	{Nmap, "--script printargs", "printargs"},
+	{Nmap, "--script testdata/printargs.nse", "--script"},
+	{Nmap, "--script scan/testdata/printargs", "--script"},
 	// Scripts that reach beyond the targets.
 	{Nmap, "--script broadcast", "broadcast"},
 	{Nmap, "--script '(default'", "unbalanced"},
@@ -162,7 +166,7 @@ var hostileProfiles = []struct {
 	{Nmap, "--script targets-asn", "targets-asn"},
 	{Nmap, "--script '(a) or (b) and not (broadcast or external)'", "broadcast"},
 	{Nmap, "--script dns-brute --script-args newtargets", "newtargets"},
-	{Nmap, "--script-args targets-xml.iX=scan", "targets-xml.ix"},
+	{Nmap, "--script-args targets-xml.iX=scan", "targets-xml.iX"},
 	{Nmap, "--excludefile /etc/hosts", "--excludefile"},
 	{Nmap, "--stylesheet http://x/y.xsl", "--stylesheet"},
 	{Nmap, "--webxml", "--webxml"},

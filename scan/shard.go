@@ -9,6 +9,11 @@ import (
 // or the scan says otherwise: a /24.
 const DefaultShardSize = 256
 
+// MaxShardSize is the largest shard size a scan may set: all of IPv4.
+// Larger shards would never be cut at all, which is what "no sharding"
+// already means at this size.
+const MaxShardSize = 1 << 32
+
 // Shards splits a resolved target set into the parts that agents scan one at
 // a time: first by address family (one scanner run takes one family), then
 // into runs of at most size addresses, cutting CIDR blocks where needed, so

@@ -48,6 +48,9 @@ type agentView struct {
 	// while it is offline).
 	Version  string `json:"version,omitempty"`
 	Capacity int    `json:"capacity,omitempty"`
+	// MaxRate is the packets per second the live agent lets any scanner
+	// send (its SCANTRON_AGENT_MAX_RATE; 0 when it sets none or is offline).
+	MaxRate float64 `json:"max_rate,omitempty"`
 	// RunningShards is how many shards the agent is scanning now, as
 	// Temporal reports the unfinished runs' scanner activities.
 	RunningShards int `json:"running_shards"`
@@ -132,7 +135,7 @@ func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentV
 				v.Online = true
 				v.Pollers = append(v.Pollers, p.GetIdentity())
 				if id, ok := workflows.ParseAgentIdentity(p.GetIdentity()); ok {
-					v.Version, v.Capacity = id.Version, id.Capacity
+					v.Version, v.Capacity, v.MaxRate = id.Version, id.Capacity, id.MaxRate
 				}
 			}
 		}

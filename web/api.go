@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/storage/postgres"
 )
 
@@ -95,9 +98,14 @@ func (b base) fail(c *gin.Context, err error) {
 // request.
 func decodeJSON(c *gin.Context, dst any) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return errorf(http.StatusUnsupportedMediaType, "Content-Type must be application/json, not %q", ct)
+			return errorf(http.StatusUnsupportedMediaType, "Content-Type must be application/json, not %q", clip(ct))
+		}
+		// JSON is UTF-8 (RFC 8259); a body declared otherwise would be
+		// read as UTF-8 all the same, and mean something else.
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return errorf(http.StatusUnsupportedMediaType, "Content-Type: charset %q is not accepted; send UTF-8", clip(cs))
 		}
 	} else {
 		// Demanding the header keeps plain HTML forms on other sites from
@@ -105,16 +113,24 @@ func decodeJSON(c *gin.Context, dst any) error {
 		// CORS preflight, which this server never grants.
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := readJSONBody(c.Request.Body)
+	if err != nil {
+		return err
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) && strings.Contains(syntax.Error(), "in string literal") {
+			// A raw control character: say in which field.
+			return badRequest("%s: %s", jsonFieldAt(body, syntax.Offset-1), jsonError(err))
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(mbe.Limit)
-		}
 		return badRequest("request body must hold a single JSON object")
 	}
 	return nil
@@ -143,7 +159,7 @@ func jsonError(err error) error {
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return badRequest("unknown field %s", f)
+		return badRequest("unknown field %s", clip(f))
 	}
 	return badRequest("invalid JSON: %s", strings.TrimPrefix(msg, "json: "))
 }
@@ -166,14 +182,90 @@ func tooLarge(limit int64) error {
 	return errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", limit)
 }
 
+// maxQueryValue bounds one query parameter: filters are addresses, ports,
+// names and numbers.
+const maxQueryValue = 1000
+
+// checkParams refuses, for every route at once, query parameters (and,
+// for the UI's form posts, form fields) that no handler can use and that
+// PostgreSQL would refuse with an error: text that is not UTF-8, control
+// characters (NUL among them; form fields may hold tabs and line breaks,
+// as a textarea sends them) and very long query values. The API answers
+// JSON, the UI an error page. The UI's public pages (the login form) are
+// left alone: they read only what they sanitise themselves, such as the
+// page to return to, where a hostile link gets the home page, not an error.
+func (s *Server) checkParams(role accounts.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if role == public && !isAPI(c) {
+			c.Next()
+			return
+		}
+		refuse := func(err error) {
+			if isAPI(c) {
+				c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+				return
+			}
+			s.ui.errorPage(c, http.StatusBadRequest, err.Error())
+			c.Abort()
+		}
+		if c.Request.URL.RawQuery != "" {
+			q, err := url.ParseQuery(c.Request.URL.RawQuery)
+			if err != nil {
+				refuse(badRequest("query string: %s", clip(err.Error())))
+				return
+			}
+			for name, vals := range q {
+				for _, v := range vals {
+					if err := checkQueryValue(name, v, maxQueryValue, false); err != nil {
+						refuse(err)
+						return
+					}
+				}
+			}
+		}
+		if !isAPI(c) && c.Request.Method == http.MethodPost && c.ContentType() == "application/x-www-form-urlencoded" {
+			if err := c.Request.ParseForm(); err != nil {
+				refuse(badRequest("form: %s", clip(err.Error())))
+				return
+			}
+			for name, vals := range c.Request.PostForm {
+				for _, v := range vals {
+					if err := checkQueryValue(name, v, MaxBodyBytes, true); err != nil {
+						refuse(err)
+						return
+					}
+				}
+			}
+		}
+		c.Next()
+	}
+}
+
+func checkQueryValue(name, v string, limit int, text bool) error {
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
+		return badRequest("parameter %q: its name is not printable UTF-8", clip(strings.ToValidUTF8(name, "?")))
+	}
+	if !utf8.ValidString(v) {
+		return badRequest("%s: not valid UTF-8", clip(name))
+	}
+	if (text && strings.ContainsFunc(v, isTextControl)) || (!text && strings.ContainsFunc(v, isControl)) {
+		return badRequest("%s: contains a control character", clip(name))
+	}
+	if n := utf8.RuneCountInString(v); n > limit {
+		return badRequest("%s: %d characters long, the limit is %d", clip(name), n, limit)
+	}
+	return nil
+}
+
 // pathID reads the :id parameter, a positive integer.
 func pathID(c *gin.Context) (int64, error) { return pathParamID(c, "id") }
 
 // pathParamID reads the path parameter name as a positive id.
 func pathParamID(c *gin.Context, name string) (int64, error) {
 	raw := c.Param(name)
+	// Digits only: ParseInt would also take "+1".
 	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || strings.TrimLeft(raw, "0123456789") != "" {
 		return 0, badRequest("%s: %q is not a valid id", name, raw)
 	}
 	return id, nil
@@ -237,6 +329,11 @@ func cleanText(field, v string, limit int) (string, error) {
 	}
 	if !utf8.ValidString(v) {
 		return "", badRequest("%s: not valid UTF-8", field)
+	}
+	// Free text may run over lines and hold tabs; nothing else invisible.
+	if i := strings.IndexFunc(v, isTextControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(v[i:])
+		return "", badRequest("%s: contains the control character %s", field, strconv.QuoteRune(r))
 	}
 	return v, nil
 }

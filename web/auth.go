@@ -163,6 +163,14 @@ func requestCSRF(c *gin.Context) string {
 
 // who is the principal require admitted; routes behind require always
 // have one.
+// roleOf is the role of who sent the request; "" (no role) when unknown.
+func roleOf(c *gin.Context) accounts.Role {
+	if p := who(c); p != nil {
+		return p.user.Role
+	}
+	return ""
+}
+
 func who(c *gin.Context) *principal {
 	if v, ok := c.Get(principalKey); ok {
 		if p, ok := v.(*principal); ok {
@@ -185,7 +193,19 @@ func (a *authn) login(c *gin.Context, name, password string) (accounts.User, err
 	if name == "" || password == "" {
 		return accounts.User{}, badRequest("name and password are required")
 	}
-	u, err := a.store.GetUserByName(c.Request.Context(), name)
+	var (
+		u   accounts.User
+		err error
+	)
+	// A name no account can have (too long, NUL, not UTF-8) or a password
+	// no account can have is a failed login like any other: it costs the
+	// same time and counts against the limit, without a database lookup
+	// that PostgreSQL might refuse.
+	if accounts.CheckName(name) != nil || len(password) > accounts.MaxPasswordLen {
+		err = postgres.ErrNotFound
+	} else {
+		u, err = a.store.GetUserByName(c.Request.Context(), name)
+	}
 	switch {
 	case errors.Is(err, postgres.ErrNotFound):
 		accounts.SpendPasswordCheck(password)
@@ -202,7 +222,7 @@ func (a *authn) login(c *gin.Context, name, password string) (accounts.User, err
 		}
 	}
 	a.limiter.failed(ip, name)
-	a.log.WarnContext(c.Request.Context(), "failed login", "user", name, "remote", ip)
+	a.log.WarnContext(c.Request.Context(), "failed login", "user", name, "remote", ip) // bounded by boundLogs
 	return accounts.User{}, errorf(http.StatusUnauthorized, "wrong user name or password")
 }
 

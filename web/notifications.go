@@ -48,7 +48,10 @@ func (h *notificationHandlers) checkWebhookHost(ctx context.Context, raw string)
 	return nil
 }
 
-// notificationsView shows settings without the webhook secret.
+// notificationsView shows settings without their secrets: the webhook
+// secret, and the password a webhook URL may carry (http://user:pass@…),
+// which is shown as "xxxxx". Both are write-only, for every role: what
+// signs or authorises a delivery is no one's to read back.
 type notificationsView struct {
 	scan.Notifications
 	WebhookSecretSet bool `json:"webhook_secret_set"`
@@ -56,7 +59,17 @@ type notificationsView struct {
 
 func viewNotifications(n scan.Notifications) notificationsView {
 	n.EmailTo = nonNil(n.EmailTo)
+	n.WebhookURL = redactURL(n.WebhookURL)
 	return notificationsView{Notifications: n, WebhookSecretSet: n.WebhookSecret != ""}
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Redacted()
 }
 
 // notificationsRequest replaces a scan's settings. An omitted secret keeps
@@ -75,6 +88,7 @@ const (
 	minSecretLen     = 16
 	maxSecretLen     = 256
 	maxEmailAddesses = 50
+	maxEmailLen      = 254 // RFC 5321's limit on a path
 )
 
 func (r notificationsRequest) settings(scanID int64, stored scan.Notifications) (scan.Notifications, error) {
@@ -93,6 +107,11 @@ func (r notificationsRequest) settings(scanID int64, stored scan.Notifications) 
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(n.WebhookURL) > maxURLLen {
 			return n, badRequest("webhook_url: %q is not an absolute http(s) URL of at most %d characters", clip(n.WebhookURL), maxURLLen)
 		}
+		// A client that read the settings and writes them back sends the
+		// redacted URL: that keeps the stored password.
+		if stored.WebhookURL != "" && n.WebhookURL == redactURL(stored.WebhookURL) {
+			n.WebhookURL = stored.WebhookURL
+		}
 		switch {
 		case r.WebhookSecret != nil:
 			n.WebhookSecret = *r.WebhookSecret
@@ -108,6 +127,9 @@ func (r notificationsRequest) settings(scanID int64, stored scan.Notifications) 
 		if err := checkPrintable("webhook_secret", n.WebhookSecret); err != nil {
 			return n, badRequest("webhook_secret: contains a control character or invalid UTF-8")
 		}
+		if strings.TrimSpace(n.WebhookSecret) != n.WebhookSecret {
+			return n, badRequest("webhook_secret: starts or ends with a space; copy the secret without them")
+		}
 	} else if r.WebhookSecret != nil && *r.WebhookSecret != "" {
 		return n, badRequest("webhook_secret: set without a webhook_url")
 	}
@@ -118,8 +140,8 @@ func (r notificationsRequest) settings(scanID int64, stored scan.Notifications) 
 	for i, raw := range r.EmailTo {
 		v := strings.TrimSpace(raw)
 		a, err := mail.ParseAddress(v)
-		if err != nil || a.Name != "" || a.Address != v {
-			return n, badRequest("email_to[%d]: %q is not a plain email address (like ops@example.com)", i, clip(raw))
+		if err != nil || a.Name != "" || a.Address != v || len(v) > maxEmailLen {
+			return n, badRequest("email_to[%d]: %q is not a plain email address (like ops@example.com) of at most %d characters", i, clip(raw), maxEmailLen)
 		}
 		if !seen[strings.ToLower(v)] {
 			seen[strings.ToLower(v)] = true

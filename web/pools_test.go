@@ -37,7 +37,7 @@ func TestPools(t *testing.T) {
 			{Identity: workflows.AgentIdentity("a2", "h2", "v1.2.0", 4), LastAccessTime: fresh},
 			{Identity: workflows.AgentIdentity("gone", "h3", "v1.1.0", 8), LastAccessTime: timestamppb.New(e.now.Add(-time.Hour))},
 		},
-		f.agent.TaskQueue: {{Identity: workflows.AgentIdentity(f.agent.Name, "h9", "v1.3.0", 3), LastAccessTime: fresh}},
+		f.agent.TaskQueue: {{Identity: workflows.AgentPoller{Name: f.agent.Name, Host: "h9", Version: "v1.3.0", Capacity: 3, MaxRate: 2500}.Identity(), LastAccessTime: fresh}},
 	}
 	e.mustDo(t, "GET", fmt.Sprintf("/api/v1/pools/%d", p.ID), "", http.StatusOK, &p)
 	if !p.Online || p.Capacity != 6 || len(p.Members) != 2 || p.Members[0].Name != "a1" || p.Members[1].Version != "v1.2.0" {
@@ -45,8 +45,8 @@ func TestPools(t *testing.T) {
 	}
 	var a agentView
 	e.mustDo(t, "GET", fmt.Sprintf("/api/v1/agents/%d", f.agent.ID), "", http.StatusOK, &a)
-	if a.Version != "v1.3.0" || a.Capacity != 3 || !a.Online {
-		t.Errorf("agent = %+v, want version v1.3.0 and capacity 3", a)
+	if a.Version != "v1.3.0" || a.Capacity != 3 || a.MaxRate != 2500 || !a.Online {
+		t.Errorf("agent = %+v, want version v1.3.0, capacity 3 and max rate 2500", a)
 	}
 
 	var sc scan.Scan

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/postgres"
 )
@@ -23,7 +24,8 @@ type ProfileStore interface {
 
 type profileHandlers struct {
 	base
-	store ProfileStore
+	store   ProfileStore
+	maxRate float64 // the server's ceiling, packets/s (0 = none)
 }
 
 type profileRequest struct {
@@ -31,11 +33,16 @@ type profileRequest struct {
 	Description string `json:"description"`
 	Scanner     string `json:"scanner"`
 	Options     string `json:"options"`
+	Intrusive   bool   `json:"intrusive"`
 }
 
 const maxOptionsLen = 4000
 
-func (r profileRequest) profile() (scan.Profile, error) {
+// profile checks a profile as role would save it: only an admin may save
+// one whose options run intrusive scripts, or set its intrusive flag, and
+// such options need the flag (so that nobody runs an intrusive profile
+// unawares).
+func (r profileRequest) profile(role accounts.Role, ceiling float64) (scan.Profile, error) {
 	name, err := cleanName("name", r.Name)
 	if err != nil {
 		return scan.Profile{}, err
@@ -60,10 +67,24 @@ func (r profileRequest) profile() (scan.Profile, error) {
 	if strings.ContainsFunc(opts, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
 		return scan.Profile{}, badRequest("options: %q contains a control character", clip(opts))
 	}
-	if _, err := scan.ParseOptions(scanner, opts); err != nil {
+	set, err := scan.ParseOptionSet(scanner, opts)
+	if err != nil {
 		return scan.Profile{}, badRequest("options: %v", err)
 	}
-	return scan.Profile{Name: name, Description: desc, Scanner: scanner, Options: opts}, nil
+	if err := set.CheckRateCeiling(ceiling); err != nil {
+		return scan.Profile{}, badRequest("options: %v (--max-rate)", err)
+	}
+	admin := role.Allows(accounts.Admin)
+	intrusive := set.Scripts().Intrusive
+	switch {
+	case len(intrusive) > 0 && !admin:
+		return scan.Profile{}, errorf(http.StatusForbidden, "options: only an admin may save a profile that runs intrusive scripts: %s", strings.Join(intrusive, ", "))
+	case r.Intrusive && !admin:
+		return scan.Profile{}, errorf(http.StatusForbidden, "intrusive: only an admin may mark a profile intrusive")
+	case len(intrusive) > 0 && !r.Intrusive:
+		return scan.Profile{}, badRequest("intrusive: must be set, the options run intrusive scripts: %s", strings.Join(intrusive, ", "))
+	}
+	return scan.Profile{Name: name, Description: desc, Scanner: scanner, Options: opts, Intrusive: r.Intrusive}, nil
 }
 
 func (h *profileHandlers) create(c *gin.Context) error {
@@ -71,7 +92,7 @@ func (h *profileHandlers) create(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := req.profile()
+	p, err := req.profile(roleOf(c), h.maxRate)
 	if err != nil {
 		return err
 	}
@@ -96,7 +117,7 @@ func (h *profileHandlers) update(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := req.profile()
+	p, err := req.profile(roleOf(c), h.maxRate)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,7 @@ func (s *Server) engine() *gin.Engine {
 
 		v1.GET("/sites/:id/assets", viewer, api.handle(s.assets.site))
 		v1.GET("/assets", viewer, api.handle(s.assets.all))
+		v1.GET("/search", viewer, api.handle(s.search.search))
 		v1.GET("/runs/:id/diff", viewer, api.handle(s.diffs.run))
 		v1.GET("/scans/:id/diffs", viewer, api.handle(s.diffs.scan))
 		v1.GET("/scans/:id/notifications", viewer, api.handle(s.notifications.get))
@@ -160,6 +161,7 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/sites/:id", operator, ui.handle(ui.siteUpdate))
 	root.POST("/sites/:id/delete", operator, ui.handle(ui.siteDelete))
 	root.GET("/sites/:id/assets", viewer, ui.handle(ui.assets))
+	root.GET("/search", viewer, ui.handle(ui.searchPage))
 	root.GET("/exclusions", viewer, ui.handle(ui.exclusionsPage))
 	root.POST("/exclusions", operator, ui.handle(ui.exclusionCreate))
 	root.POST("/exclusions/:id/delete", operator, ui.handle(ui.exclusionDelete))
@@ -219,7 +221,9 @@ func (s *Server) routes(g *gin.RouterGroup) routeGroup { return routeGroup{s: s,
 func (rg routeGroup) handle(method, path string, role accounts.Role, h gin.HandlerFunc) {
 	full := strings.TrimSuffix(rg.g.BasePath(), "/") + path
 	rg.s.roles[method+" "+full] = role
-	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), h)
+	// Parameters are checked once the caller may use the route, so that
+	// who may not learns nothing but 401 or 403.
+	rg.g.Handle(method, path, rg.s.auth.require(role, rg.s.ui), rg.s.checkParams(role), h)
 }
 
 func (rg routeGroup) GET(path string, role accounts.Role, h gin.HandlerFunc) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones must not depend on the host having tzdata
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -86,8 +87,8 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 	if (r.AgentID == 0) == (r.PoolID == 0) {
 		return scan.Scan{}, badRequest("agent_id, pool_id: give exactly one: the agent that runs the scan, or the pool whose agents share it")
 	}
-	if r.ShardSize < 0 {
-		return scan.Scan{}, badRequest("shard_size: %d is not a number of addresses; leave it out for the server's setting", r.ShardSize)
+	if r.ShardSize < 0 || r.ShardSize > scan.MaxShardSize {
+		return scan.Scan{}, badRequest("shard_size: %d is not a number of addresses from 1 to %d; leave it out (or 0) for the server's setting", r.ShardSize, int64(scan.MaxShardSize))
 	}
 	s := scan.Scan{
 		Name: name, SiteID: r.SiteID, ProfileID: r.ProfileID, AgentID: r.AgentID, PoolID: r.PoolID,
@@ -112,6 +113,9 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 			c, int64(workflows.MinCatchupWindow/time.Second), int64(maxCatchupWindow/time.Second))
 	}
 	s.CatchupWindowSeconds = r.CatchupWindowSeconds
+	if err := checkBacklog(s.StartAt, s.TimeZone, s.RRule, now); err != nil {
+		return scan.Scan{}, err
+	}
 	if _, err := schedule.Parse(s.StartAt, s.TimeZone, s.RRule, now); err != nil {
 		return scan.Scan{}, badRequest("%s", err.Error())
 	}
@@ -137,13 +141,34 @@ func scheduleFields(startAt *string, zone, rule string) (*time.Time, string, err
 		}
 		start = &t
 	}
-	if len(rule) > maxRRuleLen {
-		return nil, "", badRequest("rrule: %d bytes long, the limit is %d", len(rule), maxRRuleLen)
+	if n := utf8.RuneCountInString(rule); n > maxRRuleLen {
+		return nil, "", badRequest("rrule: %d characters long, the limit is %d", n, maxRRuleLen)
 	}
 	if err := checkPrintable("rrule", strings.ReplaceAll(rule, "\n", " ")); err != nil {
 		return nil, "", err
 	}
 	return start, zone, nil
+}
+
+// maxBacklog is the most fire times a new schedule may have between its
+// start and now: every look at the schedule walks them (about 70 days of
+// a rule that fires every minute).
+const maxBacklog = 100_000
+
+// checkBacklog refuses a start_at so far behind a frequent rule that
+// walking from it to now would hold a request for seconds. The rule is
+// parsed as of its own start, which costs nothing to walk; errors in it
+// are left to the full check.
+func checkBacklog(start *time.Time, zone, rule string, now time.Time) error {
+	if start == nil || strings.TrimSpace(rule) == "" || !start.Before(now) {
+		return nil
+	}
+	r, err := schedule.Parse(start, zone, rule, *start)
+	if err != nil || !r.FiresBefore(now, maxBacklog) {
+		return nil
+	}
+	return badRequest("start_at: the rule fires more than %d times between %s and now; move start_at closer to now (it only sets the rule's phase)",
+		maxBacklog, start.UTC().Format(time.RFC3339))
 }
 
 // checkRefs answers 400 naming the first reference that does not exist.
@@ -229,20 +254,21 @@ func (h *scanHandlers) create(c *gin.Context) error {
 }
 
 func (h *scanHandlers) list(c *gin.Context) error {
-	scans, err := h.store.ListScans(c.Request.Context())
-	if err != nil {
-		return err
-	}
-	out := make([]scanView, 0, len(scans))
-	for _, s := range scans {
-		v, err := h.view(c.Request.Context(), s, false)
+	return listAll(c, func(ctx context.Context) ([]scanView, error) {
+		scans, err := h.store.ListScans(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = append(out, v)
-	}
-	c.JSON(http.StatusOK, out)
-	return nil
+		out := make([]scanView, 0, len(scans))
+		for _, s := range scans {
+			v, err := h.view(ctx, s, false)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	})
 }
 
 // get shows a scan with its schedule, next fire times and recent runs.

@@ -131,6 +131,12 @@ func scheduleUnavailable(what string) error {
 	return errorf(http.StatusServiceUnavailable, "could not update the scan's schedule in Temporal (is Temporal reachable?); %s", what)
 }
 
+// Limits of who asks (besides the signed-in user) and why.
+const (
+	maxByLen        = 200
+	maxPauseNoteLen = 500
+)
+
 // noteRequest says who asks and why.
 type noteRequest struct {
 	By   string `json:"by"`
@@ -167,11 +173,12 @@ func (h *scanHandlers) setPaused(c *gin.Context, paused bool) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	by, err := cleanText("by", author(c, req.By), 200)
+	by, err := cleanText("by", req.By, maxByLen)
 	if err != nil {
 		return err
 	}
-	note, err := cleanText("note", req.Note, 500)
+	by = author(c, by)
+	note, err := cleanText("note", req.Note, maxPauseNoteLen)
 	if err != nil {
 		return err
 	}
@@ -279,6 +286,9 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	if _, err := cleanText("by", req.By, maxByLen); err != nil {
+		return err
+	}
 	var window [2]time.Time
 	for i, f := range []struct{ name, v string }{{"start", req.Start}, {"end", req.End}} {
 		t, err := time.Parse(time.RFC3339, strings.TrimSpace(f.v))
@@ -364,6 +374,9 @@ func (h *scanHandlers) preview(c *gin.Context) error {
 		return err
 	}
 	now := h.now()
+	if err := checkBacklog(start, zone, req.RRule, now); err != nil {
+		return err
+	}
 	rule, err := schedule.Parse(start, zone, req.RRule, now)
 	if err != nil {
 		return badRequest("%s", err.Error())

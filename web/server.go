@@ -30,6 +30,9 @@ type Config struct {
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
 	SecureCookies bool
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none):
+	// profiles and sites that ask for more are refused when saved.
+	MaxRate float64
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For header names the client. Empty: the client is
 	// always the peer, and the header is ignored.
@@ -66,6 +69,7 @@ type Store interface {
 	ScanStore
 	RunStore
 	AssetStore
+	SearchStore
 	DiffStore
 	NotificationStore
 	AccountStore
@@ -115,6 +119,7 @@ type Server struct {
 	ui         *uiHandlers
 
 	assets        *assetHandlers
+	search        *searchHandlers
 	diffs         *diffHandlers
 	notifications *notificationHandlers
 }
@@ -141,6 +146,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(boundLogs(cfg.Logger.Handler()))
 	if cfg.TemporalNamespace == "" {
 		cfg.TemporalNamespace = "default"
 	}
@@ -186,9 +192,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		roles:          map[string]accounts.Role{},
 		ready:          deps.Ready,
 		accounts:       &accountHandlers{authn: auth},
-		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses},
+		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses, maxRate: cfg.MaxRate},
 		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
-		profiles:       &profileHandlers{base: b, store: deps.Store},
+		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
 		agents:         agents,
 		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
 		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
@@ -200,6 +206,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
+		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
 	}

@@ -24,6 +24,7 @@ type SiteStore interface {
 type siteHandlers struct {
 	base
 	store      SiteStore
+	maxRate    float64 // the server's ceiling, packets/s (0 = none)
 	exclusions interface {
 		ListExclusions(ctx context.Context) ([]scan.Exclusion, error)
 	}
@@ -71,7 +72,7 @@ type siteRequest struct {
 
 const maxSiteEntries = 10000
 
-func (r siteRequest) site() (scan.Site, error) {
+func (r siteRequest) site(ceiling float64) (scan.Site, error) {
 	name, err := cleanName("name", r.Name)
 	if err != nil {
 		return scan.Site{}, err
@@ -93,6 +94,9 @@ func (r siteRequest) site() (scan.Site, error) {
 	}
 	if r.MaxRate < 0 || r.MaxRate > 100_000_000 {
 		return scan.Site{}, badRequest("max_rate: %d is not a packet rate from 1 to 100000000; leave it out for no cap", r.MaxRate)
+	}
+	if ceiling > 0 && float64(r.MaxRate) > ceiling {
+		return scan.Site{}, badRequest("max_rate: %d packets/s is above the server's ceiling of %v (--max-rate)", r.MaxRate, ceiling)
 	}
 	return scan.Site{Name: name, Description: desc, Targets: targets, Exclusions: exclusions, MaxRate: r.MaxRate}, nil
 }
@@ -122,7 +126,7 @@ func (h *siteHandlers) create(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	s, err := req.site()
+	s, err := req.site(h.maxRate)
 	if err != nil {
 		return err
 	}
@@ -150,7 +154,7 @@ func (h *siteHandlers) update(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	s, err := req.site()
+	s, err := req.site(h.maxRate)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/query"
 	"github.com/scantron/scantron/scan/schedule"
 	"github.com/scantron/scantron/storage/postgres"
 )
@@ -23,13 +24,14 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "usertokens", "profile", "scan", "assets", "pools"}
+var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "usertokens", "profile", "scan", "assets", "pools", "search"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"temporalURL": links.Workflow,
 		"list":        func(v ...string) []string { return v },
 		"can":         can,
+		"quote":       query.Quote,
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:

@@ -294,7 +294,15 @@ func (h *uiHandlers) showProfiles(c *gin.Context, status int, extra map[string]a
 
 func profileBody(c *gin.Context) map[string]any {
 	return map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description"),
-		"scanner": c.PostForm("scanner"), "options": c.PostForm("options")}
+		"scanner": c.PostForm("scanner"), "options": c.PostForm("options"), "intrusive": c.PostForm("intrusive") != ""}
+}
+
+// intrusiveField is the form value of a profile's intrusive checkbox.
+func intrusiveField(on bool) string {
+	if on {
+		return "on"
+	}
+	return ""
 }
 
 func (h *uiHandlers) profilePage(c *gin.Context) error {
@@ -307,7 +315,7 @@ func (h *uiHandlers) showProfile(c *gin.Context, status int, extra map[string]an
 		return err
 	}
 	data := map[string]any{"Title": "Profile " + row.Name, "Profile": row, "Errors": map[string]string{},
-		"Form": map[string]string{"name": row.Name, "description": row.Description, "scanner": string(row.Scanner), "options": row.Options}}
+		"Form": map[string]string{"name": row.Name, "description": row.Description, "scanner": string(row.Scanner), "options": row.Options, "intrusive": intrusiveField(row.Intrusive)}}
 	for k, v := range extra {
 		data[k] = v
 	}

@@ -33,14 +33,20 @@ type newTokenJSON struct {
 func (h *accountHandlers) apiLogin(c *gin.Context) error {
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
+		// A malformed attempt is a failed one: it must not be a way
+		// around the limit.
+		h.limiter.failed(c.ClientIP(), "")
+		return err
+	}
+	if strings.TrimSpace(req.TokenName) == "" {
+		req.TokenName = "login"
+	}
+	if _, err := cleanName("token_name", req.TokenName); err != nil {
 		return err
 	}
 	u, err := h.login(c, req.Name, req.Password)
 	if err != nil {
 		return err
-	}
-	if strings.TrimSpace(req.TokenName) == "" {
-		req.TokenName = "login"
 	}
 	t, secret, err := h.newToken(c.Request.Context(), u, req.TokenName, req.ExpiresInDays)
 	if err != nil {
@@ -274,6 +280,10 @@ func (h *accountHandlers) changeOwnPassword(c *gin.Context) error {
 
 func (h *authn) setOwnPassword(c *gin.Context, req passwordChange) error {
 	me := who(c).user
+	// The new password's shape first: it costs nothing and reveals nothing.
+	if err := accounts.CheckNewPassword(req.NewPassword); err != nil {
+		return badRequest("new_%v", err)
+	}
 	if err := accounts.CheckPassword(me.PasswordHash, req.CurrentPassword); err != nil {
 		if errors.Is(err, accounts.ErrWrongPassword) {
 			return badRequest("current_password: wrong password")

@@ -49,7 +49,7 @@ const versionDispatch = "dispatch-per-attempt"
 // carries the agent's version and capacity, which the server reads back
 // from a task queue's pollers.
 func AgentIdentity(name, host, version string, capacity int) string {
-	return fmt.Sprintf("scantron-agent-%s@%s version=%s capacity=%d", name, host, version, capacity)
+	return AgentPoller{Name: name, Host: host, Version: version, Capacity: capacity}.Identity()
 }
 
 // AgentPoller is what an agent's identity says about it.
@@ -58,14 +58,35 @@ type AgentPoller struct {
 	Host     string `json:"host"`
 	Version  string `json:"version"`
 	Capacity int    `json:"capacity"`
+	// MaxRate is the packets per second the agent lets any scanner send
+	// (its SCANTRON_AGENT_MAX_RATE; 0 = no cap of its own).
+	MaxRate float64 `json:"max_rate,omitempty"`
+}
+
+// Identity is the Temporal identity that announces p (AgentIdentity, with
+// max-rate=N after the capacity when the agent caps its scanners).
+func (p AgentPoller) Identity() string {
+	id := fmt.Sprintf("scantron-agent-%s@%s version=%s capacity=%d", p.Name, p.Host, p.Version, p.Capacity)
+	if p.MaxRate > 0 {
+		id += " max-rate=" + strconv.FormatFloat(p.MaxRate, 'f', -1, 64)
+	}
+	return id
 }
 
 // ParseAgentIdentity reverses AgentIdentity. Identities of other forms (an
 // older agent, another client) give ok false.
 func ParseAgentIdentity(id string) (p AgentPoller, ok bool) {
 	fields := strings.Fields(id)
-	if len(fields) != 3 {
+	if len(fields) != 3 && len(fields) != 4 {
 		return AgentPoller{}, false
+	}
+	if len(fields) == 4 {
+		r, ok := strings.CutPrefix(fields[3], "max-rate=")
+		rate, err := strconv.ParseFloat(r, 64)
+		if !ok || err != nil || !(rate > 0) || rate > 1e8 {
+			return AgentPoller{}, false
+		}
+		p.MaxRate = rate
 	}
 	who, ok := strings.CutPrefix(fields[0], "scantron-agent-")
 	if !ok {

@@ -228,7 +228,12 @@ func TestAgentIdentityRoundTrip(t *testing.T) {
 	if !ok || got != (AgentPoller{Name: "edge-1", Host: "scan-host", Version: "v1.4.0", Capacity: 4}) {
 		t.Errorf("ParseAgentIdentity(%q) = %+v, %v", id, got, ok)
 	}
-	for _, other := range []string{"scantron-server@host", "scantron-agent-a@h", "scantron-agent-a@h version=x capacity=0", "12345@host"} {
+	capped := AgentPoller{Name: "edge-2", Host: "h", Version: "v2", Capacity: 3, MaxRate: 1500.5}
+	if got, ok := ParseAgentIdentity(capped.Identity()); !ok || got != capped {
+		t.Errorf("ParseAgentIdentity(%q) = %+v, %v", capped.Identity(), got, ok)
+	}
+	for _, other := range []string{"scantron-server@host", "scantron-agent-a@h", "scantron-agent-a@h version=x capacity=0", "12345@host",
+		"scantron-agent-a@h version=x capacity=1 max-rate=0", "scantron-agent-a@h version=x capacity=1 max-rate=NaN", "scantron-agent-a@h version=x capacity=1 rate=5"} {
 		if _, ok := ParseAgentIdentity(other); ok {
 			t.Errorf("ParseAgentIdentity(%q) accepted", other)
 		}

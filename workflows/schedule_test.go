@@ -300,7 +300,13 @@ func TestOverlapSkipByDefault(t *testing.T) {
 	for {
 		desc, err := h.Describe(ctx)
 		if err != nil {
-			t.Fatal(err)
+			// One Describe may outlast its own RPC deadline on a busy
+			// machine; only the test's deadline is final.
+			if ctx.Err() != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			continue
 		}
 		if desc.Info.NumActionsSkippedOverlap >= 3 {
 			if desc.Info.NumActions != 1 || len(desc.Info.RunningWorkflows) != 1 {

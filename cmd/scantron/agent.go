@@ -67,17 +67,18 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MasscanRouterMAC: cfg.MasscanRouterMAC,
 		NoRawSockets:     noRaw,
 		Credential:       cfg.AgentCred,
+		MaxRate:          cfg.AgentMaxRate,
 	}
 	if cfg.AgentCred == "" {
 		log.Warn("no --credential: this agent's results are accepted only if it was registered before credentials existed")
 	}
 	host, _ := os.Hostname()
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,
-		"capacity", cfg.AgentCapacity, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", rawSockets, "version", version)
+		"capacity", cfg.AgentCapacity, "max_rate", cfg.AgentMaxRate, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", rawSockets, "version", version)
 	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
 		Capacity: cfg.AgentCapacity,
 		Pools:    cfg.AgentPools,
-		Identity: workflows.AgentIdentity(cfg.AgentName, host, version, cfg.AgentCapacity),
+		Identity: workflows.AgentPoller{Name: cfg.AgentName, Host: host, Version: version, Capacity: cfg.AgentCapacity, MaxRate: cfg.AgentMaxRate}.Identity(),
 	})
 	log.Info("scantron agent stopped")
 	return err

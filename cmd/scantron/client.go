@@ -36,6 +36,10 @@ Client verbs (against a server's API):
   agents join-token create --name N [--pools a,b] [--ttl 30m]
                                   a one-time token that enrolls agent N
                                   (admins; it expires within the hour)
+  search [--json | --format csv|jsonl] [--limit N] [--offset N] QUERY...
+                                  search the current assets (or run:ID) with
+                                  the search language, e.g.
+                                  scantron search port:443 -service:https seen:<7d
 
 SCANTRON_URL and SCANTRON_TOKEN, when set, take the place of the stored login.
 `
@@ -172,7 +176,7 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, clientUsage) }
 	sub := ""
-	if verb != "login" && verb != "logout" && verb != "export" {
+	if verb != "login" && verb != "logout" && verb != "export" && verb != "search" {
 		if len(args) == 0 {
 			return usageError{"which? see 'scantron help'"}
 		}
@@ -313,6 +317,9 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 			return nil
 		}
 		return watchRun(ctx, api, id, stdout, stderr)
+	}
+	if verb == "search" {
+		return search(ctx, api, args, stdout)
 	}
 	if verb == "export" {
 		format := fs.String("format", "csv", "csv or jsonl")

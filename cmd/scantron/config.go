@@ -55,6 +55,8 @@ type Config struct {
 	Listen       string
 	PublicURL    string
 	MaxAddresses uint64
+	// MaxRate is the server's packet-rate ceiling (packets/s).
+	MaxRate float64
 	// SigningKey signs the specs the server dispatches; agents verify them
 	// with ServerPublicKey.
 	SigningKey      ed25519.PrivateKey
@@ -78,6 +80,8 @@ type Config struct {
 
 	AgentName     string
 	AgentCapacity int
+	// AgentMaxRate caps every scanner the agent runs (packets/s; 0 = none).
+	AgentMaxRate  float64
 	AgentPools    []string
 	AgentCred     string
 	NmapPath      string
@@ -132,6 +136,19 @@ func boolean(p func(*Config) *bool) func(*Config, string) error {
 			return errors.New("want true or false")
 		}
 		*p(c) = b
+		return nil
+	}
+}
+
+// rate reads a packet rate: packets per second from 0 (none) to 10^8,
+// the most masscan takes.
+func rate(p func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 || r > 1e8 || r != r {
+			return errors.New("want packets per second from 0 (no ceiling) to 100000000")
+		}
+		*p(c) = r
 		return nil
 	}
 }
@@ -214,6 +231,8 @@ var settings = []setting{
 			c.MaxAddresses = n
 			return nil
 		}},
+	{flag: "max-rate", env: "SCANTRON_MAX_RATE", def: "100000", usage: "packet-rate ceiling (packets/s) for profiles' rate options and sites' max_rate, checked when they are saved and applied when a run starts (0 = none)", commands: "server",
+		bind: rate(func(c *Config) *float64 { return &c.MaxRate })},
 	{flag: "signing-key", env: "SCANTRON_SIGNING_KEY", usage: "file holding the ed25519 private key (PEM) that signs every scan spec sent to agents (scantron keygen makes one)", commands: "server", required: true,
 		bind: func(c *Config, v string) error {
 			key, err := signing.ReadPrivateKeyFile(v)
@@ -294,6 +313,8 @@ var settings = []setting{
 			c.AgentCapacity = n
 			return nil
 		}},
+	{flag: "max-rate", env: "SCANTRON_AGENT_MAX_RATE", def: "0", usage: "packets/s this agent lets any scanner send: it adds or lowers nmap's --max-rate and masscan's --rate on every scan, and announces it to the server (0 = no cap of the agent's)", commands: "agent",
+		bind: rate(func(c *Config) *float64 { return &c.AgentMaxRate })},
 	{flag: "server-public-key", env: "SCANTRON_SERVER_PUBLIC_KEY", usage: "the server's public key: its base64 (printed by scantron keygen) or a file holding it; specs it did not sign are refused", commands: "agent", required: true,
 		bind: func(c *Config, v string) error {
 			pub, err := signing.ParsePublicKey(v)

@@ -70,6 +70,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Store:        store,
 		Objects:      objs,
 		MaxAddresses: cfg.MaxAddresses,
+		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
 		Capacity:     workers.QueueCapacity(tc),
 		Timeouts: activities.Timeouts{
@@ -106,6 +107,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		TemporalNamespace: cfg.TemporalNamespace,
 		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
+		MaxRate:           cfg.MaxRate,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},

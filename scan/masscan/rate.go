@@ -59,3 +59,21 @@ func CapRate(limits ...float64) float64 {
 func WithAdapter(name, ip, routerMAC string) Option {
 	return func(b *builder) { b.adapter, b.adapterIP, b.routerMAC = name, ip, routerMAC }
 }
+
+// DefaultRate is masscan's own rate when it is given no --rate.
+const DefaultRate = 100
+
+// LimitRate is the rate to give masscan for rate (0 = masscan's default)
+// under a cap (0 = none): rate lowered to the cap. A rate of 0 stands for
+// masscan's default, lowered too if the cap is under it, so that a cap
+// never raises the rate. The server applies its ceiling with it, and an
+// agent its own cap.
+func LimitRate(rate, limit float64) float64 {
+	if limit <= 0 {
+		return rate
+	}
+	if rate <= 0 {
+		rate = DefaultRate
+	}
+	return CapRate(rate, limit)
+}

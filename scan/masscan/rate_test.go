@@ -50,3 +50,18 @@ func TestArgsAdapter(t *testing.T) {
 		{"empty adapter settings add nothing", []Option{WithAdapter("", "", ""), WithTargets([]string{"198.18.0.2"})}, []string{"--range=198.18.0.2"}},
 	})
 }
+
+func TestLimitRate(t *testing.T) {
+	for _, tt := range []struct{ spec, agent, want float64 }{
+		{0, 0, 0},
+		{5000, 0, 5000},
+		{5000, 1000, 1000},
+		{500, 1000, 500},
+		{0, 1000, DefaultRate}, // a cap never raises masscan's default
+		{0, 50, 50},
+	} {
+		if got := LimitRate(tt.spec, tt.agent); got != tt.want {
+			t.Errorf("LimitRate(%v, %v) = %v, want %v", tt.spec, tt.agent, got, tt.want)
+		}
+	}
+}

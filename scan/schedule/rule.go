@@ -9,6 +9,7 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 // It also ends the search of a rule that can never match (30 February)
 // instead of running on to year 9999.
 var LastFireTime = time.Date(2100, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// FirstStartTime is the earliest start_at, for the same reason: a rule
+// that starts in year 0 would also be walked minute by minute from there.
+var FirstStartTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Error is a schedule the operator must fix. Field names the request field
 // at fault (start_at, time_zone or rrule).
@@ -72,6 +77,10 @@ func Parse(startAt *time.Time, zone, text string, now time.Time) (*Rule, error) 
 			return nil, errf("start_at", "required with rrule: it is the rule's DTSTART")
 		}
 		return nil, nil
+	}
+	if startAt.Before(FirstStartTime) || startAt.After(LastFireTime) {
+		return nil, errf("start_at", "%s is outside %s to %s, the years Temporal's schedules know",
+			startAt.UTC().Format(time.RFC3339), FirstStartTime.Format(time.RFC3339), LastFireTime.Format(time.RFC3339))
 	}
 	r := &Rule{Start: startAt.In(loc).Truncate(time.Second), Zone: loc}
 	if !r.Start.Equal(*startAt) {
@@ -129,8 +138,16 @@ func Parse(startAt *time.Time, zone, text string, now time.Time) (*Rule, error) 
 	if len(opt.Byeaster) > 0 {
 		return nil, errf("rrule", "BYEASTER is not supported")
 	}
-	if opt.Interval < 0 || opt.Count < 0 {
-		return nil, errf("rrule", "INTERVAL and COUNT must be positive")
+	// rrule-go reads COUNT=0 as "no count" (endless) and INTERVAL=0 as 1;
+	// both are outside RFC 5545, which wants positive integers.
+	for part := range strings.SplitSeq(ruleLine, ";") {
+		name, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if name != "COUNT" && name != "INTERVAL" {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(val)); err != nil || n < 1 {
+			return nil, errf("rrule", "%s=%s: must be a whole number of at least 1", name, clip(val))
+		}
 	}
 	if !opt.Until.IsZero() && opt.Until.Before(r.Start) {
 		return nil, errf("rrule", "UNTIL %s is before start_at %s", opt.Until.In(loc).Format(time.RFC3339), r.Start.Format(time.RFC3339))
@@ -244,6 +261,24 @@ func (r *Rule) Next(after time.Time, n int) []time.Time {
 		}
 	}
 	return out
+}
+
+// FiresBefore reports whether the rule has more than limit fire times
+// before t, looking at no more than limit+1 of them. Finding the next fire
+// time walks the rule from its start, so a start far behind a frequent
+// rule costs that much on every look.
+func (r *Rule) FiresBefore(t time.Time, limit int) bool {
+	if r == nil || r.set == nil {
+		return false
+	}
+	next := r.set.Iterator()
+	for range limit + 1 {
+		v, ok := next()
+		if !ok || v.After(t) {
+			return false
+		}
+	}
+	return true
 }
 
 // Finite reports whether the rule ends (one-shot, COUNT or UNTIL).

@@ -39,6 +39,14 @@ func TestParseRefusesBadSchedules(t *testing.T) {
 		{"bad exdate", "2030-07-01T00:00:00Z", "UTC", "FREQ=DAILY\nEXDATE:tomorrow", `rrule: EXDATE value "tomorrow" is not a date-time`},
 		{"one-shot in the past", "2030-06-01T00:00:00Z", "UTC", "", "start_at: 2030-06-01T00:00:00Z is in the past"},
 		{"fraction of a second", "2030-07-01T00:00:00.5Z", "UTC", "", "start_at: must be a whole second"},
+		// COUNT=0 used to mean "no count" (fire without end), INTERVAL=0 "1".
+		{"count zero", "2030-07-01T00:00:00Z", "UTC", "FREQ=DAILY;COUNT=0", "rrule: COUNT=0: must be a whole number of at least 1"},
+		{"interval zero", "2030-07-01T00:00:00Z", "UTC", "FREQ=DAILY;INTERVAL=0", "rrule: INTERVAL=0: must be a whole number of at least 1"},
+		{"count negative", "2030-07-01T00:00:00Z", "UTC", "FREQ=DAILY;COUNT=-2", "rrule: COUNT=-2"},
+		{"interval not a number", "2030-07-01T00:00:00Z", "UTC", "FREQ=DAILY;INTERVAL=x", "rrule:"},
+		{"start in year 0", "0000-01-01T00:00:00Z", "UTC", "FREQ=DAILY", "start_at: 0000-01-01T00:00:00Z is outside 2000-01-01T00:00:00Z to 2100-12-31T23:59:59Z"},
+		{"start before 2000", "1999-12-31T23:59:59Z", "UTC", "", "start_at: 1999-12-31T23:59:59Z is outside"},
+		{"start after 2100", "2101-01-01T00:00:00Z", "UTC", "FREQ=DAILY", "start_at: 2101-01-01T00:00:00Z is outside"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var start *time.Time
