@@ -8,16 +8,30 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools test-tools build run test lint fuzz chaos flaky bench clean-data package
+.PHONY: help tools test-tools temporal-server build run test lint fuzz chaos flaky bench clean-data package
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 18
 
 tools: ## install missing packages and tools (idempotent; quiet when all present)
 	@./scripts/install-tools.sh
 
 test-tools: ## tools, plus what only the tests need (chromium)
 	@./scripts/install-tools.sh --tests
+
+# Temporal with Scantron's authorizer and claim mapper, built from its own
+# module (temporal-config/server) so the server's dependencies stay out of
+# go.mod. Rebuilt only when its sources or go.sum change (the hash of them is
+# kept beside the binary); a cold build takes several minutes.
+TSERVER_SRC = $(sort $(wildcard temporal-config/server/*.go)) temporal-config/server/go.mod temporal-config/server/go.sum
+
+temporal-server: ## build bin/scantron-temporal (the authorizing Temporal server) when its sources changed
+	@sum="$$(cat $(TSERVER_SRC) | sha256sum | cut -c1-64)"; \
+	if [ -x bin/scantron-temporal ] && [ "$$(cat bin/scantron-temporal.sum 2>/dev/null)" = "$$sum" ]; then exit 0; fi; \
+	echo "building bin/scantron-temporal (several minutes when cold)"; \
+	mkdir -p bin; \
+	(cd temporal-config/server && $(GO) build -o ../../bin/scantron-temporal.new .) && \
+	mv bin/scantron-temporal.new bin/scantron-temporal && echo "$$sum" > bin/scantron-temporal.sum
 
 build: ## build bin/scantron
 	$(GO) build -o bin/scantron ./cmd/scantron
@@ -46,7 +60,7 @@ endif
 run: tools build ## start PostgreSQL, S3, Temporal, server and a local agent (state in .data; Ctrl-C stops)
 	./bin/scantron dev
 
-test: lint ## lint, run every package's tests, fuzz the parsers briefly, then the fault-injection suite
+test: lint temporal-server ## lint, build the authorizing Temporal server, run every package's tests, fuzz the parsers briefly, then the fault-injection suite
 	$(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory chaos

@@ -555,7 +555,7 @@ func TestReparseRunRefusesUnfinishedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = execute[activities.ReparseRunResult](t, env, f.results.ReparseRun, activities.ReparseRunInput{RunID: start.RunID})
-	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "only completed runs") {
+	if !isNonRetryable(err, activities.ErrTypeInvalidSpec) || !strings.Contains(err.Error(), "only completed or failed runs") {
 		t.Fatalf("ReparseRun of a running run: %v", err)
 	}
 }

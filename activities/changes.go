@@ -16,6 +16,7 @@ type ChangeStore interface {
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	RunHosts(ctx context.Context, runID int64) ([]scan.HostRow, error)
 	PreviousCompletedRun(ctx context.Context, run scan.Run) (scan.Run, bool, error)
+	NextCompletedRun(ctx context.Context, run scan.Run) (scan.Run, bool, error)
 	SaveDiff(ctx context.Context, d scan.Diff) (scan.DiffSummary, error)
 	ApplyRunToAssets(ctx context.Context, siteID int64, run scan.Run, hosts []scan.HostRow, cov scan.Coverage) error
 }
@@ -54,6 +55,39 @@ func (c *Changes) RecordChanges(ctx context.Context, in RecordChangesInput) (Rec
 		msg := fmt.Sprintf("run %d is %s, not completed: it has no diff", run.ID, run.Status)
 		return RecordChangesResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeRunNotCompleted, nil)
 	}
+	return c.record(ctx, run, in.Options)
+}
+
+// RecordNextChangesResult summarises the stored diff of the run after the
+// one named, if there is one.
+type RecordNextChangesResult struct {
+	NextRunID *int64          `json:"next_run_id,omitempty"`
+	Counts    scan.DiffCounts `json:"counts"`
+}
+
+// RecordNextChanges works out again the diff of the completed run that
+// follows the named one (whose hosts were parsed again), and applies that
+// run to its site's assets again: its diff was against the hosts as they
+// were parsed before, and the assets it marked gone or closed were judged
+// against them too. Options are the scanner options of the scan's runs.
+func (c *Changes) RecordNextChanges(ctx context.Context, in RecordChangesInput) (RecordNextChangesResult, error) {
+	run, err := c.Store.GetRun(ctx, in.RunID)
+	if err != nil {
+		return RecordNextChangesResult{}, wrap("load run", err)
+	}
+	next, found, err := c.Store.NextCompletedRun(ctx, run)
+	if err != nil || !found {
+		return RecordNextChangesResult{}, wrap("find next run", err)
+	}
+	res, err := c.record(ctx, next, in.Options)
+	if err != nil {
+		return RecordNextChangesResult{}, err
+	}
+	return RecordNextChangesResult{NextRunID: &next.ID, Counts: res.Counts}, nil
+}
+
+// record stores a completed run's diff and applies it to its site's assets.
+func (c *Changes) record(ctx context.Context, run scan.Run, options []string) (RecordChangesResult, error) {
 	sc, err := c.Store.GetScan(ctx, run.ScanID)
 	if err != nil {
 		return RecordChangesResult{}, wrap("load scan", err)
@@ -68,7 +102,7 @@ func (c *Changes) RecordChanges(ctx context.Context, in RecordChangesInput) (Rec
 			covered = append(covered, s.Targets)
 		}
 	}
-	cov := scan.CoverageOf(covered, in.Options)
+	cov := scan.CoverageOf(covered, options)
 	hosts, err := c.Store.RunHosts(ctx, run.ID)
 	if err != nil {
 		return RecordChangesResult{}, wrap("load hosts", err)

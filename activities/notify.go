@@ -137,26 +137,32 @@ func (n *Notifier) now() time.Time {
 	return time.Now()
 }
 
-func (n *Notifier) runURL(runID int64) string {
+// link is the address of a page of the server, "" without a public URL.
+func (n *Notifier) link(kind string, id int64) string {
 	if n.PublicURL == "" {
 		return ""
 	}
-	return strings.TrimRight(n.PublicURL, "/") + "/runs/" + strconv.FormatInt(runID, 10)
+	return strings.TrimRight(n.PublicURL, "/") + "/" + kind + "/" + strconv.FormatInt(id, 10)
 }
+
+func (n *Notifier) runURL(runID int64) string   { return n.link("runs", runID) }
+func (n *Notifier) scanURL(scanID int64) string { return n.link("scans", scanID) }
 
 // WebhookPayload is the JSON body of a webhook delivery.
 type WebhookPayload struct {
-	Delivery string       `json:"delivery"` // the same on every retry
-	Events   []string     `json:"events"`
-	Scan     WebhookScan  `json:"scan"`
-	Run      WebhookRun   `json:"run"`
-	Diff     *WebhookDiff `json:"diff,omitempty"`
+	Delivery string      `json:"delivery"` // the same on every retry
+	Events   []string    `json:"events"`
+	Scan     WebhookScan `json:"scan"`
+	Run      *WebhookRun `json:"run,omitempty"` // none in a test
+
+	Diff *WebhookDiff `json:"diff,omitempty"`
 }
 
 // WebhookScan names the scan.
 type WebhookScan struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
 }
 
 // WebhookRun is the run as a webhook shows it.
@@ -184,8 +190,8 @@ func (n *Notifier) payload(no notice) WebhookPayload {
 	p := WebhookPayload{
 		Delivery: fmt.Sprintf("run-%d", r.ID),
 		Events:   no.events,
-		Scan:     WebhookScan{ID: no.scan.ID, Name: no.scan.Name},
-		Run: WebhookRun{ID: r.ID, Status: r.Status, Error: r.Error, HostsUp: r.HostsUp, OpenPorts: r.OpenPorts,
+		Scan:     WebhookScan{ID: no.scan.ID, Name: no.scan.Name, URL: n.scanURL(no.scan.ID)},
+		Run: &WebhookRun{ID: r.ID, Status: r.Status, Error: r.Error, HostsUp: r.HostsUp, OpenPorts: r.OpenPorts,
 			StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, URL: n.runURL(r.ID)},
 	}
 	if d := no.diff; d != nil {
@@ -233,42 +239,53 @@ func (n *Notifier) SendWebhook(ctx context.Context, in NotifyInput) (NotifyResul
 	case len(no.events) == 0:
 		return NotifyResult{Reason: "no event the scan's notifications ask for"}, nil
 	}
-	body, err := json.Marshal(n.payload(no))
+	if _, err := n.deliverWebhook(ctx, no.settings, n.payload(no)); err != nil {
+		return NotifyResult{}, err
+	}
+	return NotifyResult{Events: no.events}, nil
+}
+
+// deliverWebhook posts p, signed, to the webhook of settings and returns
+// the receiver's HTTP status. A 2xx answer is success; a redirect, a 4xx
+// (except 408 and 429) or an address the policy refuses is a
+// non-retryable error; anything else is an error Temporal retries.
+func (n *Notifier) deliverWebhook(ctx context.Context, settings scan.Notifications, p WebhookPayload) (int, error) {
+	body, err := json.Marshal(p)
 	if err != nil {
-		return NotifyResult{}, fmt.Errorf("encode webhook: %w", err)
+		return 0, fmt.Errorf("encode webhook: %w", err)
 	}
 	ts := n.now().Unix()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, no.settings.WebhookURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, settings.WebhookURL, bytes.NewReader(body))
 	if err != nil {
-		return NotifyResult{}, temporal.NewNonRetryableApplicationError("webhook URL: "+err.Error(), ErrTypeNotificationRefused, err)
+		return 0, temporal.NewNonRetryableApplicationError("webhook URL: "+err.Error(), ErrTypeNotificationRefused, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Scantron-Webhook")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, SignWebhook(no.settings.WebhookSecret, ts, body))
-	req.Header.Set(HeaderEvent, strings.Join(no.events, ","))
-	req.Header.Set(HeaderDelivery, fmt.Sprintf("run-%d", no.run.ID))
+	req.Header.Set(HeaderSignature, SignWebhook(settings.WebhookSecret, ts, body))
+	req.Header.Set(HeaderEvent, strings.Join(p.Events, ","))
+	req.Header.Set(HeaderDelivery, p.Delivery)
 	resp, err := webhookClient(n.Webhooks).Do(req)
 	if errors.Is(err, scan.ErrWebhookAddress) {
-		return NotifyResult{}, temporal.NewNonRetryableApplicationError(
+		return 0, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("webhook to %s: %v", req.URL.Redacted(), err), ErrTypeNotificationRefused, err)
 	}
 	if err != nil {
-		return NotifyResult{}, fmt.Errorf("webhook to %s: %w", req.URL.Redacted(), err)
+		return 0, fmt.Errorf("webhook to %s: %w", req.URL.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		return NotifyResult{Events: no.events}, nil
+		return code, nil
 	case code >= 300 && code < 400:
 		msg := fmt.Sprintf("webhook %s redirects (%s to %q): set the final URL", req.URL.Redacted(), resp.Status, resp.Header.Get("Location"))
-		return NotifyResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationRefused, nil)
+		return code, temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationRefused, nil)
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
 		msg := fmt.Sprintf("webhook %s refused the delivery: %s %s", req.URL.Redacted(), resp.Status, strings.TrimSpace(string(snippet)))
-		return NotifyResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationRefused, nil)
+		return code, temporal.NewNonRetryableApplicationError(msg, ErrTypeNotificationRefused, nil)
 	default:
-		return NotifyResult{}, fmt.Errorf("webhook %s answered %s", req.URL.Redacted(), resp.Status)
+		return code, fmt.Errorf("webhook %s answered %s", req.URL.Redacted(), resp.Status)
 	}
 }
 
@@ -358,15 +375,84 @@ func (n *Notifier) message(no notice) []byte {
 			}
 		}
 	}
+	if u := n.scanURL(no.scan.ID); u != "" {
+		fmt.Fprintf(&b, "\r\nScan: %s\r\n", u)
+	}
+	return n.mail(no.settings.EmailTo, subject, fmt.Sprintf("run-%d", r.ID), b.String())
+}
+
+// mail renders a plain-text mail of body to the recipients; id makes its
+// Message-ID.
+func (n *Notifier) mail(to []string, subject, id, body string) []byte {
 	var m bytes.Buffer
 	fmt.Fprintf(&m, "From: %s\r\n", n.SMTP.From)
-	fmt.Fprintf(&m, "To: %s\r\n", strings.Join(no.settings.EmailTo, ", "))
+	fmt.Fprintf(&m, "To: %s\r\n", strings.Join(to, ", "))
 	fmt.Fprintf(&m, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
 	fmt.Fprintf(&m, "Date: %s\r\n", n.now().Format(time.RFC1123Z))
-	fmt.Fprintf(&m, "Message-ID: <run-%d.%s@scantron>\r\n", r.ID, rand.Text())
+	fmt.Fprintf(&m, "Message-ID: <%s.%s@scantron>\r\n", id, rand.Text())
 	m.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-	m.WriteString(b.String()) // net/smtp's DATA writer escapes leading dots
+	m.WriteString(body) // net/smtp's DATA writer escapes leading dots
 	return m.Bytes()
+}
+
+// EventTest is the event of a test notification.
+const EventTest = "test"
+
+// SendTest sends a test notification of a scan, now and once, to its
+// webhook and its email recipients, the way run notifications go: the
+// same signature, the same address policy on the connection, the same
+// SMTP delivery. It says what became of each; only a failure to read the
+// scan or its settings is an error.
+func (n *Notifier) SendTest(ctx context.Context, scanID int64) (scan.NotificationTest, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sc, err := n.Store.GetScan(ctx, scanID)
+	if err != nil {
+		return scan.NotificationTest{}, wrap("load scan", err)
+	}
+	settings, _, err := n.Store.LookupNotifications(ctx, scanID)
+	if err != nil {
+		return scan.NotificationTest{}, wrap("load notification settings", err)
+	}
+	out := scan.NotificationTest{
+		Webhook: scan.ChannelOutcome{Skipped: "no webhook configured"},
+		Email:   scan.ChannelOutcome{Skipped: "no email recipients configured"},
+	}
+	if settings.WebhookURL != "" {
+		p := WebhookPayload{Delivery: "test-" + rand.Text(), Events: []string{EventTest},
+			Scan: WebhookScan{ID: sc.ID, Name: sc.Name, URL: n.scanURL(sc.ID)}}
+		status, err := n.deliverWebhook(ctx, settings, p)
+		out.Webhook = outcome(err)
+		out.Webhook.Status = status
+	}
+	switch {
+	case len(settings.EmailTo) == 0:
+	case n.SMTP.Addr == "":
+		out.Email.Skipped = "no SMTP server configured (SCANTRON_SMTP_ADDR)"
+	default:
+		var b strings.Builder
+		fmt.Fprintf(&b, "This is a test notification of scan %q. Its runs' notifications will come like this one.\r\n", sc.Name)
+		if u := n.scanURL(sc.ID); u != "" {
+			fmt.Fprintf(&b, "\r\nScan: %s\r\n", u)
+		}
+		subject := fmt.Sprintf("[Scantron] %s: test notification", sc.Name)
+		msg := n.mail(settings.EmailTo, subject, fmt.Sprintf("test-scan-%d", sc.ID), b.String())
+		out.Email = outcome(sendMail(ctx, n.SMTP, settings.EmailTo, msg))
+	}
+	return out, nil
+}
+
+// outcome tells a delivery's error as people read it: without the
+// Temporal error type a run's delivery carries.
+func outcome(err error) scan.ChannelOutcome {
+	if err == nil {
+		return scan.ChannelOutcome{Sent: true}
+	}
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return scan.ChannelOutcome{Error: ae.Message()}
+	}
+	return scan.ChannelOutcome{Error: err.Error()}
 }
 
 func describeChange(c scan.Change) string {

@@ -452,3 +452,78 @@ func TestSendWebhookRefusesInternalAddresses(t *testing.T) {
 		t.Errorf("allowed loopback: %v, %d deliveries", err, len(deliveries()))
 	}
 }
+
+// TestSendTestNotification: a test goes to the scan's webhook, signed as a
+// run's delivery with the scan's link, and to its recipients by SMTP, and
+// says what became of each; a webhook on an address the policy does not
+// allow is refused on the connection, and a receiver's refusal is told
+// with its status.
+func TestSendTestNotification(t *testing.T) {
+	srv, deliveries := webhookReceiver(t, 204, 410)
+	cert, pool := selfSigned(t)
+	sink := startSMTPSink(t, cert)
+	const secret = "hunter2-but-longer"
+	f := newNotifyFixture(t, scan.Notifications{WebhookURL: srv.URL + "/hook", WebhookSecret: secret,
+		EmailTo: []string{"ops@example.test"}, OnCompleted: true})
+	n := &activities.Notifier{Store: f.store, Webhooks: loopbackAllowed, PublicURL: "http://scantron.test/",
+		SMTP: activities.SMTPConfig{Addr: sink.addr, From: "scantron@example.test",
+			TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	ctx := context.Background()
+
+	got, err := n.SendTest(ctx, f.scan.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != (scan.NotificationTest{Webhook: scan.ChannelOutcome{Sent: true, Status: 204}, Email: scan.ChannelOutcome{Sent: true}}) {
+		t.Errorf("outcome %+v", got)
+	}
+	d := deliveries()
+	if len(d) != 1 {
+		t.Fatalf("%d deliveries", len(d))
+	}
+	verify(t, secret, d[0])
+	var p activities.WebhookPayload
+	must(t, json.Unmarshal(d[0].body, &p))
+	scanURL := "http://scantron.test/scans/" + strconv.FormatInt(f.scan.ID, 10)
+	if strings.Join(p.Events, ",") != "test" || d[0].header.Get("X-Scantron-Event") != "test" || p.Run != nil ||
+		p.Scan.ID != f.scan.ID || p.Scan.Name != "weekly lab" || p.Scan.URL != scanURL ||
+		!strings.HasPrefix(p.Delivery, "test-") || d[0].header.Get("X-Scantron-Delivery") != p.Delivery {
+		t.Errorf("payload %s, headers %v", d[0].body, d[0].header)
+	}
+	mails := sink.received()
+	if len(mails) != 1 || !strings.Contains(mails[0].data, "Subject: [Scantron] weekly lab: test notification") ||
+		!strings.Contains(mails[0].data, scanURL) || strings.Join(mails[0].to, ",") != "ops@example.test" {
+		t.Fatalf("mails %+v", mails)
+	}
+
+	// The receiver refuses: its status is told, and nothing is retried.
+	got, err = n.SendTest(ctx, f.scan.ID)
+	if err != nil || got.Webhook.Sent || got.Webhook.Status != 410 || !strings.Contains(got.Webhook.Error, "refused the delivery: 410") {
+		t.Errorf("refused: %+v, %v", got.Webhook, err)
+	}
+	// The loopback is not allowed: refused before a byte is sent.
+	n.Webhooks = scan.WebhookPolicy{}
+	got, err = n.SendTest(ctx, f.scan.ID)
+	if err != nil || got.Webhook.Sent || got.Webhook.Status != 0 || !strings.Contains(got.Webhook.Error, "127.0.0.1 is in 127.0.0.0/8") {
+		t.Errorf("loopback not allowed: %+v, %v", got.Webhook, err)
+	}
+	if n := len(deliveries()); n != 2 {
+		t.Errorf("%d deliveries, want 2", n)
+	}
+
+	// Without settings, or without SMTP, nothing is attempted, and the
+	// outcome says why.
+	n.SMTP.Addr = ""
+	got, err = n.SendTest(ctx, f.scan.ID)
+	if err != nil || got.Email != (scan.ChannelOutcome{Skipped: "no SMTP server configured (SCANTRON_SMTP_ADDR)"}) {
+		t.Errorf("no SMTP: %+v, %v", got.Email, err)
+	}
+	must(t, f.store.DeleteNotifications(ctx, f.scan.ID))
+	got, err = n.SendTest(ctx, f.scan.ID)
+	if err != nil || got.Webhook.Skipped == "" || got.Email.Skipped == "" || got.Webhook.Sent || got.Email.Sent {
+		t.Errorf("no settings: %+v, %v", got, err)
+	}
+	if _, err := n.SendTest(ctx, 999999); err == nil {
+		t.Error("a test of a missing scan succeeded")
+	}
+}

@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +10,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/report"
 )
 
-// ReparseRunInput names a completed run to parse again from its stored
+// ReparseRunInput names a finished run to parse again from its stored
 // scanner output.
 type ReparseRunInput struct {
 	RunID int64 `json:"run_id"`
@@ -26,28 +28,45 @@ type ReparseRunResult struct {
 	Hosts      int    `json:"hosts"`
 	Ports      int    `json:"ports"`
 	Skipped    int    `json:"skipped"`
+	// Status is the run's, which a parse again does not change: a
+	// completed run is exported and compared again, a failed one is only
+	// recounted.
+	Status scan.RunStatus `json:"status,omitempty"`
+	// Options are the scanner options of the run's profile, which say
+	// what the run covered when its diff is worked out again.
+	Options []string `json:"options,omitempty"`
+	// HostsUp and OpenPorts are a failed run's counts after the parse (a
+	// completed run is recounted when it is recorded again).
+	HostsUp   int `json:"hosts_up,omitempty"`
+	OpenPorts int `json:"open_ports,omitempty"`
 }
 
+// ErrTypeNothingToParse marks a run none of whose shards stored output.
+const ErrTypeNothingToParse = "NothingToParse"
+
 // ReparseRun replaces the stored hosts and ports of every shard of a
-// completed run with a new parse of the shard's stored output (after a
-// parser upgrade, say). Each shard is replaced as a whole for the attempt
-// whose output it holds, so running it again, or concurrently with itself,
-// never duplicates rows. Only completed runs are parsed again: a run in
-// progress still owns its shards.
+// finished run that has stored output with a new parse of it (after a
+// parser upgrade, say), through the same parse as the first one: masscan's
+// hosts merged by address. Each shard is replaced as a whole for the
+// attempt whose output it holds, so running it again, or concurrently with
+// itself, never duplicates rows. Completed runs and failed ones are parsed
+// again (a failed shard's output may be cut off: what it holds is kept, as
+// when the run failed); a run in progress still owns its shards, and a
+// cancelled one ended on purpose.
 func (r *Results) ReparseRun(ctx context.Context, in ReparseRunInput) (ReparseRunResult, error) {
 	run, err := r.Store.GetRun(ctx, in.RunID)
 	if err != nil {
 		return ReparseRunResult{}, wrap("find run", err)
 	}
-	if run.Status != scan.RunCompleted {
-		err := fmt.Errorf("run %d is %s; only completed runs are parsed again", run.ID, run.Status)
+	if run.Status != scan.RunCompleted && run.Status != scan.RunFailed {
+		err := fmt.Errorf("run %d is %s; only completed or failed runs are parsed again", run.ID, run.Status)
 		return ReparseRunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, err)
 	}
 	shards, err := r.Store.ListShards(ctx, in.RunID)
 	if err != nil {
 		return ReparseRunResult{}, wrap("list shards", err)
 	}
-	out := ReparseRunResult{WorkflowID: run.WorkflowID}
+	out := ReparseRunResult{WorkflowID: run.WorkflowID, Status: run.Status}
 	for _, sh := range shards {
 		if sh.Raw == nil {
 			continue
@@ -62,6 +81,30 @@ func (r *Results) ReparseRun(ctx context.Context, in ReparseRunInput) (ReparseRu
 		out.Skipped += stats.Skipped
 		activity.RecordHeartbeat(ctx, out)
 	}
+	if out.Shards == 0 {
+		err := fmt.Errorf("run %d has no stored scanner output to parse again", run.ID)
+		return ReparseRunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNothingToParse, err)
+	}
+	if run.Status == scan.RunFailed {
+		// Recount what it holds; its status and error stay.
+		if err := r.Store.KeepPartial(ctx, run.ID); err != nil {
+			return ReparseRunResult{}, wrap("count results", err)
+		}
+		counted, err := r.Store.GetRun(ctx, run.ID)
+		if err != nil {
+			return ReparseRunResult{}, wrap("find run", err)
+		}
+		out.HostsUp, out.OpenPorts = counted.HostsUp, counted.OpenPorts
+		return out, nil
+	}
+	plan, err := r.Store.LoadPlan(ctx, run.ScanID)
+	if err != nil {
+		return ReparseRunResult{}, wrap("load scan", err)
+	}
+	if out.Options, err = coverageOptions(plan.Profile); err != nil {
+		// The diff then counts as covered only what the run listed.
+		activity.GetLogger(ctx).Warn("the scan's profile no longer parses; its run's coverage is what it listed", "run", run.ID, "error", err)
+	}
 	return out, nil
 }
 
@@ -71,15 +114,13 @@ func (r *Results) reparseShard(ctx context.Context, sh scan.Shard) (scan.IngestS
 		return scan.IngestStats{}, wrap(fmt.Sprintf("read output of shard %d", sh.Index), err)
 	}
 	defer body.Close()
-	parsed := 0
+	br := bufio.NewReaderSize(body, 4096)
+	scanner := scan.Scanner(report.SniffScanner(br))
+	// Only a completed shard's output is whole: a failed shard kept what
+	// its stopped scanner wrote.
+	partial := sh.Status != scan.ShardCompleted
 	stats, err := r.Store.ReplaceShardResults(ctx, sh.RunID, sh.ID, sh.Attempt, func(emit func(report.Host) error) error {
-		_, err := report.ParseAny(body, func(h report.Host) error {
-			if parsed++; parsed%500 == 0 {
-				activity.RecordHeartbeat(ctx, parsed)
-			}
-			return emit(h)
-		})
-		return err
+		return parseOutput(ctx, br, scanner, partial, emit)
 	})
 	if errors.Is(err, report.ErrTruncated) || errors.Is(err, report.ErrMalformed) {
 		return scan.IngestStats{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
@@ -88,4 +129,18 @@ func (r *Results) reparseShard(ctx context.Context, sh scan.Shard) (scan.IngestS
 		return scan.IngestStats{}, wrap(fmt.Sprintf("store shard %d", sh.Index), err)
 	}
 	return stats, nil
+}
+
+// coverageOptions are a profile's scanner options as the diff reads them
+// for the ports a run covered: as dispatched, masscan's rate taken out
+// (rates do not change what is covered).
+func coverageOptions(p scan.Profile) ([]string, error) {
+	opts, err := scan.ParseOptions(p.Scanner, p.Options)
+	if err == nil && p.Scanner == scan.Masscan {
+		opts, _, err = masscan.TakeRate(opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile %q: %w", p.Name, err)
+	}
+	return opts, nil
 }

@@ -324,30 +324,8 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	}
 	defer body.Close()
 
-	var parsed int
 	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, in.Attempt, func(emit func(report.Host) error) error {
-		var merged *hostMerger
-		if in.Scanner == scan.Masscan {
-			merged = newHostMerger()
-		}
-		_, err := report.ParseAny(body, func(h report.Host) error {
-			parsed++
-			if parsed%500 == 0 {
-				activity.RecordHeartbeat(ctx, parsed)
-			}
-			if merged != nil {
-				merged.add(h)
-				return nil
-			}
-			return emit(h)
-		})
-		if in.Partial && errors.Is(err, report.ErrTruncated) {
-			err = nil // the hosts before the cut are what the scan found
-		}
-		if err == nil && merged != nil {
-			err = merged.emit(emit)
-		}
-		return err
+		return parseOutput(ctx, body, in.Scanner, in.Partial, emit)
 	})
 	if errors.Is(err, report.ErrTruncated) {
 		// The agent reported success, so a cut-off document means the stored
@@ -368,6 +346,37 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 		return ParseResultsResult{}, wrap("mark shard completed", err)
 	}
 	return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
+}
+
+// parseOutput reads a shard's scanner output and hands its hosts to emit,
+// as a first parse and a parse again both store them: masscan's hosts
+// merged by address (masscan writes a host element per port and per
+// banner), one host each; nmap's as they come. A partial output (of a
+// stopped scanner) may be cut off: the hosts before the cut are what the
+// scan found.
+func parseOutput(ctx context.Context, body io.Reader, scanner scan.Scanner, partial bool, emit func(report.Host) error) error {
+	var merged *hostMerger
+	if scanner == scan.Masscan {
+		merged = newHostMerger()
+	}
+	parsed := 0
+	_, err := report.ParseAny(body, func(h report.Host) error {
+		if parsed++; parsed%500 == 0 {
+			activity.RecordHeartbeat(ctx, parsed)
+		}
+		if merged != nil {
+			merged.add(h)
+			return nil
+		}
+		return emit(h)
+	})
+	if partial && errors.Is(err, report.ErrTruncated) {
+		err = nil
+	}
+	if err == nil && merged != nil {
+		err = merged.emit(emit)
+	}
+	return err
 }
 
 // ErrTypeUntrusted marks a result its agent did not sign.

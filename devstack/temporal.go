@@ -48,8 +48,9 @@ type Temporal struct {
 	DBFile    string
 	LogFile   string
 
-	opt  TemporalOptions
-	proc *proc
+	opt     TemporalOptions
+	authOpt *AuthTemporalOptions // set for the authorizing build
+	proc    *proc
 }
 
 // Dial returns a client for the server's namespace. Close it when done.
@@ -91,9 +92,17 @@ func (t *Temporal) Restart(ctx context.Context) error {
 	if err := t.Stop(); err != nil {
 		return err
 	}
-	opt := t.opt
-	opt.Port, opt.UIPort = t.Port, t.UIPort
-	n, err := StartTemporal(ctx, opt)
+	var n *Temporal
+	var err error
+	if t.authOpt != nil {
+		opt := *t.authOpt
+		opt.Port = t.Port
+		n, err = StartAuthTemporal(ctx, opt)
+	} else {
+		opt := t.opt
+		opt.Port, opt.UIPort = t.Port, t.UIPort
+		n, err = StartTemporal(ctx, opt)
+	}
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer stack.Stop()
+	defer stopAuthStack()
 	return m.Run()
 }
 
@@ -101,9 +102,9 @@ func startAgent(t *testing.T, env []string, name, credential string) *process {
 	return startScantron(t, append(env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_CREDENTIAL="+credential), "agent")
 }
 
-// startServer runs a server and returns its base URL, an admin API client
-// and the environment its agents need.
-func startServer(t *testing.T) (string, api, []string) {
+// startServer runs a server, with extra settings if any, and returns its
+// base URL, an admin API client and the environment its agents need.
+func startServer(t *testing.T, extra ...string) (string, api, []string) {
 	t.Helper()
 	port, err := devstack.FreePort()
 	if err != nil {
@@ -111,7 +112,7 @@ func startServer(t *testing.T) (string, api, []string) {
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	env := stackEnv(listen)
-	server := startScantron(t, env, "server")
+	server := startScantron(t, append(env, extra...), "server")
 	base := "http://" + listen
 	waitReady(t, base, server)
 	return base, adminAPI(t, base), env

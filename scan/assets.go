@@ -39,3 +39,19 @@ type Notifications struct {
 	OnDiff        bool      `json:"on_diff"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
+
+// NotificationTest is the outcome of a test notification, per channel.
+type NotificationTest struct {
+	Webhook ChannelOutcome `json:"webhook"`
+	Email   ChannelOutcome `json:"email"`
+}
+
+// ChannelOutcome says what became of a test notification on one channel:
+// sent (with the receiver's HTTP status, for a webhook), not attempted
+// (Skipped says why) or failed (Error says how).
+type ChannelOutcome struct {
+	Sent    bool   `json:"sent"`
+	Status  int    `json:"status,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
+}

@@ -56,11 +56,19 @@ func (c ResultClaim) message() []byte {
 
 // SignResult signs claim with the agent's credential.
 func SignResult(credential string, claim ResultClaim) ([]byte, error) {
+	key, err := credentialKey(credential)
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.Sign(key, claim.message()), nil
+}
+
+func credentialKey(credential string) (ed25519.PrivateKey, error) {
 	seed, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(credential, credentialPrefix))
 	if err != nil || !strings.HasPrefix(credential, credentialPrefix) || len(seed) != ed25519.SeedSize {
 		return nil, ErrBadCredential
 	}
-	return ed25519.Sign(ed25519.NewKeyFromSeed(seed), claim.message()), nil
+	return ed25519.NewKeyFromSeed(seed), nil
 }
 
 // CheckCredential says whether credential is well-formed, so an agent can

@@ -42,6 +42,9 @@ type Enrollment struct {
 	TemporalTLS           bool
 	TemporalTLSCA         string
 	TemporalTLSServerName string
+	// TemporalAuth: Temporal admits only tokens the server issues, so the
+	// agent trades its credential for one (SCANTRON_TEMPORAL_AUTH).
+	TemporalAuth bool
 }
 
 // enrollHandlers make join tokens (admins) and trade them for an agent's
@@ -178,6 +181,7 @@ type EnrollBundle struct {
 	TemporalTLS           bool     `json:"temporal_tls"`
 	TemporalTLSCA         string   `json:"temporal_tls_ca,omitempty"`
 	TemporalTLSServerName string   `json:"temporal_tls_server_name,omitempty"`
+	TemporalAuth          bool     `json:"temporal_auth"`
 	Pools                 []string `json:"pools"`
 }
 
@@ -234,6 +238,7 @@ func (h *enrollHandlers) enroll(c *gin.Context) error {
 		TemporalTLS:           h.cfg.TemporalTLS,
 		TemporalTLSCA:         h.cfg.TemporalTLSCA,
 		TemporalTLSServerName: h.cfg.TemporalTLSServerName,
+		TemporalAuth:          h.cfg.TemporalAuth,
 		Pools:                 tok.Pools,
 	})
 	return nil

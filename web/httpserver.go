@@ -56,9 +56,16 @@ func (t Timeouts) orDefault() Timeouts {
 
 // HTTPServer is the http.Server to serve Routes with: every timeout set.
 func (s *Server) HTTPServer() *http.Server {
-	t := s.timeouts
+	return NewHTTPServer(s.Routes(), s.timeouts)
+}
+
+// NewHTTPServer is an http.Server for h with the timeouts t (zero fields
+// take DefaultTimeouts). The scantron server starts serving with it before
+// its routes exist, to publish the Temporal JWKS, and hands over later.
+func NewHTTPServer(h http.Handler, t Timeouts) *http.Server {
+	t = t.orDefault()
 	return &http.Server{
-		Handler:           s.Routes(),
+		Handler:           h,
 		ReadHeaderTimeout: t.ReadHeader,
 		ReadTimeout:       t.Read,
 		WriteTimeout:      t.Write,

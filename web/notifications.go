@@ -24,9 +24,16 @@ type NotificationStore interface {
 	DeleteNotifications(ctx context.Context, scanID int64) error
 }
 
+// NotificationTester sends a scan's test notification the way its runs'
+// notifications go, and says what became of it on each channel.
+type NotificationTester interface {
+	SendTest(ctx context.Context, scanID int64) (scan.NotificationTest, error)
+}
+
 type notificationHandlers struct {
 	base
 	store    NotificationStore
+	tester   NotificationTester // nil: tests cannot be sent
 	webhooks scan.WebhookPolicy
 	lookup   scan.Lookup
 }
@@ -219,5 +226,24 @@ func (h *notificationHandlers) delete(c *gin.Context) error {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d has no notification settings", id)
 	}
 	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// test sends a test notification of the scan to its webhook and email
+// recipients now, and answers what became of each (200 whatever it was:
+// the outcome is the answer).
+func (h *notificationHandlers) test(c *gin.Context) error {
+	id, err := h.scanID(c)
+	if err != nil {
+		return err
+	}
+	if h.tester == nil {
+		return errorf(http.StatusServiceUnavailable, "this server cannot send notifications")
+	}
+	out, err := h.tester.SendTest(c.Request.Context(), id)
+	if err != nil {
+		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
+	}
+	c.JSON(http.StatusOK, out)
 	return nil
 }

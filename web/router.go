@@ -54,6 +54,7 @@ func (s *Server) engine() *gin.Engine {
 		admin    = accounts.Admin
 	)
 	root := s.routes(&r.RouterGroup)
+	root.GET("/.well-known/jwks.json", public, api.handle(s.temporalAuth.jwks))
 	root.GET("/healthz", public, s.healthz)
 	root.GET("/readyz", public, s.readyz)
 
@@ -63,6 +64,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.POST("/login", public, api.handle(s.accounts.apiLogin))
 		v1.GET("/me", viewer, api.handle(s.accounts.me))
 		v1.PUT("/me/password", viewer, api.handle(s.accounts.changeOwnPassword))
+		v1.POST("/me/temporal-token", viewer, api.handle(s.temporalAuth.userToken))
 		v1.GET("/tokens", viewer, api.handle(s.accounts.listTokens))
 		v1.POST("/tokens", viewer, api.handle(s.accounts.createToken))
 		v1.DELETE("/tokens/:id", viewer, api.handle(s.accounts.revokeToken))
@@ -94,6 +96,9 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/agents", viewer, api.handle(s.agents.list))
 		v1.GET("/agents/:id", viewer, api.handle(s.agents.get))
 		v1.DELETE("/agents/:id", admin, api.handle(s.agents.delete))
+		v1.GET("/agents/:id/pools", viewer, api.handle(s.temporalAuth.getPools))
+		v1.PUT("/agents/:id/pools", admin, api.handle(s.temporalAuth.setPools))
+		v1.POST("/agents/temporal-token", public, api.handle(s.temporalAuth.agentToken))
 		v1.POST("/join-tokens", admin, api.handle(s.enroll.createJoinToken))
 		v1.GET("/join-tokens", admin, api.handle(s.enroll.listJoinTokens))
 		v1.DELETE("/join-tokens/:id", admin, api.handle(s.enroll.deleteJoinToken))
@@ -138,6 +143,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/scans/:id/notifications", viewer, api.handle(s.notifications.get))
 		v1.PUT("/scans/:id/notifications", operator, api.handle(s.notifications.put))
 		v1.DELETE("/scans/:id/notifications", operator, api.handle(s.notifications.delete))
+		v1.POST("/scans/:id/notifications/test", operator, api.handle(s.notifications.test))
 	}
 
 	ui := s.ui
@@ -184,6 +190,8 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/scans/:id", operator, ui.handle(ui.scanUpdate))
 	root.POST("/scans/:id/delete", operator, ui.handle(ui.scanDelete))
 	root.POST("/scans/:id/run", operator, ui.handle(ui.scanRun))
+	root.POST("/scans/:id/notifications", operator, ui.handle(ui.notificationsUpdate))
+	root.POST("/scans/:id/notifications/test", operator, ui.handle(ui.notificationsTest))
 	root.POST("/scans/:id/pause", operator, ui.handle(ui.scanSchedule(s.scans.pause, true)))
 	root.POST("/scans/:id/resume", operator, ui.handle(ui.scanSchedule(s.scans.resume, true)))
 	root.POST("/scans/:id/trigger", operator, ui.handle(ui.scanSchedule(s.scans.trigger, false)))

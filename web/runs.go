@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,16 +155,24 @@ func (h *runHandlers) retry(c *gin.Context) error {
 	return h.launch(c, r.ScanID)
 }
 
-// reparse parses a completed run again from its shards' stored scanner
-// output, replacing its hosts and ports, and writes its exports again. One
-// reparse of a run at a time; it answers 202 at once.
+// reparse parses a finished run (completed, or failed with stored output)
+// again from its shards' stored scanner output, replacing its hosts and
+// ports; a completed run's exports, diffs and assets are worked out again
+// too. One reparse of a run at a time; it answers 202 at once.
 func (h *runHandlers) reparse(c *gin.Context) error {
 	r, err := h.run(c)
 	if err != nil {
 		return err
 	}
-	if r.Status != scan.RunCompleted {
-		return errorf(http.StatusConflict, "run %d is %s; only completed runs can be parsed again", r.ID, r.Status)
+	if r.Status != scan.RunCompleted && r.Status != scan.RunFailed {
+		return errorf(http.StatusConflict, "run %d is %s; only completed or failed runs can be parsed again", r.ID, r.Status)
+	}
+	shards, err := h.store.ListShards(c.Request.Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	if !hasStoredOutput(shards) {
+		return errorf(http.StatusConflict, "run %d has no stored scanner output to parse again", r.ID)
 	}
 	wid := workflows.ReparseWorkflowID(r.ID)
 	opts := client.StartWorkflowOptions{
@@ -184,6 +193,12 @@ func (h *runHandlers) reparse(c *gin.Context) error {
 	}
 	c.JSON(http.StatusAccepted, gin.H{"run_id": r.ID, "workflow_id": wid, "temporal_url": h.links.Workflow(wid)})
 	return nil
+}
+
+// hasStoredOutput says whether any of a run's shards stored scanner output,
+// which a parse again reads.
+func hasStoredOutput(shards []scan.Shard) bool {
+	return slices.ContainsFunc(shards, func(s scan.Shard) bool { return s.Raw != nil })
 }
 
 func (h *runHandlers) list(c *gin.Context) error {

@@ -409,6 +409,24 @@ func TestRetryRun(t *testing.T) {
 	}
 }
 
+// storeOutput gives run a shard whose scanner output is stored, as
+// ParseResults records it.
+func storeOutput(t *testing.T, f fixtures, runID int64) {
+	t.Helper()
+	ctx := context.Background()
+	sh, err := testStore.CreateShard(ctx, runID, 0, f.agent.ID, []string{"198.18.0.0/28"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := scan.BlobRef{Bucket: "b", Key: scan.RawKey(runID, sh.ID, 1, scan.Nmap), Size: 1, SHA256: sha}
+	if err := testStore.UpdateShard(ctx, scan.ShardUpdate{ID: sh.ID, Status: scan.ShardCompleted, Attempt: 1, Raw: &raw}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReparseRun: completed and failed runs with stored scanner output are
+// parsed again; runs in progress, cancelled runs and runs without output
+// are refused with the reason.
 func TestReparseRun(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
@@ -418,12 +436,17 @@ func TestReparseRun(t *testing.T) {
 	path := fmt.Sprintf("/api/v1/runs/%d/reparse", r.ID)
 
 	w := e.do(t, "POST", path, "")
-	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "only completed runs") {
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "only completed or failed runs") {
 		t.Fatalf("reparse of a pending run: %d %s", w.Code, w.Body.String())
 	}
 	if _, err := testStore.CompleteRun(ctx, r.ID, scan.BlobRef{Bucket: "b", Key: "k", Size: 1, SHA256: sha}); err != nil {
 		t.Fatal(err)
 	}
+	w = e.do(t, "POST", path, "")
+	if w.Code != http.StatusConflict || !strings.Contains(errorOf(t, w), "no stored scanner output") {
+		t.Fatalf("reparse of a run without output: %d %s", w.Code, w.Body.String())
+	}
+	storeOutput(t, f, r.ID)
 	var got struct {
 		RunID      int64  `json:"run_id"`
 		WorkflowID string `json:"workflow_id"`
@@ -446,5 +469,23 @@ func TestReparseRun(t *testing.T) {
 	e.temporal.startErr = errors.New("connection refused")
 	if w := e.do(t, "POST", path, ""); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("Temporal down: %d", w.Code)
+	}
+	e.temporal.startErr = nil
+
+	for _, status := range []scan.RunStatus{scan.RunFailed, scan.RunCancelled} {
+		e.now = e.now.Add(time.Minute)
+		r := e.startRun(t, s.ID)
+		storeOutput(t, f, r.ID)
+		if err := testStore.SetRunStatus(ctx, r.ID, status, "agent lost"); err != nil {
+			t.Fatal(err)
+		}
+		w := e.do(t, "POST", fmt.Sprintf("/api/v1/runs/%d/reparse", r.ID), "")
+		want := http.StatusAccepted
+		if status == scan.RunCancelled {
+			want = http.StatusConflict
+		}
+		if w.Code != want {
+			t.Errorf("reparse of a %s run with output: %d %s, want %d", status, w.Code, w.Body.String(), want)
+		}
 	}
 }

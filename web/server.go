@@ -75,6 +75,7 @@ type Store interface {
 	AccountStore
 	JoinTokenStore
 	UIStore
+	AgentPoolStore
 }
 
 // Deps are the server's collaborators.
@@ -87,9 +88,14 @@ type Deps struct {
 	Schedules Schedules
 	// Now is the clock used to name manually started runs; default time.Now.
 	Now func() time.Time
+	// TemporalTokens, when set, lets agents trade their credential for a
+	// Temporal token and serves the JWKS Temporal checks tokens with.
+	TemporalTokens TemporalTokens
 	// Ready are the conditions /readyz checks, in order; none means the
 	// server is ready as soon as it serves.
 	Ready []ReadyCheck
+	// Notifier sends scans' test notifications; nil: none can be sent.
+	Notifier NotificationTester
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -122,6 +128,7 @@ type Server struct {
 	search        *searchHandlers
 	diffs         *diffHandlers
 	notifications *notificationHandlers
+	temporalAuth  *temporalTokenHandlers
 }
 
 // New checks the configuration and dependencies, parses the embedded
@@ -208,7 +215,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
+		notifications: &notificationHandlers{base: b, store: deps.Store, tester: deps.Notifier, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
+		temporalAuth: &temporalTokenHandlers{base: b, store: deps.Store, tokens: deps.TemporalTokens,
+			namespace: cfg.TemporalNamespace, now: deps.Now},
 	}
 	s.ui.srv = s
 	return s, nil

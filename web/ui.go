@@ -274,6 +274,7 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"Run":            r,
 		"ScanName":       scanName,
 		"Shards":         shards,
+		"HasOutput":      hasStoredOutput(shards),
 		"Progress":       scanProgress(ctx, h.temporal, h.log, r, shards),
 		"Ports":          ports,
 		"PortsTruncated": truncated,

@@ -515,8 +515,19 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	if row.StartAt != nil {
 		form["start_at"] = row.StartAt.Format(time.RFC3339)
 	}
+	var notify notificationsView
+	if err := h.callAPI(c, h.srv.notifications.get, "GET", c.Params, "", nil, &notify); err != nil {
+		return err
+	}
+	notifyForm := map[string]string{"webhook_url": notify.WebhookURL, "email_to": strings.Join(notify.EmailTo, "\n")}
+	for field, on := range map[string]bool{"on_completed": notify.OnCompleted, "on_failed": notify.OnFailed, "on_diff": notify.OnDiff} {
+		if on {
+			notifyForm[field] = "on"
+		}
+	}
 	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Schedule": view.Schedule, "RecentRuns": view.RecentRuns,
-		"Errors": map[string]string{}, "Form": form}
+		"Errors": map[string]string{}, "Form": form,
+		"Notify": notify, "NotifyForm": notifyForm, "NotifyErrors": map[string]string{}}
 	if err := h.scanChoices(c, data); err != nil {
 		return err
 	}
@@ -543,6 +554,44 @@ func (h *uiHandlers) scanCreate(c *gin.Context) error {
 
 func (h *uiHandlers) scanDelete(c *gin.Context) error {
 	return h.deleteThen(c, h.srv.scans.delete, "/scans")
+}
+
+// notificationsBody is the scan page's notifications form as the API
+// takes it: an empty secret field keeps the stored secret.
+func notificationsBody(c *gin.Context) map[string]any {
+	body := map[string]any{"webhook_url": c.PostForm("webhook_url"), "email_to": lines(c.PostForm("email_to")),
+		"on_completed": c.PostForm("on_completed") == "on", "on_failed": c.PostForm("on_failed") == "on",
+		"on_diff": c.PostForm("on_diff") == "on"}
+	if v := c.PostForm("webhook_secret"); v != "" {
+		body["webhook_secret"] = v
+	}
+	return body
+}
+
+// notificationsUpdate saves the scan's notification settings; refused, it
+// shows the form again with the reason beside the field (never the
+// secret).
+func (h *uiHandlers) notificationsUpdate(c *gin.Context) error {
+	return h.submit(c,
+		func() error {
+			return h.callAPI(c, h.srv.notifications.put, "PUT", c.Params, "", notificationsBody(c), nil)
+		},
+		func(status int, extra map[string]any) error {
+			form, _ := extra["Form"].(map[string]string)
+			delete(form, "webhook_secret")
+			return h.showScan(c, status, map[string]any{"NotifyErrors": extra["Errors"], "NotifyForm": form})
+		},
+		func() string { return "/scans/" + c.Param("id") + "#notifications" })
+}
+
+// notificationsTest sends the scan's test notification and shows the scan
+// with what became of it.
+func (h *uiHandlers) notificationsTest(c *gin.Context) error {
+	var out scan.NotificationTest
+	if err := h.callAPI(c, h.srv.notifications.test, "POST", c.Params, "", nil, &out); err != nil {
+		return err
+	}
+	return h.showScan(c, http.StatusOK, map[string]any{"NotifyTest": &out})
 }
 
 // scanRun starts a run now and shows it.

@@ -15,7 +15,7 @@ import (
 
 // TestRunActionForms: a run's page offers the actions its state allows —
 // pause while it runs, resume when paused, retry when failed or cancelled,
-// parse again when completed — each a CSRF form that reaches the API
+// parse again when completed (or failed with stored output) — each a CSRF form that reaches the API
 // handler; an action the state does not allow is refused with the reason.
 func TestRunActionForms(t *testing.T) {
 	e := newEnv(t)
@@ -62,6 +62,7 @@ func TestRunActionForms(t *testing.T) {
 			e.now = e.now.Add(time.Minute)
 			var err error
 			if c.status == scan.RunCompleted {
+				storeOutput(t, f, r.ID)
 				_, err = testStore.CompleteRun(ctx, r.ID, scan.BlobRef{Bucket: "b", Key: "x.csv", Size: 1, SHA256: sha})
 			} else {
 				err = testStore.SetRunStatus(ctx, r.ID, c.status, "")
@@ -89,11 +90,25 @@ func TestRunActionForms(t *testing.T) {
 		})
 	}
 
+	// A failed run with stored output may also be parsed again.
+	e.now = e.now.Add(time.Minute)
+	failed := e.startRun(t, s.ID)
+	storeOutput(t, f, failed.ID)
+	if err := testStore.SetRunStatus(ctx, failed.ID, scan.RunFailed, "agent lost"); err != nil {
+		t.Fatal(err)
+	}
+	body := e.page(t, session, "GET", fmt.Sprintf("/runs/%d", failed.ID), nil).Body.String()
+	for _, b := range []string{"retry-run", "reparse-run"} {
+		if !strings.Contains(body, `id="`+b+`"`) {
+			t.Errorf("a failed run with output is not offered %s", b)
+		}
+	}
+
 	// A viewer sees the run but no action.
 	e.now = e.now.Add(time.Minute)
 	r := e.startRun(t, s.ID)
 	_, viewer, _ := e.sessionFor(t, accounts.Viewer)
-	body := e.page(t, viewer, "GET", fmt.Sprintf("/runs/%d", r.ID), nil).Body.String()
+	body = e.page(t, viewer, "GET", fmt.Sprintf("/runs/%d", r.ID), nil).Body.String()
 	for _, b := range buttons {
 		if strings.Contains(body, `id="`+b+`"`) {
 			t.Errorf("a viewer is offered %s", b)

@@ -34,6 +34,9 @@ type DialOptions struct {
 	// APIKey authenticates to Temporal Cloud (or a cluster set up for API
 	// keys); it implies TLS.
 	APIKey string
+	// Credentials, when set, authenticate every call (a Temporal token
+	// source, see temporalauth); they replace APIKey.
+	Credentials client.Credentials
 	// Wait is how long to keep trying while Temporal is not up yet, as when
 	// the whole stack starts at once.
 	Wait time.Duration
@@ -53,6 +56,12 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 		if copts.ConnectionOptions.TLS == nil {
 			copts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
+	}
+	if opt.Credentials != nil {
+		copts.Credentials = opt.Credentials
+		// Token credentials would turn TLS on by themselves; TLS follows
+		// the TLS settings alone.
+		copts.ConnectionOptions.TLSDisabled = opt.TLS == nil
 	}
 	deadline := time.Now().Add(opt.Wait)
 	for {
@@ -134,6 +143,9 @@ func RunAgent(ctx context.Context, c client.Client, agent *activities.Agent, opt
 		w := worker.New(c, q, worker.Options{
 			Identity: opt.Identity,
 			Tuner:    tuner,
+			// An agent runs activities only; its Temporal token would not
+			// let it poll workflow tasks anyway.
+			DisableWorkflowWorker: true,
 			// One poll per queue at a time, each waiting for a free slot,
 			// so that an agent never holds more tasks than it can run.
 			MaxConcurrentActivityTaskPollers: 1,

@@ -45,6 +45,11 @@ const versionKeepPartial = "keep-partial"
 // than signed all at once up front and retried by Temporal.
 const versionDispatch = "dispatch-per-attempt"
 
+// versionReparseAny marks parses again that take failed runs too and then
+// work out the run's diff, its successor's diff and their assets again;
+// older ones only exported and recounted a completed run.
+const versionReparseAny = "reparse-any-finished-run"
+
 // AgentIdentity is the Temporal identity an agent's workers poll with. It
 // carries the agent's version and capacity, which the server reads back
 // from a task queue's pollers.

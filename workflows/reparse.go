@@ -9,19 +9,23 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-// ReparseInput names a completed run to parse again.
+// ReparseInput names a finished run to parse again.
 type ReparseInput struct {
 	RunID int64 `json:"run_id"`
 }
 
 // ReparseResult is what the new parse stored.
 type ReparseResult struct {
-	RunID     int64 `json:"run_id"`
-	Shards    int   `json:"shards"`
-	Hosts     int   `json:"hosts"`
-	Ports     int   `json:"ports"`
-	HostsUp   int   `json:"hosts_up"`
-	OpenPorts int   `json:"open_ports"`
+	RunID     int64          `json:"run_id"`
+	Status    scan.RunStatus `json:"status,omitempty"`
+	Shards    int            `json:"shards"`
+	Hosts     int            `json:"hosts"`
+	Ports     int            `json:"ports"`
+	HostsUp   int            `json:"hosts_up"`
+	OpenPorts int            `json:"open_ports"`
+	// NextRunID is the completed run after this one, whose diff was
+	// worked out again.
+	NextRunID *int64 `json:"next_run_id,omitempty"`
 }
 
 // ReparseWorkflowID names the workflow that parses run runID again; one at a
@@ -30,16 +34,26 @@ func ReparseWorkflowID(runID int64) string {
 	return fmt.Sprintf("reparse-run-%d", runID)
 }
 
-// ReparseWorkflow parses a completed run again from its shards' stored
-// scanner output, replacing its hosts and ports, then writes its exports
-// again and recounts it. Every step replaces what it writes, so the
-// workflow can be run again at will.
+// ReparseWorkflow parses a finished run again from its shards' stored
+// scanner output, replacing its hosts and ports. A failed run is recounted
+// and stays failed. A completed run's exports are written again and it is
+// recounted; then its diff against the run before it, the diff of the run
+// after it, and what both contributed to their site's assets are worked out
+// again, since each was computed from the hosts as they were parsed
+// before. Every step replaces what it writes, so the workflow can be run
+// again at will.
 func ReparseWorkflow(ctx workflow.Context, in ReparseInput) (ReparseResult, error) {
 	var r *activities.Results
 	serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
 	var parsed activities.ReparseRunResult
 	if err := workflow.ExecuteActivity(serverCtx, r.ReparseRun, activities.ReparseRunInput{RunID: in.RunID}).Get(ctx, &parsed); err != nil {
 		return ReparseResult{}, err
+	}
+	out := ReparseResult{RunID: in.RunID, Status: scan.RunCompleted, Shards: parsed.Shards, Hosts: parsed.Hosts, Ports: parsed.Ports}
+	recompute := workflow.GetVersion(ctx, versionReparseAny, workflow.DefaultVersion, 1) >= 1
+	if recompute && parsed.Status == scan.RunFailed {
+		out.Status, out.HostsUp, out.OpenPorts = parsed.Status, parsed.HostsUp, parsed.OpenPorts
+		return out, nil
 	}
 	var exported activities.ExportResultsResult
 	if err := workflow.ExecuteActivity(serverCtx, r.ExportResults, activities.ExportResultsInput{RunID: in.RunID}).Get(ctx, &exported); err != nil {
@@ -50,6 +64,19 @@ func ReparseWorkflow(ctx workflow.Context, in ReparseInput) (ReparseResult, erro
 	if err := workflow.ExecuteActivity(serverCtx, r.FinishRun, finish).Get(ctx, &run); err != nil {
 		return ReparseResult{}, err
 	}
-	return ReparseResult{RunID: in.RunID, Shards: parsed.Shards, Hosts: parsed.Hosts, Ports: parsed.Ports,
-		HostsUp: run.HostsUp, OpenPorts: run.OpenPorts}, nil
+	out.HostsUp, out.OpenPorts = run.HostsUp, run.OpenPorts
+	if !recompute {
+		return out, nil
+	}
+	var c *activities.Changes
+	changes := activities.RecordChangesInput{RunID: in.RunID, Options: parsed.Options}
+	if err := workflow.ExecuteActivity(serverCtx, c.RecordChanges, changes).Get(ctx, nil); err != nil {
+		return out, err
+	}
+	var next activities.RecordNextChangesResult
+	if err := workflow.ExecuteActivity(serverCtx, c.RecordNextChanges, changes).Get(ctx, &next); err != nil {
+		return out, err
+	}
+	out.NextRunID = next.NextRunID
+	return out, nil
 }

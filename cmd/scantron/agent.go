@@ -5,10 +5,13 @@ import (
 	"io"
 	"os"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/nmap"
 	"github.com/scantron/scantron/scan/signing"
+	"github.com/scantron/scantron/temporalauth"
 	"github.com/scantron/scantron/workers"
 	"github.com/scantron/scantron/workflows"
 )
@@ -47,7 +50,13 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		log.Warn("raw-socket scans will be refused on this agent", "scanner", scanner,
 			"refused", "masscan, and nmap -sS/-sU/-O and the like", "fix", nmap.RawSocketHelp)
 	}
-	tc, err := dialTemporal(ctx, cfg, log, "scantron-agent-"+cfg.AgentName)
+	var creds client.Credentials
+	if cfg.TemporalAuth {
+		// The token names only this agent's queue and the pools the server
+		// put it in; it is renewed well before it expires.
+		creds = temporalauth.NewSource(temporalauth.AgentFetcher(cfg.ServerURL, cfg.AgentName, cfg.AgentCred, nil)).Credentials()
+	}
+	tc, err := dialTemporal(ctx, cfg, log, "scantron-agent-"+cfg.AgentName, creds)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	TemporalTLSCA     string
 	TemporalTLSServer string
 	TemporalAPIKey    string
+	// TemporalAuth: Temporal checks tokens (the scantron Temporal build).
+	TemporalAuth        bool
+	TemporalTokenTTL    time.Duration
+	TemporalKeyLifetime time.Duration
 
 	S3Endpoint  string
 	S3AccessKey string
@@ -200,6 +204,26 @@ var settings = []setting{
 		bind: str(func(c *Config) *string { return &c.TemporalTLSServer })},
 	{flag: "temporal-api-key", env: "SCANTRON_TEMPORAL_API_KEY", usage: "API key for Temporal Cloud; implies TLS", commands: cmdsRemote,
 		bind: str(func(c *Config) *string { return &c.TemporalAPIKey })},
+	{flag: "temporal-auth", env: "SCANTRON_TEMPORAL_AUTH", def: "false", usage: "Temporal checks tokens (the scantron-temporal build): the server issues agents' tokens, serves its JWKS at /.well-known/jwks.json and uses a token itself; agents fetch theirs from --server-url", commands: cmdsRemote,
+		bind: boolean(func(c *Config) *bool { return &c.TemporalAuth })},
+	{flag: "temporal-token-ttl", env: "SCANTRON_TEMPORAL_TOKEN_TTL", def: "10m", usage: "how long a Temporal token the server issues is valid (agents renew theirs after two thirds of it)", commands: "server",
+		bind: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Minute || d > 24*time.Hour {
+				return fmt.Errorf("want a duration from 1m to 24h, got %q", v)
+			}
+			c.TemporalTokenTTL = d
+			return nil
+		}},
+	{flag: "temporal-key-lifetime", env: "SCANTRON_TEMPORAL_KEY_LIFETIME", def: "24h", usage: "how long one key signs Temporal tokens before the next takes over (each is published 2m before use and kept until its last token expires)", commands: "server",
+		bind: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 10*time.Minute {
+				return fmt.Errorf("want a duration of at least 10m, got %q", v)
+			}
+			c.TemporalKeyLifetime = d
+			return nil
+		}},
 	{flag: "s3-endpoint", env: "SCANTRON_S3_ENDPOINT", usage: "S3-compatible endpoint host:port", commands: "server", required: true,
 		bind: hostPort(func(c *Config) *string { return &c.S3Endpoint })},
 	{flag: "s3-access-key", env: "SCANTRON_S3_ACCESS_KEY", usage: "S3 access key", commands: "server", required: true,
@@ -222,6 +246,8 @@ var settings = []setting{
 		bind: hostPort(func(c *Config) *string { return &c.S3AgentEndpoint })},
 	{flag: "listen", env: "SCANTRON_LISTEN", def: "127.0.0.1:8080", usage: "address for the web UI and API", commands: "server dev",
 		bind: hostPort(func(c *Config) *string { return &c.Listen })},
+	{flag: "public-url", env: "SCANTRON_PUBLIC_URL", usage: "the server's base URL as people reach it (https://scantron.example.com), for the links to runs and scans in notifications; empty: notifications carry no links", commands: "server",
+		bind: httpURL(func(c *Config) *string { return &c.PublicURL })},
 	{flag: "max-addresses", env: "SCANTRON_MAX_ADDRESSES", def: "65536", usage: "largest number of addresses one scan may cover", commands: "server",
 		bind: func(c *Config, v string) error {
 			n, err := strconv.ParseUint(v, 10, 64)
@@ -587,6 +613,12 @@ func loadConfigFlags(command string, args []string, getenv func(string) string, 
 	if len(problems) == 0 && usedBy(setting{commands: cmdsRemote}, command) {
 		if _, err := cfg.temporalTLS(); err != nil {
 			problems = append(problems, err.Error())
+		}
+		if cfg.TemporalAuth && cfg.TemporalAPIKey != "" {
+			problems = append(problems, "--temporal-auth (SCANTRON_TEMPORAL_AUTH) and --temporal-api-key (SCANTRON_TEMPORAL_API_KEY) both say how to authenticate to Temporal: set one")
+		}
+		if command == "agent" && cfg.TemporalAuth && (cfg.ServerURL == "" || cfg.AgentCred == "") {
+			problems = append(problems, "--temporal-auth (SCANTRON_TEMPORAL_AUTH) needs --server-url (SCANTRON_SERVER_URL) and --credential (SCANTRON_AGENT_CREDENTIAL): the agent fetches its Temporal token from the server with its credential")
 		}
 	}
 	if len(problems) > 0 {

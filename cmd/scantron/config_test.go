@@ -95,6 +95,11 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"no signing key", "server", nil, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY) is required"}},
 		{"missing signing key file", "server", []string{"--signing-key", "/nonexistent/signing.key"}, nil, []string{"--signing-key (SCANTRON_SIGNING_KEY): open /nonexistent/signing.key"}},
 		{"no public key", "agent", []string{"--server-public-key", ""}, map[string]string{"SCANTRON_AGENT_NAME": "a"}, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY) is required"}},
+		{"temporal auth without server URL or credential", "agent", []string{"--temporal-auth=true"}, agentEnv, []string{"--temporal-auth (SCANTRON_TEMPORAL_AUTH) needs --server-url (SCANTRON_SERVER_URL) and --credential"}},
+		{"temporal auth and an API key", "agent", []string{"--temporal-auth=true", "--temporal-api-key", "k", "--server-url", "http://s:8080"}, agentEnv, []string{"set one"}},
+		{"bad server URL", "agent", []string{"--server-url", "s:8080"}, agentEnv, []string{"--server-url (SCANTRON_SERVER_URL): want an http(s) URL"}},
+		{"token TTL out of range", "server", []string{"--temporal-token-ttl", "30s", "--temporal-key-lifetime", "1m"}, serverEnv, []string{
+			"--temporal-token-ttl (SCANTRON_TEMPORAL_TOKEN_TTL): want a duration from 1m to 24h", "--temporal-key-lifetime (SCANTRON_TEMPORAL_KEY_LIFETIME): want a duration of at least 10m"}},
 		{"bad public key", "agent", []string{"--server-public-key", "c2hvcnQ="}, agentEnv, []string{"--server-public-key (SCANTRON_SERVER_PUBLIC_KEY): want the base64 of a 32-byte ed25519 public key"}},
 	}
 	for _, tt := range tests {
@@ -278,6 +283,15 @@ func TestNetworkListSettings(t *testing.T) {
 	cfg, err = loadConfig("server", []string{"--webhook-allow-networks", "127.0.0.0/8,10.20.0.0/16"}, env(e), &bytes.Buffer{})
 	if err != nil || fmt.Sprint(cfg.WebhookAllow) != "[127.0.0.0/8 10.20.0.0/16]" {
 		t.Fatalf("webhook networks: %v, %v", cfg.WebhookAllow, err)
+	}
+	cfg, err = loadConfig("server", []string{"--public-url", "https://scantron.example.com/"}, env(e), &bytes.Buffer{})
+	if err != nil || cfg.PublicURL != "https://scantron.example.com" {
+		t.Fatalf("public URL: %q, %v", cfg.PublicURL, err)
+	}
+	e2 := maps.Clone(e)
+	e2["SCANTRON_PUBLIC_URL"] = "scantron.example.com"
+	if _, err = loadConfig("server", nil, env(e2), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--public-url (SCANTRON_PUBLIC_URL): want an http(s) URL") {
+		t.Errorf("a public URL without a scheme: %v", err)
 	}
 	_, err = loadConfig("server", []string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, env(e), &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), `--trusted-proxies (SCANTRON_TRUSTED_PROXIES): want addresses or CIDR networks such as 10.0.0.0/8, got "proxy.example"`) {

@@ -144,6 +144,7 @@ func enroll(ctx context.Context, o enrollOptions, stderr io.Writer) (web.EnrollB
 		"SCANTRON_TEMPORAL_ADDRESS=" + b.TemporalAddress,
 		"SCANTRON_TEMPORAL_NAMESPACE=" + b.TemporalNamespace,
 		"SCANTRON_TEMPORAL_TLS=" + strconv.FormatBool(b.TemporalTLS),
+		"SCANTRON_TEMPORAL_AUTH=" + strconv.FormatBool(b.TemporalAuth),
 	}
 	if b.TemporalTLSServerName != "" {
 		lines = append(lines, "SCANTRON_TEMPORAL_TLS_SERVER_NAME="+b.TemporalTLSServerName)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -20,6 +21,7 @@ import (
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/temporalauth"
 	"github.com/scantron/scantron/web"
 	"github.com/scantron/scantron/workers"
 	"github.com/scantron/scantron/workflows"
@@ -43,7 +45,43 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, cfg, log, "scantron-server")
+	var tokens *temporalauth.Signer
+	var creds client.Credentials
+	if cfg.TemporalAuth {
+		tokens = temporalauth.NewSigner(store, temporalauth.Policy{TokenTTL: cfg.TemporalTokenTTL, KeyLifetime: cfg.TemporalKeyLifetime}, nil)
+		creds = temporalauth.NewSource(func(ctx context.Context) (string, time.Time, error) {
+			return tokens.ServiceToken(ctx, "scantron-server", cfg.TemporalNamespace, temporalauth.RoleWrite)
+		}).Credentials()
+	}
+	// Temporal reads the JWKS from this server; listen before dialling so
+	// its first read waits in the backlog instead of failing.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	// Until the web server is built (it needs the Temporal client), only
+	// the JWKS is served, and everything else is answered 503.
+	var routes atomic.Pointer[http.Handler]
+	httpServer := web.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := routes.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		if tokens != nil && r.Method == http.MethodGet && r.URL.Path == temporalauth.JWKSPath {
+			web.ServeJWKS(w, r, tokens)
+			return
+		}
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}), web.Timeouts{})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = httpServer.Shutdown(sctx)
+	}()
+	tc, err := dialTemporal(ctx, cfg, log, "scantron-server", creds)
 	if err != nil {
 		return err
 	}
@@ -112,16 +150,13 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxAddresses:      cfg.MaxAddresses,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules)})
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules), Notifier: notifier,
+		TemporalTokens: temporalTokens(tokens)})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s (--listen / SCANTRON_LISTEN): %w", cfg.Listen, err)
-	}
-	httpServer := handler.HTTPServer()
+	h := handler.Routes()
+	routes.Store(&h)
 	log.Info("scantron server listening", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
@@ -133,13 +168,14 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return retention.Run(gctx) })
 	g.Go(func() error { return schedules.Run(gctx) })
 	g.Go(func() error {
-		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
+		select {
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		case <-gctx.Done():
 		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return httpServer.Shutdown(sctx)
@@ -147,6 +183,15 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	err = g.Wait()
 	log.Info("scantron server stopped")
 	return err
+}
+
+// temporalTokens is tokens as web's optional dependency: a nil *Signer
+// becomes a nil interface.
+func temporalTokens(tokens *temporalauth.Signer) web.TemporalTokens {
+	if tokens == nil {
+		return nil
+	}
+	return tokens
 }
 
 // enrollment is what the server tells agents that enroll: its public key
@@ -167,6 +212,7 @@ func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
 		return web.Enrollment{}, err
 	}
 	e.TemporalTLS = tlsCfg != nil
+	e.TemporalAuth = c.TemporalAuth
 	if c.TemporalTLSCA != "" {
 		pem, _, err := readCAFile(c.TemporalTLSCA)
 		if err != nil {
@@ -196,8 +242,9 @@ func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.Sch
 	}
 }
 
-// dialTemporal connects to Temporal as name@host, with the TLS settings.
-func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string) (client.Client, error) {
+// dialTemporal connects to Temporal as name@host, with the TLS settings and
+// creds (nil: none, or the API key).
+func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string, creds client.Credentials) (client.Client, error) {
 	temporalTLS, err := cfg.temporalTLS()
 	if err != nil {
 		return nil, err
@@ -205,7 +252,7 @@ func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string
 	host, _ := os.Hostname()
 	return workers.Dial(ctx, workers.DialOptions{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Identity: name + "@" + host,
-		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey, Logger: log, Wait: cfg.TemporalWait,
+		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey, Credentials: creds, Logger: log, Wait: cfg.TemporalWait,
 	})
 }
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 )
 
@@ -19,4 +20,35 @@ func ParseAny(r io.Reader, fn func(Host) error) (RunInfo, error) {
 		return ParseMasscanJSON(br, fn)
 	}
 	return Parse(br, fn)
+}
+
+// SniffScanner names the scanner that wrote the output br begins with,
+// without consuming any of it: "masscan" for masscan JSON, otherwise the
+// scanner attribute of the <nmaprun> element when it starts within br's
+// buffer, "" when it does not say. A stored run is parsed again this way,
+// by what its output says wrote it, not by what its profile says now.
+func SniffScanner(br *bufio.Reader) string {
+	head, _ := br.Peek(br.Size())
+	head = bytes.TrimLeft(head, " \t\r\n")
+	if len(head) > 0 && (head[0] == '[' || head[0] == '{') {
+		return "masscan"
+	}
+	i := bytes.Index(head, []byte("<nmaprun"))
+	if i < 0 {
+		return ""
+	}
+	tag := head[i:]
+	if end := bytes.IndexByte(tag, '>'); end >= 0 {
+		tag = tag[:end]
+	}
+	for _, q := range []string{`"`, `'`} {
+		attr := []byte(" scanner=" + q)
+		if j := bytes.Index(tag, attr); j >= 0 {
+			v := tag[j+len(attr):]
+			if k := bytes.Index(v, []byte(q)); k >= 0 {
+				return string(v[:k])
+			}
+		}
+	}
+	return ""
 }

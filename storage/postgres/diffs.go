@@ -26,6 +26,22 @@ ORDER BY created_at DESC, id DESC LIMIT 1`
 	return prev, true, nil
 }
 
+// NextCompletedRun returns the completed run of the same scan created
+// first after run; found is false when run is the last.
+func (s *Store) NextCompletedRun(ctx context.Context, run scan.Run) (next scan.Run, found bool, err error) {
+	const q = `SELECT ` + runCols + ` FROM runs
+WHERE scan_id = $1 AND status = 'completed' AND (created_at, id) > ($2, $3)
+ORDER BY created_at, id LIMIT 1`
+	next, err = scanRun(s.pool.QueryRow(ctx, q, run.ScanID, run.CreatedAt, run.ID))
+	if isNoRows(err) {
+		return scan.Run{}, false, nil
+	}
+	if err != nil {
+		return scan.Run{}, false, fmt.Errorf("next completed run: %w", err)
+	}
+	return next, true, nil
+}
+
 // RunHosts returns every host of a run with every port.
 func (s *Store) RunHosts(ctx context.Context, runID int64) ([]scan.HostRow, error) {
 	return s.ListHosts(ctx, runID, HostFilter{WithPorts: true})

@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// TestScanWithWorkerTokenOnly runs a scan end to end through the
+// authorizing Temporal server: the agent holds no Temporal access but the
+// short-lived worker token it fetches from the server with its credential
+// (its workflow worker disabled), and the server uses a token of its own.
+func TestScanWithWorkerTokenOnly(t *testing.T) {
+	a := authStackFor(t)
+	target := newTargetHost(t)
+	c := adminAPI(t, a.base)
+	name := fmt.Sprintf("tok-%d", os.Getpid()%100000)
+	var agent struct {
+		scan.Agent
+		Credential string `json:"credential"`
+	}
+	c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, &agent)
+	agentProc := startScantron(t, append(a.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
+
+	var site scan.Site
+	c.do("POST", "/sites", map[string]any{"name": "tok-" + name, "targets": []string{target.Addr}}, http.StatusCreated, &site)
+	var profile scan.Profile
+	c.do("POST", "/profiles", map[string]any{"name": "tok-" + name, "scanner": "nmap",
+		"options": "-n -Pn -T4 -sT -p 1-3000,8000-8100"}, http.StatusCreated, &profile)
+	var sc scan.Scan
+	c.do("POST", "/scans", map[string]any{"name": "tok-" + name, "site_id": site.ID, "profile_id": profile.ID, "agent_id": agent.ID}, http.StatusCreated, &sc)
+	var run scan.Run
+	c.do("POST", fmt.Sprintf("/scans/%d/runs", sc.ID), nil, http.StatusAccepted, &run)
+
+	var view runView
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil, http.StatusOK, &view)
+		if view.Status.Final() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run still %s after 4 minutes: %+v\n%s", view.Status, view, a.serverLog())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if view.Status != scan.RunCompleted {
+		t.Fatalf("run ended %s: %s\n%s", view.Status, view.Error, a.serverLog())
+	}
+	var ports []scan.PortRow
+	c.do("GET", fmt.Sprintf("/runs/%d/ports?state=open", run.ID), nil, http.StatusOK, &ports)
+	var got []int
+	for _, p := range ports {
+		if p.Address == target.Addr {
+			got = append(got, p.Port)
+		}
+	}
+	if want := slices.Sorted(maps.Keys(target.Ports)); !slices.Equal(got, want) {
+		t.Fatalf("open ports = %v, want %v", got, want)
+	}
+	// The agent's worker made no call its token does not allow.
+	if logs := agentProc.Logs(); strings.Contains(logs, "Request unauthorized") {
+		t.Errorf("the agent was refused a call:\n%s", logs)
+	}
+}

@@ -1,0 +1,242 @@
+// Command scantron-temporal is the Temporal server build Scantron runs in
+// production and in its authorization tests: stock Temporal services with
+// Scantron's claim mapper and authorizer (auth.go), so that an agent's token
+// reaches only its own activity task queues.
+//
+// It lives in its own Go module so that the Temporal server's dependencies
+// stay out of the scantron module.
+//
+// Two ways to run it:
+//
+//	scantron-temporal --config-file temporal.yaml --jwks-url URL
+//	    a stock Temporal server config (any persistence); its
+//	    global.authorization block is ignored in favour of the flags.
+//	scantron-temporal --db-filename F --port 7233 --jwks-url URL
+//	    a single-process server on SQLite (F, or in memory when ""), for
+//	    tests and small installations.
+//
+// In both, the system workers use an internal frontend (--internal-port),
+// which trusts every caller: bind it where agents cannot reach it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/common/membership/static"
+	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+type options struct {
+	configFile   string
+	ip           string
+	port         int
+	internalPort int
+	dbFile       string
+	namespaces   listFlag
+	jwksURLs     listFlag
+	jwksRefresh  time.Duration
+	issuer       string
+	audience     string
+	logLevel     string
+	dynConfig    string
+}
+
+func main() {
+	var o options
+	fs := flag.NewFlagSet("scantron-temporal", flag.ContinueOnError)
+	fs.StringVar(&o.configFile, "config-file", "", "stock Temporal server config file; without it, a single-process SQLite server")
+	fs.StringVar(&o.ip, "ip", "127.0.0.1", "address the frontend binds (single-process mode)")
+	fs.IntVar(&o.port, "port", 7233, "frontend gRPC port (single-process mode)")
+	fs.IntVar(&o.internalPort, "internal-port", 0, "internal frontend gRPC port on 127.0.0.1, used by the system workers; 0 picks a free one (single-process mode)")
+	fs.StringVar(&o.dbFile, "db-filename", "", "SQLite file; \"\" keeps state in memory (single-process mode)")
+	fs.Var(&o.namespaces, "namespace", "namespace to create at start (repeatable; default \"default\"; single-process mode)")
+	fs.Var(&o.jwksURLs, "jwks-url", "URL of the token issuer's JWKS (http(s):// or file://; repeatable; required)")
+	fs.DurationVar(&o.jwksRefresh, "jwks-refresh", time.Minute, "how often to re-read the JWKS (also re-read when a token names an unknown key)")
+	fs.StringVar(&o.issuer, "issuer", "scantron", "required iss claim of tokens (\"\" accepts any)")
+	fs.StringVar(&o.audience, "audience", "temporal", "required aud claim of tokens (\"\" accepts any)")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
+	fs.StringVar(&o.dynConfig, "dynamic-config-file", "", "Temporal dynamic config file (optional)")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "scantron-temporal:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if len(o.jwksURLs) == 0 {
+		return errors.New("--jwks-url is required: this build refuses to run without token checks")
+	}
+	if o.jwksRefresh <= 0 {
+		return errors.New("--jwks-refresh must be positive")
+	}
+	if len(o.namespaces) == 0 {
+		o.namespaces = listFlag{"default"}
+	}
+	var (
+		cfg  *config.Config
+		opts []temporal.ServerOption
+		err  error
+	)
+	if o.configFile != "" {
+		cfg, err = config.Load(config.WithConfigFile(o.configFile))
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		if _, ok := cfg.Services[string(primitives.InternalFrontendService)]; !ok {
+			return errors.New("config: services.internal-frontend is required, for the system workers")
+		}
+		opts = append(opts, temporal.ForServices(temporal.DefaultServices))
+	} else {
+		cfg, opts, err = singleProcess(o)
+		if err != nil {
+			return err
+		}
+	}
+	cfg.Log = log.Config{Stdout: true, Level: o.logLevel, Format: "json"}
+	if o.dynConfig != "" {
+		cfg.DynamicConfigClient = &dynamicconfig.FileBasedClientConfig{Filepath: o.dynConfig, PollInterval: 10 * time.Second}
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(cfg.Log))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	keys := newKeySet(o.jwksURLs, o.jwksRefresh)
+	go keys.run(ctx, func(msg string, err error) { logger.Warn(msg, tag.Error(err)) })
+	mapper := &claimMapper{keys: keys, issuer: o.issuer, audience: o.audience}
+
+	interrupt := make(chan any)
+	go func() { <-ctx.Done(); close(interrupt) }()
+	opts = append(opts,
+		temporal.WithConfig(cfg),
+		temporal.WithLogger(logger),
+		temporal.InterruptOn(interrupt),
+		temporal.WithAuthorizer(&authorizer{standard: authorization.NewDefaultAuthorizer()}),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return mapper }),
+	)
+	s, err := temporal.NewServer(opts...)
+	if err != nil {
+		return fmt.Errorf("create server: %w", err)
+	}
+	// Start blocks until interrupted.
+	return s.Start()
+}
+
+// singleProcess builds the config of an all-in-one server on SQLite, every
+// service on o.ip except the internal frontend (127.0.0.1).
+func singleProcess(o options) (*config.Config, []temporal.ServerOption, error) {
+	const clusterName = "active"
+	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName}
+	if o.dbFile == "" {
+		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		sqlConf.DatabaseName = "scantron-" + strconv.Itoa(os.Getpid())
+	} else {
+		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc"}
+		sqlConf.DatabaseName = o.dbFile
+		if _, err := os.Stat(o.dbFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
+				return nil, nil, fmt.Errorf("sqlite schema: %w", err)
+			}
+		}
+	}
+	var nss []*sqliteschema.NamespaceConfig
+	for _, ns := range o.namespaces {
+		c, err := sqliteschema.NewNamespaceConfig(clusterName, ns, false, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		nss = append(nss, c)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlConf, nss...); err != nil {
+		return nil, nil, fmt.Errorf("namespaces: %w", err)
+	}
+
+	ports := map[primitives.ServiceName]int{
+		primitives.FrontendService:         o.port,
+		primitives.InternalFrontendService: o.internalPort,
+	}
+	for _, s := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService, primitives.InternalFrontendService} {
+		if ports[s] != 0 {
+			continue
+		}
+		p, err := freePort()
+		if err != nil {
+			return nil, nil, err
+		}
+		ports[s] = p
+	}
+
+	var cfg config.Config
+	cfg.Global.Membership.MaxJoinDuration = 30 * time.Second
+	cfg.Global.Membership.BroadcastAddress = "127.0.0.1"
+	cfg.Persistence.DefaultStore = "sqlite"
+	cfg.Persistence.VisibilityStore = "sqlite"
+	cfg.Persistence.NumHistoryShards = 1
+	cfg.Persistence.DataStores = map[string]config.DataStore{"sqlite": {SQL: sqlConf}}
+	frontendAddr := net.JoinHostPort(o.ip, strconv.Itoa(o.port))
+	cfg.ClusterMetadata = &cluster.Config{
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontendAddr},
+		},
+	}
+	cfg.DCRedirectionPolicy.Policy = "noop"
+	cfg.Services = map[string]config.Service{}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for s, p := range ports {
+		ip := "127.0.0.1"
+		if s == primitives.FrontendService {
+			ip = o.ip
+		}
+		cfg.Services[string(s)] = config.Service{RPC: config.RPC{GRPCPort: p, BindOnIP: ip}}
+		hosts[s] = static.SingleLocalHost(net.JoinHostPort(ip, strconv.Itoa(p)))
+	}
+	cfg.Archival.History.State = "disabled"
+	cfg.Archival.Visibility.State = "disabled"
+	cfg.NamespaceDefaults.Archival.History.State = "disabled"
+	cfg.NamespaceDefaults.Archival.Visibility.State = "disabled"
+
+	services := append([]string{}, temporal.DefaultServices...)
+	services = append(services, string(primitives.InternalFrontendService))
+	return &cfg, []temporal.ServerOption{temporal.ForServices(services), temporal.WithStaticHosts(hosts)}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func openFile(path string) (*os.File, error) { return os.Open(path) }
