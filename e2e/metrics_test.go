@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
@@ -90,7 +91,7 @@ func (s scrape) sum(name string, want ...string) float64 {
 // online on its queue, and the Temporal SDK's own metrics. Every metric the
 // Grafana dashboard queries is in the scrapes.
 func TestMetricsAfterScheduledRun(t *testing.T) {
-	port := loopbackPort(t)
+	port := targethost.Loopback(t, nil)
 	httpPort, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)

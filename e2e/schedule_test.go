@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
@@ -21,7 +22,7 @@ import (
 // the run, the agent scans a loopback listener with nmap, and the scan's
 // API shows the run as completed.
 func TestScheduledScanEndToEnd(t *testing.T) {
-	port := loopbackPort(t)
+	port := targethost.Loopback(t, nil)
 	httpPort, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ package packaging
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/scantron/scantron/internal/targethost"
 )
 
 // unitSettings reads a unit file's Key=value lines (the last one of a key
@@ -198,21 +199,7 @@ func TestAgentUnitAllowsRawScans(t *testing.T) {
 	if nnp := unit["NoNewPrivileges"]; len(nnp) != 1 || nnp[0] != "yes" {
 		t.Fatalf("NoNewPrivileges=%v", nnp)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	port := fmt.Sprint(targethost.Loopback(t, nil))
 	// /proc as the unit mounts it, in a mount and PID namespace of the
 	// scan's own.
 	procOpts := []string{"rw"}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
@@ -70,21 +70,7 @@ func startFireHarness(tb testing.TB, ctx context.Context, every int) *fireHarnes
 	}
 	tb.Cleanup(tc.Close)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := targethost.Loopback(tb, nil)
 
 	dir := tb.TempDir()
 	h := &fireHarness{store: store, tc: tc, execs: filepath.Join(dir, "execs.log")}

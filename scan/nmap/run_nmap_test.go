@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
 )
@@ -180,23 +181,11 @@ func TestRunRealNmapCancel(t *testing.T) {
 // and nmap reads the wrapped form.
 func TestRunRealNmapGuardedScripts(t *testing.T) {
 	needNmap(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"))
-			time.Sleep(200 * time.Millisecond)
-			c.Close()
-		}
-	}()
-	open := ln.Addr().(*net.TCPAddr).Port
+	open := targethost.Loopback(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"))
+		time.Sleep(200 * time.Millisecond)
+		c.Close()
+	})
 	options, err := scan.ParseOptions(scan.Nmap, "-n -Pn -sT -p "+strconv.Itoa(open)+" --script 'banner,ssh-hostkey and not intrusive'")
 	if err != nil {
 		t.Fatal(err)
