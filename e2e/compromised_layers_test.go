@@ -142,31 +142,45 @@ var enrollAttempts = []attempt{
 // it to ParseResults. They end the run, and so come last.
 var resultAttempts = []attempt{
 	{"complete its shard as another agent's work, signed with its own credential", func(ctx context.Context, h *agentHoldings) error {
-		raw := scan.BlobRef{Bucket: h.spec.Dispatch.Objects.Bucket, Key: scan.RawKey(h.spec.RunID, h.spec.ShardID, h.spec.Dispatch.Attempt, h.spec.Scanner), Size: 6}
-		sum := sha256.Sum256([]byte("forged"))
-		raw.SHA256 = hex.EncodeToString(sum[:])
-		claim := scan.ResultClaim{RunID: h.spec.RunID, ShardID: h.spec.ShardID, Attempt: h.spec.Dispatch.Attempt, Agent: h.otherAgent, Raw: raw, Nonce: h.spec.Dispatch.Nonce}
-		sig, err := scan.SignResult(h.credential, claim)
-		if err != nil {
-			return err
-		}
-		payloads, err := converter.GetDefaultDataConverter().ToPayloads(activities.RunScanResult{Raw: raw, Agent: h.otherAgent, Attempt: claim.Attempt, Signature: sig})
-		if err != nil {
-			return err
-		}
-		if _, err := h.temporal.WorkflowService().RespondActivityTaskCompleted(ctx, &workflowservice.RespondActivityTaskCompletedRequest{
-			Namespace: h.namespace, TaskToken: h.task.GetTaskToken(), Result: payloads, Identity: "compromised"}); err != nil {
-			return fmt.Errorf("completing its own task: %w", err)
-		}
-		v, err := h.runOutcome()
-		if err != nil {
-			return err
-		}
-		if v.Status != scan.RunFailed || !strings.Contains(v.Error, "refused") {
-			return fmt.Errorf("the run ended %s (%q): the forged result was not refused", v.Status, v.Error)
-		}
-		return &layerRefusal{by: "scantron server: ParseResults", answer: v.Error}
+		return forgeResult(ctx, h, h.task, h.spec, h.otherAgent, h.spec.Dispatch.Nonce)
 	}},
+	{"complete a new run's shard with a result signed for an earlier dispatch", func(ctx context.Context, h *agentHoldings) error {
+		task, spec, err := h.nextRun()
+		if err != nil {
+			return err
+		}
+		return forgeResult(ctx, h, task, spec, h.name, h.spec.Dispatch.Nonce)
+	}},
+}
+
+// forgeResult answers task with a result for its shard that names agent,
+// signed with the agent's own credential for the dispatch nonce, and
+// returns the server's refusal as the run shows it.
+func forgeResult(ctx context.Context, h *agentHoldings, task *workflowservice.PollActivityTaskQueueResponse, spec scan.Spec, agent, nonce string) error {
+	raw := scan.BlobRef{Bucket: spec.Dispatch.Objects.Bucket, Key: scan.RawKey(spec.RunID, spec.ShardID, spec.Dispatch.Attempt, spec.Scanner), Size: 6}
+	sum := sha256.Sum256([]byte("forged"))
+	raw.SHA256 = hex.EncodeToString(sum[:])
+	claim := scan.ResultClaim{RunID: spec.RunID, ShardID: spec.ShardID, Attempt: spec.Dispatch.Attempt, Agent: agent, Raw: raw, Nonce: nonce}
+	sig, err := scan.SignResult(h.credential, claim)
+	if err != nil {
+		return err
+	}
+	payloads, err := converter.GetDefaultDataConverter().ToPayloads(activities.RunScanResult{Raw: raw, Agent: agent, Attempt: claim.Attempt, Signature: sig})
+	if err != nil {
+		return err
+	}
+	if _, err := h.temporal.WorkflowService().RespondActivityTaskCompleted(ctx, &workflowservice.RespondActivityTaskCompletedRequest{
+		Namespace: h.namespace, TaskToken: task.GetTaskToken(), Result: payloads, Identity: "compromised"}); err != nil {
+		return fmt.Errorf("completing its own task: %w", err)
+	}
+	v, err := h.runOutcome(spec.RunID)
+	if err != nil {
+		return err
+	}
+	if v.Status != scan.RunFailed || !strings.Contains(v.Error, "refused") {
+		return fmt.Errorf("run %d ended %s (%q): the forged result was not refused", spec.RunID, v.Status, v.Error)
+	}
+	return &layerRefusal{by: "scantron server: ParseResults", answer: v.Error}
 }
 
 // withKey rewrites the object key in a presigned path-style URL, leaving

@@ -68,9 +68,12 @@ type agentHoldings struct {
 
 	otherRawKey string // another run's raw output, in the bucket
 	exportKey   string // an export, in the bucket
-	// runOutcome waits (up to two minutes) for the run of task to end and
-	// returns it, as an admin sees it.
-	runOutcome func() (runView, error)
+	// runOutcome waits (up to two minutes) for a run to end and returns
+	// it, as an admin sees it.
+	runOutcome func(runID int64) (runView, error)
+	// nextRun has an admin start the scan again, and returns the task the
+	// agent then takes from its queue (up to two minutes).
+	nextRun func() (*workflowservice.PollActivityTaskQueueResponse, scan.Spec, error)
 
 	otherAgent string // another agent's name
 	otherPool  string // a pool it is not in
@@ -421,18 +424,18 @@ func TestCompromisedAgent(t *testing.T) {
 	defer cancel()
 	h := &agentHoldings{name: x, credential: bundle.Credential, serverURL: a.base, namespace: a.temporal.Namespace, otherAgent: y, otherPool: p2,
 		joinToken: join.Token, agent: &activities.Agent{Verifier: verifier}}
-	h.runOutcome = func() (runView, error) {
+	h.runOutcome = func(runID int64) (runView, error) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		for {
 			var v runView
-			c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil, http.StatusOK, &v)
+			c.do("GET", fmt.Sprintf("/runs/%d", runID), nil, http.StatusOK, &v)
 			if v.Status.Final() {
 				return v, nil
 			}
 			select {
 			case <-ctx.Done():
-				return v, fmt.Errorf("run %d still %s: %w", run.ID, v.Status, ctx.Err())
+				return v, fmt.Errorf("run %d still %s: %w", runID, v.Status, ctx.Err())
 			case <-time.After(300 * time.Millisecond):
 			}
 		}
@@ -473,19 +476,27 @@ func TestCompromisedAgent(t *testing.T) {
 
 	// Control: the agent's own work is allowed. It takes the run's task
 	// from its own queue, heartbeats it, and may poll its pool's queue.
-	for h.task == nil || len(h.task.GetTaskToken()) == 0 {
-		pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
-		resp, err := h.temporal.WorkflowService().PollActivityTaskQueue(pctx, &workflowservice.PollActivityTaskQueueRequest{
-			Namespace: h.namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: workflows.AgentTaskQueue(x), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
-			Identity: workflows.AgentIdentity(x, "compromised", "v0", 1)})
-		pcancel()
-		if err != nil && ctx.Err() == nil && serviceerror.ToStatus(err).Code() == codes.DeadlineExceeded {
-			continue
+	h.task, h.spec, err = takeTask(ctx, h)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, a.serverLog())
+	}
+	h.nextRun = func() (*workflowservice.PollActivityTaskQueueResponse, scan.Spec, error) {
+		var next scan.Run
+		c.do("POST", fmt.Sprintf("/scans/%d/runs", sc.ID), nil, http.StatusAccepted, &next)
+		t.Cleanup(func() {
+			var v runView
+			c.do("GET", fmt.Sprintf("/runs/%d", next.ID), nil, http.StatusOK, &v)
+			if !v.Status.Final() {
+				c.do("POST", fmt.Sprintf("/runs/%d/cancel", next.ID), nil, http.StatusAccepted, nil)
+			}
+		})
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		task, spec, err := takeTask(ctx, h)
+		if err == nil && spec.RunID != next.ID {
+			err = fmt.Errorf("took a task of run %d, want run %d", spec.RunID, next.ID)
 		}
-		if err != nil {
-			t.Fatalf("polling its own queue: %v\n%s", err, a.serverLog())
-		}
-		h.task = resp
+		return task, spec, err
 	}
 	if _, err := h.temporal.WorkflowService().RecordActivityTaskHeartbeat(ctx, &workflowservice.RecordActivityTaskHeartbeatRequest{
 		Namespace: h.namespace, TaskToken: h.task.GetTaskToken(), Identity: "compromised"}); err != nil {
@@ -501,11 +512,6 @@ func TestCompromisedAgent(t *testing.T) {
 	// The task's spec is signed for this agent's queue, and its own
 	// verification accepts it once (the agent runs it): the S3 and spec
 	// rows start from this spec.
-	var in activities.RunScanInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(h.task.GetInput(), &in); err != nil {
-		t.Fatalf("the task's input: %v", err)
-	}
-	h.spec = in.Spec
 	if h.spec.RunID != run.ID || h.spec.Dispatch == nil || h.spec.Dispatch.Objects.OutputPut == "" {
 		t.Fatalf("the task's spec is not a dispatch of run %d with presigned URLs: %+v", run.ID, h.spec)
 	}
@@ -559,6 +565,32 @@ func TestCompromisedAgent(t *testing.T) {
 	tw.Flush()
 	if len(through) > 0 {
 		t.Errorf("%d of %d attempts were not refused:\n  %s", len(through), len(attempts), strings.Join(through, "\n  "))
+	}
+}
+
+// takeTask polls the agent's own queue, as its worker does, until it gets
+// a task, and returns it with the spec in it.
+func takeTask(ctx context.Context, h *agentHoldings) (*workflowservice.PollActivityTaskQueueResponse, scan.Spec, error) {
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
+		resp, err := h.temporal.WorkflowService().PollActivityTaskQueue(pctx, &workflowservice.PollActivityTaskQueueRequest{
+			Namespace: h.namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: workflows.AgentTaskQueue(h.name), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+			Identity: workflows.AgentIdentity(h.name, "compromised", "v0", 1)})
+		pcancel()
+		if err != nil && ctx.Err() == nil && serviceerror.ToStatus(err).Code() == codes.DeadlineExceeded {
+			continue
+		}
+		if err != nil {
+			return nil, scan.Spec{}, fmt.Errorf("polling its own queue: %w", err)
+		}
+		if len(resp.GetTaskToken()) == 0 {
+			continue
+		}
+		var in activities.RunScanInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(resp.GetInput(), &in); err != nil {
+			return nil, scan.Spec{}, fmt.Errorf("the task's input: %w", err)
+		}
+		return resp, in.Spec, nil
 	}
 }
 
