@@ -197,11 +197,17 @@ func (h *agentHandlers) create(c *gin.Context) error {
 }
 
 func (h *agentHandlers) list(c *gin.Context) error {
+	lq, err := readList(c)
+	if err != nil {
+		return err
+	}
 	agents, err := h.store.ListAgents(c.Request.Context())
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, h.views(c.Request.Context(), agents))
+	// Paged before asking Temporal who is online, which costs a call per agent.
+	agents, total := pageRows(lq, agents, func(a scan.Agent) string { return a.Name })
+	writeList(c, h.views(c.Request.Context(), agents), total)
 	return nil
 }
 

@@ -369,14 +369,12 @@ func nonNil[T any](s []T) []T {
 
 // The handlers that only differ in the resource they touch share these.
 
-// listAll answers the rows as a JSON array: all of them, or the page that
-// limit and offset choose when either is given. X-Total-Count has the
-// number of rows. These lists are configuration (sites, profiles, ...),
-// small enough to page in memory.
-func listAll[T any](c *gin.Context, list func(context.Context) ([]T, error)) error {
-	_, hasLimit := c.GetQuery("limit")
-	_, hasOffset := c.GetQuery("offset")
-	limit, offset, err := page(c)
+// listAll answers the rows whose name contains q as a JSON array: all of
+// them, or the page that limit and offset choose when either is given.
+// X-Total-Count has the number of rows q selects. These lists are
+// configuration (sites, profiles, ...), small enough to page in memory.
+func listAll[T any](c *gin.Context, list func(context.Context) ([]T, error), name func(T) string) error {
+	lq, err := readList(c)
 	if err != nil {
 		return err
 	}
@@ -384,12 +382,8 @@ func listAll[T any](c *gin.Context, list func(context.Context) ([]T, error)) err
 	if err != nil {
 		return err
 	}
-	c.Header("X-Total-Count", strconv.Itoa(len(rows)))
-	if hasLimit || hasOffset {
-		rows = rows[min(offset, len(rows)):]
-		rows = rows[:min(limit, len(rows))]
-	}
-	c.JSON(http.StatusOK, nonNil(rows))
+	rows, total := pageRows(lq, rows, name)
+	writeList(c, rows, total)
 	return nil
 }
 

@@ -55,19 +55,11 @@ func assetFilter(c *gin.Context) (postgres.AssetFilter, error) {
 	if f.State = strings.TrimSpace(c.Query("state")); f.State != "" && f.State != "up" && f.State != "gone" {
 		return f, badRequest("state: %q is not up or gone", clip(f.State))
 	}
-	for _, q := range []struct {
-		name string
-		dst  *string
-	}{{"service", &f.Service}, {"product", &f.Product}} {
-		name, dst := q.name, q.dst
-		v := strings.TrimSpace(c.Query(name))
-		if len(v) > maxSearchLen {
-			return f, badRequest("%s: longer than %d characters", name, maxSearchLen)
-		}
-		if err := checkPrintable(name, v); err != nil {
-			return f, err
-		}
-		*dst = v
+	if f.Service, err = querySearch(c, "service"); err != nil {
+		return f, err
+	}
+	if f.Product, err = querySearch(c, "product"); err != nil {
+		return f, err
 	}
 	if f.Limit, f.Offset, err = page(c); err != nil {
 		return f, err

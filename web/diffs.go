@@ -16,6 +16,7 @@ type DiffStore interface {
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	GetDiff(ctx context.Context, runID int64) (scan.Diff, error)
 	ListDiffs(ctx context.Context, scanID int64, limit, offset int) ([]scan.DiffSummary, error)
+	CountDiffs(ctx context.Context, scanID int64) (int, error)
 	ListChangedDiffs(ctx context.Context, limit int) ([]scan.DiffSummary, error)
 }
 
@@ -64,6 +65,10 @@ func (h *diffHandlers) scan(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, nonNil(diffs))
+	total, err := h.store.CountDiffs(ctx, id)
+	if err != nil {
+		return err
+	}
+	writeList(c, diffs, total)
 	return nil
 }

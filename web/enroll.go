@@ -103,12 +103,7 @@ func (h *enrollHandlers) createJoinToken(c *gin.Context) error {
 
 // listJoinTokens shows the tokens kept, never their secrets.
 func (h *enrollHandlers) listJoinTokens(c *gin.Context) error {
-	rows, err := h.store.ListJoinTokens(c.Request.Context())
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, rows)
-	return nil
+	return listAll(c, h.store.ListJoinTokens, func(t accounts.JoinToken) string { return t.AgentName })
 }
 
 // deleteJoinToken revokes a token before it is spent (or forgets a spent one).

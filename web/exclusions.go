@@ -56,7 +56,9 @@ func (h *exclusionHandlers) create(c *gin.Context) error {
 	return nil
 }
 
-func (h *exclusionHandlers) list(c *gin.Context) error { return listAll(c, h.store.ListExclusions) }
+func (h *exclusionHandlers) list(c *gin.Context) error {
+	return listAll(c, h.store.ListExclusions, func(e scan.Exclusion) string { return e.Target + " " + e.Note })
+}
 
 func (h *exclusionHandlers) delete(c *gin.Context) error {
 	return deleteByID(c, "exclusion", h.store.DeleteExclusion, "is in use")

@@ -37,6 +37,10 @@ import (
 // unique (see uniq).
 var testStore *postgres.Store
 
+// testPG is the server testStore lives on; a benchmark makes its own
+// database there.
+var testPG *devstack.Postgres
+
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
@@ -56,6 +60,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
+	testPG = pg
 	st, err := postgres.Open(ctx, pg.DSN)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -93,3 +93,47 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIListsDocumentPaging: every list the server pages and counts
+// documents limit and offset, q where it searches by name, and the
+// X-Total-Count header of its answer.
+func TestOpenAPIListsDocumentPaging(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name string `json:"name"`
+				In   string `json:"in"`
+			} `json:"parameters"`
+			Responses map[string]struct {
+				Headers map[string]json.RawMessage `json:"headers"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	lists := map[string]bool{ // path -> searched by name
+		"/scans": true, "/runs": false, "/sites": true, "/profiles": true, "/agents": true, "/pools": true,
+		"/exclusions": true, "/users": true, "/tokens": true, "/users/{id}/tokens": true, "/join-tokens": true,
+		"/runs/{id}/hosts": false, "/runs/{id}/ports": false, "/scans/{id}/diffs": false,
+	}
+	for path, searched := range lists {
+		op, ok := doc.Paths[path]["get"]
+		if !ok {
+			t.Errorf("GET %s is not documented", path)
+			continue
+		}
+		have := map[string]bool{}
+		for _, p := range op.Parameters {
+			if p.In == "query" {
+				have[p.Name] = true
+			}
+		}
+		if !have["limit"] || !have["offset"] || have["q"] != searched {
+			t.Errorf("GET %s documents query parameters %v; want limit, offset and q %v", path, have, searched)
+		}
+		if _, ok := op.Responses["200"].Headers["X-Total-Count"]; !ok {
+			t.Errorf("GET %s does not document X-Total-Count", path)
+		}
+	}
+}

@@ -93,15 +93,20 @@ func (h *poolHandlers) create(c *gin.Context) error {
 }
 
 func (h *poolHandlers) list(c *gin.Context) error {
+	lq, err := readList(c)
+	if err != nil {
+		return err
+	}
 	pools, err := h.store.ListPools(c.Request.Context())
 	if err != nil {
 		return err
 	}
+	pools, total := pageRows(lq, pools, func(p scan.Pool) string { return p.Name })
 	out := make([]poolView, 0, len(pools))
 	for _, p := range pools {
 		out = append(out, h.view(c.Request.Context(), p))
 	}
-	c.JSON(http.StatusOK, out)
+	writeList(c, out, total)
 	return nil
 }
 

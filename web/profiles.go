@@ -104,7 +104,9 @@ func (h *profileHandlers) create(c *gin.Context) error {
 	return nil
 }
 
-func (h *profileHandlers) list(c *gin.Context) error { return listAll(c, h.store.ListProfiles) }
+func (h *profileHandlers) list(c *gin.Context) error {
+	return listAll(c, h.store.ListProfiles, func(p scan.Profile) string { return p.Name })
+}
 
 func (h *profileHandlers) get(c *gin.Context) error { return getByID(c, "profile", h.store.GetProfile) }
 

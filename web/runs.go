@@ -29,10 +29,13 @@ type RunStore interface {
 	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
+	CountRuns(ctx context.Context, f postgres.RunFilter) (int, error)
 	DeleteRun(ctx context.Context, id int64) error
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListHosts(ctx context.Context, runID int64, f postgres.HostFilter) ([]scan.HostRow, error)
 	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
+	CountHosts(ctx context.Context, runID int64, f postgres.HostFilter) (int, error)
+	CountPorts(ctx context.Context, runID int64, f postgres.PortFilter) (int, error)
 }
 
 // Objects opens stored scanner output and exports.
@@ -218,11 +221,15 @@ func (h *runHandlers) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	total, err := h.store.CountRuns(c.Request.Context(), f)
+	if err != nil {
+		return err
+	}
 	out := make([]runView, 0, len(runs))
 	for _, r := range runs {
 		out = append(out, runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)})
 	}
-	c.JSON(http.StatusOK, out)
+	writeList(c, out, total)
 	return nil
 }
 
@@ -290,12 +297,17 @@ func (h *runHandlers) hosts(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
-		Network: pf.Network, Port: pf.Port, Protocol: pf.Protocol, Service: pf.Service})
+	f := postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
+		Network: pf.Network, Port: pf.Port, Protocol: pf.Protocol, Service: pf.Service}
+	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, f)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, nonNil(hosts))
+	total, err := h.store.CountHosts(c.Request.Context(), r.ID, f)
+	if err != nil {
+		return err
+	}
+	writeList(c, hosts, total)
 	return nil
 }
 
@@ -321,7 +333,11 @@ func (h *runHandlers) ports(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, nonNil(ports))
+	total, err := h.store.CountPorts(c.Request.Context(), r.ID, f)
+	if err != nil {
+		return err
+	}
+	writeList(c, ports, total)
 	return nil
 }
 

@@ -24,7 +24,7 @@ import (
 type ScanStore interface {
 	CreateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
-	ListScans(ctx context.Context) ([]scan.Scan, error)
+	SearchScans(ctx context.Context, f postgres.ScanFilter) ([]scan.Scan, int, error)
 	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
 	UpdateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
 	DeleteScan(ctx context.Context, id int64) error
@@ -253,22 +253,27 @@ func (h *scanHandlers) create(c *gin.Context) error {
 	return nil
 }
 
+// list answers a page of scans by name (50 unless limit says otherwise:
+// scans are many), those whose name contains q when it is given.
 func (h *scanHandlers) list(c *gin.Context) error {
-	return listAll(c, func(ctx context.Context) ([]scanView, error) {
-		scans, err := h.store.ListScans(ctx)
+	lq, err := readList(c)
+	if err != nil {
+		return err
+	}
+	scans, total, err := h.store.SearchScans(c.Request.Context(), postgres.ScanFilter{Name: lq.Q, Limit: lq.Limit, Offset: lq.Offset})
+	if err != nil {
+		return err
+	}
+	out := make([]scanView, 0, len(scans))
+	for _, s := range scans {
+		v, err := h.view(c.Request.Context(), s, false)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out := make([]scanView, 0, len(scans))
-		for _, s := range scans {
-			v, err := h.view(ctx, s, false)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	})
+		out = append(out, v)
+	}
+	writeList(c, out, total)
+	return nil
 }
 
 // get shows a scan with its schedule, next fire times and recent runs.

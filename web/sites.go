@@ -141,7 +141,9 @@ func (h *siteHandlers) create(c *gin.Context) error {
 	return nil
 }
 
-func (h *siteHandlers) list(c *gin.Context) error { return listAll(c, h.store.ListSites) }
+func (h *siteHandlers) list(c *gin.Context) error {
+	return listAll(c, h.store.ListSites, func(s scan.Site) string { return s.Name })
+}
 
 func (h *siteHandlers) get(c *gin.Context) error { return getByID(c, "site", h.store.GetSite) }
 

@@ -156,7 +156,7 @@ func TestAdminRevokesAnyonesTokens(t *testing.T) {
 	e.mustDo(t, "POST", "/api/v1/login", fmt.Sprintf(`{"name": %q, "password": %q, "token_name": "desktop"}`, name, testPassword), http.StatusCreated, &tok)
 	_, session, csrf := e.sessionFor(t, accounts.Admin)
 	page := fmt.Sprintf("/users/%d/tokens", victim.ID)
-	if body := e.page(t, session, "GET", "/users", nil).Body.String(); !strings.Contains(body, `href="`+page+`"`) {
+	if body := e.page(t, session, "GET", "/users?q="+url.QueryEscape(name), nil).Body.String(); !strings.Contains(body, `href="`+page+`"`) {
 		t.Error("the users page has no link to a user's tokens")
 	}
 	if body := e.page(t, session, "GET", page, nil).Body.String(); !strings.Contains(body, "desktop") {

@@ -69,6 +69,8 @@ type UIStore interface {
 	ListAgents(ctx context.Context) ([]scan.Agent, error)
 	ListPools(ctx context.Context) ([]scan.Pool, error)
 	ListScans(ctx context.Context) ([]scan.Scan, error)
+	SearchScans(ctx context.Context, f postgres.ScanFilter) ([]scan.Scan, int, error)
+	ScanNames(ctx context.Context, ids []int64) (map[int64]string, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
@@ -127,8 +129,15 @@ func nextFire(s scan.Scan, now time.Time) string {
 	return ""
 }
 
+// dashboard shows what runs and what changed lately, then a page of the
+// scans (searchable by name, paged as list pages are) and the
+// configuration.
 func (h *uiHandlers) dashboard(c *gin.Context) error {
 	ctx := c.Request.Context()
+	lq, err := readList(c)
+	if err != nil {
+		return err
+	}
 	sites, err := h.store.ListSites(ctx)
 	if err != nil {
 		return err
@@ -145,7 +154,7 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	scans, err := h.store.ListScans(ctx)
+	scans, totalScans, err := h.store.SearchScans(ctx, postgres.ScanFilter{Name: lq.Q, Limit: lq.Limit, Offset: lq.Offset})
 	if err != nil {
 		return err
 	}
@@ -169,13 +178,37 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	for _, p := range pools {
 		poolNames[p.ID] = "pool " + p.Name
 	}
-	scanNames := make(map[int64]string, len(scans))
 	scanRows := make([]dashboardScan, 0, len(scans))
 	for _, s := range scans {
-		scanNames[s.ID] = s.Name
 		scanRows = append(scanRows, dashboardScan{Scan: s,
 			SiteName: siteNames[s.SiteID], ProfileName: profileNames[s.ProfileID], AgentName: agentNames[s.AgentID] + poolNames[s.PoolID],
 			NextFire: nextFire(s, h.now())})
+	}
+	unfinished, err := h.store.ListUnfinishedRuns(ctx, time.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	if len(unfinished) > dashboardRuns {
+		unfinished = unfinished[len(unfinished)-dashboardRuns:] // the newest
+	}
+	diffs, err := h.diffs.ListChangedDiffs(ctx, dashboardChanges)
+	if err != nil {
+		return err
+	}
+	// Only the scans the rows shown refer to are named.
+	ids := make([]int64, 0, len(runs)+len(unfinished)+len(diffs))
+	for _, r := range runs {
+		ids = append(ids, r.ScanID)
+	}
+	for _, r := range unfinished {
+		ids = append(ids, r.ScanID)
+	}
+	for _, d := range diffs {
+		ids = append(ids, d.ScanID)
+	}
+	scanNames, err := h.store.ScanNames(ctx, ids)
+	if err != nil {
+		return err
 	}
 	runRows := make([]dashboardRun, 0, len(runs))
 	var failures []dashboardRun
@@ -185,20 +218,9 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 			failures = append(failures, runRows[len(runRows)-1])
 		}
 	}
-	unfinished, err := h.store.ListUnfinishedRuns(ctx, time.Now().Add(time.Hour))
-	if err != nil {
-		return err
-	}
-	if len(unfinished) > dashboardRuns {
-		unfinished = unfinished[len(unfinished)-dashboardRuns:] // the newest
-	}
 	inProgress := make([]dashboardRun, 0, len(unfinished))
 	for _, r := range unfinished {
 		inProgress = append(inProgress, dashboardRun{Run: r, ScanName: scanNames[r.ScanID]})
-	}
-	diffs, err := h.diffs.ListChangedDiffs(ctx, dashboardChanges)
-	if err != nil {
-		return err
 	}
 	changes := make([]dashboardChange, 0, len(diffs))
 	for _, d := range diffs {
@@ -219,6 +241,7 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 		"Changes":    changes,
 		"Online":     online,
 		"Scans":      scanRows,
+		"Pager":      newPager(c.Request.URL, lq, totalScans),
 		"Sites":      sites,
 		"Profiles":   profiles,
 		"Agents":     agentViews,

@@ -45,11 +45,17 @@ func (w *captured) WriteHeader(status int) { w.status = status }
 // JSON request and the page's path parameters, decoding a success into
 // out. A refusal comes back as the handler's *httpError.
 func (h *uiHandlers) callAPI(c *gin.Context, handler func(*gin.Context) error, method string, params gin.Params, query string, body, out any) error {
+	_, err := h.callAPIHeader(c, handler, method, params, query, body, out)
+	return err
+}
+
+// callAPIHeader is callAPI that also returns the answer's header.
+func (h *uiHandlers) callAPIHeader(c *gin.Context, handler func(*gin.Context) error, method string, params gin.Params, query string, body, out any) (http.Header, error) {
 	var rd *bytes.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	} else {
@@ -57,7 +63,7 @@ func (h *uiHandlers) callAPI(c *gin.Context, handler func(*gin.Context) error, m
 	}
 	req, err := http.NewRequestWithContext(c.Request.Context(), method, "/api/v1/ui?"+query, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -70,21 +76,35 @@ func (h *uiHandlers) callAPI(c *gin.Context, handler func(*gin.Context) error, m
 		cc.Set(principalKey, p)
 	}
 	if err := handler(cc); err != nil {
-		return err
+		return nil, err
 	}
 	if w.status >= 400 {
 		var e struct {
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(w.body.Bytes(), &e)
-		return errorf(w.status, "%s", e.Error)
+		return nil, errorf(w.status, "%s", e.Error)
 	}
 	if out != nil && w.body.Len() > 0 {
 		if err := json.Unmarshal(w.body.Bytes(), out); err != nil {
-			return fmt.Errorf("web: decoding an in-process API answer: %w", err)
+			return nil, fmt.Errorf("web: decoding an in-process API answer: %w", err)
 		}
 	}
-	return nil
+	return w.header, nil
+}
+
+// callList runs a list handler with query, decoding its page into out,
+// and returns the list's total.
+func (h *uiHandlers) callList(c *gin.Context, list func(*gin.Context) error, query string, out any) (int, error) {
+	hdr, err := h.callAPIHeader(c, list, "GET", nil, query, nil, out)
+	if err != nil {
+		return 0, err
+	}
+	total, err := strconv.Atoi(hdr.Get("X-Total-Count"))
+	if err != nil {
+		return 0, fmt.Errorf("web: a list answered without X-Total-Count: %w", err)
+	}
+	return total, nil
 }
 
 // formError splits an error of a form post: a client error to show on the
@@ -138,11 +158,19 @@ func can(u any, role string) bool {
 
 // listPage renders a page of one kind of row and its create form; errs and
 // form hold a refused post to show again.
+// The rows are paged (limit and offset in the page's address) and
+// searched by name (q), with links to the pages before and after.
 func (h *uiHandlers) listPage(c *gin.Context, status int, page, title string, list func(*gin.Context) error, out any, extra map[string]any) error {
-	if err := h.callAPI(c, list, "GET", nil, "", nil, out); err != nil {
+	lq, err := readList(c)
+	if err != nil {
 		return err
 	}
-	data := map[string]any{"Title": title, "Rows": out, "Form": map[string]string{}, "Errors": map[string]string{}}
+	total, err := h.callList(c, list, lq.apiQuery(), out)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Title": title, "Rows": out, "Form": map[string]string{}, "Errors": map[string]string{},
+		"Pager": newPager(c.Request.URL, lq, total)}
 	for k, v := range extra {
 		data[k] = v
 	}
@@ -628,45 +656,36 @@ func (h *uiHandlers) scanSchedule(api func(*gin.Context) error, note bool) func(
 const runsPerPage = 50
 
 func (h *uiHandlers) runsPage(c *gin.Context) error {
-	offset, err := queryInt(c, "offset", 0, 0, maxOffset)
+	lq, err := readList(c)
 	if err != nil {
 		return err
 	}
+	if _, ok := c.GetQuery("limit"); !ok {
+		lq.Limit = runsPerPage
+	}
 	var runs []dashboardRun
-	q := fmt.Sprintf("limit=%d&offset=%d", runsPerPage+1, offset)
+	q := lq.apiQuery()
 	if id := c.Query("scan_id"); id != "" {
 		q += "&scan_id=" + url.QueryEscape(id)
 	}
-	if err := h.callAPI(c, h.srv.runs.list, "GET", nil, q, nil, &runs); err != nil {
-		return err
-	}
-	more := len(runs) > runsPerPage
-	if more {
-		runs = runs[:runsPerPage]
-	}
-	if err := h.nameRuns(c, runs); err != nil {
-		return err
-	}
-	return h.render(c, http.StatusOK, "runs", map[string]any{
-		"Title": "Runs", "Runs": runs, "Offset": offset, "Prev": max(offset-runsPerPage, 0),
-		"Next": offset + runsPerPage, "More": more,
-	})
-}
-
-// nameRuns fills in the scan names of runs.
-func (h *uiHandlers) nameRuns(c *gin.Context, runs []dashboardRun) error {
-	scans, err := h.store.ListScans(c.Request.Context())
+	total, err := h.callList(c, h.srv.runs.list, q, &runs)
 	if err != nil {
 		return err
 	}
-	names := make(map[int64]string, len(scans))
-	for _, s := range scans {
-		names[s.ID] = s.Name
+	ids := make([]int64, 0, len(runs))
+	for _, r := range runs {
+		ids = append(ids, r.ScanID)
+	}
+	names, err := h.store.ScanNames(c.Request.Context(), ids)
+	if err != nil {
+		return err
 	}
 	for i := range runs {
 		runs[i].ScanName = names[runs[i].ScanID]
 	}
-	return nil
+	return h.render(c, http.StatusOK, "runs", map[string]any{
+		"Title": "Runs", "Runs": runs, "Pager": newPager(c.Request.URL, lq, total),
+	})
 }
 
 // runAction asks for something of a run through the API (pause, resume,

@@ -64,7 +64,7 @@ func TestSiteForms(t *testing.T) {
 	if !strings.Contains(body, "198.18.0.0/28\n198.18.1.1</textarea>") {
 		t.Errorf("site page lacks the targets: %s", body)
 	}
-	if !strings.Contains(e.page(t, session, "GET", "/sites", nil).Body.String(), name) {
+	if !strings.Contains(e.page(t, session, "GET", "/sites?q="+url.QueryEscape(name), nil).Body.String(), name) {
 		t.Error("sites page lacks the new site")
 	}
 
@@ -105,7 +105,7 @@ func TestProfileExclusionAgentForms(t *testing.T) {
 	if w := e.form(t, session, csrf, "/profiles", url.Values{"name": {pname}, "scanner": {"nmap"}, "options": {"-sT -p 22"}}); w.Code != http.StatusSeeOther {
 		t.Fatalf("profile: %d %s", w.Code, w.Body.String())
 	}
-	if !strings.Contains(e.page(t, session, "GET", "/profiles", nil).Body.String(), pname) {
+	if !strings.Contains(e.page(t, session, "GET", "/profiles?q="+url.QueryEscape(pname), nil).Body.String(), pname) {
 		t.Error("profiles page lacks the new profile")
 	}
 
@@ -117,7 +117,7 @@ func TestProfileExclusionAgentForms(t *testing.T) {
 	if w := e.form(t, session, csrf, "/exclusions", url.Values{"target": {"198.18.77.7"}, "note": {note}}); w.Code != http.StatusSeeOther {
 		t.Fatalf("exclusion: %d %s", w.Code, w.Body.String())
 	}
-	body := e.page(t, session, "GET", "/exclusions", nil).Body.String()
+	body := e.page(t, session, "GET", "/exclusions?q="+url.QueryEscape(note), nil).Body.String()
 	m := regexp.MustCompile(`action="/exclusions/(\d+)/delete"[^>]*>\s*<input[^>]*>\s*<button[^>]*data-confirm="Remove the exclusion of 198.18.77.7\?"`).FindAllStringSubmatch(body, -1)
 	if !strings.Contains(body, note) || m == nil {
 		t.Fatalf("exclusions page lacks the new exclusion")
@@ -138,7 +138,7 @@ func TestProfileExclusionAgentForms(t *testing.T) {
 		!strings.Contains(w.Body.String(), `id="new-credential">sct1_`) {
 		t.Fatalf("agent: %d %s", w.Code, w.Body.String())
 	}
-	if !strings.Contains(e.page(t, session, "GET", "/agents", nil).Body.String(), "agent."+aname) {
+	if !strings.Contains(e.page(t, session, "GET", "/agents?q="+url.QueryEscape(aname), nil).Body.String(), "agent."+aname) {
 		t.Error("agents page lacks the new agent's task queue")
 	}
 }
@@ -168,7 +168,7 @@ func TestScanFormsAndRuns(t *testing.T) {
 	if w.Code != http.StatusSeeOther {
 		t.Fatalf("scan: %d %s", w.Code, w.Body.String())
 	}
-	body = e.page(t, session, "GET", "/scans", nil).Body.String()
+	body = e.page(t, session, "GET", "/scans?q="+url.QueryEscape(name), nil).Body.String()
 	m := regexp.MustCompile(`action="/scans/(\d+)/run"`).FindAllStringSubmatch(body, -1)
 	if !strings.Contains(body, name) || m == nil {
 		t.Fatal("scans page lacks the scan or its run button")

@@ -70,7 +70,7 @@ func TestPoolForms(t *testing.T) {
 		{Identity: workflows.AgentIdentity("m1", "h1", "v1", 2), LastAccessTime: fresh},
 		{Identity: workflows.AgentIdentity("m2", "h2", "v1", 3), LastAccessTime: fresh},
 	}}
-	body := e.page(t, admin, "GET", "/pools", nil).Body.String()
+	body := e.page(t, admin, "GET", "/pools?q="+url.QueryEscape(name), nil).Body.String()
 	row := regexp.MustCompile(`(?s)<tr id="pool-` + fmt.Sprint(id) + `">.*?</tr>`).FindString(body)
 	for _, want := range []string{"edge sites", "agent-online", "<code>pool." + name + "</code>", "<code>m1</code> (2)", "<code>m2</code> (3)", `<td class="pool-capacity">5</td>`, `action="/pools/` + fmt.Sprint(id) + `/delete"`} {
 		if !strings.Contains(row, want) {

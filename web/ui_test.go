@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -22,7 +23,8 @@ func TestDashboardPage(t *testing.T) {
 	var evil scan.Site
 	e.mustDo(t, "POST", "/api/v1/sites", fmt.Sprintf(`{"name": %q, "targets": ["198.18.9.9"]}`, "<script>alert(1)</script>"+uniq("")), http.StatusCreated, &evil)
 
-	w := e.do(t, "GET", "/", "")
+	// The scans section holds a page of the scans: this one is searched for.
+	w := e.do(t, "GET", "/?q="+url.QueryEscape(s.Name), "")
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body.String())
 	}
@@ -39,9 +41,15 @@ func TestDashboardPage(t *testing.T) {
 		`href="http://127.0.0.1:8233/namespaces/default/workflows/` + r.WorkflowID + `"`,
 		"pending",
 		`href="/static/style.css"`,
-		"<code>FREQ=WEEKLY;BYDAY=MO</code> (Europe/Paris)", "2030-01-07 09:00:00 CET",
 	} {
 		if !strings.Contains(body, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	// The dashboard shows a page of the scans: the weekly one is found by name.
+	weeklyRow := e.do(t, "GET", "/?q="+url.QueryEscape(weekly.Name), "").Body.String()
+	for _, want := range []string{"<code>FREQ=WEEKLY;BYDAY=MO</code> (Europe/Paris)", "2030-01-07 09:00:00 CET"} {
+		if !strings.Contains(weeklyRow, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -62,12 +63,7 @@ func (h *accountHandlers) me(c *gin.Context) error {
 }
 
 func (h *accountHandlers) listTokens(c *gin.Context) error {
-	list, err := h.store.ListTokens(c.Request.Context(), who(c).user.ID)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, nonNil(list))
-	return nil
+	return h.tokensOf(c, who(c).user.ID)
 }
 
 func (h *accountHandlers) createToken(c *gin.Context) error {
@@ -106,12 +102,13 @@ func (h *accountHandlers) userTokens(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := h.store.ListTokens(c.Request.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, nonNil(list))
-	return nil
+	return h.tokensOf(c, u.ID)
+}
+
+// tokensOf answers the tokens of a user, searchable and paged as listAll.
+func (h *accountHandlers) tokensOf(c *gin.Context, userID int64) error {
+	return listAll(c, func(ctx context.Context) ([]accounts.Token, error) { return h.store.ListTokens(ctx, userID) },
+		func(t accounts.Token) string { return t.Name })
 }
 
 // revokeUserToken revokes any user's token, for an admin.
@@ -151,7 +148,7 @@ type userRequest struct {
 }
 
 func (h *accountHandlers) listUsers(c *gin.Context) error {
-	return listAll(c, h.store.ListUsers)
+	return listAll(c, h.store.ListUsers, func(u accounts.User) string { return u.Name })
 }
 
 func (h *accountHandlers) getUser(c *gin.Context) error {

@@ -261,7 +261,7 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 			*name, tok.ExpiresAt.Local().Format(time.RFC3339), tok.Token, strings.TrimRight(creds.URL, "/"), tok.Token)
 		return nil
 	case "scans list":
-		var scans []struct {
+		type scanRow struct {
 			ID        int64  `json:"id"`
 			Name      string `json:"name"`
 			SiteID    int64  `json:"site_id"`
@@ -269,15 +269,22 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 			AgentID   int64  `json:"agent_id"`
 			RRule     string `json:"rrule"`
 		}
-		if err := api.do(ctx, "GET", "/scans", nil, &scans); err != nil {
-			return err
-		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tSITE\tPROFILE\tAGENT\tRRULE")
-		for _, s := range scans {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s\n", s.ID, s.Name, s.SiteID, s.ProfileID, s.AgentID, s.RRule)
+		// The server answers scans a page at a time.
+		const pageSize = 500
+		for offset := 0; ; offset += pageSize {
+			var scans []scanRow
+			if err := api.do(ctx, "GET", fmt.Sprintf("/scans?limit=%d&offset=%d", pageSize, offset), nil, &scans); err != nil {
+				return err
+			}
+			for _, s := range scans {
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s\n", s.ID, s.Name, s.SiteID, s.ProfileID, s.AgentID, s.RRule)
+			}
+			if len(scans) < pageSize {
+				return tw.Flush()
+			}
 		}
-		return tw.Flush()
 	case "scans create":
 		name := fs.String("name", "", "scan name")
 		site := fs.Int64("site", 0, "site id")

@@ -164,6 +164,15 @@ func (s *Store) ListDiffs(ctx context.Context, scanID int64, limit, offset int) 
 	return out, nil
 }
 
+// CountDiffs returns how many diffs the runs of a scan have.
+func (s *Store) CountDiffs(ctx context.Context, scanID int64) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM run_diffs WHERE scan_id = $1`, scanID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count diffs: %w", err)
+	}
+	return n, nil
+}
+
 // ListChangedDiffs returns the newest stored diffs, of any scan, that have
 // at least one change: what changed lately, for the dashboard.
 func (s *Store) ListChangedDiffs(ctx context.Context, limit int) ([]scan.DiffSummary, error) {

@@ -248,23 +248,44 @@ func scanPort(row pgx.Row) (scan.PortRow, error) {
 	return p, err
 }
 
+// hostWhere selects a run's hosts for ListHosts and CountHosts, with the
+// arguments hostArgs gives.
+const hostWhere = ` FROM hosts h WHERE h.run_id = $1
+AND ($2::cidr IS NULL OR h.address <<= $2)
+AND (($3 = 0 AND $4 = '' AND $5 = '') OR EXISTS (SELECT 1 FROM ports p WHERE p.host_id = h.id
+    AND ($3 = 0 OR p.port = $3) AND ($4 = '' OR p.protocol = $4) AND ($5 = '' OR lower(p.service) = lower($5))))`
+
+func hostArgs(runID int64, f HostFilter) []any {
+	return []any{runID, maskedNetwork(f.Network), f.Port, f.Protocol, f.Service}
+}
+
+// maskedNetwork is a filter's network as cidr wants it: no host bits.
+func maskedNetwork(p *netip.Prefix) *netip.Prefix {
+	if p == nil {
+		return nil
+	}
+	n := p.Masked()
+	return &n
+}
+
+// CountHosts returns how many hosts ListHosts would return without its
+// limit and offset.
+func (s *Store) CountHosts(ctx context.Context, runID int64, f HostFilter) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+hostWhere, hostArgs(runID, f)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count hosts: %w", err)
+	}
+	return n, nil
+}
+
 // ListHosts returns a run's hosts ordered by address (IPv4 before IPv6).
 // With f.WithPorts each host carries its ports, read in the same snapshot.
 func (s *Store) ListHosts(ctx context.Context, runID int64, f HostFilter) ([]scan.HostRow, error) {
 	var hosts []scan.HostRow
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
-		const q = `SELECT ` + hostCols + ` FROM hosts h WHERE h.run_id = $1
-AND ($4::cidr IS NULL OR h.address <<= $4)
-AND (($5 = 0 AND $6 = '' AND $7 = '') OR EXISTS (SELECT 1 FROM ports p WHERE p.host_id = h.id
-    AND ($5 = 0 OR p.port = $5) AND ($6 = '' OR p.protocol = $6) AND ($7 = '' OR lower(p.service) = lower($7))))
-ORDER BY h.address, h.id LIMIT $2 OFFSET $3`
-		var network *netip.Prefix
-		if f.Network != nil {
-			n := f.Network.Masked()
-			network = &n
-		}
-		rows, err := tx.Query(ctx, q, runID, limitArg(f.Limit), offsetArg(f.Offset), network, f.Port, f.Protocol, f.Service)
+		const q = `SELECT ` + hostCols + hostWhere + ` ORDER BY h.address, h.id LIMIT $6 OFFSET $7`
+		rows, err := tx.Query(ctx, q, append(hostArgs(runID, f), limitArg(f.Limit), offsetArg(f.Offset))...)
 		if err != nil {
 			return err
 		}
@@ -305,20 +326,32 @@ WHERE p.host_id = ANY($1) ORDER BY p.host_id, p.protocol, p.port, p.id`
 	return nil
 }
 
+// portWhere selects a run's ports for ListPorts and CountPorts, with the
+// arguments portArgs gives.
+const portWhere = ` FROM ports p JOIN hosts h ON h.id = p.host_id
+WHERE p.run_id = $1 AND ($2 = '' OR p.state = $2)
+AND ($3::cidr IS NULL OR h.address <<= $3) AND ($4 = 0 OR p.port = $4)
+AND ($5 = '' OR p.protocol = $5) AND ($6 = '' OR lower(p.service) = lower($6))`
+
+func portArgs(runID int64, f PortFilter) []any {
+	return []any{runID, f.State, maskedNetwork(f.Network), f.Port, f.Protocol, f.Service}
+}
+
+// CountPorts returns how many ports ListPorts would return without its
+// limit and offset.
+func (s *Store) CountPorts(ctx context.Context, runID int64, f PortFilter) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+portWhere, portArgs(runID, f)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count ports: %w", err)
+	}
+	return n, nil
+}
+
 // ListPorts returns a run's ports ordered by address, protocol and port,
 // optionally only those in one state ("open", say).
 func (s *Store) ListPorts(ctx context.Context, runID int64, f PortFilter) ([]scan.PortRow, error) {
-	const q = `SELECT ` + portCols + ` FROM ports p JOIN hosts h ON h.id = p.host_id
-WHERE p.run_id = $1 AND ($2 = '' OR p.state = $2)
-AND ($5::cidr IS NULL OR h.address <<= $5) AND ($6 = 0 OR p.port = $6)
-AND ($7 = '' OR p.protocol = $7) AND ($8 = '' OR lower(p.service) = lower($8))
-ORDER BY h.address, p.protocol, p.port, p.id LIMIT $3 OFFSET $4`
-	var network *netip.Prefix
-	if f.Network != nil {
-		n := f.Network.Masked()
-		network = &n
-	}
-	rows, err := s.pool.Query(ctx, q, runID, f.State, limitArg(f.Limit), offsetArg(f.Offset), network, f.Port, f.Protocol, f.Service)
+	const q = `SELECT ` + portCols + portWhere + ` ORDER BY h.address, p.protocol, p.port, p.id LIMIT $7 OFFSET $8`
+	rows, err := s.pool.Query(ctx, q, append(portArgs(runID, f), limitArg(f.Limit), offsetArg(f.Offset))...)
 	if err != nil {
 		return nil, fmt.Errorf("list ports: %w", err)
 	}

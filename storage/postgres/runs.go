@@ -93,10 +93,13 @@ func (s *Store) GetRunByWorkflowID(ctx context.Context, workflowID string) (scan
 
 // ListRuns returns runs newest first.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]scan.Run, error) {
+	// The page's ids come from the index alone (runs_created_idx or
+	// runs_scan_id_created_idx hold created_at and id), so a deep offset
+	// skips index entries rather than whole rows.
 	const q = `SELECT ` + runCols + ` FROM runs
-WHERE ($1::bigint = 0 OR scan_id = $1)
-ORDER BY created_at DESC, id DESC
-LIMIT $2 OFFSET $3`
+WHERE id IN (SELECT id FROM runs WHERE ($1::bigint = 0 OR scan_id = $1)
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3)
+ORDER BY created_at DESC, id DESC`
 	rows, err := s.pool.Query(ctx, q, f.ScanID, limitArg(f.Limit), offsetArg(f.Offset))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -106,6 +109,17 @@ LIMIT $2 OFFSET $3`
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
+}
+
+// CountRuns returns how many runs ListRuns would return without its
+// limit and offset.
+func (s *Store) CountRuns(ctx context.Context, f RunFilter) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM runs WHERE ($1::bigint = 0 OR scan_id = $1)`, f.ScanID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count runs: %w", err)
+	}
+	return n, nil
 }
 
 // ListUnfinishedRuns returns the runs not yet completed, failed or cancelled

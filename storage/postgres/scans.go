@@ -94,6 +94,58 @@ func (s *Store) ListScans(ctx context.Context) ([]scan.Scan, error) {
 	return out, nil
 }
 
+// ScanFilter selects a page of scans for SearchScans.
+type ScanFilter struct {
+	// Name keeps the scans whose name contains it, ignoring case; "" keeps all.
+	Name   string
+	Limit  int // 0 or less means no limit
+	Offset int
+}
+
+// SearchScans returns a page of the scans f selects, by name, and how many
+// it selects in all.
+func (s *Store) SearchScans(ctx context.Context, f ScanFilter) ([]scan.Scan, int, error) {
+	const where = ` FROM scans WHERE ($1 = '' OR name ILIKE $1 ESCAPE '\')`
+	pattern := containsPattern(f.Name)
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+where, pattern).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count scans: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+scanCols+where+` ORDER BY name, id LIMIT $2 OFFSET $3`,
+		pattern, limitArg(f.Limit), offsetArg(f.Offset))
+	if err != nil {
+		return nil, 0, fmt.Errorf("search scans: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.Scan, error) { return scanScan(r) })
+	if err != nil {
+		return nil, 0, fmt.Errorf("search scans: %w", err)
+	}
+	return out, total, nil
+}
+
+// ScanNames returns the names of the scans ids name, by id; ids of scans
+// that do not exist are left out.
+func (s *Store) ScanNames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name FROM scans WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("scan names: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]string, len(ids))
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("scan names: %w", err)
+		}
+		out[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan names: %w", err)
+	}
+	return out, nil
+}
+
 // UpdateScan replaces a scan's fields and returns it as stored.
 func (s *Store) UpdateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
 	const q = `

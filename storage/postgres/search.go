@@ -193,10 +193,9 @@ func (b *searchSQL) join(nodes []query.Node, op string) (string, error) {
 // likePattern is a LIKE pattern for p: its parts with \ % _ escaped,
 // joined by %.
 func likePattern(p query.Pattern) string {
-	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	parts := make([]string, len(p.Parts))
 	for i, s := range p.Parts {
-		parts[i] = esc.Replace(s)
+		parts[i] = escapeLike(s)
 	}
 	return strings.Join(parts, "%")
 }

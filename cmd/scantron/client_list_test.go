@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestScansListPagesThrough: the server answers scans a page at a time,
+// so `scans list` asks page after page until a short one and prints every
+// scan once.
+func TestScansListPagesThrough(t *testing.T) {
+	const total = 1234
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/scans" || r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, `{"error": "unexpected request"}`, http.StatusBadRequest)
+			return
+		}
+		asked = append(asked, r.URL.RawQuery)
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		if limit < 1 || limit > 500 {
+			http.Error(w, `{"error": "limit: out of range"}`, http.StatusBadRequest)
+			return
+		}
+		rows := []map[string]any{}
+		for i := offset; i < min(offset+limit, total); i++ {
+			rows = append(rows, map[string]any{"id": i + 1, "name": fmt.Sprintf("scan-%04d", i+1)})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Total-Count", strconv.Itoa(total))
+		_ = json.NewEncoder(w).Encode(rows)
+	}))
+	t.Cleanup(srv.Close)
+	env := map[string]string{"SCANTRON_URL": srv.URL, "SCANTRON_TOKEN": "tok", "XDG_CONFIG_HOME": t.TempDir()}
+	var out, errs bytes.Buffer
+	if code := runClient(context.Background(), "scans", []string{"list"}, func(k string) string { return env[k] }, nil, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != total+1 || !strings.Contains(lines[1], "scan-0001") || !strings.Contains(lines[total], "scan-1234") {
+		t.Errorf("%d lines, first %q, last %q", len(lines), lines[1], lines[len(lines)-1])
+	}
+	if want := "limit=500&offset=0 limit=500&offset=500 limit=500&offset=1000"; strings.Join(asked, " ") != want {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+}
