@@ -99,6 +99,17 @@ type Results struct {
 	// AgentObjects presigns, for the object storage endpoint agents
 	// reach, the URLs of each dispatched shard attempt's objects.
 	AgentObjects Presigner
+	// Metrics, when set, is told of ingests, finished shards and late
+	// scheduled starts.
+	Metrics ResultMetrics
+}
+
+// ResultMetrics records what the result activities observe.
+// *metrics.Registry satisfies it.
+type ResultMetrics interface {
+	ObserveShard(scanner, outcome string, d time.Duration)
+	ObserveIngest(rows int, d time.Duration)
+	ObserveFireLag(d time.Duration)
 }
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -106,6 +117,11 @@ type Results struct {
 type StartRunInput struct {
 	ScanID     int64  `json:"scan_id"`
 	WorkflowID string `json:"workflow_id"`
+	// ScheduledAt is when the scan's schedule meant the run to start and
+	// StartedAt when its workflow started (both unset for a run started by
+	// hand): the difference is the schedule's fire lag.
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
 }
 
 // StartRunResult is the plan of the run: one spec per shard, all for the
@@ -131,6 +147,9 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	run, err := r.Store.CreateRun(ctx, in.ScanID, in.WorkflowID)
 	if err != nil {
 		return StartRunResult{}, wrap("create run", err)
+	}
+	if r.Metrics != nil && in.ScheduledAt != nil && in.StartedAt != nil && activity.GetInfo(ctx).Attempt == 1 {
+		r.Metrics.ObserveFireLag(in.StartedAt.Sub(*in.ScheduledAt))
 	}
 	plan, err := r.Store.LoadPlan(ctx, in.ScanID)
 	if err != nil {
@@ -324,6 +343,7 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 	}
 	defer body.Close()
 
+	ingestStart := time.Now()
 	stats, err := r.Store.ReplaceShardResults(ctx, in.RunID, in.ShardID, in.Attempt, func(emit func(report.Host) error) error {
 		return parseOutput(ctx, body, in.Scanner, in.Partial, emit)
 	})
@@ -339,13 +359,35 @@ func (r *Results) ParseResults(ctx context.Context, in ParseResultsInput) (Parse
 		activity.GetLogger(ctx).Warn("results of an older attempt arrived late; kept the newer ones", "shard", in.ShardID, "attempt", in.Attempt)
 		return ParseResultsResult{Stale: true}, nil
 	}
+	if r.Metrics != nil {
+		r.Metrics.ObserveIngest(stats.Hosts+stats.Ports, time.Since(ingestStart))
+	}
 	if in.Partial {
+		r.observeShard(ctx, in, "partial")
 		return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
 	}
 	if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: in.ShardID, Status: scan.ShardCompleted, Attempt: in.Attempt, Raw: &in.Raw}); err != nil {
 		return ParseResultsResult{}, wrap("mark shard completed", err)
 	}
+	r.observeShard(ctx, in, "completed")
 	return ParseResultsResult{Hosts: stats.Hosts, Ports: stats.Ports, Skipped: stats.Skipped}, nil
+}
+
+// observeShard records how long the shard took from being marked running
+// until its output was stored.
+func (r *Results) observeShard(ctx context.Context, in ParseResultsInput, outcome string) {
+	if r.Metrics == nil {
+		return
+	}
+	sh, err := r.Store.GetShard(ctx, in.ShardID)
+	if err != nil || sh.StartedAt == nil {
+		return
+	}
+	end := time.Now()
+	if sh.FinishedAt != nil {
+		end = *sh.FinishedAt
+	}
+	r.Metrics.ObserveShard(string(in.Scanner), outcome, end.Sub(*sh.StartedAt))
 }
 
 // parseOutput reads a shard's scanner output and hands its hosts to emit,

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -22,21 +21,7 @@ import (
 // the run, the agent scans a loopback listener with nmap, and the scan's
 // API shows the run as completed.
 func TestScheduledScanEndToEnd(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := loopbackPort(t)
 	httpPort, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -95,20 +80,8 @@ func TestScheduledScanEndToEnd(t *testing.T) {
 		t.Fatalf("the restart took until %v, past the fire time %v: a schedule made now would never fire", time.Now().Format(time.TimeOnly), fireAt.Format(time.TimeOnly))
 	}
 
-	var view struct {
-		RecentRuns []scan.Run `json:"recent_runs"`
-	}
-	for {
-		c.do("GET", fmt.Sprintf("/scans/%d", sc.ID), nil, http.StatusOK, &view)
-		if len(view.RecentRuns) == 1 && view.RecentRuns[0].Status.Final() {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("no finished scheduled run: %+v", view.RecentRuns)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	run := view.RecentRuns[0]
+	deadline, _ := ctx.Deadline()
+	run := c.waitScheduledRun(sc.ID, deadline)
 	wantID := workflows.ScanScheduledWorkflowID(sc.ID) + "-" + fireAt.UTC().Format(time.RFC3339)
 	if run.Status != scan.RunCompleted || run.OpenPorts != 1 || run.WorkflowID != wantID {
 		t.Errorf("scheduled run %+v; want completed with 1 open port, workflow %s", run, wantID)

@@ -33,6 +33,9 @@ func (s *Server) engine() *gin.Engine {
 	r.RedirectFixedPath = false
 	// Gin's own error rendering is not used: handlers answer for themselves.
 	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes))
+	if s.metrics != nil {
+		r.Use(observeRequests(s.metrics))
+	}
 
 	// The client address (in logs and for the login limiter) is the peer's
 	// own unless the peer is a configured trusted proxy; then it is the
@@ -57,6 +60,10 @@ func (s *Server) engine() *gin.Engine {
 	root.GET("/.well-known/jwks.json", public, api.handle(s.temporalAuth.jwks))
 	root.GET("/healthz", public, s.healthz)
 	root.GET("/readyz", public, s.readyz)
+	if s.metricsHandler != nil {
+		// Public to sessions: the handler asks for the metrics token.
+		root.GET("/metrics", public, gin.WrapH(s.metricsHandler))
+	}
 
 	v1 := s.routes(r.Group("/api/v1"))
 	{

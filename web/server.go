@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -49,6 +50,11 @@ type Config struct {
 	WebhookLookup scan.Lookup
 	// Timeouts bound slow clients; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
+	// Metrics, when set, records every request's latency.
+	Metrics RequestMetrics
+	// MetricsHandler, when set, is served at /metrics (it checks its own
+	// token: the route takes no session).
+	MetricsHandler http.Handler
 	// Enrollment is what agents enrolling with a join token are told;
 	// without a ServerPublicKey, POST /api/v1/enroll answers 503.
 	Enrollment Enrollment
@@ -88,6 +94,9 @@ type Deps struct {
 	Schedules Schedules
 	// Now is the clock used to name manually started runs; default time.Now.
 	Now func() time.Time
+	// Presence tells who polls agents' and pools' task queues; default
+	// Temporal (which sees one partition of each queue only).
+	Presence AgentPresence
 	// TemporalTokens, when set, lets agents trade their credential for a
 	// Temporal token and serves the JWKS Temporal checks tokens with.
 	TemporalTokens TemporalTokens
@@ -102,6 +111,8 @@ type Deps struct {
 // Routes.
 type Server struct {
 	log            *slog.Logger
+	metrics        RequestMetrics
+	metricsHandler http.Handler
 	timeouts       Timeouts
 	trustedProxies []netip.Prefix
 	api            base
@@ -176,6 +187,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Presence == nil {
+		deps.Presence = deps.Temporal
+	}
 	links := temporalLinks{base: strings.TrimRight(cfg.TemporalUIURL, "/"), namespace: cfg.TemporalNamespace}
 	pages, err := parsePages(assets, links)
 	if err != nil {
@@ -188,9 +202,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	b := base{log: cfg.Logger}
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
-	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Temporal, runs: deps.Temporal, now: deps.Now}
+	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Presence, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
 		log:            cfg.Logger,
+		metrics:        cfg.Metrics,
+		metricsHandler: cfg.MetricsHandler,
 		timeouts:       cfg.Timeouts.orDefault(),
 		trustedProxies: cfg.TrustedProxies,
 		api:            b,
@@ -203,7 +219,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
 		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
 		agents:         agents,
-		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Temporal, agents: agents},
+		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Presence, agents: agents},
 		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
 			https: cfg.SecureCookies},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,

@@ -79,8 +79,8 @@ func (s *sharedSlots) ReleaseSlot(info worker.SlotReleaseInfo) {
 
 func (s *sharedSlots) MaxSlots() int { return s.capacity }
 
-// TaskQueueDescriber asks Temporal who polls a task queue; client.Client
-// satisfies it.
+// TaskQueueDescriber asks Temporal who polls a task queue; Presence
+// satisfies it (and client.Client, which reads one partition only).
 type TaskQueueDescriber interface {
 	DescribeTaskQueue(ctx context.Context, taskQueue string, taskQueueType enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error)
 }
@@ -99,19 +99,16 @@ func QueueCapacity(c TaskQueueDescriber) func(ctx context.Context, taskQueue str
 		if err != nil {
 			return 0, err
 		}
-		seen := map[string]bool{}
-		total := 0
-		for _, p := range resp.GetPollers() {
-			if time.Since(p.GetLastAccessTime().AsTime()) > pollerFresh || seen[p.GetIdentity()] {
-				continue
-			}
-			seen[p.GetIdentity()] = true
-			if a, ok := workflows.ParseAgentIdentity(p.GetIdentity()); ok {
-				total += a.Capacity
-			} else {
-				total++
-			}
-		}
+		_, total := Online(resp, time.Now(), pollerFresh)
 		return total, nil
 	}
+}
+
+// pollerCapacity is the capacity a poller announces in its identity, 1 for
+// a poller that announces none.
+func pollerCapacity(identity string) int {
+	if a, ok := workflows.ParseAgentIdentity(identity); ok {
+		return a.Capacity
+	}
+	return 1
 }

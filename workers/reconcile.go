@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -41,6 +42,8 @@ type Reconciler struct {
 	// Grace leaves young runs alone, whose workflow may still be starting
 	// (default one minute).
 	Grace time.Duration
+	// Metrics, when set, times each pass.
+	Metrics *metrics.Registry
 }
 
 // Run reconciles at once and then every r.Every until ctx is done.
@@ -52,7 +55,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := r.Once(ctx); err != nil {
+		began := time.Now()
+		n, err := r.Once(ctx)
+		r.Metrics.ObserveReconcile("runs", time.Since(began), err)
+		if err != nil {
 			r.Logger.Warn("reconcile runs", "error", err)
 		} else if n > 0 {
 			r.Logger.Info("reconciled runs whose workflow had ended", "runs", n)

@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
@@ -36,6 +37,8 @@ type ScheduleReconciler struct {
 	Every time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Metrics, when set, times each pass.
+	Metrics *metrics.Registry
 
 	mu       sync.Mutex
 	synced   bool  // a pass has brought every schedule in step
@@ -117,7 +120,9 @@ func (r *ScheduleReconciler) Run(ctx context.Context) error {
 	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
+		began := time.Now()
 		rep, err := r.Once(ctx)
+		r.Metrics.ObserveReconcile("schedules", time.Since(began), err)
 		if err != nil && ctx.Err() == nil {
 			r.Logger.Warn("reconcile schedules", "error", err)
 		}

@@ -40,6 +40,8 @@ type DialOptions struct {
 	// Wait is how long to keep trying while Temporal is not up yet, as when
 	// the whole stack starts at once.
 	Wait time.Duration
+	// Metrics receives the SDK's metrics; nil: none.
+	Metrics client.MetricsHandler
 }
 
 // Dial connects to Temporal, retrying until opt.Wait has passed.
@@ -50,6 +52,7 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 		Identity:          opt.Identity,
 		Logger:            tlog.NewStructuredLogger(opt.Logger),
 		ConnectionOptions: client.ConnectionOptions{TLS: opt.TLS},
+		MetricsHandler:    opt.Metrics,
 	}
 	if opt.APIKey != "" {
 		copts.Credentials = client.NewAPIKeyStaticCredentials(opt.APIKey)

@@ -54,6 +54,10 @@ const afterRunChange = "after-run-changes-and-notifications"
 // timeout) or a failing scanner gets this many attempts in all.
 const scannerAttempts = 3
 
+// scheduledStartTime is the search attribute a Temporal Schedule sets on
+// the workflows it starts: the time the action was scheduled for.
+var scheduledStartTime = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
+
 // ScanWorkflow runs one scan once: resolve targets, run the scanner on the
 // scan's agent for each shard, parse each shard's output into PostgreSQL,
 // export a CSV, and record how the run ended. Cancelling the workflow kills
@@ -71,6 +75,10 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 		perAttempt := workflow.GetVersion(ctx, versionDispatch, workflow.DefaultVersion, 1) >= 1
 		var start activities.StartRunResult
 		startIn := activities.StartRunInput{ScanID: in.ScanID, WorkflowID: wid}
+		if at, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStartTime); ok {
+			started := workflow.GetInfo(ctx).WorkflowStartTime
+			startIn.ScheduledAt, startIn.StartedAt = &at, &started
+		}
 		if err := workflow.ExecuteActivity(serverCtx, r.StartRun, startIn).Get(ctx, &start); err != nil {
 			return ScanResult{}, err
 		}

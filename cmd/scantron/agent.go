@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/nmap"
 	"github.com/scantron/scantron/scan/signing"
@@ -50,17 +51,26 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		log.Warn("raw-socket scans will be refused on this agent", "scanner", scanner,
 			"refused", "masscan, and nmap -sS/-sU/-O and the like", "fix", nmap.RawSocketHelp)
 	}
+	reg := metrics.New()
+	metricsLn, err := listenMetrics(cfg, reg, log)
+	if err != nil {
+		return err
+	}
 	var creds client.Credentials
 	if cfg.TemporalAuth {
 		// The token names only this agent's queue and the pools the server
 		// put it in; it is renewed well before it expires.
 		creds = temporalauth.NewSource(temporalauth.AgentFetcher(cfg.ServerURL, cfg.AgentName, cfg.AgentCred, nil)).Credentials()
 	}
-	tc, err := dialTemporal(ctx, cfg, log, "scantron-agent-"+cfg.AgentName, creds)
+	tc, err := dialTemporal(ctx, cfg, log, "scantron-agent-"+cfg.AgentName, creds, reg)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	mctx, stopMetrics := context.WithCancel(ctx)
+	metricsDone := make(chan error, 1)
+	go func() { metricsDone <- metricsLn.serve(mctx) }()
+	defer func() { stopMetrics(); <-metricsDone }()
 
 	agent := &activities.Agent{
 		Name:     cfg.AgentName,

@@ -113,6 +113,12 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// MetricsListen serves /metrics on its own listener ("" = none);
+	// MetricsToken, when set, is required to read it, and puts /metrics
+	// on the server's main listener too.
+	MetricsListen string
+	MetricsToken  string
 }
 
 // setting describes one configuration value: its flag, its environment
@@ -467,6 +473,16 @@ var settings = []setting{
 				return errors.New("want text or json")
 			}
 			c.LogFormat = v
+			return nil
+		}},
+	{flag: "metrics-listen", env: "SCANTRON_METRICS_LISTEN", usage: "address for a listener serving only /metrics (Prometheus format); empty: none", commands: "server agent",
+		bind: hostPort(func(c *Config) *string { return &c.MetricsListen })},
+	{env: "SCANTRON_METRICS_TOKEN", usage: "bearer token that /metrics requires; the server also serves /metrics on --listen when it is set; environment only", commands: "server agent",
+		bind: func(c *Config, v string) error {
+			if len(v) < 16 || strings.ContainsAny(v, " \t\r\n") {
+				return errors.New("want at least 16 characters without spaces")
+			}
+			c.MetricsToken = v
 			return nil
 		}},
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/storage/objects"
@@ -42,6 +43,11 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 
 	objs, err := openObjects(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	reg := metrics.New()
+	metricsLn, err := listenMetrics(cfg, reg, log)
 	if err != nil {
 		return err
 	}
@@ -81,11 +87,17 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		defer cancel()
 		_ = httpServer.Shutdown(sctx)
 	}()
-	tc, err := dialTemporal(ctx, cfg, log, "scantron-server", creds)
+	tc, err := dialTemporal(ctx, cfg, log, "scantron-server", creds, reg)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+
+	// Who polls a queue is read over all its partitions, for presence,
+	// run capacity and metrics alike.
+	presence := workers.Presence{Client: tc, Namespace: cfg.TemporalNamespace}
+	reg.WatchRuns(store.CountRunsByStatus, runStatuses, log)
+	reg.WatchQueues(workers.QueueStates(store, presence), log)
 
 	// Agents may reach S3 under another name than the server does; the
 	// URLs presigned for them name their endpoint.
@@ -110,7 +122,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxAddresses: cfg.MaxAddresses,
 		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
-		Capacity:     workers.QueueCapacity(tc),
+		Capacity:     workers.QueueCapacity(presence),
+		Metrics:      reg,
 		Timeouts: activities.Timeouts{
 			ScheduleToStart: cfg.AgentOfflineAfter,
 			StartToClose:    cfg.ScanTimeout,
@@ -138,7 +151,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	// Scans' schedules are created or repaired from PostgreSQL at start and
 	// every minute after.
 	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
-		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log}
+		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log, Metrics: reg}
 	handler, err := web.New(web.Config{
 		Enrollment:        enrollment,
 		TemporalUIURL:     cfg.TemporalUIURL,
@@ -150,7 +163,9 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxAddresses:      cfg.MaxAddresses,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Ready: readyChecks(store, tc, schedules), Notifier: notifier,
+		Metrics:           reg,
+		MetricsHandler:    mainListenerMetrics(cfg, reg, log),
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Presence: presence, Ready: readyChecks(store, tc, schedules), Notifier: notifier,
 		TemporalTokens: temporalTokens(tokens)})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
@@ -162,7 +177,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return workers.RunServer(gctx, tc, results, changes, notifier) })
-	reconciler := &workers.Reconciler{Store: store, Temporal: tc, Logger: log}
+	g.Go(func() error { return metricsLn.serve(gctx) })
+	reconciler := &workers.Reconciler{Store: store, Temporal: tc, Logger: log, Metrics: reg}
 	g.Go(func() error { return reconciler.Run(gctx) })
 	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
 	g.Go(func() error { return retention.Run(gctx) })
@@ -183,6 +199,19 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	err = g.Wait()
 	log.Info("scantron server stopped")
 	return err
+}
+
+// runStatuses are reported in the runs metric even while no run has them.
+var runStatuses = []string{string(scan.RunPending), string(scan.RunRunning), string(scan.RunParsing), string(scan.RunPaused),
+	string(scan.RunCompleted), string(scan.RunFailed), string(scan.RunCancelled)}
+
+// mainListenerMetrics is /metrics for the server's main listener: only
+// with a token, since that listener faces users.
+func mainListenerMetrics(cfg Config, reg *metrics.Registry, log *slog.Logger) http.Handler {
+	if cfg.MetricsToken == "" {
+		return nil
+	}
+	return reg.Handler(cfg.MetricsToken, log)
 }
 
 // temporalTokens is tokens as web's optional dependency: a nil *Signer
@@ -243,8 +272,8 @@ func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.Sch
 }
 
 // dialTemporal connects to Temporal as name@host, with the TLS settings and
-// creds (nil: none, or the API key).
-func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string, creds client.Credentials) (client.Client, error) {
+// creds (nil: none, or the API key), reporting the SDK's metrics to reg.
+func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string, creds client.Credentials, reg *metrics.Registry) (client.Client, error) {
 	temporalTLS, err := cfg.temporalTLS()
 	if err != nil {
 		return nil, err
@@ -253,6 +282,7 @@ func dialTemporal(ctx context.Context, cfg Config, log *slog.Logger, name string
 	return workers.Dial(ctx, workers.DialOptions{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Identity: name + "@" + host,
 		TLS: temporalTLS, APIKey: cfg.TemporalAPIKey, Credentials: creds, Logger: log, Wait: cfg.TemporalWait,
+		Metrics: reg.TemporalHandler(),
 	})
 }
 
