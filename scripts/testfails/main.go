@@ -51,8 +51,9 @@ func report(r io.Reader, w io.Writer, label string) (bool, error) {
 	type key struct{ pkg, test string }
 	output := map[key][]string{}
 	var order []key
-	results := map[key]string{}
-	var stray []string // lines that are not JSON: build errors and the like
+	results := map[key]string{}      // "fail" once any run failed (go test -count=N runs a test N times)
+	runs := map[key]map[string]int{} // how many runs ended each way
+	var stray []string               // lines that are not JSON: build errors and the like
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -74,7 +75,13 @@ func report(r io.Reader, w io.Writer, label string) (bool, error) {
 				order = append(order, k)
 				output[k] = nil
 			}
-			results[k] = e.Action
+			if results[k] != "fail" {
+				results[k] = e.Action
+			}
+			if runs[k] == nil {
+				runs[k] = map[string]int{}
+			}
+			runs[k][e.Action]++
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -90,13 +97,9 @@ func report(r io.Reader, w io.Writer, label string) (bool, error) {
 	for _, k := range order {
 		res := results[k]
 		if k.test != "" {
-			tests++
-			switch res {
-			case "pass":
-				passed++
-			case "skip":
-				skipped++
-			}
+			tests += runs[k]["pass"] + runs[k]["skip"] + runs[k]["fail"]
+			passed += runs[k]["pass"]
+			skipped += runs[k]["skip"]
 		}
 		// A test with no result was running when the binary died; the
 		// package's own failure says why.
@@ -105,7 +108,7 @@ func report(r io.Reader, w io.Writer, label string) (bool, error) {
 		}
 		anyFailed = true
 		if k.test != "" {
-			failed++
+			failed += runs[k]["fail"]
 			// A parent fails with its subtests; report only the subtest.
 			if slices.ContainsFunc(order, func(o key) bool {
 				return o.pkg == k.pkg && strings.HasPrefix(o.test, k.test+"/") && results[o] == "fail"

@@ -60,3 +60,27 @@ func TestReportAllGreen(t *testing.T) {
 		t.Errorf("green run reported %v: %q", failed, out.String())
 	}
 }
+
+// TestReportRepeatedRuns: with go test -count=N a test runs N times under
+// one name; a failure in any run is reported, and every run is counted.
+func TestReportRepeatedRuns(t *testing.T) {
+	in := strings.Join([]string{
+		`{"Action":"run","Package":"p","Test":"TestA"}`,
+		`{"Action":"output","Package":"p","Test":"TestA","Output":"    a_test.go:9: port 2222 missing\n"}`,
+		`{"Action":"fail","Package":"p","Test":"TestA"}`,
+		`{"Action":"run","Package":"p","Test":"TestA"}`,
+		`{"Action":"pass","Package":"p","Test":"TestA"}`,
+		`{"Action":"run","Package":"p","Test":"TestA"}`,
+		`{"Action":"pass","Package":"p","Test":"TestA"}`,
+		`{"Action":"fail","Package":"p"}`,
+	}, "\n")
+	var out strings.Builder
+	failed, err := report(strings.NewReader(in), &out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !failed || !strings.Contains(out.String(), "FAIL p TestA\n") || !strings.Contains(out.String(), "a_test.go:9: port 2222 missing") ||
+		!strings.HasSuffix(out.String(), "tests=3 passed=2 failed=1 skipped=0\n") {
+		t.Errorf("failed=%v, report:\n%s", failed, out.String())
+	}
+}
