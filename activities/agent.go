@@ -113,7 +113,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	// Only specs the server signed for this dispatch, to the queue this
 	// task came from, run: Temporal access alone must not be enough to
 	// make an agent scan.
-	if err := a.verify(spec, activity.GetInfo(ctx).TaskQueue, start); err != nil {
+	if err := a.Verify(spec, activity.GetInfo(ctx).TaskQueue, start); err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
 	// The agent checks again what the server already checked: a spec altered
@@ -388,7 +388,10 @@ func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, obj shardStore,
 	return RunScanResult{}, temporal.NewCanceledError(res)
 }
 
-func (a *Agent) verify(spec scan.Spec, taskQueue string, now time.Time) error {
+// Verify is the agent's check of a spec before anything runs: signed by the
+// server's key for this dispatch to taskQueue, unexpired, and not a
+// dispatch that already ran here (a replay).
+func (a *Agent) Verify(spec scan.Spec, taskQueue string, now time.Time) error {
 	if a.Verifier == nil {
 		return fmt.Errorf("%w: this agent has no server public key (SCANTRON_SERVER_PUBLIC_KEY) to verify specs with", scan.ErrInvalidSpec)
 	}

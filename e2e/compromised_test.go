@@ -21,6 +21,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -30,21 +32,26 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc/codes"
 
+	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/temporalauth"
 	"github.com/scantron/scantron/workflows"
 )
 
 // agentHoldings is exactly what an enrolled agent holds, and so what an
-// attacker who owns the agent's machine has: its settings (name,
-// credential, the server's URL, Temporal's address), the Temporal token the
-// server gave it and its Temporal connection, and an activity task it
-// received (the run's workflow ID and run ID, the task token, the signed
-// spec). It also knows the names of other agents and pools, as anyone
-// might guess them.
+// attacker who owns the agent's machine has: the join token it enrolled
+// with and the settings enrollment gave it (name, credential, the server's
+// URL and public key, Temporal's address), the Temporal token the server
+// gave it and its Temporal connection, and an activity task it received
+// (the run's workflow ID and run ID, the task token, the signed spec with
+// its presigned URLs). It also knows the names of other agents and pools
+// and the object keys of other runs and exports, as anyone might guess
+// them.
 type agentHoldings struct {
 	name       string
 	credential string
@@ -53,6 +60,20 @@ type agentHoldings struct {
 	temporal   client.Client // with its worker token
 	token      temporalauth.TokenResponse
 	task       *workflowservice.PollActivityTaskQueueResponse
+	spec       scan.Spec // the signed spec in task
+	joinToken  string    // the (now used) join token it enrolled with
+	// agent is the agent's own activities, with the server's public key
+	// from its enrollment: its spec verification.
+	agent *activities.Agent
+
+	otherRawKey string // another run's raw output, in the bucket
+	exportKey   string // an export, in the bucket
+	// runOutcome waits (up to two minutes) for a run to end and returns
+	// it, as an admin sees it.
+	runOutcome func(runID int64) (runView, error)
+	// nextRun has an admin start the scan again, and returns the task the
+	// agent then takes from its queue (up to two minutes).
+	nextRun func() (*workflowservice.PollActivityTaskQueueResponse, scan.Spec, error)
 
 	otherAgent string // another agent's name
 	otherPool  string // a pool it is not in
@@ -67,9 +88,10 @@ type agentHoldings struct {
 }
 
 // attempt is one thing a compromised agent tries. try returns the answer;
-// the suite requires an error that a named layer gave as a refusal. Rows for
-// other layers (S3, specs, enrollment) return an *httpRefusal, or add their
-// own case to refusal.
+// the suite requires an error that a named layer gave as a refusal: a
+// Temporal permission error, an *httpRefusal (S3, the token and enrollment
+// endpoints) or a *layerRefusal (the agent's spec verification, the
+// server's ParseResults).
 type attempt struct {
 	name string
 	try  func(ctx context.Context, h *agentHoldings) error
@@ -87,9 +109,14 @@ func (e *httpRefusal) Error() string { return fmt.Sprintf("HTTP %d: %s", e.statu
 // refusal says which layer refused err, or ok=false when err is not a
 // refusal (nil, a timeout, a not-found: the attempt got through).
 func refusal(err error) (by string, ok bool) {
+	var lr *layerRefusal
+	if errors.As(err, &lr) {
+		return lr.by, true
+	}
 	var he *httpRefusal
 	if errors.As(err, &he) {
-		if he.status == http.StatusUnauthorized || he.status == http.StatusForbidden {
+		// 410: the enrollment endpoint's answer to a spent join token.
+		if he.status == http.StatusUnauthorized || he.status == http.StatusForbidden || he.status == http.StatusGone {
 			return fmt.Sprintf("%s (HTTP %d)", he.by, he.status), true
 		}
 		return "", false
@@ -344,14 +371,36 @@ func TestCompromisedAgent(t *testing.T) {
 	for _, p := range []string{p1, p2} {
 		c.do("POST", "/pools", map[string]any{"name": p}, http.StatusCreated, nil)
 	}
-	var ax, ay struct {
-		scan.Agent
-		Credential string `json:"credential"`
+	// Agent x enrolls as a new machine does: an admin makes a join token
+	// for it, and the machine trades the token for its settings.
+	var join struct {
+		Token string `json:"token"`
 	}
-	c.do("POST", "/agents", map[string]any{"name": x}, http.StatusCreated, &ax)
+	c.do("POST", "/join-tokens", map[string]any{"agent_name": x, "pools": []string{p1}, "ttl": "10m"}, http.StatusCreated, &join)
+	bundle, err := enroll(context.Background(), a.base, join.Token)
+	if err != nil {
+		t.Fatalf("enrolling with a new join token: %v", err)
+	}
+	if bundle.AgentName != x || !slices.Equal(bundle.Pools, []string{p1}) {
+		t.Fatalf("enrolled as %q in %v, want %q in [%s]", bundle.AgentName, bundle.Pools, x, p1)
+	}
+	pub, err := signing.ParsePublicKey(bundle.ServerPublicKey)
+	if err != nil {
+		t.Fatalf("the server public key enrollment gave: %v", err)
+	}
+	verifier, err := signing.NewVerifier(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ay scan.Agent
 	c.do("POST", "/agents", map[string]any{"name": y}, http.StatusCreated, &ay)
-	c.do("PUT", fmt.Sprintf("/agents/%d/pools", ax.ID), map[string]any{"pools": []string{p1}}, http.StatusOK, nil)
 	c.do("PUT", fmt.Sprintf("/agents/%d/pools", ay.ID), map[string]any{"pools": []string{p2}}, http.StatusOK, nil)
+	var agents []scan.Agent
+	c.do("GET", "/agents", nil, http.StatusOK, &agents)
+	ax := agents[slices.IndexFunc(agents, func(ag scan.Agent) bool { return ag.Name == x })]
+	// Enrollment gives the agent its pools' names; the server records its
+	// membership when an admin (or the running agent) puts it there.
+	c.do("PUT", fmt.Sprintf("/agents/%d/pools", ax.ID), map[string]any{"pools": []string{p1}}, http.StatusOK, nil)
 
 	// A run for agent x, so that it holds a real task of a real run.
 	var site scan.Site
@@ -363,13 +412,34 @@ func TestCompromisedAgent(t *testing.T) {
 	var run scan.Run
 	c.do("POST", fmt.Sprintf("/scans/%d/runs", sc.ID), nil, http.StatusAccepted, &run)
 	t.Cleanup(func() {
-		c.do("POST", fmt.Sprintf("/runs/%d/cancel", run.ID), nil, http.StatusAccepted, nil)
+		// The forged-result row ends the run; cancel it if it did not.
+		var v runView
+		c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil, http.StatusOK, &v)
+		if !v.Status.Final() {
+			c.do("POST", fmt.Sprintf("/runs/%d/cancel", run.ID), nil, http.StatusAccepted, nil)
+		}
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	h := &agentHoldings{name: x, credential: ax.Credential, serverURL: a.base, namespace: a.temporal.Namespace, otherAgent: y, otherPool: p2}
-	var err error
+	h := &agentHoldings{name: x, credential: bundle.Credential, serverURL: a.base, namespace: a.temporal.Namespace, otherAgent: y, otherPool: p2,
+		joinToken: join.Token, agent: &activities.Agent{Verifier: verifier}}
+	h.runOutcome = func(runID int64) (runView, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		for {
+			var v runView
+			c.do("GET", fmt.Sprintf("/runs/%d", runID), nil, http.StatusOK, &v)
+			if v.Status.Final() {
+				return v, nil
+			}
+			select {
+			case <-ctx.Done():
+				return v, fmt.Errorf("run %d still %s: %w", runID, v.Status, ctx.Err())
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}
 	h.token, err = fetchToken(ctx, h, x, time.Now())
 	if err != nil {
 		t.Fatalf("the agent's own token request: %v\n%s", err, a.serverLog())
@@ -386,7 +456,7 @@ func TestCompromisedAgent(t *testing.T) {
 		return client.DialContext(ctx, opts)
 	}
 	h.temporal, err = client.DialContext(ctx, client.Options{HostPort: a.temporal.HostPort, Namespace: a.temporal.Namespace, Logger: quietTemporalLogger(),
-		Credentials:       temporalauth.NewSource(temporalauth.AgentFetcher(a.base, x, ax.Credential, nil)).Credentials(),
+		Credentials:       temporalauth.NewSource(temporalauth.AgentFetcher(a.base, x, bundle.Credential, nil)).Credentials(),
 		ConnectionOptions: client.ConnectionOptions{TLSDisabled: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -406,19 +476,27 @@ func TestCompromisedAgent(t *testing.T) {
 
 	// Control: the agent's own work is allowed. It takes the run's task
 	// from its own queue, heartbeats it, and may poll its pool's queue.
-	for h.task == nil || len(h.task.GetTaskToken()) == 0 {
-		pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
-		resp, err := h.temporal.WorkflowService().PollActivityTaskQueue(pctx, &workflowservice.PollActivityTaskQueueRequest{
-			Namespace: h.namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: workflows.AgentTaskQueue(x), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
-			Identity: workflows.AgentIdentity(x, "compromised", "v0", 1)})
-		pcancel()
-		if err != nil && ctx.Err() == nil && serviceerror.ToStatus(err).Code() == codes.DeadlineExceeded {
-			continue
+	h.task, h.spec, err = takeTask(ctx, h)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, a.serverLog())
+	}
+	h.nextRun = func() (*workflowservice.PollActivityTaskQueueResponse, scan.Spec, error) {
+		var next scan.Run
+		c.do("POST", fmt.Sprintf("/scans/%d/runs", sc.ID), nil, http.StatusAccepted, &next)
+		t.Cleanup(func() {
+			var v runView
+			c.do("GET", fmt.Sprintf("/runs/%d", next.ID), nil, http.StatusOK, &v)
+			if !v.Status.Final() {
+				c.do("POST", fmt.Sprintf("/runs/%d/cancel", next.ID), nil, http.StatusAccepted, nil)
+			}
+		})
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		task, spec, err := takeTask(ctx, h)
+		if err == nil && spec.RunID != next.ID {
+			err = fmt.Errorf("took a task of run %d, want run %d", spec.RunID, next.ID)
 		}
-		if err != nil {
-			t.Fatalf("polling its own queue: %v\n%s", err, a.serverLog())
-		}
-		h.task = resp
+		return task, spec, err
 	}
 	if _, err := h.temporal.WorkflowService().RecordActivityTaskHeartbeat(ctx, &workflowservice.RecordActivityTaskHeartbeatRequest{
 		Namespace: h.namespace, TaskToken: h.task.GetTaskToken(), Identity: "compromised"}); err != nil {
@@ -431,7 +509,37 @@ func TestCompromisedAgent(t *testing.T) {
 		t.Fatalf("polling its own pool's queue was refused: %v", err)
 	}
 
-	attempts := slices.Concat(temporalAttempts, tokenAttempts)
+	// The task's spec is signed for this agent's queue, and its own
+	// verification accepts it once (the agent runs it): the S3 and spec
+	// rows start from this spec.
+	if h.spec.RunID != run.ID || h.spec.Dispatch == nil || h.spec.Dispatch.Objects.OutputPut == "" {
+		t.Fatalf("the task's spec is not a dispatch of run %d with presigned URLs: %+v", run.ID, h.spec)
+	}
+	if err := h.agent.Verify(h.spec, workflows.AgentTaskQueue(x), time.Now()); err != nil {
+		t.Fatalf("the agent's verification refused the spec it was sent: %v", err)
+	}
+	// Objects that exist, so that a refusal is not a not-found: another
+	// run's output and an export.
+	h.otherRawKey = scan.RawKey(run.ID+1000, 1, 1, scan.Nmap)
+	h.exportKey = scan.ExportKey(run.ID+1000, "results.jsonl")
+	s3c, err := minio.New(stack.S3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(stack.S3.AccessKey, stack.S3.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{h.otherRawKey, h.exportKey} {
+		if _, err := s3c.PutObject(ctx, h.spec.Dispatch.Objects.Bucket, key, strings.NewReader("secret"), 6, minio.PutObjectOptions{}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+		t.Cleanup(func() {
+			_ = s3c.RemoveObject(context.Background(), h.spec.Dispatch.Objects.Bucket, key, minio.RemoveObjectOptions{})
+		})
+	}
+	// Control: the URL it was given stores its output.
+	if err := s3Do(ctx, http.MethodPut, h.spec.Dispatch.Objects.OutputPut, []byte("<nmaprun/>")); err != nil {
+		t.Fatalf("PUT with its own presigned URL: %v", err)
+	}
+
+	attempts := slices.Concat(temporalAttempts, tokenAttempts, s3Attempts, specAttempts, enrollAttempts, resultAttempts)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "attempt\trefused by\tanswer")
 	var through []string
@@ -457,6 +565,32 @@ func TestCompromisedAgent(t *testing.T) {
 	tw.Flush()
 	if len(through) > 0 {
 		t.Errorf("%d of %d attempts were not refused:\n  %s", len(through), len(attempts), strings.Join(through, "\n  "))
+	}
+}
+
+// takeTask polls the agent's own queue, as its worker does, until it gets
+// a task, and returns it with the spec in it.
+func takeTask(ctx context.Context, h *agentHoldings) (*workflowservice.PollActivityTaskQueueResponse, scan.Spec, error) {
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
+		resp, err := h.temporal.WorkflowService().PollActivityTaskQueue(pctx, &workflowservice.PollActivityTaskQueueRequest{
+			Namespace: h.namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: workflows.AgentTaskQueue(h.name), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+			Identity: workflows.AgentIdentity(h.name, "compromised", "v0", 1)})
+		pcancel()
+		if err != nil && ctx.Err() == nil && serviceerror.ToStatus(err).Code() == codes.DeadlineExceeded {
+			continue
+		}
+		if err != nil {
+			return nil, scan.Spec{}, fmt.Errorf("polling its own queue: %w", err)
+		}
+		if len(resp.GetTaskToken()) == 0 {
+			continue
+		}
+		var in activities.RunScanInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(resp.GetInput(), &in); err != nil {
+			return nil, scan.Spec{}, fmt.Errorf("the task's input: %w", err)
+		}
+		return resp, in.Spec, nil
 	}
 }
 
