@@ -398,9 +398,15 @@ func TestCompromisedAgent(t *testing.T) {
 	var agents []scan.Agent
 	c.do("GET", "/agents", nil, http.StatusOK, &agents)
 	ax := agents[slices.IndexFunc(agents, func(ag scan.Agent) bool { return ag.Name == x })]
-	// Enrollment gives the agent its pools' names; the server records its
-	// membership when an admin (or the running agent) puts it there.
-	c.do("PUT", fmt.Sprintf("/agents/%d/pools", ax.ID), map[string]any{"pools": []string{p1}}, http.StatusOK, nil)
+	// Enrollment recorded the token's pools as the agent's, which its
+	// Temporal token names.
+	var recorded struct {
+		Pools []string `json:"pools"`
+	}
+	c.do("GET", fmt.Sprintf("/agents/%d/pools", ax.ID), nil, http.StatusOK, &recorded)
+	if !slices.Equal(recorded.Pools, []string{p1}) {
+		t.Fatalf("the server recorded pools %v for the enrolled agent, want [%s]", recorded.Pools, p1)
+	}
 
 	// A run for agent x, so that it holds a real task of a real run.
 	var site scan.Site

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,12 +23,28 @@ func TestScanWithWorkerTokenOnly(t *testing.T) {
 	target := newTargetHost(t)
 	c := adminAPI(t, a.base)
 	name := fmt.Sprintf("tok-%d", os.Getpid()%100000)
-	var agent struct {
-		scan.Agent
-		Credential string `json:"credential"`
+	// The agent is enrolled with a join token and runs from the file that
+	// wrote, and nothing else: no storage keys, only its own credential,
+	// which it trades for its worker token.
+	var join struct {
+		Token string `json:"token"`
 	}
-	c.do("POST", "/agents", map[string]any{"name": name}, http.StatusCreated, &agent)
-	agentProc := startScantron(t, append(a.env, "SCANTRON_AGENT_NAME="+name, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
+	c.do("POST", "/join-tokens", map[string]any{"agent_name": name, "ttl": "10m"}, http.StatusCreated, &join)
+	conf := filepath.Join(t.TempDir(), "agent.conf")
+	machine := cli{t: t, config: t.TempDir()}
+	machine.must("", "agent", "enroll", "--server", a.base, "--token", join.Token, "--config", conf)
+	if b, err := os.ReadFile(conf); err != nil || !strings.Contains(string(b), "SCANTRON_TEMPORAL_AUTH=true") ||
+		strings.Contains(string(b), "SCANTRON_S3_") {
+		t.Fatalf("enrolled config (%v):\n%s", err, b)
+	}
+	agentProc := startScantron(t, nil, "agent", "--config", conf)
+	var agents []scan.Agent
+	c.do("GET", "/agents", nil, http.StatusOK, &agents)
+	i := slices.IndexFunc(agents, func(ag scan.Agent) bool { return ag.Name == name })
+	if i < 0 {
+		t.Fatalf("enrolled agent %q not listed", name)
+	}
+	agent := agents[i]
 
 	var site scan.Site
 	c.do("POST", "/sites", map[string]any{"name": "tok-" + name, "targets": []string{target.Addr}}, http.StatusCreated, &site)

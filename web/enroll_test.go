@@ -121,6 +121,11 @@ func TestEnroll(t *testing.T) {
 	if !credentialMatches(t, b.Credential, agent.PublicKey) || agent.TaskQueue != "agent."+name {
 		t.Errorf("registered agent %+v does not hold the credential's key", agent)
 	}
+	// Its pools are the token's, as the server records them for its
+	// Temporal token and its results.
+	if pools, err := testStore.AgentPools(context.Background(), agent.ID); err != nil || len(pools) != 1 || pools[0].Name != pool {
+		t.Errorf("enrolled agent's pools = %+v, %v; want [%s]", pools, err, pool)
+	}
 
 	// Spent: refused, and the agent keeps its credential.
 	w = e.enrollFrom(t, "127.0.0.10:1234", tok.Token)

@@ -71,6 +71,16 @@ RETURNING ` + agentCols
 		if err != nil {
 			return mapWrite("enroll agent", err, fmt.Sprintf("task queue %q is already used by another agent", taskQueue(tok.AgentName)))
 		}
+		// The token's pools become exactly the agent's pools, which its
+		// Temporal token and the results it may sign for are checked
+		// against: an admin chose them, the agent cannot widen them.
+		if _, err := tx.Exec(ctx, `DELETE FROM agent_pools WHERE agent_id = $1`, agent.ID); err != nil {
+			return fmt.Errorf("enroll agent: pools: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `
+INSERT INTO agent_pools (agent_id, pool_id) SELECT $1, id FROM pools WHERE name = ANY($2)`, agent.ID, tok.Pools); err != nil {
+			return fmt.Errorf("enroll agent: pools: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
