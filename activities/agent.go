@@ -197,7 +197,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	runOpts := nmap.RunOptions{
 		Binary: binary,
 		Args:   args,
-		Env:    scannerEnv(dir),
+		Env:    ScannerEnv(dir),
 		Dir:    dir,
 		OnProgress: func(p nmap.Progress) {
 			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
@@ -326,12 +326,12 @@ func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, m
 	return "", nil, fmt.Errorf("%w: unknown scanner %q", scan.ErrInvalidSpec, spec.Scanner)
 }
 
-// scannerEnv is the whole environment a scanner runs with: a search path,
+// ScannerEnv is the whole environment a scanner runs with: a search path,
 // a locale, and HOME and TMPDIR in the shard's own work directory (private,
 // removed after the attempt). Nothing else of the agent's environment,
 // where its credential and Temporal settings may be, reaches the scanner or
 // the NSE scripts it runs.
-func scannerEnv(dir string) []string {
+func ScannerEnv(dir string) []string {
 	path := os.Getenv("PATH")
 	if path == "" {
 		path = "/usr/local/bin:/usr/bin:/bin"

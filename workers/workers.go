@@ -225,7 +225,9 @@ func PreflightMasscan(ctx context.Context, masscanPath string) (string, error) {
 func scannerVersion(ctx context.Context, path string) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(cctx, path, "--version").Output()
+	cmd := exec.CommandContext(cctx, path, "--version")
+	cmd.Env = activities.ScannerEnv(os.TempDir())
+	out, err := cmd.Output()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && strings.Contains(strings.ToLower(string(out)), "version") {
 		err = nil // masscan 1.3 prints its version and exits 1
