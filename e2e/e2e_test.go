@@ -202,6 +202,28 @@ type runView struct {
 	TemporalURL string       `json:"temporal_url"`
 }
 
+// waitRun polls the run until it has ended, failing the test after limit;
+// explain, if given, adds what would tell why (a server's log).
+func (a api) waitRun(runID int64, limit time.Duration, explain func() string) runView {
+	a.t.Helper()
+	var view runView
+	deadline := time.Now().Add(limit)
+	for {
+		a.do("GET", fmt.Sprintf("/runs/%d", runID), nil, http.StatusOK, &view)
+		if view.Status.Final() {
+			return view
+		}
+		if time.Now().After(deadline) {
+			more := ""
+			if explain != nil {
+				more = "\n" + explain()
+			}
+			a.t.Fatalf("run %d still %s after %v: %+v%s", runID, view.Status, limit, view, more)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // TestScanEndToEnd is the foundation's proof: an operator's scan of a host
 // flows through the API, Temporal, the agent's nmap, S3 and PostgreSQL, and
 // comes back as exactly the ports the host has open.
@@ -222,18 +244,7 @@ func TestScanEndToEnd(t *testing.T) {
 
 	var run scan.Run
 	c.do("POST", fmt.Sprintf("/scans/%d/runs", sc.ID), nil, http.StatusAccepted, &run)
-	var view runView
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil, http.StatusOK, &view)
-		if view.Status.Final() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run still %s after 4 minutes: %+v", view.Status, view)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	view := c.waitRun(run.ID, 4*time.Minute, nil)
 	if view.Status != scan.RunCompleted {
 		t.Fatalf("run ended %s: %s", view.Status, view.Error)
 	}

@@ -113,21 +113,13 @@ func checkSecondRun(t *testing.T, c api, hook *webhookReceiver, scanID, siteID, 
 	target.ClosePort(gone)
 	var run scan.Run
 	c.do("POST", fmt.Sprintf("/scans/%d/runs", scanID), nil, http.StatusAccepted, &run)
-	var view runView
-	deadline := time.Now().Add(4 * time.Minute)
-	for c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil, http.StatusOK, &view); !view.Status.Final(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("second run still %s after 4 minutes", view.Status)
-		}
-		time.Sleep(500 * time.Millisecond)
-		c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil, http.StatusOK, &view)
-	}
+	view := c.waitRun(run.ID, 4*time.Minute, nil)
 	if view.Status != scan.RunCompleted {
 		t.Fatalf("second run ended %s: %s", view.Status, view.Error)
 	}
 
 	var events string
-	deadline = time.Now().Add(time.Minute)
+	deadline := time.Now().Add(time.Minute)
 	for events == "" && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 		hook.mu.Lock()

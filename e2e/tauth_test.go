@@ -56,18 +56,7 @@ func TestScanWithWorkerTokenOnly(t *testing.T) {
 	var run scan.Run
 	c.do("POST", fmt.Sprintf("/scans/%d/runs", sc.ID), nil, http.StatusAccepted, &run)
 
-	var view runView
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		c.do("GET", fmt.Sprintf("/runs/%d", run.ID), nil, http.StatusOK, &view)
-		if view.Status.Final() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run still %s after 4 minutes: %+v\n%s", view.Status, view, a.serverLog())
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	view := c.waitRun(run.ID, 4*time.Minute, a.serverLog)
 	if view.Status != scan.RunCompleted {
 		t.Fatalf("run ended %s: %s\n%s", view.Status, view.Error, a.serverLog())
 	}
