@@ -2,7 +2,7 @@
 # install-tools.sh — install everything Scantron's build, dev stack and tests
 # need, idempotently. Called by `make tools`.
 #
-#   * Debian packages: nmap, masscan, postgresql, iproute2, libcap2-bin,
+#   * Debian packages: nmap, masscan, zmap, postgresql, iproute2, libcap2-bin,
 #     docker-compose, and with --tests chromium (the web UI's browser tests)
 #     (one `apt-get update`, only when something is missing).
 #   * The `scantron` system user when running as root (PostgreSQL refuses to
@@ -64,6 +64,7 @@ have_postgres() {
 missing=()
 have nmap || missing+=(nmap)
 have masscan || missing+=(masscan)
+have_sbin zmap || missing+=(zmap)
 have_postgres || missing+=(postgresql)
 have_sbin ip || missing+=(iproute2)
 have_sbin setcap || missing+=(libcap2-bin)
