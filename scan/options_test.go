@@ -366,7 +366,7 @@ func FuzzParseOptions(f *testing.F) {
 			return
 		}
 		for _, it := range set.items {
-			if _, ok := allowLists[scanner][it.Name]; !ok {
+			if _, ok := policies[scanner].options[it.Name]; !ok {
 				t.Fatalf("%q: accepted option %q is not in the allow-list", in, it.Name)
 			}
 			if _, bad := refusedReason(scanner, it.Name); bad {

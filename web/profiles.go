@@ -52,7 +52,7 @@ func (r profileRequest) profile(role accounts.Role, ceiling float64) (scan.Profi
 		return scan.Profile{}, err
 	}
 	if strings.TrimSpace(r.Scanner) == "" {
-		return scan.Profile{}, badRequest("scanner: required (nmap or masscan)")
+		return scan.Profile{}, badRequest("scanner: required (one of %s)", scan.ScannerList())
 	}
 	scanner, err := scan.ParseScanner(strings.TrimSpace(r.Scanner))
 	if err != nil {
