@@ -17,8 +17,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/report"
+	"github.com/scantron/scantron/scan/scanners"
 	"github.com/scantron/scantron/scan/signing"
 )
 
@@ -241,19 +241,15 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 	// --max-rate is lowered or added, and --min-rate lowered with it. The
 	// ceiling is applied again here because it may have been lowered
 	// since the profile and the site were saved.
-	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)).Args()
-	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
-	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes;
-		// then the server's ceiling, which never raises masscan's
-		// default rate.
-		var rate float64
-		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
-			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
-		}
-		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), r.MaxRate)
+	drv, err := scanners.Lookup(plan.Profile.Scanner)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
 	}
-	return spec, resolved, nil
+	opts, rate, err := drv.Dispatch(set, float64(plan.Site.MaxRate), r.MaxRate)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+	}
+	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts, Rate: rate}, resolved, nil
 }
 
 func (r *Results) timeouts() Timeouts {
@@ -391,34 +387,25 @@ func (r *Results) observeShard(ctx context.Context, in ParseResultsInput, outcom
 }
 
 // parseOutput reads a shard's scanner output and hands its hosts to emit,
-// as a first parse and a parse again both store them: masscan's hosts
-// merged by address (masscan writes a host element per port and per
-// banner), one host each; nmap's as they come. A partial output (of a
+// one host each, as its scanner's driver reads it ("" is nmap); a first
+// parse and a parse again both store them so. A partial output (of a
 // stopped scanner) may be cut off: the hosts before the cut are what the
 // scan found.
 func parseOutput(ctx context.Context, body io.Reader, scanner scan.Scanner, partial bool, emit func(report.Host) error) error {
-	var merged *hostMerger
-	if scanner == scan.Masscan {
-		merged = newHostMerger()
+	if scanner == "" {
+		scanner = scan.DefaultScanner
+	}
+	drv, err := scanners.Lookup(scanner)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
 	}
 	parsed := 0
-	_, err := report.ParseAny(body, func(h report.Host) error {
+	return drv.Parse(body, partial, func(h report.Host) error {
 		if parsed++; parsed%500 == 0 {
 			activity.RecordHeartbeat(ctx, parsed)
 		}
-		if merged != nil {
-			merged.add(h)
-			return nil
-		}
 		return emit(h)
 	})
-	if partial && errors.Is(err, report.ErrTruncated) {
-		err = nil
-	}
-	if err == nil && merged != nil {
-		err = merged.emit(emit)
-	}
-	return err
 }
 
 // ErrTypeUntrusted marks a result its agent did not sign.
@@ -502,7 +489,7 @@ type ExportResultsResult struct {
 // before do not already have, with its meanings, so that what consumed its
 // CSV can consume this one:
 // openports is "yes" on a port's row and "no" on the row of a host without
-// ports; engine is the agent; scan_binary is nmap or masscan; target is the
+// ports; engine is the agent; scan_binary is the scanner; target is the
 // address; service_name is the service; banner is masscan's banner, or
 // nmap's product, version and extra info.
 var CSVHeader = []string{
