@@ -251,7 +251,7 @@ var hostileProfiles = []struct {
 	{Masscan, "--capture /tmp", "--capture"},
 	{Masscan, "--out_put-filename /tmp/x", "--out_put-filename"},
 	{Masscan, "--script /tmp/x", "--script"},
-	{Scanner("zmap"), "-p 80", "zmap"},
+	{Scanner("nessus"), "-p 80", "nessus"},
 }
 
 func TestParseOptionsRefusesHostileProfiles(t *testing.T) {
@@ -309,7 +309,7 @@ func TestSpecValidate(t *testing.T) {
 		change func(*Spec)
 	}{
 		{"no run", func(s *Spec) { s.RunID = 0 }},
-		{"unknown scanner", func(s *Spec) { s.Scanner = "zmap" }},
+		{"unknown scanner", func(s *Spec) { s.Scanner = "nessus" }},
 		{"refused option", func(s *Spec) { s.Options = []string{"-iL", "/etc/shadow"} }},
 		{"no targets", func(s *Spec) { s.Targets = nil }},
 		{"bad target", func(s *Spec) { s.Targets = []string{"198.18.0.2", "-iL"} }},
