@@ -435,6 +435,7 @@ func gluedInt(lo, hi int64) optSpec {
 var policies = map[Scanner]*optionPolicy{
 	Nmap:    &nmapPolicy,
 	Masscan: &masscanPolicy,
+	Zmap:    &zmapPolicy,
 }
 
 // optionPolicy is what a profile may give one scanner, and how the

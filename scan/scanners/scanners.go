@@ -8,12 +8,14 @@ import (
 	"github.com/scantron/scantron/scan/driver"
 	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/zmap"
 )
 
 // registry is every driver, the required one first.
 var registry = driver.NewRegistry(
 	nmap.Driver{},
 	masscan.Driver{},
+	zmap.Driver{},
 )
 
 // Lookup returns the driver of a scanner.
