@@ -14,12 +14,9 @@ import (
 	"github.com/scantron/scantron/workflows"
 )
 
-// AgentStore keeps registered agents.
+// AgentStore is what the agent handlers read and record of agents
+// besides the operations (manage.AgentStore).
 type AgentStore interface {
-	CreateAgent(ctx context.Context, a scan.Agent) (scan.Agent, error)
-	GetAgent(ctx context.Context, id int64) (scan.Agent, error)
-	ListAgents(ctx context.Context) ([]scan.Agent, error)
-	DeleteAgent(ctx context.Context, id int64) error
 	TouchAgent(ctx context.Context, id int64, at time.Time) error
 	// ListUnfinishedRuns lists the runs whose shards may be running now.
 	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)

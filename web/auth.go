@@ -17,13 +17,8 @@ import (
 
 // AccountStore keeps users, their browser sessions and their API tokens.
 type AccountStore interface {
-	CreateUser(ctx context.Context, u accounts.User) (accounts.User, error)
 	GetUser(ctx context.Context, id int64) (accounts.User, error)
 	GetUserByName(ctx context.Context, name string) (accounts.User, error)
-	ListUsers(ctx context.Context) ([]accounts.User, error)
-	UpdateUser(ctx context.Context, id int64, role accounts.Role, passwordHash string) (accounts.User, error)
-	DeleteUser(ctx context.Context, id int64) error
-	CountAdmins(ctx context.Context) (int, error)
 
 	CreateSession(ctx context.Context, secretHash []byte, s accounts.Session) error
 	GetSession(ctx context.Context, secretHash []byte, now time.Time) (accounts.Session, accounts.User, error)

@@ -16,14 +16,10 @@ import (
 	"github.com/scantron/scantron/workflows"
 )
 
-// JoinTokenStore keeps join tokens and spends them.
+// JoinTokenStore spends join tokens (making and revoking them is the
+// operations', manage.JoinTokenStore).
 type JoinTokenStore interface {
-	CreateJoinToken(ctx context.Context, t accounts.JoinToken, secretHash []byte, ttl time.Duration) (accounts.JoinToken, error)
 	EnrollAgent(ctx context.Context, secretHash, publicKey []byte, taskQueue func(name string) string, from string) (scan.Agent, accounts.JoinToken, error)
-	DeleteExpiredJoinTokens(ctx context.Context, keep time.Duration) (int64, error)
-	ListJoinTokens(ctx context.Context) ([]accounts.JoinToken, error)
-	DeleteJoinToken(ctx context.Context, id int64) error
-	ListPools(ctx context.Context) ([]scan.Pool, error)
 }
 
 // JoinTokenService is what the join token handlers and forms ask of join

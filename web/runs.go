@@ -18,14 +18,11 @@ import (
 	"github.com/scantron/scantron/workflows"
 )
 
-// RunStore keeps runs and their results.
+// RunStore is what the run handlers read of runs and their results
+// besides the operations (manage.RunStore).
 type RunStore interface {
-	GetScan(ctx context.Context, id int64) (scan.Scan, error)
-	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
-	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
 	CountRuns(ctx context.Context, f scan.RunFilter) (int, error)
-	DeleteRun(ctx context.Context, id int64) error
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListHosts(ctx context.Context, runID int64, f scan.HostFilter) ([]scan.HostRow, error)
 	ListPorts(ctx context.Context, runID int64, f scan.PortFilter) ([]scan.PortRow, error)

@@ -13,21 +13,11 @@ import (
 	"github.com/scantron/scantron/schedules"
 )
 
-// ScanStore keeps scans. A scan refers to a site, a profile and an agent or
-// a pool, which are looked up to refuse dangling references with a clear
-// message.
+// ScanStore is what the scan handlers read besides the operations
+// (manage.ScanStore): pages of scans and their recent runs.
 type ScanStore interface {
-	CreateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
-	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	SearchScans(ctx context.Context, f scan.ScanFilter) ([]scan.Scan, int, error)
 	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
-	UpdateScan(ctx context.Context, s scan.Scan) (scan.Scan, error)
-	DeleteScan(ctx context.Context, id int64) error
-
-	GetSite(ctx context.Context, id int64) (scan.Site, error)
-	GetProfile(ctx context.Context, id int64) (scan.Profile, error)
-	GetAgent(ctx context.Context, id int64) (scan.Agent, error)
-	GetPool(ctx context.Context, id int64) (scan.Pool, error)
 }
 
 type scanHandlers struct {

@@ -64,10 +64,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Store is everything the web package asks of the database. The handlers
-// for each resource use only their own part of it; *postgres.Store
-// satisfies the whole.
+// Store is everything the web package and the operations it calls ask of
+// the database. The handlers for each resource use only their own part of
+// it; *postgres.Store satisfies the whole.
 type Store interface {
+	manage.AgentStore
+	manage.ScanStore
+	manage.RunStore
+	manage.UserStore
+	manage.JoinTokenStore
 	SiteStore
 	ExclusionStore
 	ProfileStore
