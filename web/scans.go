@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"time"
-	_ "time/tzdata" // time zones must not depend on the host having tzdata
 
 	"github.com/gin-gonic/gin"
 
@@ -30,8 +29,8 @@ type scanHandlers struct {
 	now       func() time.Time
 }
 
-// ScanService is what the scan handlers and forms ask of scans' writes;
-// *manage.Scans does it, keeping each scan's schedule in step.
+// ScanService is what the scan handlers and forms ask to be done to
+// scans; *manage.Scans does it, keeping each scan's schedule in step.
 type ScanService interface {
 	Get(ctx context.Context, id int64) (scan.Scan, error)
 	Create(ctx context.Context, in manage.ScanInput) (scan.Scan, error)

@@ -91,7 +91,7 @@ type uiHandlers struct {
 	assetDB  AssetStore     // for a site's assets
 	now      func() time.Time
 	auth     *authn
-	srv      *Server // for the API handlers that forms call
+	srv      *Server // for the views and pages the API handlers also serve
 }
 
 const (

@@ -146,7 +146,7 @@ func (h *uiHandlers) renderTokens(c *gin.Context, status int, extra map[string]a
 // then logs this browser in again: the change ended every session.
 func (h *uiHandlers) passwordChange(c *gin.Context) error {
 	in := manage.PasswordChange{CurrentPassword: c.PostForm("current_password"), NewPassword: c.PostForm("new_password")}
-	err := h.srv.accounts.users.ChangeOwnPassword(c.Request.Context(), who(c).user, in)
+	err := h.ops.users.ChangeOwnPassword(c.Request.Context(), who(c).user, in)
 	if he, ferr := formError(err); err != nil {
 		if ferr != nil {
 			return ferr
@@ -203,7 +203,7 @@ func (h *uiHandlers) userTokensPage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := h.srv.accounts.users.Tokens(c.Request.Context(), u.ID)
+	list, err := h.ops.users.Tokens(c.Request.Context(), u.ID)
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (h *uiHandlers) userTokenRevoke(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.srv.accounts.users.RevokeToken(c.Request.Context(), u, id); err != nil {
+	if err := h.ops.users.RevokeToken(c.Request.Context(), u, id); err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, "/users/"+c.Param("id")+"/tokens")
@@ -252,13 +252,13 @@ func (h *uiHandlers) showUsers(c *gin.Context, status int, extra map[string]any)
 		extra = map[string]any{}
 	}
 	extra["Roles"] = accounts.Roles
-	return listPage(h, c, status, "users", "Users", pagedList(h.srv.accounts.users.List, func(u accounts.User) string { return u.Name }), extra)
+	return listPage(h, c, status, "users", "Users", pagedList(h.ops.users.List, func(u accounts.User) string { return u.Name }), extra)
 }
 
 func (h *uiHandlers) userCreate(c *gin.Context) error {
 	in := manage.UserInput{Name: c.PostForm("name"), Role: c.PostForm("role"), Password: c.PostForm("password")}
 	return h.submit(c,
-		func() error { _, err := h.srv.accounts.users.Create(c.Request.Context(), in); return err },
+		func() error { _, err := h.ops.users.Create(c.Request.Context(), in); return err },
 		func(status int, extra map[string]any) error {
 			delete(extra["Form"].(map[string]string), "password") // never echoed back
 			return h.showUsers(c, status, extra)
@@ -273,7 +273,7 @@ func (h *uiHandlers) userUpdate(c *gin.Context) error {
 		func() error {
 			id, err := pathID(c)
 			if err == nil {
-				_, err = h.srv.accounts.users.Update(c.Request.Context(), id, in)
+				_, err = h.ops.users.Update(c.Request.Context(), id, in)
 			}
 			return err
 		},
@@ -287,7 +287,7 @@ func (h *uiHandlers) userUpdate(c *gin.Context) error {
 }
 
 func (h *uiHandlers) userDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.accounts.users.Delete, "/users")
+	return h.deleteThen(c, h.ops.users.Delete, "/users")
 }
 
 // firstError is the message of a refused form, whatever field it names.
