@@ -13,6 +13,11 @@ import (
 	"github.com/scantron/scantron/scan/query"
 )
 
+const searchUsage = `Usage: scantron search [--json | --format csv|jsonl] [--limit N] [--offset N] QUERY...
+  search the current assets (or run:ID) with the search language, e.g.
+  scantron search port:443 -service:https seen:<7d
+`
+
 // search runs `scantron search`. Its flags may stand anywhere; every other
 // argument is a word of the query, so that terms starting with - (negated)
 // need no quoting or "--".
@@ -36,7 +41,7 @@ func search(ctx context.Context, api apiClient, args []string, stdout io.Writer)
 		}
 		switch name {
 		case "h", "help":
-			fmt.Fprint(stdout, clientUsage)
+			fmt.Fprint(stdout, searchUsage)
 			return flag.ErrHelp
 		case "json":
 			asJSON = true
