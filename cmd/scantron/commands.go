@@ -13,7 +13,7 @@ var commands = []command{
 	// Accounts.
 	{words: []string{"login"}, routes: []string{"POST /login"}, run: runLogin,
 		help:  "log in with --url and --name; the password is read from SCANTRON_PASSWORD or standard input; the API token is stored in ~/.config/scantron/",
-		flags: []param{{flag: "url", help: "server address, e.g. http://127.0.0.1:8080"}, {flag: "name", help: "user name"}}},
+		flags: []param{{flag: "url", meta: "URL", help: "server address, e.g. http://127.0.0.1:8080"}, {flag: "name", meta: "NAME", help: "user name"}}},
 	{words: []string{"logout"}, routes: []string{"DELETE /tokens/{id}"}, run: runLogout,
 		help: "revoke the stored token and forget it"},
 	{words: []string{"me", "show"}, method: "GET", path: "/me", help: "the calling user"},
@@ -32,11 +32,11 @@ var commands = []command{
 		columns: []string{"id", "name", "role", "created_at"}},
 	{words: []string{"users", "show"}, method: "GET", path: "/users/{id}", args: []string{"id"}, help: "a user (admins)"},
 	{words: []string{"users", "create"}, method: "POST", path: "/users", help: "create a user; the password is read from SCANTRON_USER_PASSWORD or standard input (admins)",
-		body: []param{{flag: "name", help: "user name"}, {flag: "role", help: "viewer, operator or admin"}, {field: "password", kind: kindPassword}},
+		body: []param{{flag: "name", help: "user name"}, {flag: "role", meta: "ROLE", help: "viewer, operator or admin"}, {field: "password", kind: kindPassword}},
 		say:  "created user {.id} {.name} ({.role})"},
 	{words: []string{"users", "update"}, method: "PUT", path: "/users/{id}", args: []string{"id"}, merge: true,
 		help: "change a user's role, and with --password their password (read as for create; ends their sessions) (admins)",
-		body: []param{{flag: "role", help: "viewer, operator or admin"}, {flag: "password", field: "password", kind: kindPassword, help: "also set a new password"}},
+		body: []param{{flag: "role", meta: "ROLE", help: "viewer, operator or admin"}, {flag: "password", field: "password", kind: kindPassword, help: "also set a new password"}},
 		say:  "updated user {.id} {.name} ({.role})"},
 	{words: []string{"users", "delete"}, method: "DELETE", path: "/users/{id}", args: []string{"id"}, help: "delete a user with their tokens and sessions (admins)",
 		say: "deleted user {id}"},
@@ -88,7 +88,7 @@ var commands = []command{
 		help: "a one-time token that enrolls agent --name (admins; it expires within the hour)",
 		body: []param{{flag: "name", field: "agent_name", help: "the agent's name (registered at enrollment if new)"},
 			{flag: "pools", kind: kindList, help: "comma-separated pools the agent takes shards from"},
-			{flag: "ttl", def: "30m", help: "how long the token may wait to be used, 1m to 1h"}},
+			{flag: "ttl", def: "30m", meta: "DURATION", help: "how long the token may wait to be used, 1m to 1h"}},
 		say: "join token for agent {.agent_name}, usable once until {.expires_at}:\n{.token}\n\nOn the agent's machine run:\n  scantron agent enroll --server {url} --token {.token}"},
 	{words: []string{"agents", "join-token", "list"}, method: "GET", path: "/join-tokens", list: true,
 		help: "join tokens: pending, and spent or expired ones for a week (admins)", columns: []string{"id", "agent_name", "pools", "state", "created_at", "expires_at", "used_at"}},
@@ -120,11 +120,11 @@ var commands = []command{
 		help: "fire a scheduled scan now, under its overlap policy"},
 	{words: []string{"scans", "backfill"}, method: "POST", path: "/scans/{id}/backfill", args: []string{"id"},
 		help: "start the runs a past window would have fired",
-		body: []param{{flag: "start", help: "window start, RFC 3339"}, {flag: "end", help: "window end, RFC 3339"}, {flag: "by", help: "who asks (default: you)"}}},
+		body: []param{{flag: "start", meta: "TIME", help: "window start, RFC 3339"}, {flag: "end", meta: "TIME", help: "window end, RFC 3339"}, {flag: "by", help: "who asks (default: you)"}}},
 	{words: []string{"scans", "preview"}, method: "POST", path: "/schedules/preview",
 		help: "check a schedule as saving a scan would, and show its next 10 fire times",
-		body: []param{{flag: "start", field: "start_at", help: "first fire time, RFC 3339"}, {flag: "time-zone", field: "time_zone", help: "IANA zone (default UTC)"},
-			{flag: "rrule", help: "RFC 5545 recurrence rule, e.g. FREQ=DAILY;BYHOUR=2"}}},
+		body: []param{{flag: "start", field: "start_at", meta: "TIME", help: "first fire time, RFC 3339"}, {flag: "time-zone", field: "time_zone", meta: "ZONE", help: "IANA zone (default UTC)"},
+			{flag: "rrule", meta: "RULE", help: "RFC 5545 recurrence rule, e.g. FREQ=DAILY;BYHOUR=2"}}},
 	{words: []string{"scans", "diffs"}, method: "GET", path: "/scans/{id}/diffs", args: []string{"id"}, list: true,
 		help:    "the diffs of a scan's runs, newest first (counts only)",
 		columns: []string{"run_id", "previous_run_id", "counts.new_hosts", "counts.gone_hosts", "counts.opened_ports", "counts.closed_ports", "counts.changed_services", "created_at"}},
@@ -132,7 +132,7 @@ var commands = []command{
 		help: "a scan's notification settings"},
 	{words: []string{"scans", "notifications", "set"}, method: "PUT", path: "/scans/{id}/notifications", args: []string{"id"}, merge: true, mergeMissing: true,
 		help: "set a scan's notification settings: the flags given replace those fields",
-		body: []param{{flag: "webhook-url", field: "webhook_url", help: "URL to POST run events to"},
+		body: []param{{flag: "webhook-url", field: "webhook_url", meta: "URL", help: "URL to POST run events to"},
 			{flag: "webhook-secret", field: "webhook_secret", help: "HMAC secret of the webhook (kept when not given)"},
 			{flag: "email-to", field: "email_to", kind: kindList, help: "comma-separated recipients"},
 			{flag: "on-completed", field: "on_completed", kind: kindBool, help: "notify when a run completes"},
@@ -167,24 +167,24 @@ var commands = []command{
 		help: "changes against the previous completed run of the scan", items: "changes",
 		columns: []string{"kind", "address", "port", "protocol", "before.service", "after.service", "after.product", "after.version"}},
 	{words: []string{"runs", "hosts"}, method: "GET", path: "/runs/{id}/hosts", args: []string{"id"}, list: true, help: "hosts a run found, with their ports",
-		query:   []param{{flag: "ip", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"}, {flag: "protocol", help: "tcp or udp"}, {flag: "service", help: "service name"}},
+		query:   []param{{flag: "ip", meta: "CIDR", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"}, {flag: "protocol", help: "tcp or udp"}, {flag: "service", help: "service name"}},
 		columns: []string{"address", "status", "hostnames", "ports"}},
 	{words: []string{"runs", "ports"}, method: "GET", path: "/runs/{id}/ports", args: []string{"id"}, list: true, help: "ports a run found",
-		query: []param{{flag: "ip", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"}, {flag: "protocol", help: "tcp or udp"},
+		query: []param{{flag: "ip", meta: "CIDR", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"}, {flag: "protocol", help: "tcp or udp"},
 			{flag: "service", help: "service name"}, {flag: "state", help: "open, closed, filtered, ..."}},
 		columns: []string{"address", "port", "protocol", "state", "service", "product", "version"}},
 	{words: []string{"runs", "raw"}, routes: []string{"GET /runs/{id}/raw"}, args: []string{"id"}, run: runRaw,
 		help:  "one shard's raw scanner output (XML)",
-		flags: []param{{flag: "shard", kind: kindInt, help: "shard index"}, {flag: "output", help: "file to write (default: standard output)"}}},
+		flags: []param{{flag: "shard", kind: kindInt, help: "shard index"}, {flag: "output", meta: "FILE", help: "file to write (default: standard output)"}}},
 	{words: []string{"export"}, routes: []string{"GET /runs/{id}/csv", "GET /runs/{id}/jsonl", "GET /runs/{id}/xml"}, args: []string{"run-id"}, run: runExport,
 		help:  "a completed run's results: CSV, JSON Lines (one host with its ports a line; also --json) or merged nmap XML",
-		flags: []param{{flag: "format", def: "csv", help: "csv, jsonl or xml"}, {flag: "output", help: "file to write (default: standard output)"}}},
+		flags: []param{{flag: "format", def: "csv", meta: "csv|jsonl|xml", help: "csv, jsonl or xml"}, {flag: "output", meta: "FILE", help: "file to write (default: standard output)"}}},
 
 	// What is out there now.
 	{words: []string{"assets", "list"}, method: "GET", path: "/assets", list: true, query: assetFilters,
 		help: "assets across all sites", items: "assets", columns: assetColumns},
 	{words: []string{"search"}, routes: []string{"GET /search"}, run: runSearch,
-		help: "search the current assets (or run:ID) with the search language, e.g. scantron search port:443 -service:https seen:<7d; --format csv|jsonl"},
+		help: "search the current assets (or run:ID) with the search language, e.g. scantron search port:443 -service:https seen:<7d"},
 }
 
 // notCovered are the API routes no verb calls, each with the reason.
@@ -207,7 +207,7 @@ var (
 	profileFields = []param{
 		{flag: "name", help: "profile name"},
 		{flag: "description", help: "description"},
-		{flag: "scanner", help: "nmap or masscan"},
+		{flag: "scanner", meta: "nmap|masscan", help: "nmap or masscan"},
 		{flag: "options", help: "scanner options, e.g. \"-sT -p 1-1024\""},
 		{flag: "intrusive", kind: kindBool, help: "the options run intrusive scripts (needs an admin)"},
 	}
@@ -218,17 +218,17 @@ var (
 		{flag: "agent", field: "agent_id", kind: kindInt, clears: "pool_id", help: "agent id that runs the scan (or --pool)"},
 		{flag: "pool", field: "pool_id", kind: kindInt, clears: "agent_id", help: "pool id whose agents share the scan (or --agent)"},
 		{flag: "shard-size", field: "shard_size", kind: kindInt, help: "addresses per shard (0: the server's setting)"},
-		{flag: "start", field: "start_at", help: "first fire time, RFC 3339 (\"\" for none)"},
-		{flag: "time-zone", field: "time_zone", help: "IANA zone of the schedule (default UTC)"},
-		{flag: "rrule", help: "RFC 5545 recurrence rule, e.g. FREQ=WEEKLY;BYDAY=MO;BYHOUR=2 (\"\" for by hand only)"},
+		{flag: "start", field: "start_at", meta: "TIME", help: "first fire time, RFC 3339 (\"\" for none)"},
+		{flag: "time-zone", field: "time_zone", meta: "ZONE", help: "IANA zone of the schedule (default UTC)"},
+		{flag: "rrule", meta: "RULE", help: "RFC 5545 recurrence rule, e.g. FREQ=WEEKLY;BYDAY=MO;BYHOUR=2 (\"\" for by hand only)"},
 		{flag: "enabled", kind: kindBool, help: "whether the schedule fires (default true; --enabled=false stops it)"},
-		{flag: "overlap", help: "when a run is still going at the next fire time: skip, buffer_one, buffer_all, cancel_other, terminate_other or allow_all"},
+		{flag: "overlap", meta: "POLICY", help: "when a run is still going at the next fire time: skip, buffer_one, buffer_all, cancel_other, terminate_other or allow_all"},
 		{flag: "catchup-window", field: "catchup_window_seconds", kind: kindInt, help: "seconds after a missed fire time that it still runs (0: the server's default)"},
 	}
 	noteFields = []param{{flag: "note", help: "why"}, {flag: "by", help: "who (default: you)"}}
 
 	assetFilters = []param{
-		{flag: "ip", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"},
+		{flag: "ip", meta: "CIDR", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"},
 		{flag: "protocol", help: "tcp or udp"}, {flag: "service", help: "service name"},
 		{flag: "product", help: "product name"}, {flag: "state", help: "up or gone (hosts), open or closed (ports)"},
 	}
@@ -285,6 +285,7 @@ type param struct {
 	def    string // the value sent when the flag is not given; "" sends nothing
 	help   string
 	clears string // a field that giving this flag sets to zero (agent vs pool)
+	meta   string // the value's placeholder in usage, e.g. FILE
 }
 
 func (p param) name() string {

@@ -74,6 +74,8 @@ func (c *command) synopsis() string {
 	for _, p := range c.allFlags() {
 		switch {
 		case p.flag == "":
+		case p.meta != "":
+			parts = append(parts, "[--"+p.flag+" "+p.meta+"]")
 		case p.kind == kindBool || p.kind == kindPassword:
 			parts = append(parts, "[--"+p.flag+"]")
 		case p.kind == kindInt:
