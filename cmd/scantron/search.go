@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -72,13 +71,8 @@ func search(ctx context.Context, api apiClient, args []string, stdout io.Writer)
 	if format != "" && asJSON {
 		return usageError{"--json and --format: choose one"}
 	}
-	for _, n := range []struct{ name, v string }{{"limit", limit}, {"offset", offset}} {
-		if n.v == "" {
-			continue
-		}
-		if _, err := strconv.ParseUint(n.v, 10, 31); err != nil {
-			return usageError{fmt.Sprintf("--%s: %q is not a number", n.name, n.v)}
-		}
+	if err := checkPage(limit, offset); err != nil {
+		return err
 	}
 	q := url.Values{"q": {strings.Join(words, " ")}}
 	if format != "" {

@@ -233,13 +233,8 @@ func (cc *call) parse(args []string) error {
 		}
 		cc.args[name], cc.ids[name] = positional[i], id
 	}
-	for _, n := range []struct{ name, v string }{{"limit", cc.limit}, {"offset", cc.offset}} {
-		if n.v == "" {
-			continue
-		}
-		if _, err := strconv.ParseUint(n.v, 10, 31); err != nil {
-			return usageError{fmt.Sprintf("--%s: %q is not a number", n.name, n.v)}
-		}
+	if err := checkPage(cc.limit, cc.offset); err != nil {
+		return err
 	}
 	for _, p := range c.allFlags() {
 		if p.kind != kindInt || p.flag == "" || (!cc.set[p.flag] && p.def == "") {
@@ -247,6 +242,19 @@ func (cc *call) parse(args []string) error {
 		}
 		if _, err := strconv.ParseInt(*cc.values[p.flag], 10, 64); err != nil {
 			return usageError{fmt.Sprintf("--%s: %q is not a whole number", p.flag, *cc.values[p.flag])}
+		}
+	}
+	return nil
+}
+
+// checkPage refuses a --limit or --offset that is not a count.
+func checkPage(limit, offset string) error {
+	for _, n := range []struct{ name, v string }{{"limit", limit}, {"offset", offset}} {
+		if n.v == "" {
+			continue
+		}
+		if _, err := strconv.ParseUint(n.v, 10, 31); err != nil {
+			return usageError{fmt.Sprintf("--%s: %q is not a number", n.name, n.v)}
 		}
 	}
 	return nil
