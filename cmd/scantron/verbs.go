@@ -574,7 +574,8 @@ func table(w io.Writer, cols []string, rows []any) error {
 	return tw.Flush()
 }
 
-// fields prints a JSON object's fields one a line, in the API's order.
+// fields prints a JSON object's fields one a line, in the API's order;
+// the fields of a nested object follow as parent.field.
 func fields(w io.Writer, data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -582,22 +583,49 @@ func fields(w io.Writer, data []byte) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if err := fieldsOf(dec, tw, ""); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// fieldsOf prints the rest of an object whose { dec has read.
+func fieldsOf(dec *json.Decoder, w io.Writer, prefix string) error {
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
 			return err
 		}
-		var v any
-		if err := dec.Decode(&v); err != nil {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s:\t%s\n", k, cell(v))
+		name := prefix + fmt.Sprint(k)
+		if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' && !bytes.Equal(t, []byte("{}")) {
+			sub := json.NewDecoder(bytes.NewReader(t))
+			sub.UseNumber()
+			if _, err := sub.Token(); err != nil {
+				return err
+			}
+			if err := fieldsOf(sub, w, name+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		var v any
+		inner := json.NewDecoder(bytes.NewReader(raw))
+		inner.UseNumber()
+		if err := inner.Decode(&v); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s:\t%s\n", name, cell(v))
 	}
-	return tw.Flush()
+	_, err := dec.Token() // }
+	return err
 }
 
 // cell is a JSON value in a table cell: lists joined with commas, ports as
-// port/protocol, objects with a name by it.
+// port/protocol, objects with a name by it, other objects as (key=value ...).
 func cell(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -623,8 +651,18 @@ func cell(v any) string {
 		if n, ok := v["name"]; ok {
 			return cell(n)
 		}
-		b, _ := json.Marshal(v)
-		return string(b)
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if c := cell(v[k]); c != "" {
+				parts = append(parts, k+"="+c)
+			}
+		}
+		return "(" + strings.Join(parts, " ") + ")"
 	}
 	return fmt.Sprint(v)
 }

@@ -403,7 +403,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		}
 		s.must(`on_completed:\s+true`, s.ok("scans", "notifications", "show", scanID))
 		s.sameAsAPI("/scans/"+scanID+"/notifications", "scans", "notifications", "show", scanID)
-		s.must(`webhook:\s+\{?.*"sent":true`, s.ok("scans", "notifications", "test", scanID))
+		s.must(`(?m)^webhook\.sent:\s+true$`, s.ok("scans", "notifications", "test", scanID))
 		var tested struct {
 			Webhook struct {
 				Sent bool `json:"sent"`

@@ -311,3 +311,36 @@ func (s *cliStack) must(re, out string) []string {
 	}
 	return m
 }
+
+// TestHumanOutput: tables and field lists as people read them.
+func TestHumanOutput(t *testing.T) {
+	var b bytes.Buffer
+	if err := fields(&b, []byte(`{"id":3,"name":"lab","targets":["198.18.0.0/28","198.18.1.1"],"schedule":{"form":"calendar","temporal":{"exists":true}},`+
+		`"start_at":null,"shards":[{"index":0,"status":"completed"},{"index":1,"status":"running","error":""}],"ports":[{"port":22,"protocol":"tcp"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	want := `id:                        3
+name:                      lab
+targets:                   198.18.0.0/28,198.18.1.1
+schedule.form:             calendar
+schedule.temporal.exists:  true
+start_at:                  
+shards:                    (index=0 status=completed),(index=1 status=running)
+ports:                     22/tcp
+`
+	if b.String() != want {
+		t.Errorf("fields:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	rows := []any{
+		map[string]any{"id": json.Number("1"), "counts": map[string]any{"new_hosts": json.Number("2")}, "members": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}},
+		map[string]any{"id": json.Number("12"), "online": true},
+	}
+	if err := table(&b, []string{"id", "counts.new_hosts", "members", "online"}, rows); err != nil {
+		t.Fatal(err)
+	}
+	want = "ID  NEW HOSTS  MEMBERS  ONLINE\n1   2          a,b      \n12                      true\n"
+	if b.String() != want {
+		t.Errorf("table:\n%q\nwant:\n%q", b.String(), want)
+	}
+}
