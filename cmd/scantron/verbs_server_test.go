@@ -3,14 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scantron/scantron/internal/targethost"
 )
 
 // TestCLIAgainstServer drives every verb of the command table against a
@@ -297,21 +299,7 @@ func TestCLIAgainstServer(t *testing.T) {
 	})
 
 	// Scans, schedules and runs.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := targethost.Loopback(t, nil)
 	t.Run("scans and runs", func(t *testing.T) {
 		s.t = t
 		s.ok("profiles", "update", id(profileID), "--options", fmt.Sprintf("-n -Pn -sT -p %d", port))
@@ -640,12 +628,7 @@ func regexpQuote(s string) string { return regexp.QuoteMeta(s) }
 // startHookReceiver is a webhook receiver on the loopback.
 func startHookReceiver(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String() + "/hook"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/hook"
 }

@@ -174,10 +174,19 @@ func startCLIStack(t *testing.T) *cliStack {
 		serverEnv[k] = v
 	}
 	var serverLog bytes.Buffer
+	logw := &syncWriter{w: &serverLog}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logw.mu.Lock()
+			b := serverLog.Bytes()
+			t.Logf("the server's log (its end):\n%s", b[max(0, len(b)-8000):])
+			logw.mu.Unlock()
+		}
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		run(ctx, []string{"server"}, func(k string) string { return serverEnv[k] }, nil, io.Discard, &syncWriter{w: &serverLog})
+		run(ctx, []string{"server"}, func(k string) string { return serverEnv[k] }, nil, io.Discard, logw)
 	}()
 	s := &cliStack{t: t, base: "http://" + listen, used: map[string]bool{},
 		env: map[string]string{"XDG_CONFIG_HOME": t.TempDir(), "HOME": t.TempDir()}}
