@@ -558,9 +558,20 @@ func contains(list []string, s string) bool {
 // table prints rows (JSON objects) as aligned columns.
 func table(w io.Writer, cols []string, rows []any) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// A column is headed by its field's name, or by its whole path where
+	// two columns' fields share a name (before.service, after.service).
+	last := func(c string) string { return c[strings.LastIndex(c, ".")+1:] }
+	seen := map[string]int{}
+	for _, c := range cols {
+		seen[last(c)]++
+	}
 	head := make([]string, len(cols))
 	for i, c := range cols {
-		head[i] = strings.ToUpper(strings.ReplaceAll(c[strings.LastIndex(c, ".")+1:], "_", " "))
+		h := last(c)
+		if seen[h] > 1 {
+			h = c
+		}
+		head[i] = strings.ToUpper(strings.NewReplacer("_", " ", ".", " ").Replace(h))
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range rows {

@@ -345,10 +345,10 @@ ports:                     22/tcp
 		map[string]any{"id": json.Number("1"), "counts": map[string]any{"new_hosts": json.Number("2")}, "members": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}},
 		map[string]any{"id": json.Number("12"), "online": true},
 	}
-	if err := table(&b, []string{"id", "counts.new_hosts", "members", "online"}, rows); err != nil {
+	if err := table(&b, []string{"id", "counts.new_hosts", "members", "online", "before.service", "after.service"}, rows); err != nil {
 		t.Fatal(err)
 	}
-	want = "ID  NEW HOSTS  MEMBERS  ONLINE\n1   2          a,b      \n12                      true\n"
+	want = "ID  NEW HOSTS  MEMBERS  ONLINE  BEFORE SERVICE  AFTER SERVICE\n1   2          a,b                              \n12                      true                    \n"
 	if b.String() != want {
 		t.Errorf("table:\n%q\nwant:\n%q", b.String(), want)
 	}
