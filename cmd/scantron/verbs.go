@@ -74,16 +74,10 @@ func (c *command) synopsis() string {
 	for _, p := range c.allFlags() {
 		switch {
 		case p.flag == "":
-		case p.meta != "":
-			parts = append(parts, "[--"+p.flag+" "+p.meta+"]")
-		case p.kind == kindBool || p.kind == kindPassword:
+		case p.placeholder() == "":
 			parts = append(parts, "[--"+p.flag+"]")
-		case p.kind == kindInt:
-			parts = append(parts, "[--"+p.flag+" N]")
-		case p.kind == kindList:
-			parts = append(parts, "[--"+p.flag+" A,B]")
 		default:
-			parts = append(parts, "[--"+p.flag+" S]")
+			parts = append(parts, "[--"+p.flag+" "+p.placeholder()+"]")
 		}
 	}
 	if c.list {
@@ -96,6 +90,21 @@ func (c *command) synopsis() string {
 		parts = append(parts, "[--format csv|jsonl] [--limit N] [--offset N] QUERY...")
 	}
 	return strings.Join(parts, " ")
+}
+
+// placeholder is the flag's value in usage: "" for a switch.
+func (p param) placeholder() string {
+	switch {
+	case p.meta != "":
+		return p.meta
+	case p.kind == kindBool || p.kind == kindPassword:
+		return ""
+	case p.kind == kindInt:
+		return "N"
+	case p.kind == kindList:
+		return "A,B"
+	}
+	return "S"
 }
 
 func (c *command) allFlags() []param {
@@ -180,7 +189,27 @@ func (cc *call) parse(args []string) error {
 	fs.SetOutput(cc.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(cc.stderr, "Usage: scantron %s\n  %s\n\nFlags:\n", c.synopsis(), c.help)
-		fs.PrintDefaults()
+		fs.VisitAll(func(f *flag.Flag) {
+			meta := ""
+			for _, p := range c.allFlags() {
+				if p.flag == f.Name {
+					meta = p.placeholder()
+				}
+			}
+			if f.Name == "limit" || f.Name == "offset" {
+				meta = "N"
+			} else if f.Name == "match" {
+				meta = "S"
+			}
+			line := "  --" + f.Name
+			if meta != "" {
+				line += " " + meta
+			}
+			if f.DefValue != "" && f.DefValue != "false" {
+				line += " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(cc.stderr, "%s\n      %s\n", line, f.Usage)
+		})
 	}
 	fs.BoolVar(&cc.json, "json", false, "print the API's JSON answer as it is")
 	if c.list {
