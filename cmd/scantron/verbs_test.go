@@ -168,7 +168,10 @@ func startCLIStack(t *testing.T) *cliStack {
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	serverEnv := map[string]string{"SCANTRON_LISTEN": listen, "SCANTRON_ADMIN_USER": "admin", "SCANTRON_ADMIN_PASSWORD": "cli admin password",
-		"SCANTRON_LOG_LEVEL": "error", "SCANTRON_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
+		"SCANTRON_LOG_LEVEL": "error", "SCANTRON_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+		// Tokens for Temporal, so that 'me temporal-token' has one to give;
+		// the stack's Temporal does not check them.
+		"SCANTRON_TEMPORAL_AUTH": "true"}
 	for _, kv := range stack.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		serverEnv[k] = v
@@ -206,7 +209,7 @@ func startCLIStack(t *testing.T) *cliStack {
 	}
 	s.startAgent = func(name, credential string) {
 		agentEnv := map[string]string{"SCANTRON_AGENT_NAME": name, "SCANTRON_AGENT_CREDENTIAL": credential, "SCANTRON_LOG_LEVEL": "error",
-			"PATH": os.Getenv("PATH")}
+			"SCANTRON_TEMPORAL_AUTH": "true", "SCANTRON_SERVER_URL": s.base, "PATH": os.Getenv("PATH")}
 		for _, kv := range stack.AgentEnv() {
 			k, v, _ := strings.Cut(kv, "=")
 			agentEnv[k] = v
