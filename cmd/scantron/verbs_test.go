@@ -247,7 +247,11 @@ func (s *cliStack) run(stdin string, args ...string) (code int, stdout, stderr s
 		s.mu.Unlock()
 	}
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, func(k string) string { return s.env[k] }, strings.NewReader(stdin), &out, &errb)
+	// No verb should take long; a hung one fails here rather than at the
+	// package's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code = run(ctx, args, func(k string) string { return s.env[k] }, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
