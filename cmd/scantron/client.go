@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -146,17 +147,9 @@ func clientLogin(ctx context.Context, base, name string, asJSON bool, getenv fun
 	if name == "" {
 		return usageError{"--name is required"}
 	}
-	password := getenv("SCANTRON_PASSWORD")
-	if password == "" {
-		p, ok, err := readPasswordFromTerminal(stdin, stderr, "Password for "+name+": ")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			line, _ := io.ReadAll(io.LimitReader(stdin, 4096))
-			p = strings.TrimRight(strings.SplitN(string(line), "\n", 2)[0], "\r")
-		}
-		password = p
+	password, err := readPassword(getenv, "SCANTRON_PASSWORD", stdin, bufio.NewReader(stdin), stderr, "Password for "+name+": ")
+	if err != nil {
+		return err
 	}
 	host, _ := os.Hostname()
 	var tok struct {

@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
 
 // The verbs that are more than one API call, or stream what they get.
@@ -30,27 +28,11 @@ func runLogout(ctx context.Context, cc *call) error {
 // on a terminal).
 func runChangeOwnPassword(ctx context.Context, cc *call) error {
 	in := bufio.NewReader(cc.stdin)
-	read := func(env, prompt string) (string, error) {
-		if p := cc.getenv(env); p != "" {
-			return p, nil
-		}
-		if p, ok, err := readPasswordFromTerminal(cc.stdin, cc.stderr, prompt); ok || err != nil {
-			return p, err
-		}
-		line, err := in.ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		if line = strings.TrimRight(line, "\r\n"); line == "" {
-			return "", usageError{fmt.Sprintf("no password: set %s or write it to standard input", env)}
-		}
-		return line, nil
-	}
-	cur, err := read("SCANTRON_PASSWORD", "Current password: ")
+	cur, err := readPassword(cc.getenv, "SCANTRON_PASSWORD", cc.stdin, in, cc.stderr, "Current password: ")
 	if err != nil {
 		return err
 	}
-	next, err := read("SCANTRON_USER_PASSWORD", "New password: ")
+	next, err := readPassword(cc.getenv, "SCANTRON_USER_PASSWORD", cc.stdin, in, cc.stderr, "New password: ")
 	if err != nil {
 		return err
 	}
