@@ -117,6 +117,17 @@ func (a apiClient) send(ctx context.Context, method, path string, body any) (*ht
 	return resp, nil
 }
 
+// read sends a request and returns the whole answer, with its headers.
+func (a apiClient) read(ctx context.Context, method, path string, body any) ([]byte, http.Header, error) {
+	resp, err := a.send(ctx, method, path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return data, resp.Header, err
+}
+
 func (a apiClient) do(ctx context.Context, method, path string, body, out any) error {
 	resp, err := a.send(ctx, method, path, body)
 	if err != nil {
@@ -157,12 +168,7 @@ func clientLogin(ctx context.Context, base, name string, asJSON bool, getenv fun
 		Token string `json:"token"`
 	}
 	api := newAPIClient(credentials{URL: base})
-	resp, err := api.send(ctx, "POST", "/login", map[string]string{"name": name, "password": password, "token_name": "cli@" + host})
-	if err != nil {
-		return err
-	}
-	answer, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	answer, _, err := api.read(ctx, "POST", "/login", map[string]string{"name": name, "password": password, "token_name": "cli@" + host})
 	if err != nil {
 		return err
 	}

@@ -346,12 +346,7 @@ func (cc *call) generic(ctx context.Context) error {
 		}
 		body = b
 	}
-	resp, err := cc.api.send(ctx, c.method, path, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, _, err := cc.api.read(ctx, c.method, path, body)
 	if err != nil {
 		return err
 	}
@@ -411,12 +406,7 @@ func (cc *call) list(ctx context.Context, path string, q url.Values) error {
 		if cc.offset != "" {
 			q.Set("offset", cc.offset)
 		}
-		resp, err := cc.api.send(ctx, "GET", path+"?"+q.Encode(), nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
+		data, header, err := cc.api.read(ctx, "GET", path+"?"+q.Encode(), nil)
 		if err != nil {
 			return err
 		}
@@ -424,7 +414,7 @@ func (cc *call) list(ctx context.Context, path string, q url.Values) error {
 			return err
 		}
 		if !cc.json {
-			cc.more(data, resp.Header.Get("X-Total-Count"))
+			cc.more(data, header.Get("X-Total-Count"))
 		}
 		return nil
 	}
@@ -433,18 +423,16 @@ func (cc *call) list(ctx context.Context, path string, q url.Values) error {
 	for offset := 0; ; offset += pageSize {
 		q.Set("limit", strconv.Itoa(pageSize))
 		q.Set("offset", strconv.Itoa(offset))
-		resp, err := cc.api.send(ctx, "GET", path+"?"+q.Encode(), nil)
+		data, header, err := cc.api.read(ctx, "GET", path+"?"+q.Encode(), nil)
 		if err != nil {
 			return err
 		}
 		var page []json.RawMessage
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
+		if err := json.Unmarshal(data, &page); err != nil {
 			return fmt.Errorf("the answer is not a JSON array: %w", err)
 		}
 		rows = append(rows, page...)
-		total, terr := strconv.Atoi(resp.Header.Get("X-Total-Count"))
+		total, terr := strconv.Atoi(header.Get("X-Total-Count"))
 		if len(page) < pageSize || (terr == nil && offset+len(page) >= total) {
 			break
 		}

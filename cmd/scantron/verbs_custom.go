@@ -36,12 +36,7 @@ func runChangeOwnPassword(ctx context.Context, cc *call) error {
 	if err != nil {
 		return err
 	}
-	resp, err := cc.api.send(ctx, "PUT", "/me/password", map[string]string{"current_password": cur, "new_password": next})
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, _, err := cc.api.read(ctx, "PUT", "/me/password", map[string]string{"current_password": cur, "new_password": next})
 	if err != nil {
 		return err
 	}
@@ -54,12 +49,7 @@ func runChangeOwnPassword(ctx context.Context, cc *call) error {
 
 // runStart starts a run of a scan and, with --watch, follows it.
 func runStart(ctx context.Context, cc *call) error {
-	resp, err := cc.api.send(ctx, "POST", cc.path("/scans/{scan-id}/runs"), nil)
-	if err != nil {
-		return err
-	}
-	data, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	data, _, err := cc.api.read(ctx, "POST", cc.path("/scans/{scan-id}/runs"), nil)
 	if err != nil {
 		return err
 	}

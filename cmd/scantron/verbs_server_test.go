@@ -445,13 +445,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		s.must(`(?m)^RUN ID\s+PREVIOUS RUN ID`, s.ok("scans", "diffs", scanID))
 		s.sameAsAPI("/scans/"+scanID+"/diffs?limit=500&offset=0", "scans", "diffs", scanID, "--limit", "500", "--offset", "0")
 		s.must(`run `+runID+`: reparse started`, s.ok("runs", "reparse", runID))
-		waitCLI(t, func() bool {
-			var r struct {
-				Status string `json:"status"`
-			}
-			s.json(&r, "runs", "show", runID)
-			return r.Status == "completed"
-		})
+		s.waitStatus(runID, "completed")
 		var reparse struct {
 			RunID int64 `json:"run_id"`
 		}
@@ -504,25 +498,13 @@ func TestCLIAgainstServer(t *testing.T) {
 		s.json(&sig, "runs", "pause", w)
 		s.must(`run `+w+`: resume requested`, s.ok("runs", "resume", w))
 		s.must(`run `+w+`: cancel requested`, s.ok("runs", "cancel", w))
-		waitCLI(t, func() bool {
-			var r struct {
-				Status string `json:"status"`
-			}
-			s.json(&r, "runs", "show", w)
-			return r.Status == "cancelled"
-		})
+		s.waitStatus(w, "cancelled")
 		m = s.must(`started run (\d+) \(workflow (\S+)\)`, s.ok("runs", "retry", w))
 		s.json(&sig, "runs", "cancel", m[1])
 		if sig["cancel_requested"] != true {
 			t.Errorf("runs cancel --json: %v", sig)
 		}
-		waitCLI(t, func() bool {
-			var r struct {
-				Status string `json:"status"`
-			}
-			s.json(&r, "runs", "show", m[1])
-			return r.Status == "cancelled"
-		})
+		s.waitStatus(m[1], "cancelled")
 		var retried struct {
 			ID int64 `json:"id"`
 		}
@@ -607,13 +589,21 @@ func (s *cliStack) ok2(stdin string, args ...string) string {
 	return out
 }
 
-// waitCLI polls cond for up to two minutes.
-func waitCLI(t *testing.T, cond func() bool) {
-	t.Helper()
+// waitStatus polls 'runs show --json' for up to two minutes until the run
+// has the status.
+func (s *cliStack) waitStatus(runID, status string) {
+	s.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
+	for {
+		var r struct {
+			Status string `json:"status"`
+		}
+		s.json(&r, "runs", "show", runID)
+		if r.Status == status {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting")
+			s.t.Fatalf("run %s is %s after two minutes, not %s", runID, r.Status, status)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
