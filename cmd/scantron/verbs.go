@@ -149,10 +149,16 @@ func clientVerb(ctx context.Context, args []string, getenv func(string) string, 
 	cmd, rest := findCommand(args)
 	if cmd == nil {
 		var near []string
+		var help strings.Builder
 		for _, c := range commands {
 			if c.words[0] == args[0] || (args[0] == "run" && c.words[0] == "runs") {
 				near = append(near, strings.Join(c.words, " "))
+				fmt.Fprintf(&help, "  %s\n      %s\n", c.synopsis(), c.help)
 			}
+		}
+		if len(near) > 0 && len(args) > 1 && (args[len(args)-1] == "-h" || args[len(args)-1] == "--help" || args[len(args)-1] == "help") {
+			fmt.Fprint(stdout, help.String())
+			return flag.ErrHelp
 		}
 		if len(near) > 0 {
 			return usageError{fmt.Sprintf("want one of: %s", strings.Join(near, ", "))}

@@ -559,8 +559,11 @@ func TestCLIAgainstServer(t *testing.T) {
 				t.Errorf("scantron %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, out, errOut, tc.want)
 			}
 		}
-		if code, _, errOut := s.run("", "sites", "create", "-h"); code != 0 || !strings.Contains(errOut, "-targets") {
+		if code, _, errOut := s.run("", "sites", "create", "-h"); code != 0 || !strings.Contains(errOut, "--targets A,B") {
 			t.Errorf("sites create -h: %d %s", code, errOut)
+		}
+		if code, out, _ := s.run("", "scans", "notifications", "-h"); code != 0 || !strings.Contains(out, "scans notifications set ID [--webhook-url URL]") {
+			t.Errorf("scans notifications -h: %d %s", code, out)
 		}
 	})
 
