@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,6 +183,23 @@ func (f *fakeObjects) Open(_ context.Context, key string) (io.ReadCloser, int64,
 		return nil, 0, fmt.Errorf("open %s: %w", key, objects.ErrNotFound)
 	}
 	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}
+
+func (f *fakeObjects) Put(_ context.Context, key string, r io.Reader, _ int64, _ string) (scan.BlobRef, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return scan.BlobRef{}, err
+	}
+	f.put(key, b)
+	sum := sha256.Sum256(b)
+	return scan.BlobRef{Bucket: "test", Key: key, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+func (f *fakeObjects) Delete(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.data, key)
+	return nil
 }
 
 // syncBuffer collects log output written from handler goroutines.

@@ -143,6 +143,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/runs/:id/xml", viewer, api.handle(s.runs.xml))
 
 		v1.GET("/sites/:id/assets", viewer, api.handle(s.assets.site))
+		v1.POST("/sites/:id/imports", operator, api.handle(s.imports.create))
 		v1.GET("/assets", viewer, api.handle(s.assets.all))
 		v1.GET("/search", viewer, api.handle(s.search.search))
 		v1.GET("/runs/:id/diff", viewer, api.handle(s.diffs.run))
@@ -174,6 +175,7 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/sites/:id", operator, ui.handle(ui.siteUpdate))
 	root.POST("/sites/:id/delete", operator, ui.handle(ui.siteDelete))
 	root.GET("/sites/:id/assets", viewer, ui.handle(ui.assets))
+	root.POST("/sites/:id/import", operator, ui.handle(ui.siteImport))
 	root.GET("/search", viewer, ui.handle(ui.searchPage))
 	root.GET("/exclusions", viewer, ui.handle(ui.exclusionsPage))
 	root.POST("/exclusions", operator, ui.handle(ui.exclusionCreate))
@@ -338,9 +340,14 @@ func securityHeaders() gin.HandlerFunc {
 
 // limitBody refuses bodies over limit bytes with 413: at once when the
 // declared length is too large, and through http.MaxBytesReader (which
-// decodeJSON turns into a 413) when the body is streamed.
+// decodeJSON turns into a 413) when the body is streamed. Streamed uploads
+// bound each file instead, as they read it.
 func limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if streamedUploads[c.FullPath()] {
+			c.Next()
+			return
+		}
 		if c.Request.ContentLength > limit {
 			c.Header("Connection", "close")
 			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": tooLarge(limit).Error()})

@@ -42,6 +42,9 @@ type Config struct {
 	// orchestrator's setting, checked again when a run starts); sites
 	// larger are refused when saved. 0 means scan.DefaultMaxAddresses.
 	MaxAddresses uint64
+	// ImportMaxBytes bounds one file uploaded for import; 0 means
+	// DefaultImportMaxBytes.
+	ImportMaxBytes int64
 	// Webhooks says which addresses webhook URLs may point at; the
 	// orchestrator's Notifier checks the same policy on delivery.
 	Webhooks scan.WebhookPolicy
@@ -82,6 +85,7 @@ type Store interface {
 	JoinTokenStore
 	UIStore
 	AgentPoolStore
+	ImportStore
 }
 
 // Deps are the server's collaborators.
@@ -133,6 +137,7 @@ type Server struct {
 	enroll     *enrollHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
+	imports    *importHandlers
 	ui         *uiHandlers
 
 	assets        *assetHandlers
@@ -235,6 +240,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		temporalAuth: &temporalTokenHandlers{base: b, store: deps.Store, tokens: deps.TemporalTokens,
 			namespace: cfg.TemporalNamespace, now: deps.Now},
 	}
+	importObjects, _ := deps.Objects.(ImportObjects)
+	if cfg.ImportMaxBytes <= 0 {
+		cfg.ImportMaxBytes = DefaultImportMaxBytes
+	}
+	s.imports = &importHandlers{base: b, store: deps.Store, objects: importObjects, temporal: deps.Temporal, links: links,
+		maxBytes: cfg.ImportMaxBytes, maxAddresses: cfg.MaxAddresses}
 	s.ui.srv = s
 	return s, nil
 }

@@ -1,39 +1,83 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
 )
 
-// ImportInput names an imported run, recorded with its file stored as its
-// shard's raw output.
+// ImportInput names the runs of one import, oldest file first, each
+// recorded with its file stored as its shard's raw output.
 type ImportInput struct {
-	RunID int64 `json:"run_id"`
+	Runs []ImportedRun `json:"runs"`
 }
 
-// ImportWorkflowID names the workflow, and the run, of one imported file:
-// by its content and a random nonce, since the same file may be imported
-// into another site, or again after its run was deleted.
-func ImportWorkflowID(sha256, nonce string) string {
-	return "import-" + sha256[:min(16, len(sha256))] + "-" + nonce
+// ImportedRun is one run of an import.
+type ImportedRun struct {
+	RunID      int64  `json:"run_id"`
+	WorkflowID string `json:"workflow_id"` // the run's, by which FinishRun finds it
 }
 
-// ImportWorkflow records an imported file as a completed run: it parses the
-// file into the run's hosts and ports, then exports, recounts and records
-// it as a parse again does, diffs and assets included. The run takes its
-// place among its scan's runs by the time inside the file, so the diff of
-// the run after it (an older file imported after a newer one) is worked out
-// again too.
-func ImportWorkflow(ctx workflow.Context, in ImportInput) (ReparseResult, error) {
+// ImportResult is what each run of the import became.
+type ImportResult struct {
+	Runs []ReparseResult `json:"runs"`
+}
+
+// ImportWorkflowID names the workflow of one import by a random nonce: the
+// same file may be imported into another site, or again after its run was
+// deleted.
+func ImportWorkflowID(nonce string) string {
+	return "import-" + nonce
+}
+
+// ImportRunWorkflowID is the workflow ID recorded on the i-th run (from 0)
+// of the import workflowID: the first run's is the workflow's own.
+func ImportRunWorkflowID(workflowID string, i int) string {
+	if i == 0 {
+		return workflowID
+	}
+	return fmt.Sprintf("%s-%d", workflowID, i)
+}
+
+// ImportWorkflow records imported files as completed runs, one after the
+// other so that each diff is worked out against settled neighbours: each
+// file is parsed into its run's hosts and ports, then the run is exported,
+// recounted and recorded as a parse again records it, diffs and assets
+// included. A run takes its place among its scan's runs by the time inside
+// its file, so the diff of the run after it (an older file imported after
+// a newer one) is worked out again too. A run that cannot be recorded is
+// marked failed, and the others are recorded still.
+func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) {
 	var r *activities.Results
 	serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
-	var parsed activities.ReparseRunResult
-	if err := workflow.ExecuteActivity(serverCtx, r.ImportRun, activities.ImportRunInput{RunID: in.RunID}).Get(ctx, &parsed); err != nil {
-		return ReparseResult{}, err
+	var out ImportResult
+	for _, run := range in.Runs {
+		res, err := importRun(ctx, serverCtx, run.RunID)
+		if err != nil {
+			res.Status = scan.RunFailed
+			// Disconnected, so that a cancelled import still closes its run.
+			finishCtx, _ := workflow.NewDisconnectedContext(serverCtx)
+			finish := activities.FinishRunInput{WorkflowID: run.WorkflowID, Status: scan.RunFailed, Error: describe(err)}
+			if ferr := workflow.ExecuteActivity(finishCtx, r.FinishRun, finish).Get(finishCtx, nil); ferr != nil {
+				return out, ferr
+			}
+		}
+		out.Runs = append(out.Runs, res)
 	}
-	out := ReparseResult{RunID: in.RunID, Status: scan.RunCompleted, Shards: parsed.Shards, Hosts: parsed.Hosts, Ports: parsed.Ports}
-	err := recordParsedRun(ctx, serverCtx, in.RunID, parsed, true, &out)
+	return out, nil
+}
+
+func importRun(ctx, serverCtx workflow.Context, runID int64) (ReparseResult, error) {
+	var r *activities.Results
+	var parsed activities.ReparseRunResult
+	out := ReparseResult{RunID: runID}
+	if err := workflow.ExecuteActivity(serverCtx, r.ImportRun, activities.ImportRunInput{RunID: runID}).Get(ctx, &parsed); err != nil {
+		return out, err
+	}
+	out.Status, out.Shards, out.Hosts, out.Ports = scan.RunCompleted, parsed.Shards, parsed.Hosts, parsed.Ports
+	err := recordParsedRun(ctx, serverCtx, runID, parsed, true, &out)
 	return out, err
 }
