@@ -281,7 +281,7 @@ func (h *runHandlers) cancel(c *gin.Context) error {
 		return errorf(http.StatusConflict, "run %d is already %s", r.ID, r.Status)
 	}
 	// The workflow records the cancellation itself; this only asks.
-	if err := h.temporal.CancelWorkflow(c.Request.Context(), r.WorkflowID, ""); err != nil {
+	if err := h.temporal.CancelWorkflow(c.Request.Context(), workflows.RunWorkflow(r.WorkflowID), ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return errorf(http.StatusConflict, "the workflow of run %d is not running", r.ID)

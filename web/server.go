@@ -262,6 +262,7 @@ func (l temporalLinks) Workflow(workflowID string) string {
 	if l.base == "" || workflowID == "" {
 		return ""
 	}
+	workflowID = workflows.RunWorkflow(workflowID)
 	return l.base + "/namespaces/" + url.PathEscape(l.namespace) + "/workflows/" + url.PathEscape(workflowID)
 }
 

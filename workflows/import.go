@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/scantron/scantron/activities"
@@ -42,6 +45,19 @@ func ImportRunWorkflowID(workflowID string, i int) string {
 	return fmt.Sprintf("%s-%d", workflowID, i)
 }
 
+// RunWorkflow is the workflow that ends the run recorded with workflowID:
+// the import's for every run of an import, else the run's own.
+func RunWorkflow(workflowID string) string {
+	rest, ok := strings.CutPrefix(workflowID, "import-")
+	if !ok {
+		return workflowID
+	}
+	if i := strings.IndexByte(rest, '-'); i >= 0 {
+		return "import-" + rest[:i]
+	}
+	return workflowID
+}
+
 // ImportWorkflow records imported files as completed runs, one after the
 // other so that each diff is worked out against settled neighbours: each
 // file is parsed into its run's hosts and ports, then the run is exported,
@@ -58,9 +74,12 @@ func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) 
 		res, err := importRun(ctx, serverCtx, run.RunID)
 		if err != nil {
 			res.Status = scan.RunFailed
+			if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
+				res.Status = scan.RunCancelled
+			}
 			// Disconnected, so that a cancelled import still closes its run.
 			finishCtx, _ := workflow.NewDisconnectedContext(serverCtx)
-			finish := activities.FinishRunInput{WorkflowID: run.WorkflowID, Status: scan.RunFailed, Error: describe(err)}
+			finish := activities.FinishRunInput{WorkflowID: run.WorkflowID, Status: res.Status, Error: describe(err)}
 			if ferr := workflow.ExecuteActivity(finishCtx, r.FinishRun, finish).Get(finishCtx, nil); ferr != nil {
 				return out, ferr
 			}

@@ -36,6 +36,9 @@ Client verbs (against a server's API):
   agents join-token create --name N [--pools a,b] [--ttl 30m]
                                   a one-time token that enrolls agent N
                                   (admins; it expires within the hour)
+  import --site SITE FILE...      import nmap XML or masscan XML/JSON files as
+                                  runs of the site (by name or id), ordered
+                                  by the scan time inside each file
   search [--json | --format csv|jsonl] [--limit N] [--offset N] QUERY...
                                   search the current assets (or run:ID) with
                                   the search language, e.g.
@@ -106,20 +109,24 @@ type apiError struct {
 func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg, e.status) }
 
 func (a apiClient) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
+	if body == nil {
+		return a.sendBody(ctx, method, path, "", nil)
 	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return a.sendBody(ctx, method, path, "application/json", bytes.NewReader(b))
+}
+
+// sendBody sends a body of any type (none when rd is nil).
+func (a apiClient) sendBody(ctx context.Context, method, path, contentType string, rd io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
@@ -176,7 +183,7 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, clientUsage) }
 	sub := ""
-	if verb != "login" && verb != "logout" && verb != "export" && verb != "search" {
+	if verb != "login" && verb != "logout" && verb != "export" && verb != "search" && verb != "import" {
 		if len(args) == 0 {
 			return usageError{"which? see 'scantron help'"}
 		}
@@ -324,6 +331,9 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 			return nil
 		}
 		return watchRun(ctx, api, id, stdout, stderr)
+	}
+	if verb == "import" {
+		return clientImport(ctx, api, args, stdout)
 	}
 	if verb == "search" {
 		return search(ctx, api, args, stdout)

@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch command {
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
-	case "login", "logout", "sites", "scans", "run", "export", "agents", "search":
+	case "login", "logout", "sites", "scans", "run", "export", "agents", "search", "import":
 		return runClient(ctx, command, rest, getenv, stdin, stdout, stderr)
 	case "server":
 		commandFunc = runServer
