@@ -180,7 +180,7 @@ func (h *importHandlers) importFiles(c *gin.Context) ([]ImportedFile, int, error
 			break
 		}
 		if err != nil {
-			return nil, 0, uploadErr(err, h.maxBytes)
+			return nil, 0, uploadErr(err)
 		}
 		if p.FormName() != "file" {
 			continue // the form's CSRF token, if it came again
@@ -244,10 +244,16 @@ func (h *importHandlers) upload(ctx context.Context, p *multipart.Part) (*staged
 	if err != nil {
 		// The object may exist in part (a multipart upload aborted).
 		_ = h.objects.Delete(context.WithoutCancel(ctx), key)
-		if lr.over {
+		switch {
+		case lr.over:
 			return nil, errorf(http.StatusRequestEntityTooLarge, "file %q is larger than the import limit of %d bytes (SCANTRON_IMPORT_MAX_BYTES)", name, h.maxBytes)
+		case lr.err != nil:
+			return nil, uploadErr(lr.err)
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
 		}
-		return nil, uploadErr(err, h.maxBytes)
+		h.log.ErrorContext(ctx, "storing an upload failed", "key", key, "err", err)
+		return nil, errorf(http.StatusServiceUnavailable, "file %q could not be stored (is object storage reachable?); nothing was imported", name)
 	}
 	return &staged{ImportedFile: ImportedFile{FileName: name, SHA256: ref.SHA256, Size: ref.Size}, raw: ref}, nil
 }
@@ -259,18 +265,9 @@ func nonce() string {
 	return hex.EncodeToString(b)
 }
 
-// uploadErr says what went wrong reading an upload: a body over the
-// request limit, a client gone, or a body that is not well-formed
-// multipart.
-func uploadErr(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(mbe.Limit)
-	}
-	var he *httpError
-	if errors.As(err, &he) {
-		return err
-	}
+// uploadErr says what went wrong reading an upload: a client gone, or a
+// body that is not well-formed multipart.
+func uploadErr(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -278,11 +275,12 @@ func uploadErr(err error, limit int64) error {
 }
 
 // fileLimit reads at most left bytes and fails, marking over, if there are
-// more.
+// more; err keeps what reading the upload itself failed with.
 type fileLimit struct {
 	r    io.Reader
 	left int64
 	over bool
+	err  error
 }
 
 var errFileTooLarge = errors.New("file is larger than the import limit")
@@ -295,14 +293,21 @@ func (l *fileLimit) Read(p []byte) (int, error) {
 			l.over = true
 			return 0, errFileTooLarge
 		}
-		return 0, err
+		return 0, l.keep(err)
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]
 	}
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
-	return n, err
+	return n, l.keep(err)
+}
+
+func (l *fileLimit) keep(err error) error {
+	if err != nil && !errors.Is(err, io.EOF) {
+		l.err = err
+	}
+	return err
 }
 
 // cleanFileName keeps a file name fit to show and store: its base name,

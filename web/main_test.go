@@ -122,8 +122,21 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 		f.started = map[string]bool{}
 	}
 	f.started[opts.ID] = true
-	return nil, f.startErr
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	return fakeRun{id: opts.ID}, nil
 }
+
+// fakeRun is a started workflow that has already ended, with no result.
+// What else a run offers is not asked of it.
+type fakeRun struct {
+	client.WorkflowRun
+	id string
+}
+
+func (r fakeRun) GetID() string                  { return r.id }
+func (r fakeRun) Get(context.Context, any) error { return nil }
 
 func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, workflowID, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	f.mu.Lock()

@@ -101,8 +101,12 @@ func (h *runHandlers) start(c *gin.Context) error {
 func (h *runHandlers) launch(c *gin.Context, scanID int64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), startTimeout)
 	defer cancel()
-	if _, err := h.store.GetScan(ctx, scanID); err != nil {
+	sc, err := h.store.GetScan(ctx, scanID)
+	if err != nil {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", scanID)
+	}
+	if sc.Imports != "" {
+		return errorf(http.StatusConflict, "scan %d holds the site's imported runs and never runs; import the file again instead", scanID)
 	}
 	wid := workflows.ScanRunWorkflowID(scanID, h.now())
 	run, err := h.store.CreateRun(ctx, scanID, wid)

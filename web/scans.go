@@ -300,6 +300,9 @@ func (h *scanHandlers) update(c *gin.Context) error {
 	if err != nil {
 		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
 	}
+	if old.Imports != "" {
+		return errorf(http.StatusConflict, "scan %d holds the site's imported runs; it has no profile, agent or schedule to edit", id)
+	}
 	s, err := h.read(c, &old)
 	if err != nil {
 		return err
