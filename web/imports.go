@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -265,10 +266,15 @@ func nonce() string {
 	return hex.EncodeToString(b)
 }
 
-// uploadErr says what went wrong reading an upload: a client gone, or a
-// body that is not well-formed multipart.
+// uploadErr says what went wrong reading an upload: a body over the
+// request's bound, a client gone, or a body that is not well-formed
+// multipart.
 func uploadErr(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(mbe.Limit)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
 	return badRequest("file: the multipart body cannot be read: %v", err)
@@ -460,6 +466,11 @@ func (h *importHandlers) record(c *gin.Context, site scan.Site, resolved scan.Re
 		h.log.ErrorContext(ctx, "starting the import workflow failed", "workflow_id", wid, "err", err)
 		undo()
 		return nil, 0, errorf(http.StatusServiceUnavailable, "could not start recording the import (is Temporal reachable?); nothing was imported")
+	}
+	// The answer may come after the server's write timeout: give it the
+	// wait and some.
+	if err := http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(importWait + time.Minute)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		h.log.WarnContext(ctx, "cannot extend the write deadline of an import", "err", err)
 	}
 	status := http.StatusCreated
 	wctx, cancel := context.WithTimeout(ctx, importWait)

@@ -32,7 +32,7 @@ func (s *Server) engine() *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	// Gin's own error rendering is not used: handlers answer for themselves.
-	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes))
+	r.Use(s.recovery(), s.logRequests(), securityHeaders(), s.limitBody(MaxBodyBytes))
 	if s.metrics != nil {
 		r.Use(observeRequests(s.metrics))
 	}
@@ -340,11 +340,18 @@ func securityHeaders() gin.HandlerFunc {
 
 // limitBody refuses bodies over limit bytes with 413: at once when the
 // declared length is too large, and through http.MaxBytesReader (which
-// decodeJSON turns into a 413) when the body is streamed. Streamed uploads
-// bound each file instead, as they read it.
-func limitBody(limit int64) gin.HandlerFunc {
+// decodeJSON turns into a 413) when the body is streamed. A streamed upload
+// (an import) has a limit per file, which its handler checks as it reads,
+// and in all that of its most files; it may take as long as it keeps
+// moving (DownloadStall), and its answer as long again as recording it.
+func (s *Server) limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if streamedUploads[c.FullPath()] {
+			if c.Request.Body != nil {
+				rc := http.NewResponseController(c.Writer)
+				total := s.imports.maxBytes*maxImportFiles + MaxBodyBytes
+				c.Request.Body = stallReader{r: http.MaxBytesReader(c.Writer, c.Request.Body, total), rc: rc, stall: s.timeouts.DownloadStall}
+			}
 			c.Next()
 			return
 		}
