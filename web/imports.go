@@ -47,6 +47,7 @@ type ImportStore interface {
 	ImportScan(ctx context.Context, siteID int64, scanner scan.Scanner) (scan.Scan, error)
 	CreateImportedRun(ctx context.Context, in scan.ImportedRun) (scan.Run, error)
 	LookupRunImport(ctx context.Context, runID int64) (scan.RunImport, bool, error)
+	ImportsInProgress(ctx context.Context, siteID int64) (int, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	DeleteRun(ctx context.Context, id int64) error
 }
@@ -216,6 +217,14 @@ func (h *importHandlers) importFiles(c *gin.Context) ([]ImportedFile, int, error
 		if err := h.check(ctx, f, site, resolved); err != nil {
 			return nil, 0, err
 		}
+	}
+	// One import of a site at a time: each works out its runs' diffs and
+	// the site's assets against the runs around them, which another
+	// import recording at once would move.
+	if n, err := h.store.ImportsInProgress(ctx, site.ID); err != nil {
+		return nil, 0, err
+	} else if n > 0 {
+		return nil, 0, errorf(http.StatusConflict, "site %q has %d imported runs still being recorded; send the files again once they have ended", site.Name, n)
 	}
 	// Oldest first: each run is diffed against the one before it, and the
 	// one after it again, so any order ends the same, but this one does

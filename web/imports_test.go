@@ -111,7 +111,8 @@ func TestImportForm(t *testing.T) {
 }
 
 // TestImportRefusesExcludedHosts: a host the site excludes counts as
-// outside it, and a file of several is refused as a whole, naming it.
+// outside it, and a request of several files is refused as a whole, naming
+// the file; an import waits for the site's import still being recorded.
 func TestImportRefusesExcludedHosts(t *testing.T) {
 	e := newEnv(t)
 	var site struct {
@@ -131,5 +132,14 @@ func TestImportRefusesExcludedHosts(t *testing.T) {
 	w = e.postUpload(t, nil, e.token, fmt.Sprintf("/api/v1/sites/%d/imports", site.ID), multipartBody(false, [3]string{"file", "in.xml", importXML("198.18.0.2", "nmap")}))
 	if w.Code != http.StatusCreated || !strings.Contains(w.Body.String(), `"scanner":"nmap"`) {
 		t.Fatalf("import in the site: %d %s", w.Code, w.Body.String())
+	}
+	// The fake Temporal records nothing: the run is still being recorded,
+	// and another import of the site waits for it.
+	w = e.postUpload(t, nil, e.token, fmt.Sprintf("/api/v1/sites/%d/imports", site.ID), multipartBody(false, [3]string{"file", "again.xml", importXML("198.18.0.3", "nmap")}))
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "still being recorded") {
+		t.Fatalf("import while another is recorded: %d %s", w.Code, w.Body.String())
+	}
+	if keys := e.objects.importKeys(); len(keys) != 1 {
+		t.Fatalf("stored uploads after a refused second import: %v", keys)
 	}
 }

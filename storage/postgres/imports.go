@@ -89,3 +89,14 @@ func (s *Store) LookupRunImport(ctx context.Context, runID int64) (imp scan.RunI
 	}
 	return imp, true, nil
 }
+
+// ImportsInProgress counts the site's imported runs still being recorded.
+func (s *Store) ImportsInProgress(ctx context.Context, siteID int64) (int, error) {
+	const q = `SELECT count(*) FROM runs r JOIN scans s ON s.id = r.scan_id
+WHERE s.site_id = $1 AND s.imports IS NOT NULL AND r.status IN ('pending', 'running', 'parsing')`
+	var n int
+	if err := s.pool.QueryRow(ctx, q, siteID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("imports in progress: %w", err)
+	}
+	return n, nil
+}
