@@ -18,12 +18,17 @@ import (
 	"time"
 )
 
-// clientImport runs `scantron import --site SITE FILE...`: every file goes
-// in one multipart request, streamed from disk, and the server makes each a
+// runImport runs `scantron import --site SITE FILE...`: every file goes in
+// one multipart request, streamed from disk, and the server makes each a
 // run of the site, oldest scan first, or refuses them all.
+func runImport(ctx context.Context, cc *call) error {
+	return clientImport(ctx, cc.api, cc.rest, cc.stdout)
+}
+
 func clientImport(ctx context.Context, api apiClient, args []string, stdout io.Writer) error {
 	var site string
 	var files []string
+	asJSON := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
@@ -34,8 +39,10 @@ func clientImport(ctx context.Context, api apiClient, args []string, stdout io.W
 		case !strings.HasPrefix(a, "-") || a == "-":
 			files = append(files, a)
 		case name == "h" || name == "help":
-			fmt.Fprint(stdout, clientUsage)
+			fmt.Fprint(stdout, "Usage: scantron import --site SITE [--json] FILE...\n  import nmap XML or masscan XML/JSON files as runs of site SITE (a name or id)\n")
 			return flag.ErrHelp
+		case name == "json" && !hasValue:
+			asJSON = true
 		case name == "site":
 			if !hasValue {
 				if i+1 >= len(args) {
@@ -82,42 +89,50 @@ func clientImport(ctx context.Context, api apiClient, args []string, stdout io.W
 		return err
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Runs []struct {
-			FileName  string    `json:"file_name"`
-			Scanner   string    `json:"scanner"`
-			Start     time.Time `json:"start"`
-			RunID     int64     `json:"run_id"`
-			Status    string    `json:"status"`
-			Error     string    `json:"error"`
-			HostsUp   int       `json:"hosts_up"`
-			OpenPorts int       `json:"open_ports"`
-		} `json:"runs"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
 		return fmt.Errorf("reading the server's answer: %w", err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tFILE\tSCANNER\tSTARTED\tSTATUS\tHOSTS UP\tOPEN PORTS")
+	var out struct {
+		Runs []importedRun `json:"runs"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return fmt.Errorf("reading the server's answer: %w", err)
+	}
 	failed := 0
 	for _, r := range out.Runs {
+		if r.Status == "failed" || r.Status == "cancelled" {
+			failed++
+		}
+	}
+	if asJSON {
+		if _, err := stdout.Write(data); err != nil {
+			return err
+		}
+	} else if err := importTable(stdout, out.Runs, resp.StatusCode == http.StatusAccepted); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files could not be recorded", failed, len(out.Runs))
+	}
+	return nil
+}
+
+func importTable(stdout io.Writer, runs []importedRun, accepted bool) error {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tFILE\tSCANNER\tSTARTED\tSTATUS\tHOSTS UP\tOPEN PORTS")
+	for _, r := range runs {
 		status := r.Status
 		if r.Error != "" {
 			status += ": " + r.Error
-		}
-		if r.Status == "failed" || r.Status == "cancelled" {
-			failed++
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\n", r.RunID, r.FileName, r.Scanner, r.Start.UTC().Format(time.RFC3339), status, r.HostsUp, r.OpenPorts)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if resp.StatusCode == http.StatusAccepted {
-		fmt.Fprintln(stdout, "the server is still recording the runs; follow them with 'scantron run watch RUN_ID'")
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d files could not be recorded", failed, len(out.Runs))
+	if accepted {
+		fmt.Fprintln(stdout, "the server is still recording the runs; follow them with 'scantron runs watch RUN_ID'")
 	}
 	return nil
 }
@@ -164,4 +179,16 @@ func siteID(ctx context.Context, api apiClient, site string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("--site: no site is named %q", site)
+}
+
+// importedRun is one file of an import's answer.
+type importedRun struct {
+	FileName  string    `json:"file_name"`
+	Scanner   string    `json:"scanner"`
+	Start     time.Time `json:"start"`
+	RunID     int64     `json:"run_id"`
+	Status    string    `json:"status"`
+	Error     string    `json:"error"`
+	HostsUp   int       `json:"hosts_up"`
+	OpenPorts int       `json:"open_ports"`
 }
