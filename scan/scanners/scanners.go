@@ -28,3 +28,8 @@ func All() []driver.Driver { return registry.All() }
 // c.Spec: the binary, then the scanner's arguments with every output path
 // filled in.
 func Argv(c driver.Command) ([]string, error) { return registry.Argv(c) }
+
+// Stages checks a two-stage profile's scanners (see driver.StagesOf).
+func Stages(discover, follow scan.Scanner, followSet scan.OptionSet) (driver.Stages, error) {
+	return registry.StagesOf(discover, follow, followSet)
+}
