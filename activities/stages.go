@@ -5,10 +5,10 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/netip"
-	"slices"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/driver"
@@ -74,52 +74,26 @@ func (r *Results) PlanFollow(ctx context.Context, in PlanFollowInput) (PlanFollo
 		return PlanFollowResult{}, wrap("read discovery output", err)
 	}
 	defer body.Close()
-	pairs, err := openPairs(ctx, body, found.Scanner, targets)
+	drvFound, err := scanners.Lookup(found.Scanner)
 	if err != nil {
-		return PlanFollowResult{}, err
+		return PlanFollowResult{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
+	}
+	pairs, err := driver.OpenPairs(drvFound, body, targets)
+	if errors.Is(err, report.ErrTruncated) {
+		// As in ParseResults: the agent reported success, so a cut-off
+		// document is not what the scanner wrote.
+		return PlanFollowResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
+	}
+	if err != nil {
+		return PlanFollowResult{}, wrap("read discovery output", err)
 	}
 	if len(pairs) == 0 {
 		return PlanFollowResult{}, nil
 	}
-	var hosts []netip.Addr
-	var ports []uint16
-	for _, p := range pairs {
-		a, _ := netip.ParseAddr(p.Addr) // parsed by openPairs
-		hosts = append(hosts, a)
-		ports = append(ports, p.Port)
-	}
-	slices.SortFunc(hosts, func(a, b netip.Addr) int { return a.Compare(b) })
-	hosts = slices.Compact(hosts)
-	opts, err := follow.PortOptions(in.Follow.Options, ports)
+	spec, err := driver.SecondStage(in.Spec, follow, in.Follow.Options, in.Follow.Rate, pairs)
 	if err != nil {
 		return PlanFollowResult{}, nonRetryable(err)
 	}
-	spec := scan.Spec{RunID: in.Spec.RunID, ShardID: in.Spec.ShardID, Scanner: in.Follow.Scanner, Options: opts,
-		Rate: in.Follow.Rate, Excludes: in.Spec.Excludes}
-	for _, h := range hosts {
-		spec.Targets = append(spec.Targets, h.String())
-	}
-	if err := spec.Validate(); err != nil {
-		return PlanFollowResult{}, nonRetryable(err)
-	}
-	return PlanFollowResult{Spec: &spec, Hosts: len(hosts), Pairs: len(pairs)}, nil
-}
-
-// openPairs are the open ports a discovery output holds, of hosts among
-// targets (anything else the output claims is ignored).
-func openPairs(ctx context.Context, body io.Reader, scanner scan.Scanner, targets []scan.Target) ([]driver.Pair, error) {
-	var out []driver.Pair
-	err := parseOutput(ctx, body, scanner, false, func(h report.Host) error {
-		ip, err := netip.ParseAddr(h.IP())
-		if err != nil || !driver.InTargets(targets, ip, nil) {
-			return nil
-		}
-		for _, p := range h.Ports {
-			if p.State == "open" && p.Protocol == "tcp" && p.Number > 0 && p.Number < 65536 {
-				out = append(out, driver.Pair{Addr: ip.String(), Port: uint16(p.Number)})
-			}
-		}
-		return nil
-	})
-	return out, err
+	hosts := len(spec.Targets)
+	return PlanFollowResult{Spec: &spec, Hosts: hosts, Pairs: len(pairs)}, nil
 }

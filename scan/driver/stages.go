@@ -3,11 +3,14 @@ package driver
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/report"
 )
 
 // A profile may run in two stages: a fast first stage that only finds open
@@ -85,6 +88,54 @@ func (r *Registry) names(keep func(Driver) bool) []string {
 type Pair struct {
 	Addr string `json:"addr"`
 	Port uint16 `json:"port"`
+}
+
+// OpenPairs reads a first stage's output with its driver and returns the
+// open TCP ports it holds of hosts among targets (anything else the output
+// claims is ignored), in the order found.
+func OpenPairs(d Driver, r io.Reader, targets []scan.Target) ([]Pair, error) {
+	var out []Pair
+	err := d.Parse(r, false, func(h report.Host) error {
+		ip, err := netip.ParseAddr(h.IP())
+		if err != nil || !InTargets(targets, ip, nil) {
+			return nil
+		}
+		for _, p := range h.Ports {
+			if p.State == "open" && p.Protocol == "tcp" && p.Number > 0 && p.Number < 65536 {
+				out = append(out, Pair{Addr: ip.String(), Port: uint16(p.Number)})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SecondStage is the spec that follows first, whose output held pairs:
+// follow's scanner and options with the found ports, over the found hosts
+// (one run for the shard, each host with the union of the ports found).
+func SecondStage(first scan.Spec, follow PairScanner, options []string, rate float64, pairs []Pair) (scan.Spec, error) {
+	var hosts []netip.Addr
+	var ports []uint16
+	for _, p := range pairs {
+		a, err := netip.ParseAddr(p.Addr)
+		if err != nil {
+			return scan.Spec{}, fmt.Errorf("%w: found address %q: %v", scan.ErrInvalidSpec, p.Addr, err)
+		}
+		hosts = append(hosts, a)
+		ports = append(ports, p.Port)
+	}
+	slices.SortFunc(hosts, func(a, b netip.Addr) int { return a.Compare(b) })
+	hosts = slices.Compact(hosts)
+	opts, err := follow.PortOptions(options, ports)
+	if err != nil {
+		return scan.Spec{}, err
+	}
+	spec := scan.Spec{RunID: first.RunID, ShardID: first.ShardID, Scanner: follow.Scanner(), Options: opts,
+		Rate: rate, Excludes: first.Excludes}
+	for _, h := range hosts {
+		spec.Targets = append(spec.Targets, h.String())
+	}
+	return spec, spec.Validate()
 }
 
 // PortList is ports sorted, without repeats, as "22,80,443".
