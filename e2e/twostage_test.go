@@ -21,16 +21,7 @@ func TestTwoStageScan(t *testing.T) {
 		t.Skip("masscan cannot scan loopback; this machine cannot make a namespace host")
 	}
 	e := newPoolEnv(t, 0)
-	name := uniqName("twostage")
-	e.startAgent(name, "SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC)
-	var agents []scan.Agent
-	e.c.do("GET", "/agents", nil, http.StatusOK, &agents)
-	var agent scan.Agent
-	for _, a := range agents {
-		if a.Name == name {
-			agent = a
-		}
-	}
+	agent := e.startRawAgent("twostage", host)
 
 	var site, profile, sc struct {
 		ID int64 `json:"id"`
