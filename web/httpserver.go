@@ -25,6 +25,10 @@ type Timeouts struct {
 	// go without the client taking any of it. A download that keeps moving
 	// may run past Write, however large it is.
 	DownloadStall time.Duration
+	// Stream is the longest an event stream stays open; its client then
+	// reconnects (EventSource and `run watch` do so on their own). A
+	// stream that stalls is cut off after DownloadStall, as a download is.
+	Stream time.Duration
 }
 
 // DefaultTimeouts are the server's timeouts unless Config sets others.
@@ -34,6 +38,7 @@ var DefaultTimeouts = Timeouts{
 	Write:         2 * time.Minute,
 	Idle:          2 * time.Minute,
 	DownloadStall: time.Minute,
+	Stream:        10 * time.Minute,
 }
 
 // MaxHeaderBytes bounds the request line and headers.
@@ -50,7 +55,7 @@ func (t Timeouts) orDefault() Timeouts {
 	d := DefaultTimeouts
 	return Timeouts{
 		ReadHeader: pick(t.ReadHeader, d.ReadHeader), Read: pick(t.Read, d.Read), Write: pick(t.Write, d.Write),
-		Idle: pick(t.Idle, d.Idle), DownloadStall: pick(t.DownloadStall, d.DownloadStall),
+		Idle: pick(t.Idle, d.Idle), DownloadStall: pick(t.DownloadStall, d.DownloadStall), Stream: pick(t.Stream, d.Stream),
 	}
 }
 

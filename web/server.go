@@ -61,6 +61,10 @@ type Config struct {
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
+	// MaxStreams is how many event streams (live run pages, dashboards,
+	// `run watch`) one user may hold open at once; 0 means
+	// DefaultMaxStreams.
+	MaxStreams int
 }
 
 // Store is everything the web package asks of the database. The handlers
@@ -105,6 +109,9 @@ type Deps struct {
 	Ready []ReadyCheck
 	// Notifier sends scans' test notifications; nil: none can be sent.
 	Notifier NotificationTester
+	// Events feeds the live event streams; default Store, when it has
+	// them (*postgres.Store does). Without it the streams answer 503.
+	Events RunEvents
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -133,6 +140,7 @@ type Server struct {
 	enroll     *enrollHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
+	live       *liveHandlers
 	ui         *uiHandlers
 
 	assets        *assetHandlers
@@ -190,6 +198,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Presence == nil {
 		deps.Presence = deps.Temporal
 	}
+	if deps.Events == nil {
+		deps.Events, _ = deps.Store.(RunEvents)
+	}
 	links := temporalLinks{base: strings.TrimRight(cfg.TemporalUIURL, "/"), namespace: cfg.TemporalNamespace}
 	pages, err := parsePages(assets, links)
 	if err != nil {
@@ -200,6 +211,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	b := base{log: cfg.Logger}
+	timeouts := cfg.Timeouts.orDefault()
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
 	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Presence, runs: deps.Temporal, now: deps.Now}
@@ -207,7 +219,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:            cfg.Logger,
 		metrics:        cfg.Metrics,
 		metricsHandler: cfg.MetricsHandler,
-		timeouts:       cfg.Timeouts.orDefault(),
+		timeouts:       timeouts,
 		trustedProxies: cfg.TrustedProxies,
 		api:            b,
 		files:          static,
@@ -225,7 +237,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
-			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
+			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: timeouts.DownloadStall},
+		live: &liveHandlers{base: b, store: deps.Store, events: deps.Events, hub: newEventHub(deps.Events, cfg.Logger),
+			temporal: deps.Temporal, limit: newStreamLimit(cfg.MaxStreams), lifetime: timeouts.Stream,
+			stall: timeouts.DownloadStall, heartbeat: streamHeartbeat, progressEvery: runProgressEvery,
+			dashboardEvery: dashboardProgressEach, closing: make(chan struct{})},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
@@ -237,6 +253,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.ui.srv = s
 	return s, nil
+}
+
+// CloseStreams ends the open event streams, which would otherwise hold a
+// shutting-down http.Server for their whole lifetime: register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() {
+	s.live.closeStreams()
 }
 
 // temporalLinks builds links into Temporal Web.

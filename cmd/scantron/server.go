@@ -172,6 +172,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	h := handler.Routes()
 	routes.Store(&h)
+	httpServer.RegisterOnShutdown(handler.CloseStreams)
 	log.Info("scantron server listening", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 
