@@ -91,10 +91,14 @@ type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
+	// stream is for event streams, which last as long as what they follow:
+	// no overall timeout (see watchRun for how a dead one is noticed).
+	stream *http.Client
 }
 
 func newAPIClient(c credentials) apiClient {
-	return apiClient{base: strings.TrimRight(c.URL, "/") + "/api/v1", token: c.Token, http: &http.Client{Timeout: 60 * time.Second}}
+	return apiClient{base: strings.TrimRight(c.URL, "/") + "/api/v1", token: c.Token, http: &http.Client{Timeout: 60 * time.Second},
+		stream: &http.Client{}}
 }
 
 // apiError is an error answer of the API.
@@ -106,6 +110,10 @@ type apiError struct {
 func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg, e.status) }
 
 func (a apiClient) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	return a.sendWith(ctx, a.http, method, path, body)
+}
+
+func (a apiClient) sendWith(ctx context.Context, hc *http.Client, method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -124,7 +132,7 @@ func (a apiClient) send(ctx context.Context, method, path string, body any) (*ht
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
-	resp, err := a.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -451,96 +459,10 @@ func clientLogout(ctx context.Context, getenv func(string) string, stdout io.Wri
 	return nil
 }
 
-// clientRun is what the CLI reads of a run.
+// clientRun is what the CLI reads of a run it starts.
 type clientRun struct {
 	ID         int64  `json:"id"`
 	WorkflowID string `json:"workflow_id"`
-	Status     string `json:"status"`
-	Error      string `json:"error"`
-	HostsUp    int    `json:"hosts_up"`
-	OpenPorts  int    `json:"open_ports"`
-	Shards     []struct {
-		Index  int    `json:"index"`
-		Status string `json:"status"`
-	} `json:"shards"`
-	Progress []struct {
-		ShardIndex int     `json:"shard_index"`
-		Percent    float64 `json:"percent"`
-		Task       string  `json:"task"`
-		Waiting    bool    `json:"waiting"`
-	} `json:"progress"`
-}
-
-func (r clientRun) final() bool {
-	return r.Status == "completed" || r.Status == "failed" || r.Status == "cancelled"
-}
-
-// percent is the run's progress: finished shards count whole, running
-// ones by their last heartbeat.
-func (r clientRun) percent() float64 {
-	if r.Status == "completed" {
-		return 100
-	}
-	if len(r.Shards) == 0 {
-		return 0
-	}
-	var sum float64
-	done := map[int]bool{}
-	for _, s := range r.Shards {
-		if s.Status == "scanned" || s.Status == "completed" {
-			sum += 100
-			done[s.Index] = true
-		}
-	}
-	for _, p := range r.Progress {
-		if !done[p.ShardIndex] {
-			sum += p.Percent
-		}
-	}
-	return sum / float64(len(r.Shards))
-}
-
-// progressBar draws "[#####.....]  50.0%".
-func progressBar(pct float64, width int) string {
-	pct = min(max(pct, 0), 100)
-	n := int(pct / 100 * float64(width))
-	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "] " + fmt.Sprintf("%5.1f%%", pct)
-}
-
-// watchRun polls a run, drawing a progress bar on stderr, until it ends;
-// a run that does not complete is an error.
-func watchRun(ctx context.Context, api apiClient, id int64, stdout, stderr io.Writer) error {
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		var r clientRun
-		if err := api.do(ctx, "GET", fmt.Sprintf("/runs/%d", id), nil, &r); err != nil {
-			return err
-		}
-		task := ""
-		for _, p := range r.Progress {
-			if p.Task != "" {
-				task = p.Task
-			} else if p.Waiting && task == "" {
-				task = "waiting for the agent"
-			}
-		}
-		fmt.Fprintf(stderr, "\rrun %d %s %-9s %-32.32s", r.ID, progressBar(r.percent(), 30), r.Status, task)
-		if r.final() {
-			fmt.Fprintln(stderr)
-			fmt.Fprintf(stdout, "run %d %s: %d hosts up, %d open ports\n", r.ID, r.Status, r.HostsUp, r.OpenPorts)
-			if r.Status != "completed" {
-				return fmt.Errorf("run %d %s: %s", r.ID, r.Status, r.Error)
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(stderr)
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
 }
 
 // export writes a run's results: the server's CSV export, or one JSON host
