@@ -77,6 +77,7 @@ type UIStore interface {
 	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
+	CountHosts(ctx context.Context, runID int64, f postgres.HostFilter) (int, error)
 }
 
 type uiHandlers struct {
@@ -292,8 +293,16 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	} else if !errors.Is(err, postgres.ErrNotFound) {
 		return err
 	}
+	// The hosts stored so far, while the run's counts are not yet made.
+	hostsFound := 0
+	if !r.Status.Final() {
+		if hostsFound, err = h.store.CountHosts(ctx, r.ID, postgres.HostFilter{}); err != nil {
+			return err
+		}
+	}
 	return h.render(c, http.StatusOK, "run", map[string]any{
 		"Title":          fmt.Sprintf("Run %d", r.ID),
+		"HostsFound":     hostsFound,
 		"Run":            r,
 		"ScanName":       scanName,
 		"Shards":         shards,
