@@ -23,7 +23,9 @@ func TestRunEvents(t *testing.T) {
 	events := make(chan RunEvent, 100)
 	ready := make(chan uint32, 1)
 	stopped := make(chan error, 1)
-	go func() { stopped <- st.ListenRunEvents(ctx, func(pid uint32) { ready <- pid }, func(ev RunEvent) { events <- ev }) }()
+	go func() {
+		stopped <- st.ListenRunEvents(ctx, func(pid uint32) { ready <- pid }, func(ev RunEvent) { events <- ev })
+	}()
 	if pid := <-ready; pid == 0 {
 		t.Fatal("no backend process")
 	}
@@ -32,7 +34,7 @@ func TestRunEvents(t *testing.T) {
 	must(t, err)
 	must(t, st.SetRunStatus(ctx, r.ID, scan.RunRunning, ""))
 	must(t, st.SetRunTargets(ctx, r.ID, scan.Resolved{Targets: []string{"198.18.0.0/24"}, Addresses: 256})) // not announced
-	must(t, st.SetRunStatus(ctx, r.ID, scan.RunRunning, ""))                                                  // no change
+	must(t, st.SetRunStatus(ctx, r.ID, scan.RunRunning, ""))                                                // no change
 	sh, err := st.CreateShard(ctx, r.ID, 0, f.agent.ID, []string{"198.18.0.0/24"})
 	must(t, err)
 	must(t, st.UpdateShard(ctx, scan.ShardUpdate{ID: sh.ID, Status: scan.ShardRunning, Attempt: 1}))
