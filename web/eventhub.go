@@ -175,25 +175,3 @@ func (s *subscription) close() {
 		stop.cancel()
 	}
 }
-
-// listening reports the backend process of the running listener, if any.
-func (h *eventHub) listening() (pid uint32, ok bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cur == nil {
-		return 0, false
-	}
-	select {
-	case <-h.cur.ready:
-		return h.cur.pid, h.cur.err == nil
-	default:
-		return 0, false
-	}
-}
-
-// subscribers counts the open subscriptions.
-func (h *eventHub) subscribers() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
