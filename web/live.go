@@ -38,12 +38,17 @@ const (
 	liveDashboardRuns = 50
 	// streamRetry is what EventSource waits before reconnecting.
 	streamRetry = 2 * time.Second
+	// changesWait bounds how long a run's stream waits, after the run
+	// completed, for its changes against the previous run to be recorded
+	// (the workflow does that next) before it sends "end".
+	changesWait = 30 * time.Second
 )
 
 // liveHandlers serve the event streams.
 type liveHandlers struct {
 	base
 	store    RunStore
+	diffs    DiffStore
 	events   RunEvents
 	hub      *eventHub
 	temporal WorkflowClient
@@ -148,8 +153,19 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 		_ = s.event("end", "", liveRunOf(state))
 		return nil
 	}
-	var last *liveProgress
+	var (
+		last *liveProgress
+		// Set once the run has completed, until its changes are recorded.
+		awaitChanges time.Time
+	)
 	sendProgress := func() error {
+		if !awaitChanges.IsZero() {
+			if time.Now().After(awaitChanges) {
+				_ = s.event("end", "", liveRunOf(state))
+				return errStreamDone
+			}
+			return nil
+		}
 		run.Status = state.RunStatus()
 		p := h.progress(ctx, run, shards, true)
 		if last != nil && slices.Equal(p.Shards, last.Shards) && p.Percent == last.Percent {
@@ -171,17 +187,28 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 			}
 			lastSeq = ev.Seq
 			state = ev
-			if ev.RunStatus().Final() {
-				// The announcement cuts the error short; the row has it whole.
-				if full, err := h.events.RunState(ctx, id); err == nil {
-					state = full
-				}
-				if err := s.event("run", strconv.FormatInt(ev.Seq, 10), liveRunOf(state)); err != nil {
-					return true, err
-				}
-				return true, s.event("end", "", liveRunOf(state))
+			if !ev.RunStatus().Final() {
+				return false, s.event("run", strconv.FormatInt(ev.Seq, 10), liveRunOf(ev))
 			}
-			return false, s.event("run", strconv.FormatInt(ev.Seq, 10), liveRunOf(ev))
+			// The announcement cuts the error short; the row has it whole.
+			if full, err := h.events.RunState(ctx, id); err == nil {
+				state = full
+			}
+			if err := s.event("run", strconv.FormatInt(ev.Seq, 10), liveRunOf(state)); err != nil {
+				return true, err
+			}
+			if state.RunStatus() == scan.RunCompleted && awaitChanges.IsZero() {
+				if _, err := h.diffs.GetDiff(ctx, id); errors.Is(err, postgres.ErrNotFound) {
+					awaitChanges = time.Now().Add(changesWait)
+					return false, nil
+				}
+			}
+			return true, s.event("end", "", liveRunOf(state))
+		case "changes":
+			if awaitChanges.IsZero() {
+				return false, nil
+			}
+			return true, s.event("end", "", liveRunOf(state))
 		case "shard":
 			var err error
 			run, shards, err = h.sendShards(ctx, s, id)
@@ -190,6 +217,9 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 		return false, nil
 	}, sendProgress)
 }
+
+// errStreamDone ends a stream from its polling.
+var errStreamDone = errors.New("stream done")
 
 // dashboardEvents streams every run's changes ("run") and the progress of
 // the unfinished ones ("progress", at most liveDashboardRuns of them) until
@@ -369,7 +399,7 @@ func (h *liveHandlers) open(c *gin.Context) *sseStream {
 	// nginx buffers proxied answers unless told not to.
 	hd.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
-	s := &sseStream{w: c.Writer, rc: http.NewResponseController(c.Writer), stall: h.stall}
+	s := &sseStream{sw: stallWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), stall: h.stall}}
 	_ = s.write(fmt.Sprintf("retry: %d\n\n", streamRetry.Milliseconds()))
 	return s
 }
@@ -378,19 +408,14 @@ func (h *liveHandlers) open(c *gin.Context) *sseStream {
 // each write as downloads do (the server's write timeout would cut a
 // stream otherwise) and flushing each event at once.
 type sseStream struct {
-	w     http.ResponseWriter
-	rc    *http.ResponseController
-	stall time.Duration
+	sw stallWriter
 }
 
 func (s *sseStream) write(text string) error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.stall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if _, err := s.sw.Write([]byte(text)); err != nil {
 		return err
 	}
-	if _, err := s.w.Write([]byte(text)); err != nil {
-		return err
-	}
-	if err := s.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err := s.sw.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
 	return nil

@@ -417,3 +417,36 @@ func (h *eventHub) subscribers() int {
 	defer h.mu.Unlock()
 	return len(h.subs)
 }
+
+// TestRunEventsEndAfterTheChanges: a run that completes while watched
+// ends its stream once its changes against the previous run are recorded
+// (the workflow's next step), so that a page reloaded at the end shows
+// them; the completed status itself comes at once.
+func TestRunEventsEndAfterTheChanges(t *testing.T) {
+	e, base := liveEnv(t)
+	s := e.makeScan(t, makeFixtures(t, e))
+	r := e.startRun(t, s.ID)
+	ctx := context.Background()
+	events, _ := openStream(t, fmt.Sprintf("%s/api/v1/runs/%d/events", base, r.ID), e.token)
+	next(t, events, "run")
+	if err := testStore.SetRunStatus(ctx, r.ID, scan.RunCompleted, ""); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, events, "run", "end")
+	if ev.name != "run" || decodeEvent[liveRun](t, ev).Status != scan.RunCompleted {
+		t.Fatalf("after completing: %s %s, want the run completed and no end yet", ev.name, ev.data)
+	}
+	// Still open: a later change still reaches it.
+	if _, err := testStore.CreateShard(ctx, r.ID, 0, 0, []string{"198.18.0.0/28"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, events, "shards", "end"); ev.name != "shards" {
+		t.Fatalf("after completing: %s %s, want the stream open until the changes are recorded", ev.name, ev.data)
+	}
+	if _, err := testStore.SaveDiff(ctx, scan.Diff{DiffSummary: scan.DiffSummary{RunID: r.ID, ScanID: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := decodeEvent[liveRun](t, next(t, events, "end")); st.Status != scan.RunCompleted {
+		t.Errorf("end = %+v", st)
+	}
+}

@@ -238,7 +238,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			links: links, now: deps.Now},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: timeouts.DownloadStall},
-		live: &liveHandlers{base: b, store: deps.Store, events: deps.Events, hub: newEventHub(deps.Events, cfg.Logger),
+		live: &liveHandlers{base: b, store: deps.Store, diffs: deps.Store, events: deps.Events, hub: newEventHub(deps.Events, cfg.Logger),
 			temporal: deps.Temporal, limit: newStreamLimit(cfg.MaxStreams), lifetime: timeouts.Stream,
 			stall: timeouts.DownloadStall, heartbeat: streamHeartbeat, progressEvery: runProgressEvery,
 			dashboardEvery: dashboardProgressEach, closing: make(chan struct{})},

@@ -89,7 +89,9 @@ func followRun(ctx context.Context, api apiClient, id int64, st *watchState, std
 			if st.Status == "completed" {
 				st.percent = 100
 			}
-			st.ended = name == "end"
+			// A final status ends the watch: "end" may come later still,
+			// once the run's changes are recorded.
+			st.ended = name == "end" || st.Status == "completed" || st.Status == "failed" || st.Status == "cancelled"
 		case "shards":
 			var s struct {
 				Hosts int `json:"hosts"`

@@ -35,18 +35,13 @@ func (noProgress) DescribeWorkflowExecution(context.Context, string, string) (*w
 func watchStack(t testing.TB) (base, token string, st *postgres.Store, newRun func() scan.Run) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, startPostgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
+	st = migratedStore(t)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(st.Migrate(ctx))
 	prof, err := st.CreateProfile(ctx, scan.Profile{Name: "tcp", Scanner: scan.Nmap, Options: "-sT -p 22"})
 	must(err)
 	agent, err := st.CreateAgent(ctx, scan.Agent{Name: "edge-1", TaskQueue: "agent.edge-1"})
@@ -55,17 +50,7 @@ func watchStack(t testing.TB) (base, token string, st *postgres.Store, newRun fu
 	must(err)
 	sc, err := st.CreateScan(ctx, scan.Scan{Name: "lab", SiteID: site.ID, ProfileID: prof.ID, AgentID: agent.ID, Enabled: true})
 	must(err)
-	srv, err := web.New(web.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		web.Deps{Store: st, Objects: noObjects{}, Temporal: noProgress{}, Schedules: noSchedules{}})
-	must(err)
-	hs := httptest.NewServer(srv.Routes())
-	t.Cleanup(hs.Close)
-	t.Cleanup(srv.CloseStreams)
-	u, err := st.CreateUser(ctx, accounts.User{Name: "viewer", Role: accounts.Viewer, PasswordHash: "unused"})
-	must(err)
-	token = accounts.NewToken()
-	_, err = st.CreateToken(ctx, u.ID, "test", token[:8], accounts.HashSecret(token), time.Now().Add(time.Hour))
-	must(err)
+	base, token = serveForViewer(t, st, noProgress{})
 	n := 0
 	newRun = func() scan.Run {
 		n++
@@ -73,7 +58,46 @@ func watchStack(t testing.TB) (base, token string, st *postgres.Store, newRun fu
 		must(err)
 		return r
 	}
-	return hs.URL, token, st, newRun
+	return base, token, st, newRun
+}
+
+// migratedStore is a store over a new, migrated database.
+func migratedStore(t testing.TB) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, startPostgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// serveForViewer serves the web server over st (with tc for Temporal, and
+// neither schedules nor objects) and makes a viewer with an API token.
+func serveForViewer(t testing.TB, st *postgres.Store, tc web.WorkflowClient) (base, token string) {
+	t.Helper()
+	srv, err := web.New(web.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		web.Deps{Store: st, Objects: noObjects{}, Temporal: tc, Schedules: noSchedules{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Routes())
+	t.Cleanup(hs.Close)
+	t.Cleanup(srv.CloseStreams)
+	ctx := context.Background()
+	u, err := st.CreateUser(ctx, accounts.User{Name: "viewer", Role: accounts.Viewer, PasswordHash: "unused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token = accounts.NewToken()
+	if _, err := st.CreateToken(ctx, u.ID, "test", token[:8], accounts.HashSecret(token), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return hs.URL, token
 }
 
 // signalWriter is a stderr that says when anything was first written to

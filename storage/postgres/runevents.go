@@ -20,8 +20,9 @@ const runEventsChannel = "scantron_runs"
 const RunEventsApplication = "scantron-run-events"
 
 // RunEvent is one announced change: of a run (Kind "run": its status,
-// counts and error) or of one of its shards (Kind "shard": its status and
-// attempt).
+// counts and error), of one of its shards (Kind "shard": its status and
+// attempt), or the recording of its changes against the previous run
+// (Kind "changes").
 type RunEvent struct {
 	Kind  string `json:"kind"`
 	RunID int64  `json:"run_id"`

@@ -10,8 +10,9 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-// TestRunEvents: every writer's change of a run's status or counts, and of
-// a shard's status or attempt, is announced once, in commit order, with
+// TestRunEvents: every writer's change of a run's status or counts, of a
+// shard's status or attempt, and the recording of a run's changes, is
+// announced once, in commit order, with
 // the run's change number; changes to other columns are not; RunState
 // holds the number of the last change announced.
 func TestRunEvents(t *testing.T) {
@@ -42,10 +43,12 @@ func TestRunEvents(t *testing.T) {
 	must(t, st.SetRunStatus(ctx, r.ID, scan.RunParsing, ""))
 	_, err = st.CompleteRun(ctx, r.ID, testBlob("ev.csv"))
 	must(t, err)
+	_, err = st.SaveDiff(ctx, scan.Diff{DiffSummary: scan.DiffSummary{RunID: r.ID, ScanID: f.scan.ID}})
+	must(t, err)
 
 	want := []string{
 		"run 0 pending", "run 1 running", "shard 0 pending 0", "shard 0 running 1", "shard 0 scanned 1",
-		"run 2 parsing", "run 3 completed",
+		"run 2 parsing", "run 3 completed", "changes",
 	}
 	var got []string
 	for len(got) < len(want) {
@@ -59,8 +62,10 @@ func TestRunEvents(t *testing.T) {
 					t.Errorf("event names scan %d, want %d", ev.ScanID, f.scan.ID)
 				}
 				got = append(got, fmt.Sprintf("run %d %s", ev.Seq, ev.Status))
-			} else {
+			} else if ev.Kind == "shard" {
 				got = append(got, fmt.Sprintf("shard %d %s %d", ev.Index, ev.Status, ev.Attempt))
+			} else {
+				got = append(got, ev.Kind)
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatalf("events so far %q, want %q", got, want)

@@ -51,3 +51,16 @@ $$;
 
 CREATE TRIGGER shards_event AFTER INSERT OR UPDATE ON shards
     FOR EACH ROW EXECUTE FUNCTION scantron_shard_event();
+
+-- A completed run's changes against the previous run are recorded after it
+-- completes: a run page waits for them before it reloads to show them.
+CREATE FUNCTION scantron_diff_event() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('scantron_runs', json_build_object('kind', 'changes', 'run_id', NEW.run_id)::text);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER run_diffs_event AFTER INSERT ON run_diffs
+    FOR EACH ROW EXECUTE FUNCTION scantron_diff_event();
