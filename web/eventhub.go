@@ -14,6 +14,7 @@ import (
 type RunEvents interface {
 	ListenRunEvents(ctx context.Context, ready func(backendPID uint32), fn func(postgres.RunEvent)) error
 	RunState(ctx context.Context, runID int64) (postgres.RunEvent, error)
+	RecentRunStates(ctx context.Context, limit int) ([]postgres.RunEvent, error)
 }
 
 // subscriberBuffer is how many events a stream may fall behind before it is

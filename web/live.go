@@ -74,11 +74,14 @@ type liveRun struct {
 	HostsUp   int            `json:"hosts_up"`
 	OpenPorts int            `json:"open_ports"`
 	Partial   bool           `json:"partial"`
+	// Seq numbers the run's changes: a client that has seen a higher one
+	// drops this event as stale.
+	Seq int64 `json:"seq"`
 }
 
 func liveRunOf(ev postgres.RunEvent) liveRun {
 	return liveRun{RunID: ev.RunID, ScanID: ev.ScanID, Status: ev.RunStatus(), Error: ev.Error,
-		HostsUp: ev.HostsUp, OpenPorts: ev.OpenPorts, Partial: ev.Partial}
+		HostsUp: ev.HostsUp, OpenPorts: ev.OpenPorts, Partial: ev.Partial, Seq: ev.Seq}
 }
 
 // liveShards is a run's shards and the hosts stored so far ("shards").
@@ -221,9 +224,12 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 // errStreamDone ends a stream from its polling.
 var errStreamDone = errors.New("stream done")
 
-// dashboardEvents streams every run's changes ("run") and the progress of
-// the unfinished ones ("progress", at most liveDashboardRuns of them) until
-// the client leaves or the stream's lifetime ends.
+// dashboardEvents streams the state of the newest runs, then every run's
+// changes ("run"), and the progress of the unfinished ones ("progress", at
+// most liveDashboardRuns of them), until the client leaves or the stream's
+// lifetime ends. A page made before the stream listened thus misses no
+// change of the runs it shows; the change numbers (seq) let it drop what
+// it has seen already.
 func (h *liveHandlers) dashboardEvents(c *gin.Context) error {
 	ctx := c.Request.Context()
 	release, err := h.limit.acquire(c)
@@ -246,9 +252,15 @@ func (h *liveHandlers) dashboardEvents(c *gin.Context) error {
 			watched[r.ID] = r
 		}
 	}
+	states, err := h.events.RecentRunStates(ctx, liveDashboardRuns)
+	if err != nil {
+		return err
+	}
 	s := h.open(c)
-	if err := s.comment("watching runs"); err != nil {
-		return nil
+	for _, st := range states {
+		if err := s.event("run", "", liveRunOf(st)); err != nil {
+			return nil
+		}
 	}
 	sent := map[int64]float64{}
 	sendProgress := func() error {

@@ -16,11 +16,13 @@ import (
 // chromiumPath is Debian's chromium, which `make tools` installs.
 const chromiumPath = "/usr/bin/chromium"
 
-// TestRunPageFollowsTheRunLive opens a run's page in a real browser and
-// changes the run in the database: the page shows the new status without
+// TestPagesFollowRunsLive opens a run's page in a real browser and changes
+// the run in the database: the page shows the new status without
 // reloading (a value the test leaves on the page survives), and reloads
-// itself once the run has ended, to show its results.
-func TestRunPageFollowsTheRunLive(t *testing.T) {
+// itself once the run has ended, to show its results. Then the dashboard
+// does the same for another run's row, and announces a run started since
+// it was loaded.
+func TestPagesFollowRunsLive(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("this test needs Debian's chromium at %s (make tools): %v", chromiumPath, err)
 	}
@@ -55,7 +57,8 @@ func TestRunPageFollowsTheRunLive(t *testing.T) {
 		sctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+			body, _ := chromedp.Run(bctx, chromedp.OuterHTML("body"))
+			t.Fatalf("%s: %v\n%s\n%s", what, err, body, e.logs.String())
 		}
 	}
 	status := `//span[@id="run-status" and text()="%s"]`
@@ -81,13 +84,17 @@ func TestRunPageFollowsTheRunLive(t *testing.T) {
 	}
 	eval(`window.liveMarker = "still here"`)
 	// The page's stream listens before the change is made.
-	deadline := time.Now().Add(60 * time.Second)
-	for e.srv.live.hub.subscribers() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the page opened no event stream")
+	waitStream := func() {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for e.srv.live.hub.subscribers() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the page opened no event stream")
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	waitStream()
 
 	if err := testStore.SetRunStatus(ctx, r.ID, scan.RunRunning, ""); err != nil {
 		t.Fatal(err)
@@ -104,5 +111,27 @@ func TestRunPageFollowsTheRunLive(t *testing.T) {
 		chromedp.WaitVisible(`//dd[@class="error" and text()="the agent went away"]`))
 	if marker := eval(`String(window.liveMarker)`); marker != "undefined" {
 		t.Errorf("the page did not reload at the end (marker %q)", marker)
+	}
+
+	// The dashboard: a row of each unfinished run follows it.
+	r2 := e.startRun(t, e.makeScan(t, makeFixtures(t, e)).ID)
+	row := fmt.Sprintf(`//tr[@data-run-id="%d"]`, r2.ID)
+	do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(row+`//span[text()="pending"]`))
+	eval(`window.liveMarker = "still here"`)
+	waitStream()
+	if err := testStore.SetRunStatus(ctx, r2.ID, scan.RunRunning, ""); err != nil {
+		t.Fatal(err)
+	}
+	do("see the row running", chromedp.WaitVisible(row+`//span[text()="running"]`))
+	if err := testStore.SetRunStatus(ctx, r2.ID, scan.RunCancelled, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A finished run's rows stop following it.
+	do("see the row cancelled", chromedp.WaitVisible(fmt.Sprintf(`//tr[td/a[@href="/runs/%d"]]//span[text()="cancelled"]`, r2.ID)),
+		chromedp.WaitNotPresent(row))
+	r3 := e.startRun(t, e.makeScan(t, makeFixtures(t, e)).ID)
+	do("see the new run announced", chromedp.WaitVisible(fmt.Sprintf(`//p[@id="run-%d-new"]/a[@href="/runs/%d"]`, r3.ID, r3.ID)))
+	if marker := eval(`String(window.liveMarker)`); marker != "still here" {
+		t.Errorf("the dashboard reloaded (marker %q)", marker)
 	}
 }

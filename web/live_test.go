@@ -317,12 +317,24 @@ func TestRunEventsDisconnectFreesTheListener(t *testing.T) {
 	}
 }
 
-// TestDashboardEvents: the dashboard's stream brings every run's status
-// changes, from its creation on, in order.
+// TestDashboardEvents: the dashboard's stream opens with the newest runs'
+// state, then brings every run's status changes, from its creation on, in
+// order.
 func TestDashboardEvents(t *testing.T) {
 	e, base := liveEnv(t)
 	s := e.makeScan(t, makeFixtures(t, e))
+	// A run that changed before the stream: its state opens the stream.
+	before, err := testStore.CreateRun(context.Background(), s.ID, uniq("wf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testStore.SetRunStatus(context.Background(), before.ID, scan.RunRunning, ""); err != nil {
+		t.Fatal(err)
+	}
 	events, _ := openStream(t, base+"/api/v1/events", e.token)
+	if st := decodeEvent[liveRun](t, next(t, events, "run")); st.RunID != before.ID || st.Status != scan.RunRunning || st.Seq != 1 {
+		t.Errorf("first event = %+v, want run %d running, its change 1", st, before.ID)
+	}
 	// The stream listens once it answers: the run is created after.
 	r := e.startRun(t, s.ID)
 	ctx := context.Background()

@@ -86,16 +86,35 @@ func (s *Store) ListenRunEvents(ctx context.Context, ready func(backendPID uint3
 	}
 }
 
+const runStateCols = `id, scan_id, event_seq, status, hosts_up, open_ports, partial, error`
+
+func scanRunState(row pgx.Row) (RunEvent, error) {
+	ev := RunEvent{Kind: "run"}
+	err := row.Scan(&ev.RunID, &ev.ScanID, &ev.Seq, &ev.Status, &ev.HostsUp, &ev.OpenPorts, &ev.Partial, &ev.Error)
+	return ev, err
+}
+
 // RunState is a run's current state as a "run" event, with the sequence
 // number of the last change announced: events with a Seq up to it are
 // already in it.
 func (s *Store) RunState(ctx context.Context, runID int64) (RunEvent, error) {
-	ev := RunEvent{Kind: "run"}
-	err := s.pool.QueryRow(ctx, `
-SELECT id, scan_id, event_seq, status, hosts_up, open_ports, partial, error FROM runs WHERE id = $1`, runID).
-		Scan(&ev.RunID, &ev.ScanID, &ev.Seq, &ev.Status, &ev.HostsUp, &ev.OpenPorts, &ev.Partial, &ev.Error)
+	ev, err := scanRunState(s.pool.QueryRow(ctx, `SELECT `+runStateCols+` FROM runs WHERE id = $1`, runID))
 	if err != nil {
 		return RunEvent{}, mapRead("run state", err, fmt.Sprintf("run %d", runID))
 	}
 	return ev, nil
+}
+
+// RecentRunStates is the state of the limit newest runs, newest first, as
+// RunState has each.
+func (s *Store) RecentRunStates(ctx context.Context, limit int) ([]RunEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+runStateCols+` FROM runs ORDER BY created_at DESC, id DESC LIMIT $1`, limitArg(limit))
+	if err != nil {
+		return nil, fmt.Errorf("recent run states: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunEvent, error) { return scanRunState(r) })
+	if err != nil {
+		return nil, fmt.Errorf("recent run states: %w", err)
+	}
+	return out, nil
 }

@@ -79,6 +79,11 @@ func TestRunEvents(t *testing.T) {
 	if state.Seq != 3 || state.Status != "completed" {
 		t.Errorf("state = %+v, want change 3, completed", state)
 	}
+	recent, err := st.RecentRunStates(ctx, 5)
+	must(t, err)
+	if len(recent) != 1 || recent[0] != state {
+		t.Errorf("recent run states = %+v, want just %+v", recent, state)
+	}
 	_, err = st.RunState(ctx, 1<<40)
 	wantErr(t, err, ErrNotFound)
 

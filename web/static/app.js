@@ -99,6 +99,8 @@
 
   // Tables of runs follow every run's status, and the progress of the
   // unfinished ones; a run started since the page was made is announced.
+  // Each stream opens with the newest runs' state, which covers what
+  // changed before it listened.
   function watchRuns(tables) {
     if (!window.EventSource) {
       return;
@@ -106,8 +108,13 @@
     function rows(id) {
       return document.querySelectorAll('tr[data-run-id="' + Number(id) + '"]');
     }
+    var seen = {}; // the change number of each run last shown
     follow("/api/v1/events", {
       run: function (run) {
+        if (seen[run.run_id] !== undefined && run.seq <= seen[run.run_id]) {
+          return; // a stream's opening state, shown already
+        }
+        seen[run.run_id] = run.seq;
         var found = rows(run.run_id);
         found.forEach(function (row) {
           showStatus(row.querySelector(".status"), run.status);
