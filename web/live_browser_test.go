@@ -57,8 +57,11 @@ func TestPagesFollowRunsLive(t *testing.T) {
 		sctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
-			body, _ := chromedp.Run(bctx, chromedp.OuterHTML("body"))
-			t.Fatalf("%s: %v\n%s\n%s", what, err, body, e.logs.String())
+			// The page as it stood, to see what it showed instead.
+			tctx, tcancel := context.WithTimeout(bctx, 10*time.Second)
+			defer tcancel()
+			body, _ := chromedp.Run(tctx, chromedp.Text("body"))
+			t.Fatalf("%s: %v\n%s", what, err, body)
 		}
 	}
 	status := `//span[@id="run-status" and text()="%s"]`
