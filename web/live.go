@@ -17,7 +17,7 @@ import (
 	"github.com/scantron/scantron/storage/postgres"
 )
 
-// Live updates: run pages, the dashboard and `scantron run watch` follow
+// Live updates: run pages, the dashboard and `scantron runs watch` follow
 // runs over Server-Sent Events. Status and count changes are pushed from
 // PostgreSQL as they commit (see postgres.ListenRunEvents); scanners'
 // progress lives in Temporal's heartbeats and is polled here, every
@@ -44,11 +44,19 @@ const (
 	changesWait = 30 * time.Second
 )
 
+// LiveStore is what the event streams read of runs besides their events.
+type LiveStore interface {
+	GetRun(ctx context.Context, id int64) (scan.Run, error)
+	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
+	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	CountHosts(ctx context.Context, runID int64, f scan.HostFilter) (int, error)
+	GetDiff(ctx context.Context, runID int64) (scan.Diff, error)
+}
+
 // liveHandlers serve the event streams.
 type liveHandlers struct {
 	base
-	store    RunStore
-	diffs    DiffStore
+	store    LiveStore
 	events   RunEvents
 	hub      *eventHub
 	temporal WorkflowClient
@@ -126,7 +134,7 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	if _, err := h.store.GetRun(ctx, id); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d not found", id)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "run %d not found", id)
 	}
 	release, err := h.limit.acquire(c)
 	if err != nil {
@@ -141,7 +149,7 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 	// Read after listening: whatever changes from here on arrives.
 	state, err := h.events.RunState(ctx, id)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d not found", id)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "run %d not found", id)
 	}
 	s := h.open(c)
 	lastSeq := state.Seq
@@ -201,7 +209,7 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 				return true, err
 			}
 			if state.RunStatus() == scan.RunCompleted && awaitChanges.IsZero() {
-				if _, err := h.diffs.GetDiff(ctx, id); errors.Is(err, postgres.ErrNotFound) {
+				if _, err := h.store.GetDiff(ctx, id); errors.Is(err, scan.ErrNotFound) {
 					awaitChanges = time.Now().Add(changesWait)
 					return false, nil
 				}
@@ -242,7 +250,7 @@ func (h *liveHandlers) dashboardEvents(c *gin.Context) error {
 		return h.unavailable(c, err)
 	}
 	defer sub.close()
-	recent, err := h.store.ListRuns(ctx, postgres.RunFilter{Limit: liveDashboardRuns})
+	recent, err := h.store.ListRuns(ctx, scan.RunFilter{Limit: liveDashboardRuns})
 	if err != nil {
 		return err
 	}
@@ -360,7 +368,7 @@ func (h *liveHandlers) sendShards(ctx context.Context, s *sseStream, runID int64
 	if err != nil {
 		return scan.Run{}, nil, err
 	}
-	hosts, err := h.store.CountHosts(ctx, runID, postgres.HostFilter{})
+	hosts, err := h.store.CountHosts(ctx, runID, scan.HostFilter{})
 	if err != nil {
 		return scan.Run{}, nil, err
 	}

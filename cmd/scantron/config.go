@@ -59,6 +59,8 @@ type Config struct {
 	Listen       string
 	PublicURL    string
 	MaxAddresses uint64
+	// ImportMaxBytes bounds one imported file.
+	ImportMaxBytes int64
 	// MaxRate is the server's packet-rate ceiling (packets/s).
 	MaxRate float64
 	// SigningKey signs the specs the server dispatches; agents verify them
@@ -265,6 +267,15 @@ var settings = []setting{
 			c.MaxAddresses = n
 			return nil
 		}},
+	{flag: "import-max-bytes", env: "SCANTRON_IMPORT_MAX_BYTES", def: "268435456", usage: "largest file of scanner output one import may upload (bytes); larger ones are refused with 413", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return errors.New("want a positive whole number of bytes")
+			}
+			c.ImportMaxBytes = n
+			return nil
+		}},
 	{flag: "max-rate", env: "SCANTRON_MAX_RATE", def: "100000", usage: "packet-rate ceiling (packets/s) for profiles' rate options and sites' max_rate, checked when they are saved and applied when a run starts (0 = none)", commands: "server",
 		bind: rate(func(c *Config) *float64 { return &c.MaxRate })},
 	{flag: "signing-key", env: "SCANTRON_SIGNING_KEY", usage: "file holding the ed25519 private key (PEM) that signs every scan spec sent to agents (scantron keygen makes one)", commands: "server", required: true,
@@ -285,7 +296,7 @@ var settings = []setting{
 			c.ShardSize = n
 			return nil
 		}},
-	{flag: "max-event-streams", env: "SCANTRON_MAX_EVENT_STREAMS", def: "8", usage: "live event streams (run pages, dashboards, run watch) one user may hold open at once; more are refused with 429", commands: "server",
+	{flag: "max-event-streams", env: "SCANTRON_MAX_EVENT_STREAMS", def: "8", usage: "live event streams (run pages, dashboards, runs watch) one user may hold open at once; more are refused with 429", commands: "server",
 		bind: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 10000 {

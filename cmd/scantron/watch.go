@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,14 +37,23 @@ type watchState struct {
 // watchRun follows a run over its event stream (GET /runs/:id/events),
 // drawing a progress bar on stderr, until it ends; a run that does not
 // complete is an error. A stream that breaks off, or ends at the server's
-// stream lifetime, is opened again and starts from the run's state.
-func watchRun(ctx context.Context, api apiClient, id int64, stdout, stderr io.Writer) error {
+// stream lifetime, is opened again and starts from the run's state. asJSON
+// prints the API's answer about the ended run instead of the summary.
+func watchRun(ctx context.Context, api apiClient, id int64, asJSON bool, stdout, stderr io.Writer) error {
 	st := watchState{ID: id}
 	for {
 		err := followRun(ctx, api, id, &st, stderr)
 		if st.ended {
 			fmt.Fprintln(stderr)
-			fmt.Fprintf(stdout, "run %d %s: %d hosts up, %d open ports\n", id, st.Status, st.HostsUp, st.OpenPorts)
+			if asJSON {
+				data, _, err := api.read(ctx, "GET", fmt.Sprintf("/runs/%d", id), nil)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%s\n", bytes.TrimSpace(data))
+			} else {
+				fmt.Fprintf(stdout, "run %d %s: %d hosts up, %d open ports\n", id, st.Status, st.HostsUp, st.OpenPorts)
+			}
 			if st.Status != "completed" {
 				return fmt.Errorf("run %d %s: %s", id, st.Status, st.Error)
 			}
@@ -72,7 +82,7 @@ func followRun(ctx context.Context, api apiClient, id int64, st *watchState, std
 	defer cancel()
 	idle := time.AfterFunc(watchIdle, cancel)
 	defer idle.Stop()
-	resp, err := api.sendWith(ctx, api.stream, "GET", fmt.Sprintf("/runs/%d/events", id), nil)
+	resp, err := api.sendWith(ctx, api.stream, "GET", fmt.Sprintf("/runs/%d/events", id), "", nil)
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,7 @@ func BenchmarkRunWatchSeesTheEnd(b *testing.B) {
 		stderr := newSignalWriter()
 		done := make(chan time.Time, 1)
 		go func() {
-			if err := watchRun(ctx, api, r.ID, io.Discard, stderr); err != nil {
+			if err := watchRun(ctx, api, r.ID, false, io.Discard, stderr); err != nil {
 				b.Error(err)
 			}
 			done <- time.Now()
