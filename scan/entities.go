@@ -87,6 +87,10 @@ type Scan struct {
 	CatchupWindowSeconds int64 `json:"catchup_window_seconds"`
 	// PauseNote says who paused or resumed the schedule last, and why.
 	PauseNote string `json:"pause_note"`
+	// Windows are when the scan's shards may run, in TimeZone; none: any
+	// time. A run outside them waits, and one they close on pauses until
+	// they open again.
+	Windows Windows `json:"windows"`
 }
 
 // Overlap policies of a scan's schedule.
@@ -126,8 +130,11 @@ type Run struct {
 	CSV        *BlobRef  `json:"csv,omitempty"`
 	// Partial: the run was cancelled or failed, and kept the results its
 	// shards had stored.
-	Partial    bool       `json:"partial,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
+	Partial bool `json:"partial,omitempty"`
+	// WindowOpensAt is set while the run is paused outside its scan's
+	// windows: when they next open.
+	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
