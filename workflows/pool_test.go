@@ -36,6 +36,7 @@ type poolHarness struct {
 	attempts    map[int64]int
 	queues      []string
 	finishes    []activities.FinishRunInput
+	start       activities.StartRunResult // what StartRun answers
 }
 
 func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
@@ -64,10 +65,12 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 			}
 			return activities.DispatchShardResult{Spec: in.Spec, Nonce: testNonce(in.Spec.ShardID, in.Attempt)}, nil
 		}).Maybe()
-	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
+	h.start = activities.StartRunResult{
 		RunID: 41, Specs: h.specs, PoolName: "edge", TaskQueue: PoolTaskQueue("edge"), Parallel: parallel,
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
-	}, nil)
+	}
+	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) { return h.start, nil })
 	h.env.OnActivity(r.ExportResults, mock.Anything, mock.Anything).Return(activities.ExportResultsResult{CSV: testCSV}, nil).Maybe()
 	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishRunInput) (scan.Run, error) {
