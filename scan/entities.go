@@ -135,8 +135,8 @@ type Run struct {
 	// windows: when they next open.
 	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
 }
 
 // ShardStatus is where one shard of a run is.

@@ -70,7 +70,9 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
 	}
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) { return h.start, nil })
+		func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) {
+			return h.start, nil
+		})
 	h.env.OnActivity(r.ExportResults, mock.Anything, mock.Anything).Return(activities.ExportResultsResult{CSV: testCSV}, nil).Maybe()
 	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishRunInput) (scan.Run, error) {
