@@ -130,13 +130,13 @@ type Run struct {
 	CSV        *BlobRef  `json:"csv,omitempty"`
 	// Partial: the run was cancelled or failed, and kept the results its
 	// shards had stored.
-	Partial bool `json:"partial,omitempty"`
+	Partial    bool       `json:"partial,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// WindowOpensAt is set while the run is paused outside its scan's
 	// windows: when they next open.
 	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	StartedAt     *time.Time `json:"started_at,omitempty"`
-	FinishedAt    *time.Time `json:"finished_at,omitempty"`
 }
 
 // ShardStatus is where one shard of a run is.
