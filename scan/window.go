@@ -32,6 +32,10 @@ func (s DaySet) Has(d time.Weekday) bool { return s&(1<<d) != 0 }
 // MaxWindows bounds how many windows a scan has.
 const MaxWindows = 50
 
+// maxWindowLen bounds a window's text: the longest useful one, every day
+// by its full name, is well under it.
+const maxWindowLen = 100
+
 var dayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
 // ParseWindow reads a window written as "[DAYS ]HH:MM-HH:MM". DAYS is a
@@ -41,6 +45,9 @@ var dayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 // same time is refused: it would be empty (or, read the other way, always
 // open; leave the windows out for that).
 func ParseWindow(s string) (Window, error) {
+	if len(s) > maxWindowLen {
+		return Window{}, fmt.Errorf("%d characters long; a window is written in at most %d", len(s), maxWindowLen)
+	}
 	fields := strings.Fields(s)
 	var days, span string
 	switch len(fields) {

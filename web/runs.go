@@ -70,6 +70,17 @@ type runHandlers struct {
 type runView struct {
 	scan.Run
 	TemporalURL string `json:"temporal_url,omitempty"`
+	// StatusDetail says what holds an unfinished run: "waiting for window
+	// until <time>" while its scan's windows are closed.
+	StatusDetail string `json:"status_detail,omitempty"`
+}
+
+func newRunView(r scan.Run, links temporalLinks) runView {
+	v := runView{Run: r, TemporalURL: links.Workflow(r.WorkflowID)}
+	if r.WindowOpensAt != nil && !r.Status.Final() {
+		v.StatusDetail = "waiting for window until " + r.WindowOpensAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return v
 }
 
 // runDetail is one run with its shards.
@@ -85,17 +96,25 @@ type runDetail struct {
 // without its workflow.
 const startTimeout = 15 * time.Second
 
-// start begins a run of a scan now.
+// start begins a run of a scan now. The run keeps to the scan's windows
+// unless ?ignore_windows=true, an operator's explicit override.
 func (h *runHandlers) start(c *gin.Context) error {
 	scanID, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	return h.launch(c, scanID)
+	in := workflows.ScanInput{ScanID: scanID}
+	if v := c.Query("ignore_windows"); v != "" {
+		if in.IgnoreWindows, err = strconv.ParseBool(v); err != nil {
+			return badRequest("ignore_windows: %q is not true or false", clip(v))
+		}
+	}
+	return h.launch(c, in)
 }
 
 // launch starts a new run of a scan and answers 202 with it.
-func (h *runHandlers) launch(c *gin.Context, scanID int64) error {
+func (h *runHandlers) launch(c *gin.Context, in workflows.ScanInput) error {
+	scanID := in.ScanID
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), startTimeout)
 	defer cancel()
 	if _, err := h.store.GetScan(ctx, scanID); err != nil {
@@ -116,7 +135,7 @@ func (h *runHandlers) launch(c *gin.Context, scanID int64) error {
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
-	if _, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.ScanWorkflow, workflows.ScanInput{ScanID: scanID}); err != nil {
+	if _, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.ScanWorkflow, in); err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			return errorf(http.StatusConflict, "a workflow with ID %q already exists", wid)
@@ -126,7 +145,7 @@ func (h *runHandlers) launch(c *gin.Context, scanID int64) error {
 		if _, derr := h.temporal.DescribeWorkflowExecution(ctx, wid, ""); derr == nil {
 			h.log.WarnContext(ctx, "workflow start reported an error but the workflow exists", "workflow_id", wid, "err", err)
 			c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
-			c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(wid)})
+			c.JSON(http.StatusAccepted, newRunView(run, h.links))
 			return nil
 		}
 		h.log.ErrorContext(ctx, "starting scan workflow failed", "scan_id", scanID, "workflow_id", wid, "err", err)
@@ -138,7 +157,7 @@ func (h *runHandlers) launch(c *gin.Context, scanID int64) error {
 		return errorf(http.StatusServiceUnavailable, "could not start the scan's workflow (is Temporal reachable?); no run was created")
 	}
 	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
-	c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(wid)})
+	c.JSON(http.StatusAccepted, newRunView(run, h.links))
 	return nil
 }
 
@@ -155,7 +174,7 @@ func (h *runHandlers) retry(c *gin.Context) error {
 	if r.Status != scan.RunFailed && r.Status != scan.RunCancelled {
 		return errorf(http.StatusConflict, "run %d is %s; only failed or cancelled runs are retried", r.ID, r.Status)
 	}
-	return h.launch(c, r.ScanID)
+	return h.launch(c, workflows.ScanInput{ScanID: r.ScanID})
 }
 
 // reparse parses a finished run (completed, or failed with stored output)
@@ -227,7 +246,7 @@ func (h *runHandlers) list(c *gin.Context) error {
 	}
 	out := make([]runView, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)})
+		out = append(out, newRunView(r, h.links))
 	}
 	writeList(c, out, total)
 	return nil
@@ -256,7 +275,7 @@ func (h *runHandlers) get(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusOK, runDetail{
-		runView:  runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)},
+		runView:  newRunView(r, h.links),
 		Shards:   nonNil(shards),
 		Progress: scanProgress(c.Request.Context(), h.temporal, h.log, r, shards),
 	})

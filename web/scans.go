@@ -58,6 +58,8 @@ type scanRequest struct {
 	Overlap   string  `json:"overlap"`
 	// CatchupWindowSeconds: 0 means the server's default.
 	CatchupWindowSeconds int64 `json:"catchup_window_seconds"`
+	// Windows, in TimeZone, such as "mon-fri 22:00-06:00"; none: any time.
+	Windows []string `json:"windows"`
 }
 
 // maxCatchupWindow bounds a scan's catch-up window: longer ones would bring
@@ -113,6 +115,12 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 			c, int64(workflows.MinCatchupWindow/time.Second), int64(maxCatchupWindow/time.Second))
 	}
 	s.CatchupWindowSeconds = r.CatchupWindowSeconds
+	if s.Windows, err = scan.ParseWindows(r.Windows); err != nil {
+		if msg := err.Error(); strings.HasPrefix(msg, "[") { // windows[i]: names the bad one
+			return scan.Scan{}, badRequest("windows%s", msg)
+		}
+		return scan.Scan{}, badRequest("windows: %s", err.Error())
+	}
 	if err := checkBacklog(s.StartAt, s.TimeZone, s.RRule, now); err != nil {
 		return scan.Scan{}, err
 	}
@@ -356,4 +364,24 @@ func (h *scanHandlers) delete(c *gin.Context) error {
 	}
 	c.Status(http.StatusNoContent)
 	return nil
+}
+
+// windowStateView is scan.WindowState as the API shows it.
+type windowStateView struct {
+	Open  bool      `json:"open"`
+	Until time.Time `json:"until"`
+}
+
+// windowStateOf reads a scan's windows at now, in its zone; nil when it
+// has none (or a zone this server does not know).
+func windowStateOf(s scan.Scan, now time.Time) *windowStateView {
+	if len(s.Windows) == 0 {
+		return nil
+	}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return nil
+	}
+	st := s.Windows.At(now, loc)
+	return &windowStateView{Open: st.Open, Until: st.Until}
 }

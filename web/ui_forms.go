@@ -510,7 +510,8 @@ func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 func scanBody(c *gin.Context) map[string]any {
 	body := map[string]any{"name": c.PostForm("name"), "site_id": formID(c, "site_id"),
 		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id"), "pool_id": formID(c, "pool_id"),
-		"shard_size": formID(c, "shard_size"), "enabled": c.PostForm("enabled") == "on"}
+		"shard_size": formID(c, "shard_size"), "enabled": c.PostForm("enabled") == "on",
+		"windows": windowLines(c.PostForm("windows"))}
 	// Schedule fields go to the API only when filled in, so that an
 	// on-demand scan does not depend on schedule support.
 	for _, f := range []string{"time_zone", "start_at", "rrule"} {
@@ -519,6 +520,18 @@ func scanBody(c *gin.Context) map[string]any {
 		}
 	}
 	return body
+}
+
+// windowLines reads the windows field: one window a line (commas belong
+// to the days of a window).
+func windowLines(s string) []string {
+	out := []string{}
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func (h *uiHandlers) scanPage(c *gin.Context) error {
@@ -533,7 +546,8 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	row := view.Scan
 	form := map[string]string{"name": row.Name, "site_id": strconv.FormatInt(row.SiteID, 10),
 		"profile_id": strconv.FormatInt(row.ProfileID, 10), "agent_id": strconv.FormatInt(row.AgentID, 10),
-		"pool_id": strconv.FormatInt(row.PoolID, 10), "time_zone": row.TimeZone, "rrule": row.RRule}
+		"pool_id": strconv.FormatInt(row.PoolID, 10), "time_zone": row.TimeZone, "rrule": row.RRule,
+		"windows": strings.Join(row.Windows.Strings(), "\n")}
 	if row.ShardSize > 0 {
 		form["shard_size"] = strconv.FormatUint(row.ShardSize, 10)
 	}
@@ -554,6 +568,7 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 		}
 	}
 	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Schedule": view.Schedule, "RecentRuns": view.RecentRuns,
+		"WindowState": view.WindowState,
 		"Errors": map[string]string{}, "Form": form,
 		"Notify": notify, "NotifyForm": notifyForm, "NotifyErrors": map[string]string{}}
 	if err := h.scanChoices(c, data); err != nil {
@@ -627,7 +642,11 @@ func (h *uiHandlers) scanRun(c *gin.Context) error {
 	var r struct {
 		ID int64 `json:"id"`
 	}
-	if err := h.callAPI(c, h.srv.runs.start, "POST", c.Params, "", nil, &r); err != nil {
+	query := ""
+	if c.PostForm("ignore_windows") == "true" {
+		query = "ignore_windows=true"
+	}
+	if err := h.callAPI(c, h.srv.runs.start, "POST", c.Params, query, nil, &r); err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
