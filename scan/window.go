@@ -15,8 +15,9 @@ import (
 // clock: across a DST change a 22:00-06:00 window lasts 7 or 9 hours.
 type Window struct {
 	Days DaySet
-	// Start and End are minutes after local midnight: Start 0 to 1439,
-	// End 1 to 1440 (24:00, the end of the day).
+	// Start and End are seconds after local midnight: Start up to
+	// 23:59:59, End up to 24:00 (the end of the day). Windows are written
+	// to the minute; seconds (HH:MM:SS) are allowed.
 	Start, End int
 }
 
@@ -38,7 +39,8 @@ const maxWindowLen = 100
 
 var dayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-// ParseWindow reads a window written as "[DAYS ]HH:MM-HH:MM". DAYS is a
+// ParseWindow reads a window written as "[DAYS ]HH:MM-HH:MM" (or with
+// HH:MM:SS times). DAYS is a
 // comma-separated list of days (mon, tue, ... or their full names) and day
 // ranges (mon-fri; fri-mon wraps over the weekend); without it the window
 // opens every day. End may be 24:00. A window that starts and ends at the
@@ -82,20 +84,41 @@ func ParseWindow(s string) (Window, error) {
 	return w, nil
 }
 
-// parseClock reads HH:MM as minutes after midnight; 24:00 only as an end.
+// parseClock reads HH:MM or HH:MM:SS as seconds after midnight; 24:00
+// only as an end.
 func parseClock(s string, end bool) (int, error) {
-	hh, mm, ok := strings.Cut(s, ":")
-	h, err1 := strconv.Atoi(hh)
-	m, err2 := strconv.Atoi(mm)
-	if !ok || err1 != nil || err2 != nil || len(hh) < 1 || len(hh) > 2 || len(mm) != 2 ||
-		h < 0 || m < 0 || m > 59 || h > 24 || (h == 24 && (m != 0 || !end)) {
+	parts := strings.Split(s, ":")
+	ok := len(parts) == 2 || len(parts) == 3
+	secs := 0
+	for i, p := range parts {
+		if !ok {
+			break
+		}
+		v, err := strconv.Atoi(p)
+		ok = err == nil && (len(p) == 2 || (i == 0 && len(p) == 1))
+		ok = ok && strings.Trim(p, "0123456789") == "" && (i == 0 || v <= 59)
+		secs = secs*60 + v
+	}
+	if len(parts) == 2 {
+		secs *= 60
+	}
+	if !ok || secs > 24*3600 || (secs == 24*3600 && !end) {
 		limit := "23:59"
 		if end {
 			limit = "24:00"
 		}
 		return 0, fmt.Errorf("%q is not a time from 00:00 to %s", s, limit)
 	}
-	return h*60 + m, nil
+	return secs, nil
+}
+
+// clock writes seconds after midnight as HH:MM, or HH:MM:SS when they
+// have seconds.
+func clock(secs int) string {
+	if secs%60 != 0 {
+		return fmt.Sprintf("%02d:%02d:%02d", secs/3600, secs/60%60, secs%60)
+	}
+	return fmt.Sprintf("%02d:%02d", secs/3600, secs/60%60)
 }
 
 func parseDay(s string) (time.Weekday, bool) {
@@ -132,7 +155,7 @@ func parseDays(s string) (DaySet, error) {
 // String writes the window as ParseWindow reads it, days in the shortest
 // form: none for every day, runs of three or more as ranges.
 func (w Window) String() string {
-	span := fmt.Sprintf("%02d:%02d-%02d:%02d", w.Start/60, w.Start%60, w.End/60, w.End%60)
+	span := clock(w.Start) + "-" + clock(w.End)
 	if w.Days == EveryDay || w.Days == 0 {
 		return span
 	}
@@ -248,7 +271,7 @@ func (ws Windows) At(t time.Time, loc *time.Location) WindowState {
 			}
 			end := w.End
 			if end <= w.Start {
-				end += 24 * 60
+				end += 24 * 3600
 			}
 			s := wallClock(date.Year(), date.Month(), date.Day(), w.Start, loc)
 			e := wallClock(date.Year(), date.Month(), date.Day(), end, loc)
@@ -281,12 +304,12 @@ func (ws Windows) At(t time.Time, loc *time.Location) WindowState {
 	return WindowState{Open: false, Until: t.Add(24 * time.Hour)}
 }
 
-// wallClock is the instant at which loc's clock shows the date and min
-// minutes past its midnight (min may run into the next day), with the
+// wallClock is the instant at which loc's clock shows the date and secs
+// seconds past its midnight (secs may run into the next day), with the
 // rules for skipped and repeated times At documents.
-func wallClock(y int, m time.Month, d, min int, loc *time.Location) time.Time {
-	want := time.Date(y, m, d, 0, min, 0, 0, time.UTC)
-	t := time.Date(y, m, d, 0, min, 0, 0, loc)
+func wallClock(y int, m time.Month, d, secs int, loc *time.Location) time.Time {
+	want := time.Date(y, m, d, 0, 0, secs, 0, time.UTC)
+	t := time.Date(y, m, d, 0, 0, secs, 0, loc)
 	if got := civil(t, loc); !got.Equal(want) {
 		// Skipped: time.Date lands an offset's difference off, on one
 		// side of the jump or the other.

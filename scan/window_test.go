@@ -22,6 +22,14 @@ func TestParseWindow(t *testing.T) {
 		{"wed,sat-mon 01:00-02:00", "wed,sat-mon 01:00-02:00", ""},
 		{"mon,wed,fri 12:00-13:00", "mon,wed,fri 12:00-13:00", ""},
 		{"22:00-22:00", "", "no length"},
+		{"22:00:30-22:01", "22:00:30-22:01", ""},
+		{"09:00:00-17:00:00", "09:00-17:00", ""},
+		{"22:00:00-22:00", "", "no length"},
+		{"01:00:60-02:00", "", "not a time"},
+		{"01:00:0-02:00", "", "not a time"},
+		{"+1:00-02:00", "", "not a time"},
+		{"01:00-02:00:00:00", "", "not a time"},
+		{"24:00:01-01:00", "", "not a time"},
 		{"00:00-24:00", "00:00-24:00", ""},
 		{"24:00-01:00", "", "start"},
 		{"01:00-24:01", "", "end"},
@@ -130,6 +138,7 @@ func TestWindowsAt(t *testing.T) {
 		{"repeated hour east of UTC: first occurrence", []string{"02:30-03:00"}, berlin, "2026-10-24T22:00:00Z", false, "2026-10-25T00:30:00Z"},
 		{"…and it closes at the one 03:00", []string{"02:30-03:00"}, berlin, "2026-10-25T00:45:00Z", true, "2026-10-25T02:00:00Z"},
 		{"days are the local days", []string{"sun 00:00-01:00"}, berlin, "2026-01-10T23:30:00Z", true, "2026-01-11T00:00:00Z"},
+		{"to the second", []string{"12:00:05-12:00:10"}, time.UTC, "2026-01-05T12:00:00Z", false, "2026-01-05T12:00:05Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
