@@ -30,7 +30,9 @@ Client verbs (against a server's API):
   logout                          revoke the stored token and forget it
   sites list | sites create --name N --targets T[,T...] [--exclusions E[,E...]]
   scans list | scans create --name N --site ID --profile ID --agent ID
-  run start SCAN_ID [--watch]     start a run now; --watch shows its progress
+  run start SCAN_ID [--watch] [--ignore-windows]
+                                  start a run now; --watch shows its progress;
+                                  --ignore-windows runs it outside the scan's windows
   run watch RUN_ID                follow a run until it ends
   export RUN_ID [--format csv|jsonl] [--output FILE]
   agents join-token create --name N [--pools a,b] [--ttl 30m]
@@ -305,6 +307,7 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 		return nil
 	case "run start", "run watch":
 		watch := fs.Bool("watch", sub == "watch", "follow the run's progress until it ends")
+		ignoreWindows := fs.Bool("ignore-windows", false, "run now even outside the scan's windows")
 		if err := fs.Parse(reorder(args)); err != nil {
 			return err
 		}
@@ -312,9 +315,16 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 		if err != nil {
 			return err
 		}
+		if *ignoreWindows && sub != "start" {
+			return usageError{"run watch: --ignore-windows is for run start"}
+		}
 		if sub == "start" {
 			var r clientRun
-			if err := api.do(ctx, "POST", fmt.Sprintf("/scans/%d/runs", id), nil, &r); err != nil {
+			path := fmt.Sprintf("/scans/%d/runs", id)
+			if *ignoreWindows {
+				path += "?ignore_windows=true"
+			}
+			if err := api.do(ctx, "POST", path, nil, &r); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "started run %d (workflow %s)\n", r.ID, r.WorkflowID)

@@ -52,3 +52,31 @@ func TestScansListPagesThrough(t *testing.T) {
 		t.Errorf("asked %q, want %q", asked, want)
 	}
 }
+
+// TestRunStartIgnoreWindows: `run start --ignore-windows` asks the server
+// for the override, plain `run start` does not, and `run watch` refuses it.
+func TestRunStartIgnoreWindows(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Method+" "+r.URL.RequestURI())
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"id": 9, "workflow_id": "scan-7-run-x"}`))
+	}))
+	t.Cleanup(srv.Close)
+	env := map[string]string{"SCANTRON_URL": srv.URL, "SCANTRON_TOKEN": "tok", "XDG_CONFIG_HOME": t.TempDir()}
+	for _, args := range [][]string{{"start", "7"}, {"start", "7", "--ignore-windows"}} {
+		var out, errs bytes.Buffer
+		if code := runClient(context.Background(), "run", args, func(k string) string { return env[k] }, nil, &out, &errs); code != 0 {
+			t.Fatalf("run %v: exit %d: %s", args, code, errs.String())
+		}
+	}
+	if want := "POST /api/v1/scans/7/runs|POST /api/v1/scans/7/runs?ignore_windows=true"; strings.Join(asked, "|") != want {
+		t.Errorf("asked %q, want %q", strings.Join(asked, "|"), want)
+	}
+	var out, errs bytes.Buffer
+	if code := runClient(context.Background(), "run", []string{"watch", "9", "--ignore-windows"}, func(k string) string { return env[k] }, nil, &out, &errs); code == 0 ||
+		!strings.Contains(errs.String(), "--ignore-windows is for run start") {
+		t.Errorf("run watch --ignore-windows: exit %d, %q", code, errs.String())
+	}
+}
