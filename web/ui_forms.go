@@ -568,8 +568,7 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 		}
 	}
 	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Schedule": view.Schedule, "RecentRuns": view.RecentRuns,
-		"WindowState": view.WindowState,
-		"Errors":      map[string]string{}, "Form": form,
+		"Errors": map[string]string{}, "Form": form, "WindowState": view.WindowState,
 		"Notify": notify, "NotifyForm": notifyForm, "NotifyErrors": map[string]string{}}
 	if err := h.scanChoices(c, data); err != nil {
 		return err
