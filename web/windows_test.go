@@ -127,6 +127,10 @@ func TestRunWindowsOverrideAndWaiting(t *testing.T) {
 	if !strings.Contains(page, `<span id="run-status-detail">waiting for window until 2030-01-02 22:00:00 UTC</span>`) {
 		t.Errorf("run page does not say the run waits for its window")
 	}
+	// An operator may still pause it, to hold it when the window opens.
+	if !strings.Contains(page, `id="pause-run"`) || !strings.Contains(page, `id="resume-run"`) {
+		t.Errorf("the waiting run's page lacks its pause or resume button")
+	}
 	list := e.do(t, "GET", fmt.Sprintf("/runs?scan_id=%d", s.ID), "").Body.String()
 	if !strings.Contains(list, "waiting for window until 2030-01-02 22:00:00 UTC") {
 		t.Errorf("runs page does not say the run waits for its window")
