@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/activities"
@@ -24,6 +23,9 @@ type windowHarness struct {
 	mu     sync.Mutex
 	events []string
 	calls  map[int64]int
+	// paused is closed when the run is first recorded paused.
+	paused     chan struct{}
+	pausedOnce sync.Once
 }
 
 // testMonday is a Monday, 12:00 UTC.
@@ -34,7 +36,7 @@ func newWindowHarness(t *testing.T, n int, start time.Time, zone string, windows
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &windowHarness{poolHarness: newPoolHarness(t, n, 1), calls: map[int64]int{}}
+	h := &windowHarness{poolHarness: newPoolHarness(t, n, 1), calls: map[int64]int{}, paused: make(chan struct{})}
 	h.start.Windows, h.start.TimeZone = ws, zone
 	h.env.SetStartTime(start)
 	var r *activities.Results
@@ -45,6 +47,9 @@ func newWindowHarness(t *testing.T, n int, start time.Time, zone string, windows
 		})
 	h.env.OnActivity(r.SetRunStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SetRunStatusInput) error {
+			if in.Status == scan.RunPaused {
+				h.pausedOnce.Do(func() { close(h.paused) })
+			}
 			if in.WindowOpensAt != nil {
 				h.log("%s until %s", in.Status, in.WindowOpensAt.UTC().Format("Mon 15:04"))
 			} else {
@@ -61,8 +66,8 @@ func (h *windowHarness) log(format string, args ...any) {
 	h.events = append(h.events, h.env.Now().UTC().Format("Mon 15:04")+" "+fmt.Sprintf(format, args...))
 }
 
-// scanner answers RunScan; the first attempt of shard slow runs until
-// the workflow stops it (or a few seconds), as a long scan would.
+// scanner answers RunScan; the first attempt of shard slow runs until the
+// workflow records the run paused, as a long scan stopped then would.
 func (h *windowHarness) scanner(slow int64) {
 	var a *activities.Agent
 	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(
@@ -73,15 +78,9 @@ func (h *windowHarness) scanner(slow int64) {
 			h.mu.Unlock()
 			h.log("scan %d", in.Spec.ShardID)
 			if in.Spec.ShardID == slow && first {
-				for i := 0; i < 150 && ctx.Err() == nil; i++ {
-					activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
-					time.Sleep(20 * time.Millisecond)
-				}
-				return activities.RunScanResult{}, temporal.NewCanceledError()
+				return stoppedScan(ctx, h.paused, 30*time.Second)
 			}
-			raw := testRaw
-			raw.Key = scan.RawKey(41, in.Spec.ShardID, 1, scan.Nmap)
-			return activities.RunScanResult{Raw: raw, Agent: "member-1", Attempt: 1}, nil
+			return scannedShard(in.Spec.ShardID), nil
 		})
 }
 
