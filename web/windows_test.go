@@ -138,7 +138,9 @@ func TestRunWindowsOverrideAndWaiting(t *testing.T) {
 }
 
 // The scan form takes windows one a line, shows a refused one beside the
-// field, and the scan page offers a run that ignores them.
+// field, and the scan page shows whether they are open (at the env's
+// clock, Tuesday 22:04 in New York: closed until Wednesday 22:00) and
+// offers a run that ignores them.
 func TestScanWindowsForm(t *testing.T) {
 	e := newEnv(t)
 	f := makeFixtures(t, e)
@@ -164,7 +166,7 @@ func TestScanWindowsForm(t *testing.T) {
 		t.Fatal("scans page lacks the scan")
 	}
 	page := e.page(t, session, "GET", "/scans/"+m[1], nil).Body.String()
-	for _, want := range []string{"mon,wed,fri 22:00-06:00\nsat 10:00-12:00</textarea>", `id="window-state"`, "(America/New_York)", `name="ignore_windows" value="true"`} {
+	for _, want := range []string{"mon,wed,fri 22:00-06:00\nsat 10:00-12:00</textarea>", `id="window-state">Closed now, until 2030-01-03 03:00:00 UTC.`, "(America/New_York)", "Run now (waits for its window)", `name="ignore_windows" value="true"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("scan page lacks %q", want)
 		}
