@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zones below, whatever the host has
 )
 
 func TestParseWindow(t *testing.T) {
