@@ -149,7 +149,7 @@ var commands = []command{
 		columns: []string{"id", "scan_id", "status", "hosts_up", "open_ports", "created_at", "finished_at"}},
 	{words: []string{"runs", "show"}, method: "GET", path: "/runs/{id}", args: []string{"id"}, help: "a run with its shards and live progress"},
 	{words: []string{"runs", "start"}, routes: []string{"POST /scans/{id}/runs", "GET /runs/{id}"}, args: []string{"scan-id"}, run: runStart,
-		help:  "start a run of scan SCAN-ID now; --watch follows it to its end",
+		help: "start a run of scan SCAN-ID now; --watch follows it to its end",
 		flags: []param{{flag: "watch", kind: kindBool, help: "follow the run's progress until it ends"},
 			{flag: "ignore-windows", kind: kindBool, help: "run now even outside the scan's windows (an override)"}}},
 	{words: []string{"runs", "watch"}, routes: []string{"GET /runs/{id}"}, args: []string{"id"}, run: runWatch,
