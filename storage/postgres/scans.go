@@ -9,15 +9,15 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const scanCols = `id, name, site_id, profile_id, COALESCE(agent_id, 0), COALESCE(pool_id, 0), COALESCE(shard_size, 0),
-start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note, windows`
+const scanCols = `id, name, site_id, COALESCE(profile_id, 0), COALESCE(agent_id, 0), COALESCE(pool_id, 0), COALESCE(shard_size, 0),
+start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note, COALESCE(imports, ''), windows`
 
 func scanScan(row pgx.Row) (scan.Scan, error) {
 	var s scan.Scan
 	var shardSize int64
 	var windows []string
 	err := row.Scan(&s.ID, &s.Name, &s.SiteID, &s.ProfileID, &s.AgentID, &s.PoolID, &shardSize, &s.StartAt,
-		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote, &windows)
+		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote, &s.Imports, &windows)
 	if err != nil {
 		return s, err
 	}
