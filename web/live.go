@@ -75,20 +75,22 @@ type liveHandlers struct {
 
 // liveRun is a run's state as streams send it ("run" and "end" events).
 type liveRun struct {
-	RunID     int64          `json:"run_id"`
-	ScanID    int64          `json:"scan_id"`
-	Status    scan.RunStatus `json:"status"`
-	Error     string         `json:"error"`
-	HostsUp   int            `json:"hosts_up"`
-	OpenPorts int            `json:"open_ports"`
-	Partial   bool           `json:"partial"`
+	RunID  int64          `json:"run_id"`
+	ScanID int64          `json:"scan_id"`
+	Status scan.RunStatus `json:"status"`
+	// StatusDetail is as in GET /runs/:id: what holds an unfinished run.
+	StatusDetail string `json:"status_detail,omitempty"`
+	Error        string `json:"error"`
+	HostsUp      int    `json:"hosts_up"`
+	OpenPorts    int    `json:"open_ports"`
+	Partial      bool   `json:"partial"`
 	// Seq numbers the run's changes: a client that has seen a higher one
 	// drops this event as stale.
 	Seq int64 `json:"seq"`
 }
 
 func liveRunOf(ev postgres.RunEvent) liveRun {
-	return liveRun{RunID: ev.RunID, ScanID: ev.ScanID, Status: ev.RunStatus(), Error: ev.Error,
+	return liveRun{RunID: ev.RunID, ScanID: ev.ScanID, Status: ev.RunStatus(), StatusDetail: statusDetail(ev.RunStatus(), ev.WindowOpensAt), Error: ev.Error,
 		HostsUp: ev.HostsUp, OpenPorts: ev.OpenPorts, Partial: ev.Partial, Seq: ev.Seq}
 }
 

@@ -462,3 +462,20 @@ func TestRunEventsEndAfterTheChanges(t *testing.T) {
 		t.Errorf("end = %+v", st)
 	}
 }
+
+// TestRunEventsSayWhatHoldsARun: a run paused until its scan's window
+// opens says so in its stream, as GET /runs/:id does.
+func TestRunEventsSayWhatHoldsARun(t *testing.T) {
+	e, base := liveEnv(t)
+	r := e.startRun(t, e.makeScan(t, makeFixtures(t, e)).ID)
+	events, _ := openStream(t, fmt.Sprintf("%s/api/v1/runs/%d/events", base, r.ID), e.token)
+	next(t, events, "run")
+	opens := time.Date(2030, 1, 2, 22, 0, 0, 0, time.UTC)
+	if err := testStore.SetRunWaiting(context.Background(), r.ID, opens); err != nil {
+		t.Fatal(err)
+	}
+	st := decodeEvent[liveRun](t, next(t, events, "run"))
+	if st.Status != scan.RunPaused || st.StatusDetail != "waiting for window until 2030-01-02 22:00:00 UTC" {
+		t.Errorf("run event = %+v, want paused, waiting for the window", st)
+	}
+}

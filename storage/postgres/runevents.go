@@ -33,6 +33,9 @@ type RunEvent struct {
 	HostsUp   int    `json:"hosts_up,omitempty"`
 	OpenPorts int    `json:"open_ports,omitempty"`
 	Partial   bool   `json:"partial,omitempty"`
+	// WindowOpensAt is when a run paused outside its scan's windows
+	// resumes.
+	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
 	// Error is cut to 1000 characters in announcements; RunState has it
 	// whole.
 	Error string `json:"error,omitempty"`
@@ -86,11 +89,11 @@ func (s *Store) ListenRunEvents(ctx context.Context, ready func(backendPID uint3
 	}
 }
 
-const runStateCols = `id, scan_id, event_seq, status, hosts_up, open_ports, partial, error`
+const runStateCols = `id, scan_id, event_seq, status, hosts_up, open_ports, partial, window_opens_at, error`
 
 func scanRunState(row pgx.Row) (RunEvent, error) {
 	ev := RunEvent{Kind: "run"}
-	err := row.Scan(&ev.RunID, &ev.ScanID, &ev.Seq, &ev.Status, &ev.HostsUp, &ev.OpenPorts, &ev.Partial, &ev.Error)
+	err := row.Scan(&ev.RunID, &ev.ScanID, &ev.Seq, &ev.Status, &ev.HostsUp, &ev.OpenPorts, &ev.Partial, &ev.WindowOpensAt, &ev.Error)
 	return ev, err
 }
 

@@ -59,6 +59,7 @@
     follow("/api/v1/runs/" + encodeURIComponent(el.dataset.runId) + "/events", {
       run: function (run) {
         showStatus(document.getElementById("run-status"), run.status);
+        text(document.getElementById("run-status-detail"), run.status_detail || "");
         text(document.getElementById("run-hosts-up"), run.hosts_up);
         text(document.getElementById("run-open-ports"), run.open_ports);
       },

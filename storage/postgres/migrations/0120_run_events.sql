@@ -16,7 +16,8 @@ CREATE FUNCTION scantron_run_event() RETURNS trigger
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF NEW.status = OLD.status AND NEW.error = OLD.error AND NEW.hosts_up = OLD.hosts_up
-           AND NEW.open_ports = OLD.open_ports AND NEW.partial = OLD.partial THEN
+           AND NEW.open_ports = OLD.open_ports AND NEW.partial = OLD.partial
+           AND NEW.window_opens_at IS NOT DISTINCT FROM OLD.window_opens_at THEN
             RETURN NEW;
         END IF;
         NEW.event_seq := OLD.event_seq + 1;
@@ -26,7 +27,8 @@ BEGIN
     PERFORM pg_notify('scantron_runs', json_build_object(
         'kind', 'run', 'run_id', NEW.id, 'scan_id', NEW.scan_id, 'seq', NEW.event_seq,
         'status', NEW.status, 'hosts_up', NEW.hosts_up, 'open_ports', NEW.open_ports,
-        'partial', NEW.partial, 'error', left(NEW.error, 1000))::text);
+        'partial', NEW.partial, 'window_opens_at', NEW.window_opens_at,
+        'error', left(NEW.error, 1000))::text);
     RETURN NEW;
 END
 $$;
