@@ -77,9 +77,11 @@ chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under r
 flaky: tools ## run the integration suites ROUNDS times under CPU contention; report each failing test
 	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" BURNERS=$(BURNERS) TIMEOUT=$(TIMEOUT) ./scripts/flaky.sh
 
-# Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
+# Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME):
+# every Fuzz function under scan/ (the parsers, and each scanner driver's
+# output reader), found rather than listed, so a new driver's is included.
 FUZZTIME ?= 15s
-FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions ./scan:FuzzParseScriptArgs ./scan/query:FuzzParse
+FUZZ_TARGETS := $(shell grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' scan | sed 's|^\(.*\)/[^/]*_test.go:func |./\1:|' | sort)
 
 fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \
