@@ -14,8 +14,8 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
+	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/postgres"
-	"github.com/scantron/scantron/workflows"
 )
 
 // ScanStore keeps scans. A scan refers to a site, a profile and an agent or
@@ -39,7 +39,7 @@ type scanHandlers struct {
 	base
 	store     ScanStore
 	schedules Schedules
-	defaults  workflows.ScheduleDefaults
+	defaults  schedules.Defaults
 	links     temporalLinks
 	now       func() time.Time
 }
@@ -108,9 +108,9 @@ func (r scanRequest) scan(now time.Time) (scan.Scan, error) {
 	if !slices.Contains(scan.OverlapPolicies, s.Overlap) {
 		return scan.Scan{}, badRequest("overlap: %q is not one of %s", clip(s.Overlap), strings.Join(scan.OverlapPolicies, ", "))
 	}
-	if c := r.CatchupWindowSeconds; c != 0 && (c < int64(workflows.MinCatchupWindow/time.Second) || c > int64(maxCatchupWindow/time.Second)) {
+	if c := r.CatchupWindowSeconds; c != 0 && (c < int64(schedules.MinCatchupWindow/time.Second) || c > int64(maxCatchupWindow/time.Second)) {
 		return scan.Scan{}, badRequest("catchup_window_seconds: %d is outside %d to %d (0 means the server's default)",
-			c, int64(workflows.MinCatchupWindow/time.Second), int64(maxCatchupWindow/time.Second))
+			c, int64(schedules.MinCatchupWindow/time.Second), int64(maxCatchupWindow/time.Second))
 	}
 	s.CatchupWindowSeconds = r.CatchupWindowSeconds
 	if err := checkBacklog(s.StartAt, s.TimeZone, s.RRule, now); err != nil {
@@ -351,7 +351,7 @@ func (h *scanHandlers) delete(c *gin.Context) error {
 		err = mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
 		return mapErr(err, postgres.ErrInUse, http.StatusConflict, "scan %d has runs; delete its runs first", id)
 	}
-	if err := workflows.DeleteSchedule(ctx, h.schedules.ScheduleClient(), id); err != nil {
+	if err := schedules.Delete(ctx, h.schedules.ScheduleClient(), id); err != nil {
 		h.log.WarnContext(ctx, "deleting the schedule of a deleted scan failed; the reconciler will", "scan_id", id, "err", err)
 	}
 	c.Status(http.StatusNoContent)

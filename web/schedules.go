@@ -15,8 +15,8 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
+	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/postgres"
-	"github.com/scantron/scantron/workflows"
 )
 
 // Schedules reaches the scans' Temporal Schedules; client.Client satisfies
@@ -69,7 +69,7 @@ type temporalScheduleState struct {
 // view builds a scan's view; Temporal's part is best effort.
 func (h *scanHandlers) view(ctx context.Context, s scan.Scan, recent bool) (scanView, error) {
 	v := scanView{Scan: s, RecentRuns: []runView{}}
-	want, err := workflows.DesiredSchedule(s, h.defaults, h.now())
+	want, err := schedules.Desired(s, h.defaults, h.now())
 	if err != nil {
 		return v, err
 	}
@@ -119,7 +119,7 @@ func (h *scanHandlers) temporalState(ctx context.Context, id string) *temporalSc
 
 // sync makes the scan's schedule match the scan.
 func (h *scanHandlers) sync(ctx context.Context, s scan.Scan) error {
-	res, err := workflows.SyncSchedule(ctx, h.schedules.ScheduleClient(), s, h.defaults, h.now())
+	res, err := schedules.Sync(ctx, h.schedules.ScheduleClient(), s, h.defaults, h.now())
 	if err == nil {
 		h.log.DebugContext(ctx, "schedule synced", "scan_id", s.ID, "result", res)
 	}
@@ -230,8 +230,8 @@ func (h *scanHandlers) scanOf(c *gin.Context) (scan.Scan, error) {
 }
 
 // scheduled returns the scan's wanted schedule, or 409 when it has none.
-func (h *scanHandlers) scheduled(s scan.Scan) (*workflows.ScanSchedule, error) {
-	want, err := workflows.DesiredSchedule(s, h.defaults, h.now())
+func (h *scanHandlers) scheduled(s scan.Scan) (*schedules.ScanSchedule, error) {
+	want, err := schedules.Desired(s, h.defaults, h.now())
 	if err != nil {
 		return nil, err
 	}
@@ -331,8 +331,8 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 		for _, t := range times {
 			past = append(past, schedule.Exact(t.UTC()))
 		}
-		extra := workflows.TemporalSpec(schedule.Spec{Calendars: past}).Calendars
-		if err := workflows.UpdateSchedule(ctx, handle, want, extra); err != nil {
+		extra := schedules.TemporalSpec(schedule.Spec{Calendars: past}).Calendars
+		if err := schedules.Update(ctx, handle, want, extra); err != nil {
 			h.log.ErrorContext(ctx, "adding backfill times failed", "scan_id", s.ID, "err", err)
 			return scheduleUnavailable("nothing was started")
 		}

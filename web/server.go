@@ -15,7 +15,7 @@ import (
 
 	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/workflows"
+	"github.com/scantron/scantron/schedules"
 )
 
 // Config is what the server needs to know besides its dependencies.
@@ -26,7 +26,7 @@ type Config struct {
 	// TemporalNamespace is the namespace runs execute in; default "default".
 	TemporalNamespace string
 	// Schedule holds the server-wide schedule settings (catch-up window).
-	Schedule workflows.ScheduleDefaults
+	Schedule schedules.Defaults
 	// SecureCookies marks session cookies Secure even on plain HTTP
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
