@@ -172,6 +172,9 @@ func StartTemporal(ctx context.Context, opt TemporalOptions) (*Temporal, error) 
 			"--namespace", opt.Namespace,
 			"--log-level", "warn",
 			"--color", "never",
+			// The schedule reconciler's key (schedules.KeyAttribute), so
+			// that it is there before any scantron server starts.
+			"--search-attribute", "ScantronScheduleKey=Keyword",
 		}
 		t := &Temporal{
 			HostPort:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
