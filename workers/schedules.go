@@ -210,7 +210,8 @@ func (r *ScheduleReconciler) once(ctx context.Context) (rep ScheduleReport, comp
 			continue
 		case !ok && s.StartAt == nil:
 			continue // manual only: no schedule wanted, none there
-		case !ok && !full:
+		case !ok:
+			// Not listed: create it, or sync it if the listing lagged.
 			res, err = schedules.Create(ctx, r.Schedules, s, r.Defaults, now())
 		default:
 			res, err = schedules.Sync(ctx, r.Schedules, s, r.Defaults, now())
