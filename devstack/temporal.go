@@ -128,9 +128,6 @@ var BurstDynamicConfig = map[string]any{
 	// The per-namespace worker runs the Schedules' scheduler workflows; two
 	// pollers each (the SDK default) start about three workflows a second
 	// on a loaded machine.
-	// Schedules start at most this many workflows a second per namespace
-	// (server default 30: 200 fires on one minute take 7 s to start).
-	"worker.schedulerNamespaceStartWorkflowRPS": 100.0,
 	"worker.perNamespaceWorkerOptions": map[string]any{
 		"MaxConcurrentWorkflowTaskPollers": 8, "MaxConcurrentActivityTaskPollers": 8,
 	},
