@@ -103,6 +103,7 @@ func RunServer(ctx context.Context, c client.Client, results *activities.Results
 	})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
 	w.RegisterWorkflow(workflows.ReparseWorkflow)
+	w.RegisterWorkflow(workflows.ImportWorkflow)
 	w.RegisterActivity(results)
 	for _, a := range more {
 		w.RegisterActivity(a)
