@@ -161,7 +161,7 @@ func BenchmarkScheduleLoad(b *testing.B) {
 		}
 		go func() {
 			defer func() { done <- struct{}{} }()
-			agent := &activities.Agent{Name: name, NmapPath: scanner, WorkDir: dir, Verifier: verifier}
+			agent := &activities.Agent{Name: name, Binaries: map[scan.Scanner]string{scan.Nmap: scanner}, WorkDir: dir, Verifier: verifier}
 			// Four at once each, so that the burst's 200 runs wait for
 			// no agent and the figures are the pipeline's.
 			if err := RunAgent(wctx, tc, agent, AgentOptions{Capacity: 4}); err != nil && wctx.Err() == nil {
