@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
+	"github.com/scantron/scantron/scan/scanners"
 )
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -150,23 +150,20 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
 			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
 	}
-	// The site's max_rate and the server's ceiling cap nmap too: its
-	// --max-rate is lowered or added, and --min-rate lowered with it. The
-	// ceiling is applied again here because it may have been lowered
-	// since the profile and the site were saved.
-	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)).Args()
-	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
-	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes;
-		// then the server's ceiling, which never raises masscan's
-		// default rate.
-		var rate float64
-		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
-			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
-		}
-		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), r.MaxRate)
+	// The site's max_rate and the server's ceiling cap every scanner, as
+	// its driver does (nmap: --max-rate lowered or added; masscan and
+	// zmap: the rate out of the options, into Spec.Rate). The ceiling is
+	// applied again here because it may have been lowered since the
+	// profile and the site were saved.
+	drv, err := scanners.Lookup(plan.Profile.Scanner)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
 	}
-	return spec, resolved, nil
+	opts, rate, err := drv.Dispatch(set, float64(plan.Site.MaxRate), r.MaxRate)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+	}
+	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts, Rate: rate}, resolved, nil
 }
 
 func (r *Results) timeouts() Timeouts {
