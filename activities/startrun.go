@@ -44,6 +44,10 @@ type StartRunResult struct {
 	// the discovery stage's, and each shard's found pairs are scanned
 	// again by Follow (PlanFollow). nil: one stage.
 	Follow *FollowStage `json:"follow,omitempty"`
+	// Windows are when the scan's shards may run, read in TimeZone (an
+	// IANA name); none: any time.
+	Windows  scan.Windows `json:"windows,omitempty"`
+	TimeZone string       `json:"time_zone,omitempty"`
 }
 
 // StartRun creates or finds the run row, resolves the targets minus site and
@@ -132,6 +136,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	}
 	out.Parallel = parallel
 	out.Follow = follow
+	out.Windows, out.TimeZone = plan.Scan.Windows, plan.Scan.TimeZone
 	return out, nil
 }
 
@@ -209,12 +214,19 @@ func (r *Results) timeouts() Timeouts {
 type SetRunStatusInput struct {
 	RunID  int64          `json:"run_id"`
 	Status scan.RunStatus `json:"status"` // paused or running
+	// WindowOpensAt, for a paused run, says it waits for its scan's
+	// windows, which open then.
+	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
 }
 
-// SetRunStatus records a pause or a resume of a run.
+// SetRunStatus records a pause or a resume of a run, or that it waits for
+// its scan's windows to open.
 func (r *Results) SetRunStatus(ctx context.Context, in SetRunStatusInput) error {
 	if in.Status != scan.RunPaused && in.Status != scan.RunRunning {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status %q is not paused or running", in.Status), ErrTypeInvalidSpec, nil)
+	}
+	if in.WindowOpensAt != nil && in.Status == scan.RunPaused {
+		return wrap("set run waiting", r.Store.SetRunWaiting(ctx, in.RunID, *in.WindowOpensAt))
 	}
 	return wrap("set run status", r.Store.SetRunStatus(ctx, in.RunID, in.Status, ""))
 }

@@ -88,11 +88,21 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 	}
 }
 
+// serverPollers is how many long polls the orchestrator worker keeps open
+// per kind of task.
+const serverPollers = 8
+
 // RunServer runs the orchestrator worker until ctx is done. more are
 // further activity structs of the server (the run follow-ups: changes,
 // notifications).
 func RunServer(ctx context.Context, c client.Client, results *activities.Results, more ...any) error {
-	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{})
+	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{
+		// A burst of scheduled runs is several workflow tasks and server
+		// activities each; with the SDK's two pollers per kind the tasks
+		// wait in Temporal, one round trip at a time, while the worker idles.
+		MaxConcurrentWorkflowTaskPollers: serverPollers,
+		MaxConcurrentActivityTaskPollers: serverPollers,
+	})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
 	w.RegisterWorkflow(workflows.ReparseWorkflow)
 	w.RegisterWorkflow(workflows.ImportWorkflow)
