@@ -3,9 +3,12 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -50,5 +53,32 @@ func TestTwoStageProfile(t *testing.T) {
 				t.Errorf("status %d, error %q; want 400 naming %s", w.Code, msg, tt.field)
 			}
 		})
+	}
+}
+
+// The profile form takes the discovery stage too: an error shows beside
+// its field, a saved two-stage profile is listed as such and its page
+// offers its discovery settings back.
+func TestTwoStageProfileForm(t *testing.T) {
+	e := newEnv(t)
+	_, session, csrf := e.sessionFor(t, accounts.Admin)
+	w := e.form(t, session, csrf, "/profiles", url.Values{"name": {uniq("p")}, "scanner": {"nmap"}, "options": {"-sV"},
+		"discovery_scanner": {"masscan"}, "discovery_options": {"-p22 --banners-nope"}})
+	if w.Code != http.StatusBadRequest || !strings.Contains(fieldError(w.Body.String(), "discovery_options"), "--banners-nope") {
+		t.Errorf("bad discovery options: %d %q", w.Code, fieldError(w.Body.String(), "discovery_options"))
+	}
+	pname := uniq("p")
+	if w := e.form(t, session, csrf, "/profiles", url.Values{"name": {pname}, "scanner": {"nmap"}, "options": {"-sV"},
+		"discovery_scanner": {"zmap"}, "discovery_options": {"-p 443"}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("profile: %d %s", w.Code, w.Body.String())
+	}
+	list := e.page(t, session, "GET", "/profiles?q="+url.QueryEscape(pname), nil).Body.String()
+	m := regexp.MustCompile(`href="/profiles/(\d+)">` + regexp.QuoteMeta(pname)).FindStringSubmatch(list)
+	if m == nil || !strings.Contains(list, "zmap <code>-p 443</code>, then nmap") {
+		t.Fatalf("profiles page does not show the two stages")
+	}
+	page := e.page(t, session, "GET", "/profiles/"+m[1], nil).Body.String()
+	if !strings.Contains(page, `<option value="zmap" selected>`) || !strings.Contains(page, `name="discovery_options" value="-p 443"`) {
+		t.Errorf("profile page lacks its discovery settings")
 	}
 }
