@@ -132,8 +132,15 @@ func SecondStage(first scan.Spec, follow PairScanner, options []string, rate flo
 	}
 	spec := scan.Spec{RunID: first.RunID, ShardID: first.ShardID, Scanner: follow.Scanner(), Options: opts,
 		Rate: rate, Excludes: first.Excludes}
-	for _, h := range hosts {
-		spec.Targets = append(spec.Targets, h.String())
+	// Runs of consecutive hosts travel as one range, so that a dense
+	// shard's second stage stays a short list.
+	for i := 0; i < len(hosts); {
+		j := i
+		for j+1 < len(hosts) && hosts[j].Next() == hosts[j+1] {
+			j++
+		}
+		spec.Targets = append(spec.Targets, scan.Target{Kind: scan.KindRange, From: hosts[i], To: hosts[j]}.String())
+		i = j + 1
 	}
 	return spec, spec.Validate()
 }

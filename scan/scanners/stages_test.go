@@ -93,6 +93,12 @@ func TestSecondStageFromMasscanOutput(t *testing.T) {
 	if !slices.Contains(argv, "T:22,8080") || !slices.Contains(argv, "198.18.0.9") {
 		t.Errorf("argv %q", argv)
 	}
+	// Consecutive hosts are one range.
+	more := append(pairs, driver.Pair{Addr: "198.18.0.3", Port: 22}, driver.Pair{Addr: "198.18.0.4", Port: 22}, driver.Pair{Addr: "198.18.0.10", Port: 22})
+	spec, err = driver.SecondStage(first, nd.(driver.PairScanner), nil, 0, more)
+	if want := []string{"198.18.0.2-198.18.0.4", "198.18.0.9-198.18.0.10"}; err != nil || !slices.Equal(spec.Targets, want) {
+		t.Errorf("targets %v (%v), want %v", spec.Targets, err, want)
+	}
 	if _, err := driver.SecondStage(first, nd.(driver.PairScanner), []string{"-sV", "-p", "80"}, 0, pairs); !errors.Is(err, driver.ErrStagePorts) {
 		t.Errorf("options choosing ports: %v", err)
 	}
