@@ -59,8 +59,8 @@ type HistoryEvent struct {
 // oldest event first.
 type HostHistory struct {
 	Address string         `json:"address"`
-	Runs    int            `json:"runs"`      // runs read
-	Partial bool           `json:"partial"`   // only the newest runs were read
+	Runs    int            `json:"runs"`    // runs read
+	Partial bool           `json:"partial"` // only the newest runs were read
 	Events  []HistoryEvent `json:"events"`
 }
 

@@ -144,6 +144,7 @@ func (s *Server) engine() *gin.Engine {
 
 		v1.GET("/sites/:id/assets", viewer, api.handle(s.assets.site))
 		v1.GET("/assets", viewer, api.handle(s.assets.all))
+		v1.GET("/assets/:ip/history", viewer, api.handle(s.assets.history))
 		v1.GET("/search", viewer, api.handle(s.search.search))
 		v1.GET("/runs/:id/diff", viewer, api.handle(s.diffs.run))
 		v1.GET("/scans/:id/diffs", viewer, api.handle(s.diffs.scan))
@@ -174,6 +175,8 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/sites/:id", operator, ui.handle(ui.siteUpdate))
 	root.POST("/sites/:id/delete", operator, ui.handle(ui.siteDelete))
 	root.GET("/sites/:id/assets", viewer, ui.handle(ui.assets))
+	root.GET("/assets", viewer, ui.handle(ui.assets))
+	root.GET("/assets/:ip", viewer, ui.handle(ui.hostPage))
 	root.GET("/search", viewer, ui.handle(ui.searchPage))
 	root.GET("/exclusions", viewer, ui.handle(ui.exclusionsPage))
 	root.POST("/exclusions", operator, ui.handle(ui.exclusionCreate))

@@ -228,7 +228,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
-		assets:        &assetHandlers{base: b, store: deps.Store},
+		assets:        &assetHandlers{base: b, store: deps.Store, now: deps.Now},
 		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, store: deps.Store, tester: deps.Notifier, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
