@@ -20,8 +20,9 @@ type chart struct {
 	YMax          int
 	From, To      string
 	Series        []chartSeries
-	// Plot area edges, for the axes.
+	// Plot area edges, for the axes; the dates and the legend go below.
 	Left, Right, Top, Bottom int
+	DateY, LegendY           int
 }
 
 // chartSeries is one line, its dots linked to their runs.
@@ -29,7 +30,7 @@ type chartSeries struct {
 	Name, Color string
 	Points      string // the polyline's "x,y x,y ..."
 	Dots        []chartDot
-	LegendY     int
+	LegendX     int
 }
 
 type chartDot struct {
@@ -59,7 +60,7 @@ func newChart(id, title string, names []string, points []chartPoint) *chart {
 	if len(points) == 0 {
 		return nil
 	}
-	c := &chart{ID: id, Title: title, Width: 720, Height: 220, Left: 40, Right: 710, Top: 10, Bottom: 190}
+	c := &chart{ID: id, Title: title, Width: 720, Height: 240, Left: 40, Right: 710, Top: 10, Bottom: 190, DateY: 206, LegendY: 228}
 	first, last := points[0].At, points[len(points)-1].At
 	for _, p := range points {
 		for _, v := range p.Values {
@@ -78,7 +79,7 @@ func newChart(id, title string, names []string, points []chartPoint) *chart {
 		}
 	}
 	for si, name := range names {
-		s := chartSeries{Name: name, Color: chartColors[si%len(chartColors)], LegendY: c.Top + 4 + 14*si}
+		s := chartSeries{Name: name, Color: chartColors[si%len(chartColors)], LegendX: c.Left + 112*si}
 		pts := make([]string, 0, len(points))
 		for i, p := range points {
 			y := c.Bottom - (c.Bottom-c.Top)*p.Values[si]/yMax
