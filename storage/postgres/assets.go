@@ -270,9 +270,16 @@ func (s *Store) ListAssets(ctx context.Context, f AssetFilter) ([]scan.AssetHost
 	}
 	hostWhere := fmt.Sprintf("(%s::bigint = 0 OR h.site_id = %s)", site, site)
 	if f.Query.Root != nil {
-		// h is the outer host: a host: term reads it where it stands.
-		hostWhere += ` AND EXISTS (SELECT 1 FROM asset_ports p JOIN sites s ON s.id = p.site_id
-LEFT JOIN runs r ON r.id = p.last_run_id LEFT JOIN scans sc ON sc.id = r.scan_id
+		// h is the outer host, which a host: term reads where it stands;
+		// only the other tables the terms read are joined.
+		from := "asset_ports p"
+		if b.needs["s"] {
+			from += " JOIN sites s ON s.id = p.site_id"
+		}
+		if b.needs["sc"] {
+			from += " LEFT JOIN runs r ON r.id = p.last_run_id LEFT JOIN scans sc ON sc.id = r.scan_id"
+		}
+		hostWhere += ` AND EXISTS (SELECT 1 FROM ` + from + `
 WHERE p.site_id = h.site_id AND p.address = h.address AND ` + portCond + `)`
 	}
 	n := len(b.args)
@@ -285,8 +292,11 @@ WHERE p.site_id = h.site_id AND p.address = h.address AND ` + portCond + `)`
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM asset_hosts h WHERE `+hostWhere, b.args...).Scan(&total); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
+		// The page is chosen over the keys alone: a deep page sorts
+		// narrow rows, and only its own hosts are read whole.
 		q := fmt.Sprintf(`SELECT h.site_id, host(h.address), h.hostnames, h.state, h.first_seen, h.last_seen, h.last_run_id
-FROM asset_hosts h WHERE %s ORDER BY h.site_id, h.address LIMIT $%d OFFSET $%d`, hostWhere, n+1, n+2)
+FROM (SELECT h.site_id, h.address FROM asset_hosts h WHERE %s ORDER BY h.site_id, h.address LIMIT $%d OFFSET $%d) AS k
+JOIN asset_hosts h ON h.site_id = k.site_id AND h.address = k.address ORDER BY h.site_id, h.address`, hostWhere, n+1, n+2)
 		rows, err := tx.Query(ctx, q, append(b.args[:n:n], limitArg(f.Limit), offsetArg(f.Offset))...)
 		if err != nil {
 			return err
