@@ -50,7 +50,7 @@ func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template,
 	}
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/partials.html", "templates/chart.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/partials.html", "templates/inventory.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing view %s: %w", name, err)
 		}
