@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -42,15 +43,18 @@ func readHistory(c *gin.Context, store AssetStore) (scan.HostHistory, int64, err
 	if err != nil {
 		return scan.HostHistory{}, 0, err
 	}
-	siteID, err := queryInt(c, "site", 0, 1, maxOffset)
-	if err != nil {
-		return scan.HostHistory{}, 0, err
+	var siteID int64
+	if raw, ok := c.GetQuery("site"); ok && raw != "" {
+		siteID, err = strconv.ParseInt(raw, 10, 64)
+		if err != nil || siteID <= 0 || strings.TrimLeft(raw, "0123456789") != "" {
+			return scan.HostHistory{}, 0, badRequest("site: %q is not a valid id", clip(raw))
+		}
 	}
 	runs, err := queryInt(c, "runs", defaultHistoryRuns, 1, maxHistoryRuns)
 	if err != nil {
 		return scan.HostHistory{}, 0, err
 	}
-	h, err := store.HostHistory(c.Request.Context(), addr, int64(siteID), runs)
+	h, err := store.HostHistory(c.Request.Context(), addr, siteID, runs)
 	if err != nil {
 		where := ""
 		if siteID != 0 {
@@ -58,7 +62,7 @@ func readHistory(c *gin.Context, store AssetStore) (scan.HostHistory, int64, err
 		}
 		return h, 0, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "no completed run saw %s%s", addr, where)
 	}
-	return h, int64(siteID), nil
+	return h, siteID, nil
 }
 
 // history answers GET /api/v1/assets/:ip/history?site=&runs=.
