@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,7 +90,9 @@ type assetRow struct {
 // what GET /api/v1/assets reads.
 func (h *uiHandlers) assets(c *gin.Context) error {
 	ctx := c.Request.Context()
-	data := map[string]any{"Title": "Assets", "Q": c.Query("q"), "Fields": query.Fields(), "Action": "/assets"}
+	// run: searches one run, not the assets: the hint leaves it out.
+	fields := slices.DeleteFunc(query.Fields(), func(f string) bool { return f == string(query.Run) })
+	data := map[string]any{"Title": "Assets", "Q": c.Query("q"), "Fields": fields, "Action": "/assets"}
 	var (
 		f   postgres.AssetFilter
 		err error
