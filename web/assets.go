@@ -14,16 +14,15 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/query"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // AssetStore reads what sites hold across runs: their assets, a host's
 // history and the exposure of their runs.
 type AssetStore interface {
 	GetSite(ctx context.Context, id int64) (scan.Site, error)
-	ListAssets(ctx context.Context, f postgres.AssetFilter) ([]scan.AssetHost, int, error)
+	ListAssets(ctx context.Context, f query.AssetFilter) ([]scan.AssetHost, int, error)
 	HostHistory(ctx context.Context, addr netip.Addr, siteID int64, maxRuns int) (scan.HostHistory, error)
-	ExposureSeries(ctx context.Context, siteID int64, limit int) ([]postgres.RunExposure, error)
+	ExposureSeries(ctx context.Context, siteID int64, limit int) ([]scan.RunExposure, error)
 }
 
 type assetHandlers struct {
@@ -60,8 +59,8 @@ var retiredAssetFilters = map[string]string{
 // assetFilter reads q (the search language, over the current assets),
 // limit and offset. A q that does not parse is a *queryError; a run: query
 // and the retired filter parameters are refused naming what to write.
-func assetFilter(c *gin.Context, now time.Time) (postgres.AssetFilter, error) {
-	f := postgres.AssetFilter{Now: now}
+func assetFilter(c *gin.Context, now time.Time) (query.AssetFilter, error) {
+	f := query.AssetFilter{Now: now}
 	for _, name := range []string{"ip", "port", "protocol", "service", "product", "state"} {
 		if _, ok := c.GetQuery(name); ok {
 			return f, badRequest("%s: the assets are searched with the search language: %s", name, retiredAssetFilters[name])
@@ -115,7 +114,7 @@ func answerQueryError(c *gin.Context, err error) bool {
 }
 
 // search answers one page of assets with the total and a link onwards.
-func (h *assetHandlers) search(c *gin.Context, f postgres.AssetFilter) error {
+func (h *assetHandlers) search(c *gin.Context, f query.AssetFilter) error {
 	hosts, total, err := h.store.ListAssets(c.Request.Context(), f)
 	if err != nil {
 		return err
@@ -137,10 +136,10 @@ func nextPage(u *url.URL, offset int) string {
 
 // siteFilter reads the site named by :id and the search parameters,
 // answering 404 for a site that does not exist.
-func siteFilter(c *gin.Context, store AssetStore, now time.Time) (scan.Site, postgres.AssetFilter, error) {
+func siteFilter(c *gin.Context, store AssetStore, now time.Time) (scan.Site, query.AssetFilter, error) {
 	id, err := pathID(c)
 	if err != nil {
-		return scan.Site{}, postgres.AssetFilter{}, err
+		return scan.Site{}, query.AssetFilter{}, err
 	}
 	f, err := assetFilter(c, now)
 	if err != nil {
@@ -148,7 +147,7 @@ func siteFilter(c *gin.Context, store AssetStore, now time.Time) (scan.Site, pos
 	}
 	site, err := store.GetSite(c.Request.Context(), id)
 	if err != nil {
-		return scan.Site{}, f, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
+		return scan.Site{}, f, mapErr(err, scan.ErrNotFound, http.StatusNotFound, "site %d not found", id)
 	}
 	f.SiteID = id
 	return site, f, nil

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/scan"
 )
 
 // chart is a line chart of one or more series over completed runs, drawn
@@ -118,7 +118,7 @@ const maxChartServices = 5
 // gone hosts and opened and closed ports against the previous run of the
 // same scan; and open ports by service, the services with the most open
 // ports over the runs named. nil when there are no runs.
-func newExposure(runs []postgres.RunExposure) *exposure {
+func newExposure(runs []scan.RunExposure) *exposure {
 	if len(runs) == 0 {
 		return nil
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/scan"
 )
 
 func TestChartPoints(t *testing.T) {
@@ -42,7 +42,7 @@ func TestChartPoints(t *testing.T) {
 
 func TestExposureServices(t *testing.T) {
 	at := func(h int) time.Time { return time.Date(2030, 1, 1, h, 0, 0, 0, time.UTC) }
-	e := newExposure([]postgres.RunExposure{
+	e := newExposure([]scan.RunExposure{
 		{RunID: 1, FinishedAt: at(0), HostsUp: 2, OpenPorts: 9,
 			Services: map[string]int{"ssh": 2, "http": 3, "https": 1, "smtp": 1, "dns": 1, "ftp": 1}},
 		{RunID: 2, FinishedAt: at(1), HostsUp: 1, OpenPorts: 3, NewHosts: 0, GoneHosts: 1, ClosedPorts: 6,

@@ -2,64 +2,44 @@ package web
 
 import (
 	"context"
-	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // ExclusionStore keeps the global exclusions, which no scan ever touches.
-type ExclusionStore interface {
-	CreateExclusion(ctx context.Context, e scan.Exclusion) (scan.Exclusion, error)
-	ListExclusions(ctx context.Context) ([]scan.Exclusion, error)
-	DeleteExclusion(ctx context.Context, id int64) error
+type ExclusionStore = manage.ExclusionStore
+
+// ExclusionService is what the exclusion handlers and forms ask of global
+// exclusions; *manage.Exclusions does it.
+type ExclusionService interface {
+	Create(ctx context.Context, in manage.ExclusionInput) (scan.Exclusion, error)
+	List(ctx context.Context) ([]scan.Exclusion, error)
+	Delete(ctx context.Context, id int64) error
 }
 
 type exclusionHandlers struct {
 	base
-	store ExclusionStore
-}
-
-type exclusionRequest struct {
-	Target string `json:"target"`
-	Note   string `json:"note"`
-}
-
-func (r exclusionRequest) exclusion() (scan.Exclusion, error) {
-	if _, err := scan.ParseTarget(r.Target); err != nil {
-		return scan.Exclusion{}, badRequest("target: %v", err)
-	}
-	note, err := cleanText("note", r.Note, maxDescriptionLen)
-	if err != nil {
-		return scan.Exclusion{}, err
-	}
-	return scan.Exclusion{Target: strings.TrimSpace(r.Target), Note: note}, nil
+	exclusions ExclusionService
 }
 
 func (h *exclusionHandlers) create(c *gin.Context) error {
-	var req exclusionRequest
-	if err := decodeJSON(c, &req); err != nil {
+	var in manage.ExclusionInput
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	e, err := req.exclusion()
+	row, err := h.exclusions.Create(c.Request.Context(), in)
 	if err != nil {
 		return err
-	}
-	row, err := h.store.CreateExclusion(c.Request.Context(), e)
-	if err != nil {
-		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "target: %q is already excluded", e.Target)
 	}
 	created(c, "exclusions", row.ID, row)
 	return nil
 }
 
 func (h *exclusionHandlers) list(c *gin.Context) error {
-	return listAll(c, h.store.ListExclusions, func(e scan.Exclusion) string { return e.Target + " " + e.Note })
+	return listAll(c, h.exclusions.List, func(e scan.Exclusion) string { return e.Target + " " + e.Note })
 }
 
-func (h *exclusionHandlers) delete(c *gin.Context) error {
-	return deleteByID(c, "exclusion", h.store.DeleteExclusion, "is in use")
-}
+func (h *exclusionHandlers) delete(c *gin.Context) error { return deleteOne(c, h.exclusions.Delete) }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/query"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // The inventory: the assets of the estate and of each site, searched with
@@ -61,7 +60,7 @@ func readHistory(c *gin.Context, store AssetStore) (scan.HostHistory, int64, err
 		if siteID != 0 {
 			where = fmt.Sprintf(" on site %d", siteID)
 		}
-		return h, 0, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "no completed run saw %s%s", addr, where)
+		return h, 0, mapErr(err, scan.ErrNotFound, http.StatusNotFound, "no completed run saw %s%s", addr, where)
 	}
 	return h, siteID, nil
 }
@@ -94,7 +93,7 @@ func (h *uiHandlers) assets(c *gin.Context) error {
 	fields := slices.DeleteFunc(query.Fields(), func(f string) bool { return f == string(query.Run) })
 	data := map[string]any{"Title": "Assets", "Q": c.Query("q"), "Fields": fields, "Action": "/assets"}
 	var (
-		f   postgres.AssetFilter
+		f   query.AssetFilter
 		err error
 	)
 	var siteID int64
@@ -104,7 +103,7 @@ func (h *uiHandlers) assets(c *gin.Context) error {
 		}
 		site, err := h.assetDB.GetSite(ctx, siteID)
 		if err != nil {
-			return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", siteID)
+			return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "site %d not found", siteID)
 		}
 		data["Site"], data["Title"] = site, "Assets of "+site.Name
 		data["Action"] = fmt.Sprintf("/sites/%d/assets", site.ID)
@@ -183,7 +182,7 @@ func (h *uiHandlers) hostPage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	now, _, err := h.assetDB.ListAssets(c.Request.Context(), postgres.AssetFilter{SiteID: siteID, Query: q, Now: h.now()})
+	now, _, err := h.assetDB.ListAssets(c.Request.Context(), query.AssetFilter{SiteID: siteID, Query: q, Now: h.now()})
 	if err != nil {
 		return err
 	}

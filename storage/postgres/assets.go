@@ -244,16 +244,7 @@ WHERE a.site_id = $1 AND a.address = u.addr AND a.protocol = u.proto AND a.port 
 }
 
 // AssetFilter selects and pages ListAssets. Zero values select everything.
-type AssetFilter struct {
-	SiteID int64 // 0: every site
-	// Query keeps the hosts with a port it matches, and of them only those
-	// ports; the empty query keeps every host (with or without ports) and
-	// all its ports. It is over the current assets: a run: query is refused.
-	Query  query.Query
-	Now    time.Time // ages in Query count back from it; zero: the database's now()
-	Limit  int
-	Offset int
-}
+type AssetFilter = query.AssetFilter
 
 // ListAssets returns the hosts f selects, ordered by site and address,
 // with how many it selects in all. The query is the search language's, as

@@ -3,29 +3,16 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-)
 
-// RunExposure is what one completed run found exposed, and how that
-// differs from its scan's previous run.
-type RunExposure struct {
-	RunID      int64
-	ScanID     int64
-	FinishedAt time.Time
-	HostsUp    int
-	OpenPorts  int
-	// From the run's diff (all 0 for a scan's first run).
-	NewHosts, GoneHosts, OpenedPorts, ClosedPorts int
-	// Services counts the run's open ports by service name ("" unnamed).
-	Services map[string]int
-}
+	"github.com/scantron/scantron/scan"
+)
 
 // ExposureSeries returns the newest limit completed runs, of every scan or
 // of siteID's scans, oldest first.
-func (s *Store) ExposureSeries(ctx context.Context, siteID int64, limit int) ([]RunExposure, error) {
-	var out []RunExposure
+func (s *Store) ExposureSeries(ctx context.Context, siteID int64, limit int) ([]scan.RunExposure, error) {
+	var out []scan.RunExposure
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
 		// Two shapes, so that each reads its own index: the newest
@@ -48,8 +35,8 @@ FROM w LEFT JOIN run_diffs d ON d.run_id = w.id ORDER BY w.finished_at, w.id`
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunExposure, error) {
-			e := RunExposure{Services: map[string]int{}}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.RunExposure, error) {
+			e := scan.RunExposure{Services: map[string]int{}}
 			err := r.Scan(&e.RunID, &e.ScanID, &e.FinishedAt, &e.HostsUp, &e.OpenPorts, &e.NewHosts, &e.GoneHosts,
 				&e.OpenedPorts, &e.ClosedPorts)
 			return e, err
@@ -58,7 +45,7 @@ FROM w LEFT JOIN run_diffs d ON d.run_id = w.id ORDER BY w.finished_at, w.id`
 			return err
 		}
 		ids := make([]int64, len(out))
-		index := make(map[int64]*RunExposure, len(out))
+		index := make(map[int64]*scan.RunExposure, len(out))
 		for i := range out {
 			ids[i], index[out[i].RunID] = out[i].RunID, &out[i]
 		}
