@@ -59,6 +59,10 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	if err != nil {
 		return StartRunResult{}, wrap("load scan", err)
 	}
+	if plan.Scan.Imports != "" {
+		err := fmt.Errorf("%w: scan %q holds imported runs and never runs", scan.ErrInvalidSpec, plan.Scan.Name)
+		return StartRunResult{}, nonRetryable(err)
+	}
 	if r.Signer == nil {
 		err := fmt.Errorf("%w: the server has no signing key (SCANTRON_SIGNING_KEY); agents run signed specs only", scan.ErrInvalidSpec)
 		return StartRunResult{}, nonRetryable(err)

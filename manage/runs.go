@@ -58,8 +58,12 @@ func (x *Runs) Get(ctx context.Context, id int64) (scan.Run, error) {
 func (x *Runs) Start(ctx context.Context, scanID int64) (scan.Run, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StartTimeout)
 	defer cancel()
-	if _, err := x.Store.GetScan(ctx, scanID); err != nil {
+	sc, err := x.Store.GetScan(ctx, scanID)
+	if err != nil {
 		return scan.Run{}, notFound(err, "scan", scanID)
+	}
+	if sc.Imports != "" {
+		return scan.Run{}, refuse(Conflict, "", "scan %d holds the site's imported runs and never runs; import the file again instead", scanID)
 	}
 	wid := workflows.ScanRunWorkflowID(scanID, x.Now())
 	run, err := x.Store.CreateRun(ctx, scanID, wid)
@@ -166,7 +170,8 @@ func (x *Runs) Cancel(ctx context.Context, runID int64) (scan.Run, error) {
 	if err != nil {
 		return scan.Run{}, err
 	}
-	if err := x.Temporal.CancelWorkflow(ctx, r.WorkflowID, ""); err != nil {
+	// An imported run's workflow is its import's.
+	if err := x.Temporal.CancelWorkflow(ctx, workflows.RunWorkflow(r.WorkflowID), ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return scan.Run{}, refuse(Conflict, "", "the workflow of run %d is not running", r.ID)

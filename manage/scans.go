@@ -307,6 +307,9 @@ func (s *Scans) Update(ctx context.Context, id int64, in ScanInput, by string) (
 	if err != nil {
 		return scan.Scan{}, err
 	}
+	if old.Imports != "" {
+		return scan.Scan{}, refuse(Conflict, "", "scan %d holds the site's imported runs; it has no profile, agent or schedule to edit", id)
+	}
 	sc, err := s.check(ctx, in, &old)
 	if err != nil {
 		return scan.Scan{}, err

@@ -87,6 +87,10 @@ type Scan struct {
 	CatchupWindowSeconds int64 `json:"catchup_window_seconds"`
 	// PauseNote says who paused or resumed the schedule last, and why.
 	PauseNote string `json:"pause_note"`
+	// Imports, when set, makes this the scan that holds its site's runs
+	// imported from files of this scanner's output: it has no profile,
+	// agent or pool, and never runs.
+	Imports Scanner `json:"imports,omitempty"`
 }
 
 // Overlap policies of a scan's schedule.

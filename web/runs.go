@@ -24,6 +24,7 @@ type RunStore interface {
 	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
 	CountRuns(ctx context.Context, f scan.RunFilter) (int, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	LookupRunImport(ctx context.Context, runID int64) (scan.RunImport, bool, error)
 	ListHosts(ctx context.Context, runID int64, f scan.HostFilter) ([]scan.HostRow, error)
 	ListPorts(ctx context.Context, runID int64, f scan.PortFilter) ([]scan.PortRow, error)
 	CountHosts(ctx context.Context, runID int64, f scan.HostFilter) (int, error)
@@ -68,7 +69,9 @@ type runView struct {
 // runDetail is one run with its shards.
 type runDetail struct {
 	runView
-	Shards []scan.Shard `json:"shards"`
+	// Import says where an imported run came from; nil for a scanned one.
+	Import *scan.RunImport `json:"import,omitempty"`
+	Shards []scan.Shard    `json:"shards"`
 	// Progress of the shards still scanning, while the run is unfinished.
 	Progress []shardProgress `json:"progress"`
 }
@@ -197,11 +200,17 @@ func (h *runHandlers) get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, runDetail{
+	d := runDetail{
 		runView:  runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)},
 		Shards:   nonNil(shards),
 		Progress: scanProgress(c.Request.Context(), h.temporal, h.log, r, shards),
-	})
+	}
+	if imp, found, err := h.store.LookupRunImport(c.Request.Context(), r.ID); err != nil {
+		return err
+	} else if found {
+		d.Import = &imp
+	}
+	c.JSON(http.StatusOK, d)
 	return nil
 }
 

@@ -696,3 +696,14 @@ func (h *uiHandlers) runCancel(c *gin.Context) error {
 	c.Redirect(http.StatusSeeOther, "/runs/"+c.Param("id"))
 	return nil
 }
+
+// siteImport imports the uploaded files as runs of the site, through the
+// same operation as the API, and shows the newest run.
+func (h *uiHandlers) siteImport(c *gin.Context) error {
+	files, _, err := h.srv.imports.importFiles(c)
+	if err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", files[len(files)-1].RunID))
+	return nil
+}

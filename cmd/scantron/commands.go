@@ -181,6 +181,8 @@ var commands = []command{
 		flags: []param{{flag: "format", def: "csv", meta: "csv|jsonl|xml", help: "csv, jsonl or xml"}, {flag: "output", meta: "FILE", help: "file to write (default: standard output)"}}},
 
 	// What is out there now.
+	{words: []string{"import"}, routes: []string{"GET /sites", "POST /sites/{id}/imports"}, run: runImport, ownArgs: "--site SITE FILE...",
+		help: "import nmap XML or masscan XML/JSON files as runs of site SITE (a name or id), ordered by the scan time inside each; non-zero exit if any is refused or fails"},
 	{words: []string{"assets", "list"}, method: "GET", path: "/assets", list: true, query: assetFilters,
 		help: "assets across all sites", items: "assets", columns: assetColumns},
 	{words: []string{"assets", "history"}, method: "GET", path: "/assets/{ip}/history", args: []string{"ip"},
@@ -188,7 +190,7 @@ var commands = []command{
 			{flag: "runs", kind: kindInt, help: "how many of the newest runs that saw the address to read (default 500)"}},
 		help: "a host's history: ports opened and closed, version changes, with run and agent", items: "events",
 		columns: []string{"at", "site", "kind", "protocol", "port", "before.version", "after.product", "after.version", "run_id", "agent"}},
-	{words: []string{"search"}, routes: []string{"GET /search"}, run: runSearch,
+	{words: []string{"search"}, routes: []string{"GET /search"}, run: runSearch, ownArgs: "[--format csv|jsonl] [--limit N] [--offset N] QUERY...",
 		help: "search the current assets (or run:ID) with the search language, e.g. scantron search port:443 -service:https seen:<7d"},
 }
 
@@ -267,6 +269,10 @@ type command struct {
 	run    func(ctx context.Context, cc *call) error
 	routes []string
 	flags  []param
+	// ownArgs, when set, is the synopsis of the flags and arguments the
+	// verb's run reads itself, from call.rest (search's words may start
+	// with "-"; import takes any number of files).
+	ownArgs string
 }
 
 // kind is how a flag's value goes into the request.

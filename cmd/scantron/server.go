@@ -161,6 +161,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxRate:           cfg.MaxRate,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
+		ImportMaxBytes:    cfg.ImportMaxBytes,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
 		Metrics:           reg,

@@ -87,8 +87,8 @@ func (c *command) synopsis() string {
 			parts = append(parts, "[--match S]")
 		}
 	}
-	if c.words[0] == "search" {
-		parts = append(parts, "[--format csv|jsonl] [--limit N] [--offset N] QUERY...")
+	if c.ownArgs != "" {
+		parts = append(parts, c.ownArgs)
 	}
 	return strings.Join(parts, " ")
 }
@@ -169,8 +169,8 @@ func clientVerb(ctx context.Context, args []string, getenv func(string) string, 
 	cc := &call{cmd: cmd, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr,
 		args: map[string]string{}, ids: map[string]int64{}, set: map[string]bool{},
 		values: map[string]*string{}, bools: map[string]*bool{}}
-	if cmd.words[0] == "search" {
-		// The query's words may start with "-": search reads its own flags.
+	if cmd.ownArgs != "" {
+		// The verb reads its own flags and arguments.
 		cc.rest = rest
 	} else if err := cc.parse(rest); err != nil {
 		return err

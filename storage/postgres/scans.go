@@ -9,14 +9,14 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const scanCols = `id, name, site_id, profile_id, COALESCE(agent_id, 0), COALESCE(pool_id, 0), COALESCE(shard_size, 0),
-start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note`
+const scanCols = `id, name, site_id, COALESCE(profile_id, 0), COALESCE(agent_id, 0), COALESCE(pool_id, 0), COALESCE(shard_size, 0),
+start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note, COALESCE(imports, '')`
 
 func scanScan(row pgx.Row) (scan.Scan, error) {
 	var s scan.Scan
 	var shardSize int64
 	err := row.Scan(&s.ID, &s.Name, &s.SiteID, &s.ProfileID, &s.AgentID, &s.PoolID, &shardSize, &s.StartAt,
-		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote)
+		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote, &s.Imports)
 	s.ShardSize = uint64(shardSize)
 	return s, err
 }
