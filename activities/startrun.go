@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
+	"github.com/scantron/scantron/scan/scanners"
 )
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -40,6 +40,10 @@ type StartRunResult struct {
 	// Parallel is how many shards may be in flight at once: the capacity
 	// polling the task queue when the run started; 0 means no limit.
 	Parallel int `json:"parallel,omitempty"`
+	// Windows are when the scan's shards may run, read in TimeZone (an
+	// IANA name); none: any time.
+	Windows  scan.Windows `json:"windows,omitempty"`
+	TimeZone string       `json:"time_zone,omitempty"`
 }
 
 // StartRun creates or finds the run row, resolves the targets minus site and
@@ -127,6 +131,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
 	}
 	out.Parallel = parallel
+	out.Windows, out.TimeZone = plan.Scan.Windows, plan.Scan.TimeZone
 	return out, nil
 }
 
@@ -145,23 +150,20 @@ func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
 		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
 			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
 	}
-	// The site's max_rate and the server's ceiling cap nmap too: its
-	// --max-rate is lowered or added, and --min-rate lowered with it. The
-	// ceiling is applied again here because it may have been lowered
-	// since the profile and the site were saved.
-	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)).Args()
-	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
-	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes;
-		// then the server's ceiling, which never raises masscan's
-		// default rate.
-		var rate float64
-		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
-			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
-		}
-		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), r.MaxRate)
+	// The site's max_rate and the server's ceiling cap every scanner, as
+	// its driver does (nmap: --max-rate lowered or added; masscan and
+	// zmap: the rate out of the options, into Spec.Rate). The ceiling is
+	// applied again here because it may have been lowered since the
+	// profile and the site were saved.
+	drv, err := scanners.Lookup(plan.Profile.Scanner)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
 	}
-	return spec, resolved, nil
+	opts, rate, err := drv.Dispatch(set, float64(plan.Site.MaxRate), r.MaxRate)
+	if err != nil {
+		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+	}
+	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts, Rate: rate}, resolved, nil
 }
 
 func (r *Results) timeouts() Timeouts {
@@ -182,12 +184,19 @@ func (r *Results) timeouts() Timeouts {
 type SetRunStatusInput struct {
 	RunID  int64          `json:"run_id"`
 	Status scan.RunStatus `json:"status"` // paused or running
+	// WindowOpensAt, for a paused run, says it waits for its scan's
+	// windows, which open then.
+	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
 }
 
-// SetRunStatus records a pause or a resume of a run.
+// SetRunStatus records a pause or a resume of a run, or that it waits for
+// its scan's windows to open.
 func (r *Results) SetRunStatus(ctx context.Context, in SetRunStatusInput) error {
 	if in.Status != scan.RunPaused && in.Status != scan.RunRunning {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status %q is not paused or running", in.Status), ErrTypeInvalidSpec, nil)
+	}
+	if in.WindowOpensAt != nil && in.Status == scan.RunPaused {
+		return wrap("set run waiting", r.Store.SetRunWaiting(ctx, in.RunID, *in.WindowOpensAt))
 	}
 	return wrap("set run status", r.Store.SetRunStatus(ctx, in.RunID, in.Status, ""))
 }

@@ -91,6 +91,10 @@ type Scan struct {
 	// imported from files of this scanner's output: it has no profile,
 	// agent or pool, and never runs.
 	Imports Scanner `json:"imports,omitempty"`
+	// Windows are when the scan's shards may run, in TimeZone; none: any
+	// time. A run outside them waits, and one they close on pauses until
+	// they open again.
+	Windows Windows `json:"windows"`
 }
 
 // Overlap policies of a scan's schedule.
@@ -134,6 +138,9 @@ type Run struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// WindowOpensAt is set while the run is paused outside its scan's
+	// windows: when they next open.
+	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
 }
 
 // ShardStatus is where one shard of a run is.

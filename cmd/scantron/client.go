@@ -144,9 +144,11 @@ func (a apiClient) do(ctx context.Context, method, path string, body, out any) e
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-func splitList(s string) []string {
+func splitList(s string) []string { return splitBy(s, ",") }
+
+func splitBy(s, sep string) []string {
 	out := []string{}
-	for _, f := range strings.Split(s, ",") {
+	for _, f := range strings.Split(s, sep) {
 		if f = strings.TrimSpace(f); f != "" {
 			out = append(out, f)
 		}

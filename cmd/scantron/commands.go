@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"strings"
+
+	"github.com/scantron/scantron/scan"
 )
 
 // commands is the CLI's whole command set: one row per client verb, with
@@ -149,8 +152,9 @@ var commands = []command{
 		columns: []string{"id", "scan_id", "status", "hosts_up", "open_ports", "created_at", "finished_at"}},
 	{words: []string{"runs", "show"}, method: "GET", path: "/runs/{id}", args: []string{"id"}, help: "a run with its shards and live progress"},
 	{words: []string{"runs", "start"}, routes: []string{"POST /scans/{id}/runs", "GET /runs/{id}"}, args: []string{"scan-id"}, run: runStart,
-		help:  "start a run of scan SCAN-ID now; --watch follows it to its end",
-		flags: []param{{flag: "watch", kind: kindBool, help: "follow the run's progress until it ends"}}},
+		help: "start a run of scan SCAN-ID now; --watch follows it to its end",
+		flags: []param{{flag: "watch", kind: kindBool, help: "follow the run's progress until it ends"},
+			{flag: "ignore-windows", kind: kindBool, help: "run now even outside the scan's windows (an override)"}}},
 	{words: []string{"runs", "watch"}, routes: []string{"GET /runs/{id}"}, args: []string{"id"}, run: runWatch,
 		help: "follow a run until it ends: a progress bar on standard error; non-zero exit unless it completes"},
 	{words: []string{"runs", "cancel"}, method: "POST", path: "/runs/{id}/cancel", args: []string{"id"}, help: "cancel a run",
@@ -214,7 +218,7 @@ var (
 	profileFields = []param{
 		{flag: "name", help: "profile name"},
 		{flag: "description", help: "description"},
-		{flag: "scanner", meta: "nmap|masscan", help: "nmap or masscan"},
+		{flag: "scanner", meta: strings.ReplaceAll(scan.ScannerList(), ", ", "|"), help: "one of " + scan.ScannerList()},
 		{flag: "options", help: "scanner options, e.g. \"-sT -p 1-1024\""},
 		{flag: "intrusive", kind: kindBool, help: "the options run intrusive scripts (needs an admin)"},
 	}
@@ -231,6 +235,7 @@ var (
 		{flag: "enabled", kind: kindBool, help: "whether the schedule fires (default true; --enabled=false stops it)"},
 		{flag: "overlap", meta: "POLICY", help: "when a run is still going at the next fire time: skip, buffer_one, buffer_all, cancel_other, terminate_other or allow_all"},
 		{flag: "catchup-window", field: "catchup_window_seconds", kind: kindInt, help: "seconds after a missed fire time that it still runs (0: the server's default)"},
+		{flag: "windows", kind: kindSemiList, meta: "W;W", help: "when shards may run, in the scan's zone, ';'-separated, e.g. \"mon-fri 22:00-06:00;sat 10:00-12:00\" (\"\" for any time)"},
 	}
 	noteFields = []param{{flag: "note", help: "why"}, {flag: "by", help: "who (default: you)"}}
 
@@ -283,6 +288,7 @@ const (
 	kindInt           // a JSON number
 	kindBool          // a JSON boolean
 	kindList          // comma-separated, a JSON array of strings
+	kindSemiList      // semicolon-separated (its items hold commas), a JSON array of strings
 	kindPassword      // read from SCANTRON_USER_PASSWORD or standard input, never a flag's value
 )
 

@@ -104,6 +104,8 @@ func (p param) placeholder() string {
 		return "N"
 	case p.kind == kindList:
 		return "A,B"
+	case p.kind == kindSemiList:
+		return "A;B"
 	}
 	return "S"
 }
@@ -321,6 +323,8 @@ func (cc *call) value(p param) (any, bool) {
 		return n, true
 	case kindList:
 		return splitList(v), true
+	case kindSemiList:
+		return splitBy(v, ";"), true
 	}
 	return v, true
 }
