@@ -142,6 +142,8 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/runs/:id/csv", viewer, api.handle(s.runs.csv))
 		v1.GET("/runs/:id/jsonl", viewer, api.handle(s.runs.jsonl))
 		v1.GET("/runs/:id/xml", viewer, api.handle(s.runs.xml))
+		v1.GET("/runs/:id/events", viewer, api.handle(s.live.runEvents))
+		v1.GET("/events", viewer, api.handle(s.live.dashboardEvents))
 
 		v1.GET("/sites/:id/assets", viewer, api.handle(s.assets.site))
 		v1.POST("/sites/:id/imports", operator, api.handle(s.imports.create))

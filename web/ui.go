@@ -85,6 +85,7 @@ type UIStore interface {
 	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListPorts(ctx context.Context, runID int64, f scan.PortFilter) ([]scan.PortRow, error)
+	CountHosts(ctx context.Context, runID int64, f scan.HostFilter) (int, error)
 	LookupRunImport(ctx context.Context, runID int64) (scan.RunImport, bool, error)
 }
 
@@ -313,9 +314,17 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	} else if found {
 		imported = &imp
 	}
+	// The hosts stored so far, while the run's counts are not yet made.
+	hostsFound := 0
+	if !r.Status.Final() {
+		if hostsFound, err = h.store.CountHosts(ctx, r.ID, scan.HostFilter{}); err != nil {
+			return err
+		}
+	}
 	return h.render(c, http.StatusOK, "run", map[string]any{
 		"Title":          fmt.Sprintf("Run %d", r.ID),
 		"Import":         imported,
+		"HostsFound":     hostsFound,
 		"Run":            r,
 		"ScanName":       scanName,
 		"Shards":         shards,

@@ -151,12 +151,12 @@ var commands = []command{
 		query:   []param{{flag: "scan", field: "scan_id", kind: kindInt, help: "only this scan's runs"}},
 		columns: []string{"id", "scan_id", "status", "hosts_up", "open_ports", "created_at", "finished_at"}},
 	{words: []string{"runs", "show"}, method: "GET", path: "/runs/{id}", args: []string{"id"}, help: "a run with its shards and live progress"},
-	{words: []string{"runs", "start"}, routes: []string{"POST /scans/{id}/runs", "GET /runs/{id}"}, args: []string{"scan-id"}, run: runStart,
+	{words: []string{"runs", "start"}, routes: []string{"POST /scans/{id}/runs", "GET /runs/{id}/events", "GET /runs/{id}"}, args: []string{"scan-id"}, run: runStart,
 		help: "start a run of scan SCAN-ID now; --watch follows it to its end",
 		flags: []param{{flag: "watch", kind: kindBool, help: "follow the run's progress until it ends"},
 			{flag: "ignore-windows", kind: kindBool, help: "run now even outside the scan's windows (an override)"}}},
-	{words: []string{"runs", "watch"}, routes: []string{"GET /runs/{id}"}, args: []string{"id"}, run: runWatch,
-		help: "follow a run until it ends: a progress bar on standard error; non-zero exit unless it completes"},
+	{words: []string{"runs", "watch"}, routes: []string{"GET /runs/{id}/events", "GET /runs/{id}"}, args: []string{"id"}, run: runWatch,
+		help: "follow a run until it ends, by its event stream: a progress bar on standard error; non-zero exit unless it completes"},
 	{words: []string{"runs", "cancel"}, method: "POST", path: "/runs/{id}/cancel", args: []string{"id"}, help: "cancel a run",
 		say: "run {.run_id}: cancel requested"},
 	{words: []string{"runs", "pause"}, method: "POST", path: "/runs/{id}/pause", args: []string{"id"},
@@ -205,6 +205,8 @@ var notCovered = map[string]string{
 	// Agent-only endpoints: an agent calls them with its credential or a join token.
 	"POST /enroll":                "called by 'scantron agent enroll' with a join token",
 	"POST /agents/temporal-token": "called by a running agent, signed with its credential",
+	// Live pages' stream of every run; the client follows one run.
+	"GET /events": "the dashboard's stream of every run's changes; 'runs watch' follows one run's",
 }
 
 var (
