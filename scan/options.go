@@ -475,7 +475,7 @@ var allowLists = map[Scanner]map[string]optSpec{
 		"--ttl":         {kind: argInt, min: 1, max: 255, raw: true}, "--randomize-hosts": flag(), "--badsum": rawFlag(),
 		// What nmap reports.
 		"-v": gluedInt(0, 10), "-vv": flag(), "-vvv": flag(), "-d": gluedInt(0, 9), "--reason": flag(),
-		"--open": flag(), "--packet-trace": flag(), "--no-stylesheet": flag(), "-6": flag(),
+		"--open": flag(), "--packet-trace": flag(), "--no-stylesheet": flag(), "-6": flag(), "-4": flag(),
 	},
 	Masscan: {
 		"-p": of(argPorts), "--ports": of(argPorts), "--port": of(argPorts), "--top-ports": intArg(1, 65536),
