@@ -102,6 +102,10 @@ type RunScanResult struct {
 	// Signature is the agent's signature of the shard, attempt, agent and
 	// output (scan.ResultClaim); empty from an agent without a credential.
 	Signature []byte `json:"signature,omitempty"`
+	// Command is the command line the scanner ran with, as CommandLine
+	// writes it (the work directory and a derived masscan seed as
+	// tokens), to be compared with the scan's plan.
+	Command []string `json:"command,omitempty"`
 }
 
 // RunScan runs the scanner for one shard, heartbeating with progress, then
@@ -136,7 +140,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 		return RunScanResult{}, wrap("work dir", err)
 	}
 	defer os.RemoveAll(dir)
-	xmlPath := filepath.Join(dir, "out.xml")
+	xmlPath := outputPath(dir)
 
 	binary := a.NmapPath
 	if spec.Scanner == scan.Masscan {
@@ -166,6 +170,8 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
+	command := recordedCommand(spec, binary, args, dir)
+	activity.GetLogger(ctx).Info("running scanner", "shard", spec.ShardID, "attempt", attempt, "command", command)
 
 	hb := newHeartbeater(ctx, first, a.heartbeatEvery())
 	defer hb.stop()
@@ -255,7 +261,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err != nil {
 		return RunScanResult{}, hb.failed(fmt.Errorf("upload scanner output: %w", err))
 	}
-	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
+	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start), Command: command})
 }
 
 // signed adds the agent's signature to a result.

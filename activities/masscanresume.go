@@ -344,20 +344,16 @@ func masscanPartialPath(dir string) string { return filepath.Join(dir, "found.xm
 // attempt) and, on a retry whose earlier attempt left a usable index, where
 // to resume. The track is nil when the shard cannot be resumed by index.
 func (a *Agent) masscanStart(ctx context.Context, spec scan.Spec, first *scan.Progress, obj shardStore, prev *scan.Progress) (*masscanTrack, *masscanResumed, []masscan.Option) {
-	seed, fromProfile := masscan.ShardSeed(spec)
-	var opts []masscan.Option
-	if !fromProfile {
-		opts = append(opts, masscan.WithSeed(seed))
-	}
+	seed, _ := masscan.ShardSeed(spec)
+	opts, resumable := a.masscanFirstOptions(spec)
 	if a.PartialEvery < 0 {
 		return nil, nil, opts
 	}
 	plan, why := masscan.ResumePlan(spec)
-	if why != "" {
+	if !resumable {
 		activity.GetLogger(ctx).Info("masscan shard cannot be resumed by index; a retry scans it all", "shard", spec.ShardID, "why", why)
 		return nil, nil, opts
 	}
-	opts = append(opts, masscan.WithInteractive())
 	r := a.resumeMasscan(ctx, spec, plan, seed, obj, prev)
 	if r == nil {
 		return newMasscanTrack(plan, seed, spec.Rate, 0, nil), nil, opts

@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/report"
 	"github.com/scantron/scantron/scan/signing"
 )
@@ -90,6 +89,11 @@ type Results struct {
 	// no agent is there to take it, and ScheduleToStart keeps meaning
 	// "offline" rather than "busy".
 	Capacity func(ctx context.Context, taskQueue string) (int, error)
+	// Online, when set, tells which agents poll a task queue now, as they
+	// announce themselves: the checks of a run's start read it (an agent
+	// pinned to a scan that announced no raw sockets fails the run at
+	// once).
+	Online func(ctx context.Context, taskQueue string) ([]scan.AgentCaps, error)
 	// ExportTargets also receive each run's exports (a directory or an S3
 	// prefix that log forwarders watch); none by default.
 	ExportTargets []ExportTarget
@@ -159,23 +163,20 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		err := fmt.Errorf("%w: the server has no signing key (SCANTRON_SIGNING_KEY); agents run signed specs only", scan.ErrInvalidSpec)
 		return StartRunResult{}, nonRetryable(err)
 	}
-	base, resolved, err := r.specFor(plan)
+	draft, err := DraftRun(plan, r.limits(), r.online(ctx, plan), r.poolSeen(ctx, plan))
 	if err != nil {
 		return StartRunResult{}, nonRetryable(err)
 	}
+	for _, f := range draft.Findings {
+		if f.Warning {
+			activity.GetLogger(ctx).Warn("scan check", "scan", plan.Scan.ID, "rule", f.Rule, "warning", f.Message)
+		}
+	}
+	resolved, taskQueue := draft.Resolved, draft.TaskQueue
 	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
 		return StartRunResult{}, wrap("store targets", err)
 	}
 	var specs []scan.Spec
-	size := plan.Scan.ShardSize
-	if size == 0 {
-		size = r.ShardSize
-	}
-	parts := resolved.Shards(size)
-	taskQueue := plan.Agent.TaskQueue
-	if plan.Scan.PoolID != 0 {
-		taskQueue = plan.Pool.TaskQueue
-	}
 	parallel := 0
 	if r.Capacity != nil {
 		n, err := r.Capacity(ctx, taskQueue)
@@ -185,14 +186,12 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		}
 		parallel = n
 	}
-	for i, part := range parts {
-		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets) // agent 0 for a pool
+	for i, spec := range draft.Specs {
+		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, spec.Targets) // agent 0 for a pool
 		if err != nil {
 			return StartRunResult{}, wrap("create shard", err)
 		}
-		spec := base
 		spec.RunID, spec.ShardID = run.ID, shard.ID
-		spec.Targets, spec.Excludes = part.Targets, part.Excludes
 		if err := spec.Validate(); err != nil {
 			return StartRunResult{}, nonRetryable(err)
 		}
@@ -222,38 +221,36 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	return out, nil
 }
 
-func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
-	resolved, err := scan.ResolveSite(plan.Site, plan.GlobalExclusions, r.MaxAddresses)
+func (r *Results) limits() RunLimits {
+	return RunLimits{MaxAddresses: r.MaxAddresses, MaxRate: r.MaxRate, ShardSize: r.ShardSize}
+}
+
+// online asks who polls the scan's task queue now, for the rules that
+// read what agents announce; nil when it is not known.
+func (r *Results) online(ctx context.Context, plan scan.Plan) []scan.AgentCaps {
+	if r.Online == nil {
+		return nil
+	}
+	q := plan.Agent.TaskQueue
+	if plan.Scan.PoolID != 0 {
+		q = plan.Pool.TaskQueue
+	}
+	agents, err := r.Online(ctx, q)
 	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
+		activity.GetLogger(ctx).Warn("cannot learn who polls the task queue; checks of what agents announce are skipped", "task_queue", q, "error", err)
+		return nil
 	}
-	set, err := scan.ParseOptionSet(plan.Profile.Scanner, plan.Profile.Options)
-	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+	return agents
+}
+
+// poolSeen says whether the scan's pool has had a member (true for a scan
+// pinned to an agent, and when it cannot be learnt).
+func (r *Results) poolSeen(ctx context.Context, plan scan.Plan) bool {
+	if plan.Scan.PoolID == 0 {
+		return true
 	}
-	// Saving checks this too; a profile stored before the flag existed,
-	// or written around the API, is stopped here.
-	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !plan.Profile.Intrusive {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
-			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
-	}
-	// The site's max_rate and the server's ceiling cap nmap too: its
-	// --max-rate is lowered or added, and --min-rate lowered with it. The
-	// ceiling is applied again here because it may have been lowered
-	// since the profile and the site were saved.
-	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), r.MaxRate)).Args()
-	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
-	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes;
-		// then the server's ceiling, which never raises masscan's
-		// default rate.
-		var rate float64
-		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
-			return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
-		}
-		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), r.MaxRate)
-	}
-	return spec, resolved, nil
+	_, seen, err := r.Store.PoolMember(ctx, plan.Pool.Name, "")
+	return err != nil || seen
 }
 
 func (r *Results) timeouts() Timeouts {

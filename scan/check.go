@@ -30,6 +30,7 @@ const (
 // Rules, as findings name them.
 const (
 	RuleTargets       = "targets"        // the targets resolve (address cap, something left)
+	RuleOptions       = "options"        // the profile's options parse
 	RuleHostNames     = "host_names"     // the scanner can resolve the host names it is given
 	RuleAddressFamily = "address_family" // the profile's family matches the targets'
 	RuleRawSockets    = "raw_sockets"    // the agents can open the raw sockets the profile needs
@@ -44,9 +45,20 @@ type Finding struct {
 	Subject Subject `json:"subject"`
 	Message string  `json:"message"`
 	Warning bool    `json:"warning,omitempty"`
+	// cause is the error the finding reports, when it has one of its
+	// own (ErrTooManyAddresses, ErrNoTargets …).
+	cause error
 }
 
 func (f Finding) Error() string { return f.Message }
+
+// Unwrap lets errors.Is see the cause of a finding.
+func (f Finding) Unwrap() error {
+	if f.cause != nil {
+		return f.cause
+	}
+	return ErrInvalidSpec
+}
 
 // AgentCaps is what a live agent announces of itself (see
 // workflows.AgentPoller).
@@ -90,12 +102,12 @@ func Check(in CheckInput) (Resolved, []Finding) {
 	var out []Finding
 	resolved, err := ResolveSite(in.Site, in.GlobalExclusions, in.MaxAddresses)
 	if err != nil {
-		out = append(out, Finding{Rule: RuleTargets, Subject: SubjectTargets, Message: fmt.Sprintf("site %q: %v", in.Site.Name, err)})
+		out = append(out, Finding{Rule: RuleTargets, Subject: SubjectTargets, Message: fmt.Sprintf("site %q: %v", in.Site.Name, err), cause: err})
 	}
 	out = append(out, CheckHostNames(in.Profile.Scanner, in.Site, in.GlobalExclusions)...)
 	set, err := ParseOptionSet(in.Profile.Scanner, in.Profile.Options)
 	if err != nil {
-		out = append(out, Finding{Rule: RuleAddressFamily, Subject: SubjectOptions, Message: fmt.Sprintf("profile %q: %v", in.Profile.Name, err)})
+		out = append(out, Finding{Rule: RuleOptions, Subject: SubjectOptions, Message: fmt.Sprintf("profile %q: %v", in.Profile.Name, err), cause: err})
 		return resolved, out
 	}
 	if len(resolved.Targets) > 0 {

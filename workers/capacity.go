@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -101,6 +102,28 @@ func QueueCapacity(c TaskQueueDescriber) func(ctx context.Context, taskQueue str
 		}
 		_, total := Online(resp, time.Now(), pollerFresh)
 		return total, nil
+	}
+}
+
+// QueueAgents returns the agents polling a task queue now, as each
+// announces itself (a poller of another form counts as an agent of
+// capacity one that says nothing of raw sockets or rates).
+func QueueAgents(c TaskQueueDescriber) func(ctx context.Context, taskQueue string) ([]scan.AgentCaps, error) {
+	return func(ctx context.Context, taskQueue string) ([]scan.AgentCaps, error) {
+		resp, err := c.DescribeTaskQueue(ctx, taskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		if err != nil {
+			return nil, err
+		}
+		pollers, _ := Online(resp, time.Now(), pollerFresh)
+		out := make([]scan.AgentCaps, 0, len(pollers))
+		for _, p := range pollers {
+			a, ok := workflows.ParseAgentIdentity(p.GetIdentity())
+			if !ok {
+				a = workflows.AgentPoller{Name: p.GetIdentity(), Capacity: 1}
+			}
+			out = append(out, a.Caps())
+		}
+		return out, nil
 	}
 }
 

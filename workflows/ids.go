@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scantron/scantron/scan"
 )
 
 // ServerTaskQueue is polled by the orchestrator worker inside `scantron server`:
@@ -82,6 +84,17 @@ func (p AgentPoller) RawSocketsKnown() bool { return p.RawSockets != "" }
 // sockets.
 func (p AgentPoller) HasRawSockets(scanner string) bool {
 	return slices.Contains(strings.Split(p.RawSockets, ","), scanner)
+}
+
+// Caps is what the rules of scan.Check read of a live agent.
+func (p AgentPoller) Caps() scan.AgentCaps {
+	c := scan.AgentCaps{Name: p.Name, Capacity: p.Capacity, MaxRate: p.MaxRate, RawKnown: p.RawSocketsKnown(), RawSockets: []scan.Scanner{}}
+	for _, s := range []scan.Scanner{scan.Nmap, scan.Masscan} {
+		if p.HasRawSockets(string(s)) {
+			c.RawSockets = append(c.RawSockets, s)
+		}
+	}
+	return c
 }
 
 // rawSocketsAnnounce is the form of the raw= field: scanner names or none.

@@ -123,6 +123,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
 		Capacity:     workers.QueueCapacity(presence),
+		Online:       workers.QueueAgents(presence),
 		Metrics:      reg,
 		Timeouts: activities.Timeouts{
 			ScheduleToStart: cfg.AgentOfflineAfter,

@@ -1,0 +1,104 @@
+package activities
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/masscan"
+)
+
+// RunLimits are the server's settings that shape every run.
+type RunLimits struct {
+	// MaxAddresses bounds a run's target set (0: scan.DefaultMaxAddresses).
+	MaxAddresses uint64
+	// MaxRate is the server's packet-rate ceiling (0: none).
+	MaxRate float64
+	// ShardSize is used when the scan sets none (0: scan.DefaultShardSize).
+	ShardSize uint64
+}
+
+// RunDraft is what a run of a scan would dispatch, worked out without
+// storing or running anything: StartRun records it, a scan's plan shows it.
+type RunDraft struct {
+	Resolved  scan.Resolved  `json:"resolved"`
+	Findings  []scan.Finding `json:"findings"`
+	ShardSize uint64         `json:"shard_size"`
+	// Shards are the parts of Resolved, one per spec.
+	Shards []scan.Resolved `json:"-"`
+	// Specs are the shards' specs, unsigned and without run or shard id.
+	Specs []scan.Spec `json:"-"`
+	// TaskQueue is the scan's agent's or its pool's.
+	TaskQueue string `json:"task_queue"`
+}
+
+// DraftRun runs every rule of scan.Check over the scan and, when none
+// fails, builds its shards' specs as the server dispatches them: rates
+// capped by the site and the server, masscan's rate out of the options.
+// online are the agents polling the scan's task queue now (nil: not
+// known) and poolSeen whether its pool has ever had a member. The error is
+// the first rule that fails, or another reason the specs cannot be built;
+// Findings holds every finding even then.
+func DraftRun(plan scan.Plan, lim RunLimits, online []scan.AgentCaps, poolSeen bool) (RunDraft, error) {
+	d := RunDraft{TaskQueue: plan.Agent.TaskQueue, ShardSize: plan.Scan.ShardSize}
+	if plan.Scan.PoolID != 0 {
+		d.TaskQueue = plan.Pool.TaskQueue
+	}
+	if d.ShardSize == 0 {
+		d.ShardSize = lim.ShardSize
+	}
+	if d.ShardSize == 0 {
+		d.ShardSize = scan.DefaultShardSize
+	}
+	in := scan.CheckInput{Profile: plan.Profile, Site: plan.Site, GlobalExclusions: plan.GlobalExclusions,
+		MaxAddresses: lim.MaxAddresses, ServerMaxRate: lim.MaxRate, Agent: plan.Agent.Name, Pool: plan.Pool.Name,
+		Online: online, PoolSeen: poolSeen, Stored: true}
+	d.Resolved, d.Findings = scan.Check(in)
+	if err := scan.FirstError(d.Findings); err != nil {
+		return d, err
+	}
+	base, err := baseSpec(plan, lim.MaxRate)
+	if err != nil {
+		return d, err
+	}
+	d.Shards = d.Resolved.Shards(d.ShardSize)
+	for _, part := range d.Shards {
+		spec := base
+		spec.Options = append([]string(nil), base.Options...)
+		spec.Targets, spec.Excludes = part.Targets, part.Excludes
+		d.Specs = append(d.Specs, spec)
+	}
+	return d, nil
+}
+
+// baseSpec is the part of every shard's spec that the profile and the
+// rate ceilings decide.
+func baseSpec(plan scan.Plan, serverMax float64) (scan.Spec, error) {
+	set, err := scan.ParseOptionSet(plan.Profile.Scanner, plan.Profile.Options)
+	if err != nil {
+		return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+	}
+	// Saving checks this too; a profile stored before the flag existed,
+	// or written around the API, is stopped here.
+	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !plan.Profile.Intrusive {
+		return scan.Spec{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
+			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
+	}
+	// The site's max_rate and the server's ceiling cap nmap too: its
+	// --max-rate is lowered or added, and --min-rate lowered with it. The
+	// ceiling is applied again here because it may have been lowered
+	// since the profile and the site were saved.
+	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), serverMax)).Args()
+	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
+	if spec.Scanner == scan.Masscan {
+		// The profile's rate and the site's cap: the lower one goes;
+		// then the server's ceiling, which never raises masscan's
+		// default rate.
+		var rate float64
+		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
+			return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+		}
+		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), serverMax)
+	}
+	return spec, nil
+}
