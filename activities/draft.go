@@ -50,9 +50,8 @@ func DraftRun(plan scan.Plan, lim RunLimits, online []scan.AgentCaps, poolSeen b
 	if d.ShardSize == 0 {
 		d.ShardSize = scan.DefaultShardSize
 	}
-	in := scan.CheckInput{Profile: plan.Profile, Site: plan.Site, GlobalExclusions: plan.GlobalExclusions,
-		MaxAddresses: lim.MaxAddresses, ServerMaxRate: lim.MaxRate, Agent: plan.Agent.Name, Pool: plan.Pool.Name,
-		Online: online, PoolSeen: poolSeen, Stored: true}
+	in := plan.CheckInput(lim.MaxAddresses, lim.MaxRate)
+	in.Online, in.PoolSeen, in.Stored = online, poolSeen, true
 	d.Resolved, d.Findings = scan.Check(in)
 	if err := scan.FirstError(d.Findings); err != nil {
 		return d, err

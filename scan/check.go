@@ -290,3 +290,10 @@ func CheckPoolSeen(pool string, online []AgentCaps, seen bool) []Finding {
 	return []Finding{{Rule: RulePoolSeen, Subject: SubjectPool, Warning: true,
 		Message: fmt.Sprintf("no agent has ever been a member of pool %q: its runs wait until an agent started with --pools %s takes them", pool, pool)}}
 }
+
+// CheckInput is the input of Check for a loaded scan, against the server's
+// limits; the caller adds the live agents and whether its pool was seen.
+func (p Plan) CheckInput(maxAddresses uint64, maxRate float64) CheckInput {
+	return CheckInput{Profile: p.Profile, Site: p.Site, GlobalExclusions: p.GlobalExclusions,
+		MaxAddresses: maxAddresses, ServerMaxRate: maxRate, Agent: p.Agent.Name, Pool: p.Pool.Name, PoolSeen: true}
+}

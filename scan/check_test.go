@@ -83,3 +83,27 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestPortCount(t *testing.T) {
+	for _, tt := range []struct {
+		scanner Scanner
+		options string
+		want    int
+	}{
+		{Nmap, "-sT", 1000},
+		{Nmap, "-sT -F", 100},
+		{Nmap, "-p 22,80,8000-8009", 12},
+		{Nmap, "-p T:22,U:53", 2},
+		{Nmap, "--top-ports 20", 20},
+		{Masscan, "-p0-1023", 1024},
+		{Masscan, "--ports 80,443", 2},
+	} {
+		set, err := ParseOptionSet(tt.scanner, tt.options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := PortCount(set); got != tt.want {
+			t.Errorf("%s %q: %d ports, want %d", tt.scanner, tt.options, got, tt.want)
+		}
+	}
+}

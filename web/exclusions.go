@@ -21,6 +21,7 @@ type ExclusionStore interface {
 type exclusionHandlers struct {
 	base
 	store ExclusionStore
+	check *checker
 }
 
 type exclusionRequest struct {
@@ -46,6 +47,13 @@ func (h *exclusionHandlers) create(c *gin.Context) error {
 	}
 	e, err := req.exclusion()
 	if err != nil {
+		return err
+	}
+	// Every scan takes the global exclusions: one that would leave a
+	// scan nothing to scan, or give masscan a host name, is refused and
+	// names the scans it would break.
+	if err := h.check.checkUsers(c.Request.Context(), func(scan.Finding) string { return "target" }, func(scan.Scan) bool { return true },
+		func(pl *scan.Plan) { pl.GlobalExclusions = append(pl.GlobalExclusions, e.Target) }, siteRules); err != nil {
 		return err
 	}
 	row, err := h.store.CreateExclusion(c.Request.Context(), e)

@@ -26,6 +26,7 @@ type profileHandlers struct {
 	base
 	store   ProfileStore
 	maxRate float64 // the server's ceiling, packets/s (0 = none)
+	check   *checker
 }
 
 type profileRequest struct {
@@ -124,6 +125,17 @@ func (h *profileHandlers) update(c *gin.Context) error {
 		return err
 	}
 	p.ID = id
+	// A profile's scanner and options must still suit every scan's site.
+	field := func(f scan.Finding) string {
+		if f.Rule == scan.RuleHostNames {
+			return "scanner"
+		}
+		return "options"
+	}
+	if err := h.check.checkUsers(c.Request.Context(), field, func(s scan.Scan) bool { return s.ProfileID == id },
+		func(pl *scan.Plan) { pl.Profile = p }, []string{scan.RuleHostNames, scan.RuleAddressFamily}); err != nil {
+		return err
+	}
 	updated, err := h.store.UpdateProfile(c.Request.Context(), p)
 	if err != nil {
 		err = mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "profile %d not found", id)

@@ -42,6 +42,7 @@ type scanHandlers struct {
 	defaults  workflows.ScheduleDefaults
 	links     temporalLinks
 	now       func() time.Time
+	check     *checker
 }
 
 type scanRequest struct {
@@ -214,7 +215,10 @@ func (h *scanHandlers) read(c *gin.Context, old *scan.Scan) (scan.Scan, error) {
 	if err != nil {
 		return scan.Scan{}, err
 	}
-	return s, h.checkRefs(c.Request.Context(), s)
+	if err := h.checkRefs(c.Request.Context(), s); err != nil {
+		return scan.Scan{}, err
+	}
+	return s, h.check.checkScan(c.Request.Context(), s)
 }
 
 // storeWriteErr explains the failures a create or update can meet. The

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
@@ -42,6 +43,9 @@ type Config struct {
 	// orchestrator's setting, checked again when a run starts); sites
 	// larger are refused when saved. 0 means scan.DefaultMaxAddresses.
 	MaxAddresses uint64
+	// ShardSize is the orchestrator's shard size for scans that set none
+	// (0: scan.DefaultShardSize), which scans' plans show.
+	ShardSize uint64
 	// Webhooks says which addresses webhook URLs may point at; the
 	// orchestrator's Notifier checks the same policy on delivery.
 	Webhooks scan.WebhookPolicy
@@ -82,6 +86,7 @@ type Store interface {
 	JoinTokenStore
 	UIStore
 	AgentPoolStore
+	PlanStore
 }
 
 // Deps are the server's collaborators.
@@ -202,6 +207,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	b := base{log: cfg.Logger}
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
+	check := &checker{base: b, store: deps.Store, presence: deps.Presence, now: deps.Now,
+		limits: activities.RunLimits{MaxAddresses: cfg.MaxAddresses, MaxRate: cfg.MaxRate, ShardSize: cfg.ShardSize}}
 	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Presence, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
 		log:            cfg.Logger,
@@ -215,15 +222,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		roles:          map[string]accounts.Role{},
 		ready:          deps.Ready,
 		accounts:       &accountHandlers{authn: auth},
-		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses, maxRate: cfg.MaxRate},
-		exclusions:     &exclusionHandlers{base: b, store: deps.Store},
-		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate},
+		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses, maxRate: cfg.MaxRate, check: check},
+		exclusions:     &exclusionHandlers{base: b, store: deps.Store, check: check},
+		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate, check: check},
 		agents:         agents,
 		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Presence, agents: agents},
 		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
 			https: cfg.SecureCookies},
 		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
-			links: links, now: deps.Now},
+			links: links, now: deps.Now, check: check},
 		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
 		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,

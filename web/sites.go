@@ -30,6 +30,7 @@ type siteHandlers struct {
 	}
 	// maxAddresses is the server's --max-addresses; 0 means the default.
 	maxAddresses uint64
+	check        *checker
 }
 
 // checkSize refuses a site whose runs could not start: one whose
@@ -162,6 +163,17 @@ func (h *siteHandlers) update(c *gin.Context) error {
 	}
 	s.ID = id
 	if err := h.checkSize(c.Request.Context(), s); err != nil {
+		return err
+	}
+	// The new targets and exclusions must suit every scan of the site.
+	field := func(f scan.Finding) string {
+		if f.Subject == scan.SubjectExclusions {
+			return "exclusions"
+		}
+		return "targets"
+	}
+	if err := h.check.checkUsers(c.Request.Context(), field, func(sc scan.Scan) bool { return sc.SiteID == id },
+		func(pl *scan.Plan) { pl.Site.Targets, pl.Site.Exclusions = s.Targets, s.Exclusions }, siteRules); err != nil {
 		return err
 	}
 	updated, err := h.store.UpdateSite(c.Request.Context(), s)

@@ -565,6 +565,15 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	return h.render(c, status, "scan", data)
 }
 
+// planPage shows the scan's plan: what a run started now would do.
+func (h *uiHandlers) planPage(c *gin.Context) error {
+	var p scanPlan
+	if err := h.callAPI(c, h.srv.scans.plan, "GET", c.Params, "", nil, &p); err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, "plan", map[string]any{"Title": "Plan of " + p.Scan, "Plan": p})
+}
+
 func (h *uiHandlers) scanUpdate(c *gin.Context) error {
 	return h.submit(c,
 		func() error { return h.callAPI(c, h.srv.scans.update, "PUT", c.Params, "", scanBody(c), nil) },

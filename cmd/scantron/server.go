@@ -162,6 +162,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxRate:           cfg.MaxRate,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
+		ShardSize:         cfg.ShardSize,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
 		Metrics:           reg,
