@@ -30,6 +30,10 @@ Client verbs (against a server's API):
   logout                          revoke the stored token and forget it
   sites list | sites create --name N --targets T[,T...] [--exclusions E[,E...]]
   scans list | scans create --name N --site ID --profile ID --agent ID
+  scans plan SCAN_ID [--json]     what a run would do, without running it:
+                                  targets, shards and each one's command
+                                  line, agents, estimate, and the checks
+                                  (exit 1 when a run would fail)
   run start SCAN_ID [--watch]     start a run now; --watch shows its progress
   run watch RUN_ID                follow a run until it ends
   export RUN_ID [--format csv|jsonl] [--output FILE]
@@ -303,6 +307,16 @@ func clientVerb(ctx context.Context, verb string, args []string, getenv func(str
 		}
 		fmt.Fprintf(stdout, "created scan %d %s\n", s.ID, s.Name)
 		return nil
+	case "scans plan":
+		asJSON := fs.Bool("json", false, "print the plan as the API answers it")
+		if err := fs.Parse(reorder(args)); err != nil {
+			return err
+		}
+		id, err := argID(fs, "scans plan")
+		if err != nil {
+			return err
+		}
+		return clientPlan(ctx, api, id, *asJSON, stdout)
 	case "run start", "run watch":
 		watch := fs.Bool("watch", sub == "watch", "follow the run's progress until it ends")
 		if err := fs.Parse(reorder(args)); err != nil {

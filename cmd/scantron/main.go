@@ -32,7 +32,7 @@ Commands:
   user      manage accounts in the database: create, password, list
 
 Client commands, against a server's API (run 'scantron login -h'):
-  login, logout, sites list|create, scans list|create, run start|watch, export,
+  login, logout, sites list|create, scans list|create|plan, run start|watch, export,
   agents join-token create
   version   print the version
 
