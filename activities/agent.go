@@ -480,11 +480,17 @@ func (a *Agent) upload(ctx context.Context, hb *heartbeater, obj shardStore, key
 	}
 }
 
+// DefaultHeartbeatEvery is how often a scanning agent reports progress,
+// and the interval of nmap's --stats-every, unless HeartbeatEvery is set
+// (shorter). Every agent runs with it (workers.RunAgent), so a scan's plan
+// shows the --stats-every agents use.
+const DefaultHeartbeatEvery = 2 * time.Second
+
 func (a *Agent) heartbeatEvery() time.Duration {
 	if a.HeartbeatEvery > 0 {
 		return a.HeartbeatEvery
 	}
-	return 5 * time.Second
+	return DefaultHeartbeatEvery
 }
 
 // heartbeater records the latest progress on a ticker, independent of how

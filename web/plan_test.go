@@ -285,7 +285,7 @@ func TestPlanWarningsAndErrors(t *testing.T) {
 	if !p.Runnable || len(p.Findings) != 1 || p.Findings[0].Rule != scan.RulePoolSeen || !p.Findings[0].Warning {
 		t.Errorf("runnable %v, findings %+v", p.Runnable, p.Findings)
 	}
-	if len(p.Shards) != 1 || !slices.Equal(p.Shards[0].Command, []string{"nmap", "-oX", "$SHARD_DIR/out.xml", "--stats-every", "5s", "-sT", "-p", "22,80", "--", "198.18.0.0/28"}) {
+	if len(p.Shards) != 1 || !slices.Equal(p.Shards[0].Command, []string{"nmap", "-oX", "$SHARD_DIR/out.xml", "--stats-every", "2s", "-sT", "-p", "22,80", "--", "198.18.0.0/28"}) {
 		t.Errorf("shards %+v", p.Shards)
 	}
 
