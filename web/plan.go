@@ -150,8 +150,9 @@ var siteRules = []string{scan.RuleTargets, scan.RuleHostNames, scan.RuleAddressF
 
 // checkUsers refuses a change that would break stored scans: every scan
 // that uses says it is affected is checked with change applied to its
-// plan, against rules only; the answer names the field at fault (field of
-// the first finding) and every scan the change would break.
+// plan, against rules only, and counts as broken when a rule fails that
+// did not before; the answer names the field at fault (field of the first
+// finding) and every scan the change would break.
 func (k *checker) checkUsers(ctx context.Context, field func(scan.Finding) string, uses func(scan.Scan) bool, change func(*scan.Plan), rules []string) error {
 	scans, err := k.store.ListScans(ctx)
 	if err != nil {
@@ -170,10 +171,17 @@ func (k *checker) checkUsers(ctx context.Context, field func(scan.Finding) strin
 			}
 			return err
 		}
+		// A scan that fails a rule already is not broken by this change
+		// (it is refused when it runs, and its plan says why).
+		failing := map[string]bool{}
+		_, before := scan.Check(p.CheckInput(k.limits.MaxAddresses, k.limits.MaxRate))
+		for _, f := range before {
+			failing[f.Rule+"/"+string(f.Subject)] = !f.Warning
+		}
 		change(&p)
 		_, findings := scan.Check(p.CheckInput(k.limits.MaxAddresses, k.limits.MaxRate))
 		for _, f := range findings {
-			if !f.Warning && slices.Contains(rules, f.Rule) {
+			if !f.Warning && slices.Contains(rules, f.Rule) && !failing[f.Rule+"/"+string(f.Subject)] {
 				broken = append(broken, fmt.Sprintf("%q", s.Name))
 				if first == nil {
 					first = &f
