@@ -57,16 +57,7 @@ func (k *checker) online(ctx context.Context, queue string) []scan.AgentCaps {
 		return nil
 	}
 	out := []scan.AgentCaps{}
-	seen := map[string]bool{}
-	for _, p := range resp.GetPollers() {
-		if k.now().Sub(p.GetLastAccessTime().AsTime()) > onlineWithin || seen[p.GetIdentity()] {
-			continue
-		}
-		seen[p.GetIdentity()] = true
-		a, ok := workflows.ParseAgentIdentity(p.GetIdentity())
-		if !ok {
-			a = workflows.AgentPoller{Name: p.GetIdentity(), Capacity: 1}
-		}
+	for _, a := range workflows.LiveAgents(resp.GetPollers(), k.now(), onlineWithin) {
 		out = append(out, a.Caps())
 	}
 	return out

@@ -114,13 +114,8 @@ func QueueAgents(c TaskQueueDescriber) func(ctx context.Context, taskQueue strin
 		if err != nil {
 			return nil, err
 		}
-		pollers, _ := Online(resp, time.Now(), pollerFresh)
-		out := make([]scan.AgentCaps, 0, len(pollers))
-		for _, p := range pollers {
-			a, ok := workflows.ParseAgentIdentity(p.GetIdentity())
-			if !ok {
-				a = workflows.AgentPoller{Name: p.GetIdentity(), Capacity: 1}
-			}
+		var out []scan.AgentCaps
+		for _, a := range workflows.LiveAgents(resp.GetPollers(), time.Now(), pollerFresh) {
 			out = append(out, a.Caps())
 		}
 		return out, nil

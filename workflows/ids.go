@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+
 	"github.com/scantron/scantron/scan"
 )
 
@@ -95,6 +97,26 @@ func (p AgentPoller) Caps() scan.AgentCaps {
 		}
 	}
 	return c
+}
+
+// LiveAgents reads a task queue's pollers: each distinct one that polled
+// within fresh of now, as its identity announces it (a poller of another
+// form counts as an agent of capacity one that says nothing more).
+func LiveAgents(pollers []*taskqueuepb.PollerInfo, now time.Time, fresh time.Duration) []AgentPoller {
+	out := []AgentPoller{}
+	seen := map[string]bool{}
+	for _, p := range pollers {
+		if now.Sub(p.GetLastAccessTime().AsTime()) > fresh || seen[p.GetIdentity()] {
+			continue
+		}
+		seen[p.GetIdentity()] = true
+		a, ok := ParseAgentIdentity(p.GetIdentity())
+		if !ok {
+			a = AgentPoller{Name: p.GetIdentity(), Capacity: 1}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // rawSocketsAnnounce is the form of the raw= field: scanner names or none.
