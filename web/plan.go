@@ -142,9 +142,10 @@ var siteRules = []string{scan.RuleTargets, scan.RuleHostNames, scan.RuleAddressF
 // checkUsers refuses a change that would break stored scans: every scan
 // that uses says it is affected is checked with change applied to its
 // plan, against rules only, and counts as broken when a rule fails that
-// did not before; the answer names the field at fault (field of the first
-// finding) and every scan the change would break.
-func (k *checker) checkUsers(ctx context.Context, field func(scan.Finding) string, uses func(scan.Scan) bool, change func(*scan.Plan), rules []string) error {
+// did not before; the answer (status: 400 for a save, 409 for a delete)
+// names the field at fault (field of the first finding) and every scan the
+// change would break.
+func (k *checker) checkUsers(ctx context.Context, status int, field func(scan.Finding) string, uses func(scan.Scan) bool, change func(*scan.Plan), rules []string) error {
 	scans, err := k.store.ListScans(ctx)
 	if err != nil {
 		return err
@@ -184,7 +185,7 @@ func (k *checker) checkUsers(ctx context.Context, field func(scan.Finding) strin
 	if len(broken) == 0 {
 		return nil
 	}
-	return badRequest("%s: it would break scan %s, which could never run: %s", field(*first), strings.Join(broken, ", "), first.Message)
+	return errorf(status, "%s: it would break scan %s, which could never run: %s", field(*first), strings.Join(broken, ", "), first.Message)
 }
 
 // planShard is one shard of a plan: its part of the targets and the

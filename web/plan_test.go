@@ -172,6 +172,24 @@ func TestScanSaveChecksTheGlobalExclusions(t *testing.T) {
 	if got := errorOf(t, w); w.Code != http.StatusBadRequest || !strings.HasPrefix(got, "profile_id: the global exclusions have host names (ceo-laptop.example)") {
 		t.Errorf("status %d, error %q", w.Code, got)
 	}
+
+	// Removing a global exclusion that keeps a scan under the address
+	// limit is refused, naming the scan; the others go.
+	half := e.create(t, "/api/v1/exclusions", `{"target": "198.19.0.0/16"}`)
+	big := e.create(t, "/api/v1/sites", `{"name": "big", "targets": ["198.18.0.0/15"]}`)
+	nmap := e.create(t, "/api/v1/profiles", `{"name": "connect", "scanner": "nmap", "options": "-sT -p 80"}`)
+	e.mustDo(t, "POST", "/api/v1/scans", fmt.Sprintf(`{"name": "wide", "site_id": %d, "profile_id": %d, "agent_id": %d}`, big, nmap, agent), http.StatusCreated, nil)
+	w = e.do(t, "DELETE", fmt.Sprintf("/api/v1/exclusions/%d", half), "")
+	if got := errorOf(t, w); w.Code != http.StatusConflict || !strings.Contains(got, `it would break scan "wide"`) || !strings.Contains(got, "too many addresses") {
+		t.Errorf("delete: status %d, error %q", w.Code, got)
+	}
+	var excl []scan.Exclusion
+	e.mustDo(t, "GET", "/api/v1/exclusions", "", http.StatusOK, &excl)
+	for _, x := range excl {
+		if x.Target == "ceo-laptop.example" {
+			e.mustDo(t, "DELETE", fmt.Sprintf("/api/v1/exclusions/%d", x.ID), "", http.StatusNoContent, nil)
+		}
+	}
 }
 
 // The scan form shows a refusal of a scan that can never run beside the

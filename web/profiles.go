@@ -132,7 +132,7 @@ func (h *profileHandlers) update(c *gin.Context) error {
 		}
 		return "options"
 	}
-	if err := h.check.checkUsers(c.Request.Context(), field, func(s scan.Scan) bool { return s.ProfileID == id },
+	if err := h.check.checkUsers(c.Request.Context(), http.StatusBadRequest, field, func(s scan.Scan) bool { return s.ProfileID == id },
 		func(pl *scan.Plan) { pl.Profile = p }, []string{scan.RuleHostNames, scan.RuleAddressFamily}); err != nil {
 		return err
 	}

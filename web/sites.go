@@ -172,7 +172,7 @@ func (h *siteHandlers) update(c *gin.Context) error {
 		}
 		return "targets"
 	}
-	if err := h.check.checkUsers(c.Request.Context(), field, func(sc scan.Scan) bool { return sc.SiteID == id },
+	if err := h.check.checkUsers(c.Request.Context(), http.StatusBadRequest, field, func(sc scan.Scan) bool { return sc.SiteID == id },
 		func(pl *scan.Plan) { pl.Site.Targets, pl.Site.Exclusions = s.Targets, s.Exclusions }, siteRules); err != nil {
 		return err
 	}
