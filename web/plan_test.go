@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -204,6 +205,49 @@ func TestScanFormShowsWhyAScanCanNeverRun(t *testing.T) {
 		"profile_id": {fmt.Sprint(masscan)}, "agent_id": {fmt.Sprint(agent)}})
 	if msg := fieldError(w.Body.String(), "site_id"); w.Code != http.StatusBadRequest || !strings.Contains(msg, "masscan cannot resolve host names") || !strings.Contains(msg, "web.example") {
 		t.Errorf("status %d, site_id error %q", w.Code, msg)
+	}
+
+	// Each refusal is shown beside its field, on every form that can
+	// cause it.
+	v4 := e.create(t, "/api/v1/sites", fmt.Sprintf(`{"name": %q, "targets": ["198.18.22.8/30"]}`, uniq("v4")))
+	lone := e.create(t, "/api/v1/sites", fmt.Sprintf(`{"name": %q, "targets": ["198.18.22.20"]}`, uniq("lone")))
+	v6 := e.create(t, "/api/v1/sites", fmt.Sprintf(`{"name": %q, "targets": ["2001:db8:22::1"]}`, uniq("v6")))
+	six := e.create(t, "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-6 -sT -p 80"}`, uniq("six")))
+	syn := e.create(t, "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sS -p 80"}`, uniq("syn")))
+	fast := e.create(t, "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sT -p 80 --max-rate 5000"}`, uniq("fast")))
+	connectName := uniq("connect")
+	connect := e.create(t, "/api/v1/profiles", fmt.Sprintf(`{"name": %q, "scanner": "nmap", "options": "-sT -p 80"}`, connectName))
+	limited := uniq("limited")
+	limitedID := e.create(t, "/api/v1/agents", fmt.Sprintf(`{"name": %q}`, limited))
+	e.announce(workflows.AgentTaskQueue(limited), workflows.AgentPoller{Name: limited, Host: "h", Version: "v", Capacity: 1, MaxRate: 100, RawSockets: "none"})
+	var sixScan, loneScan scan.Scan
+	e.mustDo(t, "POST", "/api/v1/scans", fmt.Sprintf(`{"name": %q, "site_id": %d, "profile_id": %d, "agent_id": %d}`, uniq("six"), v6, six, agent), http.StatusCreated, &sixScan)
+	e.mustDo(t, "POST", "/api/v1/scans", fmt.Sprintf(`{"name": %q, "site_id": %d, "profile_id": %d, "agent_id": %d}`, uniq("lone"), lone, connect, agent), http.StatusCreated, &loneScan)
+	var v6site scan.Site
+	e.mustDo(t, "GET", fmt.Sprintf("/api/v1/sites/%d", v6), "", http.StatusOK, &v6site)
+	scanForm := func(site, profile, agent int64) url.Values {
+		return url.Values{"name": {uniq("ui-scan")}, "site_id": {fmt.Sprint(site)}, "profile_id": {fmt.Sprint(profile)}, "agent_id": {fmt.Sprint(agent)}}
+	}
+	for _, tt := range []struct {
+		name, path string
+		form       url.Values
+		field      string
+		want       string
+	}{
+		{"-6 with IPv4", "/scans", scanForm(v4, six, agent), "profile_id", "the profile has -6 (IPv6 only) but the site has IPv4 targets"},
+		{"raw sockets", "/scans", scanForm(v4, syn, limitedID), "agent_id", "announced that its nmap cannot open them"},
+		{"agent's rate", "/scans", scanForm(v4, fast, limitedID), "agent_id", "above the ceiling agent " + limited + " (100) announces"},
+		{"site edit", fmt.Sprintf("/sites/%d", v6), url.Values{"name": {v6site.Name}, "targets": {"2001:db8:22::1\n198.18.22.30"}}, "targets",
+			fmt.Sprintf("it would break scan %q", sixScan.Name)},
+		{"profile edit", fmt.Sprintf("/profiles/%d", connect), url.Values{"name": {connectName}, "scanner": {"nmap"}, "options": {"-6 -sT"}}, "options",
+			fmt.Sprintf("it would break scan %q", loneScan.Name)},
+		{"global exclusion", "/exclusions", url.Values{"target": {"198.18.22.20"}}, "target",
+			fmt.Sprintf("it would break scan %q, which could never run: site", loneScan.Name)},
+	} {
+		w := e.form(t, session, csrf, tt.path, tt.form)
+		if msg := html.UnescapeString(fieldError(w.Body.String(), tt.field)); w.Code != http.StatusBadRequest || !strings.Contains(msg, tt.want) {
+			t.Errorf("%s: status %d, %s error %q; want %q", tt.name, w.Code, tt.field, msg, tt.want)
+		}
 	}
 
 	// The scan page links to the plan, which shows the shards' commands,
