@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -25,6 +26,7 @@ const (
 	SubjectOptions          Subject = "options"           // the profile's options
 	SubjectAgent            Subject = "agent"             // the agent the scan is pinned to
 	SubjectPool             Subject = "pool"              // the pool the scan uses
+	SubjectSchedule         Subject = "schedule"          // start_at, time_zone and rrule
 )
 
 // Rules, as findings name them.
@@ -36,6 +38,10 @@ const (
 	RuleRawSockets    = "raw_sockets"    // the agents can open the raw sockets the profile needs
 	RuleRate          = "rate"           // the profile's rate is within the ceilings
 	RulePoolSeen      = "pool_seen"      // the pool has had a member
+	// RuleSchedule is scan/schedule.Parse: a schedule fires again. Saving
+	// a scan refuses one that never does; a plan warns of a stored one
+	// that has run its course.
+	RuleSchedule = "schedule"
 )
 
 // Finding is one thing a rule found: an error stops the scan from being
@@ -237,8 +243,7 @@ func profileRate(set OptionSet) float64 {
 		if !slices.Contains(rateOptions[set.scanner], it.Name) {
 			continue
 		}
-		var r float64
-		if _, err := fmt.Sscan(it.Value, &r); err == nil && r > top {
+		if r, err := strconv.ParseFloat(it.Value, 64); err == nil && r > top {
 			top = r
 		}
 	}

@@ -3,6 +3,7 @@ package scan
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheck(t *testing.T) {
@@ -105,5 +106,29 @@ func TestPortCount(t *testing.T) {
 		if got := PortCount(set); got != tt.want {
 			t.Errorf("%s %q: %d ports, want %d", tt.scanner, tt.options, got, tt.want)
 		}
+	}
+}
+
+func TestEstimates(t *testing.T) {
+	at := func(s int) *time.Time { v := time.Date(2030, 1, 1, 0, 0, s, 0, time.UTC); return &v }
+	runs := []Run{
+		{Status: RunRunning, StartedAt: at(0), Addresses: 10},
+		{Status: RunCompleted, StartedAt: at(0), FinishedAt: at(20), Addresses: 10}, // 2 s per address
+		{Status: RunFailed, StartedAt: at(0), FinishedAt: at(50), Addresses: 10},
+		{Status: RunCompleted, StartedAt: at(0), FinishedAt: at(40), Addresses: 10}, // 4 s per address
+	}
+	e, ok := EstimateFromRuns(runs, 100)
+	if !ok || e.Seconds != 300 || e.Basis != "earlier_runs" || !strings.Contains(e.Detail, "2 latest completed runs") {
+		t.Errorf("from runs: %+v, %v", e, ok)
+	}
+	if _, ok := EstimateFromRuns(runs[:1], 100); ok {
+		t.Error("an estimate from no completed run")
+	}
+	e = EstimateFromCount(1000, 2, 500, 2)
+	if e.Seconds != 2 || e.Basis != "address_count" || strings.Contains(e.Detail, "assumed") {
+		t.Errorf("from count: %+v", e)
+	}
+	if e := EstimateFromCount(300, 1000, 0, 1); e.Seconds != 1000 || !strings.Contains(e.Detail, "assumed") {
+		t.Errorf("nmap without a rate: %+v", e)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -267,7 +268,7 @@ func (k *checker) plan(ctx context.Context, scanID int64) (scanPlan, error) {
 	// The schedule is checked when it is saved; one that has run its
 	// course since is shown, not refused.
 	if _, err := schedule.Parse(p.Scan.StartAt, p.Scan.TimeZone, p.Scan.RRule, k.now()); err != nil {
-		out.Findings = append(out.Findings, scan.Finding{Rule: "schedule", Subject: "schedule", Warning: true,
+		out.Findings = append(out.Findings, scan.Finding{Rule: scan.RuleSchedule, Subject: scan.SubjectSchedule, Warning: true,
 			Message: "the schedule never fires again: " + err.Error() + "; the scan runs only when started by hand"})
 	}
 	set, serr := scan.ParseOptionSet(p.Profile.Scanner, p.Profile.Options)
@@ -346,8 +347,8 @@ func (k *checker) estimate(ctx context.Context, p scan.Plan, out scanPlan, specs
 		}
 		if set, err := scan.ParseOptionArgs(p.Profile.Scanner, specs[0].Options); err == nil && p.Profile.Scanner == scan.Nmap {
 			for _, it := range set.Items() {
-				if it.Name == "--max-rate" {
-					fmt.Sscan(it.Value, &rate)
+				if r, err := strconv.ParseFloat(it.Value, 64); it.Name == "--max-rate" && err == nil {
+					rate = r
 				}
 			}
 		}
