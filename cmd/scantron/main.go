@@ -31,9 +31,9 @@ Commands:
             to -out (0600) and print the public key for the agents
   user      manage accounts in the database: create, password, list
 
-Client commands, against a server's API (run 'scantron login -h'):
-  login, logout, sites list|create, scans list|create|plan, run start|watch, export,
-  agents join-token create
+Client verbs, against a server's API with an API token ('scantron login'):
+  login, logout, me, tokens, users, sites, exclusions, profiles, agents,
+  pools, scans, runs, export, assets, search ('scantron help' lists them all)
   version   print the version
 
 Run 'scantron <command> -h' for the flags of a command. Every flag can also
@@ -57,8 +57,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch command {
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
-	case "login", "logout", "sites", "scans", "run", "export", "agents", "search":
-		return runClient(ctx, command, rest, getenv, stdin, stdout, stderr)
 	case "server":
 		commandFunc = runServer
 	case "agent":
@@ -76,9 +74,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "scantron", version)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage+"\n"+clientUsage)
+		fmt.Fprint(stdout, usage+"\n"+clientUsage())
 		return 0
 	default:
+		if clientNouns()[command] {
+			return runClient(ctx, command, rest, getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprintf(stderr, "scantron: unknown command %q\n\n%s", command, usage)
 		return 2
 	}

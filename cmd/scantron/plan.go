@@ -60,6 +60,12 @@ type planAnswer struct {
 // fail, after printing its plan.
 var errNotRunnable = errors.New("a run of this scan would fail")
 
+// runPlan prints a scan's plan: as the API answers it with --json, as
+// text otherwise.
+func runPlan(ctx context.Context, cc *call) error {
+	return clientPlan(ctx, cc.api, cc.ids["id"], cc.json, cc.stdout)
+}
+
 // clientPlan prints a scan's plan.
 func clientPlan(ctx context.Context, api apiClient, id int64, asJSON bool, stdout io.Writer) error {
 	var raw json.RawMessage

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/scantron/scantron/scan/query"
 )
+
+const searchUsage = `Usage: scantron search [--json | --format csv|jsonl] [--limit N] [--offset N] QUERY...
+  search the current assets (or run:ID) with the search language, e.g.
+  scantron search port:443 -service:https seen:<7d
+`
 
 // search runs `scantron search`. Its flags may stand anywhere; every other
 // argument is a word of the query, so that terms starting with - (negated)
@@ -36,7 +40,7 @@ func search(ctx context.Context, api apiClient, args []string, stdout io.Writer)
 		}
 		switch name {
 		case "h", "help":
-			fmt.Fprint(stdout, clientUsage)
+			fmt.Fprint(stdout, searchUsage)
 			return flag.ErrHelp
 		case "json":
 			asJSON = true
@@ -67,13 +71,8 @@ func search(ctx context.Context, api apiClient, args []string, stdout io.Writer)
 	if format != "" && asJSON {
 		return usageError{"--json and --format: choose one"}
 	}
-	for _, n := range []struct{ name, v string }{{"limit", limit}, {"offset", offset}} {
-		if n.v == "" {
-			continue
-		}
-		if _, err := strconv.ParseUint(n.v, 10, 31); err != nil {
-			return usageError{fmt.Sprintf("--%s: %q is not a number", n.name, n.v)}
-		}
+	if err := checkPage(limit, offset); err != nil {
+		return err
 	}
 	q := url.Values{"q": {strings.Join(words, " ")}}
 	if format != "" {

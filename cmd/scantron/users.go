@@ -174,19 +174,27 @@ func userVerb(ctx context.Context, cfg Config, verb, name, role string, getenv f
 // readNewPassword reads a password from SCANTRON_USER_PASSWORD or the first
 // line of stdin, asking (without echo) when stdin is a terminal.
 func readNewPassword(getenv func(string) string, stdin io.Reader, stderr io.Writer) (string, error) {
-	if p := getenv("SCANTRON_USER_PASSWORD"); p != "" {
+	return readPassword(getenv, "SCANTRON_USER_PASSWORD", stdin, bufio.NewReader(stdin), stderr, "Password: ")
+}
+
+// readPassword reads a password from the environment variable env or,
+// when that is empty, from stdin: asked for without echo on a terminal,
+// otherwise its next line, read through in (which a caller reading several
+// lines shares between the calls).
+func readPassword(getenv func(string) string, env string, stdin io.Reader, in *bufio.Reader, stderr io.Writer, prompt string) (string, error) {
+	if p := getenv(env); p != "" {
 		return p, nil
 	}
-	if p, ok, err := readPasswordFromTerminal(stdin, stderr, "Password: "); ok || err != nil {
+	if p, ok, err := readPasswordFromTerminal(stdin, stderr, prompt); ok || err != nil {
 		return p, err
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
+	line, err := in.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password from standard input: %w", err)
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", usageError{"no password: set SCANTRON_USER_PASSWORD or write it to standard input"}
+		return "", usageError{fmt.Sprintf("no password: set %s or write it to standard input", env)}
 	}
 	return line, nil
 }
