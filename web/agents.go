@@ -3,25 +3,20 @@ package web
 import (
 	"context"
 	"net/http"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
 
-// AgentStore keeps registered agents.
+// AgentStore is what the agent handlers read and record of agents
+// besides the operations (manage.AgentStore).
 type AgentStore interface {
-	CreateAgent(ctx context.Context, a scan.Agent) (scan.Agent, error)
-	GetAgent(ctx context.Context, id int64) (scan.Agent, error)
-	ListAgents(ctx context.Context) ([]scan.Agent, error)
-	DeleteAgent(ctx context.Context, id int64) error
 	TouchAgent(ctx context.Context, id int64, at time.Time) error
 	// ListUnfinishedRuns lists the runs whose shards may be running now.
 	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
@@ -73,9 +68,19 @@ type createdAgent struct {
 type agentHandlers struct {
 	base
 	store    AgentStore
+	agents   AgentService
 	presence AgentPresence
 	runs     WorkflowDescriber // nil: running shards are not counted
 	now      func() time.Time
+}
+
+// AgentService is what the agent handlers and forms ask of agents;
+// *manage.Agents does it.
+type AgentService interface {
+	Create(ctx context.Context, in manage.AgentInput) (scan.Agent, string, error)
+	Get(ctx context.Context, id int64) (scan.Agent, error)
+	List(ctx context.Context) ([]scan.Agent, error)
+	Delete(ctx context.Context, id int64) error
 }
 
 // WorkflowDescriber asks Temporal about one workflow.
@@ -154,65 +159,36 @@ func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentV
 	return out
 }
 
-type agentRequest struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
 // An agent's name becomes part of its task queue and of command lines, so
 // it is kept to a small, unambiguous alphabet.
-var agentName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
-
-func (r agentRequest) agent() (scan.Agent, error) {
-	name := strings.TrimSpace(r.Name)
-	if name == "" {
-		return scan.Agent{}, badRequest("name: required")
-	}
-	if !agentName.MatchString(name) {
-		return scan.Agent{}, badRequest("name: %q is not a valid agent name: use 1 to 63 of a-z, 0-9, '-', '_' and '.', starting with a letter or digit", clip(name))
-	}
-	desc, err := cleanText("description", r.Description, maxDescriptionLen)
-	if err != nil {
-		return scan.Agent{}, err
-	}
-	return scan.Agent{Name: name, Description: desc, TaskQueue: workflows.AgentTaskQueue(name)}, nil
-}
+var agentName = manage.QueueName
 
 func (h *agentHandlers) create(c *gin.Context) error {
-	var req agentRequest
-	if err := decodeJSON(c, &req); err != nil {
+	var in manage.AgentInput
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	a, err := req.agent()
+	row, credential, err := h.agents.Create(c.Request.Context(), in)
 	if err != nil {
 		return err
-	}
-	credential, key, err := scan.NewCredential()
-	if err != nil {
-		return err
-	}
-	a.PublicKey = key
-	row, err := h.store.CreateAgent(c.Request.Context(), a)
-	if err != nil {
-		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: an agent named %q already exists", a.Name)
 	}
 	created(c, "agents", row.ID, createdAgent{agentView: h.views(c.Request.Context(), []scan.Agent{row})[0], Credential: credential})
 	return nil
 }
 
 func (h *agentHandlers) list(c *gin.Context) error {
-	lq, err := readList(c)
+	return listPaged(c, h.page)
+}
+
+// page is the page of agents lq chooses, with their presence.
+func (h *agentHandlers) page(ctx context.Context, lq listQuery) ([]agentView, int, error) {
+	agents, err := h.agents.List(ctx)
 	if err != nil {
-		return err
-	}
-	agents, err := h.store.ListAgents(c.Request.Context())
-	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	// Paged before asking Temporal who is online, which costs a call per agent.
 	agents, total := pageRows(lq, agents, func(a scan.Agent) string { return a.Name })
-	writeList(c, h.views(c.Request.Context(), agents), total)
-	return nil
+	return h.views(ctx, agents), total, nil
 }
 
 func (h *agentHandlers) get(c *gin.Context) error {
@@ -220,14 +196,12 @@ func (h *agentHandlers) get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := h.store.GetAgent(c.Request.Context(), id)
+	a, err := h.agents.Get(c.Request.Context(), id)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "agent %d not found", id)
+		return err
 	}
 	c.JSON(http.StatusOK, h.views(c.Request.Context(), []scan.Agent{a})[0])
 	return nil
 }
 
-func (h *agentHandlers) delete(c *gin.Context) error {
-	return deleteByID(c, "agent", h.store.DeleteAgent, "is used by a scan; delete or change that scan first")
-}
+func (h *agentHandlers) delete(c *gin.Context) error { return deleteOne(c, h.agents.Delete) }

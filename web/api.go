@@ -13,13 +13,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/accounts"
-	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/manage"
+	"github.com/scantron/scantron/scan"
 )
 
 // httpError is an error whose message is safe and meant for the client.
@@ -28,6 +28,8 @@ import (
 type httpError struct {
 	status int
 	msg    string
+	// field is the input field at fault, when the refusal names one.
+	field string
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -38,6 +40,29 @@ func errorf(status int, format string, args ...any) error {
 
 func badRequest(format string, args ...any) error {
 	return errorf(http.StatusBadRequest, format, args...)
+}
+
+// clientError is err as the refusal a client is shown, when it is one: an
+// *httpError of the web layer or a *manage.Error of an operation.
+func clientError(err error) (*httpError, bool) {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he, true
+	}
+	var me *manage.Error
+	if errors.As(err, &me) {
+		return &httpError{status: kindStatus[me.Kind], msg: me.Msg, field: me.Field}, true
+	}
+	return nil, false
+}
+
+// kindStatus answers each kind of refusal of an operation.
+var kindStatus = map[manage.Kind]int{
+	manage.Invalid:     http.StatusBadRequest,
+	manage.Forbidden:   http.StatusForbidden,
+	manage.NotFound:    http.StatusNotFound,
+	manage.Conflict:    http.StatusConflict,
+	manage.Unavailable: http.StatusServiceUnavailable,
 }
 
 // mapErr turns err into a client error when it is (or wraps) target, and
@@ -75,12 +100,11 @@ func (b base) fail(c *gin.Context, err error) {
 		c.Abort()
 		return
 	}
-	var he *httpError
-	if errors.As(err, &he) {
+	if he, ok := clientError(err); ok {
 		c.AbortWithStatusJSON(he.status, gin.H{"error": he.msg})
 		return
 	}
-	if errors.Is(err, postgres.ErrInvalid) {
+	if errors.Is(err, scan.ErrInvalid) {
 		// The schema refused a value that validation let through: the
 		// client's fault, but also a gap in validation worth a warning.
 		b.log.WarnContext(c.Request.Context(), "database refused a value that passed validation",
@@ -301,63 +325,13 @@ func page(c *gin.Context) (limit, offset int, err error) {
 	return limit, offset, nil
 }
 
-const (
-	maxNameLen        = 100
-	maxDescriptionLen = 2000
+// The text rules every resource shares live with the operations.
+var (
+	cleanName      = manage.CleanName
+	cleanText      = manage.CleanText
+	checkPrintable = manage.CheckPrintable
+	clip           = manage.Clip
 )
-
-// cleanName trims a name and checks it is 1 to 100 printable characters.
-func cleanName(field, v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return "", badRequest("%s: required", field)
-	}
-	if n := utf8.RuneCountInString(v); n > maxNameLen {
-		return "", badRequest("%s: %q is %d characters long, the limit is %d", field, clip(v), n, maxNameLen)
-	}
-	if err := checkPrintable(field, v); err != nil {
-		return "", err
-	}
-	return v, nil
-}
-
-// cleanText trims free text and bounds its length.
-func cleanText(field, v string, limit int) (string, error) {
-	v = strings.TrimSpace(v)
-	if n := utf8.RuneCountInString(v); n > limit {
-		return "", badRequest("%s: %d characters long, the limit is %d", field, n, limit)
-	}
-	if !utf8.ValidString(v) {
-		return "", badRequest("%s: not valid UTF-8", field)
-	}
-	// Free text may run over lines and hold tabs; nothing else invisible.
-	if i := strings.IndexFunc(v, isTextControl); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(v[i:])
-		return "", badRequest("%s: contains the control character %s", field, strconv.QuoteRune(r))
-	}
-	return v, nil
-}
-
-func checkPrintable(field, v string) error {
-	if !utf8.ValidString(v) {
-		return badRequest("%s: %q is not valid UTF-8", field, clip(v))
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return badRequest("%s: %q contains a control character", field, clip(v))
-		}
-	}
-	return nil
-}
-
-// clip shortens a value quoted back in an error message.
-func clip(v string) string {
-	const keep = 100
-	if utf8.RuneCountInString(v) <= keep {
-		return v
-	}
-	return string([]rune(v)[:keep]) + "…"
-}
 
 // nonNil makes empty lists encode as [] rather than null.
 func nonNil[T any](s []T) []T {
@@ -374,43 +348,58 @@ func nonNil[T any](s []T) []T {
 // X-Total-Count has the number of rows q selects. These lists are
 // configuration (sites, profiles, ...), small enough to page in memory.
 func listAll[T any](c *gin.Context, list func(context.Context) ([]T, error), name func(T) string) error {
+	return listPaged(c, pagedList(list, name))
+}
+
+// pagedList pages in memory the rows list gives, by name.
+func pagedList[T any](list func(context.Context) ([]T, error), name func(T) string) func(context.Context, listQuery) ([]T, int, error) {
+	return func(ctx context.Context, lq listQuery) ([]T, int, error) {
+		rows, err := list(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		rows, total := pageRows(lq, rows, name)
+		return rows, total, nil
+	}
+}
+
+// listPaged answers the page of rows the request's list query chooses,
+// with X-Total-Count.
+func listPaged[T any](c *gin.Context, page func(context.Context, listQuery) ([]T, int, error)) error {
 	lq, err := readList(c)
 	if err != nil {
 		return err
 	}
-	rows, err := list(c.Request.Context())
+	rows, total, err := page(c.Request.Context(), lq)
 	if err != nil {
 		return err
 	}
-	rows, total := pageRows(lq, rows, name)
 	writeList(c, rows, total)
 	return nil
 }
 
-// getByID answers the row :id names, or 404 naming it ("site 4 not found").
-func getByID[T any](c *gin.Context, noun string, get func(context.Context, int64) (T, error)) error {
+// getOne answers the row :id names; get refuses a missing one itself.
+func getOne[T any](c *gin.Context, get func(context.Context, int64) (T, error)) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	row, err := get(c.Request.Context(), id)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "%s %d not found", noun, id)
+		return err
 	}
 	c.JSON(http.StatusOK, row)
 	return nil
 }
 
-// deleteByID deletes the row :id names; inUse explains the 409 when other
-// rows still refer to it.
-func deleteByID(c *gin.Context, noun string, del func(context.Context, int64) error, inUse string) error {
+// deleteOne deletes the row :id names; del explains its own refusals.
+func deleteOne(c *gin.Context, del func(context.Context, int64) error) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	if err := del(c.Request.Context(), id); err != nil {
-		err = mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "%s %d not found", noun, id)
-		return mapErr(err, postgres.ErrInUse, http.StatusConflict, "%s %d %s", noun, id, inUse)
+		return err
 	}
 	c.Status(http.StatusNoContent)
 	return nil

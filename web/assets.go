@@ -11,13 +11,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // AssetStore reads what sites hold across runs.
 type AssetStore interface {
 	GetSite(ctx context.Context, id int64) (scan.Site, error)
-	ListAssets(ctx context.Context, f postgres.AssetFilter) ([]scan.AssetHost, int, error)
+	ListAssets(ctx context.Context, f scan.AssetFilter) ([]scan.AssetHost, int, error)
 }
 
 type assetHandlers struct {
@@ -40,8 +39,8 @@ const maxSearchLen = 200
 
 // assetFilter reads the search parameters: ip (an address or a CIDR block),
 // port, protocol, service, product, state, limit and offset.
-func assetFilter(c *gin.Context) (postgres.AssetFilter, error) {
-	var f postgres.AssetFilter
+func assetFilter(c *gin.Context) (scan.AssetFilter, error) {
+	var f scan.AssetFilter
 	var err error
 	if f.Network, err = queryNetwork(c, "ip"); err != nil {
 		return f, err
@@ -86,7 +85,7 @@ func queryNetwork(c *gin.Context, name string) (*netip.Prefix, error) {
 }
 
 // search answers one page of assets with the total and a link onwards.
-func (h *assetHandlers) search(c *gin.Context, f postgres.AssetFilter) error {
+func (h *assetHandlers) search(c *gin.Context, f scan.AssetFilter) error {
 	hosts, total, err := h.store.ListAssets(c.Request.Context(), f)
 	if err != nil {
 		return err
@@ -108,10 +107,10 @@ func nextPage(u *url.URL, offset int) string {
 
 // siteFilter reads the site named by :id and the search parameters,
 // answering 404 for a site that does not exist.
-func siteFilter(c *gin.Context, store AssetStore) (scan.Site, postgres.AssetFilter, error) {
+func siteFilter(c *gin.Context, store AssetStore) (scan.Site, scan.AssetFilter, error) {
 	id, err := pathID(c)
 	if err != nil {
-		return scan.Site{}, postgres.AssetFilter{}, err
+		return scan.Site{}, scan.AssetFilter{}, err
 	}
 	f, err := assetFilter(c)
 	if err != nil {
@@ -119,7 +118,7 @@ func siteFilter(c *gin.Context, store AssetStore) (scan.Site, postgres.AssetFilt
 	}
 	site, err := store.GetSite(c.Request.Context(), id)
 	if err != nil {
-		return scan.Site{}, f, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d not found", id)
+		return scan.Site{}, f, mapErr(err, scan.ErrNotFound, http.StatusNotFound, "site %d not found", id)
 	}
 	f.SiteID = id
 	return site, f, nil

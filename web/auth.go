@@ -12,18 +12,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/accounts"
-	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/scan"
 )
 
 // AccountStore keeps users, their browser sessions and their API tokens.
 type AccountStore interface {
-	CreateUser(ctx context.Context, u accounts.User) (accounts.User, error)
 	GetUser(ctx context.Context, id int64) (accounts.User, error)
 	GetUserByName(ctx context.Context, name string) (accounts.User, error)
-	ListUsers(ctx context.Context) ([]accounts.User, error)
-	UpdateUser(ctx context.Context, id int64, role accounts.Role, passwordHash string) (accounts.User, error)
-	DeleteUser(ctx context.Context, id int64) error
-	CountAdmins(ctx context.Context) (int, error)
 
 	CreateSession(ctx context.Context, secretHash []byte, s accounts.Session) error
 	GetSession(ctx context.Context, secretHash []byte, now time.Time) (accounts.Session, accounts.User, error)
@@ -79,7 +74,7 @@ func (a *authn) identify(c *gin.Context) (*principal, error) {
 		}
 		u, err := a.store.UserByToken(ctx, accounts.HashSecret(strings.TrimSpace(secret)), a.now())
 		if err != nil {
-			return nil, mapErr(err, postgres.ErrNotFound, http.StatusUnauthorized, "the API token is not valid: it is unknown, expired or was revoked")
+			return nil, mapErr(err, scan.ErrNotFound, http.StatusUnauthorized, "the API token is not valid: it is unknown, expired or was revoked")
 		}
 		return &principal{user: u}, nil
 	}
@@ -88,7 +83,7 @@ func (a *authn) identify(c *gin.Context) (*principal, error) {
 		return nil, nil
 	}
 	sess, u, err := a.store.GetSession(ctx, accounts.HashSecret(secret), a.now())
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, scan.ErrNotFound) {
 		return nil, nil // expired or logged out: as good as no cookie
 	}
 	if err != nil {
@@ -202,12 +197,12 @@ func (a *authn) login(c *gin.Context, name, password string) (accounts.User, err
 	// same time and counts against the limit, without a database lookup
 	// that PostgreSQL might refuse.
 	if accounts.CheckName(name) != nil || len(password) > accounts.MaxPasswordLen {
-		err = postgres.ErrNotFound
+		err = scan.ErrNotFound
 	} else {
 		u, err = a.store.GetUserByName(c.Request.Context(), name)
 	}
 	switch {
-	case errors.Is(err, postgres.ErrNotFound):
+	case errors.Is(err, scan.ErrNotFound):
 		accounts.SpendPasswordCheck(password)
 	case err != nil:
 		return accounts.User{}, err

@@ -27,6 +27,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -264,7 +265,7 @@ func (silentTester) SendTest(context.Context, int64) (scan.NotificationTest, err
 func newBadInputWorld(t *testing.T) *badInputWorld {
 	t.Helper()
 	e := enrollEnv(t) // a server with every feature configured
-	e.srv.notifications.tester = silentTester{}
+	e.srv.ui.ops.notifications.(*manage.Notifications).Tester = silentTester{}
 	// Each request comes from its own loopback address, so that the login
 	// limiter (which counts per address) does not answer 429 before the
 	// suite's logins are validated.

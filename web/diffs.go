@@ -7,7 +7,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // DiffStore reads the changes between runs.
@@ -34,14 +33,14 @@ func (h *diffHandlers) run(c *gin.Context) error {
 	ctx := c.Request.Context()
 	r, err := h.store.GetRun(ctx, id)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d not found", id)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "run %d not found", id)
 	}
 	d, err := h.store.GetDiff(ctx, r.ID)
 	if err != nil {
 		if r.Status != scan.RunCompleted {
-			return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d is %s: only completed runs have a diff", r.ID, r.Status)
+			return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "run %d is %s: only completed runs have a diff", r.ID, r.Status)
 		}
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "the diff of run %d is not available yet", r.ID)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "the diff of run %d is not available yet", r.ID)
 	}
 	c.JSON(http.StatusOK, d)
 	return nil
@@ -59,7 +58,7 @@ func (h *diffHandlers) scan(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	if _, err := h.store.GetScan(ctx, id); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
 	}
 	diffs, err := h.store.ListDiffs(ctx, id, limit, offset)
 	if err != nil {

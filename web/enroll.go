@@ -5,25 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
-// JoinTokenStore keeps join tokens and spends them.
+// JoinTokenStore spends join tokens (making and revoking them is the
+// operations', manage.JoinTokenStore).
 type JoinTokenStore interface {
-	CreateJoinToken(ctx context.Context, t accounts.JoinToken, secretHash []byte, ttl time.Duration) (accounts.JoinToken, error)
 	EnrollAgent(ctx context.Context, secretHash, publicKey []byte, taskQueue func(name string) string, from string) (scan.Agent, accounts.JoinToken, error)
-	DeleteExpiredJoinTokens(ctx context.Context, keep time.Duration) (int64, error)
-	ListJoinTokens(ctx context.Context) ([]accounts.JoinToken, error)
-	DeleteJoinToken(ctx context.Context, id int64) error
-	ListPools(ctx context.Context) ([]scan.Pool, error)
+}
+
+// JoinTokenService is what the join token handlers and forms ask of join
+// tokens; *manage.JoinTokens does it.
+type JoinTokenService interface {
+	Create(ctx context.Context, admin accounts.User, in manage.JoinTokenInput) (accounts.JoinToken, string, error)
+	List(ctx context.Context) ([]accounts.JoinToken, error)
+	Delete(ctx context.Context, id int64) error
 }
 
 // Enrollment is what the server tells an agent that enrolls, besides its
@@ -52,17 +56,12 @@ type Enrollment struct {
 type enrollHandlers struct {
 	base
 	store   JoinTokenStore
+	tokens  JoinTokenService
 	cfg     Enrollment
 	limiter *loginLimiter
 	// https: the server is reached over TLS although requests arrive in
 	// plain HTTP (behind a TLS proxy), for the enroll command shown.
 	https bool
-}
-
-type joinTokenRequest struct {
-	AgentName string   `json:"agent_name"`
-	Pools     []string `json:"pools"`
-	TTL       string   `json:"ttl"`
 }
 
 // createdJoinToken is the only answer that shows the token.
@@ -73,82 +72,34 @@ type createdJoinToken struct {
 }
 
 func (h *enrollHandlers) createJoinToken(c *gin.Context) error {
-	var req joinTokenRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	tok, ttl, err := h.checkJoinToken(c.Request.Context(), req)
-	if err != nil {
+	var in manage.JoinTokenInput
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
 	// The route demands an admin, so there is always one.
-	admin := who(c).user
-	tok.CreatedBy = &admin.ID
-	secret := accounts.NewJoinToken()
-	row, err := h.store.CreateJoinToken(c.Request.Context(), tok, accounts.HashSecret(secret), ttl)
+	row, secret, err := h.tokens.Create(c.Request.Context(), who(c).user, in)
 	if err != nil {
 		return err
 	}
-	// Tokens are kept a week after they expire, for the record, then go.
-	if _, err := h.store.DeleteExpiredJoinTokens(c.Request.Context(), 7*24*time.Hour); err != nil {
-		h.log.Warn("delete expired join tokens", "error", err)
-	}
-	h.log.InfoContext(c.Request.Context(), "join token created", "agent", row.AgentName, "pools", row.Pools,
-		"expires_at", row.ExpiresAt, "by", admin.Name)
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, createdJoinToken{JoinToken: row, Token: secret,
-		EnrollCommand: fmt.Sprintf("scantron agent enroll --server %s --token %s", h.serverURL(c), secret)})
+	c.JSON(http.StatusCreated, h.shown(c, row, secret))
 	return nil
+}
+
+// shown is a new token as its one answer shows it, with the command that
+// enrolls the agent with it.
+func (h *enrollHandlers) shown(c *gin.Context, row accounts.JoinToken, secret string) createdJoinToken {
+	return createdJoinToken{JoinToken: row, Token: secret,
+		EnrollCommand: fmt.Sprintf("scantron agent enroll --server %s --token %s", h.serverURL(c), secret)}
 }
 
 // listJoinTokens shows the tokens kept, never their secrets.
 func (h *enrollHandlers) listJoinTokens(c *gin.Context) error {
-	return listAll(c, h.store.ListJoinTokens, func(t accounts.JoinToken) string { return t.AgentName })
+	return listAll(c, h.tokens.List, func(t accounts.JoinToken) string { return t.AgentName })
 }
 
 // deleteJoinToken revokes a token before it is spent (or forgets a spent one).
-func (h *enrollHandlers) deleteJoinToken(c *gin.Context) error {
-	return deleteByID(c, "join token", h.store.DeleteJoinToken, "")
-}
-
-// checkJoinToken validates a request for a token.
-func (h *enrollHandlers) checkJoinToken(ctx context.Context, req joinTokenRequest) (accounts.JoinToken, time.Duration, error) {
-	name := strings.TrimSpace(req.AgentName)
-	switch {
-	case name == "":
-		return accounts.JoinToken{}, 0, badRequest("agent_name: required")
-	case !agentName.MatchString(name):
-		return accounts.JoinToken{}, 0, badRequest("agent_name: %q is not a valid agent name: use 1 to 63 of a-z, 0-9, '-', '_' and '.', starting with a letter or digit", clip(name))
-	}
-	ttl := accounts.DefaultJoinTokenTTL
-	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
-		if err == nil {
-			err = accounts.CheckJoinTokenTTL(d)
-		}
-		if err != nil {
-			return accounts.JoinToken{}, 0, badRequest("ttl: %q: want a duration from 1m to 1h, such as 30m", clip(req.TTL))
-		}
-		ttl = d
-	}
-	pools := []string{}
-	if len(req.Pools) > 0 {
-		known, err := h.store.ListPools(ctx)
-		if err != nil {
-			return accounts.JoinToken{}, 0, err
-		}
-		for i, p := range req.Pools {
-			p = strings.TrimSpace(p)
-			if !slices.ContainsFunc(known, func(k scan.Pool) bool { return k.Name == p }) {
-				return accounts.JoinToken{}, 0, badRequest("pools[%d]: no pool named %q; create it first", i, clip(p))
-			}
-			if !slices.Contains(pools, p) {
-				pools = append(pools, p)
-			}
-		}
-	}
-	return accounts.JoinToken{AgentName: name, Pools: pools}, ttl, nil
-}
+func (h *enrollHandlers) deleteJoinToken(c *gin.Context) error { return deleteOne(c, h.tokens.Delete) }
 
 // serverURL is this server's address as the admin's request reached it.
 func (h *enrollHandlers) serverURL(c *gin.Context) string {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/scantron/scantron/manage"
 )
 
 // maxJSONDepth bounds how deeply a request body nests objects and arrays;
@@ -198,16 +200,11 @@ func checkJSONString(field, s string, raw []byte) error {
 	return nil
 }
 
-// isControl reports the C0 and C1 control characters and DEL.
-func isControl(r rune) bool {
-	return r < 0x20 || (r >= 0x7f && r <= 0x9f)
-}
-
-// isTextControl reports the control characters free text may not hold:
-// all but tab, newline and carriage return.
-func isTextControl(r rune) bool {
-	return isControl(r) && r != '\t' && r != '\n' && r != '\r'
-}
+// isControl and isTextControl are the rules free text follows everywhere.
+var (
+	isControl     = manage.IsControl
+	isTextControl = manage.IsTextControl
+)
 
 // readJSONBody reads the whole (bounded) body, answering 413 past the
 // limit.

@@ -36,17 +36,6 @@ func readList(c *gin.Context) (listQuery, error) {
 	return lq, nil
 }
 
-// apiQuery is the query string that asks a list handler for lq's page.
-func (lq listQuery) apiQuery() string {
-	v := url.Values{}
-	v.Set("limit", strconv.Itoa(lq.Limit))
-	v.Set("offset", strconv.Itoa(lq.Offset))
-	if lq.Q != "" {
-		v.Set("q", lq.Q)
-	}
-	return v.Encode()
-}
-
 // querySearch reads a free-text search parameter: trimmed, printable and
 // at most maxSearchLen bytes.
 func querySearch(c *gin.Context, name string) (string, error) {

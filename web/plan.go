@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,179 +13,55 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
-	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
 
-// PlanStore is what a scan's plan and the checks of a save read.
+// PlanStore is what a scan's plan reads, besides what the checks of a
+// save read (manage.CheckStore).
 type PlanStore interface {
-	LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error)
-	// PoolMember's any says whether the pool has ever had a member.
-	PoolMember(ctx context.Context, pool, agent string) (member, any bool, err error)
-	ListScans(ctx context.Context) ([]scan.Scan, error)
-	ListExclusions(ctx context.Context) ([]scan.Exclusion, error)
-	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
-	GetSite(ctx context.Context, id int64) (scan.Site, error)
-	GetProfile(ctx context.Context, id int64) (scan.Profile, error)
-	GetAgent(ctx context.Context, id int64) (scan.Agent, error)
-	GetPool(ctx context.Context, id int64) (scan.Pool, error)
+	manage.CheckStore
+	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
 }
 
-// checker runs the rules of scan.Check for the save paths (scans, sites,
-// profiles, global exclusions) and builds scans' plans: one set of rules,
-// which a run's start (activities.DraftRun) runs again.
-type checker struct {
+// liveAgents reads who polls a task queue from Temporal, for the checks of
+// saves and for plans.
+type liveAgents struct {
 	base
-	store    PlanStore
 	presence AgentPresence
-	limits   activities.RunLimits
 	now      func() time.Time
 }
 
 // online lists the agents polling a task queue now, as they announce
 // themselves; nil when Temporal cannot be asked (the rules that read
 // announcements are then skipped).
-func (k *checker) online(ctx context.Context, queue string) []scan.AgentCaps {
-	if k.presence == nil || queue == "" {
+func (l liveAgents) online(ctx context.Context, queue string) []scan.AgentCaps {
+	if l.presence == nil || queue == "" {
 		return nil
 	}
-	resp, err := k.presence.DescribeTaskQueue(ctx, queue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+	resp, err := l.presence.DescribeTaskQueue(ctx, queue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 	if err != nil {
-		k.log.Warn("describe task queue for the scan checks", "task_queue", queue, "error", err)
+		l.log.Warn("describe task queue for the scan checks", "task_queue", queue, "error", err)
 		return nil
 	}
 	out := []scan.AgentCaps{}
-	for _, a := range workflows.LiveAgents(resp.GetPollers(), k.now(), onlineWithin) {
+	for _, a := range workflows.LiveAgents(resp.GetPollers(), l.now(), onlineWithin) {
 		out = append(out, a.Caps())
 	}
 	return out
 }
 
-// poolSeen says whether the pool has ever had a member (true when it
-// cannot be learnt, so that no warning is made up).
-func (k *checker) poolSeen(ctx context.Context, p scan.Plan) bool {
-	if p.Pool.Name == "" {
-		return true
-	}
-	_, seen, err := k.store.PoolMember(ctx, p.Pool.Name, "")
-	return err != nil || seen
-}
-
-func taskQueueOf(p scan.Plan) string {
-	if p.Scan.PoolID != 0 {
-		return p.Pool.TaskQueue
-	}
-	return p.Agent.TaskQueue
-}
-
-// planOf assembles the plan of a scan that is being saved (not stored yet,
-// or stored as it was). Its references exist (checkRefs).
-func (k *checker) planOf(ctx context.Context, s scan.Scan) (scan.Plan, error) {
-	p := scan.Plan{Scan: s}
-	var err error
-	if p.Site, err = k.store.GetSite(ctx, s.SiteID); err != nil {
-		return p, err
-	}
-	if p.Profile, err = k.store.GetProfile(ctx, s.ProfileID); err != nil {
-		return p, err
-	}
-	if s.PoolID != 0 {
-		p.Pool, err = k.store.GetPool(ctx, s.PoolID)
-	} else {
-		p.Agent, err = k.store.GetAgent(ctx, s.AgentID)
-	}
-	if err != nil {
-		return p, err
-	}
-	excl, err := k.store.ListExclusions(ctx)
-	if err != nil {
-		return p, err
-	}
-	for _, e := range excl {
-		p.GlobalExclusions = append(p.GlobalExclusions, e.Target)
-	}
-	return p, nil
-}
-
-// scanFields names, for each subject of a finding, the field of a scan
-// request at fault: what the scan would change to be runnable.
-var scanFields = map[scan.Subject]string{
-	scan.SubjectTargets: "site_id", scan.SubjectExclusions: "site_id",
-	scan.SubjectGlobalExclusions: "profile_id", scan.SubjectOptions: "profile_id",
-	scan.SubjectAgent: "agent_id", scan.SubjectPool: "pool_id",
-}
-
-// checkScan refuses (400, naming the field) a scan being saved that one of
-// the rules says can never run.
-func (k *checker) checkScan(ctx context.Context, s scan.Scan) error {
-	p, err := k.planOf(ctx, s)
-	if err != nil {
-		return storeWriteErr(err, s)
-	}
-	in := p.CheckInput(k.limits.MaxAddresses, k.limits.MaxRate)
-	in.Online = k.online(ctx, taskQueueOf(p))
-	in.PoolSeen = k.poolSeen(ctx, p)
-	_, findings := scan.Check(in)
-	var f scan.Finding
-	if err := scan.FirstError(findings); errors.As(err, &f) {
-		return badRequest("%s: %s", scanFields[f.Subject], f.Message)
-	}
-	return nil
-}
-
-// siteRules are the rules a change of a site's targets or exclusions, or
-// of the global exclusions, can break.
-var siteRules = []string{scan.RuleTargets, scan.RuleHostNames, scan.RuleAddressFamily}
-
-// checkUsers refuses a change that would break stored scans: every scan
-// that uses says it is affected is checked with change applied to its
-// plan, against rules only, and counts as broken when a rule fails that
-// did not before; the answer (status: 400 for a save, 409 for a delete)
-// names the field at fault (field of the first finding) and every scan the
-// change would break.
-func (k *checker) checkUsers(ctx context.Context, status int, field func(scan.Finding) string, uses func(scan.Scan) bool, change func(*scan.Plan), rules []string) error {
-	scans, err := k.store.ListScans(ctx)
-	if err != nil {
-		return err
-	}
-	var broken []string
-	var first *scan.Finding
-	for _, s := range scans {
-		if !uses(s) {
-			continue
-		}
-		p, err := k.store.LoadPlan(ctx, s.ID)
-		if err != nil {
-			if errors.Is(err, postgres.ErrNotFound) {
-				continue // deleted meanwhile
-			}
-			return err
-		}
-		// A scan that fails a rule already is not broken by this change
-		// (it is refused when it runs, and its plan says why).
-		failing := map[string]bool{}
-		_, before := scan.Check(p.CheckInput(k.limits.MaxAddresses, k.limits.MaxRate))
-		for _, f := range before {
-			failing[f.Rule+"/"+string(f.Subject)] = !f.Warning
-		}
-		change(&p)
-		_, findings := scan.Check(p.CheckInput(k.limits.MaxAddresses, k.limits.MaxRate))
-		for _, f := range findings {
-			if !f.Warning && slices.Contains(rules, f.Rule) && !failing[f.Rule+"/"+string(f.Subject)] {
-				broken = append(broken, fmt.Sprintf("%q", s.Name))
-				if first == nil {
-					first = &f
-				}
-				break
-			}
-		}
-	}
-	if len(broken) == 0 {
-		return nil
-	}
-	return errorf(status, "%s: it would break scan %s, which could never run: %s", field(*first), strings.Join(broken, ", "), first.Message)
+// planner builds scans' plans: a read, which runs the checks a save runs
+// (manage.Checker) and drafts the run a start would make
+// (activities.DraftRun).
+type planner struct {
+	base
+	store  PlanStore
+	check  *manage.Checker
+	limits activities.RunLimits
+	now    func() time.Time
 }
 
 // planShard is one shard of a plan: its part of the targets and the
@@ -250,13 +125,13 @@ type scanPlan struct {
 }
 
 // plan builds the plan of a stored scan without running anything.
-func (k *checker) plan(ctx context.Context, scanID int64) (scanPlan, error) {
+func (k *planner) plan(ctx context.Context, scanID int64) (scanPlan, error) {
 	p, err := k.store.LoadPlan(ctx, scanID)
 	if err != nil {
-		return scanPlan{}, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", scanID)
+		return scanPlan{}, mapErr(err, scan.ErrNotFound, http.StatusNotFound, "scan %d not found", scanID)
 	}
-	online := k.online(ctx, taskQueueOf(p))
-	draft, derr := activities.DraftRun(p, k.limits, online, k.poolSeen(ctx, p))
+	online := k.check.AgentsOnline(ctx, p)
+	draft, derr := activities.DraftRun(p, k.limits, online, k.check.PoolSeen(ctx, p))
 	out := scanPlan{ScanID: p.Scan.ID, Scan: p.Scan.Name, Scanner: p.Profile.Scanner, Profile: p.Profile.Name, Options: p.Profile.Options,
 		Agent: p.Agent.Name, Pool: p.Pool.Name, Runnable: derr == nil,
 		Targets: nonNil(p.Site.Targets), Exclusions: nonNil(p.Site.Exclusions), GlobalExclusions: nonNil(p.GlobalExclusions),
@@ -329,11 +204,11 @@ func (k *checker) plan(ctx context.Context, scanID int64) (scanPlan, error) {
 
 // estimate is the expected duration of a run: from the scan's earlier
 // runs, or else from its address count, ports and rate.
-func (k *checker) estimate(ctx context.Context, p scan.Plan, out scanPlan, specs []scan.Spec) *scan.Estimate {
+func (k *planner) estimate(ctx context.Context, p scan.Plan, out scanPlan, specs []scan.Spec) *scan.Estimate {
 	if out.Addresses == 0 {
 		return nil
 	}
-	runs, err := k.store.ListRuns(ctx, postgres.RunFilter{ScanID: p.Scan.ID, Limit: 20})
+	runs, err := k.store.ListRuns(ctx, scan.RunFilter{ScanID: p.Scan.ID, Limit: 20})
 	if err == nil {
 		if e, ok := scan.EstimateFromRuns(runs, out.Addresses); ok {
 			return &e
@@ -363,7 +238,7 @@ func (h *scanHandlers) plan(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.check.plan(c.Request.Context(), id)
+	p, err := h.planner.plan(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -3,22 +3,25 @@ package web
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
 
 // PoolStore keeps pools.
-type PoolStore interface {
-	CreatePool(ctx context.Context, p scan.Pool) (scan.Pool, error)
-	GetPool(ctx context.Context, id int64) (scan.Pool, error)
-	ListPools(ctx context.Context) ([]scan.Pool, error)
-	DeletePool(ctx context.Context, id int64) error
+type PoolStore = manage.PoolStore
+
+// PoolService is what the pool handlers and forms ask of pools;
+// *manage.Pools does it.
+type PoolService interface {
+	Create(ctx context.Context, in manage.PoolInput) (scan.Pool, error)
+	Get(ctx context.Context, id int64) (scan.Pool, error)
+	List(ctx context.Context) ([]scan.Pool, error)
+	Delete(ctx context.Context, id int64) error
 }
 
 // poolView is a pool with the agents polling its queue now: its members.
@@ -31,7 +34,7 @@ type poolView struct {
 
 type poolHandlers struct {
 	base
-	store    PoolStore
+	pools    PoolService
 	presence AgentPresence
 	agents   *agentHandlers // for its clock
 }
@@ -53,52 +56,35 @@ func (h *poolHandlers) view(ctx context.Context, p scan.Pool) poolView {
 	return v
 }
 
-type poolRequest struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
 func (h *poolHandlers) create(c *gin.Context) error {
-	var req poolRequest
-	if err := decodeJSON(c, &req); err != nil {
+	var in manage.PoolInput
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" {
-		return badRequest("name: required")
-	}
-	// The name becomes a task queue and a value of agents' --pools.
-	if !agentName.MatchString(name) {
-		return badRequest("name: %q is not a valid pool name: use 1 to 63 of a-z, 0-9, '-', '_' and '.', starting with a letter or digit", clip(name))
-	}
-	desc, err := cleanText("description", req.Description, maxDescriptionLen)
+	row, err := h.pools.Create(c.Request.Context(), in)
 	if err != nil {
 		return err
-	}
-	row, err := h.store.CreatePool(c.Request.Context(), scan.Pool{Name: name, Description: desc, TaskQueue: workflows.PoolTaskQueue(name)})
-	if err != nil {
-		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: a pool named %q already exists", name)
 	}
 	created(c, "pools", row.ID, h.view(c.Request.Context(), row))
 	return nil
 }
 
 func (h *poolHandlers) list(c *gin.Context) error {
-	lq, err := readList(c)
+	return listPaged(c, h.page)
+}
+
+// page is the page of pools lq chooses, with their live members.
+func (h *poolHandlers) page(ctx context.Context, lq listQuery) ([]poolView, int, error) {
+	pools, err := h.pools.List(ctx)
 	if err != nil {
-		return err
-	}
-	pools, err := h.store.ListPools(c.Request.Context())
-	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	pools, total := pageRows(lq, pools, func(p scan.Pool) string { return p.Name })
 	out := make([]poolView, 0, len(pools))
 	for _, p := range pools {
-		out = append(out, h.view(c.Request.Context(), p))
+		out = append(out, h.view(ctx, p))
 	}
-	writeList(c, out, total)
-	return nil
+	return out, total, nil
 }
 
 func (h *poolHandlers) get(c *gin.Context) error {
@@ -106,14 +92,14 @@ func (h *poolHandlers) get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.store.GetPool(c.Request.Context(), id)
+	p, err := h.pools.Get(c.Request.Context(), id)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "pool %d not found", id)
+		return err
 	}
 	c.JSON(http.StatusOK, h.view(c.Request.Context(), p))
 	return nil
 }
 
 func (h *poolHandlers) delete(c *gin.Context) error {
-	return deleteByID(c, "pool", h.store.DeletePool, "is used by a scan; delete or change that scan first")
+	return deleteOne(c, h.pools.Delete)
 }

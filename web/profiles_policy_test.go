@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -218,7 +219,7 @@ func TestIntrusiveProfileEditAndMark(t *testing.T) {
 // checked when they are saved; the error names the option or field.
 func TestRateCeilingOnSave(t *testing.T) {
 	e := newEnv(t)
-	e.srv.profiles.maxRate, e.srv.sites.maxRate = 1000, 1000
+	e.srv.ui.ops.profiles.(*manage.Profiles).MaxRate, e.srv.ui.ops.sites.(*manage.Sites).MaxRate = 1000, 1000
 	for _, tt := range []struct {
 		scanner, options string
 		code             int

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/workflows"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -201,16 +202,16 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/scans/:id/run", operator, ui.handle(ui.scanRun))
 	root.POST("/scans/:id/notifications", operator, ui.handle(ui.notificationsUpdate))
 	root.POST("/scans/:id/notifications/test", operator, ui.handle(ui.notificationsTest))
-	root.POST("/scans/:id/pause", operator, ui.handle(ui.scanSchedule(s.scans.pause, true)))
-	root.POST("/scans/:id/resume", operator, ui.handle(ui.scanSchedule(s.scans.resume, true)))
-	root.POST("/scans/:id/trigger", operator, ui.handle(ui.scanSchedule(s.scans.trigger, false)))
+	root.POST("/scans/:id/pause", operator, ui.handle(ui.scanPause(true)))
+	root.POST("/scans/:id/resume", operator, ui.handle(ui.scanPause(false)))
+	root.POST("/scans/:id/trigger", operator, ui.handle(ui.scanTrigger))
 	root.GET("/runs", viewer, ui.handle(ui.runsPage))
 	root.GET("/runs/:id", viewer, ui.handle(ui.run))
 	root.POST("/runs/:id/cancel", operator, ui.handle(ui.runCancel))
-	root.POST("/runs/:id/pause", operator, ui.handle(ui.runAction(s.runs.pause)))
-	root.POST("/runs/:id/resume", operator, ui.handle(ui.runAction(s.runs.resume)))
-	root.POST("/runs/:id/retry", operator, ui.handle(ui.runAction(s.runs.retry)))
-	root.POST("/runs/:id/reparse", operator, ui.handle(ui.runAction(s.runs.reparse)))
+	root.POST("/runs/:id/pause", operator, ui.handle(ui.runAction(ui.runSignal(workflows.SignalPause))))
+	root.POST("/runs/:id/resume", operator, ui.handle(ui.runAction(ui.runSignal(workflows.SignalResume))))
+	root.POST("/runs/:id/retry", operator, ui.handle(ui.runAction(ui.runRetry)))
+	root.POST("/runs/:id/reparse", operator, ui.handle(ui.runAction(ui.runReparse)))
 	root.GET("/static/:file", public, s.static)
 
 	r.NoRoute(func(c *gin.Context) {

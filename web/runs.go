@@ -2,40 +2,32 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/storage/objects"
-	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
 
-// RunStore keeps runs and their results.
+// RunStore is what the run handlers read of runs and their results
+// besides the operations (manage.RunStore).
 type RunStore interface {
-	GetScan(ctx context.Context, id int64) (scan.Scan, error)
-	CreateRun(ctx context.Context, scanID int64, workflowID string) (scan.Run, error)
-	GetRun(ctx context.Context, id int64) (scan.Run, error)
-	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
-	CountRuns(ctx context.Context, f postgres.RunFilter) (int, error)
-	DeleteRun(ctx context.Context, id int64) error
+	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
+	CountRuns(ctx context.Context, f scan.RunFilter) (int, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
-	ListHosts(ctx context.Context, runID int64, f postgres.HostFilter) ([]scan.HostRow, error)
-	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
-	CountHosts(ctx context.Context, runID int64, f postgres.HostFilter) (int, error)
-	CountPorts(ctx context.Context, runID int64, f postgres.PortFilter) (int, error)
+	ListHosts(ctx context.Context, runID int64, f scan.HostFilter) ([]scan.HostRow, error)
+	ListPorts(ctx context.Context, runID int64, f scan.PortFilter) ([]scan.PortRow, error)
+	CountHosts(ctx context.Context, runID int64, f scan.HostFilter) (int, error)
+	CountPorts(ctx context.Context, runID int64, f scan.PortFilter) (int, error)
 }
 
 // Objects opens stored scanner output and exports.
@@ -57,6 +49,7 @@ type WorkflowClient interface {
 type runHandlers struct {
 	base
 	store    RunStore
+	runs     RunService
 	objects  Objects
 	temporal WorkflowClient
 	links    temporalLinks
@@ -80,10 +73,16 @@ type runDetail struct {
 	Progress []shardProgress `json:"progress"`
 }
 
-// startTimeout bounds the whole start sequence. It is detached from the
-// request so that a client hanging up halfway cannot leave a run row
-// without its workflow.
-const startTimeout = 15 * time.Second
+// RunService is what the run handlers and forms ask to be done to runs;
+// *manage.Runs does it.
+type RunService interface {
+	Get(ctx context.Context, id int64) (scan.Run, error)
+	Start(ctx context.Context, scanID int64) (scan.Run, error)
+	Retry(ctx context.Context, runID int64) (scan.Run, error)
+	Reparse(ctx context.Context, runID int64) (scan.Run, string, error)
+	Cancel(ctx context.Context, runID int64) (scan.Run, error)
+	Signal(ctx context.Context, runID int64, name string) (scan.Run, error)
+}
 
 // start begins a run of a scan now.
 func (h *runHandlers) start(c *gin.Context) error {
@@ -91,146 +90,93 @@ func (h *runHandlers) start(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.launch(c, scanID)
-}
-
-// launch starts a new run of a scan and answers 202 with it.
-func (h *runHandlers) launch(c *gin.Context, scanID int64) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), startTimeout)
-	defer cancel()
-	if _, err := h.store.GetScan(ctx, scanID); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", scanID)
-	}
-	wid := workflows.ScanRunWorkflowID(scanID, h.now())
-	run, err := h.store.CreateRun(ctx, scanID, wid)
+	run, err := h.runs.Start(c.Request.Context(), scanID)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", scanID)
+		return err
 	}
-	opts := client.StartWorkflowOptions{
-		ID:        wid,
-		TaskQueue: workflows.ServerTaskQueue,
-		// Each manual start has its own ID; meeting an existing workflow
-		// under it means something else started it, and that one owns the
-		// run row, so fail loudly rather than attach to it.
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}
-	if _, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.ScanWorkflow, workflows.ScanInput{ScanID: scanID}); err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			return errorf(http.StatusConflict, "a workflow with ID %q already exists", wid)
-		}
-		// A start that timed out may still have happened: then the run is
-		// real and its workflow owns it.
-		if _, derr := h.temporal.DescribeWorkflowExecution(ctx, wid, ""); derr == nil {
-			h.log.WarnContext(ctx, "workflow start reported an error but the workflow exists", "workflow_id", wid, "err", err)
-			c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
-			c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(wid)})
-			return nil
-		}
-		h.log.ErrorContext(ctx, "starting scan workflow failed", "scan_id", scanID, "workflow_id", wid, "err", err)
-		if derr := h.store.DeleteRun(ctx, run.ID); derr != nil {
-			h.log.ErrorContext(ctx, "removing the run of a workflow that did not start failed",
-				"run_id", run.ID, "workflow_id", wid, "err", derr)
-			return errorf(http.StatusServiceUnavailable, "could not start the scan's workflow (is Temporal reachable?), nor remove its pending run %d", run.ID)
-		}
-		return errorf(http.StatusServiceUnavailable, "could not start the scan's workflow (is Temporal reachable?); no run was created")
-	}
-	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
-	c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(wid)})
+	h.started(c, run)
 	return nil
 }
 
-// retry runs a failed or cancelled run's scan again, as a new run. A new run
-// rather than the failed shards inside the old one: the old run keeps the
-// record of how it ended (its error, its partial rows), a run's end is
-// final, and the new run scans with the site, exclusions and profile as
-// they are now, which is what the retry is usually for.
-func (h *runHandlers) retry(c *gin.Context) error {
-	r, err := h.run(c)
-	if err != nil {
-		return err
-	}
-	if r.Status != scan.RunFailed && r.Status != scan.RunCancelled {
-		return errorf(http.StatusConflict, "run %d is %s; only failed or cancelled runs are retried", r.ID, r.Status)
-	}
-	return h.launch(c, r.ScanID)
+// started answers 202 with a run just started.
+func (h *runHandlers) started(c *gin.Context, run scan.Run) {
+	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
+	c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(run.WorkflowID)})
 }
 
-// reparse parses a finished run (completed, or failed with stored output)
-// again from its shards' stored scanner output, replacing its hosts and
-// ports; a completed run's exports, diffs and assets are worked out again
-// too. One reparse of a run at a time; it answers 202 at once.
+// retry runs a failed or cancelled run's scan again, as a new run.
+func (h *runHandlers) retry(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	run, err := h.runs.Retry(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	h.started(c, run)
+	return nil
+}
+
+// reparse parses a finished run again; it answers 202 at once.
 func (h *runHandlers) reparse(c *gin.Context) error {
-	r, err := h.run(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if r.Status != scan.RunCompleted && r.Status != scan.RunFailed {
-		return errorf(http.StatusConflict, "run %d is %s; only completed or failed runs can be parsed again", r.ID, r.Status)
-	}
-	shards, err := h.store.ListShards(c.Request.Context(), r.ID)
+	r, wid, err := h.runs.Reparse(c.Request.Context(), id)
 	if err != nil {
 		return err
-	}
-	if !hasStoredOutput(shards) {
-		return errorf(http.StatusConflict, "run %d has no stored scanner output to parse again", r.ID)
-	}
-	wid := workflows.ReparseWorkflowID(r.ID)
-	opts := client.StartWorkflowOptions{
-		ID:                                       wid,
-		TaskQueue:                                workflows.ServerTaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}
-	ctx := c.Request.Context()
-	if _, err := h.temporal.ExecuteWorkflow(ctx, opts, workflows.ReparseWorkflow, workflows.ReparseInput{RunID: r.ID}); err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			return errorf(http.StatusConflict, "run %d is already being parsed again", r.ID)
-		}
-		h.log.ErrorContext(ctx, "starting reparse workflow failed", "run_id", r.ID, "workflow_id", wid, "err", err)
-		return errorf(http.StatusServiceUnavailable, "could not start parsing run %d again (is Temporal reachable?)", r.ID)
 	}
 	c.JSON(http.StatusAccepted, gin.H{"run_id": r.ID, "workflow_id": wid, "temporal_url": h.links.Workflow(wid)})
 	return nil
 }
 
-// hasStoredOutput says whether any of a run's shards stored scanner output,
-// which a parse again reads.
-func hasStoredOutput(shards []scan.Shard) bool {
-	return slices.ContainsFunc(shards, func(s scan.Shard) bool { return s.Raw != nil })
-}
-
 func (h *runHandlers) list(c *gin.Context) error {
-	var f postgres.RunFilter
-	if raw, ok := c.GetQuery("scan_id"); ok && raw != "" {
-		id, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil || id <= 0 {
-			return badRequest("scan_id: %q is not a valid id", raw)
-		}
-		f.ScanID = id
-	}
+	var f scan.RunFilter
 	var err error
+	if f.ScanID, err = scanIDQuery(c); err != nil {
+		return err
+	}
 	if f.Limit, f.Offset, err = page(c); err != nil {
 		return err
 	}
-	runs, err := h.store.ListRuns(c.Request.Context(), f)
+	out, total, err := h.page(c.Request.Context(), f)
 	if err != nil {
 		return err
 	}
-	total, err := h.store.CountRuns(c.Request.Context(), f)
+	writeList(c, out, total)
+	return nil
+}
+
+// scanIDQuery reads the optional scan_id a list of runs is filtered by.
+func scanIDQuery(c *gin.Context) (int64, error) {
+	raw, ok := c.GetQuery("scan_id")
+	if !ok || raw == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("scan_id: %q is not a valid id", raw)
+	}
+	return id, nil
+}
+
+// page is the runs f chooses, newest first, and how many it selects in all.
+func (h *runHandlers) page(ctx context.Context, f scan.RunFilter) ([]runView, int, error) {
+	runs, err := h.store.ListRuns(ctx, f)
 	if err != nil {
-		return err
+		return nil, 0, err
+	}
+	total, err := h.store.CountRuns(ctx, f)
+	if err != nil {
+		return nil, 0, err
 	}
 	out := make([]runView, 0, len(runs))
 	for _, r := range runs {
 		out = append(out, runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)})
 	}
-	writeList(c, out, total)
-	return nil
+	return out, total, nil
 }
 
 // run loads the run named by :id, or answers 404.
@@ -239,11 +185,7 @@ func (h *runHandlers) run(c *gin.Context) (scan.Run, error) {
 	if err != nil {
 		return scan.Run{}, err
 	}
-	r, err := h.store.GetRun(c.Request.Context(), id)
-	if err != nil {
-		return scan.Run{}, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d not found", id)
-	}
-	return r, nil
+	return h.runs.Get(c.Request.Context(), id)
 }
 
 func (h *runHandlers) get(c *gin.Context) error {
@@ -264,21 +206,13 @@ func (h *runHandlers) get(c *gin.Context) error {
 }
 
 func (h *runHandlers) cancel(c *gin.Context) error {
-	r, err := h.run(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if r.Status.Final() {
-		return errorf(http.StatusConflict, "run %d is already %s", r.ID, r.Status)
-	}
-	// The workflow records the cancellation itself; this only asks.
-	if err := h.temporal.CancelWorkflow(c.Request.Context(), r.WorkflowID, ""); err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return errorf(http.StatusConflict, "the workflow of run %d is not running", r.ID)
-		}
-		h.log.ErrorContext(c.Request.Context(), "cancelling scan workflow failed", "run_id", r.ID, "workflow_id", r.WorkflowID, "err", err)
-		return errorf(http.StatusServiceUnavailable, "could not ask Temporal to cancel run %d (is Temporal reachable?)", r.ID)
+	r, err := h.runs.Cancel(c.Request.Context(), id)
+	if err != nil {
+		return err
 	}
 	c.JSON(http.StatusAccepted, gin.H{"run_id": r.ID, "workflow_id": r.WorkflowID, "cancel_requested": true})
 	return nil
@@ -297,7 +231,7 @@ func (h *runHandlers) hosts(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	f := postgres.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
+	f := scan.HostFilter{Limit: limit, Offset: offset, WithPorts: true,
 		Network: pf.Network, Port: pf.Port, Protocol: pf.Protocol, Service: pf.Service}
 	hosts, err := h.store.ListHosts(c.Request.Context(), r.ID, f)
 	if err != nil {
@@ -343,7 +277,7 @@ func (h *runHandlers) ports(c *gin.Context) error {
 
 // portFilter reads the filters of a run's ports: state, ip (an address or
 // CIDR block), port, protocol and service.
-func portFilter(c *gin.Context) (postgres.PortFilter, error) {
+func portFilter(c *gin.Context) (scan.PortFilter, error) {
 	f, err := hostPortFilter(c)
 	if err != nil {
 		return f, err
@@ -356,8 +290,8 @@ func portFilter(c *gin.Context) (postgres.PortFilter, error) {
 
 // hostPortFilter reads the filters that select hosts as well as ports:
 // ip, port, protocol and service.
-func hostPortFilter(c *gin.Context) (postgres.PortFilter, error) {
-	var f postgres.PortFilter
+func hostPortFilter(c *gin.Context) (scan.PortFilter, error) {
+	var f scan.PortFilter
 	var err error
 	if f.Network, err = queryNetwork(c, "ip"); err != nil {
 		return f, err
@@ -484,21 +418,13 @@ func (h *runHandlers) pause(c *gin.Context) error { return h.signal(c, workflows
 func (h *runHandlers) resume(c *gin.Context) error { return h.signal(c, workflows.SignalResume) }
 
 func (h *runHandlers) signal(c *gin.Context, name string) error {
-	r, err := h.run(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if r.Status.Final() {
-		return errorf(http.StatusConflict, "run %d is already %s", r.ID, r.Status)
-	}
-	// The workflow records the pause or resume itself; this only asks.
-	if err := h.temporal.SignalWorkflow(c.Request.Context(), r.WorkflowID, "", name, nil); err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return errorf(http.StatusConflict, "the workflow of run %d is not running", r.ID)
-		}
-		h.log.ErrorContext(c.Request.Context(), "signalling scan workflow failed", "run_id", r.ID, "signal", name, "err", err)
-		return errorf(http.StatusServiceUnavailable, "could not ask Temporal to %s run %d (is Temporal reachable?)", name, r.ID)
+	r, err := h.runs.Signal(c.Request.Context(), id, name)
+	if err != nil {
+		return err
 	}
 	c.JSON(http.StatusAccepted, gin.H{"run_id": r.ID, "workflow_id": r.WorkflowID, name + "_requested": true})
 	return nil

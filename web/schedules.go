@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -13,10 +12,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
-	"github.com/scantron/scantron/storage/postgres"
-	"github.com/scantron/scantron/workflows"
+	"github.com/scantron/scantron/schedules"
 )
 
 // Schedules reaches the scans' Temporal Schedules; client.Client satisfies
@@ -24,11 +23,6 @@ import (
 type Schedules interface {
 	ScheduleClient() client.ScheduleClient
 }
-
-// scheduleTimeout bounds the Temporal calls of one schedule change. Like a
-// run's start, it is detached from the request, so that a client hanging
-// up cannot leave PostgreSQL and Temporal half changed.
-const scheduleTimeout = 15 * time.Second
 
 // maxBackfill is the most fire times one backfill may start.
 const maxBackfill = 100
@@ -69,7 +63,7 @@ type temporalScheduleState struct {
 // view builds a scan's view; Temporal's part is best effort.
 func (h *scanHandlers) view(ctx context.Context, s scan.Scan, recent bool) (scanView, error) {
 	v := scanView{Scan: s, RecentRuns: []runView{}}
-	want, err := workflows.DesiredSchedule(s, h.defaults, h.now())
+	want, err := schedules.Desired(s, h.defaults, h.now())
 	if err != nil {
 		return v, err
 	}
@@ -83,7 +77,7 @@ func (h *scanHandlers) view(ctx context.Context, s scan.Scan, recent bool) (scan
 		}
 	}
 	if recent {
-		runs, err := h.store.ListRuns(ctx, postgres.RunFilter{ScanID: s.ID, Limit: 10})
+		runs, err := h.store.ListRuns(ctx, scan.RunFilter{ScanID: s.ID, Limit: 10})
 		if err != nil {
 			return v, err
 		}
@@ -117,46 +111,13 @@ func (h *scanHandlers) temporalState(ctx context.Context, id string) *temporalSc
 	return st
 }
 
-// sync makes the scan's schedule match the scan.
-func (h *scanHandlers) sync(ctx context.Context, s scan.Scan) error {
-	res, err := workflows.SyncSchedule(ctx, h.schedules.ScheduleClient(), s, h.defaults, h.now())
-	if err == nil {
-		h.log.DebugContext(ctx, "schedule synced", "scan_id", s.ID, "result", res)
-	}
-	return err
-}
-
-// scheduleUnavailable is the answer when Temporal did not take a change.
-func scheduleUnavailable(what string) error {
-	return errorf(http.StatusServiceUnavailable, "could not update the scan's schedule in Temporal (is Temporal reachable?); %s", what)
-}
-
-// Limits of who asks (besides the signed-in user) and why.
-const (
-	maxByLen        = 200
-	maxPauseNoteLen = 500
-)
-
-// noteRequest says who asks and why.
-type noteRequest struct {
-	By   string `json:"by"`
-	Note string `json:"note"`
-}
-
-// author is who asks: the signed-in user, with the request's stated
-// author ("by") kept beside it when that is someone else.
-func author(c *gin.Context, by string) string {
-	by = strings.TrimSpace(by)
+// caller is who asks, as the operations record it.
+func caller(c *gin.Context) manage.Caller {
+	cl := manage.Caller{Addr: c.ClientIP()}
 	if p := who(c); p != nil {
-		if by != "" && by != p.user.Name {
-			return p.user.Name + " for " + by
-		}
-		return p.user.Name
+		cl.User = p.user.Name
 	}
-	if by != "" {
-		return by
-	}
-	return c.ClientIP()
+	return cl
 }
 
 func (h *scanHandlers) pause(c *gin.Context) error  { return h.setPaused(c, true) }
@@ -165,50 +126,19 @@ func (h *scanHandlers) resume(c *gin.Context) error { return h.setPaused(c, fals
 // setPaused disables or enables a scheduled scan, keeping who and why in
 // the scan and in the schedule's note.
 func (h *scanHandlers) setPaused(c *gin.Context, paused bool) error {
-	s, err := h.scanOf(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	var req noteRequest
-	if err := decodeJSON(c, &req); err != nil {
+	var in manage.PauseInput
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	by, err := cleanText("by", req.By, maxByLen)
+	updated, err := h.scans.SetPaused(c.Request.Context(), id, paused, in, caller(c))
 	if err != nil {
 		return err
 	}
-	by = author(c, by)
-	note, err := cleanText("note", req.Note, maxPauseNoteLen)
-	if err != nil {
-		return err
-	}
-	if s.StartAt == nil {
-		return errorf(http.StatusConflict, "scan %d has no schedule (no start_at) to pause or resume", s.ID)
-	}
-	verb := "resumed"
-	if paused {
-		verb = "paused"
-	}
-	old := s
-	s.Enabled = !paused
-	s.PauseNote = fmt.Sprintf("%s by %s at %s", verb, by, h.now().UTC().Format(time.RFC3339))
-	if note != "" {
-		s.PauseNote += ": " + note
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), scheduleTimeout)
-	defer cancel()
-	updated, err := h.store.UpdateScan(ctx, s)
-	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", s.ID)
-	}
-	if err := h.sync(ctx, updated); err != nil {
-		h.log.ErrorContext(ctx, "pause/resume schedule failed", "scan_id", s.ID, "err", err)
-		if _, rerr := h.store.UpdateScan(ctx, old); rerr != nil {
-			h.log.ErrorContext(ctx, "restoring the scan after a failed schedule change failed", "scan_id", s.ID, "err", rerr)
-		}
-		return scheduleUnavailable("the scan was left as it was")
-	}
-	v, err := h.view(ctx, updated, false)
+	v, err := h.view(c.Request.Context(), updated, false)
 	if err != nil {
 		return err
 	}
@@ -222,49 +152,20 @@ func (h *scanHandlers) scanOf(c *gin.Context) (scan.Scan, error) {
 	if err != nil {
 		return scan.Scan{}, err
 	}
-	s, err := h.store.GetScan(c.Request.Context(), id)
-	if err != nil {
-		return scan.Scan{}, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "scan %d not found", id)
-	}
-	return s, nil
-}
-
-// scheduled returns the scan's wanted schedule, or 409 when it has none.
-func (h *scanHandlers) scheduled(s scan.Scan) (*workflows.ScanSchedule, error) {
-	want, err := workflows.DesiredSchedule(s, h.defaults, h.now())
-	if err != nil {
-		return nil, err
-	}
-	if want == nil {
-		return nil, errorf(http.StatusConflict, "scan %d has no schedule (no future fire time); start a run with POST /api/v1/scans/%d/runs", s.ID, s.ID)
-	}
-	return want, nil
+	return h.scans.Get(c.Request.Context(), id)
 }
 
 // trigger starts a run now through the schedule, under the scan's overlap
 // policy.
 func (h *scanHandlers) trigger(c *gin.Context) error {
-	s, err := h.scanOf(c)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	want, err := h.scheduled(s)
+	want, s, err := h.scans.Trigger(c.Request.Context(), id, caller(c))
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), scheduleTimeout)
-	defer cancel()
-	// The schedule is repaired first, so that a trigger never meets a
-	// missing or stale schedule.
-	if err := h.sync(ctx, s); err != nil {
-		h.log.ErrorContext(ctx, "sync before trigger failed", "scan_id", s.ID, "err", err)
-		return scheduleUnavailable("nothing was started")
-	}
-	if err := h.schedules.ScheduleClient().GetHandle(ctx, want.Options.ID).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: want.Options.Overlap}); err != nil {
-		h.log.ErrorContext(ctx, "trigger schedule failed", "scan_id", s.ID, "err", err)
-		return errorf(http.StatusServiceUnavailable, "could not trigger the scan's schedule (is Temporal reachable?)")
-	}
-	h.log.InfoContext(ctx, "trigger", "scan_id", s.ID, "by", c.ClientIP())
 	c.JSON(http.StatusAccepted, gin.H{"schedule_id": want.Options.ID, "overlap": s.Overlap})
 	return nil
 }
@@ -286,7 +187,7 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if _, err := cleanText("by", req.By, maxByLen); err != nil {
+	if _, err := cleanText("by", req.By, manage.MaxByLen); err != nil {
 		return err
 	}
 	var window [2]time.Time
@@ -304,7 +205,7 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 	if end.After(h.now()) {
 		return badRequest("end: %s is in the future; a backfill covers a past window", end.Format(time.RFC3339))
 	}
-	want, err := h.scheduled(s)
+	want, err := h.scans.Scheduled(s)
 	if err != nil {
 		return err
 	}
@@ -315,11 +216,11 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 	if len(times) > maxBackfill {
 		return badRequest("start, end: the window holds more than %d fire times; backfill a shorter one", maxBackfill)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), scheduleTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), manage.ScheduleTimeout)
 	defer cancel()
-	if err := h.sync(ctx, s); err != nil {
+	if err := h.scans.Sync(ctx, s); err != nil {
 		h.log.ErrorContext(ctx, "sync before backfill failed", "scan_id", s.ID, "err", err)
-		return scheduleUnavailable("nothing was started")
+		return manage.ScheduleUnavailable("nothing was started")
 	}
 	handle := h.schedules.ScheduleClient().GetHandle(ctx, want.Options.ID)
 	if want.Spec.Form == schedule.FormEnumerated {
@@ -331,10 +232,10 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 		for _, t := range times {
 			past = append(past, schedule.Exact(t.UTC()))
 		}
-		extra := workflows.TemporalSpec(schedule.Spec{Calendars: past}).Calendars
-		if err := workflows.UpdateSchedule(ctx, handle, want, extra); err != nil {
+		extra := schedules.TemporalSpec(schedule.Spec{Calendars: past}).Calendars
+		if err := schedules.Update(ctx, handle, want, extra); err != nil {
 			h.log.ErrorContext(ctx, "adding backfill times failed", "scan_id", s.ID, "err", err)
-			return scheduleUnavailable("nothing was started")
+			return manage.ScheduleUnavailable("nothing was started")
 		}
 	}
 	err = handle.Backfill(ctx, client.ScheduleBackfillOptions{Backfill: []client.ScheduleBackfill{{
@@ -346,7 +247,7 @@ func (h *scanHandlers) backfill(c *gin.Context) error {
 		h.log.ErrorContext(ctx, "backfill failed", "scan_id", s.ID, "err", err)
 		return errorf(http.StatusServiceUnavailable, "could not backfill the scan's schedule (is Temporal reachable?)")
 	}
-	h.log.InfoContext(ctx, "backfill", "scan_id", s.ID, "by", author(c, req.By), "start", start, "end", end, "fires", len(times))
+	h.log.InfoContext(ctx, "backfill", "scan_id", s.ID, "by", caller(c).Author(req.By), "start", start, "end", end, "fires", len(times))
 	c.JSON(http.StatusAccepted, gin.H{"schedule_id": want.Options.ID, "fire_times": times})
 	return nil
 }
@@ -369,17 +270,17 @@ func (h *scanHandlers) preview(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	start, zone, err := scheduleFields(req.StartAt, req.TimeZone, req.RRule)
+	start, zone, err := manage.ScheduleFields(req.StartAt, req.TimeZone, req.RRule)
 	if err != nil {
 		return err
 	}
 	now := h.now()
-	if err := checkBacklog(start, zone, req.RRule, now); err != nil {
+	if err := manage.CheckBacklog(start, zone, req.RRule, now); err != nil {
 		return err
 	}
 	rule, err := schedule.Parse(start, zone, req.RRule, now)
 	if err != nil {
-		return badRequest("%s", err.Error())
+		return manage.ScheduleError(err)
 	}
 	if rule == nil {
 		c.JSON(http.StatusOK, gin.H{"form": "manual", "time_zone": zone, "next": []time.Time{}})

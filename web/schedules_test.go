@@ -19,6 +19,7 @@ import (
 	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -180,7 +181,7 @@ func newScheduleEnv(t *testing.T) *scheduleEnv {
 	t.Cleanup(w.Stop)
 
 	e := &testEnv{temporal: &fakeTemporal{}, objects: &fakeObjects{}, logs: &syncBuffer{}}
-	srv, err := New(Config{Logger: slog.New(slog.NewTextHandler(e.logs, nil)), Schedule: workflows.ScheduleDefaults{CatchupWindow: time.Minute}},
+	srv, err := New(Config{Logger: slog.New(slog.NewTextHandler(e.logs, nil)), Schedule: schedules.Defaults{CatchupWindow: time.Minute}},
 		Deps{Store: testStore, Objects: e.objects, Temporal: e.temporal, Schedules: tc})
 	if err != nil {
 		t.Fatal(err)

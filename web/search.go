@@ -12,13 +12,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/query"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // SearchStore runs queries of the search language.
 type SearchStore interface {
-	Search(ctx context.Context, q query.Query, o postgres.SearchOptions) (postgres.SearchResult, error)
+	Search(ctx context.Context, q query.Query, o query.Options) (query.Result, error)
 }
 
 // Export limits: a CSV or JSONL answer holds up to maxExportRows hits
@@ -74,10 +74,10 @@ func (h *searchHandlers) find(c *gin.Context, defLimit, maxLimit int) (searchPag
 	if out.Offset, err = queryInt(c, "offset", 0, 0, maxOffset); err != nil {
 		return out, err
 	}
-	res, err := h.store.Search(c.Request.Context(), q, postgres.SearchOptions{Limit: out.Limit, Offset: out.Offset,
+	res, err := h.store.Search(c.Request.Context(), q, query.Options{Limit: out.Limit, Offset: out.Offset,
 		Now: h.now(), MaxCount: query.MaxCount})
 	if err != nil {
-		return out, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "q: run %d not found", q.Run)
+		return out, mapErr(err, scan.ErrNotFound, http.StatusNotFound, "q: run %d not found", q.Run)
 	}
 	out.Run, out.Total, out.Capped, out.Hits = q.Run, res.Total, res.Capped, nonNil(res.Hits)
 	if out.Offset+len(res.Hits) < res.Total || (res.Capped && len(res.Hits) == out.Limit) {
@@ -146,13 +146,13 @@ func (h *uiHandlers) searchPage(c *gin.Context) error {
 	status := http.StatusOK
 	p, err := h.srv.search.find(c, defaultPageSize, maxPageSize)
 	var qe *queryError
-	var he *httpError
+	he, isClient := clientError(err)
 	switch {
 	case errors.As(err, &qe):
 		status = http.StatusBadRequest
 		data["Error"] = qe.err.Error()
 		data["Caret"] = strings.Repeat(" ", qe.err.Col-1) + "^"
-	case errors.As(err, &he) && he.status < 500:
+	case isClient && he.status < 500:
 		status = he.status
 		data["Error"] = he.msg
 	case err != nil:

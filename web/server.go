@@ -15,8 +15,9 @@ import (
 
 	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/workflows"
+	"github.com/scantron/scantron/schedules"
 )
 
 // Config is what the server needs to know besides its dependencies.
@@ -27,7 +28,7 @@ type Config struct {
 	// TemporalNamespace is the namespace runs execute in; default "default".
 	TemporalNamespace string
 	// Schedule holds the server-wide schedule settings (catch-up window).
-	Schedule workflows.ScheduleDefaults
+	Schedule schedules.Defaults
 	// SecureCookies marks session cookies Secure even on plain HTTP
 	// requests, for a server behind a TLS-terminating proxy. Requests that
 	// arrive over TLS get Secure cookies regardless.
@@ -67,10 +68,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Store is everything the web package asks of the database. The handlers
-// for each resource use only their own part of it; *postgres.Store
-// satisfies the whole.
+// Store is everything the web package and the operations it calls ask of
+// the database. The handlers for each resource use only their own part of
+// it; *postgres.Store satisfies the whole.
 type Store interface {
+	manage.AgentStore
+	manage.ScanStore
+	manage.RunStore
+	manage.UserStore
+	manage.JoinTokenStore
 	SiteStore
 	ExclusionStore
 	ProfileStore
@@ -207,9 +213,25 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	b := base{log: cfg.Logger}
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
-	check := &checker{base: b, store: deps.Store, presence: deps.Presence, now: deps.Now,
-		limits: activities.RunLimits{MaxAddresses: cfg.MaxAddresses, MaxRate: cfg.MaxRate, ShardSize: cfg.ShardSize}}
-	agents := &agentHandlers{base: b, store: deps.Store, presence: deps.Presence, runs: deps.Temporal, now: deps.Now}
+	// The checks of a save: the same rules a run's start applies.
+	check := &manage.Checker{Store: deps.Store, MaxAddresses: cfg.MaxAddresses, MaxRate: cfg.MaxRate,
+		Online: liveAgents{base: b, presence: deps.Presence, now: deps.Now}.online}
+	// The API handlers and the UI's forms call the same operations.
+	ops := operations{
+		sites:      &manage.Sites{Store: deps.Store, MaxRate: cfg.MaxRate, MaxAddresses: cfg.MaxAddresses, Check: check},
+		exclusions: &manage.Exclusions{Store: deps.Store, Check: check},
+		profiles:   &manage.Profiles{Store: deps.Store, MaxRate: cfg.MaxRate, Check: check},
+		pools:      &manage.Pools{Store: deps.Store},
+		agents:     &manage.Agents{Store: deps.Store},
+		runs:       &manage.Runs{Store: deps.Store, Temporal: deps.Temporal, Now: deps.Now, Log: cfg.Logger},
+		users:      &manage.Users{Store: deps.Store},
+		joinTokens: &manage.JoinTokens{Store: deps.Store, Log: cfg.Logger},
+		notifications: &manage.Notifications{Store: deps.Store, Tester: deps.Notifier, Webhooks: cfg.Webhooks,
+			Lookup: cfg.WebhookLookup},
+		scans: &manage.Scans{Store: deps.Store, Schedules: deps.Schedules, Defaults: cfg.Schedule,
+			Now: deps.Now, Log: cfg.Logger, Check: check},
+	}
+	agents := &agentHandlers{base: b, store: deps.Store, agents: ops.agents, presence: deps.Presence, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
 		log:            cfg.Logger,
 		metrics:        cfg.Metrics,
@@ -221,29 +243,46 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		auth:           auth,
 		roles:          map[string]accounts.Role{},
 		ready:          deps.Ready,
-		accounts:       &accountHandlers{authn: auth},
-		sites:          &siteHandlers{base: b, store: deps.Store, exclusions: deps.Store, maxAddresses: cfg.MaxAddresses, maxRate: cfg.MaxRate, check: check},
-		exclusions:     &exclusionHandlers{base: b, store: deps.Store, check: check},
-		profiles:       &profileHandlers{base: b, store: deps.Store, maxRate: cfg.MaxRate, check: check},
+		accounts:       &accountHandlers{authn: auth, users: ops.users},
+		sites:          &siteHandlers{base: b, sites: ops.sites},
+		exclusions:     &exclusionHandlers{base: b, exclusions: ops.exclusions},
+		profiles:       &profileHandlers{base: b, profiles: ops.profiles},
 		agents:         agents,
-		pools:          &poolHandlers{base: b, store: deps.Store, presence: deps.Presence, agents: agents},
-		enroll: &enrollHandlers{base: b, store: deps.Store, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
+		pools:          &poolHandlers{base: b, pools: ops.pools, presence: deps.Presence, agents: agents},
+		enroll: &enrollHandlers{base: b, store: deps.Store, tokens: ops.joinTokens, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
 			https: cfg.SecureCookies},
-		scans: &scanHandlers{base: b, store: deps.Store, schedules: deps.Schedules, defaults: cfg.Schedule,
-			links: links, now: deps.Now, check: check},
-		runs: &runHandlers{base: b, store: deps.Store, objects: deps.Objects,
+		scans: &scanHandlers{base: b, store: deps.Store, scans: ops.scans, schedules: deps.Schedules, defaults: cfg.Schedule,
+			links: links, now: deps.Now,
+			planner: &planner{base: b, store: deps.Store, check: check, now: deps.Now,
+				limits: activities.RunLimits{MaxAddresses: cfg.MaxAddresses, MaxRate: cfg.MaxRate, ShardSize: cfg.ShardSize}}},
+		runs: &runHandlers{base: b, store: deps.Store, runs: ops.runs, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
-		ui: &uiHandlers{base: b, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
+		ui: &uiHandlers{base: b, ops: ops, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
 		assets:        &assetHandlers{base: b, store: deps.Store},
 		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
-		notifications: &notificationHandlers{base: b, store: deps.Store, tester: deps.Notifier, webhooks: cfg.Webhooks, lookup: cfg.WebhookLookup},
+		notifications: &notificationHandlers{base: b, notifications: ops.notifications},
 		temporalAuth: &temporalTokenHandlers{base: b, store: deps.Store, tokens: deps.TemporalTokens,
 			namespace: cfg.TemporalNamespace, now: deps.Now},
 	}
 	s.ui.srv = s
 	return s, nil
+}
+
+// operations are the changes both the API and the UI's forms make.
+type operations struct {
+	sites      SiteService
+	exclusions ExclusionService
+	profiles   ProfileService
+	pools      PoolService
+	scans      ScanService
+
+	runs          RunService
+	users         UserService
+	agents        AgentService
+	joinTokens    JoinTokenService
+	notifications NotificationService
 }
 
 // temporalLinks builds links into Temporal Web.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/temporalauth"
 )
 
@@ -70,7 +69,7 @@ func (h *temporalTokenHandlers) agentToken(c *gin.Context) error {
 	ctx := c.Request.Context()
 	a, err := h.store.GetAgentByName(ctx, req.Agent)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusUnauthorized, "signature: not the credential of a registered agent named %q", req.Agent)
+		return mapErr(err, scan.ErrNotFound, http.StatusUnauthorized, "signature: not the credential of a registered agent named %q", req.Agent)
 	}
 	if !scan.VerifyTokenRequest(a.PublicKey, scan.TokenRequest{Agent: req.Agent, At: at, Nonce: req.Nonce}, req.Signature) {
 		return refused
@@ -178,7 +177,7 @@ func (h *temporalTokenHandlers) setPools(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	if err := h.store.SetAgentPools(ctx, id, req.Pools); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "pools: %v", err)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "pools: %v", err)
 	}
 	return h.writePools(c, id)
 }

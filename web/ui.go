@@ -13,10 +13,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/query"
 	"github.com/scantron/scantron/scan/schedule"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 //go:embed templates static
@@ -69,18 +69,19 @@ type UIStore interface {
 	ListAgents(ctx context.Context) ([]scan.Agent, error)
 	ListPools(ctx context.Context) ([]scan.Pool, error)
 	ListScans(ctx context.Context) ([]scan.Scan, error)
-	SearchScans(ctx context.Context, f postgres.ScanFilter) ([]scan.Scan, int, error)
+	SearchScans(ctx context.Context, f scan.ScanFilter) ([]scan.Scan, int, error)
 	ScanNames(ctx context.Context, ids []int64) (map[int64]string, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
-	ListRuns(ctx context.Context, f postgres.RunFilter) ([]scan.Run, error)
+	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
 	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
-	ListPorts(ctx context.Context, runID int64, f postgres.PortFilter) ([]scan.PortRow, error)
+	ListPorts(ctx context.Context, runID int64, f scan.PortFilter) ([]scan.PortRow, error)
 }
 
 type uiHandlers struct {
 	base
+	ops      operations // what the forms change, as the API changes it
 	store    UIStore
 	pages    map[string]*template.Template
 	links    temporalLinks
@@ -90,7 +91,7 @@ type uiHandlers struct {
 	assetDB  AssetStore     // for a site's assets
 	now      func() time.Time
 	auth     *authn
-	srv      *Server // for the API handlers that forms call
+	srv      *Server // for the views and pages the API handlers also serve
 }
 
 const (
@@ -154,11 +155,11 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	scans, totalScans, err := h.store.SearchScans(ctx, postgres.ScanFilter{Name: lq.Q, Limit: lq.Limit, Offset: lq.Offset})
+	scans, totalScans, err := h.store.SearchScans(ctx, scan.ScanFilter{Name: lq.Q, Limit: lq.Limit, Offset: lq.Offset})
 	if err != nil {
 		return err
 	}
-	runs, err := h.store.ListRuns(ctx, postgres.RunFilter{Limit: dashboardRuns})
+	runs, err := h.store.ListRuns(ctx, scan.RunFilter{Limit: dashboardRuns})
 	if err != nil {
 		return err
 	}
@@ -256,12 +257,12 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	ctx := c.Request.Context()
 	r, err := h.store.GetRun(ctx, id)
 	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "run %d not found", id)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "run %d not found", id)
 	}
 	scanName := ""
 	if s, err := h.store.GetScan(ctx, r.ScanID); err == nil {
 		scanName = s.Name
-	} else if !errors.Is(err, postgres.ErrNotFound) {
+	} else if !errors.Is(err, scan.ErrNotFound) {
 		return err
 	}
 	shards, err := h.store.ListShards(ctx, r.ID)
@@ -289,7 +290,7 @@ func (h *uiHandlers) run(c *gin.Context) error {
 			d.Changes, diffTruncated = d.Changes[:runPagePorts], true
 		}
 		diff = &d
-	} else if !errors.Is(err, postgres.ErrNotFound) {
+	} else if !errors.Is(err, scan.ErrNotFound) {
 		return err
 	}
 	return h.render(c, http.StatusOK, "run", map[string]any{
@@ -297,7 +298,7 @@ func (h *uiHandlers) run(c *gin.Context) error {
 		"Run":            r,
 		"ScanName":       scanName,
 		"Shards":         shards,
-		"HasOutput":      hasStoredOutput(shards),
+		"HasOutput":      manage.HasStoredOutput(shards),
 		"Progress":       scanProgress(ctx, h.temporal, h.log, r, shards),
 		"Ports":          ports,
 		"PortsTruncated": truncated,
@@ -374,8 +375,7 @@ func (h *uiHandlers) handle(f func(*gin.Context) error) gin.HandlerFunc {
 // fail answers a page request's error as a page.
 func (h *uiHandlers) fail(c *gin.Context, err error) {
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side; the details are in the server log."
-	var he *httpError
-	if errors.As(err, &he) {
+	if he, ok := clientError(err); ok {
 		status, msg = he.status, he.msg
 	} else {
 		h.log.ErrorContext(c.Request.Context(), "page failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,7 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/accounts"
-	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/manage"
+	"github.com/scantron/scantron/scan"
 )
 
 // The login form is protected from cross-site posts by a double-submit
@@ -39,8 +39,7 @@ func (h *uiHandlers) loginSubmit(c *gin.Context) error {
 		return h.renderLogin(c, http.StatusForbidden, next, name, "The form expired; please log in again.")
 	}
 	u, err := h.auth.login(c, name, c.PostForm("password"))
-	var he *httpError
-	if errors.As(err, &he) {
+	if he, ok := clientError(err); ok {
 		return h.renderLogin(c, he.status, next, name, he.msg)
 	}
 	if err != nil {
@@ -146,8 +145,8 @@ func (h *uiHandlers) renderTokens(c *gin.Context, status int, extra map[string]a
 // passwordChange changes the user's own password from the account page,
 // then logs this browser in again: the change ended every session.
 func (h *uiHandlers) passwordChange(c *gin.Context) error {
-	req := passwordChange{CurrentPassword: c.PostForm("current_password"), NewPassword: c.PostForm("new_password")}
-	err := h.callAPI(c, h.srv.accounts.changeOwnPassword, "PUT", nil, "", req, nil)
+	in := manage.PasswordChange{CurrentPassword: c.PostForm("current_password"), NewPassword: c.PostForm("new_password")}
+	err := h.ops.users.ChangeOwnPassword(c.Request.Context(), who(c).user, in)
 	if he, ferr := formError(err); err != nil {
 		if ferr != nil {
 			return ferr
@@ -176,8 +175,7 @@ func (h *uiHandlers) tokenCreate(c *gin.Context) error {
 		days = n
 	}
 	t, secret, err := h.auth.newToken(c.Request.Context(), who(c).user, c.PostForm("name"), days)
-	var he *httpError
-	if errors.As(err, &he) {
+	if he, ok := clientError(err); ok {
 		return h.renderTokens(c, he.status, map[string]any{"Errors": fieldErrors(he), "Name": c.PostForm("name"), "Days": c.PostForm("expires_in_days")})
 	}
 	if err != nil {
@@ -193,7 +191,7 @@ func (h *uiHandlers) tokenRevoke(c *gin.Context) error {
 		return err
 	}
 	if err := h.auth.store.RevokeToken(c.Request.Context(), id, who(c).user.ID); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among your tokens", id)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "token %d not found among your tokens", id)
 	}
 	c.Redirect(http.StatusSeeOther, "/tokens")
 	return nil
@@ -201,11 +199,11 @@ func (h *uiHandlers) tokenRevoke(c *gin.Context) error {
 
 // userTokensPage shows an admin any user's tokens, to revoke.
 func (h *uiHandlers) userTokensPage(c *gin.Context) error {
-	var list []accounts.Token
-	if err := h.callAPI(c, h.srv.accounts.userTokens, "GET", c.Params, "", nil, &list); err != nil {
+	u, err := h.srv.accounts.userOf(c)
+	if err != nil {
 		return err
 	}
-	u, err := h.srv.accounts.userOf(c)
+	list, err := h.ops.users.Tokens(c.Request.Context(), u.ID)
 	if err != nil {
 		return err
 	}
@@ -213,17 +211,28 @@ func (h *uiHandlers) userTokensPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) userTokenRevoke(c *gin.Context) error {
-	if err := h.callAPI(c, h.srv.accounts.revokeUserToken, "DELETE", c.Params, "", nil, nil); err != nil {
+	u, err := h.srv.accounts.userOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathParamID(c, "token_id")
+	if err != nil {
+		return err
+	}
+	if err := h.ops.users.RevokeToken(c.Request.Context(), u, id); err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, "/users/"+c.Param("id")+"/tokens")
 	return nil
 }
 
-// fieldErrors files a validation message under the field it names (the
-// text before the first ':' or '['), so that a form can show it beside
-// that field; anything else goes under "".
+// fieldErrors files a validation message under the field it names, so
+// that a form can show it beside that field: the refusal's own field, or
+// else the text before the first ':' or '['; anything else goes under "".
 func fieldErrors(he *httpError) map[string]string {
+	if he.field != "" {
+		return map[string]string{he.field: he.msg}
+	}
 	field, _, ok := strings.Cut(he.msg, ":")
 	if !ok || strings.ContainsAny(field, " \"") {
 		return map[string]string{"": he.msg}
@@ -239,18 +248,17 @@ func (h *uiHandlers) usersPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showUsers(c *gin.Context, status int, extra map[string]any) error {
-	var rows []accounts.User
 	if extra == nil {
 		extra = map[string]any{}
 	}
 	extra["Roles"] = accounts.Roles
-	return h.listPage(c, status, "users", "Users", h.srv.accounts.listUsers, &rows, extra)
+	return listPage(h, c, status, "users", "Users", pagedList(h.ops.users.List, func(u accounts.User) string { return u.Name }), extra)
 }
 
 func (h *uiHandlers) userCreate(c *gin.Context) error {
-	body := map[string]any{"name": c.PostForm("name"), "role": c.PostForm("role"), "password": c.PostForm("password")}
+	in := manage.UserInput{Name: c.PostForm("name"), Role: c.PostForm("role"), Password: c.PostForm("password")}
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.accounts.createUser, "POST", nil, "", body, nil) },
+		func() error { _, err := h.ops.users.Create(c.Request.Context(), in); return err },
 		func(status int, extra map[string]any) error {
 			delete(extra["Form"].(map[string]string), "password") // never echoed back
 			return h.showUsers(c, status, extra)
@@ -260,9 +268,15 @@ func (h *uiHandlers) userCreate(c *gin.Context) error {
 
 // userUpdate changes a role and, if one is typed, the password.
 func (h *uiHandlers) userUpdate(c *gin.Context) error {
-	body := map[string]any{"role": c.PostForm("role"), "password": c.PostForm("password")}
+	in := manage.UserUpdate{Role: c.PostForm("role"), Password: c.PostForm("password")}
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.accounts.updateUser, "PUT", c.Params, "", body, nil) },
+		func() error {
+			id, err := pathID(c)
+			if err == nil {
+				_, err = h.ops.users.Update(c.Request.Context(), id, in)
+			}
+			return err
+		},
 		func(status int, extra map[string]any) error {
 			extra["Form"] = map[string]string{}
 			// The rows share one page, so the message names the row.
@@ -273,7 +287,7 @@ func (h *uiHandlers) userUpdate(c *gin.Context) error {
 }
 
 func (h *uiHandlers) userDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.accounts.deleteUser, "/users")
+	return h.deleteThen(c, h.ops.users.Delete, "/users")
 }
 
 // firstError is the message of a refused form, whatever field it names.

@@ -1,12 +1,9 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,105 +11,20 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // The pages that change things post ordinary HTML forms. Each form handler
-// turns the fields into the JSON body of the matching API call and runs
-// that API handler in-process, so that a form and the API validate and
+// reads its fields into the input of the same operation the matching API
+// call runs (package manage), so that a form and the API validate and
 // store exactly alike; a refusal is shown on the page beside its field.
-
-// captured collects what an API handler wrote.
-type captured struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *captured) Header() http.Header { return w.header }
-
-func (w *captured) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.body.Write(b)
-}
-
-func (w *captured) WriteHeader(status int) { w.status = status }
-
-// callAPI runs handler as the page's user with body (nil for none) as its
-// JSON request and the page's path parameters, decoding a success into
-// out. A refusal comes back as the handler's *httpError.
-func (h *uiHandlers) callAPI(c *gin.Context, handler func(*gin.Context) error, method string, params gin.Params, query string, body, out any) error {
-	_, err := h.callAPIHeader(c, handler, method, params, query, body, out)
-	return err
-}
-
-// callAPIHeader is callAPI that also returns the answer's header.
-func (h *uiHandlers) callAPIHeader(c *gin.Context, handler func(*gin.Context) error, method string, params gin.Params, query string, body, out any) (http.Header, error) {
-	var rd *bytes.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, err := http.NewRequestWithContext(c.Request.Context(), method, "/api/v1/ui?"+query, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	w := &captured{header: http.Header{}}
-	cc, _ := gin.CreateTestContext(w)
-	cc.Request = req
-	cc.Params = params
-	if p := who(c); p != nil {
-		cc.Set(principalKey, p)
-	}
-	if err := handler(cc); err != nil {
-		return nil, err
-	}
-	if w.status >= 400 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(w.body.Bytes(), &e)
-		return nil, errorf(w.status, "%s", e.Error)
-	}
-	if out != nil && w.body.Len() > 0 {
-		if err := json.Unmarshal(w.body.Bytes(), out); err != nil {
-			return nil, fmt.Errorf("web: decoding an in-process API answer: %w", err)
-		}
-	}
-	return w.header, nil
-}
-
-// callList runs a list handler with query, decoding its page into out,
-// and returns the list's total.
-func (h *uiHandlers) callList(c *gin.Context, list func(*gin.Context) error, query string, out any) (int, error) {
-	hdr, err := h.callAPIHeader(c, list, "GET", nil, query, nil, out)
-	if err != nil {
-		return 0, err
-	}
-	total, err := strconv.Atoi(hdr.Get("X-Total-Count"))
-	if err != nil {
-		return 0, fmt.Errorf("web: a list answered without X-Total-Count: %w", err)
-	}
-	return total, nil
-}
 
 // formError splits an error of a form post: a client error to show on the
 // page (with the status to answer), or nil and the error itself for a
 // failure that is ours.
 func formError(err error) (*httpError, error) {
-	var he *httpError
-	if errors.As(err, &he) {
+	if he, ok := clientError(err); ok {
 		return he, nil
 	}
 	return nil, err
@@ -160,12 +72,13 @@ func can(u any, role string) bool {
 // form hold a refused post to show again.
 // The rows are paged (limit and offset in the page's address) and
 // searched by name (q), with links to the pages before and after.
-func (h *uiHandlers) listPage(c *gin.Context, status int, page, title string, list func(*gin.Context) error, out any, extra map[string]any) error {
+func listPage[T any](h *uiHandlers, c *gin.Context, status int, page, title string, rows func(context.Context, listQuery) ([]T, int, error), extra map[string]any) error {
 	lq, err := readList(c)
 	if err != nil {
 		return err
 	}
-	total, err := h.callList(c, list, lq.apiQuery(), out)
+	lq.Paged = true // a page shows one page, whether or not its address says which
+	out, total, err := rows(c.Request.Context(), lq)
 	if err != nil {
 		return err
 	}
@@ -205,19 +118,18 @@ func (h *uiHandlers) sitesPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showSites(c *gin.Context, status int, extra map[string]any) error {
-	var rows []scan.Site
-	return h.listPage(c, status, "sites", "Sites", h.srv.sites.list, &rows, extra)
+	return listPage(h, c, status, "sites", "Sites", pagedList(h.ops.sites.List, func(s scan.Site) string { return s.Name }), extra)
 }
 
-func siteBody(c *gin.Context) map[string]any {
-	return map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description"),
-		"targets": lines(c.PostForm("targets")), "exclusions": lines(c.PostForm("exclusions"))}
+func siteInput(c *gin.Context) manage.SiteInput {
+	return manage.SiteInput{Name: c.PostForm("name"), Description: c.PostForm("description"),
+		Targets: lines(c.PostForm("targets")), Exclusions: lines(c.PostForm("exclusions"))}
 }
 
 func (h *uiHandlers) siteCreate(c *gin.Context) error {
 	var row scan.Site
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.sites.create, "POST", nil, "", siteBody(c), &row) },
+		func() (err error) { row, err = h.ops.sites.Create(c.Request.Context(), siteInput(c)); return err },
 		func(status int, extra map[string]any) error { return h.showSites(c, status, extra) },
 		func() string { return fmt.Sprintf("/sites/%d", row.ID) })
 }
@@ -227,8 +139,12 @@ func (h *uiHandlers) sitePage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showSite(c *gin.Context, status int, extra map[string]any) error {
-	var row scan.Site
-	if err := h.callAPI(c, h.srv.sites.get, "GET", c.Params, "", nil, &row); err != nil {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	row, err := h.ops.sites.Get(c.Request.Context(), id)
+	if err != nil {
 		return err
 	}
 	chart, err := h.siteChart(c, row.ID)
@@ -256,7 +172,7 @@ func (h *uiHandlers) siteChart(c *gin.Context, siteID int64) (*portsChart, error
 		if s.SiteID != siteID {
 			continue
 		}
-		rs, err := h.store.ListRuns(ctx, postgres.RunFilter{ScanID: s.ID, Limit: maxChartRuns})
+		rs, err := h.store.ListRuns(ctx, scan.RunFilter{ScanID: s.ID, Limit: maxChartRuns})
 		if err != nil {
 			return nil, err
 		}
@@ -267,19 +183,29 @@ func (h *uiHandlers) siteChart(c *gin.Context, siteID int64) (*portsChart, error
 
 func (h *uiHandlers) siteUpdate(c *gin.Context) error {
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.sites.update, "PUT", c.Params, "", siteBody(c), nil) },
+		func() error {
+			id, err := pathID(c)
+			if err == nil {
+				_, err = h.ops.sites.Update(c.Request.Context(), id, siteInput(c))
+			}
+			return err
+		},
 		func(status int, extra map[string]any) error { return h.showSite(c, status, extra) },
 		func() string { return "/sites/" + c.Param("id") })
 }
 
 func (h *uiHandlers) siteDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.sites.delete, "/sites")
+	return h.deleteThen(c, h.ops.sites.Delete, "/sites")
 }
 
-// deleteThen deletes through the API and goes back to the list; a refusal
-// (still in use, say) is shown as an error page naming the reason.
-func (h *uiHandlers) deleteThen(c *gin.Context, del func(*gin.Context) error, back string) error {
-	if err := h.callAPI(c, del, "DELETE", c.Params, "", nil, nil); err != nil {
+// deleteThen deletes the row :id names and goes back to the list; a
+// refusal (still in use, say) is shown as an error page naming the reason.
+func (h *uiHandlers) deleteThen(c *gin.Context, del func(context.Context, int64) error, back string) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := del(c.Request.Context(), id); err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, back)
@@ -293,20 +219,20 @@ func (h *uiHandlers) exclusionsPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showExclusions(c *gin.Context, status int, extra map[string]any) error {
-	var rows []scan.Exclusion
-	return h.listPage(c, status, "exclusions", "Global exclusions", h.srv.exclusions.list, &rows, extra)
+	return listPage(h, c, status, "exclusions", "Global exclusions",
+		pagedList(h.ops.exclusions.List, func(e scan.Exclusion) string { return e.Target + " " + e.Note }), extra)
 }
 
 func (h *uiHandlers) exclusionCreate(c *gin.Context) error {
-	body := map[string]any{"target": c.PostForm("target"), "note": c.PostForm("note")}
+	in := manage.ExclusionInput{Target: c.PostForm("target"), Note: c.PostForm("note")}
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.exclusions.create, "POST", nil, "", body, nil) },
+		func() error { _, err := h.ops.exclusions.Create(c.Request.Context(), in); return err },
 		func(status int, extra map[string]any) error { return h.showExclusions(c, status, extra) },
 		func() string { return "/exclusions" })
 }
 
 func (h *uiHandlers) exclusionDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.exclusions.delete, "/exclusions")
+	return h.deleteThen(c, h.ops.exclusions.Delete, "/exclusions")
 }
 
 // --- profiles ----------------------------------------------------------
@@ -316,13 +242,12 @@ func (h *uiHandlers) profilesPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showProfiles(c *gin.Context, status int, extra map[string]any) error {
-	var rows []scan.Profile
-	return h.listPage(c, status, "profiles", "Scan profiles", h.srv.profiles.list, &rows, extra)
+	return listPage(h, c, status, "profiles", "Scan profiles", pagedList(h.ops.profiles.List, func(p scan.Profile) string { return p.Name }), extra)
 }
 
-func profileBody(c *gin.Context) map[string]any {
-	return map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description"),
-		"scanner": c.PostForm("scanner"), "options": c.PostForm("options"), "intrusive": c.PostForm("intrusive") != ""}
+func profileInput(c *gin.Context) manage.ProfileInput {
+	return manage.ProfileInput{Name: c.PostForm("name"), Description: c.PostForm("description"),
+		Scanner: c.PostForm("scanner"), Options: c.PostForm("options"), Intrusive: c.PostForm("intrusive") != ""}
 }
 
 // intrusiveField is the form value of a profile's intrusive checkbox.
@@ -338,8 +263,12 @@ func (h *uiHandlers) profilePage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showProfile(c *gin.Context, status int, extra map[string]any) error {
-	var row scan.Profile
-	if err := h.callAPI(c, h.srv.profiles.get, "GET", c.Params, "", nil, &row); err != nil {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	row, err := h.ops.profiles.Get(c.Request.Context(), id)
+	if err != nil {
 		return err
 	}
 	data := map[string]any{"Title": "Profile " + row.Name, "Profile": row, "Errors": map[string]string{},
@@ -352,21 +281,29 @@ func (h *uiHandlers) showProfile(c *gin.Context, status int, extra map[string]an
 
 func (h *uiHandlers) profileUpdate(c *gin.Context) error {
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.profiles.update, "PUT", c.Params, "", profileBody(c), nil) },
+		func() error {
+			id, err := pathID(c)
+			if err == nil {
+				_, err = h.ops.profiles.Update(c.Request.Context(), roleOf(c), id, profileInput(c))
+			}
+			return err
+		},
 		func(status int, extra map[string]any) error { return h.showProfile(c, status, extra) },
 		func() string { return "/profiles/" + c.Param("id") })
 }
 
 func (h *uiHandlers) profileCreate(c *gin.Context) error {
-	body := profileBody(c)
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.profiles.create, "POST", nil, "", body, nil) },
+		func() error {
+			_, err := h.ops.profiles.Create(c.Request.Context(), roleOf(c), profileInput(c))
+			return err
+		},
 		func(status int, extra map[string]any) error { return h.showProfiles(c, status, extra) },
 		func() string { return "/profiles" })
 }
 
 func (h *uiHandlers) profileDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.profiles.delete, "/profiles")
+	return h.deleteThen(c, h.ops.profiles.Delete, "/profiles")
 }
 
 // --- agents ------------------------------------------------------------
@@ -376,11 +313,10 @@ func (h *uiHandlers) agentsPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showAgents(c *gin.Context, status int, extra map[string]any) error {
-	var rows []agentView
 	// Admins also see the join tokens made lately, to revoke one.
 	if p := who(c); p != nil && p.user.Role.Allows(accounts.Admin) {
-		var tokens []accounts.JoinToken
-		if err := h.callAPI(c, h.srv.enroll.listJoinTokens, "GET", nil, "", nil, &tokens); err != nil {
+		tokens, err := h.ops.joinTokens.List(c.Request.Context())
+		if err != nil {
 			return err
 		}
 		if extra == nil {
@@ -388,20 +324,16 @@ func (h *uiHandlers) showAgents(c *gin.Context, status int, extra map[string]any
 		}
 		extra["JoinTokens"] = tokens
 	}
-	return h.listPage(c, status, "agents", "Agents", h.srv.agents.list, &rows, extra)
+	return listPage(h, c, status, "agents", "Agents", h.srv.agents.page, extra)
 }
 
 func (h *uiHandlers) agentCreate(c *gin.Context) error {
-	body := map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description")}
-	var created struct {
-		Name       string `json:"name"`
-		Credential string `json:"credential"`
-	}
-	err := h.callAPI(c, h.srv.agents.create, "POST", nil, "", body, &created)
+	in := manage.AgentInput{Name: c.PostForm("name"), Description: c.PostForm("description")}
+	row, credential, err := h.ops.agents.Create(c.Request.Context(), in)
 	if err == nil {
 		// The credential is shown on this one answer and never again: the
 		// agent's operator starts it with --credential.
-		return h.showAgents(c, http.StatusCreated, map[string]any{"NewAgent": created.Name, "NewCredential": created.Credential})
+		return h.showAgents(c, http.StatusCreated, map[string]any{"NewAgent": row.Name, "NewCredential": credential})
 	}
 	return h.submit(c,
 		func() error { return err },
@@ -412,13 +344,12 @@ func (h *uiHandlers) agentCreate(c *gin.Context) error {
 // joinTokenCreate makes a join token and shows it, with the command that
 // enrolls the agent, on this one answer.
 func (h *uiHandlers) joinTokenCreate(c *gin.Context) error {
-	body := map[string]any{"agent_name": c.PostForm("agent_name"), "pools": lines(c.PostForm("pools")), "ttl": c.PostForm("ttl")}
-	var created createdJoinToken
-	err := h.callAPI(c, h.srv.enroll.createJoinToken, "POST", nil, "", body, &created)
+	in := manage.JoinTokenInput{AgentName: c.PostForm("agent_name"), Pools: lines(c.PostForm("pools")), TTL: c.PostForm("ttl")}
+	row, secret, err := h.ops.joinTokens.Create(c.Request.Context(), who(c).user, in)
 	if err == nil {
 		c.Header("Cache-Control", "no-store")
-		return h.showAgents(c, http.StatusCreated, map[string]any{"JoinToken": created,
-			"EnrollCommand": fmt.Sprintf("scantron agent enroll --server %s --token %s", h.srv.enroll.serverURL(c), created.Token)})
+		created := h.srv.enroll.shown(c, row, secret)
+		return h.showAgents(c, http.StatusCreated, map[string]any{"JoinToken": created, "EnrollCommand": created.EnrollCommand})
 	}
 	return h.submit(c,
 		func() error { return err },
@@ -427,11 +358,11 @@ func (h *uiHandlers) joinTokenCreate(c *gin.Context) error {
 }
 
 func (h *uiHandlers) joinTokenDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.enroll.deleteJoinToken, "/agents")
+	return h.deleteThen(c, h.ops.joinTokens.Delete, "/agents")
 }
 
 func (h *uiHandlers) agentDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.agents.delete, "/agents")
+	return h.deleteThen(c, h.ops.agents.Delete, "/agents")
 }
 
 // --- pools -------------------------------------------------------------
@@ -441,20 +372,19 @@ func (h *uiHandlers) poolsPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showPools(c *gin.Context, status int, extra map[string]any) error {
-	var rows []poolView
-	return h.listPage(c, status, "pools", "Pools", h.srv.pools.list, &rows, extra)
+	return listPage(h, c, status, "pools", "Pools", h.srv.pools.page, extra)
 }
 
 func (h *uiHandlers) poolCreate(c *gin.Context) error {
-	body := map[string]any{"name": c.PostForm("name"), "description": c.PostForm("description")}
+	in := manage.PoolInput{Name: c.PostForm("name"), Description: c.PostForm("description")}
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.pools.create, "POST", nil, "", body, nil) },
+		func() error { _, err := h.ops.pools.Create(c.Request.Context(), in); return err },
 		func(status int, extra map[string]any) error { return h.showPools(c, status, extra) },
 		func() string { return "/pools" })
 }
 
 func (h *uiHandlers) poolDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.pools.delete, "/pools")
+	return h.deleteThen(c, h.ops.pools.Delete, "/pools")
 }
 
 // --- scans -------------------------------------------------------------
@@ -471,24 +401,29 @@ func (h *uiHandlers) showScans(c *gin.Context, status int, extra map[string]any)
 	if err := h.scanChoices(c, extra); err != nil {
 		return err
 	}
-	var rows []scan.Scan
-	return h.listPage(c, status, "scans", "Scans", h.srv.scans.list, &rows, extra)
+	return listPage(h, c, status, "scans", "Scans", h.srv.scans.page, extra)
 }
 
 // scanChoices adds the sites, profiles and agents a scan form offers, and
 // their names by id, to a page's data.
 func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
-	var sites []scan.Site
-	var profiles []scan.Profile
-	var agents []agentView
-	var pools []poolView
-	for _, l := range []struct {
-		f   func(*gin.Context) error
-		out any
-	}{{h.srv.sites.list, &sites}, {h.srv.profiles.list, &profiles}, {h.srv.agents.list, &agents}, {h.srv.pools.list, &pools}} {
-		if err := h.callAPI(c, l.f, "GET", nil, "", nil, l.out); err != nil {
-			return err
-		}
+	ctx := c.Request.Context()
+	sites, err := h.ops.sites.List(ctx)
+	if err != nil {
+		return err
+	}
+	profiles, err := h.ops.profiles.List(ctx)
+	if err != nil {
+		return err
+	}
+	all := listQuery{} // not paged: every row
+	agents, _, err := h.srv.agents.page(ctx, all)
+	if err != nil {
+		return err
+	}
+	pools, _, err := h.srv.pools.page(ctx, all)
+	if err != nil {
+		return err
 	}
 	names := map[string]map[int64]string{"site": {}, "profile": {}, "agent": {}, "pool": {}}
 	for _, s := range sites {
@@ -507,18 +442,16 @@ func (h *uiHandlers) scanChoices(c *gin.Context, data map[string]any) error {
 	return nil
 }
 
-func scanBody(c *gin.Context) map[string]any {
-	body := map[string]any{"name": c.PostForm("name"), "site_id": formID(c, "site_id"),
-		"profile_id": formID(c, "profile_id"), "agent_id": formID(c, "agent_id"), "pool_id": formID(c, "pool_id"),
-		"shard_size": formID(c, "shard_size"), "enabled": c.PostForm("enabled") == "on"}
-	// Schedule fields go to the API only when filled in, so that an
-	// on-demand scan does not depend on schedule support.
-	for _, f := range []string{"time_zone", "start_at", "rrule"} {
-		if v := strings.TrimSpace(c.PostForm(f)); v != "" {
-			body[f] = v
-		}
+func scanInput(c *gin.Context) manage.ScanInput {
+	enabled := c.PostForm("enabled") == "on"
+	in := manage.ScanInput{Name: c.PostForm("name"), SiteID: formID(c, "site_id"),
+		ProfileID: formID(c, "profile_id"), AgentID: formID(c, "agent_id"), PoolID: formID(c, "pool_id"),
+		ShardSize: formID(c, "shard_size"), Enabled: &enabled,
+		TimeZone: strings.TrimSpace(c.PostForm("time_zone")), RRule: strings.TrimSpace(c.PostForm("rrule"))}
+	if v := strings.TrimSpace(c.PostForm("start_at")); v != "" {
+		in.StartAt = &v
 	}
-	return body
+	return in
 }
 
 func (h *uiHandlers) scanPage(c *gin.Context) error {
@@ -526,8 +459,16 @@ func (h *uiHandlers) scanPage(c *gin.Context) error {
 }
 
 func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) error {
-	var view scanView
-	if err := h.callAPI(c, h.srv.scans.get, "GET", c.Params, "", nil, &view); err != nil {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	s, err := h.ops.scans.Get(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	view, err := h.srv.scans.view(c.Request.Context(), s, true)
+	if err != nil {
 		return err
 	}
 	row := view.Scan
@@ -543,10 +484,11 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	if row.StartAt != nil {
 		form["start_at"] = row.StartAt.Format(time.RFC3339)
 	}
-	var notify notificationsView
-	if err := h.callAPI(c, h.srv.notifications.get, "GET", c.Params, "", nil, &notify); err != nil {
+	stored, err := h.ops.notifications.Get(c.Request.Context(), id)
+	if err != nil {
 		return err
 	}
+	notify := viewNotifications(stored)
 	notifyForm := map[string]string{"webhook_url": notify.WebhookURL, "email_to": strings.Join(notify.EmailTo, "\n")}
 	for field, on := range map[string]bool{"on_completed": notify.OnCompleted, "on_failed": notify.OnFailed, "on_diff": notify.OnDiff} {
 		if on {
@@ -567,8 +509,12 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 
 // planPage shows the scan's plan: what a run started now would do.
 func (h *uiHandlers) planPage(c *gin.Context) error {
-	var p scanPlan
-	if err := h.callAPI(c, h.srv.scans.plan, "GET", c.Params, "", nil, &p); err != nil {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.srv.scans.planner.plan(c.Request.Context(), id)
+	if err != nil {
 		return err
 	}
 	return h.render(c, http.StatusOK, "plan", map[string]any{"Title": "Plan of " + p.Scan, "Plan": p})
@@ -576,33 +522,42 @@ func (h *uiHandlers) planPage(c *gin.Context) error {
 
 func (h *uiHandlers) scanUpdate(c *gin.Context) error {
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.scans.update, "PUT", c.Params, "", scanBody(c), nil) },
+		func() error {
+			id, err := pathID(c)
+			if err != nil {
+				return err
+			}
+			_, err = h.ops.scans.Update(c.Request.Context(), id, scanInput(c), c.ClientIP())
+			return err
+		},
 		func(status int, extra map[string]any) error { return h.showScan(c, status, extra) },
 		func() string { return "/scans/" + c.Param("id") })
 }
 
 func (h *uiHandlers) scanCreate(c *gin.Context) error {
-	body := scanBody(c)
 	return h.submit(c,
-		func() error { return h.callAPI(c, h.srv.scans.create, "POST", nil, "", body, nil) },
+		func() error {
+			_, err := h.ops.scans.Create(c.Request.Context(), scanInput(c))
+			return err
+		},
 		func(status int, extra map[string]any) error { return h.showScans(c, status, extra) },
 		func() string { return "/scans" })
 }
 
 func (h *uiHandlers) scanDelete(c *gin.Context) error {
-	return h.deleteThen(c, h.srv.scans.delete, "/scans")
+	return h.deleteThen(c, h.ops.scans.Delete, "/scans")
 }
 
-// notificationsBody is the scan page's notifications form as the API
-// takes it: an empty secret field keeps the stored secret.
-func notificationsBody(c *gin.Context) map[string]any {
-	body := map[string]any{"webhook_url": c.PostForm("webhook_url"), "email_to": lines(c.PostForm("email_to")),
-		"on_completed": c.PostForm("on_completed") == "on", "on_failed": c.PostForm("on_failed") == "on",
-		"on_diff": c.PostForm("on_diff") == "on"}
+// notificationsInput is the scan page's notifications form: an empty
+// secret field keeps the stored secret.
+func notificationsInput(c *gin.Context) manage.NotificationsInput {
+	completed, failed, diff := c.PostForm("on_completed") == "on", c.PostForm("on_failed") == "on", c.PostForm("on_diff") == "on"
+	in := manage.NotificationsInput{WebhookURL: c.PostForm("webhook_url"), EmailTo: lines(c.PostForm("email_to")),
+		OnCompleted: &completed, OnFailed: &failed, OnDiff: &diff}
 	if v := c.PostForm("webhook_secret"); v != "" {
-		body["webhook_secret"] = v
+		in.WebhookSecret = &v
 	}
-	return body
+	return in
 }
 
 // notificationsUpdate saves the scan's notification settings; refused, it
@@ -611,7 +566,11 @@ func notificationsBody(c *gin.Context) map[string]any {
 func (h *uiHandlers) notificationsUpdate(c *gin.Context) error {
 	return h.submit(c,
 		func() error {
-			return h.callAPI(c, h.srv.notifications.put, "PUT", c.Params, "", notificationsBody(c), nil)
+			id, err := pathID(c)
+			if err == nil {
+				_, err = h.ops.notifications.Put(c.Request.Context(), id, notificationsInput(c))
+			}
+			return err
 		},
 		func(status int, extra map[string]any) error {
 			form, _ := extra["Form"].(map[string]string)
@@ -624,8 +583,12 @@ func (h *uiHandlers) notificationsUpdate(c *gin.Context) error {
 // notificationsTest sends the scan's test notification and shows the scan
 // with what became of it.
 func (h *uiHandlers) notificationsTest(c *gin.Context) error {
-	var out scan.NotificationTest
-	if err := h.callAPI(c, h.srv.notifications.test, "POST", c.Params, "", nil, &out); err != nil {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	out, err := h.ops.notifications.Test(c.Request.Context(), id)
+	if err != nil {
 		return err
 	}
 	return h.showScan(c, http.StatusOK, map[string]any{"NotifyTest": &out})
@@ -633,31 +596,47 @@ func (h *uiHandlers) notificationsTest(c *gin.Context) error {
 
 // scanRun starts a run now and shows it.
 func (h *uiHandlers) scanRun(c *gin.Context) error {
-	var r struct {
-		ID int64 `json:"id"`
+	id, err := pathID(c)
+	if err != nil {
+		return err
 	}
-	if err := h.callAPI(c, h.srv.runs.start, "POST", c.Params, "", nil, &r); err != nil {
+	r, err := h.ops.runs.Start(c.Request.Context(), id)
+	if err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", r.ID))
 	return nil
 }
 
-// scanSchedule pauses, resumes or fires a scheduled scan through the API
-// and shows the scan again; a refusal (no schedule, Temporal away) is an
+// scanPause pauses or resumes a scheduled scan, with the form's note, and
+// shows the scan again; a refusal (no schedule, Temporal away) is an
 // error page naming the reason.
-func (h *uiHandlers) scanSchedule(api func(*gin.Context) error, note bool) func(*gin.Context) error {
+func (h *uiHandlers) scanPause(paused bool) func(*gin.Context) error {
 	return func(c *gin.Context) error {
-		var body any
-		if note {
-			body = map[string]any{"note": c.PostForm("note")}
+		id, err := pathID(c)
+		if err != nil {
+			return err
 		}
-		if err := h.callAPI(c, api, "POST", c.Params, "", body, nil); err != nil {
+		in := manage.PauseInput{Note: c.PostForm("note")}
+		if _, err := h.ops.scans.SetPaused(c.Request.Context(), id, paused, in, caller(c)); err != nil {
 			return err
 		}
 		c.Redirect(http.StatusSeeOther, "/scans/"+c.Param("id"))
 		return nil
 	}
+}
+
+// scanTrigger fires a scheduled scan now and shows the scan again.
+func (h *uiHandlers) scanTrigger(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if _, _, err := h.ops.scans.Trigger(c.Request.Context(), id, caller(c)); err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, "/scans/"+c.Param("id"))
+	return nil
 }
 
 // --- runs --------------------------------------------------------------
@@ -672,17 +651,18 @@ func (h *uiHandlers) runsPage(c *gin.Context) error {
 	if _, ok := c.GetQuery("limit"); !ok {
 		lq.Limit = runsPerPage
 	}
-	var runs []dashboardRun
-	q := lq.apiQuery()
-	if id := c.Query("scan_id"); id != "" {
-		q += "&scan_id=" + url.QueryEscape(id)
-	}
-	total, err := h.callList(c, h.srv.runs.list, q, &runs)
+	scanID, err := scanIDQuery(c)
 	if err != nil {
 		return err
 	}
-	ids := make([]int64, 0, len(runs))
-	for _, r := range runs {
+	rows, total, err := h.srv.runs.page(c.Request.Context(), scan.RunFilter{ScanID: scanID, Limit: lq.Limit, Offset: lq.Offset})
+	if err != nil {
+		return err
+	}
+	runs := make([]dashboardRun, 0, len(rows))
+	ids := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		runs = append(runs, dashboardRun{Run: r.Run})
 		ids = append(ids, r.ScanID)
 	}
 	names, err := h.store.ScanNames(c.Request.Context(), ids)
@@ -697,19 +677,21 @@ func (h *uiHandlers) runsPage(c *gin.Context) error {
 	})
 }
 
-// runAction asks for something of a run through the API (pause, resume,
-// reparse) and shows the run again; retry shows the new run it started.
+// runAction does something to a run (pause, resume, reparse) and shows
+// the run again; retry shows the new run it started (op returns its id).
 // A refusal (the run is in the wrong state) is an error page naming why.
-func (h *uiHandlers) runAction(api func(*gin.Context) error) func(*gin.Context) error {
+func (h *uiHandlers) runAction(op func(ctx context.Context, runID int64) (started int64, err error)) func(*gin.Context) error {
 	return func(c *gin.Context) error {
-		var started struct {
-			ID int64 `json:"id"`
-		}
-		if err := h.callAPI(c, api, "POST", c.Params, "", nil, &started); err != nil {
+		id, err := pathID(c)
+		if err != nil {
 			return err
 		}
-		if started.ID != 0 {
-			c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", started.ID))
+		started, err := op(c.Request.Context(), id)
+		if err != nil {
+			return err
+		}
+		if started != 0 {
+			c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", started))
 			return nil
 		}
 		c.Redirect(http.StatusSeeOther, "/runs/"+c.Param("id"))
@@ -717,8 +699,32 @@ func (h *uiHandlers) runAction(api func(*gin.Context) error) func(*gin.Context) 
 	}
 }
 
+// runSignal pauses or resumes a run.
+func (h *uiHandlers) runSignal(name string) func(context.Context, int64) (int64, error) {
+	return func(ctx context.Context, id int64) (int64, error) {
+		_, err := h.ops.runs.Signal(ctx, id, name)
+		return 0, err
+	}
+}
+
+// runRetry starts a failed or cancelled run's scan again.
+func (h *uiHandlers) runRetry(ctx context.Context, id int64) (int64, error) {
+	r, err := h.ops.runs.Retry(ctx, id)
+	return r.ID, err
+}
+
+// runReparse parses a finished run again.
+func (h *uiHandlers) runReparse(ctx context.Context, id int64) (int64, error) {
+	_, _, err := h.ops.runs.Reparse(ctx, id)
+	return 0, err
+}
+
 func (h *uiHandlers) runCancel(c *gin.Context) error {
-	if err := h.callAPI(c, h.srv.runs.cancel, "POST", c.Params, "", nil, nil); err != nil {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.ops.runs.Cancel(c.Request.Context(), id); err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, "/runs/"+c.Param("id"))

@@ -2,19 +2,33 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/accounts"
-	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/manage"
+	"github.com/scantron/scantron/scan"
 )
 
 // accountHandlers serve the API of users and tokens.
 type accountHandlers struct {
 	*authn
+	users UserService
+}
+
+// UserService is what the account handlers and forms ask of users;
+// *manage.Users does it.
+type UserService interface {
+	Create(ctx context.Context, in manage.UserInput) (accounts.User, error)
+	Get(ctx context.Context, id int64) (accounts.User, error)
+	List(ctx context.Context) ([]accounts.User, error)
+	Update(ctx context.Context, id int64, in manage.UserUpdate) (accounts.User, error)
+	Delete(ctx context.Context, id int64) error
+	ChangeOwnPassword(ctx context.Context, me accounts.User, in manage.PasswordChange) error
+	Tokens(ctx context.Context, userID int64) ([]accounts.Token, error)
+	RevokeToken(ctx context.Context, u accounts.User, tokenID int64) error
 }
 
 type loginRequest struct {
@@ -90,7 +104,7 @@ func (h *accountHandlers) revokeToken(c *gin.Context) error {
 		return err
 	}
 	if err := h.store.RevokeToken(c.Request.Context(), id, who(c).user.ID); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among your tokens", id)
+		return mapErr(err, scan.ErrNotFound, http.StatusNotFound, "token %d not found among your tokens", id)
 	}
 	c.Status(http.StatusNoContent)
 	return nil
@@ -107,7 +121,7 @@ func (h *accountHandlers) userTokens(c *gin.Context) error {
 
 // tokensOf answers the tokens of a user, searchable and paged as listAll.
 func (h *accountHandlers) tokensOf(c *gin.Context, userID int64) error {
-	return listAll(c, func(ctx context.Context) ([]accounts.Token, error) { return h.store.ListTokens(ctx, userID) },
+	return listAll(c, func(ctx context.Context) ([]accounts.Token, error) { return h.users.Tokens(ctx, userID) },
 		func(t accounts.Token) string { return t.Name })
 }
 
@@ -121,8 +135,8 @@ func (h *accountHandlers) revokeUserToken(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.RevokeToken(c.Request.Context(), id, u.ID); err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "token %d not found among %s's tokens", id, u.Name)
+	if err := h.users.RevokeToken(c.Request.Context(), u, id); err != nil {
+		return err
 	}
 	c.Status(http.StatusNoContent)
 	return nil
@@ -134,60 +148,26 @@ func (h *accountHandlers) userOf(c *gin.Context) (accounts.User, error) {
 	if err != nil {
 		return accounts.User{}, err
 	}
-	u, err := h.store.GetUser(c.Request.Context(), id)
-	if err != nil {
-		return accounts.User{}, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "user %d not found", id)
-	}
-	return u, nil
-}
-
-type userRequest struct {
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	Password string `json:"password"`
+	return h.users.Get(c.Request.Context(), id)
 }
 
 func (h *accountHandlers) listUsers(c *gin.Context) error {
-	return listAll(c, h.store.ListUsers, func(u accounts.User) string { return u.Name })
+	return listAll(c, h.users.List, func(u accounts.User) string { return u.Name })
 }
 
-func (h *accountHandlers) getUser(c *gin.Context) error {
-	return getByID(c, "user", h.store.GetUser)
-}
+func (h *accountHandlers) getUser(c *gin.Context) error { return getOne(c, h.users.Get) }
 
 func (h *accountHandlers) createUser(c *gin.Context) error {
-	var req userRequest
-	if err := decodeJSON(c, &req); err != nil {
+	var in manage.UserInput
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	u, err := newUser(req)
+	u, err := h.users.Create(c.Request.Context(), in)
 	if err != nil {
 		return err
-	}
-	u, err = h.store.CreateUser(c.Request.Context(), u)
-	if err != nil {
-		return mapErr(err, postgres.ErrConflict, http.StatusConflict, "name: a user named %q already exists", req.Name)
 	}
 	created(c, "users", u.ID, u)
 	return nil
-}
-
-// newUser checks a new user's name, role and password and hashes the
-// password.
-func newUser(req userRequest) (accounts.User, error) {
-	name := strings.TrimSpace(req.Name)
-	if err := accounts.CheckName(name); err != nil {
-		return accounts.User{}, badRequest("name: %v", err)
-	}
-	role, err := accounts.ParseRole(req.Role)
-	if err != nil {
-		return accounts.User{}, badRequest("role: %v", err)
-	}
-	hash, err := accounts.HashPassword(req.Password)
-	if err != nil {
-		return accounts.User{}, badRequest("%v", err)
-	}
-	return accounts.User{Name: name, Role: role, PasswordHash: hash}, nil
 }
 
 // updateUser changes a role and, if given, the password. The last admin
@@ -197,101 +177,28 @@ func (h *accountHandlers) updateUser(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var req struct {
-		Role     string `json:"role"`
-		Password string `json:"password"`
-	}
-	if err := decodeJSON(c, &req); err != nil {
+	var in manage.UserUpdate
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	role, err := accounts.ParseRole(req.Role)
+	u, err := h.users.Update(c.Request.Context(), id, in)
 	if err != nil {
-		return badRequest("role: %v", err)
-	}
-	hash := ""
-	if req.Password != "" {
-		if hash, err = accounts.HashPassword(req.Password); err != nil {
-			return badRequest("%v", err)
-		}
-	}
-	ctx := c.Request.Context()
-	old, err := h.store.GetUser(ctx, id)
-	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "user %d not found", id)
-	}
-	if old.Role == accounts.Admin && role != accounts.Admin {
-		if err := h.keepAnAdmin(c); err != nil {
-			return err
-		}
-	}
-	u, err := h.store.UpdateUser(ctx, id, role, hash)
-	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "user %d not found", id)
+		return err
 	}
 	c.JSON(http.StatusOK, u)
 	return nil
 }
 
-func (h *accountHandlers) deleteUser(c *gin.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	u, err := h.store.GetUser(c.Request.Context(), id)
-	if err != nil {
-		return mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "user %d not found", id)
-	}
-	if u.Role == accounts.Admin {
-		if err := h.keepAnAdmin(c); err != nil {
-			return err
-		}
-	}
-	return deleteByID(c, "user", h.store.DeleteUser, "")
-}
-
-func (h *accountHandlers) keepAnAdmin(c *gin.Context) error {
-	n, err := h.store.CountAdmins(c.Request.Context())
-	if err != nil {
-		return err
-	}
-	if n <= 1 {
-		return errorf(http.StatusConflict, "role: this is the last admin; make another user admin first")
-	}
-	return nil
-}
-
-type passwordChange struct {
-	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
-}
+func (h *accountHandlers) deleteUser(c *gin.Context) error { return deleteOne(c, h.users.Delete) }
 
 // changeOwnPassword lets any user change their password, proving they know
 // the current one. Every session of the user ends, this one included.
 func (h *accountHandlers) changeOwnPassword(c *gin.Context) error {
-	var req passwordChange
-	if err := decodeJSON(c, &req); err != nil {
+	var in manage.PasswordChange
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	return h.setOwnPassword(c, req)
-}
-
-func (h *authn) setOwnPassword(c *gin.Context, req passwordChange) error {
-	me := who(c).user
-	// The new password's shape first: it costs nothing and reveals nothing.
-	if err := accounts.CheckNewPassword(req.NewPassword); err != nil {
-		return badRequest("new_%v", err)
-	}
-	if err := accounts.CheckPassword(me.PasswordHash, req.CurrentPassword); err != nil {
-		if errors.Is(err, accounts.ErrWrongPassword) {
-			return badRequest("current_password: wrong password")
-		}
-		return err
-	}
-	hash, err := accounts.HashPassword(req.NewPassword)
-	if err != nil {
-		return badRequest("new_%v", err)
-	}
-	if _, err := h.store.UpdateUser(c.Request.Context(), me.ID, me.Role, hash); err != nil {
+	if err := h.users.ChangeOwnPassword(c.Request.Context(), who(c).user, in); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

@@ -21,6 +21,7 @@ import (
 	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
+	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
@@ -135,7 +136,7 @@ func startFireHarness(tb testing.TB, ctx context.Context, every int) *fireHarnes
 		tb.Fatal(err)
 	}
 	h.scanID = sc.ID
-	if _, err := workflows.SyncSchedule(ctx, tc.ScheduleClient(), sc, workflows.ScheduleDefaults{CatchupWindow: time.Minute}, time.Now()); err != nil {
+	if _, err := schedules.Sync(ctx, tc.ScheduleClient(), sc, schedules.Defaults{CatchupWindow: time.Minute}, time.Now()); err != nil {
 		tb.Fatal(err)
 	}
 	return h

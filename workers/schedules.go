@@ -12,6 +12,7 @@ import (
 
 	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
@@ -29,7 +30,7 @@ type ScanLister interface {
 type ScheduleReconciler struct {
 	Store     ScanLister
 	Schedules client.ScheduleClient
-	Defaults  workflows.ScheduleDefaults
+	Defaults  schedules.Defaults
 	Logger    *slog.Logger
 	// Every is how often to look (default one minute). An enumerated
 	// spec lists 100 fire times and is topped up below 50, so for the
@@ -167,20 +168,20 @@ func (r *ScheduleReconciler) once(ctx context.Context) (rep ScheduleReport, comp
 	known := map[string]bool{}
 	for _, s := range scans {
 		known[workflows.ScanScheduleID(s.ID)] = true
-		res, err := workflows.SyncSchedule(ctx, r.Schedules, s, r.Defaults, now())
+		res, err := schedules.Sync(ctx, r.Schedules, s, r.Defaults, now())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("scan %d: %w", s.ID, err))
 			continue
 		}
 		switch res {
-		case workflows.SyncCreated:
+		case schedules.SyncCreated:
 			rep.Created++
-		case workflows.SyncUpdated:
+		case schedules.SyncUpdated:
 			rep.Updated++
-		case workflows.SyncDeleted:
+		case schedules.SyncDeleted:
 			rep.Deleted++
 		}
-		if res != workflows.SyncUnchanged && res != workflows.SyncNone {
+		if res != schedules.SyncUnchanged && res != schedules.SyncNone {
 			r.Logger.Info("schedule reconciled", "scan_id", s.ID, "result", res)
 		}
 	}
@@ -204,7 +205,7 @@ func (r *ScheduleReconciler) once(ctx context.Context) (rep ScheduleReport, comp
 		if _, err := r.Store.GetScan(ctx, id); !errors.Is(err, postgres.ErrNotFound) {
 			continue
 		}
-		if err := workflows.DeleteSchedule(ctx, r.Schedules, id); err != nil {
+		if err := schedules.Delete(ctx, r.Schedules, id); err != nil {
 			errs = append(errs, fmt.Errorf("orphan schedule %s: %w", e.ID, err))
 			continue
 		}

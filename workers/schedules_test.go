@@ -16,6 +16,7 @@ import (
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
+	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
@@ -68,7 +69,7 @@ func TestScheduleReconciler(t *testing.T) {
 	manual := mk("manual", "UTC", "", nil)
 
 	now := time.Now()
-	r := &ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(), Defaults: workflows.ScheduleDefaults{CatchupWindow: time.Minute},
+	r := &ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(), Defaults: schedules.Defaults{CatchupWindow: time.Minute},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}
 	once := func(want ScheduleReport) {
 		t.Helper()
@@ -129,7 +130,7 @@ func TestScheduleReconciler(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := scan.Scan{ID: 987654, StartAt: &start, TimeZone: "UTC", RRule: "FREQ=DAILY", Enabled: true}
-	want, err := workflows.DesiredSchedule(gone, r.Defaults, now)
+	want, err := schedules.Desired(gone, r.Defaults, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestScheduleReconciler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	times, ok := workflows.EnumeratedTimes(*desc.Schedule.Spec)
+	times, ok := schedules.EnumeratedTimes(*desc.Schedule.Spec)
 	rule, _ := schedule.Parse(enum.StartAt, enum.TimeZone, enum.RRule, now)
 	if wantTimes := rule.Next(now, schedule.Enumerate); !ok || !slices.EqualFunc(times, wantTimes, time.Time.Equal) {
 		t.Errorf("topped-up spec lists %d times from %v; want %d from %v", len(times), times[0], len(wantTimes), wantTimes[0])

@@ -189,3 +189,14 @@ func AgentNameFromTaskQueue(q string) (string, bool) {
 func ScanRunWorkflowID(scanID int64, t time.Time) string {
 	return fmt.Sprintf("scan-%d-run-%s", scanID, t.UTC().Format("20060102T150405.000000000Z"))
 }
+
+// ScanScheduleID names the Temporal Schedule of a scan.
+func ScanScheduleID(scanID int64) string {
+	return fmt.Sprintf("scan-%d-schedule", scanID)
+}
+
+// ScanScheduledWorkflowID is the workflow ID of runs a schedule starts;
+// Temporal appends the fire time ("-2030-01-02T03:04:05Z").
+func ScanScheduledWorkflowID(scanID int64) string {
+	return fmt.Sprintf("scan-%d-scheduled", scanID)
+}

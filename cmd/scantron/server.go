@@ -20,12 +20,12 @@ import (
 	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
+	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/temporalauth"
 	"github.com/scantron/scantron/web"
 	"github.com/scantron/scantron/workers"
-	"github.com/scantron/scantron/workflows"
 )
 
 // runServer serves the web UI and API and runs the orchestrator worker. It
@@ -151,13 +151,13 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	// Scans' schedules are created or repaired from PostgreSQL at start and
 	// every minute after.
-	schedules := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
-		Defaults: workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log, Metrics: reg}
+	scheduleSync := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
+		Defaults: schedules.Defaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log, Metrics: reg}
 	handler, err := web.New(web.Config{
 		Enrollment:        enrollment,
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
-		Schedule:          workflows.ScheduleDefaults{CatchupWindow: cfg.ScheduleCatchupWindow},
+		Schedule:          schedules.Defaults{CatchupWindow: cfg.ScheduleCatchupWindow},
 		SecureCookies:     cfg.SecureCookies,
 		MaxRate:           cfg.MaxRate,
 		TrustedProxies:    cfg.TrustedProxies,
@@ -167,7 +167,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		Logger:            log,
 		Metrics:           reg,
 		MetricsHandler:    mainListenerMetrics(cfg, reg, log),
-	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Presence: presence, Ready: readyChecks(store, tc, schedules), Notifier: notifier,
+	}, web.Deps{Store: store, Objects: objs, Temporal: tc, Presence: presence, Ready: readyChecks(store, tc, scheduleSync), Notifier: notifier,
 		TemporalTokens: temporalTokens(tokens)})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
@@ -184,7 +184,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	g.Go(func() error { return reconciler.Run(gctx) })
 	retention := &workers.Retention{Store: store, Objects: objs, Targets: results.ExportTargets, Age: cfg.Retention, Logger: log}
 	g.Go(func() error { return retention.Run(gctx) })
-	g.Go(func() error { return schedules.Run(gctx) })
+	g.Go(func() error { return scheduleSync.Run(gctx) })
 	g.Go(func() error {
 		select {
 		case err := <-serveErr:
@@ -258,7 +258,7 @@ func (c Config) enrollment(pub ed25519.PublicKey) (web.Enrollment, error) {
 // schema was migrated before the server listens) and Temporal answer, and
 // the schedules have been brought in step with PostgreSQL since start, so
 // that a restarted server that says it is ready runs every scan's schedule.
-func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.ScheduleReconciler) []web.ReadyCheck {
+func readyChecks(store *postgres.Store, tc client.Client, scheduleSync *workers.ScheduleReconciler) []web.ReadyCheck {
 	return []web.ReadyCheck{
 		{Name: "database", NotReady: "the database does not answer", Check: func(ctx context.Context) error {
 			return store.Pool().Ping(ctx)
@@ -268,7 +268,7 @@ func readyChecks(store *postgres.Store, tc client.Client, schedules *workers.Sch
 			return err
 		}},
 		{Name: "schedules", NotReady: "the schedules have not been reconciled since start", Check: func(context.Context) error {
-			return schedules.Synced()
+			return scheduleSync.Synced()
 		}},
 	}
 }

@@ -243,21 +243,7 @@ WHERE a.site_id = $1 AND a.address = u.addr AND a.protocol = u.proto AND a.port 
 }
 
 // AssetFilter selects and pages ListAssets. Zero values select everything.
-type AssetFilter struct {
-	SiteID   int64         // 0: every site
-	Network  *netip.Prefix // the host's address is in it
-	State    string        // up, gone
-	Protocol string        // the host has a port of this protocol...
-	Port     int           // ...this number (0: any)...
-	Service  string        // ...this service (case-insensitive)...
-	Product  string        // ...and a product containing this (case-insensitive)
-	Limit    int
-	Offset   int
-}
-
-func (f AssetFilter) portFiltered() bool {
-	return f.Protocol != "" || f.Port > 0 || f.Service != "" || f.Product != ""
-}
+type AssetFilter = scan.AssetFilter
 
 const assetPortMatch = `($5 = '' OR p.protocol = $5) AND ($6 = 0 OR p.port = $6)
 AND ($7 = '' OR lower(p.service) = lower($7)) AND ($8 = '' OR p.product ILIKE '%' || $8 || '%')`
@@ -279,7 +265,7 @@ func (s *Store) ListAssets(ctx context.Context, f AssetFilter) ([]scan.AssetHost
 		p := f.Network.Masked()
 		network = &p
 	}
-	args := []any{f.SiteID, network, f.State, f.portFiltered(), f.Protocol, f.Port, f.Service, f.Product}
+	args := []any{f.SiteID, network, f.State, f.PortFiltered(), f.Protocol, f.Port, f.Service, f.Product}
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM asset_hosts h WHERE `+assetHostWhere, args...).Scan(&total); err != nil {
@@ -313,7 +299,7 @@ FROM asset_ports p JOIN unnest($5::bigint[], $6::inet[]) AS k(site_id, address) 
 WHERE (NOT $7 OR (($1 = '' OR p.protocol = $1) AND ($2 = 0 OR p.port = $2)
     AND ($3 = '' OR lower(p.service) = lower($3)) AND ($4 = '' OR p.product ILIKE '%' || $4 || '%')))
 ORDER BY p.site_id, p.address, p.protocol, p.port`
-		prow, err := tx.Query(ctx, pq, f.Protocol, f.Port, f.Service, f.Product, sites, addrs, f.portFiltered())
+		prow, err := tx.Query(ctx, pq, f.Protocol, f.Port, f.Service, f.Product, sites, addrs, f.PortFiltered())
 		if err != nil {
 			return fmt.Errorf("ports: %w", err)
 		}

@@ -6,22 +6,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/scantron/scantron/scan"
 )
 
-// Sentinel errors. Methods wrap them with detail; test with errors.Is.
+// Sentinel errors, the domain's (package scan), so that callers need not
+// depend on this package to tell them apart. Methods wrap them with
+// detail; test with errors.Is.
 var (
-	// ErrNotFound marks a row that does not exist, including a row that a
-	// new or changed row refers to (a scan naming a missing site, say).
-	ErrNotFound = errors.New("not found")
-	// ErrConflict marks a unique name already taken, or a change that the
-	// row's current state forbids (moving a finished run to another status).
-	ErrConflict = errors.New("conflict")
-	// ErrInUse marks a row that cannot be deleted because another refers to
-	// it (a site used by a scan, a scan with runs).
-	ErrInUse = errors.New("in use")
-	// ErrInvalid marks a value the schema refuses: an empty name, an unknown
-	// scanner or status, a malformed blob reference.
-	ErrInvalid = errors.New("invalid value")
+	ErrNotFound = scan.ErrNotFound
+	ErrConflict = scan.ErrConflict
+	ErrInUse    = scan.ErrInUse
+	ErrInvalid  = scan.ErrInvalid
 )
 
 // PostgreSQL error codes this package maps to sentinels.

@@ -22,30 +22,10 @@ const (
 )
 
 // HostFilter pages ListHosts.
-type HostFilter struct {
-	Limit     int // 0 or less means no limit
-	Offset    int
-	WithPorts bool // fill HostRow.Ports, ordered by protocol and port
-	// Network keeps the hosts whose address is in it (nil: any).
-	Network *netip.Prefix
-	// Port, Protocol and Service keep the hosts with a port of this number
-	// (0: any), protocol ("": any) and service ("": any, else
-	// case-insensitive); the hosts keep all their ports.
-	Port     int
-	Protocol string
-	Service  string
-}
+type HostFilter = scan.HostFilter
 
 // PortFilter selects and pages ListPorts.
-type PortFilter struct {
-	State    string        // "" means every state
-	Network  *netip.Prefix // the host's address is in it (nil: any)
-	Port     int           // 0: any
-	Protocol string        // "": any
-	Service  string        // "": any; else this service, case-insensitive
-	Limit    int           // 0 or less means no limit
-	Offset   int
-}
+type PortFilter = scan.PortFilter
 
 // errEmitAfterParse is returned by emit when called after parse returned.
 var errEmitAfterParse = errors.New("emit called after parse returned")

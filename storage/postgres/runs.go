@@ -40,11 +40,7 @@ func (b nullBlob) ref() *scan.BlobRef {
 }
 
 // RunFilter selects runs for ListRuns.
-type RunFilter struct {
-	ScanID int64 // 0 means runs of every scan
-	Limit  int   // 0 or less means no limit
-	Offset int
-}
+type RunFilter = scan.RunFilter
 
 // CreateRun records a new pending run of a scan for a workflow. It is
 // idempotent: if a run with that workflow ID exists it is returned unchanged

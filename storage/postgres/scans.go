@@ -95,12 +95,7 @@ func (s *Store) ListScans(ctx context.Context) ([]scan.Scan, error) {
 }
 
 // ScanFilter selects a page of scans for SearchScans.
-type ScanFilter struct {
-	// Name keeps the scans whose name contains it, ignoring case; "" keeps all.
-	Name   string
-	Limit  int // 0 or less means no limit
-	Offset int
-}
+type ScanFilter = scan.ScanFilter
 
 // SearchScans returns a page of the scans f selects, by name, and how many
 // it selects in all.

@@ -12,22 +12,10 @@ import (
 )
 
 // SearchOptions pages Search and fixes its clock.
-type SearchOptions struct {
-	Limit  int       // 0 or less: no limit
-	Offset int       //
-	Now    time.Time // ages (seen:<7d) count back from it; zero: the database's now()
-	// MaxCount stops counting matches there (0: count them all): a count
-	// is what costs most in a broad query over a million ports.
-	MaxCount int
-}
+type SearchOptions = query.Options
 
-// SearchResult is a page of hits and how many match in all; when Capped,
-// Total is SearchOptions.MaxCount and more match.
-type SearchResult struct {
-	Hits   []query.Hit
-	Total  int
-	Capped bool
-}
+// SearchResult is a page of hits and how many match in all.
+type SearchResult = query.Result
 
 // Search returns the ports matching q, over the current assets of every
 // site or, with q.Run, over that run's results (ErrNotFound when there is

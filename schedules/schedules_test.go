@@ -1,4 +1,4 @@
-package workflows
+package schedules
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
+	"github.com/scantron/scantron/workflows"
 )
 
 // corpusRule is one schedule of the exactness corpus.
@@ -117,7 +118,7 @@ func TestScheduleCorpusAgainstServer(t *testing.T) {
 			}
 			now := time.Now()
 			sc := scan.Scan{ID: int64(1000 + i), StartAt: &start, TimeZone: c.zone, RRule: c.rule, Enabled: true}
-			want, err := DesiredSchedule(sc, ScheduleDefaults{CatchupWindow: time.Minute}, now)
+			want, err := Desired(sc, Defaults{CatchupWindow: time.Minute}, now)
 			if err != nil || want == nil {
 				t.Fatalf("desired schedule: %v (nil: %v)", err, want == nil)
 			}
@@ -148,7 +149,7 @@ func TestScheduleCorpusAgainstServer(t *testing.T) {
 				t.Fatalf("describe NextActionTimes %v are not the start of rrule-go's %v", utc(next), utc(expect))
 			}
 			// What was created reads back as in step: no repair needed.
-			if res, err := SyncSchedule(ctx, tc.ScheduleClient(), sc, ScheduleDefaults{CatchupWindow: time.Minute}, time.Now()); err != nil || res != SyncUnchanged {
+			if res, err := Sync(ctx, tc.ScheduleClient(), sc, Defaults{CatchupWindow: time.Minute}, time.Now()); err != nil || res != SyncUnchanged {
 				t.Fatalf("sync after create: %v, %v; want unchanged", res, err)
 			}
 		})
@@ -212,10 +213,10 @@ func TestCatchupWindowAfterOutage(t *testing.T) {
 	// fire must still start one.
 	sc := scan.Scan{ID: 7, StartAt: &start, TimeZone: "UTC", RRule: "FREQ=MINUTELY;BYSECOND=0,5,10,15,20,25,30,35,40,45,50,55",
 		Enabled: true, Overlap: "allow_all", CatchupWindowSeconds: 10}
-	if _, err := SyncSchedule(ctx, tc.ScheduleClient(), sc, ScheduleDefaults{CatchupWindow: time.Hour}, time.Now()); err != nil {
+	if _, err := Sync(ctx, tc.ScheduleClient(), sc, Defaults{CatchupWindow: time.Hour}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	h := tc.ScheduleClient().GetHandle(ctx, ScanScheduleID(sc.ID))
+	h := tc.ScheduleClient().GetHandle(ctx, workflows.ScanScheduleID(sc.ID))
 	waitActions := func(h client.ScheduleHandle, n int) *client.ScheduleDescription {
 		t.Helper()
 		for {
@@ -247,7 +248,7 @@ func TestCatchupWindowAfterOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	h = tc.ScheduleClient().GetHandle(ctx, ScanScheduleID(sc.ID))
+	h = tc.ScheduleClient().GetHandle(ctx, workflows.ScanScheduleID(sc.ID))
 	// The scheduler cannot resume before the server starts again, so every
 	// fire more than the window (10 s) before the restart is missed, however
 	// long the start takes on a busy machine; fires after that may start
@@ -293,10 +294,10 @@ func TestOverlapSkipByDefault(t *testing.T) {
 	start := time.Now().UTC().Truncate(time.Minute)
 	// No worker polls, so the first run never ends.
 	sc := scan.Scan{ID: 8, StartAt: &start, TimeZone: "UTC", RRule: "FREQ=MINUTELY;BYSECOND=0,3,6,9,12,15,18,21,24,27,30,33,36,39,42,45,48,51,54,57", Enabled: true}
-	if _, err := SyncSchedule(ctx, tc.ScheduleClient(), sc, ScheduleDefaults{CatchupWindow: time.Minute}, time.Now()); err != nil {
+	if _, err := Sync(ctx, tc.ScheduleClient(), sc, Defaults{CatchupWindow: time.Minute}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	h := tc.ScheduleClient().GetHandle(ctx, ScanScheduleID(sc.ID))
+	h := tc.ScheduleClient().GetHandle(ctx, workflows.ScanScheduleID(sc.ID))
 	for {
 		desc, err := h.Describe(ctx)
 		if err != nil {

@@ -1,8 +1,9 @@
-package workflows
-
-// This file is not workflow code: it builds and keeps in step the Temporal
-// Schedule of a scan, from the client side (web handlers and the reconciler
-// call it). It lives here beside the IDs and the workflow it starts.
+// Package schedules keeps each scan's Temporal Schedule in step with the
+// scan, from the client side: it builds the schedule a scan should have
+// (spec, action, policies, pause state), creates, repairs, tops up and
+// deletes it. The web handlers and the schedule reconciler call it; the
+// workflow it starts and the IDs it uses live in workflows.
+package schedules
 
 import (
 	"context"
@@ -19,21 +20,11 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
+	"github.com/scantron/scantron/workflows"
 )
 
-// ScanScheduleID names the Temporal Schedule of a scan.
-func ScanScheduleID(scanID int64) string {
-	return fmt.Sprintf("scan-%d-schedule", scanID)
-}
-
-// ScanScheduledWorkflowID is the workflow ID of runs a schedule starts;
-// Temporal appends the fire time ("-2030-01-02T03:04:05Z").
-func ScanScheduledWorkflowID(scanID int64) string {
-	return fmt.Sprintf("scan-%d-scheduled", scanID)
-}
-
-// ScheduleDefaults are the server-wide schedule settings.
-type ScheduleDefaults struct {
+// Defaults are the server-wide schedule settings.
+type Defaults struct {
 	// CatchupWindow is how late a fire missed during an outage may still
 	// start, for scans that set none. Temporal's own default is a year,
 	// which after an outage would start a burst of stale scans.
@@ -101,11 +92,11 @@ type ScanSchedule struct {
 	Options client.ScheduleOptions
 }
 
-// DesiredSchedule builds the schedule of a scan as of now. It returns nil
+// Desired builds the schedule of a scan as of now. It returns nil
 // when the scan should have none: manual only, or past its last fire time
 // by more than a minute (the minute lets a late last fire still happen).
 // A definition that does not parse is an error.
-func DesiredSchedule(sc scan.Scan, d ScheduleDefaults, now time.Time) (*ScanSchedule, error) {
+func Desired(sc scan.Scan, d Defaults, now time.Time) (*ScanSchedule, error) {
 	rule, err := schedule.Parse(sc.StartAt, sc.TimeZone, sc.RRule, now.Add(-time.Minute))
 	if err != nil {
 		if e, ok := schedule.AsError(err); ok && e.Finished {
@@ -127,13 +118,13 @@ func DesiredSchedule(sc scan.Scan, d ScheduleDefaults, now time.Time) (*ScanSche
 	catchup = max(catchup, MinCatchupWindow)
 	spec := rule.Spec(now)
 	return &ScanSchedule{Rule: rule, Spec: spec, Options: client.ScheduleOptions{
-		ID:   ScanScheduleID(sc.ID),
+		ID:   workflows.ScanScheduleID(sc.ID),
 		Spec: TemporalSpec(spec),
 		Action: &client.ScheduleWorkflowAction{
-			ID:        ScanScheduledWorkflowID(sc.ID),
-			Workflow:  ScanWorkflow,
-			Args:      []any{ScanInput{ScanID: sc.ID}},
-			TaskQueue: ServerTaskQueue,
+			ID:        workflows.ScanScheduledWorkflowID(sc.ID),
+			Workflow:  workflows.ScanWorkflow,
+			Args:      []any{workflows.ScanInput{ScanID: sc.ID}},
+			TaskQueue: workflows.ServerTaskQueue,
 		},
 		Overlap:       overlap,
 		CatchupWindow: catchup,
@@ -142,10 +133,10 @@ func DesiredSchedule(sc scan.Scan, d ScheduleDefaults, now time.Time) (*ScanSche
 	}}, nil
 }
 
-// SyncResult says what SyncSchedule did.
+// SyncResult says what Sync did.
 type SyncResult string
 
-// What SyncSchedule can do.
+// What Sync can do.
 const (
 	SyncUnchanged SyncResult = "unchanged"
 	SyncCreated   SyncResult = "created"
@@ -154,15 +145,15 @@ const (
 	SyncNone      SyncResult = "none" // no schedule wanted, none there
 )
 
-// SyncSchedule makes the scan's Temporal Schedule match the scan: creates
+// Sync makes the scan's Temporal Schedule match the scan: creates
 // it, repairs a drifted spec, action, policy or pause state, tops up an
 // enumerated spec, or deletes it when the scan should have none.
-func SyncSchedule(ctx context.Context, sc client.ScheduleClient, s scan.Scan, d ScheduleDefaults, now time.Time) (SyncResult, error) {
-	want, err := DesiredSchedule(s, d, now)
+func Sync(ctx context.Context, sc client.ScheduleClient, s scan.Scan, d Defaults, now time.Time) (SyncResult, error) {
+	want, err := Desired(s, d, now)
 	if err != nil {
 		return "", err
 	}
-	h := sc.GetHandle(ctx, ScanScheduleID(s.ID))
+	h := sc.GetHandle(ctx, workflows.ScanScheduleID(s.ID))
 	desc, err := h.Describe(ctx)
 	var nf *serviceerror.NotFound
 	switch {
@@ -186,15 +177,15 @@ func SyncSchedule(ctx context.Context, sc client.ScheduleClient, s scan.Scan, d 
 	if inStep(desc, want, now) {
 		return SyncUnchanged, nil
 	}
-	if err := UpdateSchedule(ctx, h, want, nil); err != nil {
+	if err := Update(ctx, h, want, nil); err != nil {
 		return "", err
 	}
 	return SyncUpdated, nil
 }
 
-// UpdateSchedule replaces the schedule's spec, action, policies and state
+// Update replaces the schedule's spec, action, policies and state
 // with want's; extra calendars (a backfill's past fire times) are added.
-func UpdateSchedule(ctx context.Context, h client.ScheduleHandle, want *ScanSchedule, extra []client.ScheduleCalendarSpec) error {
+func Update(ctx context.Context, h client.ScheduleHandle, want *ScanSchedule, extra []client.ScheduleCalendarSpec) error {
 	o := want.Options
 	spec := o.Spec
 	spec.Calendars = append(slices.Clip(spec.Calendars), extra...)
@@ -228,8 +219,8 @@ func inStep(desc *client.ScheduleDescription, want *ScanSchedule, now time.Time)
 		return false
 	}
 	p, ok := act.Args[0].(*commonpb.Payload)
-	var in ScanInput
-	if !ok || converter.GetDefaultDataConverter().FromPayload(p, &in) != nil || in != wantAct.Args[0].(ScanInput) {
+	var in workflows.ScanInput
+	if !ok || converter.GetDefaultDataConverter().FromPayload(p, &in) != nil || in != wantAct.Args[0].(workflows.ScanInput) {
 		return false
 	}
 	if s.Spec == nil {
@@ -343,9 +334,9 @@ func enumeratedInStep(got client.ScheduleSpec, want *ScanSchedule, now time.Time
 	return len(future) >= schedule.Enumerate/2
 }
 
-// DeleteSchedule deletes a scan's schedule; one already gone is no error.
-func DeleteSchedule(ctx context.Context, sc client.ScheduleClient, scanID int64) error {
-	err := sc.GetHandle(ctx, ScanScheduleID(scanID)).Delete(ctx)
+// Delete deletes a scan's schedule; one already gone is no error.
+func Delete(ctx context.Context, sc client.ScheduleClient, scanID int64) error {
+	err := sc.GetHandle(ctx, workflows.ScanScheduleID(scanID)).Delete(ctx)
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
 		return fmt.Errorf("delete schedule: %w", err)

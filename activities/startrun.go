@@ -1,0 +1,180 @@
+package activities
+
+// This file plans a run: the run row, its shards' specs and the task queue
+// they go to; and records a run's pause and resume.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/scantron/scantron/scan"
+)
+
+// StartRunInput identifies the run by its workflow, so a retried activity or
+// a scheduled start finds the same row.
+type StartRunInput struct {
+	ScanID     int64  `json:"scan_id"`
+	WorkflowID string `json:"workflow_id"`
+	// ScheduledAt is when the scan's schedule meant the run to start and
+	// StartedAt when its workflow started (both unset for a run started by
+	// hand): the difference is the schedule's fire lag.
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+}
+
+// StartRunResult is the plan of the run: one spec per shard, all for the
+// same task queue: the scan's agent's, or its pool's.
+type StartRunResult struct {
+	RunID     int64       `json:"run_id"`
+	Specs     []scan.Spec `json:"specs"`
+	AgentName string      `json:"agent_name"`          // "" for a pool
+	PoolName  string      `json:"pool_name,omitempty"` // "" for an agent
+	TaskQueue string      `json:"task_queue"`
+	Timeouts  Timeouts    `json:"timeouts"`
+	// Parallel is how many shards may be in flight at once: the capacity
+	// polling the task queue when the run started; 0 means no limit.
+	Parallel int `json:"parallel,omitempty"`
+}
+
+// StartRun creates or finds the run row, resolves the targets minus site and
+// global exclusions, checks the profile's options and records the shards:
+// per address family, since a scanner run takes only one, and at most the
+// shard size in addresses each. A scan that cannot run as defined fails
+// here, before any agent is involved.
+func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
+	run, err := r.Store.CreateRun(ctx, in.ScanID, in.WorkflowID)
+	if err != nil {
+		return StartRunResult{}, wrap("create run", err)
+	}
+	if r.Metrics != nil && in.ScheduledAt != nil && in.StartedAt != nil && activity.GetInfo(ctx).Attempt == 1 {
+		r.Metrics.ObserveFireLag(in.StartedAt.Sub(*in.ScheduledAt))
+	}
+	plan, err := r.Store.LoadPlan(ctx, in.ScanID)
+	if err != nil {
+		return StartRunResult{}, wrap("load scan", err)
+	}
+	if r.Signer == nil {
+		err := fmt.Errorf("%w: the server has no signing key (SCANTRON_SIGNING_KEY); agents run signed specs only", scan.ErrInvalidSpec)
+		return StartRunResult{}, nonRetryable(err)
+	}
+	draft, err := DraftRun(plan, r.limits(), r.online(ctx, plan), r.poolSeen(ctx, plan))
+	if err != nil {
+		return StartRunResult{}, nonRetryable(err)
+	}
+	for _, f := range draft.Findings {
+		if f.Warning {
+			activity.GetLogger(ctx).Warn("scan check", "scan", plan.Scan.ID, "rule", f.Rule, "warning", f.Message)
+		}
+	}
+	resolved, taskQueue := draft.Resolved, draft.TaskQueue
+	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
+		return StartRunResult{}, wrap("store targets", err)
+	}
+	var specs []scan.Spec
+	parallel := 0
+	if r.Capacity != nil {
+		n, err := r.Capacity(ctx, taskQueue)
+		if err != nil {
+			// Without it the run dispatches every shard at once, as before.
+			activity.GetLogger(ctx).Warn("cannot learn the capacity of the task queue", "task_queue", taskQueue, "error", err)
+		}
+		parallel = n
+	}
+	for i, spec := range draft.Specs {
+		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, spec.Targets) // agent 0 for a pool
+		if err != nil {
+			return StartRunResult{}, wrap("create shard", err)
+		}
+		spec.RunID, spec.ShardID = run.ID, shard.ID
+		if err := spec.Validate(); err != nil {
+			return StartRunResult{}, nonRetryable(err)
+		}
+		// Unsigned: each attempt is signed when it is dispatched
+		// (DispatchShard), for where it goes and for as long as it may run.
+		specs = append(specs, spec)
+	}
+	if err := r.Store.SetRunStatus(ctx, run.ID, scan.RunRunning, ""); err != nil {
+		return StartRunResult{}, wrap("mark run running", err)
+	}
+	for _, spec := range specs {
+		if err := r.Store.UpdateShard(ctx, scan.ShardUpdate{ID: spec.ShardID, Status: scan.ShardRunning}); err != nil {
+			return StartRunResult{}, wrap("mark shard running", err)
+		}
+	}
+	out := StartRunResult{
+		RunID:     run.ID,
+		Specs:     specs,
+		AgentName: plan.Agent.Name,
+		TaskQueue: plan.Agent.TaskQueue,
+		Timeouts:  r.timeouts(),
+	}
+	if plan.Scan.PoolID != 0 {
+		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
+	}
+	out.Parallel = parallel
+	return out, nil
+}
+
+func (r *Results) limits() RunLimits {
+	return RunLimits{MaxAddresses: r.MaxAddresses, MaxRate: r.MaxRate, ShardSize: r.ShardSize}
+}
+
+// online asks who polls the scan's task queue now, for the rules that
+// read what agents announce; nil when it is not known.
+func (r *Results) online(ctx context.Context, plan scan.Plan) []scan.AgentCaps {
+	if r.Online == nil {
+		return nil
+	}
+	q := plan.Agent.TaskQueue
+	if plan.Scan.PoolID != 0 {
+		q = plan.Pool.TaskQueue
+	}
+	agents, err := r.Online(ctx, q)
+	if err != nil {
+		activity.GetLogger(ctx).Warn("cannot learn who polls the task queue; checks of what agents announce are skipped", "task_queue", q, "error", err)
+		return nil
+	}
+	return agents
+}
+
+// poolSeen says whether the scan's pool has had a member (true for a scan
+// pinned to an agent, and when it cannot be learnt).
+func (r *Results) poolSeen(ctx context.Context, plan scan.Plan) bool {
+	if plan.Scan.PoolID == 0 {
+		return true
+	}
+	_, seen, err := r.Store.PoolMember(ctx, plan.Pool.Name, "")
+	return err != nil || seen
+}
+
+func (r *Results) timeouts() Timeouts {
+	t := r.Timeouts
+	if t.ScheduleToStart <= 0 {
+		t.ScheduleToStart = 10 * time.Minute
+	}
+	if t.StartToClose <= 0 {
+		t.StartToClose = 24 * time.Hour
+	}
+	if t.Heartbeat <= 0 {
+		t.Heartbeat = 30 * time.Second
+	}
+	return t
+}
+
+// SetRunStatusInput records that a run was paused or resumed.
+type SetRunStatusInput struct {
+	RunID  int64          `json:"run_id"`
+	Status scan.RunStatus `json:"status"` // paused or running
+}
+
+// SetRunStatus records a pause or a resume of a run.
+func (r *Results) SetRunStatus(ctx context.Context, in SetRunStatusInput) error {
+	if in.Status != scan.RunPaused && in.Status != scan.RunRunning {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status %q is not paused or running", in.Status), ErrTypeInvalidSpec, nil)
+	}
+	return wrap("set run status", r.Store.SetRunStatus(ctx, in.RunID, in.Status, ""))
+}

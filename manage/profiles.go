@@ -1,0 +1,138 @@
+package manage
+
+import (
+	"context"
+	"strings"
+	"unicode"
+
+	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/scan"
+)
+
+// ProfileStore keeps scanner profiles.
+type ProfileStore interface {
+	CreateProfile(ctx context.Context, p scan.Profile) (scan.Profile, error)
+	GetProfile(ctx context.Context, id int64) (scan.Profile, error)
+	ListProfiles(ctx context.Context) ([]scan.Profile, error)
+	UpdateProfile(ctx context.Context, p scan.Profile) (scan.Profile, error)
+	DeleteProfile(ctx context.Context, id int64) error
+}
+
+// Profiles creates, changes and deletes scanner profiles.
+type Profiles struct {
+	Store ProfileStore
+	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none).
+	MaxRate float64
+	// Check refuses a change that a scan of the profile could never run
+	// with; nil checks nothing.
+	Check *Checker
+}
+
+// ProfileInput is what a client may write of a profile.
+type ProfileInput struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Scanner     string `json:"scanner"`
+	Options     string `json:"options"`
+	Intrusive   bool   `json:"intrusive"`
+}
+
+// MaxOptionsLen bounds a profile's scanner options.
+const MaxOptionsLen = 4000
+
+// profile checks a profile as role would save it: only an admin may save
+// one whose options run intrusive scripts, or set its intrusive flag, and
+// such options need the flag (so that nobody runs an intrusive profile
+// unawares).
+func (p *Profiles) profile(role accounts.Role, in ProfileInput) (scan.Profile, error) {
+	name, err := CleanName("name", in.Name)
+	if err != nil {
+		return scan.Profile{}, err
+	}
+	desc, err := CleanText("description", in.Description, MaxDescriptionLen)
+	if err != nil {
+		return scan.Profile{}, err
+	}
+	if strings.TrimSpace(in.Scanner) == "" {
+		return scan.Profile{}, invalid("scanner", "required (nmap or masscan)")
+	}
+	scanner, err := scan.ParseScanner(strings.TrimSpace(in.Scanner))
+	if err != nil {
+		return scan.Profile{}, invalid("scanner", "%v", err)
+	}
+	opts, err := CleanText("options", in.Options, MaxOptionsLen)
+	if err != nil {
+		return scan.Profile{}, err
+	}
+	// Options are split like shell words, so tabs and newlines are just
+	// spaces; any other control character has no business there.
+	if strings.ContainsFunc(opts, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
+		return scan.Profile{}, invalid("options", "%q contains a control character", Clip(opts))
+	}
+	set, err := scan.ParseOptionSet(scanner, opts)
+	if err != nil {
+		return scan.Profile{}, invalid("options", "%v", err)
+	}
+	if err := set.CheckRateCeiling(p.MaxRate); err != nil {
+		return scan.Profile{}, invalid("options", "%v (--max-rate)", err)
+	}
+	admin := role.Allows(accounts.Admin)
+	intrusive := set.Scripts().Intrusive
+	switch {
+	case len(intrusive) > 0 && !admin:
+		return scan.Profile{}, refuse(Forbidden, "options", "options: only an admin may save a profile that runs intrusive scripts: %s", strings.Join(intrusive, ", "))
+	case in.Intrusive && !admin:
+		return scan.Profile{}, refuse(Forbidden, "intrusive", "intrusive: only an admin may mark a profile intrusive")
+	case len(intrusive) > 0 && !in.Intrusive:
+		return scan.Profile{}, invalid("intrusive", "must be set, the options run intrusive scripts: %s", strings.Join(intrusive, ", "))
+	}
+	return scan.Profile{Name: name, Description: desc, Scanner: scanner, Options: opts, Intrusive: in.Intrusive}, nil
+}
+
+// Create checks and stores a new profile, as role saves it.
+func (p *Profiles) Create(ctx context.Context, role accounts.Role, in ProfileInput) (scan.Profile, error) {
+	prof, err := p.profile(role, in)
+	if err != nil {
+		return scan.Profile{}, err
+	}
+	row, err := p.Store.CreateProfile(ctx, prof)
+	if err != nil {
+		return scan.Profile{}, storeErr(err, scan.ErrConflict, Conflict, "name", "name: a profile named %q already exists", prof.Name)
+	}
+	return row, nil
+}
+
+// Get returns the profile id names.
+func (p *Profiles) Get(ctx context.Context, id int64) (scan.Profile, error) {
+	row, err := p.Store.GetProfile(ctx, id)
+	return row, notFound(err, "profile", id)
+}
+
+// List returns every profile.
+func (p *Profiles) List(ctx context.Context) ([]scan.Profile, error) {
+	return p.Store.ListProfiles(ctx)
+}
+
+// Update checks and stores a profile's new definition, as role saves it.
+func (p *Profiles) Update(ctx context.Context, role accounts.Role, id int64, in ProfileInput) (scan.Profile, error) {
+	prof, err := p.profile(role, in)
+	if err != nil {
+		return scan.Profile{}, err
+	}
+	prof.ID = id
+	// A profile's scanner and options must still suit every scan's site.
+	if err := p.Check.ProfileChange(ctx, id, prof); err != nil {
+		return scan.Profile{}, err
+	}
+	row, err := p.Store.UpdateProfile(ctx, prof)
+	if err != nil {
+		err = notFound(err, "profile", id)
+		return scan.Profile{}, storeErr(err, scan.ErrConflict, Conflict, "name", "name: a profile named %q already exists", prof.Name)
+	}
+	return row, nil
+}
+
+// Delete deletes a profile no scan uses.
+func (p *Profiles) Delete(ctx context.Context, id int64) error {
+	return deleted(p.Store.DeleteProfile(ctx, id), "profile", id, "is used by a scan; delete or change that scan first")
+}
