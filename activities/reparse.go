@@ -62,7 +62,32 @@ func (r *Results) ReparseRun(ctx context.Context, in ReparseRunInput) (ReparseRu
 		err := fmt.Errorf("run %d is %s; only completed or failed runs are parsed again", run.ID, run.Status)
 		return ReparseRunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSpec, err)
 	}
-	shards, err := r.Store.ListShards(ctx, in.RunID)
+	out, err := r.parseStoredShards(ctx, run)
+	if err != nil {
+		return ReparseRunResult{}, err
+	}
+	if run.Status == scan.RunFailed {
+		// Recount what it holds; its status and error stay.
+		if err := r.Store.KeepPartial(ctx, run.ID); err != nil {
+			return ReparseRunResult{}, wrap("count results", err)
+		}
+		counted, err := r.Store.GetRun(ctx, run.ID)
+		if err != nil {
+			return ReparseRunResult{}, wrap("find run", err)
+		}
+		out.HostsUp, out.OpenPorts = counted.HostsUp, counted.OpenPorts
+		return out, nil
+	}
+	if out.Options, err = r.runOptions(ctx, run); err != nil {
+		return ReparseRunResult{}, err
+	}
+	return out, nil
+}
+
+// parseStoredShards replaces the hosts and ports of every shard of the run
+// that has stored output with a parse of it.
+func (r *Results) parseStoredShards(ctx context.Context, run scan.Run) (ReparseRunResult, error) {
+	shards, err := r.Store.ListShards(ctx, run.ID)
 	if err != nil {
 		return ReparseRunResult{}, wrap("list shards", err)
 	}
@@ -82,30 +107,26 @@ func (r *Results) ReparseRun(ctx context.Context, in ReparseRunInput) (ReparseRu
 		activity.RecordHeartbeat(ctx, out)
 	}
 	if out.Shards == 0 {
-		err := fmt.Errorf("run %d has no stored scanner output to parse again", run.ID)
+		err := fmt.Errorf("run %d has no stored scanner output to parse", run.ID)
 		return ReparseRunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNothingToParse, err)
 	}
-	if run.Status == scan.RunFailed {
-		// Recount what it holds; its status and error stay.
-		if err := r.Store.KeepPartial(ctx, run.ID); err != nil {
-			return ReparseRunResult{}, wrap("count results", err)
-		}
-		counted, err := r.Store.GetRun(ctx, run.ID)
-		if err != nil {
-			return ReparseRunResult{}, wrap("find run", err)
-		}
-		out.HostsUp, out.OpenPorts = counted.HostsUp, counted.OpenPorts
-		return out, nil
-	}
+	return out, nil
+}
+
+// runOptions are the scanner options the run's diff reads for what it
+// covered: its scan's profile's, none for an imported run (its coverage is
+// what it lists).
+func (r *Results) runOptions(ctx context.Context, run scan.Run) ([]string, error) {
 	plan, err := r.Store.LoadPlan(ctx, run.ScanID)
 	if err != nil {
-		return ReparseRunResult{}, wrap("load scan", err)
+		return nil, wrap("load scan", err)
 	}
-	if out.Options, err = coverageOptions(plan.Profile); err != nil {
+	opts, err := coverageOptions(plan.Profile)
+	if err != nil {
 		// The diff then counts as covered only what the run listed.
 		activity.GetLogger(ctx).Warn("the scan's profile no longer parses; its run's coverage is what it listed", "run", run.ID, "error", err)
 	}
-	return out, nil
+	return opts, nil
 }
 
 func (r *Results) reparseShard(ctx context.Context, sh scan.Shard) (scan.IngestStats, error) {

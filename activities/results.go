@@ -24,6 +24,7 @@ type RunStore interface {
 	LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error)
 	SetRunTargets(ctx context.Context, runID int64, r scan.Resolved) error
 	SetRunStatus(ctx context.Context, runID int64, status scan.RunStatus, errMsg string) error
+	SetRunWaiting(ctx context.Context, runID int64, opensAt time.Time) error
 	CompleteRun(ctx context.Context, runID int64, csv scan.BlobRef) (scan.Run, error)
 	CreateShard(ctx context.Context, runID int64, index int, agentID int64, targets []string) (scan.Shard, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)

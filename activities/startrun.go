@@ -38,6 +38,10 @@ type StartRunResult struct {
 	// Parallel is how many shards may be in flight at once: the capacity
 	// polling the task queue when the run started; 0 means no limit.
 	Parallel int `json:"parallel,omitempty"`
+	// Windows are when the scan's shards may run, read in TimeZone (an
+	// IANA name); none: any time.
+	Windows  scan.Windows `json:"windows,omitempty"`
+	TimeZone string       `json:"time_zone,omitempty"`
 }
 
 // StartRun creates or finds the run row, resolves the targets minus site and
@@ -56,6 +60,10 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	plan, err := r.Store.LoadPlan(ctx, in.ScanID)
 	if err != nil {
 		return StartRunResult{}, wrap("load scan", err)
+	}
+	if plan.Scan.Imports != "" {
+		err := fmt.Errorf("%w: scan %q holds imported runs and never runs", scan.ErrInvalidSpec, plan.Scan.Name)
+		return StartRunResult{}, nonRetryable(err)
 	}
 	if r.Signer == nil {
 		err := fmt.Errorf("%w: the server has no signing key (SCANTRON_SIGNING_KEY); agents run signed specs only", scan.ErrInvalidSpec)
@@ -116,6 +124,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
 	}
 	out.Parallel = parallel
+	out.Windows, out.TimeZone = plan.Scan.Windows, plan.Scan.TimeZone
 	return out, nil
 }
 
@@ -169,12 +178,19 @@ func (r *Results) timeouts() Timeouts {
 type SetRunStatusInput struct {
 	RunID  int64          `json:"run_id"`
 	Status scan.RunStatus `json:"status"` // paused or running
+	// WindowOpensAt, for a paused run, says it waits for its scan's
+	// windows, which open then.
+	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
 }
 
-// SetRunStatus records a pause or a resume of a run.
+// SetRunStatus records a pause or a resume of a run, or that it waits for
+// its scan's windows to open.
 func (r *Results) SetRunStatus(ctx context.Context, in SetRunStatusInput) error {
 	if in.Status != scan.RunPaused && in.Status != scan.RunRunning {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status %q is not paused or running", in.Status), ErrTypeInvalidSpec, nil)
+	}
+	if in.WindowOpensAt != nil && in.Status == scan.RunPaused {
+		return wrap("set run waiting", r.Store.SetRunWaiting(ctx, in.RunID, *in.WindowOpensAt))
 	}
 	return wrap("set run status", r.Store.SetRunStatus(ctx, in.RunID, in.Status, ""))
 }

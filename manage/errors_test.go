@@ -60,6 +60,14 @@ func TestRefusalsNameTheirField(t *testing.T) {
 			_, err := scans.Create(ctx, ScanInput{Name: "s", SiteID: 1, ProfileID: 1, AgentID: 1, TimeZone: "Mars/Olympus"})
 			return err
 		}, Invalid, "time_zone", "time_zone: "},
+		{"scan window entry", func() error {
+			_, err := scans.Create(ctx, ScanInput{Name: "s", SiteID: 1, ProfileID: 1, AgentID: 1, Windows: []string{"mon-fri 22:00-06:00", "03:00-03:00"}})
+			return err
+		}, Invalid, "windows", "windows[1]: \"03:00-03:00\" starts and ends at the same time"},
+		{"scan windows count", func() error {
+			_, err := scans.Create(ctx, ScanInput{Name: "s", SiteID: 1, ProfileID: 1, AgentID: 1, Windows: make([]string, scan.MaxWindows+1)})
+			return err
+		}, Invalid, "windows", "windows: 51 windows, the limit is 50"},
 		{"notification email entry", func() error {
 			_, err := NotificationsInput{EmailTo: []string{"ops@example.com", "Ops <ops@example.com>"}}.settings(1, scan.Notifications{})
 			return err

@@ -54,12 +54,18 @@ func (x *Runs) Get(ctx context.Context, id int64) (scan.Run, error) {
 	return r, notFound(err, "run", id)
 }
 
-// Start begins a new run of a scan now.
-func (x *Runs) Start(ctx context.Context, scanID int64) (scan.Run, error) {
+// Start begins a new run of a scan now. The run keeps to the scan's
+// windows unless in.IgnoreWindows, an operator's explicit override.
+func (x *Runs) Start(ctx context.Context, in workflows.ScanInput) (scan.Run, error) {
+	scanID := in.ScanID
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StartTimeout)
 	defer cancel()
-	if _, err := x.Store.GetScan(ctx, scanID); err != nil {
+	sc, err := x.Store.GetScan(ctx, scanID)
+	if err != nil {
 		return scan.Run{}, notFound(err, "scan", scanID)
+	}
+	if sc.Imports != "" {
+		return scan.Run{}, refuse(Conflict, "", "scan %d holds the site's imported runs and never runs; import the file again instead", scanID)
 	}
 	wid := workflows.ScanRunWorkflowID(scanID, x.Now())
 	run, err := x.Store.CreateRun(ctx, scanID, wid)
@@ -76,7 +82,7 @@ func (x *Runs) Start(ctx context.Context, scanID int64) (scan.Run, error) {
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
-	if _, err := x.Temporal.ExecuteWorkflow(ctx, opts, workflows.ScanWorkflow, workflows.ScanInput{ScanID: scanID}); err != nil {
+	if _, err := x.Temporal.ExecuteWorkflow(ctx, opts, workflows.ScanWorkflow, in); err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			return scan.Run{}, refuse(Conflict, "", "a workflow with ID %q already exists", wid)
@@ -111,7 +117,7 @@ func (x *Runs) Retry(ctx context.Context, runID int64) (scan.Run, error) {
 	if r.Status != scan.RunFailed && r.Status != scan.RunCancelled {
 		return scan.Run{}, refuse(Conflict, "", "run %d is %s; only failed or cancelled runs are retried", r.ID, r.Status)
 	}
-	return x.Start(ctx, r.ScanID)
+	return x.Start(ctx, workflows.ScanInput{ScanID: r.ScanID})
 }
 
 // HasStoredOutput says whether any of a run's shards stored scanner
@@ -166,7 +172,8 @@ func (x *Runs) Cancel(ctx context.Context, runID int64) (scan.Run, error) {
 	if err != nil {
 		return scan.Run{}, err
 	}
-	if err := x.Temporal.CancelWorkflow(ctx, r.WorkflowID, ""); err != nil {
+	// An imported run's workflow is its import's.
+	if err := x.Temporal.CancelWorkflow(ctx, workflows.RunWorkflow(r.WorkflowID), ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return scan.Run{}, refuse(Conflict, "", "the workflow of run %d is not running", r.ID)

@@ -72,6 +72,8 @@ type ScanInput struct {
 	Overlap   string  `json:"overlap"`
 	// CatchupWindowSeconds: 0 means the server's default.
 	CatchupWindowSeconds int64 `json:"catchup_window_seconds"`
+	// Windows, in TimeZone, such as "mon-fri 22:00-06:00"; none: any time.
+	Windows []string `json:"windows"`
 }
 
 // MaxCatchupWindow bounds a scan's catch-up window: longer ones would bring
@@ -127,6 +129,12 @@ func (in ScanInput) scan(now time.Time) (scan.Scan, error) {
 			c, int64(schedules.MinCatchupWindow/time.Second), int64(MaxCatchupWindow/time.Second))
 	}
 	s.CatchupWindowSeconds = in.CatchupWindowSeconds
+	if s.Windows, err = scan.ParseWindows(in.Windows); err != nil {
+		if msg := err.Error(); strings.HasPrefix(msg, "[") { // windows[i]: names the bad one
+			return scan.Scan{}, refuse(Invalid, "windows", "windows%s", msg)
+		}
+		return scan.Scan{}, invalid("windows", "%s", err.Error())
+	}
 	if err := CheckBacklog(s.StartAt, s.TimeZone, s.RRule, now); err != nil {
 		return scan.Scan{}, err
 	}
@@ -312,6 +320,9 @@ func (s *Scans) Update(ctx context.Context, id int64, in ScanInput, by string) (
 	old, err := s.Get(ctx, id)
 	if err != nil {
 		return scan.Scan{}, err
+	}
+	if old.Imports != "" {
+		return scan.Scan{}, refuse(Conflict, "", "scan %d holds the site's imported runs; it has no profile, agent or schedule to edit", id)
 	}
 	sc, err := s.check(ctx, in, &old)
 	if err != nil {

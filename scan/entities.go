@@ -87,6 +87,14 @@ type Scan struct {
 	CatchupWindowSeconds int64 `json:"catchup_window_seconds"`
 	// PauseNote says who paused or resumed the schedule last, and why.
 	PauseNote string `json:"pause_note"`
+	// Imports, when set, makes this the scan that holds its site's runs
+	// imported from files of this scanner's output: it has no profile,
+	// agent or pool, and never runs.
+	Imports Scanner `json:"imports,omitempty"`
+	// Windows are when the scan's shards may run, in TimeZone; none: any
+	// time. A run outside them waits, and one they close on pauses until
+	// they open again.
+	Windows Windows `json:"windows"`
 }
 
 // Overlap policies of a scan's schedule.
@@ -130,6 +138,9 @@ type Run struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// WindowOpensAt is set while the run is paused outside its scan's
+	// windows: when they next open.
+	WindowOpensAt *time.Time `json:"window_opens_at,omitempty"`
 }
 
 // ShardStatus is where one shard of a run is.

@@ -150,6 +150,9 @@ func requestCSRF(c *gin.Context) string {
 	if v := c.GetHeader(csrfHeader); v != "" {
 		return v
 	}
+	if c.ContentType() == "multipart/form-data" && streamedUploads[c.FullPath()] {
+		return streamedCSRF(c)
+	}
 	if ct := c.ContentType(); ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data" {
 		return c.PostForm(csrfField)
 	}

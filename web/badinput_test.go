@@ -579,7 +579,7 @@ func (w *badInputWorld) cases(doc *apiDoc, tpl, method string, op apiOp) []badCa
 	path := w.pathFor(tpl, method)
 	schema := doc.bodySchema(op)
 	schemaName := ""
-	if op.RequestBody != nil {
+	if schema != nil {
 		schemaName = strings.TrimPrefix(op.RequestBody.Content["application/json"].Schema.Ref, "#/components/schemas/")
 	}
 	validBody := func() []byte {
@@ -625,6 +625,11 @@ func (w *badInputWorld) cases(doc *apiDoc, tpl, method string, op apiOp) []badCa
 					}
 				}
 			}
+		}
+	}
+	if op.RequestBody != nil && op.RequestBody.Content["multipart/form-data"].Schema != nil {
+		for _, m := range multipartMutations() {
+			mk("multipart "+m.what, allowed, path, m.ctype, m.body, m.forbidden, m.field)
 		}
 	}
 	if schema == nil {
@@ -1133,4 +1138,83 @@ func (b bound) values(w *badInputWorld, schemaName, field string, s *apiSchema) 
 		out = append(out, atPast{pad(b.n, " "), pad(past, " ")})
 	}
 	return out
+}
+
+// uploadBoundary separates the parts of the multipart bodies below.
+const uploadBoundary = "scantron-test-boundary"
+
+// multipartBody is a multipart/form-data body of parts, each a field name,
+// a file name ("" for a plain field) and content, ended unless cut.
+func multipartBody(cut bool, parts ...[3]string) []byte {
+	var b bytes.Buffer
+	for _, p := range parts {
+		b.WriteString("--" + uploadBoundary + "\r\n")
+		if p[1] != "" {
+			fmt.Fprintf(&b, "Content-Disposition: form-data; name=%q; filename=%q\r\nContent-Type: application/octet-stream\r\n\r\n", p[0], p[1])
+		} else {
+			fmt.Fprintf(&b, "Content-Disposition: form-data; name=%q\r\n\r\n", p[0])
+		}
+		b.WriteString(p[2] + "\r\n")
+	}
+	if !cut {
+		b.WriteString("--" + uploadBoundary + "--\r\n")
+	}
+	return b.Bytes()
+}
+
+// importXML is nmap output of one host, in the test site's 198.18.0.0/28
+// unless addr says otherwise.
+func importXML(addr, scanner string) string {
+	return `<?xml version="1.0"?>
+<nmaprun scanner="` + scanner + `" args="nmap -n ` + addr + `" start="1700000000" version="7.94" xmloutputversion="1.05">
+<host starttime="1700000000" endtime="1700000001"><status state="up" reason="echo-reply"/>
+<address addr="` + addr + `" addrtype="ipv4"/>
+<ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/><service name="ssh"/></port></ports></host>
+<runstats><finished time="1700000002" elapsed="2" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>
+`
+}
+
+// multipartMutations are the upload bodies an import must take (the first)
+// or refuse with a 4xx, and the field a 400 must name.
+func multipartMutations() []struct {
+	what, ctype string
+	body        []byte
+	forbidden   bool
+	field       string
+} {
+	ct := "multipart/form-data; boundary=" + uploadBoundary
+	valid := importXML("198.18.0.2", "nmap")
+	laughs := `<?xml version="1.0"?><!DOCTYPE nmaprun [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>` +
+		`<nmaprun scanner="nmap" start="1700000000"><host><status state="up" reason="x"/><address addr="198.18.0.2" addrtype="ipv4"/><hostnames><hostname name="&c;"/></hostnames></host></nmaprun>`
+	external := `<?xml version="1.0"?><!DOCTYPE nmaprun [<!ENTITY x SYSTEM "file:///etc/passwd">]>` +
+		`<nmaprun scanner="nmap" start="1700000000"><host><status state="up" reason="&x;"/><address addr="198.18.0.2" addrtype="ipv4"/></host></nmaprun>`
+	huge := `<?xml version="1.0"?><nmaprun scanner="nmap" start="1700000000" args="` + strings.Repeat("a", 5<<20) + `"></nmaprun>`
+	type m = struct {
+		what, ctype string
+		body        []byte
+		forbidden   bool
+		field       string
+	}
+	return []m{
+		{"valid nmap XML", ct, multipartBody(false, [3]string{"file", "scan.xml", valid}), false, ""},
+		{"no file part", ct, multipartBody(false, [3]string{"other", "", "x"}), true, "file"},
+		{"no parts", ct, []byte("--" + uploadBoundary + "--\r\n"), true, "file"},
+		{"empty file", ct, multipartBody(false, [3]string{"file", "empty.xml", ""}), true, "file"},
+		{"whitespace file", ct, multipartBody(false, [3]string{"file", "blank.xml", " \n\t "}), true, "file"},
+		{"not XML or JSON", ct, multipartBody(false, [3]string{"file", "notes.txt", "hello, world"}), true, ""},
+		{"JSON not masscan", ct, multipartBody(false, [3]string{"file", "x.json", `{"hosts": [1, 2]}`}), true, ""},
+		{"grepable nmap output", ct, multipartBody(false, [3]string{"file", "scan.gnmap", "# Nmap 7.94 scan initiated\nHost: 198.18.0.2 ()\tStatus: Up\n"}), true, ""},
+		{"truncated XML", ct, multipartBody(false, [3]string{"file", "cut.xml", valid[:len(valid)/2]}), true, ""},
+		{"entity expansion", ct, multipartBody(false, [3]string{"file", "laughs.xml", laughs}), true, ""},
+		{"external entity", ct, multipartBody(false, [3]string{"file", "xxe.xml", external}), true, ""},
+		{"5 MiB attribute", ct, multipartBody(false, [3]string{"file", "huge.xml", huge}), true, ""},
+		{"another scanner", ct, multipartBody(false, [3]string{"file", "zmap.xml", importXML("198.18.0.2", "zmap")}), true, ""},
+		{"host outside the site", ct, multipartBody(false, [3]string{"file", "out.xml", importXML("198.51.100.7", "nmap")}), true, ""},
+		{"one good file and one bad", ct, multipartBody(false, [3]string{"file", "a.xml", valid}, [3]string{"file", "b.xml", "junk"}), true, ""},
+		{"cut-off multipart", ct, multipartBody(true, [3]string{"file", "scan.xml", valid}), true, "file"},
+		{"no boundary", "multipart/form-data", multipartBody(false, [3]string{"file", "scan.xml", valid}), true, "file"},
+		{"JSON body", "application/json", []byte(`{"file": "x"}`), true, "file"},
+		{"no body", "", nil, true, "file"},
+	}
 }

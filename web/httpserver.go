@@ -23,7 +23,9 @@ type Timeouts struct {
 	Idle time.Duration
 	// DownloadStall is how long a download (scanner output, exports) may
 	// go without the client taking any of it. A download that keeps moving
-	// may run past Write, however large it is.
+	// may run past Write, however large it is. An upload (an import) may
+	// likewise go this long without sending anything, and run past Read
+	// while it keeps moving.
 	DownloadStall time.Duration
 }
 
@@ -96,3 +98,23 @@ func (s stallWriter) Write(p []byte) (int, error) {
 	}
 	return s.w.Write(p)
 }
+
+// stallReader reads an upload, pushing the connection's read deadline
+// stall into the future before every read: a client that keeps sending
+// may take as long as its upload needs, one that stops is cut off after
+// stall.
+type stallReader struct {
+	r     io.ReadCloser
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (s stallReader) Read(p []byte) (int, error) {
+	// A writer without deadlines (a test recorder) simply has none.
+	if err := s.rc.SetReadDeadline(time.Now().Add(s.stall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return s.r.Read(p)
+}
+
+func (s stallReader) Close() error { return s.r.Close() }

@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,8 +122,21 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 		f.started = map[string]bool{}
 	}
 	f.started[opts.ID] = true
-	return nil, f.startErr
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	return fakeRun{id: opts.ID}, nil
 }
+
+// fakeRun is a started workflow that has already ended, with no result.
+// What else a run offers is not asked of it.
+type fakeRun struct {
+	client.WorkflowRun
+	id string
+}
+
+func (r fakeRun) GetID() string                  { return r.id }
+func (r fakeRun) Get(context.Context, any) error { return nil }
 
 func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, workflowID, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	f.mu.Lock()
@@ -181,6 +196,23 @@ func (f *fakeObjects) Open(_ context.Context, key string) (io.ReadCloser, int64,
 		return nil, 0, fmt.Errorf("open %s: %w", key, objects.ErrNotFound)
 	}
 	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}
+
+func (f *fakeObjects) Put(_ context.Context, key string, r io.Reader, _ int64, _ string) (scan.BlobRef, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return scan.BlobRef{}, err
+	}
+	f.put(key, b)
+	sum := sha256.Sum256(b)
+	return scan.BlobRef{Bucket: "test", Key: key, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+func (f *fakeObjects) Delete(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.data, key)
+	return nil
 }
 
 // syncBuffer collects log output written from handler goroutines.

@@ -33,7 +33,7 @@ func (s *Server) engine() *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	// Gin's own error rendering is not used: handlers answer for themselves.
-	r.Use(s.recovery(), s.logRequests(), securityHeaders(), limitBody(MaxBodyBytes))
+	r.Use(s.recovery(), s.logRequests(), securityHeaders(), s.limitBody(MaxBodyBytes))
 	if s.metrics != nil {
 		r.Use(observeRequests(s.metrics))
 	}
@@ -145,6 +145,7 @@ func (s *Server) engine() *gin.Engine {
 		v1.GET("/runs/:id/xml", viewer, api.handle(s.runs.xml))
 
 		v1.GET("/sites/:id/assets", viewer, api.handle(s.assets.site))
+		v1.POST("/sites/:id/imports", operator, api.handle(s.imports.create))
 		v1.GET("/assets", viewer, api.handle(s.assets.all))
 		v1.GET("/search", viewer, api.handle(s.search.search))
 		v1.GET("/runs/:id/diff", viewer, api.handle(s.diffs.run))
@@ -176,6 +177,7 @@ func (s *Server) engine() *gin.Engine {
 	root.POST("/sites/:id", operator, ui.handle(ui.siteUpdate))
 	root.POST("/sites/:id/delete", operator, ui.handle(ui.siteDelete))
 	root.GET("/sites/:id/assets", viewer, ui.handle(ui.assets))
+	root.POST("/sites/:id/import", operator, ui.handle(ui.siteImport))
 	root.GET("/search", viewer, ui.handle(ui.searchPage))
 	root.GET("/exclusions", viewer, ui.handle(ui.exclusionsPage))
 	root.POST("/exclusions", operator, ui.handle(ui.exclusionCreate))
@@ -341,9 +343,21 @@ func securityHeaders() gin.HandlerFunc {
 
 // limitBody refuses bodies over limit bytes with 413: at once when the
 // declared length is too large, and through http.MaxBytesReader (which
-// decodeJSON turns into a 413) when the body is streamed.
-func limitBody(limit int64) gin.HandlerFunc {
+// decodeJSON turns into a 413) when the body is streamed. A streamed upload
+// (an import) has a limit per file, which its handler checks as it reads,
+// and in all that of its most files; it may take as long as it keeps
+// moving (DownloadStall), and its answer as long again as recording it.
+func (s *Server) limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if streamedUploads[c.FullPath()] {
+			if c.Request.Body != nil {
+				rc := http.NewResponseController(c.Writer)
+				total := s.imports.maxBytes*maxImportFiles + MaxBodyBytes
+				c.Request.Body = stallReader{r: http.MaxBytesReader(c.Writer, c.Request.Body, total), rc: rc, stall: s.timeouts.DownloadStall}
+			}
+			c.Next()
+			return
+		}
 		if c.Request.ContentLength > limit {
 			c.Header("Connection", "close")
 			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": tooLarge(limit).Error()})

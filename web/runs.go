@@ -24,6 +24,7 @@ type RunStore interface {
 	ListRuns(ctx context.Context, f scan.RunFilter) ([]scan.Run, error)
 	CountRuns(ctx context.Context, f scan.RunFilter) (int, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
+	LookupRunImport(ctx context.Context, runID int64) (scan.RunImport, bool, error)
 	ListHosts(ctx context.Context, runID int64, f scan.HostFilter) ([]scan.HostRow, error)
 	ListPorts(ctx context.Context, runID int64, f scan.PortFilter) ([]scan.PortRow, error)
 	CountHosts(ctx context.Context, runID int64, f scan.HostFilter) (int, error)
@@ -63,12 +64,25 @@ type runHandlers struct {
 type runView struct {
 	scan.Run
 	TemporalURL string `json:"temporal_url,omitempty"`
+	// StatusDetail says what holds an unfinished run: "waiting for window
+	// until <time>" while its scan's windows are closed.
+	StatusDetail string `json:"status_detail,omitempty"`
+}
+
+func newRunView(r scan.Run, links temporalLinks) runView {
+	v := runView{Run: r, TemporalURL: links.Workflow(r.WorkflowID)}
+	if r.WindowOpensAt != nil && !r.Status.Final() {
+		v.StatusDetail = "waiting for window until " + r.WindowOpensAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return v
 }
 
 // runDetail is one run with its shards.
 type runDetail struct {
 	runView
-	Shards []scan.Shard `json:"shards"`
+	// Import says where an imported run came from; nil for a scanned one.
+	Import *scan.RunImport `json:"import,omitempty"`
+	Shards []scan.Shard    `json:"shards"`
 	// Progress of the shards still scanning, while the run is unfinished.
 	Progress []shardProgress `json:"progress"`
 }
@@ -77,20 +91,27 @@ type runDetail struct {
 // *manage.Runs does it.
 type RunService interface {
 	Get(ctx context.Context, id int64) (scan.Run, error)
-	Start(ctx context.Context, scanID int64) (scan.Run, error)
+	Start(ctx context.Context, in workflows.ScanInput) (scan.Run, error)
 	Retry(ctx context.Context, runID int64) (scan.Run, error)
 	Reparse(ctx context.Context, runID int64) (scan.Run, string, error)
 	Cancel(ctx context.Context, runID int64) (scan.Run, error)
 	Signal(ctx context.Context, runID int64, name string) (scan.Run, error)
 }
 
-// start begins a run of a scan now.
+// start begins a run of a scan now. The run keeps to the scan's windows
+// unless ?ignore_windows=true, an operator's explicit override.
 func (h *runHandlers) start(c *gin.Context) error {
 	scanID, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	run, err := h.runs.Start(c.Request.Context(), scanID)
+	in := workflows.ScanInput{ScanID: scanID}
+	if v := c.Query("ignore_windows"); v != "" {
+		if in.IgnoreWindows, err = strconv.ParseBool(v); err != nil {
+			return badRequest("ignore_windows: %q is not true or false", clip(v))
+		}
+	}
+	run, err := h.runs.Start(c.Request.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -101,7 +122,7 @@ func (h *runHandlers) start(c *gin.Context) error {
 // started answers 202 with a run just started.
 func (h *runHandlers) started(c *gin.Context, run scan.Run) {
 	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
-	c.JSON(http.StatusAccepted, runView{Run: run, TemporalURL: h.links.Workflow(run.WorkflowID)})
+	c.JSON(http.StatusAccepted, newRunView(run, h.links))
 }
 
 // retry runs a failed or cancelled run's scan again, as a new run.
@@ -174,7 +195,7 @@ func (h *runHandlers) page(ctx context.Context, f scan.RunFilter) ([]runView, in
 	}
 	out := make([]runView, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)})
+		out = append(out, newRunView(r, h.links))
 	}
 	return out, total, nil
 }
@@ -197,11 +218,17 @@ func (h *runHandlers) get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, runDetail{
-		runView:  runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)},
+	d := runDetail{
+		runView:  newRunView(r, h.links),
 		Shards:   nonNil(shards),
 		Progress: scanProgress(c.Request.Context(), h.temporal, h.log, r, shards),
-	})
+	}
+	if imp, found, err := h.store.LookupRunImport(c.Request.Context(), r.ID); err != nil {
+		return err
+	} else if found {
+		d.Import = &imp
+	}
+	c.JSON(http.StatusOK, d)
 	return nil
 }
 

@@ -122,3 +122,23 @@ func (h *scanHandlers) update(c *gin.Context) error {
 
 // delete removes the scan and then its schedule.
 func (h *scanHandlers) delete(c *gin.Context) error { return deleteOne(c, h.scans.Delete) }
+
+// windowStateView is scan.WindowState as the API shows it.
+type windowStateView struct {
+	Open  bool      `json:"open"`
+	Until time.Time `json:"until"`
+}
+
+// windowStateOf reads a scan's windows at now, in its zone; nil when it
+// has none (or a zone this server does not know).
+func windowStateOf(s scan.Scan, now time.Time) *windowStateView {
+	if len(s.Windows) == 0 {
+		return nil
+	}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return nil
+	}
+	st := s.Windows.At(now, loc)
+	return &windowStateView{Open: st.Open, Until: st.Until}
+}

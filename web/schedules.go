@@ -33,6 +33,9 @@ type scanView struct {
 	scan.Scan
 	Schedule   *scheduleView `json:"schedule"`
 	RecentRuns []runView     `json:"recent_runs"`
+	// WindowState is whether the scan's windows are open now and until
+	// when; absent for a scan without windows.
+	WindowState *windowStateView `json:"window_state,omitempty"`
 }
 
 // scheduleView is a scan's Temporal Schedule.
@@ -62,7 +65,7 @@ type temporalScheduleState struct {
 
 // view builds a scan's view; Temporal's part is best effort.
 func (h *scanHandlers) view(ctx context.Context, s scan.Scan, recent bool) (scanView, error) {
-	v := scanView{Scan: s, RecentRuns: []runView{}}
+	v := scanView{Scan: s, RecentRuns: []runView{}, WindowState: windowStateOf(s, h.now())}
 	want, err := schedules.Desired(s, h.defaults, h.now())
 	if err != nil {
 		return v, err
@@ -82,7 +85,7 @@ func (h *scanHandlers) view(ctx context.Context, s scan.Scan, recent bool) (scan
 			return v, err
 		}
 		for _, r := range runs {
-			v.RecentRuns = append(v.RecentRuns, runView{Run: r, TemporalURL: h.links.Workflow(r.WorkflowID)})
+			v.RecentRuns = append(v.RecentRuns, newRunView(r, h.links))
 		}
 	}
 	return v, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/schedules"
+	"github.com/scantron/scantron/workflows"
 )
 
 // Config is what the server needs to know besides its dependencies.
@@ -47,6 +48,9 @@ type Config struct {
 	// ShardSize is the orchestrator's shard size for scans that set none
 	// (0: scan.DefaultShardSize), which scans' plans show.
 	ShardSize uint64
+	// ImportMaxBytes bounds one file uploaded for import; 0 means
+	// DefaultImportMaxBytes.
+	ImportMaxBytes int64
 	// Webhooks says which addresses webhook URLs may point at; the
 	// orchestrator's Notifier checks the same policy on delivery.
 	Webhooks scan.WebhookPolicy
@@ -93,6 +97,7 @@ type Store interface {
 	UIStore
 	AgentPoolStore
 	PlanStore
+	ImportStore
 }
 
 // Deps are the server's collaborators.
@@ -144,6 +149,7 @@ type Server struct {
 	enroll     *enrollHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
+	imports    *importHandlers
 	ui         *uiHandlers
 
 	assets        *assetHandlers
@@ -266,6 +272,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		temporalAuth: &temporalTokenHandlers{base: b, store: deps.Store, tokens: deps.TemporalTokens,
 			namespace: cfg.TemporalNamespace, now: deps.Now},
 	}
+	importObjects, _ := deps.Objects.(ImportObjects)
+	if cfg.ImportMaxBytes <= 0 {
+		cfg.ImportMaxBytes = DefaultImportMaxBytes
+	}
+	s.imports = &importHandlers{base: b, store: deps.Store, objects: importObjects, temporal: deps.Temporal, links: links,
+		maxBytes: cfg.ImportMaxBytes, maxAddresses: cfg.MaxAddresses}
 	s.ui.srv = s
 	return s, nil
 }
@@ -297,6 +309,7 @@ func (l temporalLinks) Workflow(workflowID string) string {
 	if l.base == "" || workflowID == "" {
 		return ""
 	}
+	workflowID = workflows.RunWorkflow(workflowID)
 	return l.base + "/namespaces/" + url.PathEscape(l.namespace) + "/workflows/" + url.PathEscape(workflowID)
 }
 

@@ -77,6 +77,7 @@ type UIStore interface {
 	ListUnfinishedRuns(ctx context.Context, createdBefore time.Time) ([]scan.Run, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	ListPorts(ctx context.Context, runID int64, f scan.PortFilter) ([]scan.PortRow, error)
+	LookupRunImport(ctx context.Context, runID int64) (scan.RunImport, bool, error)
 }
 
 type uiHandlers struct {
@@ -293,8 +294,15 @@ func (h *uiHandlers) run(c *gin.Context) error {
 	} else if !errors.Is(err, scan.ErrNotFound) {
 		return err
 	}
+	var imported *scan.RunImport
+	if imp, found, err := h.store.LookupRunImport(ctx, r.ID); err != nil {
+		return err
+	} else if found {
+		imported = &imp
+	}
 	return h.render(c, http.StatusOK, "run", map[string]any{
 		"Title":          fmt.Sprintf("Run %d", r.ID),
+		"Import":         imported,
 		"Run":            r,
 		"ScanName":       scanName,
 		"Shards":         shards,

@@ -13,6 +13,7 @@ import (
 	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/workflows"
 )
 
 // The pages that change things post ordinary HTML forms. Each form handler
@@ -447,11 +448,24 @@ func scanInput(c *gin.Context) manage.ScanInput {
 	in := manage.ScanInput{Name: c.PostForm("name"), SiteID: formID(c, "site_id"),
 		ProfileID: formID(c, "profile_id"), AgentID: formID(c, "agent_id"), PoolID: formID(c, "pool_id"),
 		ShardSize: formID(c, "shard_size"), Enabled: &enabled,
-		TimeZone: strings.TrimSpace(c.PostForm("time_zone")), RRule: strings.TrimSpace(c.PostForm("rrule"))}
+		TimeZone: strings.TrimSpace(c.PostForm("time_zone")), RRule: strings.TrimSpace(c.PostForm("rrule")),
+		Windows: windowLines(c.PostForm("windows"))}
 	if v := strings.TrimSpace(c.PostForm("start_at")); v != "" {
 		in.StartAt = &v
 	}
 	return in
+}
+
+// windowLines reads the windows field: one window a line (commas belong
+// to the days of a window).
+func windowLines(s string) []string {
+	out := []string{}
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func (h *uiHandlers) scanPage(c *gin.Context) error {
@@ -474,7 +488,8 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	row := view.Scan
 	form := map[string]string{"name": row.Name, "site_id": strconv.FormatInt(row.SiteID, 10),
 		"profile_id": strconv.FormatInt(row.ProfileID, 10), "agent_id": strconv.FormatInt(row.AgentID, 10),
-		"pool_id": strconv.FormatInt(row.PoolID, 10), "time_zone": row.TimeZone, "rrule": row.RRule}
+		"pool_id": strconv.FormatInt(row.PoolID, 10), "time_zone": row.TimeZone, "rrule": row.RRule,
+		"windows": strings.Join(row.Windows.Strings(), "\n")}
 	if row.ShardSize > 0 {
 		form["shard_size"] = strconv.FormatUint(row.ShardSize, 10)
 	}
@@ -496,7 +511,7 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 		}
 	}
 	data := map[string]any{"Title": "Scan " + row.Name, "Scan": row, "Schedule": view.Schedule, "RecentRuns": view.RecentRuns,
-		"Errors": map[string]string{}, "Form": form,
+		"Errors": map[string]string{}, "Form": form, "WindowState": view.WindowState,
 		"Notify": notify, "NotifyForm": notifyForm, "NotifyErrors": map[string]string{}}
 	if err := h.scanChoices(c, data); err != nil {
 		return err
@@ -600,7 +615,7 @@ func (h *uiHandlers) scanRun(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := h.ops.runs.Start(c.Request.Context(), id)
+	r, err := h.ops.runs.Start(c.Request.Context(), workflows.ScanInput{ScanID: id, IgnoreWindows: c.PostForm("ignore_windows") == "true"})
 	if err != nil {
 		return err
 	}
@@ -728,5 +743,16 @@ func (h *uiHandlers) runCancel(c *gin.Context) error {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, "/runs/"+c.Param("id"))
+	return nil
+}
+
+// siteImport imports the uploaded files as runs of the site, through the
+// same operation as the API, and shows the newest run.
+func (h *uiHandlers) siteImport(c *gin.Context) error {
+	files, _, err := h.srv.imports.importFiles(c)
+	if err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/runs/%d", files[len(files)-1].RunID))
 	return nil
 }

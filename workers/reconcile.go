@@ -14,6 +14,7 @@ import (
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/workflows"
 )
 
 // UnfinishedRuns is the part of the store the reconciler reads and writes.
@@ -85,7 +86,7 @@ func (r *Reconciler) Once(ctx context.Context) (int, error) {
 	ended := 0
 	var errs []error
 	for _, run := range runs {
-		why, err := r.gone(ctx, run.WorkflowID)
+		why, err := r.gone(ctx, workflows.RunWorkflow(run.WorkflowID))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("run %d: %w", run.ID, err))
 			continue

@@ -93,6 +93,7 @@ func RunServer(ctx context.Context, c client.Client, results *activities.Results
 	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
 	w.RegisterWorkflow(workflows.ReparseWorkflow)
+	w.RegisterWorkflow(workflows.ImportWorkflow)
 	w.RegisterActivity(results)
 	for _, a := range more {
 		w.RegisterActivity(a)

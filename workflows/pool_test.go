@@ -36,6 +36,7 @@ type poolHarness struct {
 	attempts    map[int64]int
 	queues      []string
 	finishes    []activities.FinishRunInput
+	start       activities.StartRunResult // what StartRun answers
 }
 
 func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
@@ -64,10 +65,14 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 			}
 			return activities.DispatchShardResult{Spec: in.Spec, Nonce: testNonce(in.Spec.ShardID, in.Attempt)}, nil
 		}).Maybe()
-	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
+	h.start = activities.StartRunResult{
 		RunID: 41, Specs: h.specs, PoolName: "edge", TaskQueue: PoolTaskQueue("edge"), Parallel: parallel,
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
-	}, nil)
+	}
+	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) {
+			return h.start, nil
+		})
 	h.env.OnActivity(r.ExportResults, mock.Anything, mock.Anything).Return(activities.ExportResultsResult{CSV: testCSV}, nil).Maybe()
 	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishRunInput) (scan.Run, error) {
@@ -276,17 +281,10 @@ func TestPauseAndResume(t *testing.T) {
 			mu.Unlock()
 			log(fmt.Sprintf("scan %d", in.Spec.ShardID))
 			if in.Spec.ShardID == 100 && first {
-				// Long enough for the pause to stop it; the test
-				// environment does not cancel this context.
-				for i := 0; i < 100 && ctx.Err() == nil; i++ {
-					activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
-					time.Sleep(20 * time.Millisecond)
-				}
-				return activities.RunScanResult{}, temporal.NewCanceledError()
+				// Long enough for the pause to stop it.
+				return stoppedScan(ctx, nil, 2*time.Second)
 			}
-			raw := testRaw
-			raw.Key = scan.RawKey(41, in.Spec.ShardID, 1, scan.Nmap)
-			return activities.RunScanResult{Raw: raw, Agent: "member-1", Attempt: 1}, nil
+			return scannedShard(in.Spec.ShardID), nil
 		})
 	h.env.OnActivity(r.ParseResults, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ParseResultsInput) (activities.ParseResultsResult, error) {
@@ -309,6 +307,30 @@ func TestPauseAndResume(t *testing.T) {
 	if got := strings.Join(events, "|"); got != want {
 		t.Errorf("events:\n%s\nwant\n%s", got, want)
 	}
+}
+
+// stoppedScan is a long scan that the workflow stops: it heartbeats until
+// stop is closed or limit has passed (the test environment does not cancel
+// an activity's context), and ends cancelled.
+func stoppedScan(ctx context.Context, stop <-chan struct{}, limit time.Duration) (activities.RunScanResult, error) {
+	deadline := time.Now().Add(limit)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		select {
+		case <-stop:
+			return activities.RunScanResult{}, temporal.NewCanceledError()
+		default:
+		}
+		activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
+		time.Sleep(20 * time.Millisecond)
+	}
+	return activities.RunScanResult{}, temporal.NewCanceledError()
+}
+
+// scannedShard is a shard's first attempt that stored its output.
+func scannedShard(shardID int64) activities.RunScanResult {
+	raw := testRaw
+	raw.Key = scan.RawKey(41, shardID, 1, scan.Nmap)
+	return activities.RunScanResult{Raw: raw, Agent: "member-1", Attempt: 1}
 }
 
 // A run cancelled while paused, with nothing in flight, ends cancelled.

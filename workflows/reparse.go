@@ -55,28 +55,42 @@ func ReparseWorkflow(ctx workflow.Context, in ReparseInput) (ReparseResult, erro
 		out.Status, out.HostsUp, out.OpenPorts = parsed.Status, parsed.HostsUp, parsed.OpenPorts
 		return out, nil
 	}
+	if err := recordParsedRun(ctx, serverCtx, in.RunID, parsed, recompute, &out); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// recordParsedRun records a run whose hosts were just parsed from its
+// stored output as completed: its exports are written (again), it is
+// recounted, and, when recompute, its diff against the run before it, the
+// diff of the run after it, and what both contributed to their site's
+// assets are worked out (again): the run may have taken its place between
+// two others, or its hosts changed under the next run's diff.
+func recordParsedRun(ctx, serverCtx workflow.Context, runID int64, parsed activities.ReparseRunResult, recompute bool, out *ReparseResult) error {
+	var r *activities.Results
 	var exported activities.ExportResultsResult
-	if err := workflow.ExecuteActivity(serverCtx, r.ExportResults, activities.ExportResultsInput{RunID: in.RunID}).Get(ctx, &exported); err != nil {
-		return ReparseResult{}, err
+	if err := workflow.ExecuteActivity(serverCtx, r.ExportResults, activities.ExportResultsInput{RunID: runID}).Get(ctx, &exported); err != nil {
+		return err
 	}
 	var run scan.Run
 	finish := activities.FinishRunInput{WorkflowID: parsed.WorkflowID, Status: scan.RunCompleted, CSV: &exported.CSV}
 	if err := workflow.ExecuteActivity(serverCtx, r.FinishRun, finish).Get(ctx, &run); err != nil {
-		return ReparseResult{}, err
+		return err
 	}
 	out.HostsUp, out.OpenPorts = run.HostsUp, run.OpenPorts
 	if !recompute {
-		return out, nil
+		return nil
 	}
 	var c *activities.Changes
-	changes := activities.RecordChangesInput{RunID: in.RunID, Options: parsed.Options}
+	changes := activities.RecordChangesInput{RunID: runID, Options: parsed.Options}
 	if err := workflow.ExecuteActivity(serverCtx, c.RecordChanges, changes).Get(ctx, nil); err != nil {
-		return out, err
+		return err
 	}
 	var next activities.RecordNextChangesResult
 	if err := workflow.ExecuteActivity(serverCtx, c.RecordNextChanges, changes).Get(ctx, &next); err != nil {
-		return out, err
+		return err
 	}
 	out.NextRunID = next.NextRunID
-	return out, nil
+	return nil
 }

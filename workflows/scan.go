@@ -103,8 +103,13 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 			WaitForCancellation:    true,
 			RetryPolicy:            retry,
 		})
-		var err error
-		if partials, err = scanShards(ctx, agentCtx, serverCtx, start, perAttempt); err != nil {
+		gate, err := newWindowGate(ctx, in, start)
+		if err != nil {
+			return res, err
+		}
+		partials, err = scanShards(ctx, agentCtx, serverCtx, start, perAttempt, gate)
+		gate.stop()
+		if err != nil {
 			return res, err
 		}
 
@@ -281,8 +286,11 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 //
 // SignalPause stops dispatching and stops the shards in flight, which go
 // back to the front of the queue; shards already parsed stay parsed.
-// SignalResume dispatches again.
-func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult, perAttempt bool) ([]partialShard, error) {
+// SignalResume dispatches again. The scan's windows (gate; nil for none)
+// pause the same way while they are closed, and the run records until
+// when it waits; a run resumes when both its windows are open and no
+// operator's pause holds it.
+func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult, perAttempt bool, gate *windowGate) ([]partialShard, error) {
 	var r *activities.Results
 	var a *activities.Agent
 	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
@@ -319,13 +327,32 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		})
 	}
 	idle.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { signal = "cancel" })
+	watchWindows := func() {
+		if gate == nil {
+			return
+		}
+		timer := gate.timer
+		for _, sl := range []workflow.Selector{sel, idle} {
+			sl.AddFuture(timer, func(f workflow.Future) {
+				// Each selector holds every timer: one the other has
+				// already handled, or one cancelled with the run, is stale.
+				if f == gate.timer && f.Get(ctx, nil) == nil {
+					signal = "window"
+				} else {
+					signal = "stale"
+				}
+			})
+		}
+	}
+	watchWindows()
 
 	var firstErr error
 	var partials []partialShard
-	paused := false
+	paused := false // by an operator
+	closed := gate.closed()
 	shards := newShardAttempts(start)
 	dispatch := func() {
-		for !paused && firstErr == nil && len(inFlight) < window && len(queue) > 0 {
+		for !paused && !closed && firstErr == nil && len(inFlight) < window && len(queue) > 0 {
 			spec := queue[0]
 			queue = queue[1:]
 			fctx, cancel := workflow.WithCancel(scanCtx)
@@ -341,17 +368,33 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 			sel.AddFuture(f, func(f workflow.Future) { finished = f })
 		}
 	}
-	setPaused := func(p bool) {
-		status := scan.RunRunning
-		if p {
-			status = scan.RunPaused
+	// record stores whether the run is paused (by an operator, or by its
+	// windows) and, when its windows hold it, until when.
+	record := func() {
+		in := activities.SetRunStatusInput{RunID: start.RunID, Status: scan.RunRunning}
+		if paused || closed {
+			in.Status = scan.RunPaused
 		}
-		in := activities.SetRunStatusInput{RunID: start.RunID, Status: status}
+		if closed {
+			until := gate.state.Until
+			in.WindowOpensAt = &until
+		}
 		if err := workflow.ExecuteActivity(serverCtx, r.SetRunStatus, in).Get(ctx, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("could not record the run's pause or resume", "error", err)
 		}
 	}
+	stopInFlight := func() {
+		for _, fl := range dispatched {
+			if !fl.done {
+				fl.paused = true
+				fl.cancel()
+			}
+		}
+	}
 
+	if closed {
+		record()
+	}
 	dispatch()
 	for len(inFlight) > 0 || (firstErr == nil && len(queue) > 0) {
 		finished, signal = nil, ""
@@ -364,21 +407,38 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		case SignalPause:
 			if !paused && firstErr == nil {
 				paused = true
-				for _, fl := range dispatched {
-					if !fl.done {
-						fl.paused = true
-						fl.cancel()
-					}
-				}
-				setPaused(true)
+				stopInFlight()
+				record()
 			}
 			continue
 		case SignalResume:
 			if paused && firstErr == nil {
 				paused = false
-				setPaused(false)
+				record()
 				dispatch()
 			}
+			continue
+		case "window":
+			if firstErr != nil {
+				continue
+			}
+			if err := gate.check(ctx); err != nil {
+				firstErr = err
+				cancelScans()
+				continue
+			}
+			watchWindows()
+			if gate.closed() != closed {
+				closed = gate.closed()
+				workflow.GetLogger(ctx).Info("scan windows changed", "open", !closed, "until", gate.state.Until)
+				if closed {
+					stopInFlight()
+				}
+				record()
+				dispatch()
+			}
+			continue
+		case "stale":
 			continue
 		case "cancel":
 			if firstErr == nil {

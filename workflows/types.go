@@ -7,6 +7,9 @@ import "github.com/scantron/scantron/scan"
 // and runs started by a schedule.
 type ScanInput struct {
 	ScanID int64 `json:"scan_id"`
+	// IgnoreWindows runs the scan now whatever its windows say: an
+	// operator's explicit override for a run started by hand.
+	IgnoreWindows bool `json:"ignore_windows,omitempty"`
 }
 
 // ScanResult is what a finished run reports.

@@ -52,3 +52,35 @@ func TestScansListPagesThrough(t *testing.T) {
 		t.Errorf("asked %q, want %q", asked, want)
 	}
 }
+
+// TestWindowsFlags: `runs start --ignore-windows` asks the server for the
+// override and plain `runs start` does not; `scans create --windows` sends
+// each ';'-separated window (their days hold commas).
+func TestWindowsFlags(t *testing.T) {
+	var asked []string
+	var body map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Method+" "+r.URL.RequestURI())
+		if r.Method == "POST" && r.URL.Path == "/api/v1/scans" {
+			_ = json.NewDecoder(r.Body).Decode(&body)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"id": 9, "name": "night", "workflow_id": "scan-7-run-x"}`))
+	}))
+	t.Cleanup(srv.Close)
+	env := map[string]string{"SCANTRON_URL": srv.URL, "SCANTRON_TOKEN": "tok", "XDG_CONFIG_HOME": t.TempDir()}
+	for _, args := range [][]string{{"runs", "start", "7"}, {"runs", "start", "7", "--ignore-windows"},
+		{"scans", "create", "--name", "night", "--site", "1", "--profile", "2", "--agent", "3", "--windows", "mon,wed 22:00-06:00; sat 10:00-12:00"}} {
+		var out, errs bytes.Buffer
+		if code := runClient(context.Background(), args[0], args[1:], func(k string) string { return env[k] }, nil, &out, &errs); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs.String())
+		}
+	}
+	if want := "POST /api/v1/scans/7/runs|POST /api/v1/scans/7/runs?ignore_windows=true|POST /api/v1/scans"; strings.Join(asked, "|") != want {
+		t.Errorf("asked %q, want %q", strings.Join(asked, "|"), want)
+	}
+	if got := fmt.Sprint(body["windows"]); got != "[mon,wed 22:00-06:00 sat 10:00-12:00]" {
+		t.Errorf("scans create sent windows %s", got)
+	}
+}

@@ -151,8 +151,9 @@ var commands = []command{
 		columns: []string{"id", "scan_id", "status", "hosts_up", "open_ports", "created_at", "finished_at"}},
 	{words: []string{"runs", "show"}, method: "GET", path: "/runs/{id}", args: []string{"id"}, help: "a run with its shards and live progress"},
 	{words: []string{"runs", "start"}, routes: []string{"POST /scans/{id}/runs", "GET /runs/{id}"}, args: []string{"scan-id"}, run: runStart,
-		help:  "start a run of scan SCAN-ID now; --watch follows it to its end",
-		flags: []param{{flag: "watch", kind: kindBool, help: "follow the run's progress until it ends"}}},
+		help: "start a run of scan SCAN-ID now; --watch follows it to its end",
+		flags: []param{{flag: "watch", kind: kindBool, help: "follow the run's progress until it ends"},
+			{flag: "ignore-windows", kind: kindBool, help: "run now even outside the scan's windows (an override)"}}},
 	{words: []string{"runs", "watch"}, routes: []string{"GET /runs/{id}"}, args: []string{"id"}, run: runWatch,
 		help: "follow a run until it ends: a progress bar on standard error; non-zero exit unless it completes"},
 	{words: []string{"runs", "cancel"}, method: "POST", path: "/runs/{id}/cancel", args: []string{"id"}, help: "cancel a run",
@@ -183,9 +184,11 @@ var commands = []command{
 		flags: []param{{flag: "format", def: "csv", meta: "csv|jsonl|xml", help: "csv, jsonl or xml"}, {flag: "output", meta: "FILE", help: "file to write (default: standard output)"}}},
 
 	// What is out there now.
+	{words: []string{"import"}, routes: []string{"GET /sites", "POST /sites/{id}/imports"}, run: runImport, ownArgs: "--site SITE FILE...",
+		help: "import nmap XML or masscan XML/JSON files as runs of site SITE (a name or id), ordered by the scan time inside each; non-zero exit if any is refused or fails"},
 	{words: []string{"assets", "list"}, method: "GET", path: "/assets", list: true, query: assetFilters,
 		help: "assets across all sites", items: "assets", columns: assetColumns},
-	{words: []string{"search"}, routes: []string{"GET /search"}, run: runSearch,
+	{words: []string{"search"}, routes: []string{"GET /search"}, run: runSearch, ownArgs: "[--format csv|jsonl] [--limit N] [--offset N] QUERY...",
 		help: "search the current assets (or run:ID) with the search language, e.g. scantron search port:443 -service:https seen:<7d"},
 }
 
@@ -226,6 +229,7 @@ var (
 		{flag: "enabled", kind: kindBool, help: "whether the schedule fires (default true; --enabled=false stops it)"},
 		{flag: "overlap", meta: "POLICY", help: "when a run is still going at the next fire time: skip, buffer_one, buffer_all, cancel_other, terminate_other or allow_all"},
 		{flag: "catchup-window", field: "catchup_window_seconds", kind: kindInt, help: "seconds after a missed fire time that it still runs (0: the server's default)"},
+		{flag: "windows", kind: kindSemiList, meta: "W;W", help: "when shards may run, in the scan's zone, ';'-separated, e.g. \"mon-fri 22:00-06:00;sat 10:00-12:00\" (\"\" for any time)"},
 	}
 	noteFields = []param{{flag: "note", help: "why"}, {flag: "by", help: "who (default: you)"}}
 
@@ -266,6 +270,10 @@ type command struct {
 	run    func(ctx context.Context, cc *call) error
 	routes []string
 	flags  []param
+	// ownArgs, when set, is the synopsis of the flags and arguments the
+	// verb's run reads itself, from call.rest (search's words may start
+	// with "-"; import takes any number of files).
+	ownArgs string
 }
 
 // kind is how a flag's value goes into the request.
@@ -276,6 +284,7 @@ const (
 	kindInt           // a JSON number
 	kindBool          // a JSON boolean
 	kindList          // comma-separated, a JSON array of strings
+	kindSemiList      // semicolon-separated (its items hold commas), a JSON array of strings
 	kindPassword      // read from SCANTRON_USER_PASSWORD or standard input, never a flag's value
 )
 

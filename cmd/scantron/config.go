@@ -59,6 +59,8 @@ type Config struct {
 	Listen       string
 	PublicURL    string
 	MaxAddresses uint64
+	// ImportMaxBytes bounds one imported file.
+	ImportMaxBytes int64
 	// MaxRate is the server's packet-rate ceiling (packets/s).
 	MaxRate float64
 	// SigningKey signs the specs the server dispatches; agents verify them
@@ -261,6 +263,15 @@ var settings = []setting{
 				return errors.New("want a positive whole number")
 			}
 			c.MaxAddresses = n
+			return nil
+		}},
+	{flag: "import-max-bytes", env: "SCANTRON_IMPORT_MAX_BYTES", def: "268435456", usage: "largest file of scanner output one import may upload (bytes); larger ones are refused with 413", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return errors.New("want a positive whole number of bytes")
+			}
+			c.ImportMaxBytes = n
 			return nil
 		}},
 	{flag: "max-rate", env: "SCANTRON_MAX_RATE", def: "100000", usage: "packet-rate ceiling (packets/s) for profiles' rate options and sites' max_rate, checked when they are saved and applied when a run starts (0 = none)", commands: "server",

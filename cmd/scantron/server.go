@@ -163,6 +163,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
 		ShardSize:         cfg.ShardSize,
+		ImportMaxBytes:    cfg.ImportMaxBytes,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
 		Metrics:           reg,

@@ -86,8 +86,8 @@ func (c *command) synopsis() string {
 			parts = append(parts, "[--match S]")
 		}
 	}
-	if c.words[0] == "search" {
-		parts = append(parts, "[--format csv|jsonl] [--limit N] [--offset N] QUERY...")
+	if c.ownArgs != "" {
+		parts = append(parts, c.ownArgs)
 	}
 	return strings.Join(parts, " ")
 }
@@ -103,6 +103,8 @@ func (p param) placeholder() string {
 		return "N"
 	case p.kind == kindList:
 		return "A,B"
+	case p.kind == kindSemiList:
+		return "A;B"
 	}
 	return "S"
 }
@@ -168,8 +170,8 @@ func clientVerb(ctx context.Context, args []string, getenv func(string) string, 
 	cc := &call{cmd: cmd, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr,
 		args: map[string]string{}, ids: map[string]int64{}, set: map[string]bool{},
 		values: map[string]*string{}, bools: map[string]*bool{}}
-	if cmd.words[0] == "search" {
-		// The query's words may start with "-": search reads its own flags.
+	if cmd.ownArgs != "" {
+		// The verb reads its own flags and arguments.
 		cc.rest = rest
 	} else if err := cc.parse(rest); err != nil {
 		return err
@@ -313,6 +315,8 @@ func (cc *call) value(p param) (any, bool) {
 		return n, true
 	case kindList:
 		return splitList(v), true
+	case kindSemiList:
+		return splitBy(v, ";"), true
 	}
 	return v, true
 }

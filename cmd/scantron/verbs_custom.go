@@ -49,7 +49,11 @@ func runChangeOwnPassword(ctx context.Context, cc *call) error {
 
 // runStart starts a run of a scan and, with --watch, follows it.
 func runStart(ctx context.Context, cc *call) error {
-	data, _, err := cc.api.read(ctx, "POST", cc.path("/scans/{scan-id}/runs"), nil)
+	path := cc.path("/scans/{scan-id}/runs")
+	if *cc.bools["ignore-windows"] {
+		path += "?ignore_windows=true"
+	}
+	data, _, err := cc.api.read(ctx, "POST", path, nil)
 	if err != nil {
 		return err
 	}

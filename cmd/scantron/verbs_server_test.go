@@ -494,6 +494,24 @@ func TestCLIAgainstServer(t *testing.T) {
 			t.Errorf("search --json: %+v", hits)
 		}
 
+		// Scanner output from before, imported as runs of the site, by its
+		// name and by its id.
+		older := filepath.Join(t.TempDir(), "older.xml")
+		if err := os.WriteFile(older, []byte(importFixture(port)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.must(`(?m)^\d+\s+older\.xml\s+nmap\s+2023-11-14T22:13:20Z\s+completed\s+1\s+1$`, s.ok("import", "--site", "lab", older))
+		var imported struct {
+			Runs []struct {
+				RunID  int64  `json:"run_id"`
+				Status string `json:"status"`
+			} `json:"runs"`
+		}
+		s.json(&imported, "import", "--site", id(siteID), older)
+		if len(imported.Runs) != 1 || imported.Runs[0].Status != "completed" {
+			t.Errorf("import --json: %+v", imported)
+		}
+
 		// A run that waits for the pool's agents (there are none): pause,
 		// resume, cancel, retry.
 		var waiting struct {
@@ -566,6 +584,7 @@ func TestCLIAgainstServer(t *testing.T) {
 			{[]string{"sites", "frobnicate"}, "want one of: sites list"},
 			{[]string{"users", "revoke-token", "1"}, "want ID TOKEN_ID"},
 			{[]string{"search", "--limit"}, "--limit needs a value"},
+			{[]string{"import", "older.xml"}, "--site is required"},
 		} {
 			code, out, errOut := s.run("", tc.args...)
 			if code != 2 || out != "" || !strings.Contains(errOut, tc.want) {

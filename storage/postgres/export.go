@@ -40,13 +40,13 @@ func exportRun(ctx context.Context, tx pgx.Tx, runID int64) (scan.ExportRow, err
 	const q = `
 SELECT s.name, si.name, COALESCE(r.started_at, r.created_at),
        COALESCE(r.finished_at, (SELECT max(finished_at) FROM shards WHERE run_id = r.id), now()),
-       COALESCE(a.name, 'pool ' || po.name, ''), pr.scanner
+       COALESCE(a.name, 'pool ' || po.name, ''), COALESCE(pr.scanner, s.imports)
 FROM runs r
 JOIN scans s ON s.id = r.scan_id
 JOIN sites si ON si.id = s.site_id
 LEFT JOIN agents a ON a.id = s.agent_id
 LEFT JOIN pools po ON po.id = s.pool_id
-JOIN profiles pr ON pr.id = s.profile_id
+LEFT JOIN profiles pr ON pr.id = s.profile_id
 WHERE r.id = $1`
 	var (
 		run        scan.ExportRow

@@ -11,7 +11,8 @@ import (
 
 // LoadPlan reads, in one consistent snapshot, everything needed to run a
 // scan once: the scan, its site with targets and exclusions, its profile, its
-// agent and the targets of every global exclusion.
+// agent and the targets of every global exclusion. The plan of a scan of
+// imported runs has a profile that names only its scanner, and no agent.
 func (s *Store) LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error) {
 	var p scan.Plan
 	err := s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -22,10 +23,13 @@ func (s *Store) LoadPlan(ctx context.Context, scanID int64) (scan.Plan, error) {
 		if p.Site, err = getSite(ctx, tx, p.Scan.SiteID); err != nil {
 			return err
 		}
-		if p.Profile, err = getProfile(ctx, tx, p.Scan.ProfileID); err != nil {
+		if p.Scan.Imports != "" {
+			// Imported runs have no profile and ran on no agent of ours;
+			// what they covered is what their shard lists.
+			p.Profile = scan.Profile{Name: "imported", Scanner: p.Scan.Imports}
+		} else if p.Profile, err = getProfile(ctx, tx, p.Scan.ProfileID); err != nil {
 			return err
-		}
-		if p.Scan.PoolID != 0 {
+		} else if p.Scan.PoolID != 0 {
 			if p.Pool, err = getPool(ctx, tx, p.Scan.PoolID); err != nil {
 				return err
 			}

@@ -12,7 +12,7 @@ import (
 )
 
 const runCols = `id, scan_id, workflow_id, status, error, targets, excludes, addresses, hosts_up, open_ports,
-csv_bucket, csv_key, csv_size, csv_sha256, created_at, started_at, finished_at, partial`
+csv_bucket, csv_key, csv_size, csv_sha256, created_at, started_at, finished_at, partial, window_opens_at`
 
 func scanRun(row pgx.Row) (scan.Run, error) {
 	var (
@@ -21,7 +21,7 @@ func scanRun(row pgx.Row) (scan.Run, error) {
 	)
 	err := row.Scan(&r.ID, &r.ScanID, &r.WorkflowID, &r.Status, &r.Error, &r.Targets, &r.Excludes,
 		&r.Addresses, &r.HostsUp, &r.OpenPorts, &csv.bucket, &csv.key, &csv.size, &csv.sha256,
-		&r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.Partial)
+		&r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.Partial, &r.WindowOpensAt)
 	r.Targets, r.Excludes, r.CSV = strs(r.Targets), strs(r.Excludes), csv.ref()
 	return r, err
 }
@@ -174,7 +174,8 @@ UPDATE runs SET
     status = $2,
     error = $3,
     started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) ELSE started_at END,
-    finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE NULL END
+    finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE NULL END,
+    window_opens_at = NULL
 WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')`
 	tag, err := s.pool.Exec(ctx, q, runID, string(status), errMsg)
 	if err != nil {
@@ -184,6 +185,23 @@ WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')`
 		return nil
 	}
 	return s.finalRunCheck(ctx, "set run status", runID, status)
+}
+
+// SetRunWaiting marks an unfinished run paused outside its scan's windows,
+// which next open at opensAt. SetRunStatus (and the run's end) clears it.
+// A finished run is ErrConflict, as for SetRunStatus.
+func (s *Store) SetRunWaiting(ctx context.Context, runID int64, opensAt time.Time) error {
+	const q = `
+UPDATE runs SET status = 'paused', window_opens_at = $2
+WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')`
+	tag, err := s.pool.Exec(ctx, q, runID, opensAt)
+	if err != nil {
+		return mapWrite("set run waiting", err, "")
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	return s.finalRunCheck(ctx, "set run waiting", runID, scan.RunPaused)
 }
 
 // finalRunCheck explains why an update guarded by "not final" touched no
@@ -234,7 +252,8 @@ UPDATE runs SET
     hosts_up = (SELECT count(*) FROM hosts WHERE run_id = $1 AND status = 'up'),
     open_ports = (SELECT count(*) FROM ports WHERE run_id = $1 AND state = 'open'),
     csv_bucket = $2, csv_key = $3, csv_size = $4, csv_sha256 = $5,
-    finished_at = COALESCE(finished_at, now())
+    finished_at = COALESCE(finished_at, now()),
+    window_opens_at = NULL
 WHERE id = $1 AND status NOT IN ('failed', 'cancelled')
 RETURNING ` + runCols
 	r, err := scanRun(s.pool.QueryRow(ctx, q, runID, csv.Bucket, csv.Key, csv.Size, csv.SHA256))

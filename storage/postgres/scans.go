@@ -9,16 +9,28 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const scanCols = `id, name, site_id, profile_id, COALESCE(agent_id, 0), COALESCE(pool_id, 0), COALESCE(shard_size, 0),
-start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note`
+const scanCols = `id, name, site_id, COALESCE(profile_id, 0), COALESCE(agent_id, 0), COALESCE(pool_id, 0), COALESCE(shard_size, 0),
+start_at, time_zone, rrule, enabled, created_at, overlap, catchup_window_seconds, pause_note, COALESCE(imports, ''), windows`
 
 func scanScan(row pgx.Row) (scan.Scan, error) {
 	var s scan.Scan
 	var shardSize int64
+	var windows []string
 	err := row.Scan(&s.ID, &s.Name, &s.SiteID, &s.ProfileID, &s.AgentID, &s.PoolID, &shardSize, &s.StartAt,
-		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote)
+		&s.TimeZone, &s.RRule, &s.Enabled, &s.CreatedAt, &s.Overlap, &s.CatchupWindowSeconds, &s.PauseNote, &s.Imports, &windows)
+	if err != nil {
+		return s, err
+	}
 	s.ShardSize = uint64(shardSize)
-	return s, err
+	if s.Windows, err = scan.ParseWindows(windows); err != nil {
+		return s, fmt.Errorf("scan %d: stored windows: %w", s.ID, err)
+	}
+	return s, nil
+}
+
+// windowsArg stores windows in their text form, none as an empty array.
+func windowsArg(ws scan.Windows) []string {
+	return ws.Strings()
 }
 
 // shardSizeArg stores 0 (the server's setting) as NULL.
@@ -56,12 +68,12 @@ func overlap(o string) string {
 func (s *Store) CreateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error) {
 	const q = `
 INSERT INTO scans (name, site_id, profile_id, agent_id, start_at, time_zone, rrule, enabled,
-                   overlap, catchup_window_seconds, pause_note, pool_id, shard_size)
-VALUES ($1, $2, $3, NULLIF($4, 0::bigint), $5, $6, $7, $8, $9, $10, $11, NULLIF($12, 0::bigint), $13)
+                   overlap, catchup_window_seconds, pause_note, pool_id, shard_size, windows)
+VALUES ($1, $2, $3, NULLIF($4, 0::bigint), $5, $6, $7, $8, $9, $10, $11, NULLIF($12, 0::bigint), $13, $14)
 RETURNING ` + scanCols
 	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
 		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote,
-		sc.PoolID, shardSizeArg(sc.ShardSize)))
+		sc.PoolID, shardSizeArg(sc.ShardSize), windowsArg(sc.Windows)))
 	if err != nil {
 		return scan.Scan{}, mapWrite("create scan", err, scanTaken(sc.Name))
 	}
@@ -146,12 +158,12 @@ func (s *Store) UpdateScan(ctx context.Context, sc scan.Scan) (scan.Scan, error)
 	const q = `
 UPDATE scans SET name = $2, site_id = $3, profile_id = $4, agent_id = NULLIF($5, 0::bigint), start_at = $6,
                  time_zone = $7, rrule = $8, enabled = $9, overlap = $10, catchup_window_seconds = $11,
-                 pause_note = $12, pool_id = NULLIF($13, 0::bigint), shard_size = $14
+                 pause_note = $12, pool_id = NULLIF($13, 0::bigint), shard_size = $14, windows = $15
 WHERE id = $1
 RETURNING ` + scanCols
 	out, err := scanScan(s.pool.QueryRow(ctx, q, sc.ID, sc.Name, sc.SiteID, sc.ProfileID, sc.AgentID,
 		sc.StartAt, timeZone(sc.TimeZone), sc.RRule, sc.Enabled, overlap(sc.Overlap), sc.CatchupWindowSeconds, sc.PauseNote,
-		sc.PoolID, shardSizeArg(sc.ShardSize)))
+		sc.PoolID, shardSizeArg(sc.ShardSize), windowsArg(sc.Windows)))
 	if isNoRows(err) {
 		return scan.Scan{}, mapRead("update scan", err, fmt.Sprintf("scan %d", sc.ID))
 	}

@@ -42,6 +42,7 @@
             text(st, run.status);
             st.className = "status status-" + run.status;
           }
+          text(document.getElementById("run-status-detail"), run.status_detail || "");
           text(document.getElementById("run-hosts-up"), run.hosts_up);
           text(document.getElementById("run-open-ports"), run.open_ports);
           (run.shards || []).forEach(function (sh) {
