@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Scantron: one image for `scantron server`, `scantron agent` and
 # `scantron migrate`. The agent needs NET_RAW and NET_ADMIN (see
-# docker-compose.yml) for nmap/masscan raw-socket scans. /var/lib/scantron
+# docker-compose.yml) for nmap/masscan/zmap raw-socket scans. /var/lib/scantron
 # is the agent's state (its enrolled settings), a volume in docker-compose.
 
 FROM golang:1.26-bookworm AS build
@@ -16,9 +16,10 @@ FROM debian:bookworm-slim
 # capabilities granted to the container (cap_add), without running as root.
 RUN apt-get update \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		ca-certificates nmap masscan libcap2-bin \
+		ca-certificates nmap masscan zmap libcap2-bin \
 	&& setcap cap_net_raw,cap_net_admin+eip /usr/bin/nmap \
 	&& setcap cap_net_raw,cap_net_admin+eip /usr/bin/masscan \
+	&& setcap cap_net_raw,cap_net_admin+eip /usr/sbin/zmap \
 	&& apt-get purge -y libcap2-bin \
 	&& apt-get autoremove -y \
 	&& rm -rf /var/lib/apt/lists/* \

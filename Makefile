@@ -77,9 +77,11 @@ chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under r
 flaky: tools ## run the integration suites ROUNDS times under CPU contention; report each failing test
 	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" BURNERS=$(BURNERS) TIMEOUT=$(TIMEOUT) ./scripts/flaky.sh
 
-# Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME).
+# Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME):
+# every Fuzz function under scan/ (the parsers, and each scanner driver's
+# output reader), found rather than listed, so a new driver's is included.
 FUZZTIME ?= 15s
-FUZZ_TARGETS := ./scan/report:FuzzParse ./scan/report:FuzzParseMasscanJSON ./scan:FuzzParseTarget ./scan:FuzzParseOptions ./scan:FuzzParseScriptArgs ./scan/query:FuzzParse
+FUZZ_TARGETS := $(shell grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' scan | sed 's|^\(.*\)/[^/]*_test.go:func |./\1:|' | sort)
 
 fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -108,7 +110,7 @@ lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config
 # Sizes of the generated files the parser comparison runs on.
 BENCH_SIZES ?= 10MB,100MB,1GB
 
-bench: ## run the benchmarks (among them every list page and API list over 1,000 seeded scans and 100,000 runs, against 200 ms), the XML parser comparison on BENCH_SIZES files, and the pool harness (1, 2, 4 agents)
+bench: ## run the benchmarks (among them every list page and API list over 1,000 seeded scans and 100,000 runs, against 200 ms; the schedule load harness: 1,000 scheduled scans, 50 simulated agents, a burst of 200 fires), the XML parser comparison on BENCH_SIZES files, and the pool harness (1, 2, 4 agents)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./scan/report/internal/benchparse -sizes $(BENCH_SIZES)
 	set -o pipefail; SCANTRON_BENCH_POOL=1 $(GO) test -count=1 -run '^TestPoolScaling$$' -v ./e2e/ | grep -E '^(agents=|no network|--- |ok|FAIL)'

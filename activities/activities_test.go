@@ -169,7 +169,7 @@ func newFixture(t *testing.T, options string) *fixture {
 		signer:  signer,
 		store:   st,
 		results: &activities.Results{Store: st, Objects: objs, Signer: signer, AgentObjects: objs},
-		agent:   &activities.Agent{Name: "a1", NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: verifier},
+		agent:   &activities.Agent{Name: "a1", HeartbeatEvery: time.Second, Verifier: verifier},
 		scanID:  sc.ID,
 		ports4:  ports4,
 		ports6:  ports6,
@@ -629,7 +629,7 @@ func TestRunScanRefusesUnsignedSpecs(t *testing.T) {
 		{"expired", func(s *scan.Spec) {
 			*s = f.signer.Sign(*s, time.Now().Add(-time.Second))
 		}, f.agent, "expired"},
-		{"another server's agent", func(*scan.Spec) {}, &activities.Agent{Name: "a1", NmapPath: "nmap", Verifier: otherVerifier}, "does not verify"},
+		{"another server's agent", func(*scan.Spec) {}, &activities.Agent{Name: "a1", Verifier: otherVerifier}, "does not verify"},
 		{"dispatched to another queue", func(s *scan.Spec) { *s = elsewhere }, f.agent, "another task queue"},
 		{"queue rewritten", func(s *scan.Spec) { s.Dispatch.TaskQueue = "agent.other" }, f.agent, "does not verify"},
 		{"upload URL swapped", func(s *scan.Spec) { s.Dispatch.Objects.OutputPut = "http://127.0.0.1:1/elsewhere" }, f.agent, "does not verify"},
@@ -638,7 +638,7 @@ func TestRunScanRefusesUnsignedSpecs(t *testing.T) {
 			s.Dispatch = nil
 			*s = f.signer.Sign(*s, time.Now().Add(time.Hour))
 		}, f.agent, "not bound to a dispatch"},
-		{"agent without a key", func(*scan.Spec) {}, &activities.Agent{Name: "a1", NmapPath: "nmap"}, "no server public key"},
+		{"agent without a key", func(*scan.Spec) {}, &activities.Agent{Name: "a1"}, "no server public key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -789,7 +789,7 @@ func TestRunScanRetriesUpload(t *testing.T) {
 
 	flaky := &flakyTransport{fails: 2}
 	// Only the output's uploads go through flaky: no resume state saved.
-	agent := &activities.Agent{Name: "a1", NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: f.agent.Verifier,
+	agent := &activities.Agent{Name: "a1", HeartbeatEvery: time.Second, Verifier: f.agent.Verifier,
 		PartialEvery: -1, HTTPClient: &http.Client{Transport: flaky}}
 	got, err := run(agent, 990003)
 	if err != nil {

@@ -4,20 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
-	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/driver"
+	"github.com/scantron/scantron/scan/scanners"
 	"github.com/scantron/scantron/scan/signing"
 )
 
@@ -29,13 +29,14 @@ type Agent struct {
 	Name string
 	// HTTPClient makes the object storage requests (nil: a default one).
 	HTTPClient *http.Client
-	NmapPath   string
-	// MasscanPath is the masscan binary ("" = "masscan" from PATH).
-	MasscanPath string
-	// MasscanAdapter, MasscanAdapterIP and MasscanRouterMAC tell masscan
-	// which interface, source address and next-hop MAC to use on this
-	// machine. They are the agent operator's to set, never a profile's.
-	MasscanAdapter, MasscanAdapterIP, MasscanRouterMAC string
+	// Binaries are the scanner programs, by scanner (a missing one: the
+	// scanner's name, looked up in PATH).
+	Binaries map[scan.Scanner]string
+	// Adapter, AdapterIP and RouterMAC tell the scanners that build their
+	// own packets (masscan, zmap) which interface, source address and
+	// next-hop MAC to use on this machine. They are the agent operator's
+	// to set, never a profile's.
+	Adapter, AdapterIP, RouterMAC string
 	// Credential, when set, signs every result the agent reports (see
 	// scan.NewCredential), so results cannot be forged by anyone with
 	// access to Temporal alone.
@@ -102,9 +103,10 @@ type RunScanResult struct {
 	// Signature is the agent's signature of the shard, attempt, agent and
 	// output (scan.ResultClaim); empty from an agent without a credential.
 	Signature []byte `json:"signature,omitempty"`
-	// Command is the command line the scanner ran with, as CommandLine
-	// writes it (the work directory and a derived masscan seed as
-	// tokens), to be compared with the scan's plan.
+	// Command is the command line of the scanner's first attempt of the
+	// shard, as CommandLine writes it (the work directory and values
+	// derived from the run as tokens), to be compared with the scan's
+	// plan.
 	Command []string `json:"command,omitempty"`
 }
 
@@ -131,138 +133,150 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 			return RunScanResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ScannerMissing", err)
 		}
 	}
+	drv, err := scanners.Lookup(spec.Scanner)
+	if err != nil {
+		return RunScanResult{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
+	}
 	attempt := spec.Dispatch.Attempt
 	obj := a.objectsFor(spec)
-	prev := previousProgress(ctx, in)
 
 	dir, err := os.MkdirTemp(a.WorkDir, fmt.Sprintf("scantron-run%d-shard%d-", spec.RunID, spec.ShardID))
 	if err != nil {
 		return RunScanResult{}, wrap("work dir", err)
 	}
 	defer os.RemoveAll(dir)
-	xmlPath := outputPath(dir)
 
-	binary := a.NmapPath
-	if spec.Scanner == scan.Masscan {
-		binary = a.masscanBinary()
-	}
-	access, err := checkRawSockets(binary, spec)
+	cmd := a.commandFor(spec, dir)
+	access, err := checkRawSockets(cmd.BinaryOr(spec.Scanner), spec)
 	if err != nil {
 		return RunScanResult{}, err
 	}
-	// A retry skips the hosts earlier attempts finished: the spec is
-	// verified as signed, and only narrowed.
-	done := a.resume(ctx, spec, dir, obj, prev)
-	var skip []nmap.Option
-	first := scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name, ShardAttempt: attempt}
-	if done != nil {
-		skip = append(skip, nmap.WithExcludeFile(done.skip))
-		first.Partial, first.HostsDone = &done.ref, len(done.addrs)
-	}
-	// A masscan retry resumes at the probe the failed attempt got to.
-	var mt *masscanTrack
-	var mres *masscanResumed
-	var mopts []masscan.Option
-	if spec.Scanner == scan.Masscan {
-		mt, mres, mopts = a.masscanStart(ctx, spec, &first, obj, prev)
-	}
-	binary, args, err := a.command(spec, xmlPath, access, mopts, skip...)
+	cmd.Privileged = access.NeedsPrivilegedFlag()
+	cmd.Prev = previousProgress(ctx, in)
+	// The command line is checked before anything runs: a spec the
+	// scanner's driver refuses is not retried.
+	argv, err := scanners.Argv(cmd)
 	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
-	command := recordedCommand(spec, binary, args, dir)
+	command := recordedCommand(cmd, argv)
 	activity.GetLogger(ctx).Info("running scanner", "shard", spec.ShardID, "attempt", attempt, "command", command)
 
-	hb := newHeartbeater(ctx, first, a.heartbeatEvery())
-	defer hb.stop()
-	stopSaver := func() {}
-	if spec.Scanner == scan.Nmap && a.PartialEvery >= 0 {
-		saver := &partialSaver{a: a, obj: obj, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), xmlPath: xmlPath,
-			tmp: filepath.Join(dir, "partial.xml"), done: done, hb: hb, hosts: first.HostsDone}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() { saver.loop(ctx, stop) })
-		stopSaver = sync.OnceFunc(func() {
-			close(stop)
-			wg.Wait()
-		})
-		defer stopSaver()
-	}
-	if mt != nil && a.PartialEvery >= 0 {
-		saver := &masscanSaver{a: a, obj: obj, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt), tmp: filepath.Join(dir, "partial.xml"),
-			track: mt, hb: hb, start: start, index: mt.start, ports: len(mt.ports)}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() { saver.loop(ctx, stop) })
-		stopSaver = sync.OnceFunc(func() {
-			close(stop)
-			wg.Wait()
-		})
-		defer stopSaver()
-	}
-	runOpts := nmap.RunOptions{
-		Binary: binary,
-		Args:   args,
-		Env:    ScannerEnv(dir),
-		Dir:    dir,
-		OnProgress: func(p nmap.Progress) {
-			hb.set(scan.Progress{Phase: "scanning", Percent: p.Percent, Task: p.Task, ETC: p.ETC})
-		},
-	}
-	if mt != nil {
-		// masscan's status line (stderr) says how far it is, and with
-		// --interactive it prints each open port on stdout as found.
-		mt.onPct = func(pct float64) { hb.set(scan.Progress{Phase: "scanning", Percent: pct}) }
-		runOpts.Stdout = &masscan.Lines{Fn: mt.stdoutLine}
-		runOpts.Stderr = &masscan.Lines{Fn: mt.stderrLine}
-	}
-	// masscan is run by the same runner: own process group, killed with
-	// the activity.
-	runErr := nmap.Run(ctx, runOpts)
-	stopSaver()
+	host := &attemptHost{ctx: ctx, every: a.heartbeatEvery(), obj: obj, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt),
+		first: scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name, ShardAttempt: attempt}}
+	// The driver starts the heartbeat once it has loaded what it resumes
+	// from; if it does not, the agent does, well before the heartbeat
+	// timeout.
+	late := time.AfterFunc(a.heartbeatEvery(), host.Scanning)
+	defer late.Stop()
+	defer host.stop()
+	out, runErr := drv.Run(ctx, cmd, host)
+	late.Stop()
+	hb := host.heartbeater()
 	if ctx.Err() != nil {
-		if mt != nil {
-			// masscan writes -oX buffered: what it printed is what it
-			// found, earlier attempts' ports included.
-			if _, ports, _ := mt.snapshot(); len(ports) > 0 && writeMasscanXML(masscanPartialPath(dir), ports, start) == nil {
-				xmlPath = masscanPartialPath(dir)
-			}
-		}
-		return a.keepPartial(ctx, spec, obj, attempt, done, xmlPath, start)
+		return a.keepPartial(ctx, spec, obj, attempt, out, start)
 	}
 	if runErr != nil {
-		if errors.Is(runErr, nmap.ErrScannerNotFound) {
+		if errors.Is(runErr, driver.ErrScannerNotFound) {
 			return RunScanResult{}, temporal.NewNonRetryableApplicationError(runErr.Error(), "ScannerMissing", runErr)
+		}
+		if errors.Is(runErr, scan.ErrInvalidSpec) || errors.Is(runErr, scan.ErrInvalidOptions) {
+			return RunScanResult{}, nonRetryable(runErr)
 		}
 		return RunScanResult{}, hb.failed(runErr)
 	}
 
 	hb.set(scan.Progress{Phase: "uploading", Percent: 100})
-	if done != nil {
-		// One document: the hosts earlier attempts finished, then this
-		// attempt's, each once.
-		whole := filepath.Join(dir, "whole.xml")
-		if err := withDone(done, xmlPath, whole, false); err != nil {
-			return RunScanResult{}, wrap("add the hosts earlier attempts finished", err)
-		}
-		xmlPath = whole
-	}
-	if mres != nil {
-		// The ports earlier attempts found, then this attempt's, each
-		// port once.
-		whole := filepath.Join(dir, "whole.xml")
-		if err := withMasscanDone(mres.ports, xmlPath, whole, start); err != nil {
-			return RunScanResult{}, wrap("add the ports earlier attempts found", err)
-		}
-		xmlPath = whole
-	}
 	key := scan.RawKey(spec.RunID, spec.ShardID, attempt, spec.Scanner)
-	ref, err := a.upload(ctx, hb, obj, key, xmlPath)
+	ref, err := a.upload(ctx, hb, obj, key, out)
 	if err != nil {
 		return RunScanResult{}, hb.failed(fmt.Errorf("upload scanner output: %w", err))
 	}
 	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start), Command: command})
 }
+
+// commandFor is spec's command in dir, as this agent runs it.
+func (a *Agent) commandFor(spec scan.Spec, dir string) driver.Command {
+	return driver.Command{
+		Spec:   spec,
+		Binary: a.Binaries[spec.Scanner],
+		Dir:    dir,
+		Output: outputPath(dir),
+		Env:    ScannerEnv(dir),
+		Machine: driver.Machine{Interface: a.Interface, Adapter: a.Adapter, AdapterIP: a.AdapterIP,
+			RouterMAC: a.RouterMAC, MaxRate: a.MaxRate},
+		StatsEvery:   a.heartbeatEvery(),
+		PartialEvery: a.PartialEvery,
+	}
+}
+
+// attemptHost is what a running driver gets of its attempt: the
+// heartbeat, and the attempt's resume state in object storage.
+type attemptHost struct {
+	ctx   context.Context
+	every time.Duration
+	obj   shardStore
+	key   string
+
+	mu    sync.Mutex
+	first scan.Progress // until the heartbeat starts
+	hb    *heartbeater
+}
+
+// Scanning starts the heartbeat, with the progress so far (what the
+// attempt resumes from).
+func (h *attemptHost) Scanning() { h.heartbeater() }
+
+// heartbeater is the attempt's heartbeater, started on first use.
+func (h *attemptHost) heartbeater() *heartbeater {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hb == nil {
+		h.hb = newHeartbeater(h.ctx, h.first, h.every)
+	}
+	return h.hb
+}
+
+func (h *attemptHost) stop() {
+	h.mu.Lock()
+	hb := h.hb
+	h.mu.Unlock()
+	if hb != nil {
+		hb.stop()
+	}
+}
+
+func (h *attemptHost) Progress(percent float64, task string, etc time.Time) {
+	h.heartbeater().set(scan.Progress{Phase: "scanning", Percent: percent, Task: task, ETC: etc})
+}
+
+func (h *attemptHost) Resumed(r driver.Resume) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hb == nil {
+		ref := r.Ref
+		h.first.Partial, h.first.HostsDone = &ref, r.Hosts
+		h.first.MasscanSeed, h.first.MasscanIndex = r.Seed, r.Index
+		return
+	}
+	h.hb.setResume(r)
+}
+
+func (h *attemptHost) SaveResume(ctx context.Context, path string) (scan.BlobRef, error) {
+	return h.obj.PutFile(ctx, h.key, path, "application/xml")
+}
+
+func (h *attemptHost) LoadResume(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error) {
+	return h.obj.Get(ctx, ref)
+}
+
+func (h *attemptHost) Logger() driver.Logger { return activityLogger{activity.GetLogger(h.ctx)} }
+
+// activityLogger adapts Temporal's activity logger to driver.Logger.
+type activityLogger struct{ log log.Logger }
+
+func (l activityLogger) Info(msg string, kv ...any) { l.log.Info(msg, kv...) }
+func (l activityLogger) Warn(msg string, kv ...any) { l.log.Warn(msg, kv...) }
 
 // signed adds the agent's signature to a result.
 func (a *Agent) signed(spec scan.Spec, res RunScanResult) (RunScanResult, error) {
@@ -281,55 +295,21 @@ func (a *Agent) signed(spec scan.Spec, res RunScanResult) (RunScanResult, error)
 	return res, nil
 }
 
-// rawNmapOptions are the nmap options that send raw packets. Without them
-// nmap, unprivileged, falls back to connect scans and needs none.
-var rawNmapOptions = []string{"-sS", "-sU", "-sA", "-sW", "-sM", "-sN", "-sF", "-sX", "-sY", "-sZ", "-sO", "-O", "--traceroute", "--privileged"}
-
-// needsRawSockets says whether spec needs raw sockets, and why: masscan
-// always does, nmap for the options above.
+// needsRawSockets says whether spec needs raw sockets, and why: a scanner
+// whose every scan does (masscan, zmap), or the options that do.
 func needsRawSockets(spec scan.Spec) (string, bool) {
-	if spec.Scanner == scan.Masscan {
-		return "masscan sends raw packets", true
+	set, err := scan.ParseOptionArgs(spec.Scanner, spec.Options)
+	if err != nil {
+		return "", false
 	}
-	for _, o := range spec.Options {
-		if slices.Contains(rawNmapOptions, o) {
-			return "option " + o, true
-		}
+	need := set.RawSocketOptions()
+	switch {
+	case len(need) == 0:
+		return "", false
+	case need[0] == string(spec.Scanner):
+		return string(spec.Scanner) + " sends raw packets", true
 	}
-	return "", false
-}
-
-// command is the scanner program and its arguments for spec.
-func (a *Agent) command(spec scan.Spec, xmlPath string, access nmap.RawAccess, mextra []masscan.Option, extra ...nmap.Option) (string, []string, error) {
-	switch spec.Scanner {
-	case scan.Nmap:
-		if access.NeedsPrivilegedFlag() {
-			extra = append(extra, nmap.WithPrivileged())
-		}
-		if a.Interface != "" {
-			// Profiles cannot pick an interface; the agent's operator can.
-			extra = append(extra, nmap.WithInterface(a.Interface))
-		}
-		spec, err := nmap.CapSpecRate(spec, a.MaxRate)
-		if err != nil {
-			return "", nil, err
-		}
-		args, err := nmap.SpecArgs(spec, xmlPath, a.heartbeatEvery(), extra...)
-		return a.NmapPath, args, err
-	case scan.Masscan:
-		// A rate in the options would override the capped one, which
-		// comes first; the server takes it out, and so does the agent,
-		// in case the spec was altered on the way.
-		opts, _, err := masscan.TakeRate(spec.Options)
-		if err != nil {
-			return "", nil, err
-		}
-		spec.Options = opts
-		args, err := masscan.SpecArgs(spec, xmlPath, append([]masscan.Option{masscan.WithRate(masscan.LimitRate(spec.Rate, a.MaxRate)),
-			masscan.WithAdapter(a.MasscanAdapter, a.MasscanAdapterIP, a.MasscanRouterMAC)}, mextra...)...)
-		return a.masscanBinary(), args, err
-	}
-	return "", nil, fmt.Errorf("%w: unknown scanner %q", scan.ErrInvalidSpec, spec.Scanner)
+	return "option " + strings.Join(need, " "), true
 }
 
 // ScannerEnv is the whole environment a scanner runs with: a search path,
@@ -349,13 +329,6 @@ func ScannerEnv(dir string) []string {
 	return []string{"PATH=" + path, "LANG=" + lang, "HOME=" + dir, "TMPDIR=" + dir}
 }
 
-func (a *Agent) masscanBinary() string {
-	if a.MasscanPath == "" {
-		return "masscan"
-	}
-	return a.MasscanPath
-}
-
 // partialUploadTimeout bounds the upload of a stopped scanner's output.
 const partialUploadTimeout = 30 * time.Second
 
@@ -364,20 +337,12 @@ const partialUploadTimeout = 30 * time.Second
 // cancellation's details, so the run keeps the hosts it had finished. A
 // scanner that wrote nothing, or an upload that fails, leaves a plain
 // cancellation.
-func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, obj shardStore, attempt int, done *resumed, xmlPath string, start time.Time) (RunScanResult, error) {
+func (a *Agent) keepPartial(ctx context.Context, spec scan.Spec, obj shardStore, attempt int, xmlPath string, start time.Time) (RunScanResult, error) {
+	if xmlPath == "" {
+		return RunScanResult{}, ctx.Err()
+	}
 	if info, err := os.Stat(xmlPath); err != nil || info.Size() == 0 {
-		if done == nil {
-			return RunScanResult{}, ctx.Err()
-		}
-		xmlPath = done.path
-	} else if done != nil {
-		// The hosts earlier attempts finished are this run's too.
-		whole := filepath.Join(filepath.Dir(xmlPath), "whole.xml")
-		if err := withDone(done, xmlPath, whole, false); err != nil {
-			activity.GetLogger(ctx).Warn("could not add the hosts earlier attempts finished to a stopped scan's output", "shard", spec.ShardID, "error", err)
-		} else {
-			xmlPath = whole
-		}
+		return RunScanResult{}, ctx.Err()
 	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partialUploadTimeout)
 	defer cancel()
@@ -432,15 +397,15 @@ func (a *Agent) claimDispatch(spec scan.Spec, now time.Time) error {
 // checkRawSockets refuses, before anything runs, a profile that needs raw
 // sockets (-sS, -O, any masscan scan) on an agent whose scanner binary
 // cannot open them, and says how the binary gets them.
-func checkRawSockets(binary string, spec scan.Spec) (nmap.RawAccess, error) {
+func checkRawSockets(binary string, spec scan.Spec) (driver.RawAccess, error) {
 	set, err := scan.ParseOptionArgs(spec.Scanner, spec.Options)
 	if err != nil {
-		return nmap.RawAccess{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
+		return driver.RawAccess{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
 	}
-	access := nmap.RawSocketAccess(binary)
+	access := driver.RawSocketAccess(binary)
 	if need := set.RawSocketOptions(); len(need) > 0 && !access.OK() {
 		err := fmt.Errorf("the profile needs raw sockets (%s) and %s has %s: %s",
-			strings.Join(need, " "), binary, access, nmap.RawSocketHelp)
+			strings.Join(need, " "), binary, access, driver.RawSocketHelp)
 		return access, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoRawSockets, err)
 	}
 	return access, nil
@@ -536,20 +501,13 @@ func (h *heartbeater) set(p scan.Progress) {
 	h.mu.Unlock()
 }
 
-// setPartial names the latest saved finished hosts in every heartbeat from
-// now on: they are what a retry resumes from.
-func (h *heartbeater) setPartial(ref scan.BlobRef, hosts int) {
+// setResume names the latest saved resume state in every heartbeat from
+// now on: it is what a retry resumes from.
+func (h *heartbeater) setResume(r driver.Resume) {
 	h.mu.Lock()
-	h.last.Partial, h.last.HostsDone = &ref, hosts
-	h.mu.Unlock()
-}
-
-// setMasscan names the latest saved masscan ports and the index a retry
-// resumes at.
-func (h *heartbeater) setMasscan(ref scan.BlobRef, hosts int, seed, index uint64) {
-	h.mu.Lock()
-	h.last.Partial, h.last.HostsDone = &ref, hosts
-	h.last.MasscanSeed, h.last.MasscanIndex = seed, index
+	ref := r.Ref
+	h.last.Partial, h.last.HostsDone = &ref, r.Hosts
+	h.last.MasscanSeed, h.last.MasscanIndex = r.Seed, r.Index
 	h.mu.Unlock()
 }
 

@@ -2,11 +2,10 @@ package activities
 
 import (
 	"path/filepath"
-	"strconv"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
-	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/driver"
+	"github.com/scantron/scantron/scan/scanners"
 )
 
 // Tokens in a command line as a scan's plan shows it and RunScan reports
@@ -15,8 +14,9 @@ const (
 	// ShardDirToken stands for the attempt's private work directory,
 	// made anew for every attempt (where the scanner writes its output).
 	ShardDirToken = "$SHARD_DIR"
-	// SeedToken stands for the --seed an agent derives from the run and
-	// the shard for a masscan profile that gives none (masscan.ShardSeed).
+	// SeedToken stands for a value an agent derives from the run and the
+	// shard ids (such as the seed of a scanner whose profile gives none),
+	// which a plan, made before the run, cannot know.
 	SeedToken = "$SEED"
 )
 
@@ -25,56 +25,41 @@ const (
 func outputPath(dir string) string { return filepath.Join(dir, "out.xml") }
 
 // CommandLine is the command line, program first, that an agent with a's
-// settings runs for the first attempt of spec in the work directory dir,
-// with the shard's work directory and derived masscan seed written as
-// ShardDirToken and SeedToken. privileged adds nmap's --privileged, as an
-// agent whose nmap has file capabilities and is not root does. RunScan runs
-// this command (a retry adds what skips the part earlier attempts did) and
-// reports it in this form; a scan's plan shows it for every shard.
+// settings runs for the first attempt of spec in the work directory dir
+// (scanners.Argv), with the work directory and the values derived from the
+// run written as ShardDirToken and SeedToken. privileged adds what a
+// scanner with file capabilities, run by an agent that is not root, needs
+// (nmap's --privileged). RunScan runs this command (a retry adds what skips
+// the part earlier attempts did) and reports it in this form; a scan's plan
+// shows it for every shard.
 func (a *Agent) CommandLine(spec scan.Spec, dir string, privileged bool) ([]string, error) {
-	var access nmap.RawAccess
-	if privileged {
-		access = nmap.RawAccess{FileCaps: true}
-	}
-	var mopts []masscan.Option
-	if spec.Scanner == scan.Masscan {
-		mopts, _ = a.masscanFirstOptions(spec)
-	}
-	bin, args, err := a.command(spec, outputPath(dir), access, mopts)
+	cmd := a.commandFor(spec, dir)
+	cmd.Privileged = privileged
+	argv, err := scanners.Argv(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return recordedCommand(spec, bin, args, dir), nil
+	return recordedCommand(cmd, argv), nil
 }
 
-// masscanFirstOptions are the options every attempt of a masscan shard
-// starts with: the shard's seed unless the profile gives one, and
-// --interactive when the agent saves resume state for it.
-func (a *Agent) masscanFirstOptions(spec scan.Spec) ([]masscan.Option, bool) {
-	seed, fromProfile := masscan.ShardSeed(spec)
-	var opts []masscan.Option
-	if !fromProfile {
-		opts = append(opts, masscan.WithSeed(seed))
+// recordedCommand writes argv, cmd's command line, with its attempt's
+// parts as tokens: paths in the work directory, and the arguments that
+// change with the run and shard ids (found by building the line for other
+// ids: no scanner is named here).
+func recordedCommand(cmd driver.Command, argv []string) []string {
+	out := append([]string(nil), argv...)
+	other := cmd
+	other.Spec.RunID, other.Spec.ShardID = cmd.Spec.RunID+1, cmd.Spec.ShardID+1
+	alt, err := scanners.Argv(other)
+	if err != nil || len(alt) != len(out) {
+		alt = nil
 	}
-	if a.PartialEvery < 0 {
-		return opts, false
-	}
-	if _, why := masscan.ResumePlan(spec); why != "" {
-		return opts, false
-	}
-	return append(opts, masscan.WithInteractive()), true
-}
-
-// recordedCommand writes a command line with its attempt-specific parts as
-// tokens: the work directory dir and masscan's derived seed.
-func recordedCommand(spec scan.Spec, bin string, args []string, dir string) []string {
-	out := append([]string{bin}, args...)
-	seed, fromProfile := masscan.ShardSeed(spec)
 	for i, arg := range out {
-		if rel, err := filepath.Rel(dir, arg); err == nil && filepath.IsAbs(arg) && filepath.IsLocal(rel) {
+		if rel, err := filepath.Rel(cmd.Dir, arg); err == nil && filepath.IsAbs(arg) && filepath.IsLocal(rel) {
 			out[i] = ShardDirToken + "/" + filepath.ToSlash(rel)
+			continue
 		}
-		if spec.Scanner == scan.Masscan && !fromProfile && i > 0 && out[i-1] == "--seed" && arg == strconv.FormatUint(seed, 10) {
+		if alt != nil && alt[i] != arg {
 			out[i] = SeedToken
 		}
 	}

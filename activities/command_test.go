@@ -11,7 +11,7 @@ import (
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/driver"
 )
 
 // The command line CommandLine gives for a shard (what a scan's plan
@@ -24,7 +24,7 @@ func TestCommandLineIsWhatRunScanRuns(t *testing.T) {
 	env := newEnv(f)
 	start := f.startRun(t, env, "wf-command-line")
 	for _, spec := range start.Specs {
-		planned, err := f.agent.CommandLine(spec, activities.ShardDirToken, nmap.RawSocketAccess(f.agent.NmapPath).NeedsPrivilegedFlag())
+		planned, err := f.agent.CommandLine(spec, activities.ShardDirToken, driver.RawSocketAccess(driver.Command{Binary: f.agent.Binaries[spec.Scanner]}.BinaryOr(spec.Scanner)).NeedsPrivilegedFlag())
 		if err != nil {
 			t.Fatal(err)
 		}

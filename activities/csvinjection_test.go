@@ -49,7 +49,7 @@ func TestCSVExportNeutralisesScannedBanner(t *testing.T) {
 	f := &fixture{store: st, scanID: sc.ID}
 	signer, verifier := newKeys(t)
 	f.results = &activities.Results{Store: st, Objects: objs, Signer: signer, AgentObjects: objs}
-	f.agent = &activities.Agent{Name: "a1", NmapPath: "nmap", Verifier: verifier}
+	f.agent = &activities.Agent{Name: "a1", Verifier: verifier}
 	env := newEnv(f)
 
 	start, err := execute[activities.StartRunResult](t, env, f.results.StartRun, activities.StartRunInput{ScanID: sc.ID, WorkflowID: "wf-csv-injection"})

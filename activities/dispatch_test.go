@@ -25,7 +25,7 @@ func agentWithCredential(t *testing.T, f *fixture, name string) *activities.Agen
 	if _, err := f.store.CreateAgent(context.Background(), scan.Agent{Name: name, TaskQueue: workflows.AgentTaskQueue(name), PublicKey: key}); err != nil {
 		t.Fatal(err)
 	}
-	return &activities.Agent{Name: name, Credential: cred, NmapPath: "nmap", HeartbeatEvery: time.Second, Verifier: f.agent.Verifier}
+	return &activities.Agent{Name: name, Credential: cred, HeartbeatEvery: time.Second, Verifier: f.agent.Verifier}
 }
 
 // forged is a result of shard for the given dispatch that agent a signs,

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
+	"github.com/scantron/scantron/scan/scanners"
 )
 
 // RunLimits are the server's settings that shape every run.
@@ -34,16 +34,13 @@ type RunDraft struct {
 
 // DraftRun runs every rule of scan.Check over the scan and, when none
 // fails, builds its shards' specs as the server dispatches them: rates
-// capped by the site and the server, masscan's rate out of the options.
+// capped by the site and the server, as each scanner's driver dispatches them.
 // online are the agents polling the scan's task queue now (nil: not
 // known) and poolSeen whether its pool has ever had a member. The error is
 // the first rule that fails, or another reason the specs cannot be built;
 // Findings holds every finding even then.
 func DraftRun(plan scan.Plan, lim RunLimits, online []scan.AgentCaps, poolSeen bool) (RunDraft, error) {
-	d := RunDraft{TaskQueue: plan.Agent.TaskQueue, ShardSize: plan.Scan.ShardSize}
-	if plan.Scan.PoolID != 0 {
-		d.TaskQueue = plan.Pool.TaskQueue
-	}
+	d := RunDraft{TaskQueue: plan.TaskQueue(), ShardSize: plan.Scan.ShardSize}
 	if d.ShardSize == 0 {
 		d.ShardSize = lim.ShardSize
 	}
@@ -83,21 +80,18 @@ func baseSpec(plan scan.Plan, serverMax float64) (scan.Spec, error) {
 		return scan.Spec{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
 			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
 	}
-	// The site's max_rate and the server's ceiling cap nmap too: its
-	// --max-rate is lowered or added, and --min-rate lowered with it. The
-	// ceiling is applied again here because it may have been lowered
-	// since the profile and the site were saved.
-	opts := set.CapRate(masscan.CapRate(float64(plan.Site.MaxRate), serverMax)).Args()
-	spec := scan.Spec{Scanner: plan.Profile.Scanner, Options: opts}
-	if spec.Scanner == scan.Masscan {
-		// The profile's rate and the site's cap: the lower one goes;
-		// then the server's ceiling, which never raises masscan's
-		// default rate.
-		var rate float64
-		if spec.Options, rate, err = masscan.TakeRate(opts); err != nil {
-			return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
-		}
-		spec.Rate = masscan.LimitRate(masscan.CapRate(rate, float64(plan.Site.MaxRate)), serverMax)
+	// The site's max_rate and the server's ceiling cap every scanner, as
+	// its driver does (a rate option lowered or added, or the rate taken
+	// out of the options into Spec.Rate). The ceiling is applied again
+	// here because it may have been lowered since the profile and the
+	// site were saved.
+	drv, err := scanners.Lookup(plan.Profile.Scanner)
+	if err != nil {
+		return scan.Spec{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
 	}
-	return spec, nil
+	opts, rate, err := drv.Dispatch(set, float64(plan.Site.MaxRate), serverMax)
+	if err != nil {
+		return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+	}
+	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts, Rate: rate}, nil
 }

@@ -41,7 +41,7 @@ type ExportResultsResult struct {
 // before do not already have, with its meanings, so that what consumed its
 // CSV can consume this one:
 // openports is "yes" on a port's row and "no" on the row of a host without
-// ports; engine is the agent; scan_binary is nmap or masscan; target is the
+// ports; engine is the agent; scan_binary is the scanner; target is the
 // address; service_name is the service; banner is masscan's banner, or
 // nmap's product, version and extra info.
 var CSVHeader = []string{

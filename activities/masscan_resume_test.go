@@ -78,9 +78,9 @@ func TestRunScanResumesMasscan(t *testing.T) {
 		return scan.Spec{RunID: id, ShardID: id, Scanner: scan.Masscan, Options: options, Targets: []string{host.Addr}, Rate: 400}
 	}
 	spec := func(id int64) scan.Spec { return dispatchSpec(t, signer, base(id), 1, nil) }
-	agent := &activities.Agent{Name: "a1", MasscanPath: wrapper, HeartbeatEvery: 100 * time.Millisecond,
+	agent := &activities.Agent{Name: "a1", Binaries: map[scan.Scanner]string{scan.Masscan: wrapper}, HeartbeatEvery: 100 * time.Millisecond,
 		PartialEvery: 300 * time.Millisecond, Verifier: verifier,
-		MasscanAdapter: host.HostIf, MasscanAdapterIP: host.HostIP, MasscanRouterMAC: host.MAC}
+		Adapter: host.HostIf, AdapterIP: host.HostIP, RouterMAC: host.MAC}
 	env := func(ctx context.Context, beats chan<- scan.Progress) *testsuite.TestActivityEnvironment {
 		var s testsuite.WorkflowTestSuite
 		e := s.NewTestActivityEnvironment()

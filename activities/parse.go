@@ -1,7 +1,7 @@
 package activities
 
-// This file ingests a shard's accepted output: it streams the stored XML or
-// JSON through the report parsers into PostgreSQL.
+// This file ingests a shard's accepted output: it streams the stored output
+// through its scanner driver's reader into PostgreSQL.
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
+	"github.com/scantron/scantron/scan/scanners"
 )
 
 // ParseResultsInput names a shard's stored output.
@@ -123,32 +124,23 @@ func (r *Results) observeShard(ctx context.Context, in ParseResultsInput, outcom
 }
 
 // parseOutput reads a shard's scanner output and hands its hosts to emit,
-// as a first parse and a parse again both store them: masscan's hosts
-// merged by address (masscan writes a host element per port and per
-// banner), one host each; nmap's as they come. A partial output (of a
-// stopped scanner) may be cut off: the hosts before the cut are what the
-// scan found.
+// one host each, as its scanner's driver reads it ("" is the default
+// scanner); a first parse and a parse again both store them so. A partial
+// output (of a stopped scanner) may be cut off: the hosts before the cut
+// are what the scan found.
 func parseOutput(ctx context.Context, body io.Reader, scanner scan.Scanner, partial bool, emit func(report.Host) error) error {
-	var merged *hostMerger
-	if scanner == scan.Masscan {
-		merged = newHostMerger()
+	if scanner == "" {
+		scanner = scan.DefaultScanner
+	}
+	drv, err := scanners.Lookup(scanner)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadOutput, err)
 	}
 	parsed := 0
-	_, err := report.ParseAny(body, func(h report.Host) error {
+	return drv.Parse(body, partial, func(h report.Host) error {
 		if parsed++; parsed%500 == 0 {
 			activity.RecordHeartbeat(ctx, parsed)
 		}
-		if merged != nil {
-			merged.add(h)
-			return nil
-		}
 		return emit(h)
 	})
-	if partial && errors.Is(err, report.ErrTruncated) {
-		err = nil
-	}
-	if err == nil && merged != nil {
-		err = merged.emit(emit)
-	}
-	return err
 }

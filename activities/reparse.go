@@ -10,8 +10,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
+	"github.com/scantron/scantron/scan/driver"
 	"github.com/scantron/scantron/scan/report"
+	"github.com/scantron/scantron/scan/scanners"
 )
 
 // ReparseRunInput names a finished run to parse again from its stored
@@ -157,8 +158,11 @@ func (r *Results) reparseShard(ctx context.Context, sh scan.Shard) (scan.IngestS
 // (rates do not change what is covered).
 func coverageOptions(p scan.Profile) ([]string, error) {
 	opts, err := scan.ParseOptions(p.Scanner, p.Options)
-	if err == nil && p.Scanner == scan.Masscan {
-		opts, _, err = masscan.TakeRate(opts)
+	if err == nil {
+		var drv driver.Driver
+		if drv, err = scanners.Lookup(p.Scanner); err == nil {
+			opts, err = drv.Coverage(opts)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("profile %q: %w", p.Name, err)

@@ -90,7 +90,7 @@ func TestRunScanResumes(t *testing.T) {
 		return scan.Spec{RunID: id, ShardID: id, Scanner: scan.Nmap, Options: options, Targets: []string{"127.0.0.1-127.0.0.4"}}
 	}
 	spec := func(id int64) scan.Spec { return dispatchSpec(t, signer, base(id), 1, nil) }
-	agent := &activities.Agent{Name: "a1", NmapPath: "nmap", HeartbeatEvery: 100 * time.Millisecond,
+	agent := &activities.Agent{Name: "a1", HeartbeatEvery: 100 * time.Millisecond,
 		PartialEvery: 200 * time.Millisecond, Verifier: verifier}
 
 	// env runs one attempt; every heartbeat's progress goes to beats.

@@ -138,10 +138,7 @@ func (r *Results) online(ctx context.Context, plan scan.Plan) []scan.AgentCaps {
 	if r.Online == nil {
 		return nil
 	}
-	q := plan.Agent.TaskQueue
-	if plan.Scan.PoolID != 0 {
-		q = plan.Pool.TaskQueue
-	}
+	q := plan.TaskQueue()
 	agents, err := r.Online(ctx, q)
 	if err != nil {
 		activity.GetLogger(ctx).Warn("cannot learn who polls the task queue; checks of what agents announce are skipped", "task_queue", q, "error", err)

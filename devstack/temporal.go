@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -114,6 +115,24 @@ func quietLogger() tlog.Logger {
 	return tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 }
 
+// BurstDynamicConfig is the dynamic config every dev server gets unless
+// TemporalOptions.DynamicConfig overrides a key, the same values as
+// temporal-config/development.yaml: when many schedules fire on one minute,
+// the round trips per run and the pollers of the server's scheduler worker
+// decide how late the last run starts.
+var BurstDynamicConfig = map[string]any{
+	// A workflow task that schedules an activity on its own task queue
+	// gets the activity back in the reply (StartRun, DispatchShard...):
+	// one poll round trip less per server activity.
+	"system.enableActivityEagerExecution": true,
+	// The per-namespace worker runs the Schedules' scheduler workflows; two
+	// pollers each (the SDK default) start about three workflows a second
+	// on a loaded machine.
+	"worker.perNamespaceWorkerOptions": map[string]any{
+		"MaxConcurrentWorkflowTaskPollers": 8, "MaxConcurrentActivityTaskPollers": 8,
+	},
+}
+
 // StartTemporal starts `temporal server start-dev` on 127.0.0.1 and waits
 // until its frontend is healthy and the namespace can be described.
 func StartTemporal(ctx context.Context, opt TemporalOptions) (*Temporal, error) {
@@ -146,6 +165,9 @@ func StartTemporal(ctx context.Context, opt TemporalOptions) (*Temporal, error) 
 	if err != nil {
 		return nil, err
 	}
+	dynamic := maps.Clone(BurstDynamicConfig)
+	maps.Copy(dynamic, opt.DynamicConfig)
+	opt.DynamicConfig = dynamic
 	keys := make([]string, 0, len(opt.DynamicConfig))
 	for k := range opt.DynamicConfig {
 		keys = append(keys, k)
@@ -172,6 +194,9 @@ func StartTemporal(ctx context.Context, opt TemporalOptions) (*Temporal, error) 
 			"--namespace", opt.Namespace,
 			"--log-level", "warn",
 			"--color", "never",
+			// The schedule reconciler's key (schedules.KeyAttribute), so
+			// that it is there before any scantron server starts.
+			"--search-attribute", "ScantronScheduleKey=Keyword",
 		}
 		t := &Temporal{
 			HostPort:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),

@@ -40,18 +40,10 @@ type Checker struct {
 	MaxRate      float64
 }
 
-// TaskQueue is the queue a plan's shards go to: its pool's or its agent's.
-func TaskQueue(p scan.Plan) string {
-	if p.Scan.PoolID != 0 {
-		return p.Pool.TaskQueue
-	}
-	return p.Agent.TaskQueue
-}
-
 // AgentsOnline lists the agents that poll the plan's task queue now (nil
 // when not known).
 func (k *Checker) AgentsOnline(ctx context.Context, p scan.Plan) []scan.AgentCaps {
-	q := TaskQueue(p)
+	q := p.TaskQueue()
 	if k.Online == nil || q == "" {
 		return nil
 	}

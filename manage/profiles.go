@@ -54,7 +54,7 @@ func (p *Profiles) profile(role accounts.Role, in ProfileInput) (scan.Profile, e
 		return scan.Profile{}, err
 	}
 	if strings.TrimSpace(in.Scanner) == "" {
-		return scan.Profile{}, invalid("scanner", "required (nmap or masscan)")
+		return scan.Profile{}, invalid("scanner", "required (one of %s)", scan.ScannerList())
 	}
 	scanner, err := scan.ParseScanner(strings.TrimSpace(in.Scanner))
 	if err != nil {

@@ -147,11 +147,12 @@ func hostNamesIn(list []string) []string {
 }
 
 // CheckHostNames refuses host names given to a scanner that cannot resolve
-// them (masscan) as targets or as exclusions, the site's or the global
-// ones: every host-name exclusion reaches the scanner (it might resolve
-// into any target), so one in the global list breaks every masscan scan.
+// them (Scanner.AcceptsHostNames) as targets or as exclusions, the site's
+// or the global ones: every host-name exclusion reaches the scanner (it
+// might resolve into any target), so one in the global list breaks every
+// scan by such a scanner.
 func CheckHostNames(scanner Scanner, site Site, global []string) []Finding {
-	if scanner != Masscan {
+	if scanner.AcceptsHostNames() {
 		return nil
 	}
 	var out []Finding
@@ -166,7 +167,7 @@ func CheckHostNames(scanner Scanner, site Site, global []string) []Finding {
 	} {
 		if names := hostNamesIn(c.list); len(names) > 0 {
 			out = append(out, Finding{Rule: RuleHostNames, Subject: c.subject,
-				Message: fmt.Sprintf("%s (%s) and masscan cannot resolve host names: every masscan run would fail; give addresses or use nmap", c.what, strings.Join(names, ", "))})
+				Message: fmt.Sprintf("%s (%s) and %s cannot resolve host names: every %s run would fail; give addresses or use %s", c.what, strings.Join(names, ", "), scanner, scanner, DefaultScanner)})
 		}
 	}
 	return out
@@ -240,7 +241,7 @@ func CheckRawSockets(set OptionSet, agent string, online []AgentCaps) []Finding 
 func profileRate(set OptionSet) float64 {
 	var top float64
 	for _, it := range set.items {
-		if !slices.Contains(rateOptions[set.scanner], it.Name) {
+		if pol := policies[set.scanner]; pol == nil || !slices.Contains(pol.rateOptions, it.Name) {
 			continue
 		}
 		if r, err := strconv.ParseFloat(it.Value, 64); err == nil && r > top {

@@ -7,12 +7,8 @@ import (
 	"time"
 )
 
-// DefaultNmapPorts is how many ports nmap scans when a profile names none:
-// its top 1000 per protocol.
-const DefaultNmapPorts = 1000
-
 // PortCount is how many ports per address the set probes: its -p list,
-// --top-ports, nmap's -F (100) or nmap's default of 1000.
+// --top-ports, -F (100) or the scanner's default (nmap: 1000).
 func PortCount(set OptionSet) int {
 	n := 0
 	for _, it := range set.items {
@@ -25,8 +21,8 @@ func PortCount(set OptionSet) int {
 			n = 100
 		}
 	}
-	if n <= 0 && set.scanner == Nmap {
-		return DefaultNmapPorts
+	if pol := policies[set.scanner]; n <= 0 && pol != nil && pol.defaultPorts > 0 {
+		return pol.defaultPorts
 	}
 	return max(n, 1)
 }
@@ -92,17 +88,18 @@ func EstimateFromRuns(runs []Run, addresses uint64) (Estimate, bool) {
 		Detail: fmt.Sprintf("from the %d latest completed runs of the scan: %s per address", used, time.Duration(perAddr*float64(time.Second)).Round(time.Millisecond))}, true
 }
 
-// AssumedNmapRate is the probes per second assumed of an nmap scan whose
-// profile sets no --max-rate: nmap adapts its rate to the network.
-const AssumedNmapRate = 300
+// AssumedRate is the probes per second assumed of a scan by a scanner
+// that sets its own pace (nmap) and a profile that sets no rate: such a
+// scanner adapts its rate to the network.
+const AssumedRate = 300
 
 // EstimateFromCount is the time addresses × ports probes take at rate
-// probes per second per shard (0: AssumedNmapRate), with parallel shards
-// at once.
+// probes per second per shard (0: AssumedRate), with parallel shards at
+// once.
 func EstimateFromCount(addresses uint64, ports int, rate float64, parallel int) Estimate {
 	assumed := ""
 	if rate <= 0 {
-		rate, assumed = AssumedNmapRate, " (assumed: nmap sets its own pace)"
+		rate, assumed = AssumedRate, " (assumed: the scanner sets its own pace)"
 	}
 	parallel = max(parallel, 1)
 	probes := float64(addresses) * float64(ports)

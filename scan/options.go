@@ -91,18 +91,18 @@ type OptionItem struct {
 // are differs between versions), so no value may stand as a word of its
 // own, where it could be taken for a target.
 func (s OptionSet) Args() []string {
-	table := allowLists[s.scanner]
+	pol := policies[s.scanner]
 	var out []string
 	for _, it := range s.items {
-		spec := table[it.Name]
+		spec := pol.options[it.Name]
 		switch {
 		case spec.kind == argNone:
 			out = append(out, it.Name)
 		case spec.glued:
 			out = append(out, it.Name+it.Value)
-		case s.scanner == Masscan && strings.HasPrefix(it.Name, "--"):
+		case pol.boundValues && strings.HasPrefix(it.Name, "--"):
 			out = append(out, it.Name+"="+it.Value)
-		case s.scanner == Masscan:
+		case pol.boundValues:
 			out = append(out, it.Name+it.Value)
 		case spec.kind == argScripts:
 			out = append(out, it.Name, guardScripts(it.Value))
@@ -123,24 +123,52 @@ func (s OptionSet) Has(name string) bool {
 	return false
 }
 
+// Without returns the set without the named options (canonical names),
+// and the values of those taken out, in order: a driver takes the options
+// it sets itself (a rate it caps) out of a profile's.
+func (s OptionSet) Without(names ...string) (OptionSet, []string) {
+	out := OptionSet{scanner: s.scanner}
+	var taken []string
+	for _, it := range s.items {
+		if slices.Contains(names, it.Name) {
+			taken = append(taken, it.Value)
+			continue
+		}
+		out.items = append(out.items, it)
+	}
+	return out, taken
+}
+
+// Last is the value of the last of the named options in the set (the one a
+// scanner goes by), and whether there is one.
+func (s OptionSet) Last(names ...string) (string, bool) {
+	for i := len(s.items) - 1; i >= 0; i-- {
+		if slices.Contains(names, s.items[i].Name) {
+			return s.items[i].Value, true
+		}
+	}
+	return "", false
+}
+
 // RawSocketOptions lists the options in the set that need raw sockets
-// (CAP_NET_RAW), in order; every masscan scan needs them, which is reported
-// as "masscan". Empty means a connect scan will do.
+// (CAP_NET_RAW), in order; a scanner whose every scan needs them (masscan,
+// zmap) is reported by its name. Empty means a connect scan will do.
 func (s OptionSet) RawSocketOptions() []string {
-	if s.scanner == Masscan {
-		return []string{"masscan"}
+	pol := policies[s.scanner]
+	if pol == nil {
+		return nil
+	}
+	if pol.alwaysRaw {
+		return []string{string(s.scanner)}
 	}
 	var out []string
 	for _, it := range s.items {
-		if allowLists[s.scanner][it.Name].raw {
+		if pol.options[it.Name].raw {
 			out = append(out, it.Name)
 		}
 	}
 	return out
 }
-
-// rateOptions are the options that set packets per second.
-var rateOptions = map[Scanner][]string{Nmap: {"--min-rate", "--max-rate"}, Masscan: {"--rate", "--max-rate"}}
 
 // CheckRateCeiling refuses a set whose rate options ask for more than
 // ceiling packets per second (0: no ceiling). The server checks profiles
@@ -151,7 +179,7 @@ func (s OptionSet) CheckRateCeiling(ceiling float64) error {
 		return nil
 	}
 	for _, it := range s.items {
-		if !slices.Contains(rateOptions[s.scanner], it.Name) {
+		if !slices.Contains(policies[s.scanner].rateOptions, it.Name) {
 			continue
 		}
 		if r, err := strconv.ParseFloat(it.Value, 64); err != nil || r > ceiling {
@@ -161,12 +189,13 @@ func (s OptionSet) CheckRateCeiling(ceiling float64) error {
 	return nil
 }
 
-// CapRate returns an nmap set that sends at most limit packets per second:
-// --max-rate lowered to limit (or added), --min-rate lowered to it too
-// (nmap refuses a --min-rate above --max-rate). limit <= 0 and masscan sets
-// (whose rate travels in Spec.Rate) come back unchanged.
+// CapRate returns a set that sends at most limit packets per second, for a
+// scanner whose rate is capped by its options (nmap): --max-rate lowered to
+// limit (or added), --min-rate lowered to it too (nmap refuses a --min-rate
+// above --max-rate). limit <= 0 and the sets of scanners whose rate travels
+// in Spec.Rate (masscan, zmap) come back unchanged.
 func (s OptionSet) CapRate(limit float64) OptionSet {
-	if limit <= 0 || s.scanner != Nmap {
+	if limit <= 0 || !policies[s.scanner].capByOptions {
 		return s
 	}
 	out := OptionSet{scanner: s.scanner}
@@ -223,10 +252,11 @@ func CheckOptions(scanner Scanner, args []string) error {
 // option, and any byte outside printable ASCII. Errors wrap
 // ErrInvalidOptions and name the offending option or word.
 func ParseOptionArgs(scanner Scanner, args []string) (OptionSet, error) {
-	table, ok := allowLists[scanner]
+	pol, ok := policies[scanner]
 	if !ok {
 		return OptionSet{}, fmt.Errorf("%w: unknown scanner %q", ErrInvalidOptions, scanner)
 	}
+	table := pol.options
 	set := OptionSet{scanner: scanner}
 	for i := 0; i < len(args); i++ {
 		word := args[i]
@@ -299,7 +329,7 @@ func splitWord(scanner Scanner, table map[string]optSpec, word string) (name, va
 	}
 	// A single dash: refused forms first, so that "-iL/etc/shadow" and
 	// "-oX-" are named as what the scanner would read them as.
-	for _, r := range refusedShort[scanner] {
+	for _, r := range policies[scanner].refusedShort {
 		if strings.HasPrefix(word, r) {
 			reason, _ := refusedReason(scanner, r)
 			return "", "", false, fmt.Errorf("%w: option %s is not allowed in a profile: %s", ErrInvalidOptions, r, reason)
@@ -308,7 +338,7 @@ func splitWord(scanner Scanner, table map[string]optSpec, word string) (name, va
 	if _, ok := table[word]; ok {
 		return word, "", false, nil
 	}
-	if n, _, _ := strings.Cut(word, "="); scanner == Nmap && len(n) > 3 {
+	if n, _, _ := strings.Cut(word, "="); policies[scanner].longOnly && len(n) > 3 {
 		// nmap reads "-script" as "--script" (getopt_long_only); only the
 		// two-dash spelling is accepted, so that one name means one thing.
 		if reason, bad := refusedReason(scanner, "-"+n); bad {
@@ -337,7 +367,7 @@ func unknownOption(scanner Scanner, name string) error {
 }
 
 func refusedReason(scanner Scanner, name string) (string, bool) {
-	for reason, names := range refused[scanner] {
+	for reason, names := range policies[scanner].refused {
 		for _, n := range names {
 			if n == name {
 				return reason, true
@@ -359,34 +389,6 @@ const (
 	whyElsewhere = "it sends traffic to hosts outside the scan's targets"
 	whyNothing   = "it does not scan"
 )
-
-var refused = map[Scanner]map[string][]string{
-	Nmap: {
-		whyOutput:    {"-oN", "-oX", "-oG", "-oA", "-oS", "-oM", "-oH", "--append-output", "--stylesheet", "--webxml", "--log-errors", "--resume"},
-		whyFiles:     {"--datadir", "--servicedb", "--versiondb", "--script-args-file", "--script-updatedb"},
-		whyTargets:   {"-iL", "-iR", "--exclude", "--excludefile"},
-		whyInterface: {"-e", "-S", "-D", "--spoof-mac", "--send-eth", "--send-ip"},
-		whyEnv:       {"--privileged", "--unprivileged", "--release-memory", "--nsock-engine"},
-		whyElsewhere: {"-b", "-sI", "--proxies", "--proxy", "--dns-servers"},
-		whyNothing:   {"--iflist", "-h", "--help", "-V", "--version", "--script-help"},
-	},
-	Masscan: {
-		whyOutput: {"-oX", "-oG", "-oJ", "-oL", "-oB", "-oD", "-oH", "-oU", "-o", "--output-filename", "--output-format",
-			"--output-append", "--append-output", "--output-status", "--resume", "--resume-index", "--resume-count", "--echo", "--echo-all", "--pcap"},
-		whyFiles:     {"-c", "--conf", "--readscan", "--readrange", "--pcap-payloads", "--nmap-payloads", "--hello-file", "--nmap-service-probes"},
-		whyTargets:   {"-iL", "--includefile", "--excludefile", "--exclude", "--range", "--include"},
-		whyInterface: {"-e", "--adapter", "--adapter-ip", "--adapter-mac", "--adapter-port", "--adapter-vlan", "--router-mac", "--router-ip", "--source-ip", "--source-mac", "-S"},
-		whyEnv:       {"--privileged", "--unprivileged", "--interactive", "--pfring", "--sendq", "--lua"},
-		whyNothing:   {"--iflist", "--selftest", "--regress", "--benchmark", "-h", "--help", "-V", "--version", "--offline"},
-	},
-}
-
-// refusedShort are the single-dash refused options a scanner also reads
-// with a value glued on (-iL/etc/shadow, -oXout.xml, -eeth0).
-var refusedShort = map[Scanner][]string{
-	Nmap:    {"-iL", "-iR", "-oN", "-oX", "-oG", "-oA", "-oS", "-oM", "-oH", "-e", "-S", "-D", "-b", "-sI"},
-	Masscan: {"-iL", "-oX", "-oG", "-oJ", "-oL", "-oB", "-oD", "-oH", "-oU", "-c", "-e", "-S"},
-}
 
 type argKind int
 
@@ -428,73 +430,101 @@ func gluedInt(lo, hi int64) optSpec {
 	return optSpec{kind: argInt, min: lo, max: hi, glued: true, optional: true}
 }
 
-// allowLists is every option a profile may use, per scanner.
-var allowLists = map[Scanner]map[string]optSpec{
-	Nmap: {
-		// Scan techniques.
-		"-sS": rawFlag(), "-sT": flag(), "-sA": rawFlag(), "-sW": rawFlag(), "-sM": rawFlag(),
-		"-sU": rawFlag(), "-sN": rawFlag(), "-sF": rawFlag(), "-sX": rawFlag(), "-sY": rawFlag(),
-		"-sZ": rawFlag(), "-sO": rawFlag(), "--scanflags": of(argText),
-		// Host discovery.
-		"-sL": flag(), "-sn": flag(), "-sP": flag(), "-Pn": flag(), "-PE": rawFlag(), "-PP": rawFlag(), "-PM": rawFlag(),
-		"-PR": rawFlag(), "-PS": {kind: argPorts, glued: true, optional: true, raw: true},
-		"-PA": {kind: argPorts, glued: true, optional: true, raw: true},
-		"-PU": {kind: argPorts, glued: true, optional: true, raw: true},
-		"-PY": {kind: argPorts, glued: true, optional: true, raw: true},
-		"-PO": {kind: argProtos, glued: true, optional: true, raw: true},
-		"-n":  flag(), "-R": flag(), "--system-dns": flag(), "--traceroute": rawFlag(),
-		"--disable-arp-ping": flag(), "--discovery-ignore-rst": flag(),
-		// Ports.
-		"-p": of(argPorts), "--exclude-ports": of(argPorts), "-F": flag(), "-r": flag(),
-		"--top-ports": intArg(1, 65536), "--port-ratio": of(argFloat), "--allports": flag(),
-		// Services, scripts, OS.
-		"-sV": flag(), "--version-intensity": intArg(0, 9), "--version-light": flag(), "--version-all": flag(),
-		"--version-trace": flag(), "-sC": flag(), "--script": of(argScripts), "--script-args": of(argScriptArgs),
-		"--script-trace": flag(), "--script-timeout": timeArg(0, 24*time.Hour),
-		"-O": rawFlag(), "--osscan-limit": rawFlag(), "--osscan-guess": rawFlag(), "--fuzzy": rawFlag(),
-		"--max-os-tries": intArg(1, 50), "-A": rawFlag(),
-		// Timing and performance.
-		"-T": {kind: argTiming, glued: true},
-		// Bounds: parallelism and host groups well above nmap's own
-		// defaults (T4: up to 300 probes, groups of 1024) but short of
-		// what floods a network; delays and timeouts that cannot stall a
-		// run for days; packet rates also under the server's ceiling
-		// (OptionSet.CheckRateCeiling).
-		"--min-hostgroup": intArg(1, 4096), "--max-hostgroup": intArg(1, 4096),
-		"--min-parallelism": intArg(1, 256), "--max-parallelism": intArg(1, 1024),
-		"--min-rtt-timeout": timeArg(0, time.Minute), "--max-rtt-timeout": timeArg(0, time.Minute),
-		"--initial-rtt-timeout": timeArg(0, time.Minute), "--max-retries": intArg(0, 20),
-		"--host-timeout": timeArg(0, 72*time.Hour), "--scan-delay": timeArg(0, time.Minute),
-		"--max-scan-delay": timeArg(0, time.Minute), "--min-rate": of(argFloat), "--max-rate": of(argFloat),
-		"--defeat-rst-ratelimit": flag(), "--defeat-icmp-ratelimit": flag(), "--stats-every": timeArg(time.Second, 24*time.Hour),
-		// Packets.
-		"-f": rawFlag(), "--mtu": {kind: argInt, min: 8, max: 65535, raw: true},
-		"-g": of(argPortRange), "--source-port": of(argPortRange),
-		"--data": {kind: argHex, raw: true}, "--data-string": {kind: argText, raw: true},
-		"--data-length": {kind: argInt, min: 0, max: 1400, raw: true},
-		"--ttl":         {kind: argInt, min: 1, max: 255, raw: true}, "--randomize-hosts": flag(), "--badsum": rawFlag(),
-		// What nmap reports.
-		"-v": gluedInt(0, 10), "-vv": flag(), "-vvv": flag(), "-d": gluedInt(0, 9), "--reason": flag(),
-		"--open": flag(), "--packet-trace": flag(), "--no-stylesheet": flag(), "-6": flag(), "-4": flag(),
-	},
-	Masscan: {
-		"-p": of(argPorts), "--ports": of(argPorts), "--port": of(argPorts), "--top-ports": intArg(1, 65536),
-		"--rate": of(argFloat), "--max-rate": of(argFloat), "--banners": flag(), "--wait": intArg(0, 3600),
-		"--retries": intArg(0, 20), "--max-retries": intArg(0, 20), "--ttl": intArg(1, 255),
-		"--source-port": of(argPortRange), "--seed": intArg(0, 1<<62), "--shard": of(argShard),
-		"--ping": flag(), "--open": flag(), "--open-only": flag(), "--connection-timeout": intArg(1, 3600),
-		"--http-user-agent": of(argText),
-		"--capture":         words("cert", "html", "heartbleed", "ticketbleed"),
-		"--nocapture":       words("cert", "html", "heartbleed", "ticketbleed"),
-		// nmap-compatible spellings masscan accepts and ignores.
-		"-sS": flag(), "-Pn": flag(), "-n": flag(),
-	},
+// policies is every scanner's option policy: the allow-list table, one
+// entry per scanner, each defined in its own file (options_<scanner>.go).
+var policies = map[Scanner]*optionPolicy{
+	Nmap:    &nmapPolicy,
+	Masscan: &masscanPolicy,
+	Zmap:    &zmapPolicy,
+}
+
+// optionPolicy is what a profile may give one scanner, and how the
+// scanner reads it.
+type optionPolicy struct {
+	// options is every option a profile may use.
+	options map[string]optSpec
+	// refused names options refused by reason, so that the error says
+	// why, not only that the option is unknown; anything not in options
+	// is refused either way.
+	refused map[string][]string
+	// refusedShort are the single-dash refused options the scanner also
+	// reads with a value glued on (-iL/etc/shadow, -oXout.xml, -eeth0).
+	refusedShort []string
+	// boundValues: every value is written bound to its option
+	// (--rate=100, -p80), never as a word of its own.
+	boundValues bool
+	// longOnly: the scanner reads "-script" as "--script"
+	// (getopt_long_only); only the two-dash spelling is accepted.
+	longOnly bool
+	// alwaysRaw: every scan sends raw packets, whatever its options.
+	alwaysRaw bool
+	// rateOptions are the options that set packets per second.
+	rateOptions []string
+	// noHostNames: the scanner cannot resolve host names, neither as
+	// targets nor as exclusions.
+	noHostNames bool
+	// defaultPorts is how many ports per address a scan probes when its
+	// options name none (0: one).
+	defaultPorts int
+	// defaultRate is the scanner's packets per second when it is given no
+	// rate (0: it sets its own pace).
+	defaultRate float64
+	// capByOptions: CapRate lowers or adds the scanner's own
+	// --max-rate (and lowers --min-rate); otherwise the rate travels in
+	// Spec.Rate and the set is left as it is.
+	capByOptions bool
+}
+
+// Scanners lists the scanners with an option policy: DefaultScanner
+// first, then the others by name.
+func Scanners() []Scanner {
+	out := make([]Scanner, 0, len(policies))
+	for s := range policies {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Scanner) int {
+		switch {
+		case a == b:
+			return 0
+		case a == DefaultScanner:
+			return -1
+		case b == DefaultScanner:
+			return 1
+		}
+		return strings.Compare(string(a), string(b))
+	})
+	return out
+}
+
+// AcceptsHostNames says whether the scanner resolves host names given as
+// targets or exclusions.
+func (s Scanner) AcceptsHostNames() bool {
+	pol := policies[s]
+	return pol != nil && !pol.noHostNames
+}
+
+// DefaultRate is the scanner's packets per second when it is given no rate
+// (0: it sets its own pace).
+func (s Scanner) DefaultRate() float64 {
+	if pol := policies[s]; pol != nil {
+		return pol.defaultRate
+	}
+	return 0
+}
+
+// ScannerList is Scanners as text: "nmap, masscan".
+func ScannerList() string {
+	names := make([]string, 0, len(policies))
+	for _, s := range Scanners() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
 }
 
 // checkValue checks an option's value against its kind; the error names the
 // option and the value.
 func checkValue(scanner Scanner, name string, kind argKind, v string) error {
-	spec := allowLists[scanner][name]
+	spec := policies[scanner].options[name]
 	bad := func(why string) error {
 		return fmt.Errorf("%w: option %s: value %q %s", ErrInvalidOptions, name, v, why)
 	}

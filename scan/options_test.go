@@ -251,7 +251,7 @@ var hostileProfiles = []struct {
 	{Masscan, "--capture /tmp", "--capture"},
 	{Masscan, "--out_put-filename /tmp/x", "--out_put-filename"},
 	{Masscan, "--script /tmp/x", "--script"},
-	{Scanner("zmap"), "-p 80", "zmap"},
+	{Scanner("nessus"), "-p 80", "nessus"},
 }
 
 func TestParseOptionsRefusesHostileProfiles(t *testing.T) {
@@ -309,7 +309,7 @@ func TestSpecValidate(t *testing.T) {
 		change func(*Spec)
 	}{
 		{"no run", func(s *Spec) { s.RunID = 0 }},
-		{"unknown scanner", func(s *Spec) { s.Scanner = "zmap" }},
+		{"unknown scanner", func(s *Spec) { s.Scanner = "nessus" }},
 		{"refused option", func(s *Spec) { s.Options = []string{"-iL", "/etc/shadow"} }},
 		{"no targets", func(s *Spec) { s.Targets = nil }},
 		{"bad target", func(s *Spec) { s.Targets = []string{"198.18.0.2", "-iL"} }},
@@ -366,7 +366,7 @@ func FuzzParseOptions(f *testing.F) {
 			return
 		}
 		for _, it := range set.items {
-			if _, ok := allowLists[scanner][it.Name]; !ok {
+			if _, ok := policies[scanner].options[it.Name]; !ok {
 				t.Fatalf("%q: accepted option %q is not in the allow-list", in, it.Name)
 			}
 			if _, bad := refusedReason(scanner, it.Name); bad {

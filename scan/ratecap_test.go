@@ -100,3 +100,21 @@ func TestTimingBounds(t *testing.T) {
 		}
 	}
 }
+
+// Without takes options out of a set, Last reads the one a scanner goes by.
+func TestOptionSetWithoutAndLast(t *testing.T) {
+	set, err := ParseOptionSet(Masscan, "-p80 --rate 100 --wait 1 --rate=200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := set.Last("--rate", "--max-rate"); !ok || v != "200" {
+		t.Errorf("Last = %q, %v", v, ok)
+	}
+	rest, taken := set.Without("--rate", "--max-rate")
+	if got := strings.Join(rest.Args(), " "); got != "-p80 --wait=1" || strings.Join(taken, " ") != "100 200" {
+		t.Errorf("Without = %q, %q", got, taken)
+	}
+	if _, ok := rest.Last("--rate"); ok {
+		t.Error("Last finds an option taken out")
+	}
+}

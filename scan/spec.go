@@ -15,13 +15,16 @@ const (
 	Masscan Scanner = "masscan"
 )
 
+// DefaultScanner is the scanner of a profile, and of a stored output, that
+// names none: Scantron began with nmap alone.
+const DefaultScanner = Nmap
+
 // ParseScanner accepts a scanner name.
 func ParseScanner(s string) (Scanner, error) {
-	switch Scanner(s) {
-	case Nmap, Masscan:
+	if _, ok := policies[Scanner(s)]; ok {
 		return Scanner(s), nil
 	}
-	return "", fmt.Errorf("%w: unknown scanner %q (want nmap or masscan)", ErrInvalidOptions, s)
+	return "", fmt.Errorf("%w: unknown scanner %q (want one of %s)", ErrInvalidOptions, s, ScannerList())
 }
 
 // Spec is one job for an agent: run Scanner with Options over Targets,

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/schedule"
@@ -29,6 +30,10 @@ type Defaults struct {
 	// start, for scans that set none. Temporal's own default is a year,
 	// which after an outage would start a burst of stale scans.
 	CatchupWindow time.Duration
+	// Keyed says the namespace has KeyAttribute registered: schedules
+	// then carry their Key and the reconciler skips the current ones.
+	// Without it every pass describes every schedule.
+	Keyed bool
 }
 
 // MinCatchupWindow is the smallest catch-up window Temporal accepts.
@@ -88,6 +93,8 @@ func temporalRanges(rs []schedule.Range) []client.ScheduleRange {
 type ScanSchedule struct {
 	Rule *schedule.Rule
 	Spec schedule.Spec
+	// Key is what the schedule carries in its KeyAttribute.
+	Key Key
 	// Options create the schedule.
 	Options client.ScheduleOptions
 }
@@ -111,13 +118,10 @@ func Desired(sc scan.Scan, d Defaults, now time.Time) (*ScanSchedule, error) {
 	if err != nil {
 		return nil, err
 	}
-	catchup := time.Duration(sc.CatchupWindowSeconds) * time.Second
-	if catchup == 0 {
-		catchup = d.CatchupWindow
-	}
-	catchup = max(catchup, MinCatchupWindow)
+	catchup := catchupWindow(sc, d)
 	spec := rule.Spec(now)
-	return &ScanSchedule{Rule: rule, Spec: spec, Options: client.ScheduleOptions{
+	key := Key{Hash: Hash(sc, d), Due: due(rule, spec, now)}
+	return &ScanSchedule{Rule: rule, Spec: spec, Key: key, Options: client.ScheduleOptions{
 		ID:   workflows.ScanScheduleID(sc.ID),
 		Spec: TemporalSpec(spec),
 		Action: &client.ScheduleWorkflowAction{
@@ -126,11 +130,20 @@ func Desired(sc scan.Scan, d Defaults, now time.Time) (*ScanSchedule, error) {
 			Args:      []any{workflows.ScanInput{ScanID: sc.ID}},
 			TaskQueue: workflows.ServerTaskQueue,
 		},
-		Overlap:       overlap,
-		CatchupWindow: catchup,
-		Paused:        !sc.Enabled,
-		Note:          sc.PauseNote,
+		Overlap:               overlap,
+		CatchupWindow:         catchup,
+		Paused:                !sc.Enabled,
+		Note:                  sc.PauseNote,
+		TypedSearchAttributes: key.attributes(d.Keyed),
 	}}, nil
+}
+
+func catchupWindow(sc scan.Scan, d Defaults) time.Duration {
+	catchup := time.Duration(sc.CatchupWindowSeconds) * time.Second
+	if catchup == 0 {
+		catchup = d.CatchupWindow
+	}
+	return max(catchup, MinCatchupWindow)
 }
 
 // SyncResult says what Sync did.
@@ -174,7 +187,7 @@ func Sync(ctx context.Context, sc client.ScheduleClient, s scan.Scan, d Defaults
 		}
 		return SyncDeleted, nil
 	}
-	if inStep(desc, want, now) {
+	if inStep(desc, want, now) && (!d.Keyed || KeyOf(desc.SearchAttributes).Current(want.Key.Hash, now)) {
 		return SyncUnchanged, nil
 	}
 	if err := Update(ctx, h, want, nil); err != nil {
@@ -183,10 +196,32 @@ func Sync(ctx context.Context, sc client.ScheduleClient, s scan.Scan, d Defaults
 	return SyncUpdated, nil
 }
 
+// Create creates the scan's schedule when it should have one, for a scan
+// whose schedule is not listed. A schedule that exists after all (the
+// listing lags behind) is synced instead.
+func Create(ctx context.Context, sc client.ScheduleClient, s scan.Scan, d Defaults, now time.Time) (SyncResult, error) {
+	want, err := Desired(s, d, now)
+	if err != nil || want == nil {
+		return SyncNone, err
+	}
+	_, err = sc.Create(ctx, want.Options)
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return Sync(ctx, sc, s, d, now)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create schedule %s: %w", want.Options.ID, err)
+	}
+	return SyncCreated, nil
+}
+
 // Update replaces the schedule's spec, action, policies and state
 // with want's; extra calendars (a backfill's past fire times) are added.
 func Update(ctx context.Context, h client.ScheduleHandle, want *ScanSchedule, extra []client.ScheduleCalendarSpec) error {
 	o := want.Options
+	var attrs *temporal.SearchAttributes
+	if o.TypedSearchAttributes.Size() > 0 {
+		attrs = &o.TypedSearchAttributes
+	}
 	spec := o.Spec
 	spec.Calendars = append(slices.Clip(spec.Calendars), extra...)
 	err := h.Update(ctx, client.ScheduleUpdateOptions{
@@ -196,7 +231,7 @@ func Update(ctx context.Context, h client.ScheduleHandle, want *ScanSchedule, ex
 				Spec:   &spec,
 				Policy: &client.SchedulePolicies{Overlap: o.Overlap, CatchupWindow: o.CatchupWindow},
 				State:  &client.ScheduleState{Paused: o.Paused, Note: o.Note},
-			}}, nil
+			}, TypedSearchAttributes: attrs}, nil
 		},
 	})
 	if err != nil {

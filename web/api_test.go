@@ -53,7 +53,7 @@ func TestRequestErrors(t *testing.T) {
 
 		// Profiles.
 		{"profile no scanner", "POST", "/api/v1/profiles", `{"name": "p", "options": "-sT"}`, 400, "scanner: required"},
-		{"profile bad scanner", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "zmap"}`, 400, `scanner: invalid scanner options: unknown scanner "zmap"`},
+		{"profile bad scanner", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nessus"}`, 400, `scanner: invalid scanner options: unknown scanner "nessus"`},
 		{"profile refused option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "-sV -oX /tmp/out.xml"}`, 400, "options: invalid scanner options: option -oX is not allowed in a profile"},
 		{"profile refused glued option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "nmap", "options": "-iL/etc/hosts"}`, 400, "option -iL is not allowed"},
 		{"profile masscan option", "POST", "/api/v1/profiles", `{"name": "p", "scanner": "masscan", "options": "--rate 100 --conf x"}`, 400, "option --conf is not allowed"},

@@ -22,6 +22,7 @@ import (
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
+	"github.com/scantron/scantron/scan/scanners"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -396,8 +397,10 @@ func (h *importHandlers) check(ctx context.Context, f *staged, site scan.Site, r
 	if scanner == "" {
 		scanner = scan.Scanner(sniffed)
 	}
-	if scanner != scan.Nmap && scanner != scan.Masscan {
-		return errorf(http.StatusUnprocessableEntity, "file %q was written by %q; only nmap and masscan output can be imported", f.FileName, info.Scanner)
+	// Any scanner Scantron drives: its output reads as the stored output
+	// of one of its runs does (for zmap, the XML its agent stores).
+	if _, err := scanners.Lookup(scanner); err != nil {
+		return errorf(http.StatusUnprocessableEntity, "file %q was written by %q; only output of %s can be imported", f.FileName, info.Scanner, scan.ScannerList())
 	}
 	if sniffed != string(scanner) {
 		// A parse again reads the scanner from the file's first bytes.

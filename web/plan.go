@@ -72,13 +72,13 @@ type planShard struct {
 	Addresses uint64   `json:"addresses"`
 	Targets   []string `json:"targets"`
 	Excludes  []string `json:"excludes"`
-	// Rate is masscan's packets/s for the shard (0: masscan's default or
-	// nmap, whose rate is in its options).
+	// Rate is the packets/s of a scanner whose rate travels beside its
+	// options (0: the scanner's default, or a rate in its options).
 	Rate float64 `json:"rate,omitempty"`
 	// Command is the command line of the shard's first attempt, as the
 	// scan's agent runs it (for a pool: a member without a rate cap of
 	// its own), with $SHARD_DIR and $SEED for the attempt's work
-	// directory and masscan's derived seed.
+	// directory and values derived from the run.
 	Command []string `json:"command"`
 	// AgentCommands are the command lines of the live agents whose rate
 	// cap changes it, by agent name.
@@ -164,13 +164,14 @@ func (k *planner) plan(ctx context.Context, scanID int64) (scanPlan, error) {
 	}
 	// The command as the scan's agent runs it: a pinned agent's own cap,
 	// or none for a pool (members with a cap get their own line).
-	runner := &activities.Agent{NmapPath: "nmap", MasscanPath: "masscan"}
+	runner := &activities.Agent{}
 	if p.Scan.PoolID == 0 && len(online) > 0 {
 		runner.MaxRate = online[0].MaxRate
 	}
 	for i, spec := range draft.Specs {
 		// Ids of their own: a run gives them when it starts; they only
-		// shape the masscan seed, which the command shows as $SEED.
+		// shape values derived from them (a seed), which the command
+		// shows as $SEED.
 		spec.RunID, spec.ShardID = 1, int64(i+1)
 		part := draft.Shards[i]
 		sh := planShard{Index: i, Family: "ipv4", Addresses: part.Addresses, Targets: part.Targets, Excludes: nonNil(part.Excludes), Rate: spec.Rate}
@@ -187,7 +188,7 @@ func (k *planner) plan(ctx context.Context, scanID int64) (scanPlan, error) {
 				if a.MaxRate <= 0 {
 					continue
 				}
-				capped, err := (&activities.Agent{NmapPath: "nmap", MasscanPath: "masscan", MaxRate: a.MaxRate}).CommandLine(spec, activities.ShardDirToken, false)
+				capped, err := (&activities.Agent{MaxRate: a.MaxRate}).CommandLine(spec, activities.ShardDirToken, false)
 				if err == nil && !slices.Equal(capped, cmd) {
 					if sh.AgentCommands == nil {
 						sh.AgentCommands = map[string][]string{}
@@ -217,12 +218,14 @@ func (k *planner) estimate(ctx context.Context, p scan.Plan, out scanPlan, specs
 	var rate float64
 	if len(specs) > 0 {
 		rate = specs[0].Rate
-		if p.Profile.Scanner == scan.Masscan && rate == 0 {
-			rate = 100 // masscan's default
+		if rate == 0 {
+			rate = p.Profile.Scanner.DefaultRate()
 		}
-		if set, err := scan.ParseOptionArgs(p.Profile.Scanner, specs[0].Options); err == nil && p.Profile.Scanner == scan.Nmap {
-			for _, it := range set.Items() {
-				if r, err := strconv.ParseFloat(it.Value, 64); it.Name == "--max-rate" && err == nil {
+		// A scanner whose rate stays in its options (nmap's --max-rate,
+		// which the driver lowers or adds) goes at most that fast.
+		if set, err := scan.ParseOptionArgs(p.Profile.Scanner, specs[0].Options); err == nil {
+			if v, ok := set.Last("--max-rate"); ok {
+				if r, err := strconv.ParseFloat(v, 64); err == nil {
 					rate = r
 				}
 			}

@@ -321,7 +321,7 @@ func TestPlanOfAPoolWithAnAgentWithoutRawSockets(t *testing.T) {
 	}
 	// The same command as an agent builds it for a run of its own.
 	spec := scan.Spec{RunID: 7, ShardID: 9, Scanner: scan.Masscan, Options: []string{"-p80,443"}, Rate: 2000, Targets: p.Shards[0].Targets, Excludes: p.Shards[0].Excludes}
-	if got, err := (&activities.Agent{NmapPath: "nmap"}).CommandLine(spec, "/var/tmp/w", false); err != nil || !slices.Equal(got, want[0]) {
+	if got, err := (&activities.Agent{}).CommandLine(spec, "/var/tmp/w", false); err != nil || !slices.Equal(got, want[0]) {
 		t.Errorf("agent's command %q, %v", got, err)
 	}
 	if len(p.Agents) != 2 || !p.Agents[0].CanRun || p.Agents[1].CanRun || p.Agents[1].Name != plain || !strings.Contains(p.Agents[1].Why, "raw sockets") ||

@@ -32,6 +32,14 @@ func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template,
 		"list":        func(v ...string) []string { return v },
 		"can":         can,
 		"quote":       query.Quote,
+		// scanners are the scanners a profile may name, the default first.
+		"scanners": func() []string {
+			var out []string
+			for _, s := range scan.Scanners() {
+				out = append(out, string(s))
+			}
+			return out
+		},
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:

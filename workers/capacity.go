@@ -90,17 +90,39 @@ type TaskQueueDescriber interface {
 // worker renews its long poll at least about once a minute.
 const pollerFresh = 2 * time.Minute
 
+// capacityFresh is how long QueueCapacity reuses an answer for a queue.
+// Every run start asks, and the describe fans out to every partition of
+// the queue: when a hundred scheduled runs of one pool start together, one
+// describe serves them all. Pollers count as online for minutes anyway.
+const capacityFresh = 5 * time.Second
+
 // QueueCapacity returns how many scans the agents polling a task queue now
 // can run at once, from the capacity each announces in its identity (an
 // agent that does not announce one counts as one). It is 0 when no agent
-// polls the queue.
+// polls the queue. An answer is reused for capacityFresh.
 func QueueCapacity(c TaskQueueDescriber) func(ctx context.Context, taskQueue string) (int, error) {
+	type answer struct {
+		n  int
+		at time.Time
+	}
+	var mu sync.Mutex
+	cache := map[string]answer{}
 	return func(ctx context.Context, taskQueue string) (int, error) {
+		now := time.Now()
+		mu.Lock()
+		a, ok := cache[taskQueue]
+		mu.Unlock()
+		if ok && now.Sub(a.at) < capacityFresh {
+			return a.n, nil
+		}
 		resp, err := c.DescribeTaskQueue(ctx, taskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 		if err != nil {
 			return 0, err
 		}
-		_, total := Online(resp, time.Now(), pollerFresh)
+		_, total := Online(resp, now, pollerFresh)
+		mu.Lock()
+		cache[taskQueue] = answer{n: total, at: now}
+		mu.Unlock()
 		return total, nil
 	}
 }

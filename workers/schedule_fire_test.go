@@ -107,7 +107,7 @@ func startFireHarness(tb testing.TB, ctx context.Context, every int) *fireHarnes
 	}()
 	go func() {
 		defer func() { done <- struct{}{} }()
-		agent := &activities.Agent{Name: "bench", NmapPath: wrapper, WorkDir: dir, Verifier: verifier}
+		agent := &activities.Agent{Name: "bench", Binaries: map[scan.Scanner]string{scan.Nmap: wrapper}, WorkDir: dir, Verifier: verifier}
 		if err := RunAgent(wctx, tc, agent, AgentOptions{Capacity: 1}); err != nil && wctx.Err() == nil {
 			tb.Error(err)
 		}

@@ -40,11 +40,17 @@ type ScheduleReconciler struct {
 	Now func() time.Time
 	// Metrics, when set, times each pass.
 	Metrics *metrics.Registry
+	// FullEvery is how often a pass describes every schedule, to repair
+	// edits made in Temporal itself that leave the schedule's Key alone
+	// (default one hour). The passes between only look at schedules whose
+	// scan changed, that are due, missing, orphaned or paused otherwise.
+	FullEvery time.Duration
 
 	mu       sync.Mutex
 	synced   bool  // a pass has brought every schedule in step
 	lastErr  error // why the last pass before that failed
 	stubborn int   // complete passes in a row that failed only on single scans
+	lastFull time.Time
 }
 
 // stubbornPasses is how many complete passes in a row may fail on single
@@ -100,6 +106,10 @@ func (r *ScheduleReconciler) record(complete bool, err error) {
 // ScheduleReport counts what one pass did.
 type ScheduleReport struct {
 	Created, Updated, Deleted, Orphans int
+	// Scans is how many scans the pass looked at; Full says it described
+	// every schedule.
+	Scans int
+	Full  bool
 }
 
 // Changed reports whether the pass changed anything.
@@ -123,13 +133,14 @@ func (r *ScheduleReconciler) Run(ctx context.Context) error {
 	for {
 		began := time.Now()
 		rep, err := r.Once(ctx)
-		r.Metrics.ObserveReconcile("schedules", time.Since(began), err)
+		took := time.Since(began)
+		r.Metrics.ObserveReconcile("schedules", took, err)
 		if err != nil && ctx.Err() == nil {
-			r.Logger.Warn("reconcile schedules", "error", err)
+			r.Logger.Warn("reconcile schedules", "error", err, "duration", took)
 		}
-		if rep.Changed() {
-			r.Logger.Info("reconciled schedules", "created", rep.Created, "updated", rep.Updated, "deleted", rep.Deleted, "orphans", rep.Orphans)
-		}
+		r.Logger.Info("reconciled schedules", "duration", took, "scans", rep.Scans, "full", rep.Full,
+			"changes", rep.Created+rep.Updated+rep.Deleted+rep.Orphans,
+			"created", rep.Created, "updated", rep.Updated, "deleted", rep.Deleted, "orphans", rep.Orphans)
 		wait := every
 		if r.Synced() != nil {
 			wait = min(every, syncRetry)
@@ -155,6 +166,13 @@ func (r *ScheduleReconciler) Once(ctx context.Context) (ScheduleReport, error) {
 
 // once is one pass; complete reports that it listed every scan and every
 // schedule, so that its errors, if any, are those of single scans.
+//
+// One paged ListSchedules returns each schedule's Key: a schedule whose
+// Key matches its scan's Hash, is not due and is paused as the scan says
+// costs no further call. Only the others are described and updated,
+// missing ones created and orphans deleted, so a pass costs a few list
+// pages plus O(changes) calls. The first pass, and one every FullEvery,
+// describes every schedule to repair edits made in Temporal itself.
 func (r *ScheduleReconciler) once(ctx context.Context) (rep ScheduleReport, complete bool, err error) {
 	now := time.Now
 	if r.Now != nil {
@@ -164,11 +182,40 @@ func (r *ScheduleReconciler) once(ctx context.Context) (rep ScheduleReport, comp
 	if err != nil {
 		return rep, false, err
 	}
+	rep.Scans = len(scans)
+	listed := map[string]*client.ScheduleListEntry{}
+	it, err := r.Schedules.List(ctx, client.ScheduleListOptions{PageSize: 1000})
+	if err != nil {
+		return rep, false, fmt.Errorf("list schedules: %w", err)
+	}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return rep, false, fmt.Errorf("list schedules: %w", err)
+		}
+		listed[e.ID] = e
+	}
+	full := r.fullDue(now())
+	rep.Full = full
 	var errs []error
-	known := map[string]bool{}
 	for _, s := range scans {
-		known[workflows.ScanScheduleID(s.ID)] = true
-		res, err := schedules.Sync(ctx, r.Schedules, s, r.Defaults, now())
+		id := workflows.ScanScheduleID(s.ID)
+		e, ok := listed[id]
+		delete(listed, id)
+		var res schedules.SyncResult
+		var err error
+		switch {
+		case ok && !full && r.Defaults.Keyed && e.Paused == !s.Enabled &&
+			schedules.KeyOf(e.SearchAttributes).Current(schedules.Hash(s, r.Defaults), now()):
+			continue
+		case !ok && s.StartAt == nil:
+			continue // manual only: no schedule wanted, none there
+		case !ok:
+			// Not listed: create it, or sync it if the listing lagged.
+			res, err = schedules.Create(ctx, r.Schedules, s, r.Defaults, now())
+		default:
+			res, err = schedules.Sync(ctx, r.Schedules, s, r.Defaults, now())
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("scan %d: %w", s.ID, err))
 			continue
@@ -185,32 +232,38 @@ func (r *ScheduleReconciler) once(ctx context.Context) (rep ScheduleReport, comp
 			r.Logger.Info("schedule reconciled", "scan_id", s.ID, "result", res)
 		}
 	}
-	it, err := r.Schedules.List(ctx, client.ScheduleListOptions{PageSize: 500})
-	if err != nil {
-		return rep, false, errors.Join(append(errs, fmt.Errorf("list schedules: %w", err))...)
-	}
-	complete = true
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list schedules: %w", err))
-			complete = false
-			break
-		}
+	for sid := range listed {
 		var id int64
-		if _, err := fmt.Sscanf(e.ID, "scan-%d-schedule", &id); err != nil || workflows.ScanScheduleID(id) != e.ID || known[e.ID] {
-			continue // not ours, or in use
+		if _, err := fmt.Sscanf(sid, "scan-%d-schedule", &id); err != nil || workflows.ScanScheduleID(id) != sid {
+			continue // not ours
 		}
 		// A scan created since ListScans has its row before its schedule.
 		if _, err := r.Store.GetScan(ctx, id); !errors.Is(err, postgres.ErrNotFound) {
 			continue
 		}
 		if err := schedules.Delete(ctx, r.Schedules, id); err != nil {
-			errs = append(errs, fmt.Errorf("orphan schedule %s: %w", e.ID, err))
+			errs = append(errs, fmt.Errorf("orphan schedule %s: %w", sid, err))
 			continue
 		}
-		r.Logger.Info("deleted the schedule of a scan that no longer exists", "schedule_id", e.ID)
+		r.Logger.Info("deleted the schedule of a scan that no longer exists", "schedule_id", sid)
 		rep.Orphans++
 	}
-	return rep, complete, errors.Join(errs...)
+	if len(errs) == 0 && full {
+		r.mu.Lock()
+		r.lastFull = now()
+		r.mu.Unlock()
+	}
+	return rep, true, errors.Join(errs...)
+}
+
+// fullDue reports whether this pass should describe every schedule: the
+// first one, and one every FullEvery after the last complete full pass.
+func (r *ScheduleReconciler) fullDue(now time.Time) bool {
+	every := r.FullEvery
+	if every <= 0 {
+		every = time.Hour
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastFull.IsZero() || !now.Before(r.lastFull.Add(every)) || now.Before(r.lastFull)
 }

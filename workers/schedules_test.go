@@ -28,30 +28,7 @@ import (
 func TestScheduleReconciler(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Stop() })
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{Headless: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tmp.Stop() })
-	store, err := postgres.Open(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	tc, err := tmp.Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-
+	store, tc := startScheduleStack(t, ctx)
 	site, _ := store.CreateSite(ctx, scan.Site{Name: "s", Targets: []string{"127.0.0.1"}})
 	prof, _ := store.CreateProfile(ctx, scan.Profile{Name: "p", Scanner: scan.Nmap, Options: "-n"})
 	agent, _ := store.CreateAgent(ctx, scan.Agent{Name: "a", TaskQueue: workflows.AgentTaskQueue("a")})
@@ -69,7 +46,7 @@ func TestScheduleReconciler(t *testing.T) {
 	manual := mk("manual", "UTC", "", nil)
 
 	now := time.Now()
-	r := &ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(), Defaults: schedules.Defaults{CatchupWindow: time.Minute},
+	r := &ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(), Defaults: schedules.Defaults{CatchupWindow: time.Minute, Keyed: true},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}
 	once := func(want ScheduleReport) {
 		t.Helper()
@@ -77,6 +54,7 @@ func TestScheduleReconciler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		got.Scans, got.Full = 0, false
 		if got != want {
 			t.Fatalf("reconcile did %+v, want %+v", got, want)
 		}
@@ -118,7 +96,7 @@ func TestScheduleReconciler(t *testing.T) {
 	if err := tc.ScheduleClient().GetHandle(ctx, workflows.ScanScheduleID(cal.ID)).Delete(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err = tc.ScheduleClient().GetHandle(ctx, workflows.ScanScheduleID(enum.ID)).Update(ctx, client.ScheduleUpdateOptions{
+	err := tc.ScheduleClient().GetHandle(ctx, workflows.ScanScheduleID(enum.ID)).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule
 			s.Spec = &client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}}
@@ -216,4 +194,35 @@ func (f *failingLister) ListScans(ctx context.Context) ([]scan.Scan, error) {
 		return nil, errors.New("database went away")
 	}
 	return f.ScanLister.ListScans(ctx)
+}
+
+// startScheduleStack starts PostgreSQL (migrated) and a Temporal dev server
+// for a test and dials Temporal.
+func startScheduleStack(t *testing.T, ctx context.Context) (*postgres.Store, client.Client) {
+	t.Helper()
+	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop() })
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{Headless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tmp.Stop() })
+	store, err := postgres.Open(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := tmp.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+
+	return store, tc
 }

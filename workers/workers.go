@@ -19,6 +19,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/driver"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -86,11 +88,21 @@ func Dial(ctx context.Context, opt DialOptions) (client.Client, error) {
 	}
 }
 
+// serverPollers is how many long polls the orchestrator worker keeps open
+// per kind of task.
+const serverPollers = 8
+
 // RunServer runs the orchestrator worker until ctx is done. more are
 // further activity structs of the server (the run follow-ups: changes,
 // notifications).
 func RunServer(ctx context.Context, c client.Client, results *activities.Results, more ...any) error {
-	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{})
+	w := worker.New(c, workflows.ServerTaskQueue, worker.Options{
+		// A burst of scheduled runs is several workflow tasks and server
+		// activities each; with the SDK's two pollers per kind the tasks
+		// wait in Temporal, one round trip at a time, while the worker idles.
+		MaxConcurrentWorkflowTaskPollers: serverPollers,
+		MaxConcurrentActivityTaskPollers: serverPollers,
+	})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
 	w.RegisterWorkflow(workflows.ReparseWorkflow)
 	w.RegisterWorkflow(workflows.ImportWorkflow)
@@ -201,25 +213,28 @@ func run(ctx context.Context, w worker.Worker) error {
 // ErrPreflight marks an agent that cannot run scans on this machine.
 var ErrPreflight = errors.New("agent preflight failed")
 
-// Preflight checks before an agent polls for work that its scanner is
-// installed and runs, so a broken agent fails at start with a clear message
-// instead of failing every scan it picks up.
-func Preflight(ctx context.Context, nmapPath string) (string, error) {
-	path, err := exec.LookPath(nmapPath)
+// Preflight checks before an agent polls for work that a scanner is
+// installed and runs, so a broken agent fails at start (or refuses that
+// scanner's specs) with a clear message instead of failing every scan it
+// picks up. It returns the scanner's version line.
+func Preflight(ctx context.Context, d driver.Driver, binary string) (string, error) {
+	if binary == "" {
+		binary = string(d.Scanner())
+	}
+	path, err := exec.LookPath(binary)
 	if err != nil {
-		return "", fmt.Errorf("%w: nmap not found (%q): install it (Debian: apt-get install nmap) or set SCANTRON_NMAP_PATH: %v", ErrPreflight, nmapPath, err)
+		return "", fmt.Errorf("%w: %s not found (%q): install it (%s) or set %s: %v", ErrPreflight, d.Scanner(), binary, d.Install(), ScannerPathEnv(d.Scanner()), err)
 	}
 	return scannerVersion(ctx, path)
 }
 
-// PreflightMasscan checks that masscan is installed and runs, and returns
-// its version line.
-func PreflightMasscan(ctx context.Context, masscanPath string) (string, error) {
-	path, err := exec.LookPath(masscanPath)
-	if err != nil {
-		return "", fmt.Errorf("%w: masscan not found (%q): install it (Debian: apt-get install masscan) or set SCANTRON_MASSCAN_PATH: %v", ErrPreflight, masscanPath, err)
-	}
-	return scannerVersion(ctx, path)
+// ScannerPathFlag and ScannerPathEnv name the agent setting of a scanner's
+// binary: --nmap, SCANTRON_NMAP_PATH.
+func ScannerPathFlag(s scan.Scanner) string { return string(s) }
+
+// ScannerPathEnv: see ScannerPathFlag.
+func ScannerPathEnv(s scan.Scanner) string {
+	return "SCANTRON_" + strings.ToUpper(string(s)) + "_PATH"
 }
 
 // scannerVersion runs path --version and returns the first non-empty line.

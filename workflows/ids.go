@@ -73,7 +73,7 @@ type AgentPoller struct {
 	// (its SCANTRON_AGENT_MAX_RATE; 0 = no cap of its own).
 	MaxRate float64 `json:"max_rate,omitempty"`
 	// RawSockets lists, comma-separated, the scanners that can open raw
-	// sockets on the agent ("none" when neither can; "" when the agent
+	// sockets on the agent ("none" when none can; "" when the agent
 	// does not say, as agents before the announcement).
 	RawSockets string `json:"raw_sockets,omitempty"`
 }
@@ -91,7 +91,7 @@ func (p AgentPoller) HasRawSockets(scanner string) bool {
 // Caps is what the rules of scan.Check read of a live agent.
 func (p AgentPoller) Caps() scan.AgentCaps {
 	c := scan.AgentCaps{Name: p.Name, Capacity: p.Capacity, MaxRate: p.MaxRate, RawKnown: p.RawSocketsKnown(), RawSockets: []scan.Scanner{}}
-	for _, s := range []scan.Scanner{scan.Nmap, scan.Masscan} {
+	for _, s := range scan.Scanners() {
 		if p.HasRawSockets(string(s)) {
 			c.RawSockets = append(c.RawSockets, s)
 		}

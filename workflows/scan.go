@@ -268,7 +268,7 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 	for _, p := range partials {
 		in := activities.ParseResultsInput{RunID: runID, ShardID: p.spec.ShardID, Attempt: p.scanned.Attempt,
 			Raw: p.scanned.Raw, Agent: p.scanned.Agent, Signature: p.scanned.Signature, Partial: true, Nonce: p.nonce}
-		if p.spec.Scanner != scan.Nmap {
+		if p.spec.Scanner != scan.DefaultScanner {
 			in.Scanner = p.spec.Scanner
 		}
 		if err := workflow.ExecuteActivity(ctx, r.ParseResults, in).Get(ctx, nil); err != nil {
@@ -463,7 +463,8 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		case err == nil:
 			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw,
 				Agent: scanned.Agent, Signature: scanned.Signature, Nonce: shards.nonce[spec.ShardID]}
-			if spec.Scanner != scan.Nmap {
+			// The default scanner travels unnamed, as before there were others.
+			if spec.Scanner != scan.DefaultScanner {
 				in.Scanner = spec.Scanner
 			}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)

@@ -11,7 +11,8 @@ import (
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/metrics"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/nmap"
+	"github.com/scantron/scantron/scan/driver"
+	"github.com/scantron/scantron/scan/scanners"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/temporalauth"
 	"github.com/scantron/scantron/workers"
@@ -23,41 +24,46 @@ import (
 // S3 credentials: each spec carries presigned URLs for its own objects.
 func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	log := cfg.logger(stderr).With("agent", cfg.AgentName)
-	nmapVersion, err := workers.Preflight(ctx, cfg.NmapPath)
-	if err != nil {
-		return err
-	}
 	verifier, err := signing.NewVerifier(cfg.ServerPublicKey)
 	if err != nil {
 		return err
 	}
-	// masscan is optional: without it (or without raw sockets) the agent
-	// runs nmap scans and refuses masscan ones with a clear error.
-	masscanVersion, merr := workers.PreflightMasscan(ctx, cfg.MasscanPath)
-	if merr != nil {
-		log.Warn("masscan scans will fail on this agent", "error", merr)
-	}
-	// A scanner may open raw sockets if the agent may, or if its binary has
-	// the capability itself (as the Dockerfile gives them). Without them the
-	// agent still runs connect scans, and refuses the others by name.
+	// A required scanner (nmap) must be there; without another (or
+	// without raw sockets) the agent runs the rest and refuses that
+	// scanner's specs with a clear error. A scanner may open raw sockets
+	// if the agent may, or if its binary has the capability itself (as
+	// the Dockerfile gives them).
+	versions := map[scan.Scanner]string{}
 	noRaw := map[scan.Scanner]bool{}
 	rawSockets := map[scan.Scanner]string{}
-	for scanner, bin := range map[scan.Scanner]string{scan.Nmap: cfg.NmapPath, scan.Masscan: cfg.MasscanPath} {
-		raw := nmap.RawSocketAccess(bin)
-		rawSockets[scanner] = raw.String()
+	for _, d := range scanners.All() {
+		name, bin := d.Scanner(), cfg.ScannerPaths[d.Scanner()]
+		v, err := workers.Preflight(ctx, d, bin)
+		switch {
+		case err != nil && d.Required():
+			return err
+		case err != nil:
+			log.Warn(string(name)+" scans will fail on this agent", "error", err)
+		}
+		versions[name] = v
+		if bin == "" {
+			bin = string(name)
+		}
+		raw := driver.RawSocketAccess(bin)
+		rawSockets[name] = raw.String()
 		if raw.OK() {
 			continue
 		}
-		noRaw[scanner] = true
-		log.Warn("raw-socket scans will be refused on this agent", "scanner", scanner,
-			"refused", "masscan, and nmap -sS/-sU/-O and the like", "fix", nmap.RawSocketHelp)
+		noRaw[name] = true
+		log.Warn("raw-socket scans will be refused on this agent", "scanner", name,
+			"refused", "those needing raw sockets (nmap -sS/-sU/-O and the like, and every scan of a scanner that always sends raw packets)", "fix", driver.RawSocketHelp)
 	}
 	// Announced in the agent's identity, so that the server refuses a
 	// raw-socket profile for this agent when it is saved, not when it runs.
 	var canRaw []string
-	for _, scanner := range []scan.Scanner{scan.Nmap, scan.Masscan} {
-		if !noRaw[scanner] {
-			canRaw = append(canRaw, string(scanner))
+	for _, d := range scanners.All() {
+		if !noRaw[d.Scanner()] {
+			canRaw = append(canRaw, string(d.Scanner()))
 		}
 	}
 	announceRaw := strings.Join(canRaw, ",")
@@ -87,26 +93,25 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 
 	agent := &activities.Agent{
 		Name:     cfg.AgentName,
-		NmapPath: cfg.NmapPath,
+		Binaries: cfg.ScannerPaths,
 		WorkDir:  cfg.WorkDir,
 		Verifier: verifier,
 		// Profiles cannot pick an interface; the agent's operator can.
 		Interface: cfg.ScanInterface,
 
-		MasscanPath:      cfg.MasscanPath,
-		MasscanAdapter:   cfg.MasscanAdapter,
-		MasscanAdapterIP: cfg.MasscanAdapterIP,
-		MasscanRouterMAC: cfg.MasscanRouterMAC,
-		NoRawSockets:     noRaw,
-		Credential:       cfg.AgentCred,
-		MaxRate:          cfg.AgentMaxRate,
+		Adapter:      cfg.MasscanAdapter,
+		AdapterIP:    cfg.MasscanAdapterIP,
+		RouterMAC:    cfg.MasscanRouterMAC,
+		NoRawSockets: noRaw,
+		Credential:   cfg.AgentCred,
+		MaxRate:      cfg.AgentMaxRate,
 	}
 	if cfg.AgentCred == "" {
 		log.Warn("no --credential: this agent's results are accepted only if it was registered before credentials existed")
 	}
 	host, _ := os.Hostname()
 	log.Info("scantron agent ready", "task_queue", workflows.AgentTaskQueue(cfg.AgentName), "pools", cfg.AgentPools,
-		"capacity", cfg.AgentCapacity, "max_rate", cfg.AgentMaxRate, "scanner", nmapVersion, "masscan", masscanVersion, "raw_sockets", rawSockets, "version", version)
+		"capacity", cfg.AgentCapacity, "max_rate", cfg.AgentMaxRate, "scanners", versions, "raw_sockets", rawSockets, "version", version)
 	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
 		Capacity: cfg.AgentCapacity,
 		Pools:    cfg.AgentPools,

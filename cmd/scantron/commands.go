@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"strings"
+
+	"github.com/scantron/scantron/scan"
 )
 
 // commands is the CLI's whole command set: one row per client verb, with
@@ -212,7 +215,7 @@ var (
 	profileFields = []param{
 		{flag: "name", help: "profile name"},
 		{flag: "description", help: "description"},
-		{flag: "scanner", meta: "nmap|masscan", help: "nmap or masscan"},
+		{flag: "scanner", meta: strings.ReplaceAll(scan.ScannerList(), ", ", "|"), help: "one of " + scan.ScannerList()},
 		{flag: "options", help: "scanner options, e.g. \"-sT -p 1-1024\""},
 		{flag: "intrusive", kind: kindBool, help: "the options run intrusive scripts (needs an admin)"},
 	}

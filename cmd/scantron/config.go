@@ -23,7 +23,9 @@ import (
 
 	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/scanners"
 	"github.com/scantron/scantron/scan/signing"
+	"github.com/scantron/scantron/workers"
 )
 
 // Config is every setting of every subcommand, read from flags and the
@@ -90,11 +92,12 @@ type Config struct {
 	AgentMaxRate  float64
 	AgentPools    []string
 	AgentCred     string
-	NmapPath      string
 	ScanInterface string
 	WorkDir       string
+	// ScannerPaths are the scanners' binaries (--nmap, --masscan, ...:
+	// one setting per registered scanner driver).
+	ScannerPaths map[scan.Scanner]string
 
-	MasscanPath      string
 	MasscanAdapter   string
 	MasscanAdapterIP string
 	MasscanRouterMAC string
@@ -180,7 +183,7 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 // to S3 with credentials; agents get presigned URLs.
 const cmdsRemote = "server agent"
 
-var settings = []setting{
+var settings = append([]setting{
 	{flag: "config", env: "SCANTRON_CONFIG", usage: "file of SCANTRON_NAME=value lines, read after flags and the environment", commands: "server agent migrate dev user",
 		bind: str(func(c *Config) *string { return &c.ConfigFile })},
 	{flag: "database-url", env: "SCANTRON_DATABASE_URL", usage: "PostgreSQL connection URL", commands: "server migrate user", required: true,
@@ -396,8 +399,6 @@ var settings = []setting{
 			}
 			return nil
 		}},
-	{flag: "nmap", env: "SCANTRON_NMAP_PATH", def: "nmap", usage: "nmap binary", commands: "agent",
-		bind: str(func(c *Config) *string { return &c.NmapPath })},
 	{flag: "scan-interface", env: "SCANTRON_SCAN_INTERFACE", usage: "network interface the scanners send through (nmap -e); profiles cannot choose one (default: the route's)", commands: "agent",
 		bind: func(c *Config, v string) error {
 			if !ifaceName.MatchString(v) {
@@ -406,11 +407,9 @@ var settings = []setting{
 			c.ScanInterface = v
 			return nil
 		}},
-	{flag: "masscan", env: "SCANTRON_MASSCAN_PATH", def: "masscan", usage: "masscan binary", commands: "agent",
-		bind: str(func(c *Config) *string { return &c.MasscanPath })},
-	{flag: "masscan-adapter", env: "SCANTRON_MASSCAN_ADAPTER", usage: "network interface masscan sends from (default: masscan's choice)", commands: "agent",
+	{flag: "masscan-adapter", env: "SCANTRON_MASSCAN_ADAPTER", usage: "network interface masscan and zmap send from (default: the scanner's choice)", commands: "agent",
 		bind: str(func(c *Config) *string { return &c.MasscanAdapter })},
-	{flag: "masscan-adapter-ip", env: "SCANTRON_MASSCAN_ADAPTER_IP", usage: "source address of masscan's packets (default: the adapter's)", commands: "agent",
+	{flag: "masscan-adapter-ip", env: "SCANTRON_MASSCAN_ADAPTER_IP", usage: "source address of masscan's and zmap's packets (default: the adapter's)", commands: "agent",
 		bind: func(c *Config, v string) error {
 			if _, err := netip.ParseAddr(v); err != nil {
 				return fmt.Errorf("want an IP address, got %q", v)
@@ -418,7 +417,7 @@ var settings = []setting{
 			c.MasscanAdapterIP = v
 			return nil
 		}},
-	{flag: "masscan-router-mac", env: "SCANTRON_MASSCAN_ROUTER_MAC", usage: "MAC address masscan sends to: the gateway's, or an on-link target's (default: found by ARP)", commands: "agent",
+	{flag: "masscan-router-mac", env: "SCANTRON_MASSCAN_ROUTER_MAC", usage: "MAC address masscan and zmap send to: the gateway's, or an on-link target's (default: found by ARP, or the route's gateway)", commands: "agent",
 		bind: func(c *Config, v string) error {
 			if _, err := net.ParseMAC(v); err != nil {
 				return fmt.Errorf("want a MAC address such as 02:00:5e:10:00:01, got %q", v)
@@ -496,7 +495,7 @@ var settings = []setting{
 			c.MetricsToken = v
 			return nil
 		}},
-}
+}, scannerSettings()...)
 
 var (
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -787,4 +786,24 @@ func parseNetworks(v string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// scannerSettings are the agent's settings of each registered scanner's
+// binary: --nmap (SCANTRON_NMAP_PATH), --masscan, ... defaulting to the
+// scanner's name in PATH.
+func scannerSettings() []setting {
+	var out []setting
+	for _, d := range scanners.All() {
+		name := d.Scanner()
+		out = append(out, setting{flag: workers.ScannerPathFlag(name), env: workers.ScannerPathEnv(name), def: string(name),
+			usage: string(name) + " binary", commands: "agent",
+			bind: func(c *Config, v string) error {
+				if c.ScannerPaths == nil {
+					c.ScannerPaths = map[scan.Scanner]string{}
+				}
+				c.ScannerPaths[name] = v
+				return nil
+			}})
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/scantron/scantron/scan"
+
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -34,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.AgentName != "edge-1" || cfg.AgentCapacity != 4 || cfg.TemporalAddress != "temporal.internal:7233" ||
-		cfg.TemporalNamespace != "default" || cfg.TemporalWait != time.Minute || cfg.NmapPath != "nmap" {
+		cfg.TemporalNamespace != "default" || cfg.TemporalWait != time.Minute || cfg.ScannerPaths[scan.Nmap] != "nmap" {
 		t.Errorf("config = %+v", cfg)
 	}
 	// A flag beats the environment, which beats the default.

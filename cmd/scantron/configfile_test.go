@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/scantron/scantron/scan"
+
 	"bytes"
 	"os"
 	"path/filepath"
@@ -29,7 +31,7 @@ SCANTRON_SERVER_PUBLIC_KEY=MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqo=
 		t.Fatal(err)
 	}
 	if cfg.AgentName != "edge-3" || cfg.AgentCapacity != 3 || strings.Join(cfg.AgentPools, ",") != "edge,dmz" ||
-		cfg.WorkDir != "/var/lib/scantron work" || cfg.TemporalAddress != "temporal.env:7233" || cfg.NmapPath != "nmap" {
+		cfg.WorkDir != "/var/lib/scantron work" || cfg.TemporalAddress != "temporal.env:7233" || cfg.ScannerPaths[scan.Nmap] != "nmap" {
 		t.Errorf("config = %+v", cfg)
 	}
 	// The file may also be named by the environment.

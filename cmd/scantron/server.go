@@ -150,14 +150,21 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		return err
 	}
 	// Scans' schedules are created or repaired from PostgreSQL at start and
-	// every minute after.
+	// every minute after. With the key attribute registered a pass costs
+	// O(changed scans) Temporal calls; without it, one per scan.
+	scheduleDefaults := schedules.Defaults{CatchupWindow: cfg.ScheduleCatchupWindow, Keyed: true}
+	if err := schedules.EnsureKeyAttribute(ctx, tc, cfg.TemporalNamespace); err != nil {
+		scheduleDefaults.Keyed = false
+		log.Warn("schedules carry no key: every reconcile pass describes every schedule; register the attribute with "+
+			"'temporal operator search-attribute create --name "+schedules.KeyAttribute+" --type Keyword'", "error", err)
+	}
 	scheduleSync := &workers.ScheduleReconciler{Store: store, Schedules: tc.ScheduleClient(),
-		Defaults: schedules.Defaults{CatchupWindow: cfg.ScheduleCatchupWindow}, Logger: log, Metrics: reg}
+		Defaults: scheduleDefaults, Logger: log, Metrics: reg}
 	handler, err := web.New(web.Config{
 		Enrollment:        enrollment,
 		TemporalUIURL:     cfg.TemporalUIURL,
 		TemporalNamespace: cfg.TemporalNamespace,
-		Schedule:          schedules.Defaults{CatchupWindow: cfg.ScheduleCatchupWindow},
+		Schedule:          scheduleDefaults,
 		SecureCookies:     cfg.SecureCookies,
 		MaxRate:           cfg.MaxRate,
 		TrustedProxies:    cfg.TrustedProxies,

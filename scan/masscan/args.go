@@ -1,6 +1,7 @@
-// Package masscan builds masscan command lines. Running masscan is left to
-// the same process runner as nmap (scan/nmap.Run); its XML output is read by
-// scan/report.
+// Package masscan is the masscan driver (see scan/driver): masscan command
+// lines, its status lines, resuming a shard at masscan's probe index, and
+// merging its one-host-per-port output by address. It runs masscan with
+// the scanner runner (driver.Run); its XML output is read by scan/report.
 package masscan
 
 import (

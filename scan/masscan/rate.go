@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/driver"
 )
 
 // TakeRate removes masscan's --rate from a profile's options and returns
@@ -40,18 +41,6 @@ func TakeRate(options []string) ([]string, float64, error) {
 	return rest, rate, nil
 }
 
-// CapRate is the lower of the positive rates among limits (0 when none is
-// positive).
-func CapRate(limits ...float64) float64 {
-	out := 0.0
-	for _, r := range limits {
-		if r > 0 && (out == 0 || r < out) {
-			out = r
-		}
-	}
-	return out
-}
-
 // WithAdapter sends masscan's packets from a chosen interface and source
 // address, to a chosen next-hop MAC (--adapter, --adapter-ip,
 // --router-mac). These belong to the agent's machine and are set by the
@@ -64,16 +53,8 @@ func WithAdapter(name, ip, routerMAC string) Option {
 const DefaultRate = 100
 
 // LimitRate is the rate to give masscan for rate (0 = masscan's default)
-// under a cap (0 = none): rate lowered to the cap. A rate of 0 stands for
-// masscan's default, lowered too if the cap is under it, so that a cap
-// never raises the rate. The server applies its ceiling with it, and an
-// agent its own cap.
+// under a cap (0 = none): driver.LimitRate with masscan's default. The
+// server applies its ceiling with it, and an agent its own cap.
 func LimitRate(rate, limit float64) float64 {
-	if limit <= 0 {
-		return rate
-	}
-	if rate <= 0 {
-		rate = DefaultRate
-	}
-	return CapRate(rate, limit)
+	return driver.LimitRate(rate, limit, DefaultRate)
 }

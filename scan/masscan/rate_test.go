@@ -30,17 +30,6 @@ func TestTakeRate(t *testing.T) {
 	}
 }
 
-func TestCapRate(t *testing.T) {
-	for _, tt := range []struct {
-		in   []float64
-		want float64
-	}{{nil, 0}, {[]float64{0, 0}, 0}, {[]float64{5000, 0}, 5000}, {[]float64{0, 300}, 300}, {[]float64{5000, 300}, 300}} {
-		if got := CapRate(tt.in...); got != tt.want {
-			t.Errorf("CapRate(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestArgsAdapter(t *testing.T) {
 	check(t, []argsCase{
 		{"agent's adapter before targets and profile", []Option{

@@ -1,6 +1,8 @@
 package masscan
 
 import (
+	"github.com/scantron/scantron/scan/driver"
+
 	"net/netip"
 	"strings"
 	"testing"
@@ -159,7 +161,7 @@ func TestParseDiscovered(t *testing.T) {
 
 func TestLines(t *testing.T) {
 	var got []string
-	w := &Lines{Fn: func(s string) { got = append(got, s) }}
+	w := &driver.Lines{Fn: func(s string) { got = append(got, s) }}
 	for _, chunk := range []string{"Starting masscan\nScanning 1 hosts [3 ports/host]\nrate:  0.05-kpps,  2.20% done  ", "     \rrate: 0.05-kpps, 4.", "10% done\r\n", "Discovered open port 80/tcp on 198.18.0.2      \nlast"} {
 		if _, err := w.Write([]byte(chunk)); err != nil {
 			t.Fatal(err)

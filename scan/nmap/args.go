@@ -1,6 +1,7 @@
-// Package nmap builds nmap command lines and runs nmap as a child process: in
-// its own process group, killed with it when the context ends, with its
-// progress read from standard output.
+// Package nmap is the nmap driver (see scan/driver): nmap command lines,
+// nmap run as a child process (with the scanner runner, driver.Run) with
+// its progress read from standard output, and resuming a shard by the
+// hosts an earlier attempt finished.
 package nmap
 
 import (

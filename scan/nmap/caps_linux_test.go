@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/driver"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -72,87 +73,6 @@ func setcap(t *testing.T, caps, path string) {
 	}
 }
 
-func TestRawSocketAccess(t *testing.T) {
-	eff, ok := statusCaps("CapEff")
-	if !ok {
-		t.Fatal("cannot read CapEff from /proc/self/status")
-	}
-	a := RawSocketAccess("nmap")
-	if want := os.Geteuid() == 0 && eff&(1<<capNetRaw) != 0; a.Root != want {
-		t.Errorf("Root = %v, want %v (euid %d, CapEff %x)", a.Root, want, os.Geteuid(), eff)
-	}
-	if a.NeedsPrivilegedFlag() && a.Root {
-		t.Error("root is told to add --privileged")
-	}
-	if (RawAccess{}).OK() || !(RawAccess{FileCaps: true}).NeedsPrivilegedFlag() {
-		t.Error("RawAccess logic")
-	}
-	if s := (RawAccess{}).String(); !strings.Contains(s, "no raw sockets") {
-		t.Errorf("String() = %q", s)
-	}
-}
-
-// TestRawSocketAccessUnprivileged runs this test binary again as nobody to
-// see RawSocketAccess from an unprivileged agent: no raw sockets for a plain
-// binary, raw sockets through file capabilities for one with cap_net_raw.
-func TestRawSocketAccessUnprivileged(t *testing.T) {
-	if bin := os.Getenv("SCANTRON_TEST_RAW_ACCESS_OF"); bin != "" {
-		// The child, as nobody: report and exit.
-		a := RawSocketAccess(bin)
-		os.Stdout.WriteString(strconv.FormatBool(a.Root) + " " + strconv.FormatBool(a.FileCaps) + " " + strconv.FormatBool(a.NeedsPrivilegedFlag()) + "\n")
-		return
-	}
-	needSetcap(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	testBin := copyFile(t, self)
-	plain := copyBinary(t, "true")
-	capable := copyBinary(t, "true")
-	setcap(t, "cap_net_raw,cap_net_admin+eip", capable)
-	for _, tt := range []struct {
-		bin, want string
-	}{
-		{plain, "false false false"},
-		{capable, "false true true"},
-	} {
-		cmd := exec.Command(testBin, "-test.run=^TestRawSocketAccessUnprivileged$")
-		cmd.Env = append(os.Environ(), "SCANTRON_TEST_RAW_ACCESS_OF="+tt.bin)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("child as nobody: %v: %s", err, out)
-		}
-		if first, _, _ := strings.Cut(string(out), "\n"); first != tt.want {
-			t.Errorf("%s: root, file caps, --privileged = %q, want %q", tt.bin, first, tt.want)
-		}
-	}
-}
-
-func TestFileHasNetRaw(t *testing.T) {
-	needSetcap(t)
-	bin := copyBinary(t, "true")
-	if fileHasNetRaw(bin) {
-		t.Fatal("a binary without capabilities reported as having CAP_NET_RAW")
-	}
-	tests := []struct {
-		caps string
-		want bool
-	}{
-		{"cap_net_raw,cap_net_admin+eip", true},
-		{"cap_net_raw+ep", true},
-		{"cap_net_raw+p", false}, // permitted but not effective: nmap would not use it
-		{"cap_net_admin+ep", false},
-	}
-	for _, tt := range tests {
-		setcap(t, tt.caps, bin)
-		if got := fileHasNetRaw(bin); got != tt.want {
-			t.Errorf("%s: fileHasNetRaw = %v, want %v", tt.caps, got, tt.want)
-		}
-	}
-}
-
 // TestSYNScanWithoutRoot is the proof that agents need capabilities, not
 // root: an unprivileged user runs a SYN scan with an nmap that has file
 // capabilities, given --privileged as the agent gives it.
@@ -161,7 +81,7 @@ func TestSYNScanWithoutRoot(t *testing.T) {
 	needSetcap(t)
 	bin := copyBinary(t, "nmap")
 	setcap(t, "cap_net_raw,cap_net_admin+eip", bin)
-	if !fileHasNetRaw(bin) {
+	if !driver.RawSocketAccess(bin).FileCaps {
 		t.Fatal("the copy does not show its capabilities")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -3,6 +3,8 @@
 package nmap
 
 import (
+	"github.com/scantron/scantron/scan/driver"
+
 	"context"
 	"errors"
 	"fmt"
@@ -138,7 +140,7 @@ func TestRunRealNmapFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = Run(t.Context(), RunOptions{Args: args})
-	if !errors.Is(err, ErrScannerFailed) || !strings.Contains(err.Error(), "exited with status") ||
+	if !errors.Is(err, driver.ErrScannerFailed) || !strings.Contains(err.Error(), "exited with status") ||
 		!strings.Contains(err.Error(), "port-ratio") {
 		t.Errorf("err = %v", err)
 	}

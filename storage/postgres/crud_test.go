@@ -78,7 +78,7 @@ func TestProfiles(t *testing.T) {
 	if len(list) != 1 || list[0] != got {
 		t.Fatalf("ListProfiles = %+v", list)
 	}
-	_, err = st.CreateProfile(ctx, scan.Profile{Name: "odd", Scanner: "zmap"})
+	_, err = st.CreateProfile(ctx, scan.Profile{Name: "odd", Scanner: "nessus"})
 	wantErr(t, err, ErrInvalid)
 	must(t, st.DeleteProfile(ctx, p.ID))
 	wantErr(t, st.DeleteProfile(ctx, p.ID), ErrNotFound)
@@ -320,7 +320,7 @@ func TestInvalid(t *testing.T) {
 			return err
 		}},
 		{"unknown scanner", func() error {
-			_, err := st.CreateProfile(ctx, scan.Profile{Name: "p", Scanner: "zmap"})
+			_, err := st.CreateProfile(ctx, scan.Profile{Name: "p", Scanner: "nessus"})
 			return err
 		}},
 		{"empty task queue", func() error { _, err := st.CreateAgent(ctx, scan.Agent{Name: "a"}); return err }},

@@ -21,7 +21,7 @@ func profileTaken(name string) string {
 	return fmt.Sprintf("a profile named %q already exists", name)
 }
 
-// CreateProfile inserts a profile. The scanner must be nmap or masscan; the
+// CreateProfile inserts a profile. The scanner must be one the schema allows; the
 // options are stored as given (check them with scan.ParseOptions first).
 func (s *Store) CreateProfile(ctx context.Context, p scan.Profile) (scan.Profile, error) {
 	const q = `

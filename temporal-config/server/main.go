@@ -17,6 +17,9 @@
 //
 // In both, the system workers use an internal frontend (--internal-port),
 // which trusts every caller: bind it where agents cannot reach it.
+// --search-attribute NAME=Type registers a search attribute in each
+// --namespace through it at start, for clients without admin rights (the
+// scantron server's schedule key).
 package main
 
 import (
@@ -64,6 +67,7 @@ type options struct {
 	audience     string
 	logLevel     string
 	dynConfig    string
+	searchAttrs  listFlag
 }
 
 func main() {
@@ -81,6 +85,7 @@ func main() {
 	fs.StringVar(&o.audience, "audience", "temporal", "required aud claim of tokens (\"\" accepts any)")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
 	fs.StringVar(&o.dynConfig, "dynamic-config-file", "", "Temporal dynamic config file (optional)")
+	fs.Var(&o.searchAttrs, "search-attribute", "NAME=Type search attribute to register in each --namespace at start, e.g. ScantronScheduleKey=Keyword (repeatable)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -141,9 +146,24 @@ func run(o options) error {
 		temporal.WithAuthorizer(&authorizer{standard: authorization.NewDefaultAuthorizer()}),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return mapper }),
 	)
+	attrs, err := parseSearchAttributes(o.searchAttrs)
+	if err != nil {
+		return err
+	}
 	s, err := temporal.NewServer(opts...)
 	if err != nil {
 		return fmt.Errorf("create server: %w", err)
+	}
+	if len(attrs) > 0 {
+		internal := cfg.Services[string(primitives.InternalFrontendService)].RPC
+		ip := internal.BindOnIP
+		if ip == "" || ip == "0.0.0.0" {
+			ip = "127.0.0.1"
+		}
+		addr := net.JoinHostPort(ip, strconv.Itoa(internal.GRPCPort))
+		go registerSearchAttributes(ctx, addr, o.namespaces, attrs, func(err error) {
+			logger.Warn("registering search attributes", tag.Error(err))
+		})
 	}
 	// Start blocks until interrupted.
 	return s.Start()

@@ -1,4 +1,4 @@
-package activities
+package masscan
 
 import (
 	"fmt"
@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scantron/scantron/scan/masscan"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -94,7 +93,7 @@ func TestWriteMasscanXML(t *testing.T) {
 // with its status lines, never lowering it; a probe count that differs
 // from masscan's own makes the index untrusted.
 func TestMasscanTrack(t *testing.T) {
-	plan := masscan.Plan{Probes: 10000, Wait: 1}
+	plan := Plan{Probes: 10000, Wait: 1}
 	tr := newMasscanTrack(plan, 5, 100, 2000, []masscanPort{{netip.MustParseAddr("198.18.0.2"), "tcp", 22, time.Now()}})
 	var pcts []float64
 	tr.onPct = func(p float64) { pcts = append(pcts, p) }

@@ -1,4 +1,4 @@
-package activities
+package masscan
 
 import (
 	"github.com/scantron/scantron/scan/report"

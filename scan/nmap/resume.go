@@ -1,4 +1,4 @@
-package activities
+package nmap
 
 import (
 	"context"
@@ -9,11 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
-
-	"go.temporal.io/sdk/activity"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/driver"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -22,24 +20,9 @@ import (
 // heartbeats; the retry, on whichever agent, reads the failed attempt's last
 // heartbeat, fetches those hosts, tells nmap to skip them (--excludefile:
 // the spec is only narrowed, never widened) and puts them in front of its
-// own output, so the shard's output holds every host once. nmap's and
-// masscan's own --resume files stay on the agent that died, so they are of
-// no use to another. masscan cannot be resumed so: its output names an
-// address as soon as one port answers, long before its other ports are
-// probed, so no host in it is known to be finished; it resumes by probe
-// index instead (masscanresume.go).
-
-// DefaultPartialEvery is how often a running nmap scan's finished hosts are
-// saved for a retry to resume from.
-const DefaultPartialEvery = 30 * time.Second
-
-// shardStore is the object storage one attempt of a shard may use: its own
-// objects, and the resume state of the attempt before it.
-type shardStore interface {
-	PutFile(ctx context.Context, key, path, contentType string) (scan.BlobRef, error)
-	// Get reads an object back, checking its size and SHA-256.
-	Get(ctx context.Context, ref scan.BlobRef) (io.ReadCloser, error)
-}
+// own output, so the shard's output holds every host once. nmap's own
+// --resume file stays on the agent that died, so it is of no use to
+// another.
 
 // resumed is what earlier attempts of a shard finished.
 type resumed struct {
@@ -49,57 +32,29 @@ type resumed struct {
 	skip  string       // a file listing addrs, for nmap --excludefile
 }
 
-func (a *Agent) partialEvery() time.Duration {
-	if a.PartialEvery > 0 {
-		return a.PartialEvery
-	}
-	return DefaultPartialEvery
-}
-
-// resume downloads into dir the hosts earlier attempts finished, if the
+// resume downloads into c.Dir the hosts earlier attempts finished, if the
 // previous attempt's progress names saved ones that are usable. Anything
 // unusable is logged and the shard is scanned from its start: resuming is
 // never a reason to fail.
-func (a *Agent) resume(ctx context.Context, spec scan.Spec, dir string, obj shardStore, prev *scan.Progress) *resumed {
-	if spec.Scanner != scan.Nmap || a.PartialEvery < 0 || prev == nil || prev.Partial == nil {
+func resume(ctx context.Context, c driver.Command, h driver.Host) *resumed {
+	if c.PartialEvery < 0 || c.Prev == nil || c.Prev.Partial == nil {
 		return nil
 	}
-	log := activity.GetLogger(ctx)
-	r, err := a.loadPartial(ctx, spec, obj, *prev.Partial, dir)
+	log := h.Logger()
+	r, err := loadPartial(ctx, c.Spec, h, *c.Prev.Partial, c.Dir)
 	if err != nil {
-		log.Warn("cannot resume from the earlier attempt's finished hosts; scanning the whole shard", "shard", spec.ShardID, "key", prev.Partial.Key, "error", err)
+		log.Warn("cannot resume from the earlier attempt's finished hosts; scanning the whole shard", "shard", c.Spec.ShardID, "key", c.Prev.Partial.Key, "error", err)
 		return nil
 	}
-	log.Info("resuming shard: skipping the hosts earlier attempts finished", "shard", spec.ShardID, "hosts_done", len(r.addrs), "key", r.ref.Key)
+	log.Info("resuming shard: skipping the hosts earlier attempts finished", "shard", c.Spec.ShardID, "hosts_done", len(r.addrs), "key", r.ref.Key)
 	return r
 }
 
-// previousProgress is the last progress of the shard's previous attempt:
-// handed over by the workflow, which dispatches each attempt itself, or
-// (for a Temporal retry of the same activity) its last heartbeat.
-func previousProgress(ctx context.Context, in RunScanInput) *scan.Progress {
-	if in.Resume != nil {
-		return in.Resume
-	}
-	if !activity.HasHeartbeatDetails(ctx) {
-		return nil
-	}
-	var p scan.Progress
-	if err := activity.GetHeartbeatDetails(ctx, &p); err != nil {
-		activity.GetLogger(ctx).Warn("cannot read the earlier attempt's progress; scanning the whole shard", "shard", in.Spec.ShardID, "error", err)
-		return nil
-	}
-	return &p
-}
-
-func (a *Agent) loadPartial(ctx context.Context, spec scan.Spec, obj shardStore, ref scan.BlobRef, dir string) (*resumed, error) {
-	if err := ref.Validate(); err != nil {
+func loadPartial(ctx context.Context, spec scan.Spec, h driver.Host, ref scan.BlobRef, dir string) (*resumed, error) {
+	if err := driver.ShardKey(spec, ref); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(ref.Key, scan.RunPrefix(spec.RunID)+fmt.Sprintf("%d/", spec.ShardID)) {
-		return nil, fmt.Errorf("%s is not this shard's output", ref.Key)
-	}
-	body, err := obj.Get(ctx, ref)
+	body, err := h.LoadResume(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +109,7 @@ func finishedHosts(r io.Reader, spec scan.Spec) ([]string, error) {
 		if seen[ip] {
 			return fmt.Errorf("host %s appears twice", ip)
 		}
-		if !inTargets(targets, ip, h.Hostnames) {
+		if !driver.InTargets(targets, ip, h.Hostnames) {
 			return fmt.Errorf("host %s is not a target of the shard", ip)
 		}
 		seen[ip] = true
@@ -168,25 +123,6 @@ func finishedHosts(r io.Reader, spec scan.Spec) ([]string, error) {
 		return nil, errors.New("no finished host")
 	}
 	return addrs, nil
-}
-
-// inTargets says whether a host nmap reported is one of the targets: its
-// address is in a range, or one of its names is a target host name.
-func inTargets(targets []scan.Target, ip netip.Addr, names []report.Hostname) bool {
-	for _, t := range targets {
-		if t.Kind == scan.KindHost {
-			for _, n := range names {
-				if strings.EqualFold(n.Name, t.Host) {
-					return true
-				}
-			}
-			continue
-		}
-		if t.From.Is4() == ip.Is4() && !ip.Less(t.From) && !t.To.Less(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 // withDone writes to out one nmap document: the hosts earlier attempts
@@ -227,22 +163,15 @@ func withDone(r *resumed, xmlPath, out string, running bool) error {
 }
 
 // partialSaver saves, every PartialEvery while nmap runs, the hosts the
-// shard has finished so far (earlier attempts' and this one's) and puts
-// their reference in the heartbeat.
+// shard has finished so far (earlier attempts' and this one's) and names
+// them in the heartbeat.
 type partialSaver struct {
-	a       *Agent
-	obj     shardStore
-	key     string
+	h       driver.Host
 	xmlPath string
 	tmp     string
 	done    *resumed
-	hb      *heartbeater
 	size    int64 // of the scanner output last looked at
 	hosts   int   // finished hosts last saved
-}
-
-func (s *partialSaver) loop(ctx context.Context, stop <-chan struct{}) {
-	saveEvery(ctx, stop, s.a.partialEvery(), s.save, "could not save the finished hosts of a running scan", s.key)
 }
 
 // save uploads the finished hosts if the scanner has written more since the
@@ -270,30 +199,11 @@ func (s *partialSaver) save(ctx context.Context) error {
 		s.size = size
 		return nil
 	}
-	ref, err := s.obj.PutFile(ctx, s.key, s.tmp, "application/xml")
+	ref, err := s.h.SaveResume(ctx, s.tmp)
 	if err != nil {
 		return err // tried again at the next tick
 	}
 	s.size, s.hosts = size, hosts
-	s.hb.setPartial(ref, hosts)
+	s.h.Resumed(driver.Resume{Ref: ref, Hosts: hosts})
 	return nil
-}
-
-// saveEvery calls save on a ticker until stop is closed or ctx is done; a
-// failed save is logged and tried again at the next tick.
-func saveEvery(ctx context.Context, stop <-chan struct{}, every time.Duration, save func(context.Context) error, failure, key string) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := save(ctx); err != nil && ctx.Err() == nil {
-				activity.GetLogger(ctx).Warn(failure, "key", key, "error", err)
-			}
-		}
-	}
 }

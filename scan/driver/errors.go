@@ -1,8 +1,9 @@
-package nmap
+package driver
 
 import "errors"
 
-// Sentinel errors. Callers wrap them with detail; test with errors.Is.
+// Sentinel errors of Run. Callers wrap them with detail; test with
+// errors.Is.
 var (
 	// ErrScannerNotFound marks a scanner binary that cannot be found or
 	// executed. Retrying on the same agent will not help.

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package nmap
+package driver
 
 import (
 	"os"

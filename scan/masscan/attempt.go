@@ -1,4 +1,4 @@
-package activities
+package masscan
 
 import (
 	"bufio"
@@ -9,14 +9,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/masscan"
+	"github.com/scantron/scantron/scan/driver"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -31,7 +28,7 @@ import (
 // their way (rate × --wait). A retry, on any agent, starts masscan at that
 // index with the same seed and adds the saved ports to its output, each
 // port once. A shard whose probes cannot be counted exactly (see
-// masscan.ResumePlan) starts over, as does one whose saved state is
+// ResumePlan) starts over, as does one whose saved state is
 // unusable.
 
 // masscanPort is one open port found: its address, protocol and number,
@@ -54,7 +51,7 @@ func (p masscanPort) key() portKey { return portKey{p.addr, p.proto, p.port} }
 // masscanTrack follows one masscan attempt: the ports found (earlier
 // attempts' first) and how far it got.
 type masscanTrack struct {
-	plan  masscan.Plan
+	plan  Plan
 	seed  uint64
 	rate  float64 // the spec's rate cap, 0 if none
 	start uint64  // the index this attempt began at
@@ -68,7 +65,7 @@ type masscanTrack struct {
 	onPct   func(float64)
 }
 
-func newMasscanTrack(plan masscan.Plan, seed uint64, rate float64, start uint64, earlier []masscanPort) *masscanTrack {
+func newMasscanTrack(plan Plan, seed uint64, rate float64, start uint64, earlier []masscanPort) *masscanTrack {
 	t := &masscanTrack{plan: plan, seed: seed, rate: rate, start: start, index: start, seen: map[portKey]bool{}}
 	for _, p := range earlier {
 		t.add(p)
@@ -85,7 +82,7 @@ func (t *masscanTrack) add(p masscanPort) {
 
 // stdoutLine reads one line of masscan's standard output.
 func (t *masscanTrack) stdoutLine(line string) {
-	f, ok := masscan.ParseDiscovered(line)
+	f, ok := ParseDiscovered(line)
 	if !ok {
 		return
 	}
@@ -96,7 +93,7 @@ func (t *masscanTrack) stdoutLine(line string) {
 
 // stderrLine reads one line of masscan's standard error.
 func (t *masscanTrack) stderrLine(line string) {
-	if n, ok := masscan.ParseScanning(line); ok {
+	if n, ok := ParseScanning(line); ok {
 		if n != t.plan.Probes {
 			t.mu.Lock()
 			t.wrong = fmt.Sprintf("masscan counts %d probes, Scantron %d", n, t.plan.Probes)
@@ -104,7 +101,7 @@ func (t *masscanTrack) stderrLine(line string) {
 		}
 		return
 	}
-	st, ok := masscan.ParseStatus(line)
+	st, ok := ParseStatus(line)
 	if !ok {
 		return
 	}
@@ -173,22 +170,22 @@ type masscanResumed struct {
 // resumeMasscan reads the previous attempt's last heartbeat and returns
 // where to resume and the ports found before, if usable; otherwise nil,
 // and the shard is scanned from its start.
-func (a *Agent) resumeMasscan(ctx context.Context, spec scan.Spec, plan masscan.Plan, seed uint64, obj shardStore, prev *scan.Progress) *masscanResumed {
+func resumeMasscan(ctx context.Context, c driver.Command, plan Plan, seed uint64, h driver.Host) *masscanResumed {
+	prev := c.Prev
 	if prev == nil || prev.MasscanIndex == 0 || prev.Partial == nil {
 		return nil
 	}
-	log := activity.GetLogger(ctx)
-	p := *prev
-	r, err := a.loadMasscanPartial(ctx, spec, plan, seed, obj, p)
+	log := h.Logger()
+	r, err := loadMasscanPartial(ctx, c.Spec, plan, seed, h, *prev)
 	if err != nil {
-		log.Warn("cannot resume masscan where the earlier attempt got; scanning the whole shard", "shard", spec.ShardID, "key", p.Partial.Key, "error", err)
+		log.Warn("cannot resume masscan where the earlier attempt got; scanning the whole shard", "shard", c.Spec.ShardID, "key", prev.Partial.Key, "error", err)
 		return nil
 	}
-	log.Info("resuming masscan shard", "shard", spec.ShardID, "index", r.index, "of", plan.Probes, "ports_found", len(r.ports), "key", r.ref.Key)
+	log.Info("resuming masscan shard", "shard", c.Spec.ShardID, "index", r.index, "of", plan.Probes, "ports_found", len(r.ports), "key", r.ref.Key)
 	return r
 }
 
-func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan masscan.Plan, seed uint64, obj shardStore, p scan.Progress) (*masscanResumed, error) {
+func loadMasscanPartial(ctx context.Context, spec scan.Spec, plan Plan, seed uint64, h driver.Host, p scan.Progress) (*masscanResumed, error) {
 	if p.MasscanSeed != seed {
 		return nil, fmt.Errorf("the earlier attempt used seed %d, this shard's is %d", p.MasscanSeed, seed)
 	}
@@ -196,13 +193,10 @@ func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan mas
 		return nil, fmt.Errorf("resume index %d is past the shard's %d probes", p.MasscanIndex, plan.Probes)
 	}
 	ref := *p.Partial
-	if err := ref.Validate(); err != nil {
+	if err := driver.ShardKey(spec, ref); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(ref.Key, scan.RunPrefix(spec.RunID)+fmt.Sprintf("%d/", spec.ShardID)) {
-		return nil, fmt.Errorf("%s is not this shard's output", ref.Key)
-	}
-	body, err := obj.Get(ctx, ref)
+	body, err := h.LoadResume(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +211,7 @@ func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan mas
 		if err != nil {
 			return fmt.Errorf("a host has no IP address (%q)", h.IP())
 		}
-		if !inTargets(targets, ip, nil) {
+		if !driver.InTargets(targets, ip, nil) {
 			return fmt.Errorf("host %s is not a target of the shard", ip)
 		}
 		for _, port := range h.Ports {
@@ -234,19 +228,12 @@ func (a *Agent) loadMasscanPartial(ctx context.Context, spec scan.Spec, plan mas
 // masscanSaver saves, every PartialEvery while masscan runs, the ports
 // found so far with the resume index, and names them in the heartbeat.
 type masscanSaver struct {
-	a     *Agent
-	obj   shardStore
-	key   string
+	h     driver.Host
 	tmp   string
 	track *masscanTrack
-	hb    *heartbeater
 	start time.Time
 	index uint64 // last saved
 	ports int
-}
-
-func (s *masscanSaver) loop(ctx context.Context, stop <-chan struct{}) {
-	saveEvery(ctx, stop, s.a.partialEvery(), s.save, "could not save the progress of a running masscan scan", s.key)
 }
 
 func (s *masscanSaver) save(ctx context.Context) error {
@@ -260,12 +247,12 @@ func (s *masscanSaver) save(ctx context.Context) error {
 	if err := writeMasscanXML(s.tmp, ports, s.start); err != nil {
 		return err
 	}
-	ref, err := s.obj.PutFile(ctx, s.key, s.tmp, "application/xml")
+	ref, err := s.h.SaveResume(ctx, s.tmp)
 	if err != nil {
 		return err // tried again at the next tick
 	}
 	s.index, s.ports = index, len(ports)
-	s.hb.setMasscan(ref, countAddrs(ports), s.track.seed, index)
+	s.h.Resumed(driver.Resume{Ref: ref, Hosts: countAddrs(ports), Seed: s.track.seed, Index: index})
 	return nil
 }
 
@@ -340,26 +327,41 @@ func withMasscanDone(done []masscanPort, xmlPath, out string, start time.Time) e
 // masscanPartialPath is where a stopped masscan attempt's ports are written.
 func masscanPartialPath(dir string) string { return filepath.Join(dir, "found.xml") }
 
-// masscanStart chooses the seed of a masscan attempt (the same on every
-// attempt) and, on a retry whose earlier attempt left a usable index, where
-// to resume. The track is nil when the shard cannot be resumed by index.
-func (a *Agent) masscanStart(ctx context.Context, spec scan.Spec, first *scan.Progress, obj shardStore, prev *scan.Progress) (*masscanTrack, *masscanResumed, []masscan.Option) {
-	seed, _ := masscan.ShardSeed(spec)
-	opts, resumable := a.masscanFirstOptions(spec)
-	if a.PartialEvery < 0 {
-		return nil, nil, opts
+// attemptOptions are the options every attempt of a masscan shard runs
+// with: the seed (the same on every attempt, so probes go in the same
+// order) and, when the shard can be resumed by index, --interactive, for
+// the open ports as found.
+func attemptOptions(c driver.Command) []Option {
+	var opts []Option
+	if seed, fromProfile := ShardSeed(c.Spec); !fromProfile {
+		opts = append(opts, WithSeed(seed))
 	}
-	plan, why := masscan.ResumePlan(spec)
-	if !resumable {
-		activity.GetLogger(ctx).Info("masscan shard cannot be resumed by index; a retry scans it all", "shard", spec.ShardID, "why", why)
-		return nil, nil, opts
+	if c.PartialEvery >= 0 {
+		if _, why := ResumePlan(c.Spec); why == "" {
+			opts = append(opts, WithInteractive())
+		}
 	}
-	r := a.resumeMasscan(ctx, spec, plan, seed, obj, prev)
+	return opts
+}
+
+// masscanStart sets up the tracking of a masscan attempt and, on a retry
+// whose earlier attempt left a usable index, where to resume (the options
+// to add). The track is nil when the shard cannot be resumed by index.
+func masscanStart(ctx context.Context, c driver.Command, h driver.Host) (*masscanTrack, *masscanResumed, []Option) {
+	spec := c.Spec
+	if c.PartialEvery < 0 {
+		return nil, nil, nil
+	}
+	seed, _ := ShardSeed(spec)
+	plan, why := ResumePlan(spec)
+	if why != "" {
+		h.Logger().Info("masscan shard cannot be resumed by index; a retry scans it all", "shard", spec.ShardID, "why", why)
+		return nil, nil, nil
+	}
+	r := resumeMasscan(ctx, c, plan, seed, h)
 	if r == nil {
-		return newMasscanTrack(plan, seed, spec.Rate, 0, nil), nil, opts
+		return newMasscanTrack(plan, seed, spec.Rate, 0, nil), nil, nil
 	}
-	opts = append(opts, masscan.WithResumeIndex(r.index))
-	first.Partial, first.HostsDone = &r.ref, countAddrs(r.ports)
-	first.MasscanSeed, first.MasscanIndex = seed, r.index
-	return newMasscanTrack(plan, seed, spec.Rate, r.index, r.ports), r, opts
+	h.Resumed(driver.Resume{Ref: r.ref, Hosts: countAddrs(r.ports), Seed: seed, Index: r.index})
+	return newMasscanTrack(plan, seed, spec.Rate, r.index, r.ports), r, []Option{WithResumeIndex(r.index)}
 }
