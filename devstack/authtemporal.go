@@ -82,6 +82,8 @@ func StartAuthTemporal(ctx context.Context, opt AuthTemporalOptions) (*Temporal,
 			"--namespace", opt.Namespace,
 			"--jwks-url", opt.JWKSURL,
 			"--log-level", "warn",
+			// The schedule reconciler's key, as for the dev server.
+			"--search-attribute", "ScantronScheduleKey=Keyword",
 		}
 		if opt.DBFile != "" {
 			args = append(args, "--db-filename", opt.DBFile)

@@ -322,7 +322,7 @@ func TestBrowser(t *testing.T) {
 }
 
 // waitRun reads the run page until the run ends: the page follows the run
-// by itself (app.js polls the API and reloads when the run ends).
+// by itself (app.js follows the run's event stream and reloads when it ends).
 func (b browser) waitRun(what string) {
 	b.t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)

@@ -27,6 +27,10 @@ type Timeouts struct {
 	// likewise go this long without sending anything, and run past Read
 	// while it keeps moving.
 	DownloadStall time.Duration
+	// Stream is the longest an event stream stays open; its client then
+	// reconnects (EventSource and `run watch` do so on their own). A
+	// stream that stalls is cut off after DownloadStall, as a download is.
+	Stream time.Duration
 }
 
 // DefaultTimeouts are the server's timeouts unless Config sets others.
@@ -36,6 +40,7 @@ var DefaultTimeouts = Timeouts{
 	Write:         2 * time.Minute,
 	Idle:          2 * time.Minute,
 	DownloadStall: time.Minute,
+	Stream:        10 * time.Minute,
 }
 
 // MaxHeaderBytes bounds the request line and headers.
@@ -52,7 +57,7 @@ func (t Timeouts) orDefault() Timeouts {
 	d := DefaultTimeouts
 	return Timeouts{
 		ReadHeader: pick(t.ReadHeader, d.ReadHeader), Read: pick(t.Read, d.Read), Write: pick(t.Write, d.Write),
-		Idle: pick(t.Idle, d.Idle), DownloadStall: pick(t.DownloadStall, d.DownloadStall),
+		Idle: pick(t.Idle, d.Idle), DownloadStall: pick(t.DownloadStall, d.DownloadStall), Stream: pick(t.Stream, d.Stream),
 	}
 }
 

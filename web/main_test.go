@@ -266,6 +266,10 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 		TemporalNamespace: "default",
 		Logger:            slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		WebhookLookup:     testLookup,
+		// Event streams end soon, so that the suites sending every route
+		// a valid request (TestBadInput) are not held for 10 minutes;
+		// tests of the streams set their own.
+		Timeouts: Timeouts{Stream: time.Second},
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -65,3 +65,28 @@ func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger
 	}
 	return out
 }
+
+// runPercent is how far a run is: its finished shards count whole, the
+// others by their scanners' last heartbeat.
+func runPercent(status scan.RunStatus, shards []scan.Shard, progress []shardProgress) float64 {
+	if status == scan.RunCompleted {
+		return 100
+	}
+	if len(shards) == 0 {
+		return 0
+	}
+	var sum float64
+	done := map[int]bool{}
+	for _, s := range shards {
+		if s.Status == scan.ShardScanned || s.Status == scan.ShardCompleted {
+			sum += 100
+			done[s.Index] = true
+		}
+	}
+	for _, p := range progress {
+		if !done[p.ShardIndex] {
+			sum += min(max(p.Percent, 0), 100)
+		}
+	}
+	return sum / float64(len(shards))
+}

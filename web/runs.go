@@ -70,11 +70,15 @@ type runView struct {
 }
 
 func newRunView(r scan.Run, links temporalLinks) runView {
-	v := runView{Run: r, TemporalURL: links.Workflow(r.WorkflowID)}
-	if r.WindowOpensAt != nil && !r.Status.Final() {
-		v.StatusDetail = "waiting for window until " + r.WindowOpensAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	return runView{Run: r, TemporalURL: links.Workflow(r.WorkflowID), StatusDetail: statusDetail(r.Status, r.WindowOpensAt)}
+}
+
+// statusDetail says what holds an unfinished run, if anything.
+func statusDetail(status scan.RunStatus, windowOpensAt *time.Time) string {
+	if windowOpensAt == nil || status.Final() {
+		return ""
 	}
-	return v
+	return "waiting for window until " + windowOpensAt.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
 // runDetail is one run with its shards.

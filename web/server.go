@@ -70,6 +70,10 @@ type Config struct {
 	// Logger receives request logs, recovered panics and the real cause of
 	// every 500. Default slog.Default().
 	Logger *slog.Logger
+	// MaxStreams is how many event streams (live run pages, dashboards,
+	// `runs watch`) one user may hold open at once; 0 means
+	// DefaultMaxStreams.
+	MaxStreams int
 }
 
 // Store is everything the web package and the operations it calls ask of
@@ -98,6 +102,7 @@ type Store interface {
 	AgentPoolStore
 	PlanStore
 	ImportStore
+	LiveStore
 }
 
 // Deps are the server's collaborators.
@@ -121,6 +126,9 @@ type Deps struct {
 	Ready []ReadyCheck
 	// Notifier sends scans' test notifications; nil: none can be sent.
 	Notifier NotificationTester
+	// Events feeds the live event streams; default Store, when it has
+	// them (*postgres.Store does). Without it the streams answer 503.
+	Events RunEvents
 }
 
 // Server holds the handlers and the parsed UI. Build it with New and mount
@@ -149,6 +157,7 @@ type Server struct {
 	enroll     *enrollHandlers
 	scans      *scanHandlers
 	runs       *runHandlers
+	live       *liveHandlers
 	imports    *importHandlers
 	ui         *uiHandlers
 
@@ -207,6 +216,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Presence == nil {
 		deps.Presence = deps.Temporal
 	}
+	if deps.Events == nil {
+		deps.Events, _ = deps.Store.(RunEvents)
+	}
 	links := temporalLinks{base: strings.TrimRight(cfg.TemporalUIURL, "/"), namespace: cfg.TemporalNamespace}
 	pages, err := parsePages(assets, links)
 	if err != nil {
@@ -217,6 +229,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	b := base{log: cfg.Logger}
+	timeouts := cfg.Timeouts.orDefault()
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
 	// The checks of a save: the same rules a run's start applies.
@@ -242,7 +255,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:            cfg.Logger,
 		metrics:        cfg.Metrics,
 		metricsHandler: cfg.MetricsHandler,
-		timeouts:       cfg.Timeouts.orDefault(),
+		timeouts:       timeouts,
 		trustedProxies: cfg.TrustedProxies,
 		api:            b,
 		files:          static,
@@ -262,10 +275,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			planner: &planner{base: b, store: deps.Store, check: check, now: deps.Now,
 				limits: activities.RunLimits{MaxAddresses: cfg.MaxAddresses, MaxRate: cfg.MaxRate, ShardSize: cfg.ShardSize}}},
 		runs: &runHandlers{base: b, store: deps.Store, runs: ops.runs, objects: deps.Objects,
-			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: cfg.Timeouts.orDefault().DownloadStall},
+			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: timeouts.DownloadStall},
+		live: &liveHandlers{base: b, store: deps.Store, events: deps.Events, hub: newEventHub(deps.Events, cfg.Logger),
+			temporal: deps.Temporal, limit: newStreamLimit(cfg.MaxStreams), lifetime: timeouts.Stream,
+			stall: timeouts.DownloadStall, heartbeat: streamHeartbeat, progressEvery: runProgressEvery,
+			dashboardEvery: dashboardProgressEach, closing: make(chan struct{})},
 		ui: &uiHandlers{base: b, ops: ops, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
-		assets:        &assetHandlers{base: b, store: deps.Store},
+		assets:        &assetHandlers{base: b, store: deps.Store, now: deps.Now},
 		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, notifications: ops.notifications},
@@ -280,6 +297,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		maxBytes: cfg.ImportMaxBytes, maxAddresses: cfg.MaxAddresses}
 	s.ui.srv = s
 	return s, nil
+}
+
+// CloseStreams ends the open event streams, which would otherwise hold a
+// shutting-down http.Server for their whole lifetime: register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() {
+	s.live.closeStreams()
 }
 
 // operations are the changes both the API and the UI's forms make.

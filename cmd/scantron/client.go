@@ -66,10 +66,14 @@ type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
+	// stream is for event streams, which last as long as what they follow:
+	// no overall timeout (see watchRun for how a dead one is noticed).
+	stream *http.Client
 }
 
 func newAPIClient(c credentials) apiClient {
-	return apiClient{base: strings.TrimRight(c.URL, "/") + "/api/v1", token: c.Token, http: &http.Client{Timeout: 60 * time.Second}}
+	return apiClient{base: strings.TrimRight(c.URL, "/") + "/api/v1", token: c.Token, http: &http.Client{Timeout: 60 * time.Second},
+		stream: &http.Client{}}
 }
 
 // apiError is an error answer of the API.
@@ -93,6 +97,11 @@ func (a apiClient) send(ctx context.Context, method, path string, body any) (*ht
 
 // sendBody sends a body of any type (none when rd is nil).
 func (a apiClient) sendBody(ctx context.Context, method, path, contentType string, rd io.Reader) (*http.Response, error) {
+	return a.sendWith(ctx, a.http, method, path, contentType, rd)
+}
+
+// sendWith sends a request with the client hc.
+func (a apiClient) sendWith(ctx context.Context, hc *http.Client, method, path, contentType string, rd io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
 	if err != nil {
 		return nil, err
@@ -103,7 +112,7 @@ func (a apiClient) sendBody(ctx context.Context, method, path, contentType strin
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
-	resp, err := a.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -239,103 +248,8 @@ func clientLogout(ctx context.Context, getenv func(string) string, asJSON bool, 
 	return nil
 }
 
-// clientRun is what the CLI reads of a run.
+// clientRun is what the CLI reads of a run it starts.
 type clientRun struct {
 	ID         int64  `json:"id"`
 	WorkflowID string `json:"workflow_id"`
-	Status     string `json:"status"`
-	Error      string `json:"error"`
-	HostsUp    int    `json:"hosts_up"`
-	OpenPorts  int    `json:"open_ports"`
-	Shards     []struct {
-		Index  int    `json:"index"`
-		Status string `json:"status"`
-	} `json:"shards"`
-	Progress []struct {
-		ShardIndex int     `json:"shard_index"`
-		Percent    float64 `json:"percent"`
-		Task       string  `json:"task"`
-		Waiting    bool    `json:"waiting"`
-	} `json:"progress"`
-}
-
-func (r clientRun) final() bool {
-	return r.Status == "completed" || r.Status == "failed" || r.Status == "cancelled"
-}
-
-// percent is the run's progress: finished shards count whole, running
-// ones by their last heartbeat.
-func (r clientRun) percent() float64 {
-	if r.Status == "completed" {
-		return 100
-	}
-	if len(r.Shards) == 0 {
-		return 0
-	}
-	var sum float64
-	done := map[int]bool{}
-	for _, s := range r.Shards {
-		if s.Status == "scanned" || s.Status == "completed" {
-			sum += 100
-			done[s.Index] = true
-		}
-	}
-	for _, p := range r.Progress {
-		if !done[p.ShardIndex] {
-			sum += p.Percent
-		}
-	}
-	return sum / float64(len(r.Shards))
-}
-
-// progressBar draws "[#####.....]  50.0%".
-func progressBar(pct float64, width int) string {
-	pct = min(max(pct, 0), 100)
-	n := int(pct / 100 * float64(width))
-	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "] " + fmt.Sprintf("%5.1f%%", pct)
-}
-
-// watchRun polls a run, drawing a progress bar on stderr, until it ends;
-// a run that does not complete is an error. asJSON prints the API's last
-// answer about the run instead of the summary.
-func watchRun(ctx context.Context, api apiClient, id int64, asJSON bool, stdout, stderr io.Writer) error {
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		var raw json.RawMessage
-		if err := api.do(ctx, "GET", fmt.Sprintf("/runs/%d", id), nil, &raw); err != nil {
-			return err
-		}
-		var r clientRun
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return fmt.Errorf("the answer is not a run: %w", err)
-		}
-		task := ""
-		for _, p := range r.Progress {
-			if p.Task != "" {
-				task = p.Task
-			} else if p.Waiting && task == "" {
-				task = "waiting for the agent"
-			}
-		}
-		fmt.Fprintf(stderr, "\rrun %d %s %-9s %-32.32s", r.ID, progressBar(r.percent(), 30), r.Status, task)
-		if r.final() {
-			fmt.Fprintln(stderr)
-			if asJSON {
-				fmt.Fprintf(stdout, "%s\n", raw)
-			} else {
-				fmt.Fprintf(stdout, "run %d %s: %d hosts up, %d open ports\n", r.ID, r.Status, r.HostsUp, r.OpenPorts)
-			}
-			if r.Status != "completed" {
-				return fmt.Errorf("run %d %s: %s", r.ID, r.Status, r.Error)
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(stderr)
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
 }

@@ -153,12 +153,12 @@ var commands = []command{
 		query:   []param{{flag: "scan", field: "scan_id", kind: kindInt, help: "only this scan's runs"}},
 		columns: []string{"id", "scan_id", "status", "hosts_up", "open_ports", "created_at", "finished_at"}},
 	{words: []string{"runs", "show"}, method: "GET", path: "/runs/{id}", args: []string{"id"}, help: "a run with its shards and live progress"},
-	{words: []string{"runs", "start"}, routes: []string{"POST /scans/{id}/runs", "GET /runs/{id}"}, args: []string{"scan-id"}, run: runStart,
+	{words: []string{"runs", "start"}, routes: []string{"POST /scans/{id}/runs", "GET /runs/{id}/events", "GET /runs/{id}"}, args: []string{"scan-id"}, run: runStart,
 		help: "start a run of scan SCAN-ID now; --watch follows it to its end",
 		flags: []param{{flag: "watch", kind: kindBool, help: "follow the run's progress until it ends"},
 			{flag: "ignore-windows", kind: kindBool, help: "run now even outside the scan's windows (an override)"}}},
-	{words: []string{"runs", "watch"}, routes: []string{"GET /runs/{id}"}, args: []string{"id"}, run: runWatch,
-		help: "follow a run until it ends: a progress bar on standard error; non-zero exit unless it completes"},
+	{words: []string{"runs", "watch"}, routes: []string{"GET /runs/{id}/events", "GET /runs/{id}"}, args: []string{"id"}, run: runWatch,
+		help: "follow a run until it ends, by its event stream: a progress bar on standard error; non-zero exit unless it completes"},
 	{words: []string{"runs", "cancel"}, method: "POST", path: "/runs/{id}/cancel", args: []string{"id"}, help: "cancel a run",
 		say: "run {.run_id}: cancel requested"},
 	{words: []string{"runs", "pause"}, method: "POST", path: "/runs/{id}/pause", args: []string{"id"},
@@ -191,6 +191,11 @@ var commands = []command{
 		help: "import nmap XML or masscan XML/JSON files as runs of site SITE (a name or id), ordered by the scan time inside each; non-zero exit if any is refused or fails"},
 	{words: []string{"assets", "list"}, method: "GET", path: "/assets", list: true, query: assetFilters,
 		help: "assets across all sites", items: "assets", columns: assetColumns},
+	{words: []string{"assets", "history"}, method: "GET", path: "/assets/{ip}/history", args: []string{"ip"},
+		query: []param{{flag: "site", kind: kindInt, meta: "ID", help: "only this site's runs"},
+			{flag: "runs", kind: kindInt, help: "how many of the newest runs that saw the address to read (default 500)"}},
+		help: "a host's history: ports opened and closed, version changes, with run and agent", items: "events",
+		columns: []string{"at", "site", "kind", "protocol", "port", "before.version", "after.product", "after.version", "run_id", "agent"}},
 	{words: []string{"search"}, routes: []string{"GET /search"}, run: runSearch, ownArgs: "[--format csv|jsonl] [--limit N] [--offset N] QUERY...",
 		help: "search the current assets (or run:ID) with the search language, e.g. scantron search port:443 -service:https seen:<7d"},
 }
@@ -202,6 +207,8 @@ var notCovered = map[string]string{
 	// Agent-only endpoints: an agent calls them with its credential or a join token.
 	"POST /enroll":                "called by 'scantron agent enroll' with a join token",
 	"POST /agents/temporal-token": "called by a running agent, signed with its credential",
+	// Live pages' stream of every run; the client follows one run.
+	"GET /events": "the dashboard's stream of every run's changes; 'runs watch' follows one run's",
 }
 
 var (
@@ -237,9 +244,7 @@ var (
 	noteFields = []param{{flag: "note", help: "why"}, {flag: "by", help: "who (default: you)"}}
 
 	assetFilters = []param{
-		{flag: "ip", meta: "CIDR", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"},
-		{flag: "protocol", help: "tcp or udp"}, {flag: "service", help: "service name"},
-		{flag: "product", help: "product name"}, {flag: "state", help: "up or gone (hosts), open or closed (ports)"},
+		{flag: "q", meta: "QUERY", help: "the search language: the hosts with a port it matches, e.g. 'port:22 -product:OpenSSH*'"},
 	}
 	assetColumns = []string{"site_id", "address", "state", "hostnames", "ports", "last_seen"}
 )

@@ -70,7 +70,9 @@ type Config struct {
 	SigningKey      ed25519.PrivateKey
 	ServerPublicKey ed25519.PublicKey
 
-	ShardSize         uint64
+	ShardSize uint64
+	// MaxEventStreams is how many live event streams one user may hold.
+	MaxEventStreams   int
 	AgentOfflineAfter time.Duration
 	ScanTimeout       time.Duration
 	HeartbeatTimeout  time.Duration
@@ -295,6 +297,15 @@ var settings = append([]setting{
 				return errors.New("want a positive whole number")
 			}
 			c.ShardSize = n
+			return nil
+		}},
+	{flag: "max-event-streams", env: "SCANTRON_MAX_EVENT_STREAMS", def: "8", usage: "live event streams (run pages, dashboards, runs watch) one user may hold open at once; more are refused with 429", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10000 {
+				return errors.New("want a whole number from 1 to 10000")
+			}
+			c.MaxEventStreams = n
 			return nil
 		}},
 	{flag: "agent-offline-after", env: "SCANTRON_AGENT_OFFLINE_AFTER", def: "10m", usage: "how long a scan waits for its agent before the run fails as agent offline", commands: "server",

@@ -82,6 +82,7 @@ func TestLoadConfigRefusesBadSettings(t *testing.T) {
 		{"catch-up window under Temporal's minimum", "server", []string{"--schedule-catchup-window", "5s"}, map[string]string{"SCANTRON_DATABASE_URL": "postgres://x/y", "SCANTRON_S3_ENDPOINT": "h:1", "SCANTRON_S3_ACCESS_KEY": "a", "SCANTRON_S3_SECRET_KEY": "b"}, []string{"--schedule-catchup-window (SCANTRON_SCHEDULE_CATCHUP_WINDOW): want a duration of at least 10s"}},
 		{"bad agent name", "agent", []string{"--name", "Edge 1"}, agentEnv, []string{"--name (SCANTRON_AGENT_NAME): want lower-case"}},
 		{"bad capacity", "agent", []string{"--capacity", "0"}, agentEnv, []string{"--capacity (SCANTRON_AGENT_CAPACITY)"}},
+		{"bad event stream limit", "server", []string{"--max-event-streams", "0"}, serverEnv, []string{"--max-event-streams (SCANTRON_MAX_EVENT_STREAMS): want a whole number from 1 to 10000"}},
 		{"bad listen address", "server", []string{"--listen", "8080"}, nil, []string{"--listen (SCANTRON_LISTEN): want host:port"}},
 		{"bad bucket", "server", []string{"--s3-bucket", "Bad_Bucket"}, serverEnv, []string{"--s3-bucket (SCANTRON_S3_BUCKET)"}},
 		{"agents hold no S3 credentials", "agent", []string{"--s3-secret-key", "x"}, agentEnv, []string{"flag provided but not defined: -s3-secret-key"}},

@@ -7,20 +7,15 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
-	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/web"
 )
 
@@ -37,14 +32,7 @@ type (
 func searchStack(t *testing.T) (base, token string, runs []scan.Run, siteName string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, startPostgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := migratedStore(t)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -95,17 +83,8 @@ func searchStack(t *testing.T) (base, token string, runs []scan.Run, siteName st
 	runs = append(runs, record("dmz", "198.18.1.0/28",
 		up("198.18.1.5", "mail.dmz.example", port("tcp", 25, "open", "smtp", "Postfix smtpd", ""), port("tcp", 22, "open", "ssh", "OpenSSH", "8.9"))))
 
-	srv, err := web.New(web.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		web.Deps{Store: st, Objects: noObjects{}, Temporal: noTemporal{}, Schedules: noSchedules{}})
-	must(err)
-	hs := httptest.NewServer(srv.Routes())
-	t.Cleanup(hs.Close)
-	u, err := st.CreateUser(ctx, accounts.User{Name: "viewer", Role: accounts.Viewer, PasswordHash: "unused"})
-	must(err)
-	token = accounts.NewToken()
-	_, err = st.CreateToken(ctx, u.ID, "test", token[:8], accounts.HashSecret(token), time.Now().Add(time.Hour))
-	must(err)
-	return hs.URL, token, runs, "lab (east)"
+	base, token = serveForViewer(t, st, noTemporal{})
+	return base, token, runs, "lab (east)"
 }
 
 // hitKey is what the three surfaces must agree on, in order.

@@ -170,6 +170,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
 		ShardSize:         cfg.ShardSize,
+		MaxStreams:        cfg.MaxEventStreams,
 		ImportMaxBytes:    cfg.ImportMaxBytes,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},
 		Logger:            log,
@@ -182,6 +183,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	}
 	h := handler.Routes()
 	routes.Store(&h)
+	httpServer.RegisterOnShutdown(handler.CloseStreams)
 	log.Info("scantron server listening", "ui", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1",
 		"temporal", cfg.TemporalAddress, "temporal_ui", cfg.TemporalUIURL)
 

@@ -15,7 +15,7 @@ import (
 	"github.com/scantron/scantron/storage/postgres"
 )
 
-func startPostgres(t *testing.T) string {
+func startPostgres(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -1,6 +1,8 @@
 // Scantron's only script: live progress on run pages and the dashboard,
-// and confirmation of destructive buttons. It talks to this server's JSON
-// API only, with the session cookie; it is served from the binary.
+// and confirmation of destructive buttons. It talks to this server's API
+// only (JSON, and Server-Sent Events), with the session cookie; it is
+// served from the binary. Pages work without it: they show the state when
+// they were made, and a reload shows more.
 "use strict";
 
 (function () {
@@ -26,86 +28,126 @@
 
   var finalStates = { completed: true, failed: true, cancelled: true };
 
-  // A run page: poll the run until it ends, then reload to show results.
-  function watchRun(el) {
-    var id = el.dataset.runId;
-    var start = el.dataset.status;
-    if (finalStates[start]) {
-      return;
-    }
-    function tick() {
-      fetch("/api/v1/runs/" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-        .then(function (run) {
-          var st = document.getElementById("run-status");
-          if (st) {
-            text(st, run.status);
-            st.className = "status status-" + run.status;
-          }
-          text(document.getElementById("run-status-detail"), run.status_detail || "");
-          text(document.getElementById("run-hosts-up"), run.hosts_up);
-          text(document.getElementById("run-open-ports"), run.open_ports);
-          (run.shards || []).forEach(function (sh) {
-            text(document.getElementById("shard-" + sh.index + "-status"), sh.status);
-            text(document.getElementById("shard-" + sh.index + "-attempt"), sh.attempt);
-          });
-          (run.progress || []).forEach(function (p) {
-            var bar = document.getElementById("shard-" + p.shard_index + "-progress");
-            if (bar) {
-              bar.value = p.percent || 0;
-              bar.title = (p.percent || 0).toFixed(1) + "% " + (p.task || "");
-            }
-            text(document.getElementById("shard-" + p.shard_index + "-pct"), (p.percent || 0).toFixed(1) + "%");
-          });
-          if (finalStates[run.status]) {
-            window.location.reload();
-            return;
-          }
-          setTimeout(tick, 2000);
-        })
-        .catch(function () { setTimeout(tick, 5000); });
-    }
-    setTimeout(tick, 1000);
+  // Live updates come as Server-Sent Events from this server's API (see
+  // GET /api/v1/runs/{id}/events and /api/v1/events in the API document).
+  // EventSource reconnects on its own when a stream ends; a refused one
+  // (too many streams open) is tried again a little later.
+  function follow(url, handlers) {
+    var es = new EventSource(url);
+    Object.keys(handlers).forEach(function (name) {
+      es.addEventListener(name, function (ev) { handlers[name](JSON.parse(ev.data), es); });
+    });
+    es.onerror = function () {
+      if (es.readyState === EventSource.CLOSED) {
+        setTimeout(function () { follow(url, handlers); }, 10000);
+      }
+    };
   }
 
-  // Tables of runs: poll the unfinished ones and refresh their status and
-  // progress bars.
-  function watchDashboard(table) {
-    function tick() {
-      var rows = table.querySelectorAll("tr[data-run-id]");
-      if (rows.length === 0) {
-        return;
-      }
-      var pending = [];
-      rows.forEach(function (row) {
-        pending.push(
-          fetch("/api/v1/runs/" + encodeURIComponent(row.dataset.runId), { credentials: "same-origin" })
-            .then(function (r) { return r.ok ? r.json() : null; })
-            .then(function (run) {
-              if (!run) {
-                return;
-              }
-              var st = row.querySelector(".status");
-              if (st) {
-                text(st, run.status);
-                st.className = "status status-" + run.status;
-              }
-              var pct = 0;
-              (run.progress || []).forEach(function (p) { pct += (p.percent || 0); });
-              var n = (run.shards || []).length || 1;
-              var bar = row.querySelector("progress");
-              if (bar) {
-                bar.value = finalStates[run.status] ? 100 : pct / n;
-              }
-              if (finalStates[run.status]) {
-                row.removeAttribute("data-run-id");
-              }
-            })
-        );
-      });
-      Promise.all(pending).finally(function () { setTimeout(tick, 3000); });
+  function showStatus(el, status) {
+    if (el) {
+      text(el, status);
+      el.className = "status status-" + status;
     }
-    setTimeout(tick, 2000);
+  }
+
+  // A run page follows its run, and reloads at the end to show results.
+  function watchRun(el) {
+    if (finalStates[el.dataset.status] || !window.EventSource) {
+      return;
+    }
+    follow("/api/v1/runs/" + encodeURIComponent(el.dataset.runId) + "/events", {
+      run: function (run) {
+        showStatus(document.getElementById("run-status"), run.status);
+        text(document.getElementById("run-status-detail"), run.status_detail || "");
+        text(document.getElementById("run-hosts-up"), run.hosts_up);
+        text(document.getElementById("run-open-ports"), run.open_ports);
+      },
+      shards: function (s) {
+        text(document.getElementById("run-hosts-found"), s.hosts);
+        s.shards.forEach(function (sh) {
+          var st = document.getElementById("shard-" + sh.index + "-status");
+          if (!st) {
+            window.location.reload(); // planned since the page was made
+            return;
+          }
+          showStatus(st, sh.status);
+          text(document.getElementById("shard-" + sh.index + "-attempt"), sh.attempt);
+          if (sh.status === "scanned" || sh.status === "completed") {
+            var bar = document.getElementById("shard-" + sh.index + "-progress");
+            if (bar) {
+              bar.value = 100;
+            }
+          }
+        });
+      },
+      progress: function (p) {
+        (p.shards || []).forEach(function (sp) {
+          var bar = document.getElementById("shard-" + sp.shard_index + "-progress");
+          if (bar) {
+            bar.value = sp.percent || 0;
+            bar.title = (sp.percent || 0).toFixed(1) + "% " + (sp.task || "");
+          }
+          text(document.getElementById("shard-" + sp.shard_index + "-pct"), (sp.percent || 0).toFixed(1) + "%");
+        });
+      },
+      end: function (run, es) {
+        es.close();
+        window.location.reload();
+      }
+    });
+  }
+
+  // Tables of runs follow every run's status, and the progress of the
+  // unfinished ones; a run started since the page was made is announced.
+  // Each stream opens with the newest runs' state, which covers what
+  // changed before it listened.
+  function watchRuns(tables) {
+    if (!window.EventSource) {
+      return;
+    }
+    function rows(id) {
+      return document.querySelectorAll('tr[data-run-id="' + Number(id) + '"]');
+    }
+    var seen = {}; // the change number of each run last shown
+    follow("/api/v1/events", {
+      run: function (run) {
+        if (seen[run.run_id] !== undefined && run.seq <= seen[run.run_id]) {
+          return; // a stream's opening state, shown already
+        }
+        seen[run.run_id] = run.seq;
+        var found = rows(run.run_id);
+        found.forEach(function (row) {
+          showStatus(row.querySelector(".status"), run.status);
+          if (finalStates[run.status]) {
+            var bar = row.querySelector("progress");
+            if (bar) {
+              bar.value = 100;
+            }
+            row.removeAttribute("data-run-id");
+          }
+        });
+        if (found.length === 0 && run.status === "pending" && !document.getElementById("run-" + run.run_id + "-new")) {
+          var note = document.createElement("p");
+          note.className = "note";
+          note.id = "run-" + run.run_id + "-new";
+          var a = document.createElement("a");
+          a.href = "/runs/" + Number(run.run_id);
+          a.textContent = "Run #" + Number(run.run_id);
+          note.appendChild(a);
+          note.appendChild(document.createTextNode(" has started since this page was loaded."));
+          tables[0].parentNode.insertBefore(note, tables[0]);
+        }
+      },
+      progress: function (p) {
+        rows(p.run_id).forEach(function (row) {
+          var bar = row.querySelector("progress");
+          if (bar) {
+            bar.value = p.percent || 0;
+          }
+        });
+      }
+    });
   }
 
   // The schedule fields of a scan form: as they change, ask the server
@@ -207,7 +249,10 @@
     if (run) {
       watchRun(run);
     }
-    document.querySelectorAll("table.live-runs").forEach(watchDashboard);
+    var tables = document.querySelectorAll("table.live-runs");
+    if (tables.length > 0) {
+      watchRuns(tables);
+    }
     // Exposed for forms built by scripts; forms in pages carry the field.
     window.scantronCSRF = csrf;
   });
