@@ -2,6 +2,7 @@ package activities
 
 import (
 	"path/filepath"
+	"strings"
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/driver"
@@ -55,8 +56,8 @@ func recordedCommand(cmd driver.Command, argv []string) []string {
 		alt = nil
 	}
 	for i, arg := range out {
-		if rel, err := filepath.Rel(cmd.Dir, arg); err == nil && filepath.IsAbs(arg) && filepath.IsLocal(rel) {
-			out[i] = ShardDirToken + "/" + filepath.ToSlash(rel)
+		if tok, ok := dirToken(cmd.Dir, arg); ok {
+			out[i] = tok
 			continue
 		}
 		if alt != nil && alt[i] != arg {
@@ -64,4 +65,18 @@ func recordedCommand(cmd driver.Command, argv []string) []string {
 		}
 	}
 	return out
+}
+
+// dirToken writes arg, a path in dir or an option with one bound to it
+// (--output-file=PATH), with dir as ShardDirToken.
+func dirToken(dir, arg string) (string, bool) {
+	name, path := "", arg
+	if i := strings.Index(arg, "="); i >= 0 && strings.HasPrefix(arg, "-") {
+		name, path = arg[:i+1], arg[i+1:]
+	}
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || !filepath.IsAbs(path) || !filepath.IsLocal(rel) {
+		return "", false
+	}
+	return name + ShardDirToken + "/" + filepath.ToSlash(rel), true
 }

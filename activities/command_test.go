@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -73,5 +74,46 @@ func nmapArgs(t *testing.T, ref scan.BlobRef) string {
 				}
 			}
 		}
+	}
+}
+
+// CommandLine writes what differs between attempts as tokens, whatever the
+// scanner: the same spec in a plan (no run yet, the work directory as a
+// token) and in an agent's run (its own ids, a real directory) gives one
+// line; a seed the profile sets stays as it is.
+func TestCommandLineTokens(t *testing.T) {
+	a := &activities.Agent{}
+	for _, tt := range []struct {
+		spec     scan.Spec
+		wantSeed string
+	}{
+		{scan.Spec{Scanner: scan.Masscan, Options: []string{"-p80"}, Rate: 100, Targets: []string{"198.18.0.0/30"}}, activities.SeedToken},
+		{scan.Spec{Scanner: scan.Masscan, Options: []string{"-p80", "--seed=42"}, Rate: 100, Targets: []string{"198.18.0.0/30"}}, ""},
+		{scan.Spec{Scanner: scan.Zmap, Options: []string{"-p80"}, Rate: 100, Targets: []string{"198.18.0.0/30"}}, ""},
+		{scan.Spec{Scanner: scan.Nmap, Options: []string{"-sT", "-p", "80"}, Targets: []string{"198.18.0.0/30"}}, ""},
+	} {
+		t.Run(string(tt.spec.Scanner)+" "+strings.Join(tt.spec.Options, " "), func(t *testing.T) {
+			planned := tt.spec
+			planned.RunID, planned.ShardID = 1, 1
+			plan, err := a.CommandLine(planned, activities.ShardDirToken, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ran := tt.spec
+			ran.RunID, ran.ShardID = 7, 3
+			got, err := a.CommandLine(ran, t.TempDir(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(plan, got) || slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, os.TempDir()) }) {
+				t.Fatalf("plan %q, agent %q", plan, got)
+			}
+			if slices.Contains(got, activities.SeedToken) != (tt.wantSeed != "") {
+				t.Errorf("seed token in %q: want %v", got, tt.wantSeed != "")
+			}
+			if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, activities.ShardDirToken+"/") }) {
+				t.Errorf("no work-directory path in %q", got)
+			}
+		})
 	}
 }
