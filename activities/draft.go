@@ -30,6 +30,9 @@ type RunDraft struct {
 	Specs []scan.Spec `json:"-"`
 	// TaskQueue is the scan's agent's or its pool's.
 	TaskQueue string `json:"task_queue"`
+	// Follow is the second stage of a two-stage profile (Specs are then
+	// the discovery stage's); nil: one stage.
+	Follow *FollowStage `json:"-"`
 }
 
 // DraftRun runs every rule of scan.Check over the scan and, when none
@@ -53,10 +56,11 @@ func DraftRun(plan scan.Plan, lim RunLimits, online []scan.AgentCaps, poolSeen b
 	if err := scan.FirstError(d.Findings); err != nil {
 		return d, err
 	}
-	base, err := baseSpec(plan, lim.MaxRate)
+	base, follow, err := baseSpec(plan, lim.MaxRate)
 	if err != nil {
 		return d, err
 	}
+	d.Follow = follow
 	d.Shards = d.Resolved.Shards(d.ShardSize)
 	for _, part := range d.Shards {
 		spec := base
@@ -68,24 +72,48 @@ func DraftRun(plan scan.Plan, lim RunLimits, online []scan.AgentCaps, poolSeen b
 }
 
 // baseSpec is the part of every shard's spec that the profile and the
-// rate ceilings decide.
-func baseSpec(plan scan.Plan, serverMax float64) (scan.Spec, error) {
-	set, err := scan.ParseOptionSet(plan.Profile.Scanner, plan.Profile.Options)
+// rate ceilings decide, and for a two-stage profile the stage that follows
+// the spec's discovery.
+func baseSpec(plan scan.Plan, serverMax float64) (scan.Spec, *FollowStage, error) {
+	prof := plan.Profile
+	set, err := scan.ParseOptionSet(prof.Scanner, prof.Options)
 	if err != nil {
-		return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+		return scan.Spec{}, nil, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	// Saving checks this too; a profile stored before the flag existed,
 	// or written around the API, is stopped here.
-	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !plan.Profile.Intrusive {
-		return scan.Spec{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
-			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
+	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !prof.Intrusive {
+		return scan.Spec{}, nil, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
+			prof.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
 	}
-	// The site's max_rate and the server's ceiling cap every scanner, as
-	// its driver does (a rate option lowered or added, or the rate taken
-	// out of the options into Spec.Rate). The ceiling is applied again
-	// here because it may have been lowered since the profile and the
-	// site were saved.
-	drv, err := scanners.Lookup(plan.Profile.Scanner)
+	spec, err := stageSpec(plan, prof.Scanner, set, serverMax)
+	if err != nil {
+		return scan.Spec{}, nil, err
+	}
+	if prof.DiscoveryScanner == "" {
+		return spec, nil, nil
+	}
+	discSet, err := scan.ParseOptionSet(prof.DiscoveryScanner, prof.DiscoveryOptions)
+	if err != nil {
+		return scan.Spec{}, nil, fmt.Errorf("profile %q: discovery: %w", prof.Name, err)
+	}
+	if _, err := scanners.Stages(prof.DiscoveryScanner, prof.Scanner, set); err != nil {
+		return scan.Spec{}, nil, fmt.Errorf("profile %q: %w", prof.Name, err)
+	}
+	disc, err := stageSpec(plan, prof.DiscoveryScanner, discSet, serverMax)
+	if err != nil {
+		return scan.Spec{}, nil, err
+	}
+	return disc, &FollowStage{Scanner: spec.Scanner, Options: spec.Options, Rate: spec.Rate}, nil
+}
+
+// stageSpec is one scanner's spec of the plan. The site's max_rate and the
+// server's ceiling cap every scanner, as its driver does (a rate option
+// lowered or added, or the rate taken out of the options into Spec.Rate).
+// The ceiling is applied again here because it may have been lowered since
+// the profile and the site were saved.
+func stageSpec(plan scan.Plan, scanner scan.Scanner, set scan.OptionSet, serverMax float64) (scan.Spec, error) {
+	drv, err := scanners.Lookup(scanner)
 	if err != nil {
 		return scan.Spec{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
 	}
@@ -93,5 +121,5 @@ func baseSpec(plan scan.Plan, serverMax float64) (scan.Spec, error) {
 	if err != nil {
 		return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
-	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts, Rate: rate}, nil
+	return scan.Spec{Scanner: scanner, Options: opts, Rate: rate}, nil
 }

@@ -38,6 +38,10 @@ type StartRunResult struct {
 	// Parallel is how many shards may be in flight at once: the capacity
 	// polling the task queue when the run started; 0 means no limit.
 	Parallel int `json:"parallel,omitempty"`
+	// Follow is the second stage of a two-stage profile: Specs are then
+	// the discovery stage's, and each shard's found pairs are scanned
+	// again by Follow (PlanFollow). nil: one stage.
+	Follow *FollowStage `json:"follow,omitempty"`
 	// Windows are when the scan's shards may run, read in TimeZone (an
 	// IANA name); none: any time.
 	Windows  scan.Windows `json:"windows,omitempty"`
@@ -124,6 +128,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
 	}
 	out.Parallel = parallel
+	out.Follow = draft.Follow
 	out.Windows, out.TimeZone = plan.Scan.Windows, plan.Scan.TimeZone
 	return out, nil
 }

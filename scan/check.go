@@ -121,6 +121,18 @@ func Check(in CheckInput) (Resolved, []Finding) {
 	}
 	out = append(out, CheckRawSockets(set, in.Agent, in.Online)...)
 	out = append(out, CheckRates(set, in.ServerMaxRate, in.Agent, in.Online, in.Stored)...)
+	// A two-stage profile's discovery scanner is what the shards run
+	// first, over every target: its rules apply too.
+	if disc := in.Profile.DiscoveryScanner; disc != "" {
+		out = append(out, CheckHostNames(disc, in.Site, in.GlobalExclusions)...)
+		dset, err := ParseOptionSet(disc, in.Profile.DiscoveryOptions)
+		if err != nil {
+			out = append(out, Finding{Rule: RuleOptions, Subject: SubjectOptions, Message: fmt.Sprintf("profile %q: discovery: %v", in.Profile.Name, err), cause: err})
+		} else {
+			out = append(out, CheckRawSockets(dset, in.Agent, in.Online)...)
+			out = append(out, CheckRates(dset, in.ServerMaxRate, in.Agent, in.Online, in.Stored)...)
+		}
+	}
 	out = append(out, CheckPoolSeen(in.Pool, in.Online, in.PoolSeen)...)
 	return resolved, out
 }

@@ -33,6 +33,8 @@ func TestCheck(t *testing.T) {
 			want: []string{"host_names/global_exclusions/error"}, wantText: "ceo.example"},
 		{name: "zmap rate above the server's ceiling", in: CheckInput{Profile: Profile{Scanner: Zmap, Options: "-p80 --rate 5000"}, Site: nmapSite, ServerMaxRate: 1000, Agent: "a"},
 			want: []string{"rate/options/error"}, wantText: "5000"},
+		{name: "masscan discovery before nmap, host-name target", in: CheckInput{Profile: Profile{Scanner: Nmap, Options: "-sT", DiscoveryScanner: Masscan, DiscoveryOptions: "-p80"}, Site: Site{Name: "s", Targets: []string{"db.example"}}, Agent: "a"},
+			want: []string{"host_names/targets/error"}, wantText: "masscan cannot resolve host names"},
 		{name: "nmap takes host names", in: CheckInput{Profile: Profile{Scanner: Nmap, Options: "-sT"}, Site: Site{Name: "s", Targets: []string{"db.example"}, Exclusions: []string{"x.example"}}, GlobalExclusions: []string{"y.example"}, Agent: "a"}},
 		{name: "-6 with IPv4", in: CheckInput{Profile: Profile{Scanner: Nmap, Options: "-6 -sT"}, Site: nmapSite, Agent: "a"},
 			want: []string{"address_family/options/error"}, wantText: "-6"},
