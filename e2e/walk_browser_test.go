@@ -92,7 +92,6 @@ func TestOperatorWalkThrough(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("run-import")),
 	)
 	b.waitRun("the import")
-	b.screenshot("walk-01-imported")
 	if imp := b.text("#run-import"); !strings.Contains(imp, "2026-week2.xml") || !strings.Contains(imp, adminUser) {
 		t.Errorf("the imported run says %q", imp)
 	}
@@ -105,6 +104,39 @@ func TestOperatorWalkThrough(t *testing.T) {
 	if ports := strings.TrimSpace(b.text("#run-open-ports")); ports != strconv.Itoa(imported.OpenPorts) {
 		t.Errorf("the page says %s open ports, the API %d", ports, imported.OpenPorts)
 	}
+	// The newer import's changes since the older: the SSH server's version.
+	// They are recorded just after the run completes: the operator reloads
+	// the page until they show.
+	deadline := time.Now().Add(2 * time.Minute)
+	for !get(b, "look for the changes", chromedp.Evaluate[bool](`!!document.querySelector("#changes ~ table")`)) {
+		if time.Now().After(deadline) {
+			b.fail("see the import's changes", fmt.Errorf("no changes after %v", 2*time.Minute))
+		}
+		time.Sleep(500 * time.Millisecond)
+		b.run("reload the import's run", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("changes")))
+	}
+	var diff struct {
+		Changes []struct {
+			Kind   string `json:"kind"`
+			Port   int    `json:"port"`
+			Before struct {
+				Version string `json:"version"`
+			} `json:"before"`
+			After struct {
+				Version string `json:"version"`
+			} `json:"after"`
+		} `json:"changes"`
+	}
+	admin.do("GET", "/runs/"+importRun+"/diff", nil, http.StatusOK, &diff)
+	if len(diff.Changes) != 1 || diff.Changes[0].Kind != "changed_service" || diff.Changes[0].Port != 2222 ||
+		diff.Changes[0].Before.Version != oldVersion || diff.Changes[0].After.Version != ssh.Version {
+		t.Errorf("the newer import's diff: %+v", diff)
+	}
+	if changes := b.text(`//h2[@id="changes"]/following-sibling::table`); !strings.Contains(changes, "changed_service") ||
+		!strings.Contains(changes, "2222") || !strings.Contains(changes, oldVersion) || !strings.Contains(changes, ssh.Version) {
+		t.Errorf("the import's changes on its page: %q", changes)
+	}
+	b.screenshot("walk-01-imported")
 
 	// 2. A profile and a scan, then a run from the scan page, watched live.
 	b.run("create a profile",
@@ -187,6 +219,7 @@ func TestOperatorWalkThrough(t *testing.T) {
 			live = true
 		}
 	}
+	t.Logf("the run page showed, in order: %v", seen)
 	if !live {
 		t.Errorf("the run page showed no change without reloading; it noted %v", seen)
 	}
@@ -302,7 +335,7 @@ func TestOperatorWalkThrough(t *testing.T) {
 		t.Errorf("stored notification settings %+v", settings)
 	}
 	var deliveries []map[string]any
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for len(deliveries) == 0 && time.Now().Before(deadline) {
 		hook.mu.Lock()
 		deliveries = append(deliveries, hook.got...)
