@@ -144,7 +144,7 @@ func checkSecondRun(t *testing.T, c api, hook *webhookReceiver, scanID, siteID, 
 	var assets struct {
 		Assets []scan.AssetHost `json:"assets"`
 	}
-	c.do("GET", fmt.Sprintf("/sites/%d/assets?port=%d", siteID, gone), nil, http.StatusOK, &assets)
+	c.do("GET", fmt.Sprintf("/sites/%d/assets?q=port:%d", siteID, gone), nil, http.StatusOK, &assets)
 	if len(assets.Assets) != 1 || len(assets.Assets[0].Ports) != 1 || assets.Assets[0].Ports[0].State != "closed" {
 		t.Errorf("asset port %d = %+v, want closed", gone, assets)
 	}

@@ -45,21 +45,3 @@ type PortFilter struct {
 	Limit    int
 	Offset   int
 }
-
-// AssetFilter selects and pages sites' assets.
-type AssetFilter struct {
-	SiteID   int64         // 0: every site
-	Network  *netip.Prefix // the host's address is in it
-	State    string        // up, gone
-	Protocol string        // the host has a port of this protocol...
-	Port     int           // ...this number (0: any)...
-	Service  string        // ...this service (case-insensitive)...
-	Product  string        // ...and a product containing this (case-insensitive)
-	Limit    int
-	Offset   int
-}
-
-// PortFiltered says whether f keeps only hosts with certain ports.
-func (f AssetFilter) PortFiltered() bool {
-	return f.Protocol != "" || f.Port > 0 || f.Service != "" || f.Product != ""
-}

@@ -347,7 +347,7 @@ func (w *badInputWorld) pathFor(tpl, method string) string {
 	if !ok || (method == http.MethodDelete && strings.HasSuffix(tpl, "/{id}")) {
 		id = missingID
 	}
-	return "/api/v1" + strings.ReplaceAll(tpl, "{id}", strconv.FormatInt(id, 10))
+	return "/api/v1" + strings.NewReplacer("{id}", strconv.FormatInt(id, 10), "{ip}", "198.18.0.2").Replace(tpl)
 }
 
 // value is a valid value for a field: the document's example, an existing

@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -103,8 +105,8 @@ func TestDiffsAndAssets(t *testing.T) {
 		t.Errorf("198.18.0.3 = %+v, want gone", a)
 	}
 	var page assetPageJSON
-	e.mustDo(t, "GET", sitePath+"?limit=2&ip=198.18.0.0/28", "", http.StatusOK, &page)
-	if page.Total != 3 || len(page.Assets) != 2 || page.Next != sitePath+"?ip=198.18.0.0%2F28&limit=2&offset=2" {
+	e.mustDo(t, "GET", sitePath+"?limit=2&q=net:198.18.0.0/28", "", http.StatusOK, &page)
+	if page.Total != 3 || len(page.Assets) != 2 || page.Next != sitePath+"?limit=2&offset=2&q=net%3A198.18.0.0%2F28" {
 		t.Fatalf("first page = %+v", page)
 	}
 	var page2 assetPageJSON
@@ -113,28 +115,33 @@ func TestDiffsAndAssets(t *testing.T) {
 		t.Errorf("second page = %+v", page2)
 	}
 	var found assetPageJSON
-	e.mustDo(t, "GET", sitePath+"?port=80&protocol=tcp&product=apache", "", http.StatusOK, &found)
+	e.mustDo(t, "GET", sitePath+"?q="+url.QueryEscape("port:80 proto:tcp product:apache*"), "", http.StatusOK, &found)
 	if found.Total != 1 || found.Assets[0].Address != "198.18.0.4" || len(found.Assets[0].Ports) != 1 {
 		t.Errorf("port 80 Apache = %+v", found)
 	}
-	e.mustDo(t, "GET", sitePath+"?service=ssh&ip=198.18.0.2", "", http.StatusOK, &found)
+	e.mustDo(t, "GET", sitePath+"?q="+url.QueryEscape("service:ssh ip:198.18.0.2"), "", http.StatusOK, &found)
 	if found.Total != 1 || found.Assets[0].Ports[0].Version != "9.6" {
 		t.Errorf("ssh = %+v", found)
 	}
-	e.mustDo(t, "GET", "/api/v1/assets?ip=198.18.0.3&state=gone", "", http.StatusOK, &found)
+	e.mustDo(t, "GET", "/api/v1/assets?q=ip:198.18.0.3", "", http.StatusOK, &found)
 	if found.Total < 1 {
 		t.Errorf("across sites: %+v", found)
 	}
 
 	for _, tt := range []struct{ path, msg string }{
-		{sitePath + "?ip=198.18.0.300", "ip: "},
-		{sitePath + "?port=70000", "port: "},
-		{sitePath + "?protocol=icmp", "protocol: "},
-		{sitePath + "?state=lost", "state: "},
+		{sitePath + "?q=ip:198.18.0.300", "q: "},
+		{sitePath + "?q=port:70000", "q: "},
+		{sitePath + "?q=run:1", "q: run: "},
+		{sitePath + "?ip=198.18.0.2", "ip: the assets are searched with the search language"},
+		{sitePath + "?state=gone", "state: "},
 		{sitePath + "?limit=0", "limit: "},
 	} {
 		w := e.do(t, "GET", tt.path, "")
-		if w.Code != http.StatusBadRequest || !strings.HasPrefix(errorOf(t, w), tt.msg) {
+		var answer struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &answer)
+		if w.Code != http.StatusBadRequest || !strings.HasPrefix(answer.Error, tt.msg) {
 			t.Errorf("GET %s: %d %s", tt.path, w.Code, w.Body.String())
 		}
 	}
@@ -158,13 +165,13 @@ func TestDiffsAndAssets(t *testing.T) {
 				t.Errorf("run page lacks %q", want)
 			}
 		}
-		w = e.do(t, "GET", fmt.Sprintf("/sites/%d/assets?port=22", f.site.ID), "")
+		w = e.do(t, "GET", fmt.Sprintf("/sites/%d/assets?q=port:22", f.site.ID), "")
 		body = w.Body.String()
-		if w.Code != http.StatusOK || !strings.Contains(body, "198.18.0.2") || strings.Contains(body, "198.18.0.4") || !strings.Contains(body, "1–1 of 1 hosts") {
+		if w.Code != http.StatusOK || !strings.Contains(body, "198.18.0.2") || strings.Contains(body, "198.18.0.4") || !strings.Contains(body, `1–1 of <span id="total">1</span> hosts`) {
 			t.Errorf("assets page: %d %s", w.Code, body)
 		}
-		w = e.do(t, "GET", fmt.Sprintf("/sites/%d/assets?ip=nope", f.site.ID), "")
-		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "neither an IP address nor a CIDR block") {
+		w = e.do(t, "GET", fmt.Sprintf("/sites/%d/assets?q=ip:nope", f.site.ID), "")
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "ip:nope\n   ^") {
 			t.Errorf("assets page with a bad ip: %d", w.Code)
 		}
 	})

@@ -98,9 +98,7 @@ func (h *searchHandlers) search(c *gin.Context) error {
 		return badRequest("format: %q is not json, csv or jsonl", clip(format))
 	}
 	p, err := h.find(c, def, hi)
-	var qe *queryError
-	if errors.As(err, &qe) {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": qe.Error(), "column": qe.err.Col})
+	if answerQueryError(c, err) {
 		return nil
 	}
 	if err != nil {

@@ -272,7 +272,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			dashboardEvery: dashboardProgressEach, closing: make(chan struct{})},
 		ui: &uiHandlers{base: b, ops: ops, store: deps.Store, pages: pages, links: links, temporal: deps.Temporal, auth: auth, now: deps.Now,
 			agents: agents, diffs: deps.Store, assetDB: deps.Store},
-		assets:        &assetHandlers{base: b, store: deps.Store},
+		assets:        &assetHandlers{base: b, store: deps.Store, now: deps.Now},
 		search:        &searchHandlers{base: b, store: deps.Store, now: deps.Now},
 		diffs:         &diffHandlers{base: b, store: deps.Store},
 		notifications: &notificationHandlers{base: b, notifications: ops.notifications},

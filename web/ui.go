@@ -24,7 +24,7 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "usertokens", "profile", "scan", "assets", "pools", "search"}
+var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "usertokens", "profile", "scan", "assets", "pools", "search", "host"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -58,7 +58,7 @@ func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template,
 	}
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/partials.html", "templates/inventory.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing view %s: %w", name, err)
 		}
@@ -244,8 +244,13 @@ func (h *uiHandlers) dashboard(c *gin.Context) error {
 			online++
 		}
 	}
+	exposure, err := h.exposureOf(c, 0)
+	if err != nil {
+		return err
+	}
 	return h.render(c, http.StatusOK, "dashboard", map[string]any{
 		"Title":      "Dashboard",
+		"Exposure":   exposure,
 		"Runs":       runRows,
 		"InProgress": inProgress,
 		"Failures":   failures,
@@ -335,37 +340,6 @@ func (h *uiHandlers) run(c *gin.Context) error {
 			"service": c.Query("service")},
 		"States": []string{"open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"},
 	})
-}
-
-// assets shows a site's hosts and ports across runs, searchable with the
-// query parameters of GET /api/v1/sites/:id/assets.
-func (h *uiHandlers) assets(c *gin.Context) error {
-	site, f, err := siteFilter(c, h.assetDB)
-	if err != nil {
-		return err
-	}
-	hosts, total, err := h.assetDB.ListAssets(c.Request.Context(), f)
-	if err != nil {
-		return err
-	}
-	data := map[string]any{
-		"Title": "Assets of " + site.Name,
-		"Site":  site,
-		"Hosts": hosts,
-		"Total": total,
-		"From":  f.Offset + 1,
-		"To":    f.Offset + len(hosts),
-		"Query": map[string]string{"ip": c.Query("ip"), "port": c.Query("port"), "protocol": c.Query("protocol"),
-			"service": c.Query("service"), "product": c.Query("product"), "state": c.Query("state")},
-		"APIURL": "/api/v1" + c.Request.URL.RequestURI(),
-	}
-	if f.Offset+len(hosts) < total {
-		data["Next"] = nextPage(c.Request.URL, f.Offset+f.Limit)
-	}
-	if f.Offset > 0 {
-		data["Prev"] = nextPage(c.Request.URL, max(f.Offset-f.Limit, 0))
-	}
-	return h.render(c, http.StatusOK, "assets", data)
 }
 
 // render executes a page into memory first, so that a template error

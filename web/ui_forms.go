@@ -161,27 +161,6 @@ func (h *uiHandlers) showSite(c *gin.Context, status int, extra map[string]any) 
 	return h.render(c, status, "site", data)
 }
 
-// siteChart plots the open ports of the latest runs of the site's scans.
-func (h *uiHandlers) siteChart(c *gin.Context, siteID int64) (*portsChart, error) {
-	ctx := c.Request.Context()
-	scans, err := h.store.ListScans(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var runs []scan.Run
-	for _, s := range scans {
-		if s.SiteID != siteID {
-			continue
-		}
-		rs, err := h.store.ListRuns(ctx, scan.RunFilter{ScanID: s.ID, Limit: maxChartRuns})
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, rs...)
-	}
-	return newPortsChart(runs), nil
-}
-
 func (h *uiHandlers) siteUpdate(c *gin.Context) error {
 	return h.submit(c,
 		func() error {

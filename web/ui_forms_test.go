@@ -283,7 +283,7 @@ func TestRunPortFilterAndSiteChart(t *testing.T) {
 
 	// The site's page charts the completed run's open ports.
 	body := e.do(t, "GET", fmt.Sprintf("/sites/%d", f.site.ID), "").Body.String()
-	if !strings.Contains(body, `id="ports-chart"`) || !strings.Contains(body, `<a href="`+runPath+`"><circle`) ||
+	if !strings.Contains(body, `id="exposure-chart"`) || !strings.Contains(body, `<a href="`+runPath+`"><circle`) ||
 		!strings.Contains(body, fmt.Sprintf("run #%d, ", r.ID)) || !strings.Contains(body, ": 2 open ports</title>") {
 		t.Errorf("site page lacks the chart of the run: %s", body)
 	}

@@ -137,6 +137,7 @@ func TestMissingTemplateFailsFast(t *testing.T) {
 	fsys := fstest.MapFS{
 		"templates/layout.html":    {Data: []byte(`{{define "layout"}}{{template "content" .}}{{end}}`)},
 		"templates/partials.html":  {Data: []byte(``)},
+		"templates/inventory.html": {Data: []byte(``)},
 		"templates/dashboard.html": {Data: []byte(`{{define "content"}}x{{end}}`)},
 		"templates/error.html":     {Data: []byte(`{{define "content"}}x{{end}}`)},
 	}

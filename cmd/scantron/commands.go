@@ -189,6 +189,11 @@ var commands = []command{
 		help: "import nmap XML or masscan XML/JSON files as runs of site SITE (a name or id), ordered by the scan time inside each; non-zero exit if any is refused or fails"},
 	{words: []string{"assets", "list"}, method: "GET", path: "/assets", list: true, query: assetFilters,
 		help: "assets across all sites", items: "assets", columns: assetColumns},
+	{words: []string{"assets", "history"}, method: "GET", path: "/assets/{ip}/history", args: []string{"ip"},
+		query: []param{{flag: "site", kind: kindInt, meta: "ID", help: "only this site's runs"},
+			{flag: "runs", kind: kindInt, help: "how many of the newest runs that saw the address to read (default 500)"}},
+		help: "a host's history: ports opened and closed, version changes, with run and agent", items: "events",
+		columns: []string{"at", "site", "kind", "protocol", "port", "before.version", "after.product", "after.version", "run_id", "agent"}},
 	{words: []string{"search"}, routes: []string{"GET /search"}, run: runSearch, ownArgs: "[--format csv|jsonl] [--limit N] [--offset N] QUERY...",
 		help: "search the current assets (or run:ID) with the search language, e.g. scantron search port:443 -service:https seen:<7d"},
 }
@@ -237,9 +242,7 @@ var (
 	noteFields = []param{{flag: "note", help: "why"}, {flag: "by", help: "who (default: you)"}}
 
 	assetFilters = []param{
-		{flag: "ip", meta: "CIDR", help: "address or CIDR"}, {flag: "port", kind: kindInt, help: "port number"},
-		{flag: "protocol", help: "tcp or udp"}, {flag: "service", help: "service name"},
-		{flag: "product", help: "product name"}, {flag: "state", help: "up or gone (hosts), open or closed (ports)"},
+		{flag: "q", meta: "QUERY", help: "the search language: the hosts with a port it matches, e.g. 'port:22 -product:OpenSSH*'"},
 	}
 	assetColumns = []string{"site_id", "address", "state", "hostnames", "ports", "last_seen"}
 )

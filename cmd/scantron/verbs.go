@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -264,6 +265,13 @@ func (cc *call) parse(args []string) error {
 		return usageError{fmt.Sprintf("want %s, got %q", want, positional)}
 	}
 	for i, name := range c.args {
+		if name == "ip" {
+			if a, err := netip.ParseAddr(positional[i]); err != nil || a.Zone() != "" {
+				return usageError{fmt.Sprintf("IP: %q is not an IP address", positional[i])}
+			}
+			cc.args[name] = positional[i]
+			continue
+		}
 		id, err := strconv.ParseInt(positional[i], 10, 64)
 		if err != nil || id <= 0 {
 			return usageError{fmt.Sprintf("%s: %q is not an id", strings.ToUpper(name), positional[i])}

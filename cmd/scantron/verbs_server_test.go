@@ -469,9 +469,11 @@ func TestCLIAgainstServer(t *testing.T) {
 			t.Errorf("export --output: %v %s", err, b)
 		}
 		s.must(`(?m)^`+id(siteID)+`\s+127\.0\.0\.1\s+up\s`, s.ok("assets", "list"))
-		s.sameAsAPI("/assets?ip=127.0.0.1", "assets", "list", "--ip", "127.0.0.1")
+		s.sameAsAPI("/assets?q=ip:127.0.0.1", "assets", "list", "--q", "ip:127.0.0.1")
 		s.must(`(?m)^`+id(siteID)+`\s+127\.0\.0\.1\s+up\s.*`+fmt.Sprint(port)+`/tcp`, s.ok("sites", "assets", id(siteID)))
-		s.sameAsAPI(fmt.Sprintf("/sites/%d/assets?port=%d", siteID, port), "sites", "assets", id(siteID), "--port", fmt.Sprint(port))
+		s.sameAsAPI(fmt.Sprintf("/sites/%d/assets?q=port:%d", siteID, port), "sites", "assets", id(siteID), "--q", fmt.Sprintf("port:%d", port))
+		s.must(`\sport_opened\s+tcp\s+`+fmt.Sprint(port)+`\s`, s.ok("assets", "history", "127.0.0.1", "--site", id(siteID)))
+		s.sameAsAPI(fmt.Sprintf("/assets/127.0.0.1/history?site=%d", siteID), "assets", "history", "127.0.0.1", "--site", id(siteID))
 		s.must(`(?m)^lab\s+127\.0\.0\.1\s+`+fmt.Sprint(port)+`/tcp\s+open`, s.ok("search", fmt.Sprintf("port:%d", port)))
 		var hits struct {
 			Total int `json:"total"`

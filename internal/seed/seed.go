@@ -7,6 +7,7 @@ package seed
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,10 +16,12 @@ import (
 // Sizes is how many rows of each kind Fill makes.
 type Sizes struct {
 	Sites, Profiles, Agents, Scans, Runs int
+	// AssetHosts are spread over the sites, each with ports 22, 80 and 443.
+	AssetHosts int
 }
 
 // Issue14 is the size the list pages must stay fast at.
-var Issue14 = Sizes{Sites: 50, Profiles: 10, Agents: 20, Scans: 1000, Runs: 100_000}
+var Issue14 = Sizes{Sites: 50, Profiles: 10, Agents: 20, Scans: 1000, Runs: 100_000, AssetHosts: 20_000}
 
 // Fill inserts the rows in one transaction of set-based statements
 // (generate_series in the server, no rows through the client), then
@@ -69,10 +72,26 @@ SELECT sc.a[1 + i % cardinality(sc.a)], format('seed-run-%s', i),
        CASE WHEN i > $1 - 5 THEN NULL ELSE t + interval '10 minutes' END
 FROM generate_series(1, $1) i, sc,
      LATERAL (SELECT now() - interval '365 days' * ($1 - i) / $1 AS t) tt`, []any{n.Runs}},
+		{"asset hosts", `
+WITH s AS (SELECT array_agg(id ORDER BY id) a FROM sites WHERE name LIKE 'seed-site-%')
+INSERT INTO asset_hosts (site_id, address, hostnames, state, first_seen, last_seen, state_at)
+SELECT s.a[1 + i % cardinality(s.a)], inet '198.18.0.0' + i, ARRAY[format('host-%s.seed.example', i)],
+       CASE WHEN i % 10 = 0 THEN 'gone' ELSE 'up' END,
+       now() - interval '300 days', now() - (i % 30) * interval '1 day', now() - (i % 30) * interval '1 day'
+FROM generate_series(1, $1) i, s`, []any{n.AssetHosts}},
+		{"asset ports", `
+INSERT INTO asset_ports (site_id, address, protocol, port, state, service, product, version, first_seen, last_seen, state_at)
+SELECT h.site_id, h.address, 'tcp', p.port,
+       CASE WHEN p.port = 443 AND (h.address - inet '198.18.0.0') % 7 = 0 THEN 'closed' ELSE 'open' END,
+       p.svc, p.prod, p.ver, h.first_seen, h.last_seen, h.state_at
+FROM asset_hosts h
+CROSS JOIN (VALUES (22, 'ssh', 'OpenSSH', '9.6'), (80, 'http', 'nginx', '1.24'), (443, 'https', '', '')) AS p(port, svc, prod, ver)
+WHERE h.hostnames[1] LIKE 'host-%.seed.example'`, nil},
 	}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		for _, st := range steps {
-			if st.what == "runs" && n.Runs == 0 || st.what == "scans" && n.Scans == 0 {
+			if st.what == "runs" && n.Runs == 0 || st.what == "scans" && n.Scans == 0 ||
+				strings.HasPrefix(st.what, "asset ") && n.AssetHosts == 0 {
 				continue
 			}
 			if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/query"
 )
 
 // ApplyRunToAssets folds a completed run's hosts (every host of the run,
@@ -243,37 +244,51 @@ WHERE a.site_id = $1 AND a.address = u.addr AND a.protocol = u.proto AND a.port 
 }
 
 // AssetFilter selects and pages ListAssets. Zero values select everything.
-type AssetFilter = scan.AssetFilter
+type AssetFilter = query.AssetFilter
 
-const assetPortMatch = `($5 = '' OR p.protocol = $5) AND ($6 = 0 OR p.port = $6)
-AND ($7 = '' OR lower(p.service) = lower($7)) AND ($8 = '' OR p.product ILIKE '%' || $8 || '%')`
-
-const assetHostWhere = `($1::bigint = 0 OR h.site_id = $1) AND ($2::cidr IS NULL OR h.address <<= $2)
-AND ($3 = '' OR h.state = $3)
-AND (NOT $4 OR EXISTS (SELECT 1 FROM asset_ports p WHERE p.site_id = h.site_id AND p.address = h.address AND ` + assetPortMatch + `))`
-
-// ListAssets returns the assets matching f, ordered by site and address,
-// with how many match in all. Each host carries its ports, only those
-// matching the port filters when there are any.
+// ListAssets returns the hosts f selects, ordered by site and address,
+// with how many it selects in all. The query is the search language's, as
+// Search runs it over asset ports: one translation to SQL for both.
 func (s *Store) ListAssets(ctx context.Context, f AssetFilter) ([]scan.AssetHost, int, error) {
+	if f.Query.Run != 0 {
+		return nil, 0, fmt.Errorf("list assets: %w: run: searches one run's ports, not the assets", ErrInvalid)
+	}
+	b := &searchSQL{clock: f.Now}
+	site := b.arg(f.SiteID)
+	portCond, err := b.node(f.Query.Root)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list assets: %w", err)
+	}
+	hostWhere := fmt.Sprintf("(%s::bigint = 0 OR h.site_id = %s)", site, site)
+	if f.Query.Root != nil {
+		// h is the outer host, which a host: term reads where it stands;
+		// only the other tables the terms read are joined.
+		from := "asset_ports p"
+		if b.needs["s"] {
+			from += " JOIN sites s ON s.id = p.site_id"
+		}
+		if b.needs["sc"] {
+			from += " LEFT JOIN runs r ON r.id = p.last_run_id LEFT JOIN scans sc ON sc.id = r.scan_id"
+		}
+		hostWhere += ` AND EXISTS (SELECT 1 FROM ` + from + `
+WHERE p.site_id = h.site_id AND p.address = h.address AND ` + portCond + `)`
+	}
+	n := len(b.args)
 	var (
 		hosts []scan.AssetHost
 		total int
 	)
-	var network *netip.Prefix
-	if f.Network != nil {
-		p := f.Network.Masked()
-		network = &p
-	}
-	args := []any{f.SiteID, network, f.State, f.PortFiltered(), f.Protocol, f.Port, f.Service, f.Product}
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM asset_hosts h WHERE `+assetHostWhere, args...).Scan(&total); err != nil {
+	err = s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM asset_hosts h WHERE `+hostWhere, b.args...).Scan(&total); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
-		q := `SELECT h.site_id, host(h.address), h.hostnames, h.state, h.first_seen, h.last_seen, h.last_run_id
-FROM asset_hosts h WHERE ` + assetHostWhere + ` ORDER BY h.site_id, h.address LIMIT $9 OFFSET $10`
-		rows, err := tx.Query(ctx, q, append(args, limitArg(f.Limit), offsetArg(f.Offset))...)
+		// The page is chosen over the keys alone: a deep page sorts
+		// narrow rows, and only its own hosts are read whole.
+		q := fmt.Sprintf(`SELECT h.site_id, host(h.address), h.hostnames, h.state, h.first_seen, h.last_seen, h.last_run_id
+FROM (SELECT h.site_id, h.address FROM asset_hosts h WHERE %s ORDER BY h.site_id, h.address LIMIT $%d OFFSET $%d) AS k
+JOIN asset_hosts h ON h.site_id = k.site_id AND h.address = k.address ORDER BY h.site_id, h.address`, hostWhere, n+1, n+2)
+		rows, err := tx.Query(ctx, q, append(b.args[:n:n], limitArg(f.Limit), offsetArg(f.Offset))...)
 		if err != nil {
 			return err
 		}
@@ -293,13 +308,12 @@ FROM asset_hosts h WHERE ` + assetHostWhere + ` ORDER BY h.site_id, h.address LI
 			sites[i], addrs[i] = hosts[i].SiteID, hosts[i].Address
 			index[fmt.Sprintf("%d %s", hosts[i].SiteID, hosts[i].Address)] = &hosts[i]
 		}
-		const pq = `SELECT p.site_id, host(p.address), p.protocol, p.port, p.state, p.service, p.product, p.version,
+		pq := fmt.Sprintf(`SELECT p.site_id, host(p.address), p.protocol, p.port, p.state, p.service, p.product, p.version,
 p.first_seen, p.last_seen, p.last_run_id
-FROM asset_ports p JOIN unnest($5::bigint[], $6::inet[]) AS k(site_id, address) ON p.site_id = k.site_id AND p.address = k.address
-WHERE (NOT $7 OR (($1 = '' OR p.protocol = $1) AND ($2 = 0 OR p.port = $2)
-    AND ($3 = '' OR lower(p.service) = lower($3)) AND ($4 = '' OR p.product ILIKE '%' || $4 || '%')))
-ORDER BY p.site_id, p.address, p.protocol, p.port`
-		prow, err := tx.Query(ctx, pq, f.Protocol, f.Port, f.Service, f.Product, sites, addrs, f.PortFiltered())
+FROM %s JOIN unnest($%d::bigint[], $%d::inet[]) AS k(site_id, address) ON p.site_id = k.site_id AND p.address = k.address
+WHERE (%s::bigint = 0 OR p.site_id = %s) AND %s ORDER BY p.site_id, p.address, p.protocol, p.port`,
+			assetSource.from, n+1, n+2, site, site, portCond)
+		prow, err := tx.Query(ctx, pq, append(b.args[:n:n], sites, addrs)...)
 		if err != nil {
 			return fmt.Errorf("ports: %w", err)
 		}

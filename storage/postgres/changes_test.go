@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/query"
 	"github.com/scantron/scantron/scan/report"
 )
 
@@ -213,13 +213,15 @@ func TestApplyRunToAssets(t *testing.T) {
 		f    AssetFilter
 		want string // addresses
 	}{
-		{"cidr", AssetFilter{Network: ptr(netip.MustParsePrefix("198.18.0.8/29"))}, "198.18.0.10 198.18.0.11 198.18.0.12"},
-		{"single address", AssetFilter{Network: ptr(netip.MustParsePrefix("198.18.0.20/32"))}, "198.18.0.20"},
-		{"port", AssetFilter{Port: 22}, "198.18.0.10 198.18.0.11"},
-		{"protocol", AssetFilter{Protocol: "udp"}, "198.18.0.12"},
-		{"service", AssetFilter{Service: "SSH", State: "gone"}, "198.18.0.11"},
-		{"product", AssetFilter{Product: "openss"}, "198.18.0.10"},
-		{"state", AssetFilter{State: "gone"}, "198.18.0.11 198.18.0.20"},
+		{"cidr", AssetFilter{Query: q(t, "net:198.18.0.8/29")}, "198.18.0.10 198.18.0.11 198.18.0.12"},
+		{"single address", AssetFilter{Query: q(t, "ip:198.18.0.12")}, "198.18.0.12"},
+		{"port", AssetFilter{Query: q(t, "port:22")}, "198.18.0.10 198.18.0.11"},
+		{"protocol", AssetFilter{Query: q(t, "proto:udp")}, "198.18.0.12"},
+		{"service, any case", AssetFilter{Query: q(t, "service:SSH")}, "198.18.0.10 198.18.0.11"},
+		{"product", AssetFilter{Query: q(t, "product:openss*")}, "198.18.0.10"},
+		{"closed port", AssetFilter{Query: q(t, "state:closed")}, "198.18.0.10"},
+		{"or, not", AssetFilter{Query: q(t, "port:53 OR (port:22 -ip:198.18.0.11)")}, "198.18.0.10 198.18.0.12"},
+		{"everything, hosts without ports too", AssetFilter{}, "198.18.0.10 198.18.0.11 198.18.0.12 198.18.0.20"},
 		{"page", AssetFilter{Limit: 2, Offset: 1}, "198.18.0.11 198.18.0.12"},
 		{"other site", AssetFilter{SiteID: f.site.ID + 1000}, ""},
 	} {
@@ -240,12 +242,21 @@ func TestApplyRunToAssets(t *testing.T) {
 			t.Errorf("page: total %d, want 4", total)
 		}
 		if tt.name == "port" && len(hosts) > 0 && portsOf(hosts[0]) != "tcp/22=open:9.6" {
-			t.Errorf("port filter keeps only matching ports: %q", portsOf(hosts[0]))
+			t.Errorf("a query keeps only the ports it matches: %q", portsOf(hosts[0]))
+		}
+		if tt.name == "closed port" && len(hosts) > 0 && portsOf(hosts[0]) != "tcp/80=closed:" {
+			t.Errorf("state:closed: %q", portsOf(hosts[0]))
 		}
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+// q parses a query of the search language.
+func q(t *testing.T, s string) query.Query {
+	t.Helper()
+	qq, err := query.Parse(s)
+	must(t, err)
+	return qq
+}
 
 func TestNotificationsCRUD(t *testing.T) {
 	t.Parallel()
