@@ -276,18 +276,27 @@ func TestOperatorWalkThrough(t *testing.T) {
 		t.Errorf("the search page's hit: %q", hits)
 	}
 
-	// 4. Follow the hit to its site, and to the host among the site's
-	// assets: its SSH port with the version it has now, first seen in the
-	// older import.
-	b.run("follow the hit to the site",
+	// 4. Follow the hit to its site, to the host among the site's assets,
+	// and to the host's page: its SSH port now, with the version it has
+	// now, first seen in the older import, and in its history the version
+	// change the newer import recorded.
+	b.run("follow the hit to the host",
 		chromedp.Click(`#hits tbody a[href="/sites/`+siteID+`"]`),
 		chromedp.WaitVisible(`//h1[text()="Site walk-lab"]`),
-		chromedp.Navigate(base+"/sites/"+siteID+"/assets"),
+		chromedp.Click(`//a[text()="Assets of this site"]`),
 		chromedp.WaitVisible(`//h1[text()="Assets of walk-lab"]`),
-		chromedp.SendKeys(`input[name="ip"]`, target.Addr),
-		chromedp.SendKeys(`input[name="port"]`, "2222"),
-		chromedp.Submit(`input[name="ip"]`),
-		chromedp.WaitVisible(`//td[starts-with(text(), "`+target.Addr+`")]`),
+		chromedp.SendKeys(chromedp.ID("q"), "port:2222 changed:24h"),
+		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(`#assets a[href^="/assets/`+target.Addr+`"]`),
+	)
+	if row := b.text(`//table[@id="assets"]//tr[td/a[text()="` + target.Addr + `"]]`); !strings.Contains(row, "2222/tcp") ||
+		!strings.Contains(row, ssh.Version) || strings.Contains(row, "8080") {
+		t.Errorf("the host among the site's assets: %q", row)
+	}
+	b.run("open the host's page",
+		chromedp.Click(`#assets a[href^="/assets/`+target.Addr+`"]`),
+		chromedp.WaitVisible(`//h1[text()="Host `+target.Addr+`"]`),
+		chromedp.WaitVisible(chromedp.ID("events")),
 	)
 	b.screenshot("walk-05-host")
 	var assets struct {
@@ -295,19 +304,59 @@ func TestOperatorWalkThrough(t *testing.T) {
 		Assets []struct {
 			Address string `json:"address"`
 			Ports   []struct {
-				Port    int    `json:"port"`
-				State   string `json:"state"`
-				Version string `json:"version"`
+				Port    int       `json:"port"`
+				State   string    `json:"state"`
+				Version string    `json:"version"`
+				First   time.Time `json:"first_seen"`
 			} `json:"ports"`
 		} `json:"assets"`
 	}
-	admin.do("GET", "/sites/"+siteID+"/assets?port=2222&ip="+url.QueryEscape(target.Addr), nil, http.StatusOK, &assets)
-	if assets.Total != 1 || len(assets.Assets[0].Ports) != 1 || assets.Assets[0].Ports[0].Version != ssh.Version || assets.Assets[0].Ports[0].State != "open" {
+	admin.do("GET", "/sites/"+siteID+"/assets?q="+url.QueryEscape("port:2222 ip:"+target.Addr), nil, http.StatusOK, &assets)
+	if assets.Total != 1 || len(assets.Assets[0].Ports) != 1 || assets.Assets[0].Ports[0].Version != ssh.Version ||
+		assets.Assets[0].Ports[0].State != "open" || !assets.Assets[0].Ports[0].First.Equal(startTime(t, older)) {
 		t.Fatalf("the host's assets: %+v", assets)
 	}
-	host := b.text(`//tr[td[starts-with(text(), "` + target.Addr + `")]]`)
-	if !strings.Contains(host, "2222/tcp open") || !strings.Contains(host, ssh.Version) || strings.Contains(host, oldVersion) {
-		t.Errorf("the host on the assets page: %q", host)
+	nowRows := b.text(`#now table.host-ports tbody`)
+	for p, svc := range target.Ports {
+		if !strings.Contains(nowRows, fmt.Sprintf("%d/tcp", p)) || !strings.Contains(nowRows, svc.Name) {
+			t.Errorf("the host page lacks %d (%s) now: %q", p, svc.Name, nowRows)
+		}
+	}
+	if !strings.Contains(nowRows, ssh.Version) || strings.Contains(nowRows, oldVersion) {
+		t.Errorf("the host page's SSH version now: %q", nowRows)
+	}
+	var history struct {
+		Events []struct {
+			Kind   string    `json:"kind"`
+			At     time.Time `json:"at"`
+			RunID  int64     `json:"run_id"`
+			Port   int       `json:"port"`
+			Before *struct {
+				Version string `json:"version"`
+			} `json:"before"`
+			After *struct {
+				Version string `json:"version"`
+			} `json:"after"`
+		} `json:"events"`
+	}
+	admin.do("GET", "/assets/"+target.Addr+"/history?site="+siteID, nil, http.StatusOK, &history)
+	changed := 0
+	for _, e := range history.Events {
+		if e.Kind != string(scan.ServiceChanged) {
+			continue
+		}
+		changed++
+		if e.Port != 2222 || fmt.Sprint(e.RunID) != importRun || e.Before == nil || e.Before.Version != oldVersion || e.After == nil || e.After.Version != ssh.Version {
+			t.Errorf("the history's version change: %+v", e)
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d version changes in the host's history, want 1: %+v", changed, history.Events)
+	}
+	row := b.text(`//table[@id="events"]//tr[contains(@class, "event-service_changed")]`)
+	if !strings.Contains(row, "version changed") || !strings.Contains(row, "2222/tcp") || !strings.Contains(row, oldVersion) ||
+		!strings.Contains(row, ssh.Version) || !strings.Contains(row, "#"+importRun) {
+		t.Errorf("the version change on the host page: %q", row)
 	}
 
 	// 5. A webhook on the scan's page, and a test sent to it: it arrives
