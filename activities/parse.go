@@ -120,7 +120,11 @@ func (r *Results) observeShard(ctx context.Context, in ParseResultsInput, outcom
 	if sh.FinishedAt != nil {
 		end = *sh.FinishedAt
 	}
-	r.Metrics.ObserveShard(string(in.Scanner), outcome, end.Sub(*sh.StartedAt))
+	scanner := in.Scanner
+	if scanner == "" {
+		scanner = scan.DefaultScanner
+	}
+	r.Metrics.ObserveShard(string(scanner), outcome, end.Sub(*sh.StartedAt))
 }
 
 // parseOutput reads a shard's scanner output and hands its hosts to emit,

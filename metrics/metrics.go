@@ -112,13 +112,11 @@ func (r *Registry) Handler(token string, log *slog.Logger) http.Handler {
 	})
 }
 
-// ObserveShard records a shard whose output was stored.
+// ObserveShard records a shard whose output was stored, by its scanner's
+// name (never empty: the caller resolves the default scanner).
 func (r *Registry) ObserveShard(scanner, outcome string, d time.Duration) {
 	if r == nil {
 		return
-	}
-	if scanner == "" {
-		scanner = "nmap"
 	}
 	r.shardSeconds.WithLabelValues(scanner, outcome).Observe(d.Seconds())
 }

@@ -6,15 +6,15 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/scantron/scantron/storage/postgres"
+	"github.com/scantron/scantron/scan"
 )
 
 // RunEvents is the feed of runs' changes and their current state;
 // *postgres.Store provides it over LISTEN/NOTIFY.
 type RunEvents interface {
-	ListenRunEvents(ctx context.Context, ready func(backendPID uint32), fn func(postgres.RunEvent)) error
-	RunState(ctx context.Context, runID int64) (postgres.RunEvent, error)
-	RecentRunStates(ctx context.Context, limit int) ([]postgres.RunEvent, error)
+	ListenRunEvents(ctx context.Context, ready func(backendPID uint32), fn func(scan.RunEvent)) error
+	RunState(ctx context.Context, runID int64) (scan.RunEvent, error)
+	RecentRunStates(ctx context.Context, limit int) ([]scan.RunEvent, error)
 }
 
 // subscriberBuffer is how many events a stream may fall behind before it is
@@ -51,7 +51,7 @@ type listener struct {
 // listener was lost, or the stream fell too far behind.
 type subscription struct {
 	runID int64
-	ch    chan postgres.RunEvent
+	ch    chan scan.RunEvent
 	hub   *eventHub
 	l     *listener
 	once  sync.Once
@@ -71,7 +71,7 @@ func (h *eventHub) subscribe(ctx context.Context, runID int64) (*subscription, e
 	if h == nil || h.src == nil {
 		return nil, errNoEvents
 	}
-	sub := &subscription{runID: runID, ch: make(chan postgres.RunEvent, subscriberBuffer), hub: h}
+	sub := &subscription{runID: runID, ch: make(chan scan.RunEvent, subscriberBuffer), hub: h}
 	h.mu.Lock()
 	if h.cur == nil {
 		h.cur = h.start()
@@ -104,7 +104,7 @@ func (h *eventHub) start() *listener {
 			l.pid = pid
 			readied = true
 			close(l.ready)
-		}, func(ev postgres.RunEvent) { h.deliver(l, ev) })
+		}, func(ev scan.RunEvent) { h.deliver(l, ev) })
 		if err == nil && ctx.Err() == nil {
 			err = errors.New("the run event listener stopped")
 		}
@@ -142,7 +142,7 @@ func (h *eventHub) start() *listener {
 
 // deliver hands ev to every subscription that wants it, dropping those
 // that have fallen behind rather than waiting for them.
-func (h *eventHub) deliver(l *listener, ev postgres.RunEvent) {
+func (h *eventHub) deliver(l *listener, ev scan.RunEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.cur != l {

@@ -23,7 +23,6 @@ import (
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/report"
 	"github.com/scantron/scantron/scan/scanners"
-	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -241,7 +240,7 @@ func (h *importHandlers) site(c *gin.Context) (scan.Site, error) {
 	}
 	site, err := h.store.GetSite(c.Request.Context(), id)
 	if err != nil {
-		return scan.Site{}, mapErr(err, postgres.ErrNotFound, http.StatusNotFound, "site %d does not exist", id)
+		return scan.Site{}, mapErr(err, scan.ErrNotFound, http.StatusNotFound, "site %d does not exist", id)
 	}
 	return site, nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/storage/postgres"
 )
 
 // Live updates: run pages, the dashboard and `scantron runs watch` follow
@@ -89,7 +88,7 @@ type liveRun struct {
 	Seq int64 `json:"seq"`
 }
 
-func liveRunOf(ev postgres.RunEvent) liveRun {
+func liveRunOf(ev scan.RunEvent) liveRun {
 	return liveRun{RunID: ev.RunID, ScanID: ev.ScanID, Status: ev.RunStatus(), StatusDetail: statusDetail(ev.RunStatus(), ev.WindowOpensAt), Error: ev.Error,
 		HostsUp: ev.HostsUp, OpenPorts: ev.OpenPorts, Partial: ev.Partial, Seq: ev.Seq}
 }
@@ -192,7 +191,7 @@ func (h *liveHandlers) runEvents(c *gin.Context) error {
 	}
 	progress := time.NewTicker(h.progressEvery)
 	defer progress.Stop()
-	return h.loop(c, s, sub, progress.C, func(ev postgres.RunEvent) (bool, error) {
+	return h.loop(c, s, sub, progress.C, func(ev scan.RunEvent) (bool, error) {
 		switch ev.Kind {
 		case "run":
 			if ev.Seq <= lastSeq {
@@ -295,7 +294,7 @@ func (h *liveHandlers) dashboardEvents(c *gin.Context) error {
 	}
 	progress := time.NewTicker(h.dashboardEvery)
 	defer progress.Stop()
-	return h.loop(c, s, sub, progress.C, func(ev postgres.RunEvent) (bool, error) {
+	return h.loop(c, s, sub, progress.C, func(ev scan.RunEvent) (bool, error) {
 		if ev.Kind != "run" {
 			return false, nil
 		}
@@ -322,7 +321,7 @@ func (h *liveHandlers) dashboardEvents(c *gin.Context) error {
 // Errors after the stream began are the client's going: they end it
 // quietly.
 func (h *liveHandlers) loop(c *gin.Context, s *sseStream, sub *subscription, tick <-chan time.Time,
-	on func(postgres.RunEvent) (done bool, err error), poll func() error) error {
+	on func(scan.RunEvent) (done bool, err error), poll func() error) error {
 	ctx := c.Request.Context()
 	heartbeat := time.NewTicker(h.heartbeat)
 	defer heartbeat.Stop()
