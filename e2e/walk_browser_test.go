@@ -172,9 +172,8 @@ func TestOperatorWalkThrough(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("scan-agent"), agentID),
 		chromedp.Submit(chromedp.ID("scan-name")),
 		chromedp.WaitVisible(`//td/a[text()="walk-scan"]`),
-		chromedp.Click(`//td/a[text()="walk-scan"]`),
-		chromedp.WaitVisible(`//button[starts-with(text(), "Run now")]`),
 	)
+	b.load("open the scan", chromedp.Click(`//td/a[text()="walk-scan"]`), `#notifications-form`)
 	scanPage := get(b, "note the scan page", chromedp.Location())
 	b.run("run it now",
 		chromedp.Click(`//button[text()="Run now"]`),
@@ -248,9 +247,8 @@ func TestOperatorWalkThrough(t *testing.T) {
 		chromedp.Navigate(base+"/search"),
 		chromedp.WaitVisible(chromedp.ID("q")),
 		chromedp.SendKeys(chromedp.ID("q"), query),
-		chromedp.Submit(chromedp.ID("q")),
-		chromedp.WaitVisible(chromedp.ID("hits")),
 	)
+	b.load("search", chromedp.Submit(chromedp.ID("q")), `#hits`)
 	b.screenshot("walk-04-search")
 	var found struct {
 		Total int `json:"total"`
@@ -286,9 +284,8 @@ func TestOperatorWalkThrough(t *testing.T) {
 		chromedp.Click(`//a[text()="Assets of this site"]`),
 		chromedp.WaitVisible(`//h1[text()="Assets of walk-lab"]`),
 		chromedp.SendKeys(chromedp.ID("q"), "port:2222 changed:24h"),
-		chromedp.Submit(chromedp.ID("q")),
-		chromedp.WaitVisible(`#assets a[href^="/assets/`+target.Addr+`"]`),
 	)
+	b.load("search the site's assets", chromedp.Submit(chromedp.ID("q")), `#assets a[href^="/assets/`+target.Addr+`"]`)
 	if row := b.text(`//table[@id="assets"]//tr[td/a[text()="` + target.Addr + `"]]`); !strings.Contains(row, "2222/tcp") ||
 		!strings.Contains(row, ssh.Version) || strings.Contains(row, "8080") {
 		t.Errorf("the host among the site's assets: %q", row)
@@ -473,4 +470,28 @@ func pageID(t *testing.T, page string) string {
 		t.Fatalf("no id in %s", page)
 	}
 	return id
+}
+
+// load does what leads to a new page (a form's submit, a link) and waits
+// for sel on that page: the page before may have shown sel too, so it is
+// marked first, and the wait is for a page without the mark.
+func (b browser) load(what string, action chromedp.Action[chromedp.Void], sel string) {
+	b.t.Helper()
+	get(b, what+": mark the page", chromedp.Evaluate[bool](`window.walkPageBefore = true`))
+	b.run(what, action)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		// A read while the page is being replaced may fail: it is tried again.
+		fresh, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.walkPageBefore !== true && document.readyState === "complete"`))
+		cancel()
+		if err == nil && fresh {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.fail(what, fmt.Errorf("no new page after 30s (%v)", err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.run(what+": wait for "+sel, chromedp.WaitVisible(sel))
 }
