@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -38,7 +37,7 @@ func TestOperatorWalkThrough(t *testing.T) {
 
 	// Two older scans: a real nmap run of the host, timed three days and
 	// two hours ago, the older with the SSH server a version behind.
-	now := nmapXML(t, target.Addr)
+	now := nmapXML(t, "-n", "-Pn", "-sT", "-sV", "--version-light", "-p", walkPorts, target.Addr)
 	ssh := xmlPort(t, now, 2222)
 	if ssh.Product != "OpenSSH" || ssh.Version == "" {
 		t.Fatalf("nmap named the SSH port %+v", ssh)
@@ -58,14 +57,7 @@ func TestOperatorWalkThrough(t *testing.T) {
 	}
 
 	b := browser{t: t, ctx: newBrowser(t)}
-	b.run("log in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), adminUser),
-		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
-	)
+	b.login(base)
 	b.run("register the agent",
 		chromedp.Navigate(base+"/agents"),
 		chromedp.SendKeys(chromedp.ID("agent-name"), "walk-agent"),
@@ -380,45 +372,7 @@ func TestOperatorWalkThrough(t *testing.T) {
 	if settings.WebhookURL != hook.URL || !settings.WebhookSecretSet {
 		t.Errorf("stored notification settings %+v", settings)
 	}
-	var deliveries []map[string]any
-	deadline = time.Now().Add(30 * time.Second)
-	for len(deliveries) == 0 && time.Now().Before(deadline) {
-		hook.mu.Lock()
-		deliveries = append(deliveries, hook.got...)
-		if len(hook.bad) > 0 {
-			t.Errorf("deliveries that did not verify: %v", hook.bad)
-		}
-		hook.mu.Unlock()
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(deliveries) != 1 {
-		t.Fatalf("%d deliveries, want the one test", len(deliveries))
-	}
-	d := deliveries[0]
-	s, _ := d["scan"].(map[string]any)
-	events, _ := d["events"].([]any)
-	if s == nil || s["url"] != public+"/scans/"+pageID(t, scanPage) || s["name"] != "walk-scan" ||
-		len(events) != 1 || events[0] != "test" {
-		t.Errorf("test delivery %v", d)
-	}
-}
-
-// nmapXML runs the real nmap against the host, on the walk-through's
-// ports, and returns its XML.
-func nmapXML(t *testing.T, addr string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "scan.xml")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "nmap", "-n", "-Pn", "-sT", "-sV", "--version-light", "-p", walkPorts, "-oX", out, addr)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nmap: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	checkTestDelivery(t, hook, public+"/scans/"+pageID(t, scanPage), "walk-scan")
 }
 
 // xmlPort is what the nmap XML says of a TCP port.
