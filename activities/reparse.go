@@ -155,12 +155,17 @@ func (r *Results) reparseShard(ctx context.Context, sh scan.Shard) (scan.IngestS
 
 // coverageOptions are a profile's scanner options as the diff reads them
 // for the ports a run covered: as dispatched, masscan's rate taken out
-// (rates do not change what is covered).
+// (rates do not change what is covered). A two-stage profile's ports are
+// its discovery's.
 func coverageOptions(p scan.Profile) ([]string, error) {
-	opts, err := scan.ParseOptions(p.Scanner, p.Options)
+	scanner, options := p.Scanner, p.Options
+	if p.DiscoveryScanner != "" {
+		scanner, options = p.DiscoveryScanner, p.DiscoveryOptions
+	}
+	opts, err := scan.ParseOptions(scanner, options)
 	if err == nil {
 		var drv driver.Driver
-		if drv, err = scanners.Lookup(p.Scanner); err == nil {
+		if drv, err = scanners.Lookup(scanner); err == nil {
 			opts, err = drv.Coverage(opts)
 		}
 	}

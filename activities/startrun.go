@@ -40,6 +40,10 @@ type StartRunResult struct {
 	// Parallel is how many shards may be in flight at once: the capacity
 	// polling the task queue when the run started; 0 means no limit.
 	Parallel int `json:"parallel,omitempty"`
+	// Follow is the second stage of a two-stage profile: Specs are then
+	// the discovery stage's, and each shard's found pairs are scanned
+	// again by Follow (PlanFollow). nil: one stage.
+	Follow *FollowStage `json:"follow,omitempty"`
 	// Windows are when the scan's shards may run, read in TimeZone (an
 	// IANA name); none: any time.
 	Windows  scan.Windows `json:"windows,omitempty"`
@@ -71,7 +75,7 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		err := fmt.Errorf("%w: the server has no signing key (SCANTRON_SIGNING_KEY); agents run signed specs only", scan.ErrInvalidSpec)
 		return StartRunResult{}, nonRetryable(err)
 	}
-	base, resolved, err := r.specFor(plan)
+	base, follow, resolved, err := r.specFor(plan)
 	if err != nil {
 		return StartRunResult{}, nonRetryable(err)
 	}
@@ -131,39 +135,65 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
 	}
 	out.Parallel = parallel
+	out.Follow = follow
 	out.Windows, out.TimeZone = plan.Scan.Windows, plan.Scan.TimeZone
 	return out, nil
 }
 
-func (r *Results) specFor(plan scan.Plan) (scan.Spec, scan.Resolved, error) {
+// specFor is the plan's spec (without run, shard and targets), and for a
+// two-stage profile the stage that follows the spec's discovery.
+func (r *Results) specFor(plan scan.Plan) (scan.Spec, *FollowStage, scan.Resolved, error) {
 	resolved, err := scan.ResolveSite(plan.Site, plan.GlobalExclusions, r.MaxAddresses)
 	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
+		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
 	}
-	set, err := scan.ParseOptionSet(plan.Profile.Scanner, plan.Profile.Options)
+	prof := plan.Profile
+	set, err := scan.ParseOptionSet(prof.Scanner, prof.Options)
 	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: %w", prof.Name, err)
 	}
 	// Saving checks this too; a profile stored before the flag existed,
 	// or written around the API, is stopped here.
-	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !plan.Profile.Intrusive {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
-			plan.Profile.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
+	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !prof.Intrusive {
+		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
+			prof.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
 	}
-	// The site's max_rate and the server's ceiling cap every scanner, as
-	// its driver does (nmap: --max-rate lowered or added; masscan and
-	// zmap: the rate out of the options, into Spec.Rate). The ceiling is
-	// applied again here because it may have been lowered since the
-	// profile and the site were saved.
-	drv, err := scanners.Lookup(plan.Profile.Scanner)
+	spec, err := r.stageSpec(plan, prof.Scanner, set)
 	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
+		return scan.Spec{}, nil, scan.Resolved{}, err
+	}
+	if prof.DiscoveryScanner == "" {
+		return spec, nil, resolved, nil
+	}
+	discSet, err := scan.ParseOptionSet(prof.DiscoveryScanner, prof.DiscoveryOptions)
+	if err != nil {
+		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: discovery: %w", prof.Name, err)
+	}
+	if _, err := scanners.Stages(prof.DiscoveryScanner, prof.Scanner, set); err != nil {
+		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: %w", prof.Name, err)
+	}
+	disc, err := r.stageSpec(plan, prof.DiscoveryScanner, discSet)
+	if err != nil {
+		return scan.Spec{}, nil, scan.Resolved{}, err
+	}
+	return disc, &FollowStage{Scanner: spec.Scanner, Options: spec.Options, Rate: spec.Rate}, resolved, nil
+}
+
+// stageSpec is one scanner's spec of the plan. The site's max_rate and the
+// server's ceiling cap every scanner, as its driver does (nmap: --max-rate
+// lowered or added; masscan and zmap: the rate out of the options, into
+// Spec.Rate). The ceiling is applied again here because it may have been
+// lowered since the profile and the site were saved.
+func (r *Results) stageSpec(plan scan.Plan, scanner scan.Scanner, set scan.OptionSet) (scan.Spec, error) {
+	drv, err := scanners.Lookup(scanner)
+	if err != nil {
+		return scan.Spec{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
 	}
 	opts, rate, err := drv.Dispatch(set, float64(plan.Site.MaxRate), r.MaxRate)
 	if err != nil {
-		return scan.Spec{}, scan.Resolved{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+		return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
 	}
-	return scan.Spec{Scanner: plan.Profile.Scanner, Options: opts, Rate: rate}, resolved, nil
+	return scan.Spec{Scanner: scanner, Options: opts, Rate: rate}, nil
 }
 
 func (r *Results) timeouts() Timeouts {

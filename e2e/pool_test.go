@@ -72,6 +72,23 @@ func (e *poolEnv) startAgent(name string, extraEnv ...string) {
 	e.agents[name] = startScantron(e.t, append(env, extraEnv...), "agent")
 }
 
+// startRawAgent starts an agent named for prefix that sends masscan's and
+// zmap's packets from this side of host's link, and returns it as the
+// server lists it.
+func (e *poolEnv) startRawAgent(prefix string, host *targetHost) scan.Agent {
+	name := uniqName(prefix)
+	e.startAgent(name, "SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC)
+	var agents []scan.Agent
+	e.c.do("GET", "/agents", nil, http.StatusOK, &agents)
+	for _, a := range agents {
+		if a.Name == name {
+			return a
+		}
+	}
+	e.t.Fatalf("agent %s is not listed", name)
+	return scan.Agent{}
+}
+
 // register registers an agent and returns its credential.
 func (e *poolEnv) register(name string) string {
 	e.t.Helper()
@@ -407,16 +424,7 @@ func TestMasscanScan(t *testing.T) {
 		t.Skip("masscan cannot scan loopback; this machine cannot make a namespace host")
 	}
 	e := newPoolEnv(t, 0)
-	name := uniqName("masscan")
-	e.startAgent(name, "SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC)
-	var agents []scan.Agent
-	e.c.do("GET", "/agents", nil, http.StatusOK, &agents)
-	var agent scan.Agent
-	for _, a := range agents {
-		if a.Name == name {
-			agent = a
-		}
-	}
+	agent := e.startRawAgent("masscan", host)
 
 	var site, profile, sc struct {
 		ID int64 `json:"id"`

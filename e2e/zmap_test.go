@@ -24,16 +24,7 @@ func TestZmapScan(t *testing.T) {
 		t.Skip("zmap cannot scan loopback; this machine cannot make a namespace host")
 	}
 	e := newPoolEnv(t, 0)
-	name := uniqName("zmap")
-	e.startAgent(name, "SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC)
-	var agents []scan.Agent
-	e.c.do("GET", "/agents", nil, http.StatusOK, &agents)
-	var agent scan.Agent
-	for _, a := range agents {
-		if a.Name == name {
-			agent = a
-		}
-	}
+	agent := e.startRawAgent("zmap", host)
 
 	var site, profile, sc struct {
 		ID int64 `json:"id"`

@@ -2,11 +2,14 @@ package manage
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"unicode"
 
 	"github.com/scantron/scantron/accounts"
 	"github.com/scantron/scantron/scan"
+	"github.com/scantron/scantron/scan/driver"
+	"github.com/scantron/scantron/scan/scanners"
 )
 
 // ProfileStore keeps scanner profiles.
@@ -32,6 +35,10 @@ type ProfileInput struct {
 	Scanner     string `json:"scanner"`
 	Options     string `json:"options"`
 	Intrusive   bool   `json:"intrusive"`
+	// DiscoveryScanner and DiscoveryOptions make the profile two-stage
+	// (scan.Profile); both empty: one stage.
+	DiscoveryScanner string `json:"discovery_scanner,omitempty"`
+	DiscoveryOptions string `json:"discovery_options,omitempty"`
 }
 
 // MaxOptionsLen bounds a profile's scanner options.
@@ -57,21 +64,28 @@ func (p *Profiles) profile(role accounts.Role, in ProfileInput) (scan.Profile, e
 	if err != nil {
 		return scan.Profile{}, invalid("scanner", "%v", err)
 	}
-	opts, err := CleanText("options", in.Options, MaxOptionsLen)
+	opts, set, err := p.options("options", scanner, in.Options)
 	if err != nil {
 		return scan.Profile{}, err
 	}
-	// Options are split like shell words, so tabs and newlines are just
-	// spaces; any other control character has no business there.
-	if strings.ContainsFunc(opts, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
-		return scan.Profile{}, invalid("options", "%q contains a control character", Clip(opts))
-	}
-	set, err := scan.ParseOptionSet(scanner, opts)
-	if err != nil {
-		return scan.Profile{}, invalid("options", "%v", err)
-	}
-	if err := set.CheckRateCeiling(p.MaxRate); err != nil {
-		return scan.Profile{}, invalid("options", "%v (--max-rate)", err)
+	var discScanner scan.Scanner
+	discOpts := ""
+	if name := strings.TrimSpace(in.DiscoveryScanner); name != "" {
+		if discScanner, err = scan.ParseScanner(name); err != nil {
+			return scan.Profile{}, invalid("discovery_scanner", "%v", err)
+		}
+		if discOpts, _, err = p.options("discovery_options", discScanner, in.DiscoveryOptions); err != nil {
+			return scan.Profile{}, err
+		}
+		if _, err := scanners.Stages(discScanner, scanner, set); err != nil {
+			field := "discovery_scanner"
+			if errors.Is(err, driver.ErrStagePorts) {
+				field = "options"
+			}
+			return scan.Profile{}, invalid(field, "%v", err)
+		}
+	} else if strings.TrimSpace(in.DiscoveryOptions) != "" {
+		return scan.Profile{}, invalid("discovery_options", "set without a discovery_scanner")
 	}
 	admin := role.Allows(accounts.Admin)
 	intrusive := set.Scripts().Intrusive
@@ -83,7 +97,30 @@ func (p *Profiles) profile(role accounts.Role, in ProfileInput) (scan.Profile, e
 	case len(intrusive) > 0 && !in.Intrusive:
 		return scan.Profile{}, invalid("intrusive", "must be set, the options run intrusive scripts: %s", strings.Join(intrusive, ", "))
 	}
-	return scan.Profile{Name: name, Description: desc, Scanner: scanner, Options: opts, Intrusive: in.Intrusive}, nil
+	return scan.Profile{Name: name, Description: desc, Scanner: scanner, Options: opts, Intrusive: in.Intrusive,
+		DiscoveryScanner: discScanner, DiscoveryOptions: discOpts}, nil
+}
+
+// options checks one scanner's options of a profile, named field, with
+// that scanner's allow-list and the server's rate ceiling.
+func (p *Profiles) options(field string, scanner scan.Scanner, options string) (string, scan.OptionSet, error) {
+	opts, err := CleanText(field, options, MaxOptionsLen)
+	if err != nil {
+		return "", scan.OptionSet{}, err
+	}
+	// Options are split like shell words, so tabs and newlines are just
+	// spaces; any other control character has no business there.
+	if strings.ContainsFunc(opts, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
+		return "", scan.OptionSet{}, invalid(field, "%q contains a control character", Clip(opts))
+	}
+	set, err := scan.ParseOptionSet(scanner, opts)
+	if err != nil {
+		return "", scan.OptionSet{}, invalid(field, "%v", err)
+	}
+	if err := set.CheckRateCeiling(p.MaxRate); err != nil {
+		return "", scan.OptionSet{}, invalid(field, "%v (--max-rate)", err)
+	}
+	return opts, set, nil
 }
 
 // Create checks and stores a new profile, as role saves it.

@@ -33,8 +33,13 @@ type Profile struct {
 	// Intrusive marks a profile whose scripts may harm or break into the
 	// targets (OptionSet.Scripts); only admins may set it, and a profile
 	// that runs such scripts must have it.
-	Intrusive bool      `json:"intrusive"`
-	CreatedAt time.Time `json:"created_at"`
+	Intrusive bool `json:"intrusive"`
+	// DiscoveryScanner, when set, runs first on every shard with
+	// DiscoveryOptions to find open host:port pairs; Scanner then runs
+	// with Options on those pairs alone (two-stage discovery).
+	DiscoveryScanner Scanner   `json:"discovery_scanner,omitempty"`
+	DiscoveryOptions string    `json:"discovery_options,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // Agent is a registered scanning agent. It polls its own task queue.

@@ -16,6 +16,7 @@ import (
 	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/query"
+	"github.com/scantron/scantron/scan/scanners"
 	"github.com/scantron/scantron/scan/schedule"
 )
 
@@ -36,6 +37,15 @@ func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template,
 		"scanners": func() []string {
 			var out []string
 			for _, s := range scan.Scanners() {
+				out = append(out, string(s))
+			}
+			return out
+		},
+		// discoverers are the scanners a profile may run as its
+		// discovery stage.
+		"discoverers": func() []string {
+			var out []string
+			for _, s := range scanners.Discoverers() {
 				out = append(out, string(s))
 			}
 			return out

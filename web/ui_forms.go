@@ -227,7 +227,8 @@ func (h *uiHandlers) showProfiles(c *gin.Context, status int, extra map[string]a
 
 func profileInput(c *gin.Context) manage.ProfileInput {
 	return manage.ProfileInput{Name: c.PostForm("name"), Description: c.PostForm("description"),
-		Scanner: c.PostForm("scanner"), Options: c.PostForm("options"), Intrusive: c.PostForm("intrusive") != ""}
+		Scanner: c.PostForm("scanner"), Options: c.PostForm("options"), Intrusive: c.PostForm("intrusive") != "",
+		DiscoveryScanner: c.PostForm("discovery_scanner"), DiscoveryOptions: c.PostForm("discovery_options")}
 }
 
 // intrusiveField is the form value of a profile's intrusive checkbox.
@@ -252,7 +253,8 @@ func (h *uiHandlers) showProfile(c *gin.Context, status int, extra map[string]an
 		return err
 	}
 	data := map[string]any{"Title": "Profile " + row.Name, "Profile": row, "Errors": map[string]string{},
-		"Form": map[string]string{"name": row.Name, "description": row.Description, "scanner": string(row.Scanner), "options": row.Options, "intrusive": intrusiveField(row.Intrusive)}}
+		"Form": map[string]string{"name": row.Name, "description": row.Description, "scanner": string(row.Scanner), "options": row.Options, "intrusive": intrusiveField(row.Intrusive),
+			"discovery_scanner": string(row.DiscoveryScanner), "discovery_options": row.DiscoveryOptions}}
 	for k, v := range extra {
 		data[k] = v
 	}

@@ -24,10 +24,61 @@ type shardAttempts struct {
 	next map[int64]int
 	// nonce is each shard's current dispatch's, which its result answers.
 	nonce map[int64]string
+	// current is each shard's spec of its current stage (of a two-stage
+	// run: the second once it has started), which says how to read the
+	// result.
+	current map[int64]scan.Spec
 }
 
 func newShardAttempts(start activities.StartRunResult) *shardAttempts {
-	return &shardAttempts{start: start, next: map[int64]int{}, nonce: map[int64]string{}}
+	return &shardAttempts{start: start, next: map[int64]int{}, nonce: map[int64]string{}, current: map[int64]scan.Spec{}}
+}
+
+// spec is the spec of the shard's current stage: what its result is read
+// as.
+func (s *shardAttempts) spec(spec scan.Spec) scan.Spec {
+	if c, ok := s.current[spec.ShardID]; ok {
+		return c
+	}
+	return spec
+}
+
+// runStages runs a two-stage shard: its discovery stage (spec), then, on
+// the host:port pairs it found, s.start.Follow. Each stage is its own
+// dispatches and attempts (run), so a failed second stage is retried
+// without running the discovery again. Between them only references
+// travel: the discovery's output stays in object storage, PlanFollow reads
+// it there and returns the second stage's spec. When the discovery found
+// nothing, its own (empty) output is the shard's result.
+func (s *shardAttempts) runStages(ctx workflow.Context, spec scan.Spec) workflow.Future {
+	var r *activities.Results
+	f, set := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		s.current[spec.ShardID] = spec
+		var found activities.RunScanResult
+		if err := s.run(ctx, spec).Get(ctx, &found); err != nil {
+			set.Set(found, err)
+			return
+		}
+		in := activities.PlanFollowInput{Spec: spec, Follow: *s.start.Follow, Found: activities.ParseResultsInput{
+			RunID: spec.RunID, ShardID: spec.ShardID, Attempt: found.Attempt, Raw: found.Raw, Agent: found.Agent,
+			Scanner: spec.Scanner, Signature: found.Signature, Nonce: s.nonce[spec.ShardID]}}
+		var plan activities.PlanFollowResult
+		serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
+		if err := workflow.ExecuteActivity(serverCtx, r.PlanFollow, in).Get(ctx, &plan); err != nil {
+			set.Set(nil, err)
+			return
+		}
+		if plan.Spec == nil {
+			set.Set(found, nil)
+			return
+		}
+		s.current[spec.ShardID] = *plan.Spec
+		var res activities.RunScanResult
+		err := s.run(ctx, *plan.Spec).Get(ctx, &res)
+		set.Set(res, err)
+	})
+	return f
 }
 
 // run dispatches and runs attempts of spec's shard until one succeeds, one

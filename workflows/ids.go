@@ -45,6 +45,11 @@ const versionKeepPartial = "keep-partial"
 // than signed all at once up front and retried by Temporal.
 const versionDispatch = "dispatch-per-attempt"
 
+// versionTwoStage marks runs of two-stage profiles that run each shard's
+// discovery stage, then its second stage on the pairs found, as separate
+// dispatches (StartRunResult.Follow).
+const versionTwoStage = "two-stage-discovery"
+
 // versionReparseAny marks parses again that take failed runs too and then
 // work out the run's diff, its successor's diff and their assets again;
 // older ones only exported and recounted a completed run.

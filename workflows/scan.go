@@ -296,6 +296,10 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
 	defer cancelScans()
 
+	// Two-stage runs need a dispatch per attempt: each stage is its own.
+	twoStage := perAttempt && start.Follow != nil &&
+		workflow.GetVersion(ctx, versionTwoStage, workflow.DefaultVersion, 1) >= 1
+
 	window := len(start.Specs)
 	if v := workflow.GetVersion(ctx, versionShardWindow, workflow.DefaultVersion, 1); v >= 1 && start.Parallel > 0 {
 		window = min(window, start.Parallel)
@@ -357,9 +361,12 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 			queue = queue[1:]
 			fctx, cancel := workflow.WithCancel(scanCtx)
 			var f workflow.Future
-			if perAttempt {
+			switch {
+			case twoStage:
+				f = shards.runStages(fctx, spec)
+			case perAttempt:
 				f = shards.run(fctx, spec)
-			} else {
+			default:
 				f = workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: spec})
 			}
 			fl := &flight{spec: spec, cancel: cancel}
@@ -451,25 +458,28 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		delete(inFlight, finished)
 		fl.done = true
 		spec := fl.spec
+		// A two-stage shard's result is its last stage's: read as that.
+		stage := shards.spec(spec)
 		var scanned activities.RunScanResult
 		err := finished.Get(ctx, &scanned)
 		switch {
 		case err != nil && fl.paused && temporal.IsCanceledError(err) && firstErr == nil:
-			queue = append([]scan.Spec{spec}, queue...) // run it again on resume
+			queue = append([]scan.Spec{spec}, queue...) // run it again on resume (both stages)
+			delete(shards.current, spec.ShardID)
 			continue
 		case err == nil && firstErr != nil:
 			// Finished while the others were being stopped: keep it too.
-			partials = append(partials, partialShard{spec: spec, scanned: scanned, nonce: shards.nonce[spec.ShardID]})
+			partials = append(partials, partialShard{spec: stage, scanned: scanned, nonce: shards.nonce[spec.ShardID]})
 		case err == nil:
 			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw,
 				Agent: scanned.Agent, Signature: scanned.Signature, Nonce: shards.nonce[spec.ShardID]}
 			// The default scanner travels unnamed, as before there were others.
-			if spec.Scanner != scan.DefaultScanner {
-				in.Scanner = spec.Scanner
+			if stage.Scanner != scan.DefaultScanner {
+				in.Scanner = stage.Scanner
 			}
 			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
 		default:
-			if p, ok := partialOf(err, spec); ok {
+			if p, ok := partialOf(err, stage); ok {
 				p.nonce = shards.nonce[spec.ShardID]
 				partials = append(partials, p)
 			}

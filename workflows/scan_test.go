@@ -44,6 +44,14 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
+	return newHarnessWith(t, activities.StartRunResult{
+		RunID: 41, Specs: []scan.Spec{testSpec}, AgentName: "edge-1", TaskQueue: AgentTaskQueue("edge-1"),
+		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
+	})
+}
+
+// newHarnessWith is newHarness whose StartRun plans start.
+func newHarnessWith(t *testing.T, start activities.StartRunResult) *harness {
 	h := &harness{queues: map[string][]string{}}
 	h.env = h.NewTestWorkflowEnvironment()
 	var r *activities.Results
@@ -56,10 +64,7 @@ func newHarness(t *testing.T) *harness {
 		h.mu.Unlock()
 	})
 	h.mockDispatch()
-	h.env.OnActivity(r.StartRun, mock.Anything, activities.StartRunInput{ScanID: 3, WorkflowID: "default-test-workflow-id"}).Return(activities.StartRunResult{
-		RunID: 41, Specs: []scan.Spec{testSpec}, AgentName: "edge-1", TaskQueue: AgentTaskQueue("edge-1"),
-		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
-	}, nil)
+	h.env.OnActivity(r.StartRun, mock.Anything, activities.StartRunInput{ScanID: 3, WorkflowID: "default-test-workflow-id"}).Return(start, nil)
 	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishRunInput) (scan.Run, error) {
 			h.mu.Lock()

@@ -223,6 +223,8 @@ var (
 		{flag: "scanner", meta: strings.ReplaceAll(scan.ScannerList(), ", ", "|"), help: "one of " + scan.ScannerList()},
 		{flag: "options", help: "scanner options, e.g. \"-sT -p 1-1024\""},
 		{flag: "intrusive", kind: kindBool, help: "the options run intrusive scripts (needs an admin)"},
+		{flag: "discovery-scanner", field: "discovery_scanner", help: "a fast scanner run first (masscan, zmap); the scanner then scans only the open ports it found (\"\": one stage)"},
+		{flag: "discovery-options", field: "discovery_options", help: "the discovery scanner's options, e.g. \"-p1-65535 --rate 10000\""},
 	}
 	scanFields = []param{
 		{flag: "name", help: "scan name"},

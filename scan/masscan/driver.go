@@ -137,3 +137,6 @@ func (Driver) Parse(r io.Reader, partial bool, emit func(report.Host) error) err
 	}
 	return merged.emit(emit)
 }
+
+// Discovers: masscan can be a profile's discovery stage.
+func (Driver) Discovers() {}

@@ -28,3 +28,20 @@ func All() []driver.Driver { return registry.All() }
 // c.Spec: the binary, then the scanner's arguments with every output path
 // filled in.
 func Argv(c driver.Command) ([]string, error) { return registry.Argv(c) }
+
+// Discoverers are the scanners that can be a profile's discovery stage,
+// in the order of the table.
+func Discoverers() []scan.Scanner {
+	var out []scan.Scanner
+	for _, d := range registry.All() {
+		if _, ok := d.(driver.Discoverer); ok {
+			out = append(out, d.Scanner())
+		}
+	}
+	return out
+}
+
+// Stages checks a two-stage profile's scanners (see driver.StagesOf).
+func Stages(discover, follow scan.Scanner, followSet scan.OptionSet) (driver.Stages, error) {
+	return registry.StagesOf(discover, follow, followSet)
+}

@@ -328,3 +328,6 @@ func (Driver) Parse(r io.Reader, partial bool, emit func(report.Host) error) err
 	}
 	return err
 }
+
+// Discovers: zmap can be a profile's discovery stage.
+func (Driver) Discovers() {}

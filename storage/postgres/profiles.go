@@ -9,11 +9,11 @@ import (
 	"github.com/scantron/scantron/scan"
 )
 
-const profileCols = `id, name, description, scanner, options, intrusive, created_at`
+const profileCols = `id, name, description, scanner, options, intrusive, discovery_scanner, discovery_options, created_at`
 
 func scanProfile(row pgx.Row) (scan.Profile, error) {
 	var p scan.Profile
-	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Scanner, &p.Options, &p.Intrusive, &p.CreatedAt)
+	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Scanner, &p.Options, &p.Intrusive, &p.DiscoveryScanner, &p.DiscoveryOptions, &p.CreatedAt)
 	return p, err
 }
 
@@ -25,9 +25,10 @@ func profileTaken(name string) string {
 // options are stored as given (check them with scan.ParseOptions first).
 func (s *Store) CreateProfile(ctx context.Context, p scan.Profile) (scan.Profile, error) {
 	const q = `
-INSERT INTO profiles (name, description, scanner, options, intrusive) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO profiles (name, description, scanner, options, intrusive, discovery_scanner, discovery_options)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING ` + profileCols
-	out, err := scanProfile(s.pool.QueryRow(ctx, q, p.Name, p.Description, p.Scanner, p.Options, p.Intrusive))
+	out, err := scanProfile(s.pool.QueryRow(ctx, q, p.Name, p.Description, p.Scanner, p.Options, p.Intrusive, p.DiscoveryScanner, p.DiscoveryOptions))
 	if err != nil {
 		return scan.Profile{}, mapWrite("create profile", err, profileTaken(p.Name))
 	}
@@ -63,9 +64,10 @@ func (s *Store) ListProfiles(ctx context.Context) ([]scan.Profile, error) {
 // UpdateProfile replaces a profile's fields and returns it as stored.
 func (s *Store) UpdateProfile(ctx context.Context, p scan.Profile) (scan.Profile, error) {
 	const q = `
-UPDATE profiles SET name = $2, description = $3, scanner = $4, options = $5, intrusive = $6 WHERE id = $1
+UPDATE profiles SET name = $2, description = $3, scanner = $4, options = $5, intrusive = $6,
+  discovery_scanner = $7, discovery_options = $8 WHERE id = $1
 RETURNING ` + profileCols
-	out, err := scanProfile(s.pool.QueryRow(ctx, q, p.ID, p.Name, p.Description, p.Scanner, p.Options, p.Intrusive))
+	out, err := scanProfile(s.pool.QueryRow(ctx, q, p.ID, p.Name, p.Description, p.Scanner, p.Options, p.Intrusive, p.DiscoveryScanner, p.DiscoveryOptions))
 	if isNoRows(err) {
 		return scan.Profile{}, mapRead("update profile", err, fmt.Sprintf("profile %d", p.ID))
 	}
