@@ -101,6 +101,20 @@ func (b browser) screenshot(name string) {
 	b.t.Logf("screenshot %s", file)
 }
 
+// login signs in as the first admin with the login form and waits for the
+// dashboard.
+func (b browser) login(base string) {
+	b.t.Helper()
+	b.run("log in",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), adminUser),
+		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
+	)
+}
+
 // get runs one action that answers a value, failing the test on error.
 func get[T any](b browser, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
@@ -134,14 +148,7 @@ func TestBrowser(t *testing.T) {
 	base, admin, env := startServer(t)
 	b := browser{t: t, ctx: newBrowser(t)}
 
-	b.run("log in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), adminUser),
-		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
-	)
+	b.login(base)
 	b.screenshot("01-dashboard")
 
 	b.run("register the agent",
