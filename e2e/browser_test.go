@@ -284,12 +284,12 @@ func TestBrowser(t *testing.T) {
 
 	b.run("see the site's chart",
 		chromedp.Navigate(base+"/sites/"+id("site browser-lab", byName)),
-		chromedp.WaitVisible(chromedp.ID("ports-chart")),
+		chromedp.WaitVisible(chromedp.ID("exposure-chart")),
 	)
 	// The point's tooltip is an SVG <title>, which has text content but is
 	// not rendered text.
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="ports-chart"]//*[local-name()="title"]`))
+	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="exposure-chart"]//*[local-name()="circle"]/*[local-name()="title"][contains(., "open ports")]`))
 	cancel()
 	if err != nil || !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {
 		t.Errorf("chart point label %q: %v", label, err)
