@@ -80,6 +80,9 @@ flaky: tools ## run the integration suites ROUNDS times under CPU contention; re
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME):
 # every Fuzz function under scan/ (the parsers, and each scanner driver's
 # output reader), found rather than listed, so a new driver's is included.
+# Go before 1.27 can fail a target with a bare "context deadline exceeded"
+# as -fuzztime ends on a busy machine (go.dev/issue/75804): that, with no
+# failing input written, is reported and not counted as a finding.
 FUZZTIME ?= 15s
 FUZZ_TARGETS := $(shell grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' scan | sed 's|^\(.*\)/[^/]*_test.go:func |./\1:|' | sort)
 
@@ -87,8 +90,12 @@ fuzz: ## fuzz each parser of untrusted input for FUZZTIME (default 15s)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg > .fuzz-$$fn.log 2>&1 || { cat .fuzz-$$fn.log; rm -f .fuzz-$$fn.log; exit 1; }; \
-		tail -n 1 .fuzz-$$fn.log; rm -f .fuzz-$$fn.log; \
+		if ! $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg > .fuzz-$$fn.log 2>&1; then \
+			if ! grep -q 'Failing input written' .fuzz-$$fn.log && grep -q '^    context deadline exceeded$$' .fuzz-$$fn.log; then \
+				echo "fuzz $$fn: Go's fuzz coordinator raced its own -fuzztime deadline (go.dev/issue/75804, fixed in Go 1.27); no failing input, not a finding"; \
+			else cat .fuzz-$$fn.log; rm -f .fuzz-$$fn.log; exit 1; fi; \
+		else tail -n 1 .fuzz-$$fn.log; fi; \
+		rm -f .fuzz-$$fn.log; \
 	done
 
 lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +103,11 @@ type RunScanResult struct {
 	// Signature is the agent's signature of the shard, attempt, agent and
 	// output (scan.ResultClaim); empty from an agent without a credential.
 	Signature []byte `json:"signature,omitempty"`
+	// Command is the command line of the scanner's first attempt of the
+	// shard, as CommandLine writes it (the work directory and values
+	// derived from the run as tokens), to be compared with the scan's
+	// plan.
+	Command []string `json:"command,omitempty"`
 }
 
 // RunScan runs the scanner for one shard, heartbeating with progress, then
@@ -154,9 +158,12 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	cmd.Prev = previousProgress(ctx, in)
 	// The command line is checked before anything runs: a spec the
 	// scanner's driver refuses is not retried.
-	if _, err := drv.Args(cmd); err != nil {
+	argv, err := scanners.Argv(cmd)
+	if err != nil {
 		return RunScanResult{}, nonRetryable(err)
 	}
+	command := recordedCommand(cmd, argv)
+	activity.GetLogger(ctx).Info("running scanner", "shard", spec.ShardID, "attempt", attempt, "command", command)
 
 	host := &attemptHost{ctx: ctx, every: a.heartbeatEvery(), obj: obj, key: scan.PartialKey(spec.RunID, spec.ShardID, attempt),
 		first: scan.Progress{ShardID: spec.ShardID, Phase: "scanning", Agent: a.Name, ShardAttempt: attempt}}
@@ -188,7 +195,7 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err != nil {
 		return RunScanResult{}, hb.failed(fmt.Errorf("upload scanner output: %w", err))
 	}
-	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start)})
+	return a.signed(spec, RunScanResult{Raw: ref, Agent: a.Name, Attempt: attempt, Duration: time.Since(start), Command: command})
 }
 
 // commandFor is spec's command in dir, as this agent runs it.
@@ -197,7 +204,7 @@ func (a *Agent) commandFor(spec scan.Spec, dir string) driver.Command {
 		Spec:   spec,
 		Binary: a.Binaries[spec.Scanner],
 		Dir:    dir,
-		Output: filepath.Join(dir, "out.xml"),
+		Output: outputPath(dir),
 		Env:    ScannerEnv(dir),
 		Machine: driver.Machine{Interface: a.Interface, Adapter: a.Adapter, AdapterIP: a.AdapterIP,
 			RouterMAC: a.RouterMAC, MaxRate: a.MaxRate},
@@ -441,11 +448,17 @@ func (a *Agent) upload(ctx context.Context, hb *heartbeater, obj shardStore, key
 	}
 }
 
+// DefaultHeartbeatEvery is how often a scanning agent reports progress,
+// and the interval of nmap's --stats-every, unless HeartbeatEvery is set
+// (shorter). Every agent runs with it (workers.RunAgent), so a scan's plan
+// shows the --stats-every agents use.
+const DefaultHeartbeatEvery = 2 * time.Second
+
 func (a *Agent) heartbeatEvery() time.Duration {
 	if a.HeartbeatEvery > 0 {
 		return a.HeartbeatEvery
 	}
-	return 5 * time.Second
+	return DefaultHeartbeatEvery
 }
 
 // heartbeater records the latest progress on a ticker, independent of how

@@ -85,6 +85,11 @@ type Results struct {
 	// no agent is there to take it, and ScheduleToStart keeps meaning
 	// "offline" rather than "busy".
 	Capacity func(ctx context.Context, taskQueue string) (int, error)
+	// Online, when set, tells which agents poll a task queue now, as they
+	// announce themselves: the checks of a run's start read it (an agent
+	// pinned to a scan that announced no raw sockets fails the run at
+	// once).
+	Online func(ctx context.Context, taskQueue string) ([]scan.AgentCaps, error)
 	// ExportTargets also receive each run's exports (a directory or an S3
 	// prefix that log forwarders watch); none by default.
 	ExportTargets []ExportTarget

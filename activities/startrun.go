@@ -6,14 +6,12 @@ package activities
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/scanners"
 )
 
 // StartRunInput identifies the run by its workflow, so a retried activity or
@@ -75,23 +73,20 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		err := fmt.Errorf("%w: the server has no signing key (SCANTRON_SIGNING_KEY); agents run signed specs only", scan.ErrInvalidSpec)
 		return StartRunResult{}, nonRetryable(err)
 	}
-	base, follow, resolved, err := r.specFor(plan)
+	draft, err := DraftRun(plan, r.limits(), r.online(ctx, plan), r.poolSeen(ctx, plan))
 	if err != nil {
 		return StartRunResult{}, nonRetryable(err)
 	}
+	for _, f := range draft.Findings {
+		if f.Warning {
+			activity.GetLogger(ctx).Warn("scan check", "scan", plan.Scan.ID, "rule", f.Rule, "warning", f.Message)
+		}
+	}
+	resolved, taskQueue := draft.Resolved, draft.TaskQueue
 	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
 		return StartRunResult{}, wrap("store targets", err)
 	}
 	var specs []scan.Spec
-	size := plan.Scan.ShardSize
-	if size == 0 {
-		size = r.ShardSize
-	}
-	parts := resolved.Shards(size)
-	taskQueue := plan.Agent.TaskQueue
-	if plan.Scan.PoolID != 0 {
-		taskQueue = plan.Pool.TaskQueue
-	}
 	parallel := 0
 	if r.Capacity != nil {
 		n, err := r.Capacity(ctx, taskQueue)
@@ -101,14 +96,12 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		}
 		parallel = n
 	}
-	for i, part := range parts {
-		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, part.Targets) // agent 0 for a pool
+	for i, spec := range draft.Specs {
+		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, spec.Targets) // agent 0 for a pool
 		if err != nil {
 			return StartRunResult{}, wrap("create shard", err)
 		}
-		spec := base
 		spec.RunID, spec.ShardID = run.ID, shard.ID
-		spec.Targets, spec.Excludes = part.Targets, part.Excludes
 		if err := spec.Validate(); err != nil {
 			return StartRunResult{}, nonRetryable(err)
 		}
@@ -135,65 +128,38 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
 	}
 	out.Parallel = parallel
-	out.Follow = follow
+	out.Follow = draft.Follow
 	out.Windows, out.TimeZone = plan.Scan.Windows, plan.Scan.TimeZone
 	return out, nil
 }
 
-// specFor is the plan's spec (without run, shard and targets), and for a
-// two-stage profile the stage that follows the spec's discovery.
-func (r *Results) specFor(plan scan.Plan) (scan.Spec, *FollowStage, scan.Resolved, error) {
-	resolved, err := scan.ResolveSite(plan.Site, plan.GlobalExclusions, r.MaxAddresses)
-	if err != nil {
-		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("site %q: %w", plan.Site.Name, err)
-	}
-	prof := plan.Profile
-	set, err := scan.ParseOptionSet(prof.Scanner, prof.Options)
-	if err != nil {
-		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: %w", prof.Name, err)
-	}
-	// Saving checks this too; a profile stored before the flag existed,
-	// or written around the API, is stopped here.
-	if intrusive := set.Scripts().Intrusive; len(intrusive) > 0 && !prof.Intrusive {
-		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: %w: it runs intrusive scripts (%s) but is not marked intrusive; an admin must save it with intrusive set",
-			prof.Name, scan.ErrInvalidOptions, strings.Join(intrusive, ", "))
-	}
-	spec, err := r.stageSpec(plan, prof.Scanner, set)
-	if err != nil {
-		return scan.Spec{}, nil, scan.Resolved{}, err
-	}
-	if prof.DiscoveryScanner == "" {
-		return spec, nil, resolved, nil
-	}
-	discSet, err := scan.ParseOptionSet(prof.DiscoveryScanner, prof.DiscoveryOptions)
-	if err != nil {
-		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: discovery: %w", prof.Name, err)
-	}
-	if _, err := scanners.Stages(prof.DiscoveryScanner, prof.Scanner, set); err != nil {
-		return scan.Spec{}, nil, scan.Resolved{}, fmt.Errorf("profile %q: %w", prof.Name, err)
-	}
-	disc, err := r.stageSpec(plan, prof.DiscoveryScanner, discSet)
-	if err != nil {
-		return scan.Spec{}, nil, scan.Resolved{}, err
-	}
-	return disc, &FollowStage{Scanner: spec.Scanner, Options: spec.Options, Rate: spec.Rate}, resolved, nil
+func (r *Results) limits() RunLimits {
+	return RunLimits{MaxAddresses: r.MaxAddresses, MaxRate: r.MaxRate, ShardSize: r.ShardSize}
 }
 
-// stageSpec is one scanner's spec of the plan. The site's max_rate and the
-// server's ceiling cap every scanner, as its driver does (nmap: --max-rate
-// lowered or added; masscan and zmap: the rate out of the options, into
-// Spec.Rate). The ceiling is applied again here because it may have been
-// lowered since the profile and the site were saved.
-func (r *Results) stageSpec(plan scan.Plan, scanner scan.Scanner, set scan.OptionSet) (scan.Spec, error) {
-	drv, err := scanners.Lookup(scanner)
-	if err != nil {
-		return scan.Spec{}, fmt.Errorf("profile %q: %w: %v", plan.Profile.Name, scan.ErrInvalidOptions, err)
+// online asks who polls the scan's task queue now, for the rules that
+// read what agents announce; nil when it is not known.
+func (r *Results) online(ctx context.Context, plan scan.Plan) []scan.AgentCaps {
+	if r.Online == nil {
+		return nil
 	}
-	opts, rate, err := drv.Dispatch(set, float64(plan.Site.MaxRate), r.MaxRate)
+	q := plan.TaskQueue()
+	agents, err := r.Online(ctx, q)
 	if err != nil {
-		return scan.Spec{}, fmt.Errorf("profile %q: %w", plan.Profile.Name, err)
+		activity.GetLogger(ctx).Warn("cannot learn who polls the task queue; checks of what agents announce are skipped", "task_queue", q, "error", err)
+		return nil
 	}
-	return scan.Spec{Scanner: scanner, Options: opts, Rate: rate}, nil
+	return agents
+}
+
+// poolSeen says whether the scan's pool has had a member (true for a scan
+// pinned to an agent, and when it cannot be learnt).
+func (r *Results) poolSeen(ctx context.Context, plan scan.Plan) bool {
+	if plan.Scan.PoolID == 0 {
+		return true
+	}
+	_, seen, err := r.Store.PoolMember(ctx, plan.Pool.Name, "")
+	return err != nil || seen
 }
 
 func (r *Results) timeouts() Timeouts {

@@ -101,6 +101,20 @@ func (b browser) screenshot(name string) {
 	b.t.Logf("screenshot %s", file)
 }
 
+// login signs in as the first admin with the login form and waits for the
+// dashboard.
+func (b browser) login(base string) {
+	b.t.Helper()
+	b.run("log in",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), adminUser),
+		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
+	)
+}
+
 // get runs one action that answers a value, failing the test on error.
 func get[T any](b browser, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
@@ -134,14 +148,7 @@ func TestBrowser(t *testing.T) {
 	base, admin, env := startServer(t)
 	b := browser{t: t, ctx: newBrowser(t)}
 
-	b.run("log in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), adminUser),
-		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
-	)
+	b.login(base)
 	b.screenshot("01-dashboard")
 
 	b.run("register the agent",
@@ -277,12 +284,12 @@ func TestBrowser(t *testing.T) {
 
 	b.run("see the site's chart",
 		chromedp.Navigate(base+"/sites/"+id("site browser-lab", byName)),
-		chromedp.WaitVisible(chromedp.ID("ports-chart")),
+		chromedp.WaitVisible(chromedp.ID("exposure-chart")),
 	)
 	// The point's tooltip is an SVG <title>, which has text content but is
 	// not rendered text.
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="ports-chart"]//*[local-name()="title"]`))
+	label, err := chromedp.Run(ctx, chromedp.TextContent(`//*[@id="exposure-chart"]//*[local-name()="circle"]/*[local-name()="title"][contains(., "open ports")]`))
 	cancel()
 	if err != nil || !strings.Contains(label, fmt.Sprintf("%d open ports", len(target.Ports))) {
 		t.Errorf("chart point label %q: %v", label, err)

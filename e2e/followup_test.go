@@ -56,21 +56,30 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 	return w
 }
 
+// deliveries waits up to limit for the first delivery that verifies and
+// returns the deliveries that have come by then; one that does not verify
+// fails the test.
+func (w *webhookReceiver) deliveries(t *testing.T, limit time.Duration) []map[string]any {
+	t.Helper()
+	var got []map[string]any
+	deadline := time.Now().Add(limit)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		w.mu.Lock()
+		got = append([]map[string]any(nil), w.got...)
+		if len(w.bad) > 0 {
+			t.Errorf("deliveries that did not verify: %v", w.bad)
+		}
+		w.mu.Unlock()
+	}
+	return got
+}
+
 // checkFollowUp checks what follows a completed first run: its (empty)
 // diff, the site's assets, and a signed webhook delivery.
 func checkFollowUp(t *testing.T, c api, hook *webhookReceiver, runID, siteID int64, target *targetHost, wantPorts []int) {
 	t.Helper()
-	var deliveries []map[string]any
-	deadline := time.Now().Add(time.Minute)
-	for len(deliveries) == 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-		hook.mu.Lock()
-		deliveries = append([]map[string]any(nil), hook.got...)
-		if len(hook.bad) > 0 {
-			t.Errorf("deliveries that did not verify: %v", hook.bad)
-		}
-		hook.mu.Unlock()
-	}
+	deliveries := hook.deliveries(t, time.Minute)
 	if len(deliveries) != 1 {
 		t.Fatalf("%d webhook deliveries within a minute, want 1", len(deliveries))
 	}

@@ -94,12 +94,19 @@ func loopbackScan(t *testing.T, ports ...int) string {
 	for _, p := range ports {
 		list = append(list, strconv.Itoa(p))
 	}
+	return nmapXML(t, "-n", "-Pn", "-sT", "-p", strings.Join(list, ","), "127.0.0.1")
+}
+
+// nmapXML runs the real nmap with args (which say -n and the targets) and
+// returns its XML.
+func nmapXML(t *testing.T, args ...string) string {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "scan.xml")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nmap", "-n", "-Pn", "-sT", "-p", strings.Join(list, ","), "-oX", out, "127.0.0.1")
+	cmd := exec.CommandContext(ctx, "nmap", append(args, "-oX", out)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nmap: %v\n%s", err, b)
+		t.Fatalf("nmap %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {

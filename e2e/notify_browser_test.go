@@ -32,14 +32,7 @@ func TestBrowserNotifications(t *testing.T) {
 	admin.do("POST", "/scans", map[string]any{"name": "notify-scan", "site_id": site.ID, "profile_id": profile.ID, "agent_id": agent.ID}, http.StatusCreated, &sc)
 
 	b := browser{t: t, ctx: newBrowser(t)}
-	b.run("log in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), adminUser),
-		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
-	)
+	b.login(base)
 	b.run("set a webhook",
 		chromedp.Navigate(fmt.Sprintf("%s/scans/%d", base, sc.ID)),
 		chromedp.WaitVisible(chromedp.ID("notifications-form")),
@@ -61,24 +54,21 @@ func TestBrowserNotifications(t *testing.T) {
 	}
 	b.screenshot("notify-02-test-sent")
 
-	var deliveries []map[string]any
-	deadline := time.Now().Add(30 * time.Second)
-	for len(deliveries) == 0 && time.Now().Before(deadline) {
-		hook.mu.Lock()
-		deliveries = append(deliveries, hook.got...)
-		if len(hook.bad) > 0 {
-			t.Errorf("deliveries that did not verify: %v", hook.bad)
-		}
-		hook.mu.Unlock()
-		time.Sleep(100 * time.Millisecond)
-	}
+	checkTestDelivery(t, hook, fmt.Sprintf("%s/scans/%d", public, sc.ID), "notify-scan")
+}
+
+// checkTestDelivery checks that the webhook received one delivery, a
+// signed test of the scan with its link.
+func checkTestDelivery(t *testing.T, hook *webhookReceiver, scanURL, scanName string) {
+	t.Helper()
+	deliveries := hook.deliveries(t, 30*time.Second)
 	if len(deliveries) != 1 {
 		t.Fatalf("%d deliveries, want the one test", len(deliveries))
 	}
 	d := deliveries[0]
 	s, _ := d["scan"].(map[string]any)
 	events, _ := d["events"].([]any)
-	if s == nil || s["url"] != fmt.Sprintf("%s/scans/%d", public, sc.ID) || s["name"] != "notify-scan" ||
+	if s == nil || s["url"] != scanURL || s["name"] != scanName ||
 		len(events) != 1 || events[0] != "test" || !strings.HasPrefix(fmt.Sprint(d["delivery"]), "test-") {
 		t.Errorf("test delivery %v", d)
 	}

@@ -26,6 +26,9 @@ type Profiles struct {
 	Store ProfileStore
 	// MaxRate is the server's packet-rate ceiling (packets/s; 0 = none).
 	MaxRate float64
+	// Check refuses a change that a scan of the profile could never run
+	// with; nil checks nothing.
+	Check *Checker
 }
 
 // ProfileInput is what a client may write of a profile.
@@ -154,6 +157,10 @@ func (p *Profiles) Update(ctx context.Context, role accounts.Role, id int64, in 
 		return scan.Profile{}, err
 	}
 	prof.ID = id
+	// A profile's scanner and options must still suit every scan's site.
+	if err := p.Check.ProfileChange(ctx, id, prof); err != nil {
+		return scan.Profile{}, err
+	}
 	row, err := p.Store.UpdateProfile(ctx, prof)
 	if err != nil {
 		err = notFound(err, "profile", id)

@@ -52,6 +52,9 @@ type Scans struct {
 	Defaults  schedules.Defaults
 	Now       func() time.Time
 	Log       *slog.Logger
+	// Check refuses a scan the rules say could never run; nil checks
+	// nothing.
+	Check *Checker
 }
 
 // ScanInput is what a client may write of a scan.
@@ -239,7 +242,10 @@ func (s *Scans) check(ctx context.Context, in ScanInput, old *scan.Scan) (scan.S
 	if err != nil {
 		return scan.Scan{}, err
 	}
-	return sc, s.checkRefs(ctx, sc)
+	if err := s.checkRefs(ctx, sc); err != nil {
+		return scan.Scan{}, err
+	}
+	return sc, s.Check.Scan(ctx, sc)
 }
 
 // writeErr explains the failures a create or update can meet. The store

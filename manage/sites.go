@@ -25,6 +25,9 @@ type Sites struct {
 	MaxRate float64
 	// MaxAddresses is the server's --max-addresses; 0 means the default.
 	MaxAddresses uint64
+	// Check refuses a change that a scan of the site could never run
+	// with; nil checks nothing.
+	Check *Checker
 }
 
 // SiteInput is what a client may write of a site; its id and creation time
@@ -150,6 +153,10 @@ func (s *Sites) Update(ctx context.Context, id int64, in SiteInput) (scan.Site, 
 	}
 	site.ID = id
 	if err := s.checkSize(ctx, site); err != nil {
+		return scan.Site{}, err
+	}
+	// The new targets and exclusions must suit every scan of the site.
+	if err := s.Check.SiteChange(ctx, id, site); err != nil {
 		return scan.Site{}, err
 	}
 	row, err := s.Store.UpdateSite(ctx, site)

@@ -201,6 +201,15 @@ type Plan struct {
 	GlobalExclusions []string `json:"global_exclusions"`
 }
 
+// TaskQueue is the queue the plan's shards go to: its pool's, or its
+// agent's for a scan pinned to one.
+func (p Plan) TaskQueue() string {
+	if p.Scan.PoolID != 0 {
+		return p.Pool.TaskQueue
+	}
+	return p.Agent.TaskQueue
+}
+
 // HostRow and PortRow are stored results, as the API lists them.
 type HostRow struct {
 	ID        int64      `json:"id"`

@@ -460,6 +460,15 @@ type optionPolicy struct {
 	alwaysRaw bool
 	// rateOptions are the options that set packets per second.
 	rateOptions []string
+	// noHostNames: the scanner cannot resolve host names, neither as
+	// targets nor as exclusions.
+	noHostNames bool
+	// defaultPorts is how many ports per address a scan probes when its
+	// options name none (0: one).
+	defaultPorts int
+	// defaultRate is the scanner's packets per second when it is given no
+	// rate (0: it sets its own pace).
+	defaultRate float64
 	// capByOptions: CapRate lowers or adds the scanner's own
 	// --max-rate (and lowers --min-rate); otherwise the rate travels in
 	// Spec.Rate and the set is left as it is.
@@ -485,6 +494,22 @@ func Scanners() []Scanner {
 		return strings.Compare(string(a), string(b))
 	})
 	return out
+}
+
+// AcceptsHostNames says whether the scanner resolves host names given as
+// targets or exclusions.
+func (s Scanner) AcceptsHostNames() bool {
+	pol := policies[s]
+	return pol != nil && !pol.noHostNames
+}
+
+// DefaultRate is the scanner's packets per second when it is given no rate
+// (0: it sets its own pace).
+func (s Scanner) DefaultRate() float64 {
+	if pol := policies[s]; pol != nil {
+		return pol.defaultRate
+	}
+	return 0
 }
 
 // ScannerList is Scanners as text: "nmap, masscan".

@@ -31,5 +31,7 @@ var masscanPolicy = optionPolicy{
 	refusedShort: []string{"-iL", "-oX", "-oG", "-oJ", "-oL", "-oB", "-oD", "-oH", "-oU", "-c", "-e", "-S"},
 	boundValues:  true,
 	alwaysRaw:    true,
+	noHostNames:  true,
+	defaultRate:  100,
 	rateOptions:  []string{"--rate", "--max-rate"},
 }

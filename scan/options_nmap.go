@@ -51,7 +51,7 @@ var nmapPolicy = optionPolicy{
 		"--ttl":         {kind: argInt, min: 1, max: 255, raw: true}, "--randomize-hosts": flag(), "--badsum": rawFlag(),
 		// What nmap reports.
 		"-v": gluedInt(0, 10), "-vv": flag(), "-vvv": flag(), "-d": gluedInt(0, 9), "--reason": flag(),
-		"--open": flag(), "--packet-trace": flag(), "--no-stylesheet": flag(), "-6": flag(),
+		"--open": flag(), "--packet-trace": flag(), "--no-stylesheet": flag(), "-6": flag(), "-4": flag(),
 	},
 	refused: map[string][]string{
 		whyOutput:    {"-oN", "-oX", "-oG", "-oA", "-oS", "-oM", "-oH", "--append-output", "--stylesheet", "--webxml", "--log-errors", "--resume"},
@@ -66,4 +66,5 @@ var nmapPolicy = optionPolicy{
 	longOnly:     true,
 	rateOptions:  []string{"--min-rate", "--max-rate"},
 	capByOptions: true,
+	defaultPorts: 1000,
 }

@@ -45,5 +45,7 @@ var zmapPolicy = optionPolicy{
 	refusedShort: []string{"-o", "-O", "-f", "-m", "-u", "-l", "-L", "-C", "-b", "-w", "-n", "-i", "-S", "-G", "-B", "-X", "-q", "-d", "-h", "-V"},
 	boundValues:  true,
 	alwaysRaw:    true,
+	noHostNames:  true,
+	defaultRate:  10000,
 	rateOptions:  []string{"-r", "--rate"},
 }

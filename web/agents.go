@@ -46,6 +46,10 @@ type agentView struct {
 	// MaxRate is the packets per second the live agent lets any scanner
 	// send (its SCANTRON_AGENT_MAX_RATE; 0 when it sets none or is offline).
 	MaxRate float64 `json:"max_rate,omitempty"`
+	// RawSockets is the scanners of the live agent that can open raw
+	// sockets, as it announces them ("nmap,masscan", "none"; "" when it
+	// does not say or is offline).
+	RawSockets string `json:"raw_sockets,omitempty"`
 	// RunningShards is how many shards the agent is scanning now, as
 	// Temporal reports the unfinished runs' scanner activities.
 	RunningShards int `json:"running_shards"`
@@ -140,7 +144,7 @@ func (h *agentHandlers) views(ctx context.Context, agents []scan.Agent) []agentV
 				v.Online = true
 				v.Pollers = append(v.Pollers, p.GetIdentity())
 				if id, ok := workflows.ParseAgentIdentity(p.GetIdentity()); ok {
-					v.Version, v.Capacity, v.MaxRate = id.Version, id.Capacity, id.MaxRate
+					v.Version, v.Capacity, v.MaxRate, v.RawSockets = id.Version, id.Capacity, id.MaxRate, id.RawSockets
 				}
 			}
 		}

@@ -48,16 +48,7 @@ func (h *poolHandlers) view(ctx context.Context, p scan.Pool) poolView {
 		h.log.Warn("describe pool task queue", "pool", p.Name, "error", err)
 		return v
 	}
-	seen := map[string]bool{}
-	for _, poller := range resp.GetPollers() {
-		if h.agents.now().Sub(poller.GetLastAccessTime().AsTime()) > onlineWithin || seen[poller.GetIdentity()] {
-			continue
-		}
-		seen[poller.GetIdentity()] = true
-		m, ok := workflows.ParseAgentIdentity(poller.GetIdentity())
-		if !ok {
-			m = workflows.AgentPoller{Name: poller.GetIdentity(), Capacity: 1}
-		}
+	for _, m := range workflows.LiveAgents(resp.GetPollers(), h.agents.now(), onlineWithin) {
 		v.Members = append(v.Members, m)
 		v.Capacity += m.Capacity
 	}

@@ -27,6 +27,7 @@ type scanHandlers struct {
 	defaults  schedules.Defaults
 	links     temporalLinks
 	now       func() time.Time
+	planner   *planner
 }
 
 // ScanService is what the scan handlers and forms ask to be done to

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scantron/scantron/accounts"
+	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/manage"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/schedules"
@@ -44,6 +45,9 @@ type Config struct {
 	// orchestrator's setting, checked again when a run starts); sites
 	// larger are refused when saved. 0 means scan.DefaultMaxAddresses.
 	MaxAddresses uint64
+	// ShardSize is the orchestrator's shard size for scans that set none
+	// (0: scan.DefaultShardSize), which scans' plans show.
+	ShardSize uint64
 	// ImportMaxBytes bounds one file uploaded for import; 0 means
 	// DefaultImportMaxBytes.
 	ImportMaxBytes int64
@@ -96,6 +100,7 @@ type Store interface {
 	JoinTokenStore
 	UIStore
 	AgentPoolStore
+	PlanStore
 	ImportStore
 	LiveStore
 }
@@ -227,11 +232,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	timeouts := cfg.Timeouts.orDefault()
 	auth := &authn{base: b, store: deps.Store, now: deps.Now, secureCookies: cfg.SecureCookies,
 		limiter: newLoginLimiter(deps.Now)}
+	// The checks of a save: the same rules a run's start applies.
+	check := &manage.Checker{Store: deps.Store, MaxAddresses: cfg.MaxAddresses, MaxRate: cfg.MaxRate,
+		Online: liveAgents{base: b, presence: deps.Presence, now: deps.Now}.online}
 	// The API handlers and the UI's forms call the same operations.
 	ops := operations{
-		sites:      &manage.Sites{Store: deps.Store, MaxRate: cfg.MaxRate, MaxAddresses: cfg.MaxAddresses},
-		exclusions: &manage.Exclusions{Store: deps.Store},
-		profiles:   &manage.Profiles{Store: deps.Store, MaxRate: cfg.MaxRate},
+		sites:      &manage.Sites{Store: deps.Store, MaxRate: cfg.MaxRate, MaxAddresses: cfg.MaxAddresses, Check: check},
+		exclusions: &manage.Exclusions{Store: deps.Store, Check: check},
+		profiles:   &manage.Profiles{Store: deps.Store, MaxRate: cfg.MaxRate, Check: check},
 		pools:      &manage.Pools{Store: deps.Store},
 		agents:     &manage.Agents{Store: deps.Store},
 		runs:       &manage.Runs{Store: deps.Store, Temporal: deps.Temporal, Now: deps.Now, Log: cfg.Logger},
@@ -240,7 +248,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		notifications: &manage.Notifications{Store: deps.Store, Tester: deps.Notifier, Webhooks: cfg.Webhooks,
 			Lookup: cfg.WebhookLookup},
 		scans: &manage.Scans{Store: deps.Store, Schedules: deps.Schedules, Defaults: cfg.Schedule,
-			Now: deps.Now, Log: cfg.Logger},
+			Now: deps.Now, Log: cfg.Logger, Check: check},
 	}
 	agents := &agentHandlers{base: b, store: deps.Store, agents: ops.agents, presence: deps.Presence, runs: deps.Temporal, now: deps.Now}
 	s := &Server{
@@ -263,7 +271,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		enroll: &enrollHandlers{base: b, store: deps.Store, tokens: ops.joinTokens, cfg: cfg.Enrollment, limiter: newEnrollLimiter(deps.Now),
 			https: cfg.SecureCookies},
 		scans: &scanHandlers{base: b, store: deps.Store, scans: ops.scans, schedules: deps.Schedules, defaults: cfg.Schedule,
-			links: links, now: deps.Now},
+			links: links, now: deps.Now,
+			planner: &planner{base: b, store: deps.Store, check: check, now: deps.Now,
+				limits: activities.RunLimits{MaxAddresses: cfg.MaxAddresses, MaxRate: cfg.MaxRate, ShardSize: cfg.ShardSize}}},
 		runs: &runHandlers{base: b, store: deps.Store, runs: ops.runs, objects: deps.Objects,
 			temporal: deps.Temporal, links: links, now: deps.Now, downloadStall: timeouts.DownloadStall},
 		live: &liveHandlers{base: b, store: deps.Store, events: deps.Events, hub: newEventHub(deps.Events, cfg.Logger),

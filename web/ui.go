@@ -25,7 +25,7 @@ var assets embed.FS
 
 // pageNames are the views; each is parsed together with the layout. A
 // missing or broken one fails New, so a bad build never serves.
-var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "usertokens", "profile", "scan", "assets", "pools", "search", "host"}
+var pageNames = []string{"dashboard", "run", "runs", "error", "login", "tokens", "sites", "site", "exclusions", "profiles", "agents", "scans", "users", "usertokens", "profile", "scan", "assets", "pools", "search", "host", "plan"}
 
 func parsePages(fsys fs.FS, links temporalLinks) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{

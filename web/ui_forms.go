@@ -503,6 +503,19 @@ func (h *uiHandlers) showScan(c *gin.Context, status int, extra map[string]any) 
 	return h.render(c, status, "scan", data)
 }
 
+// planPage shows the scan's plan: what a run started now would do.
+func (h *uiHandlers) planPage(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.srv.scans.planner.plan(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, "plan", map[string]any{"Title": "Plan of " + p.Scan, "Plan": p})
+}
+
 func (h *uiHandlers) scanUpdate(c *gin.Context) error {
 	return h.submit(c,
 		func() error {

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -123,6 +124,23 @@ func QueueCapacity(c TaskQueueDescriber) func(ctx context.Context, taskQueue str
 		cache[taskQueue] = answer{n: total, at: now}
 		mu.Unlock()
 		return total, nil
+	}
+}
+
+// QueueAgents returns the agents polling a task queue now, as each
+// announces itself (a poller of another form counts as an agent of
+// capacity one that says nothing of raw sockets or rates).
+func QueueAgents(c TaskQueueDescriber) func(ctx context.Context, taskQueue string) ([]scan.AgentCaps, error) {
+	return func(ctx context.Context, taskQueue string) ([]scan.AgentCaps, error) {
+		resp, err := c.DescribeTaskQueue(ctx, taskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		if err != nil {
+			return nil, err
+		}
+		var out []scan.AgentCaps
+		for _, a := range workflows.LiveAgents(resp.GetPollers(), time.Now(), pollerFresh) {
+			out = append(out, a.Caps())
+		}
+		return out, nil
 	}
 }
 

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
 
@@ -51,7 +53,9 @@ func TestPresenceCountsEveryPartition(t *testing.T) {
 		go func() {
 			done <- RunAgent(actx, tc, &activities.Agent{Name: name}, AgentOptions{
 				Capacity: capacity, Pools: []string{"presence"},
-				Identity: workflows.AgentIdentity(name, "host", "test", capacity),
+				// Even agents say their nmap can open raw sockets,
+				// odd ones that neither scanner can.
+				Identity: workflows.AgentPoller{Name: name, Host: "host", Version: "test", Capacity: capacity, RawSockets: []string{"nmap", "none"}[i%2]}.Identity(),
 			})
 		}()
 	}
@@ -89,6 +93,18 @@ func TestPresenceCountsEveryPartition(t *testing.T) {
 	}
 	if len(seen) != agents {
 		t.Errorf("%d distinct pollers, want %d", len(seen), agents)
+	}
+	// What each member announces, as the checks of a scan read it.
+	members, err := QueueAgents(presence)(ctx, pool)
+	if err != nil || len(members) != agents {
+		t.Fatalf("QueueAgents: %d members, %v", len(members), err)
+	}
+	for _, m := range members {
+		var i int
+		fmt.Sscanf(m.Name, "presence-%d", &i)
+		if m.Capacity != capacity || !m.RawKnown || slices.Contains(m.RawSockets, scan.Nmap) != (i%2 == 0) {
+			t.Errorf("member %+v", m)
+		}
 	}
 	for i := range agents {
 		q := workflows.AgentTaskQueue(fmt.Sprintf("presence-%d", i))

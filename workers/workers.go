@@ -127,7 +127,7 @@ type AgentOptions struct {
 }
 
 // agentHeartbeatEvery is how often a scanning agent reports progress.
-const agentHeartbeatEvery = 2 * time.Second
+const agentHeartbeatEvery = activities.DefaultHeartbeatEvery
 
 // RunAgent runs an agent's workers until ctx is done: one on the agent's own
 // task queue and one on each of its pools' queues, sharing one capacity.

@@ -2,9 +2,15 @@ package workflows
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+
+	"github.com/scantron/scantron/scan"
 )
 
 // ServerTaskQueue is polled by the orchestrator worker inside `scantron server`:
@@ -71,14 +77,66 @@ type AgentPoller struct {
 	// MaxRate is the packets per second the agent lets any scanner send
 	// (its SCANTRON_AGENT_MAX_RATE; 0 = no cap of its own).
 	MaxRate float64 `json:"max_rate,omitempty"`
+	// RawSockets lists, comma-separated, the scanners that can open raw
+	// sockets on the agent ("none" when none can; "" when the agent
+	// does not say, as agents before the announcement).
+	RawSockets string `json:"raw_sockets,omitempty"`
 }
 
+// RawSocketsKnown says whether the agent announced which scanners can open
+// raw sockets.
+func (p AgentPoller) RawSocketsKnown() bool { return p.RawSockets != "" }
+
+// HasRawSockets says whether the agent announced that scanner can open raw
+// sockets.
+func (p AgentPoller) HasRawSockets(scanner string) bool {
+	return slices.Contains(strings.Split(p.RawSockets, ","), scanner)
+}
+
+// Caps is what the rules of scan.Check read of a live agent.
+func (p AgentPoller) Caps() scan.AgentCaps {
+	c := scan.AgentCaps{Name: p.Name, Capacity: p.Capacity, MaxRate: p.MaxRate, RawKnown: p.RawSocketsKnown(), RawSockets: []scan.Scanner{}}
+	for _, s := range scan.Scanners() {
+		if p.HasRawSockets(string(s)) {
+			c.RawSockets = append(c.RawSockets, s)
+		}
+	}
+	return c
+}
+
+// LiveAgents reads a task queue's pollers: each distinct one that polled
+// within fresh of now, as its identity announces it (a poller of another
+// form counts as an agent of capacity one that says nothing more).
+func LiveAgents(pollers []*taskqueuepb.PollerInfo, now time.Time, fresh time.Duration) []AgentPoller {
+	out := []AgentPoller{}
+	seen := map[string]bool{}
+	for _, p := range pollers {
+		if now.Sub(p.GetLastAccessTime().AsTime()) > fresh || seen[p.GetIdentity()] {
+			continue
+		}
+		seen[p.GetIdentity()] = true
+		a, ok := ParseAgentIdentity(p.GetIdentity())
+		if !ok {
+			a = AgentPoller{Name: p.GetIdentity(), Capacity: 1}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// rawSocketsAnnounce is the form of the raw= field: scanner names or none.
+var rawSocketsAnnounce = regexp.MustCompile(`^(none|[a-z0-9]+(,[a-z0-9]+)*)$`)
+
 // Identity is the Temporal identity that announces p (AgentIdentity, with
-// max-rate=N after the capacity when the agent caps its scanners).
+// max-rate=N after the capacity when the agent caps its scanners, and
+// raw=LIST when it says which scanners can open raw sockets).
 func (p AgentPoller) Identity() string {
 	id := fmt.Sprintf("scantron-agent-%s@%s version=%s capacity=%d", p.Name, p.Host, p.Version, p.Capacity)
 	if p.MaxRate > 0 {
 		id += " max-rate=" + strconv.FormatFloat(p.MaxRate, 'f', -1, 64)
+	}
+	if p.RawSockets != "" {
+		id += " raw=" + p.RawSockets
 	}
 	return id
 }
@@ -87,16 +145,29 @@ func (p AgentPoller) Identity() string {
 // older agent, another client) give ok false.
 func ParseAgentIdentity(id string) (p AgentPoller, ok bool) {
 	fields := strings.Fields(id)
-	if len(fields) != 3 && len(fields) != 4 {
+	if len(fields) < 3 || len(fields) > 5 {
 		return AgentPoller{}, false
 	}
-	if len(fields) == 4 {
-		r, ok := strings.CutPrefix(fields[3], "max-rate=")
-		rate, err := strconv.ParseFloat(r, 64)
-		if !ok || err != nil || !(rate > 0) || rate > 1e8 {
+	// Optional fields follow the capacity, each at most once, in order.
+	rest := fields[3:]
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "max-rate=") {
+		rate, err := strconv.ParseFloat(strings.TrimPrefix(rest[0], "max-rate="), 64)
+		if err != nil || !(rate > 0) || rate > 1e8 {
 			return AgentPoller{}, false
 		}
 		p.MaxRate = rate
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		raw, ok := strings.CutPrefix(rest[0], "raw=")
+		if !ok || !rawSocketsAnnounce.MatchString(raw) {
+			return AgentPoller{}, false
+		}
+		p.RawSockets = raw
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		return AgentPoller{}, false
 	}
 	who, ok := strings.CutPrefix(fields[0], "scantron-agent-")
 	if !ok {

@@ -237,7 +237,20 @@ func TestAgentIdentityRoundTrip(t *testing.T) {
 	if got, ok := ParseAgentIdentity(capped.Identity()); !ok || got != capped {
 		t.Errorf("ParseAgentIdentity(%q) = %+v, %v", capped.Identity(), got, ok)
 	}
-	for _, other := range []string{"scantron-server@host", "scantron-agent-a@h", "scantron-agent-a@h version=x capacity=0", "12345@host",
+	for _, announced := range []AgentPoller{
+		{Name: "edge-3", Host: "h", Version: "v2", Capacity: 1, MaxRate: 100, RawSockets: "nmap,masscan"},
+		{Name: "edge-4", Host: "h", Version: "v2", Capacity: 2, RawSockets: "none"},
+	} {
+		got, ok := ParseAgentIdentity(announced.Identity())
+		if !ok || got != announced {
+			t.Errorf("ParseAgentIdentity(%q) = %+v, %v", announced.Identity(), got, ok)
+		}
+		if !got.RawSocketsKnown() || got.HasRawSockets("nmap") != (announced.RawSockets != "none") {
+			t.Errorf("%q: raw sockets read as %q", announced.Identity(), got.RawSockets)
+		}
+	}
+	for _, other := range []string{"scantron-server@host", "scantron-agent-a@h version=x capacity=1 raw=", "scantron-agent-a@h version=x capacity=1 raw=nmap max-rate=5",
+		"scantron-agent-a@h version=x capacity=1 raw=nmap raw=nmap", "scantron-agent-a@h", "scantron-agent-a@h version=x capacity=0", "12345@host",
 		"scantron-agent-a@h version=x capacity=1 max-rate=0", "scantron-agent-a@h version=x capacity=1 max-rate=NaN", "scantron-agent-a@h version=x capacity=1 rate=5"} {
 		if _, ok := ParseAgentIdentity(other); ok {
 			t.Errorf("ParseAgentIdentity(%q) accepted", other)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 
@@ -57,6 +58,18 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		log.Warn("raw-socket scans will be refused on this agent", "scanner", name,
 			"refused", "those needing raw sockets (nmap -sS/-sU/-O and the like, and every scan of a scanner that always sends raw packets)", "fix", driver.RawSocketHelp)
 	}
+	// Announced in the agent's identity, so that the server refuses a
+	// raw-socket profile for this agent when it is saved, not when it runs.
+	var canRaw []string
+	for _, d := range scanners.All() {
+		if !noRaw[d.Scanner()] {
+			canRaw = append(canRaw, string(d.Scanner()))
+		}
+	}
+	announceRaw := strings.Join(canRaw, ",")
+	if announceRaw == "" {
+		announceRaw = "none"
+	}
 	reg := metrics.New()
 	metricsLn, err := listenMetrics(cfg, reg, log)
 	if err != nil {
@@ -102,7 +115,7 @@ func runAgent(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 	err = workers.RunAgent(ctx, tc, agent, workers.AgentOptions{
 		Capacity: cfg.AgentCapacity,
 		Pools:    cfg.AgentPools,
-		Identity: workflows.AgentPoller{Name: cfg.AgentName, Host: host, Version: version, Capacity: cfg.AgentCapacity, MaxRate: cfg.AgentMaxRate}.Identity(),
+		Identity: workflows.AgentPoller{Name: cfg.AgentName, Host: host, Version: version, Capacity: cfg.AgentCapacity, MaxRate: cfg.AgentMaxRate, RawSockets: announceRaw}.Identity(),
 	})
 	log.Info("scantron agent stopped")
 	return err

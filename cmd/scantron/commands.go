@@ -128,6 +128,8 @@ var commands = []command{
 		help: "check a schedule as saving a scan would, and show its next 10 fire times",
 		body: []param{{flag: "start", field: "start_at", meta: "TIME", help: "first fire time, RFC 3339"}, {flag: "time-zone", field: "time_zone", meta: "ZONE", help: "IANA zone (default UTC)"},
 			{flag: "rrule", meta: "RULE", help: "RFC 5545 recurrence rule, e.g. FREQ=DAILY;BYHOUR=2"}}},
+	{words: []string{"scans", "plan"}, routes: []string{"GET /scans/{id}/plan"}, args: []string{"id"}, run: runPlan,
+		help: "what a run would do, without running it: targets, shards with each one's command line, agents, estimate and the checks; non-zero exit when a run would fail"},
 	{words: []string{"scans", "diffs"}, method: "GET", path: "/scans/{id}/diffs", args: []string{"id"}, list: true,
 		help:    "the diffs of a scan's runs, newest first (counts only)",
 		columns: []string{"run_id", "previous_run_id", "counts.new_hosts", "counts.gone_hosts", "counts.opened_ports", "counts.closed_ports", "counts.changed_services", "created_at"}},

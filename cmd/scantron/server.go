@@ -123,6 +123,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
 		Capacity:     workers.QueueCapacity(presence),
+		Online:       workers.QueueAgents(presence),
 		Metrics:      reg,
 		Timeouts: activities.Timeouts{
 			ScheduleToStart: cfg.AgentOfflineAfter,
@@ -168,6 +169,7 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxRate:           cfg.MaxRate,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxAddresses:      cfg.MaxAddresses,
+		ShardSize:         cfg.ShardSize,
 		MaxStreams:        cfg.MaxEventStreams,
 		ImportMaxBytes:    cfg.ImportMaxBytes,
 		Webhooks:          scan.WebhookPolicy{Allow: cfg.WebhookAllow},

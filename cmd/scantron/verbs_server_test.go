@@ -326,6 +326,19 @@ func TestCLIAgainstServer(t *testing.T) {
 		s.sameAsAPI("/scans?limit=500&offset=0", "scans", "list", "--limit", "500", "--offset", "0")
 		s.must(`rrule:\s+FREQ=DAILY;BYHOUR=3`, s.ok("scans", "show", id(sched.ID)))
 		s.sameAsAPI("/scans/"+scanID, "scans", "show", scanID)
+		// The plan: the shard's command line, nothing run.
+		s.must(`(?m)^runnable$`, s.ok("scans", "plan", scanID))
+		s.must(fmt.Sprintf(`shard 0 \(ipv4, \d+ addresses\): nmap -oX \$SHARD_DIR/out.xml --stats-every 2s .*-n -Pn -sT -p %d`, port), s.ok("scans", "plan", scanID))
+		var plan struct {
+			Runnable bool `json:"runnable"`
+			Shards   []struct {
+				Command []string `json:"command"`
+			} `json:"shards"`
+		}
+		s.json(&plan, "scans", "plan", scanID)
+		if !plan.Runnable || len(plan.Shards) == 0 || plan.Shards[0].Command[0] != "nmap" {
+			t.Errorf("scans plan --json: %+v", plan)
+		}
 		// Update: the name changes, the schedule stays; --agent takes the
 		// place of the pool.
 		s.must(`updated scan \d+ nightly-2`, s.ok("scans", "update", id(sched.ID), "--name", "nightly-2", "--enabled"))

@@ -18,7 +18,8 @@ import (
 //     host name and skip, becomes the CIDR blocks that cover it;
 //   - adds -6 when the targets are IPv6, and refuses (scan.ErrInvalidSpec) a
 //     spec that mixes IPv4 and IPv6 targets, or IPv4 targets with a profile
-//     that has -6: nmap would skip part of them and still exit 0;
+//     that has -6 (IPv6 targets with -4): nmap would skip part of them
+//     and still exit 0;
 //   - does not add --noninteractive, which silences --stats-every.
 //
 // xmlPath must not be empty and must not start with "-" ("-oX -" writes to
@@ -47,6 +48,8 @@ func SpecArgs(spec scan.Spec, xmlPath string, statsEvery time.Duration, extra ..
 	}
 	profile6 := set.Has("-6")
 	switch {
+	case v6 && set.Has("-4"):
+		return nil, fmt.Errorf("%w: the profile has -4 but the targets are IPv6", scan.ErrInvalidSpec)
 	case v4 && v6:
 		return nil, fmt.Errorf("%w: nmap scans one address family per run; put IPv4 and IPv6 targets in separate shards", scan.ErrInvalidSpec)
 	case v4 && profile6:

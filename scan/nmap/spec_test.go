@@ -62,6 +62,8 @@ func TestSpecArgs(t *testing.T) {
 		},
 		{name: "mixed families", spec: spec(nil, []string{"198.18.0.1", "2001:db8::1"}, nil), xml: "out.xml", wantErr: scan.ErrInvalidSpec},
 		{name: "IPv4 with -6", spec: spec([]string{"-6"}, []string{"198.18.0.1"}, nil), xml: "out.xml", wantErr: scan.ErrInvalidSpec},
+		{name: "IPv6 with -4", spec: spec([]string{"-4"}, []string{"2001:db8::1"}, nil), xml: "out.xml", wantErr: scan.ErrInvalidSpec},
+		{name: "IPv4 with -4", spec: spec([]string{"-4"}, []string{"198.18.0.1"}, nil), xml: "out.xml", want: []string{"-oX", "out.xml", "-4", "--", "198.18.0.1"}},
 		{name: "refused option", spec: spec([]string{"-oN", "x"}, []string{"198.18.0.1"}, nil), xml: "out.xml", wantErr: scan.ErrInvalidSpec},
 		{name: "glued refused option", spec: spec([]string{"-iLlist"}, []string{"198.18.0.1"}, nil), xml: "out.xml", wantErr: scan.ErrInvalidSpec},
 		{name: "no targets", spec: spec(nil, nil, nil), xml: "out.xml", wantErr: scan.ErrInvalidSpec},
