@@ -266,6 +266,31 @@ func newBadInputWorld(t *testing.T) *badInputWorld {
 	t.Helper()
 	e := enrollEnv(t) // a server with every feature configured
 	e.srv.ui.ops.notifications.(*manage.Notifications).Tester = silentTester{}
+	// Global exclusions apply to every scan in the shared test database:
+	// the ones the suite's valid requests add (a host name among them,
+	// which no masscan scan may then be saved with) go when it ends.
+	before := map[int64]bool{}
+	existing, err := testStore.ListExclusions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range existing {
+		before[x.ID] = true
+	}
+	t.Cleanup(func() {
+		after, err := testStore.ListExclusions(context.Background())
+		if err != nil {
+			t.Errorf("listing the global exclusions the suite added: %v", err)
+			return
+		}
+		for _, x := range after {
+			if !before[x.ID] {
+				if err := testStore.DeleteExclusion(context.Background(), x.ID); err != nil {
+					t.Errorf("removing global exclusion %d (%s): %v", x.ID, x.Target, err)
+				}
+			}
+		}
+	})
 	// Each request comes from its own loopback address, so that the login
 	// limiter (which counts per address) does not answer 429 before the
 	// suite's logins are validated.
