@@ -137,6 +137,9 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	if err != nil {
 		return RunScanResult{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
 	}
+	if _, ok := drv.(driver.PairScanner); len(spec.Groups) > 0 && !ok {
+		return RunScanResult{}, nonRetryable(fmt.Errorf("%w: %s does not run port groups", scan.ErrInvalidSpec, spec.Scanner))
+	}
 	attempt := spec.Dispatch.Attempt
 	obj := a.objectsFor(spec)
 

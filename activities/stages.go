@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scantron/scantron/scan"
@@ -39,13 +40,17 @@ type PlanFollowResult struct {
 	Spec  *scan.Spec `json:"spec,omitempty"`
 	Hosts int        `json:"hosts"`
 	Pairs int        `json:"pairs"`
+	// ExtraPairs are the pairs scanned beyond those found, when the
+	// hosts' port sets were more than scan.MaxPortGroups and the closest
+	// were merged.
+	ExtraPairs int `json:"extra_pairs,omitempty"`
 }
 
 // PlanFollow reads a shard's discovery output from object storage (only
 // its reference travelled through Temporal), after the same checks of its
 // agent and dispatch as a result to be parsed, and plans the second stage
-// on the hosts it found open, over the ports found open: one run per shard,
-// each found host with the union of the shard's found ports.
+// on the host:port pairs it found open: hosts grouped by the ports found
+// open on them, one run per group (driver.SecondStage).
 func (r *Results) PlanFollow(ctx context.Context, in PlanFollowInput) (PlanFollowResult, error) {
 	found := in.Found
 	if err := found.Raw.Validate(); err != nil {
@@ -90,10 +95,14 @@ func (r *Results) PlanFollow(ctx context.Context, in PlanFollowInput) (PlanFollo
 	if len(pairs) == 0 {
 		return PlanFollowResult{}, nil
 	}
-	spec, err := driver.SecondStage(in.Spec, follow, in.Follow.Options, in.Follow.Rate, pairs)
+	spec, extra, err := driver.SecondStage(in.Spec, follow, in.Follow.Options, in.Follow.Rate, pairs)
 	if err != nil {
 		return PlanFollowResult{}, nonRetryable(err)
 	}
+	if extra > 0 {
+		activity.GetLogger(ctx).Info("second stage: port groups merged to stay within the bound; some hosts are scanned on ports not found open on them",
+			"shard", spec.ShardID, "groups", len(spec.Groups), "max_groups", scan.MaxPortGroups, "extra_pairs", extra)
+	}
 	hosts := len(spec.Targets)
-	return PlanFollowResult{Spec: &spec, Hosts: hosts, Pairs: len(pairs)}, nil
+	return PlanFollowResult{Spec: &spec, Hosts: hosts, Pairs: len(pairs), ExtraPairs: extra}, nil
 }

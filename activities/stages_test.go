@@ -62,10 +62,12 @@ func TestPlanFollow(t *testing.T) {
 	if plan.Spec == nil || plan.Hosts != 1 || plan.Pairs != 2 {
 		t.Fatalf("plan %+v", plan)
 	}
-	want := []string{"-n", "-sV", "--max-rate", "5000", "-p", "T:22,80"}
+	// The found host on the ports found open on it: one port group.
+	want := []string{"-n", "-sV", "--max-rate", "5000"}
 	if s := plan.Spec; s.Scanner != scan.Nmap || !slices.Equal(s.Options, want) || !slices.Equal(s.Targets, []string{"127.0.0.1"}) ||
-		s.ShardID != v4.ShardID || !slices.Equal(s.Excludes, v4.Excludes) {
-		t.Errorf("second stage %+v, want nmap %v on 127.0.0.1", s, want)
+		s.ShardID != v4.ShardID || !slices.Equal(s.Excludes, v4.Excludes) || len(s.Groups) != 1 ||
+		!slices.Equal(s.Groups[0].Ports, []uint16{22, 80}) || !slices.Equal(s.Groups[0].Targets, s.Targets) || plan.ExtraPairs != 0 {
+		t.Errorf("second stage %+v, want nmap %v on 127.0.0.1, ports 22 and 80", s, want)
 	}
 	// The second stage is dispatched like any attempt: signed, its own
 	// objects.

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -304,6 +305,12 @@ func TestSpecValidate(t *testing.T) {
 	if err := neighbours.Validate(); err != nil {
 		t.Fatalf("exclusions beside the targets refused: %v", err)
 	}
+	grouped := good
+	grouped.Targets = []string{"198.18.0.2", "198.18.0.4-198.18.0.5"}
+	grouped.Groups = []PortGroup{{Ports: []uint16{22, 80}, Targets: []string{"198.18.0.2"}}, {Ports: []uint16{443}, Targets: []string{"198.18.0.4-198.18.0.5"}}}
+	if err := grouped.Validate(); err != nil {
+		t.Fatalf("port groups refused: %v", err)
+	}
 	tests := []struct {
 		name   string
 		change func(*Spec)
@@ -320,6 +327,24 @@ func TestSpecValidate(t *testing.T) {
 		}},
 		{"host name target is excluded", func(s *Spec) {
 			s.Targets, s.Excludes = []string{"db.example"}, []string{"db.example"}
+		}},
+		{"group widens the targets", func(s *Spec) {
+			s.Groups = []PortGroup{{Ports: []uint16{22}, Targets: []string{"198.18.0.2", "198.18.0.0/24"}}}
+		}},
+		{"group leaves a target out", func(s *Spec) {
+			s.Targets = []string{"198.18.0.2", "198.18.0.9"}
+			s.Groups = []PortGroup{{Ports: []uint16{22}, Targets: []string{"198.18.0.2"}}}
+		}},
+		{"group without ports", func(s *Spec) { s.Groups = []PortGroup{{Targets: []string{"198.18.0.2"}}} }},
+		{"group ports unsorted", func(s *Spec) { s.Groups = []PortGroup{{Ports: []uint16{80, 22}, Targets: []string{"198.18.0.2"}}} }},
+		{"group port 0", func(s *Spec) { s.Groups = []PortGroup{{Ports: []uint16{0, 22}, Targets: []string{"198.18.0.2"}}} }},
+		{"too many groups", func(s *Spec) {
+			s.Targets = nil
+			for i := range MaxPortGroups + 1 {
+				t := fmt.Sprintf("198.18.0.%d", i+1)
+				s.Targets = append(s.Targets, t)
+				s.Groups = append(s.Groups, PortGroup{Ports: []uint16{uint16(i + 1)}, Targets: []string{t}})
+			}
 		}},
 	}
 	for _, tt := range tests {

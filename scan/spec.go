@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -50,6 +51,22 @@ type Spec struct {
 	// gets for it. Set and signed by the server with Expires; agents refuse
 	// a spec without it.
 	Dispatch *Dispatch `json:"dispatch,omitempty"`
+	// Groups, when set, split the run into one scanner run per group,
+	// one after another: each group's targets (together, exactly
+	// Targets) on the group's ports alone. A second stage's hosts that
+	// its first stage found open on the same ports form one group.
+	Groups []PortGroup `json:"groups,omitempty"`
+}
+
+// MaxPortGroups bounds a spec's Groups: each is a scanner started once
+// more, in turn, within one attempt.
+const MaxPortGroups = 16
+
+// PortGroup is one run of a grouped spec: Targets (some of the spec's)
+// scanned on Ports, sorted and without repeats.
+type PortGroup struct {
+	Ports   []uint16 `json:"ports"`
+	Targets []string `json:"targets"`
 }
 
 // Dispatch is one attempt of one shard, sent to one task queue: the agent
@@ -98,6 +115,9 @@ func (s Spec) Validate() error {
 	if s.Rate < 0 {
 		return fmt.Errorf("%w: negative rate", ErrInvalidSpec)
 	}
+	if err := s.validGroups(); err != nil {
+		return err
+	}
 	targets, err := ParseTargets(s.Targets)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidSpec, err)
@@ -115,6 +135,35 @@ func (s Spec) Validate() error {
 				return fmt.Errorf("%w: target %s overlaps exclusion %s", ErrInvalidSpec, t, e)
 			}
 		}
+	}
+	return nil
+}
+
+// validGroups checks that the groups, if any, are at most MaxPortGroups,
+// each with ports (sorted, without repeats, none 0), and that their targets
+// are exactly the spec's, each once and in order: a group scans nothing the
+// spec does not name.
+func (s Spec) validGroups() error {
+	if len(s.Groups) == 0 {
+		return nil
+	}
+	if len(s.Groups) > MaxPortGroups {
+		return fmt.Errorf("%w: %d port groups, at most %d", ErrInvalidSpec, len(s.Groups), MaxPortGroups)
+	}
+	var all []string
+	for i, g := range s.Groups {
+		if len(g.Ports) == 0 || len(g.Targets) == 0 {
+			return fmt.Errorf("%w: port group %d has no ports or no targets", ErrInvalidSpec, i)
+		}
+		for j, p := range g.Ports {
+			if p == 0 || (j > 0 && p <= g.Ports[j-1]) {
+				return fmt.Errorf("%w: port group %d: ports must be sorted, without repeats, above 0", ErrInvalidSpec, i)
+			}
+		}
+		all = append(all, g.Targets...)
+	}
+	if !slices.Equal(all, s.Targets) {
+		return fmt.Errorf("%w: the port groups' targets are not the spec's targets", ErrInvalidSpec)
 	}
 	return nil
 }

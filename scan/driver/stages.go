@@ -111,38 +111,153 @@ func OpenPairs(d Driver, r io.Reader, targets []scan.Target) ([]Pair, error) {
 }
 
 // SecondStage is the spec that follows first, whose output held pairs:
-// follow's scanner and options with the found ports, over the found hosts
-// (one run for the shard, each host with the union of the ports found).
-func SecondStage(first scan.Spec, follow PairScanner, options []string, rate float64, pairs []Pair) (scan.Spec, error) {
-	var hosts []netip.Addr
-	var ports []uint16
-	for _, p := range pairs {
-		a, err := netip.ParseAddr(p.Addr)
-		if err != nil {
-			return scan.Spec{}, fmt.Errorf("%w: found address %q: %v", scan.ErrInvalidSpec, p.Addr, err)
-		}
-		hosts = append(hosts, a)
-		ports = append(ports, p.Port)
-	}
-	slices.SortFunc(hosts, func(a, b netip.Addr) int { return a.Compare(b) })
-	hosts = slices.Compact(hosts)
-	opts, err := follow.PortOptions(options, ports)
+// follow's scanner and options over the found hosts, each on the ports found
+// open on it alone. Hosts found open on the same ports are one group (one
+// scanner run, with its own ports); groups beyond scan.MaxPortGroups are
+// merged (GroupPairs), and extra is how many host:port pairs that adds to
+// those found.
+func SecondStage(first scan.Spec, follow PairScanner, options []string, rate float64, pairs []Pair) (spec scan.Spec, extra int, err error) {
+	groups, extra, err := GroupPairs(pairs, scan.MaxPortGroups)
 	if err != nil {
-		return scan.Spec{}, err
+		return scan.Spec{}, 0, err
 	}
-	spec := scan.Spec{RunID: first.RunID, ShardID: first.ShardID, Scanner: follow.Scanner(), Options: opts,
+	if len(groups) == 0 {
+		return scan.Spec{}, 0, fmt.Errorf("%w: no ports for the second stage", scan.ErrInvalidSpec)
+	}
+	// The driver refuses options that choose ports, here as on the agent.
+	for _, g := range groups {
+		if _, err := follow.PortOptions(options, g.Ports); err != nil {
+			return scan.Spec{}, 0, err
+		}
+	}
+	spec = scan.Spec{RunID: first.RunID, ShardID: first.ShardID, Scanner: follow.Scanner(), Options: slices.Clone(options),
 		Rate: rate, Excludes: first.Excludes}
-	// Runs of consecutive hosts travel as one range, so that a dense
-	// shard's second stage stays a short list.
+	for _, g := range groups {
+		pg := scan.PortGroup{Ports: g.Ports, Targets: hostRanges(g.Hosts)}
+		spec.Groups = append(spec.Groups, pg)
+		spec.Targets = append(spec.Targets, pg.Targets...)
+	}
+	return spec, extra, spec.Validate()
+}
+
+// hostRanges writes sorted hosts as targets, runs of consecutive hosts as
+// one range, so that a dense shard's second stage stays a short list.
+func hostRanges(hosts []netip.Addr) []string {
+	var out []string
 	for i := 0; i < len(hosts); {
 		j := i
 		for j+1 < len(hosts) && hosts[j].Next() == hosts[j+1] {
 			j++
 		}
-		spec.Targets = append(spec.Targets, scan.Target{Kind: scan.KindRange, From: hosts[i], To: hosts[j]}.String())
+		out = append(out, scan.Target{Kind: scan.KindRange, From: hosts[i], To: hosts[j]}.String())
 		i = j + 1
 	}
-	return spec, spec.Validate()
+	return out
+}
+
+// HostGroup is hosts (sorted) to scan on the same ports (sorted).
+type HostGroup struct {
+	Ports []uint16
+	Hosts []netip.Addr
+}
+
+// GroupPairs groups pairs by host: hosts found open on the same ports are
+// one group, in the order of their lowest address. While there are more
+// than limit groups, the group with the fewest hosts joins the one that the
+// fewest pairs it was not found open on are added to (its closest), so the
+// extra probing stays small and falls on few hosts; extra counts the added
+// pairs.
+func GroupPairs(pairs []Pair, limit int) (groups []HostGroup, extra int, err error) {
+	if limit < 1 {
+		return nil, 0, fmt.Errorf("GroupPairs: limit %d, want at least 1", limit)
+	}
+	ports := map[netip.Addr][]uint16{}
+	found := 0
+	for _, p := range pairs {
+		a, err := netip.ParseAddr(p.Addr)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: found address %q: %v", scan.ErrInvalidSpec, p.Addr, err)
+		}
+		if p.Port == 0 {
+			return nil, 0, fmt.Errorf("%w: found port 0 on %s", scan.ErrInvalidSpec, a)
+		}
+		if !slices.Contains(ports[a], p.Port) {
+			ports[a] = append(ports[a], p.Port)
+			found++
+		}
+	}
+	hosts := make([]netip.Addr, 0, len(ports))
+	for a := range ports {
+		hosts = append(hosts, a)
+	}
+	slices.SortFunc(hosts, func(a, b netip.Addr) int { return a.Compare(b) })
+	index := map[string]int{}
+	for _, a := range hosts {
+		ps := ports[a]
+		slices.Sort(ps)
+		key := PortList(ps)
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, HostGroup{Ports: ps})
+		}
+		groups[i].Hosts = append(groups[i].Hosts, a)
+	}
+	for len(groups) > limit {
+		small := 0
+		for i, g := range groups {
+			if len(g.Hosts) < len(groups[small].Hosts) {
+				small = i
+			}
+		}
+		into, cost := -1, 0
+		for j := range groups {
+			if j == small {
+				continue
+			}
+			if c := addedPairs(groups[small], groups[j]); into < 0 || c < cost {
+				into, cost = j, c
+			}
+		}
+		g := &groups[into]
+		g.Ports = unionPorts(g.Ports, groups[small].Ports)
+		g.Hosts = append(g.Hosts, groups[small].Hosts...)
+		slices.SortFunc(g.Hosts, func(a, b netip.Addr) int { return a.Compare(b) })
+		groups = slices.Delete(groups, small, small+1)
+	}
+	scanned := 0
+	for _, g := range groups {
+		scanned += len(g.Ports) * len(g.Hosts)
+	}
+	return groups, scanned - found, nil
+}
+
+// addedPairs is how many more host:port pairs a and b scan as one group
+// than as two.
+func addedPairs(a, b HostGroup) int {
+	u := len(unionPorts(a.Ports, b.Ports))
+	return u*(len(a.Hosts)+len(b.Hosts)) - len(a.Ports)*len(a.Hosts) - len(b.Ports)*len(b.Hosts)
+}
+
+// unionPorts is the sorted union of two sorted port lists.
+func unionPorts(a, b []uint16) []uint16 {
+	out := make([]uint16, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
 }
 
 // PortList is ports sorted, without repeats, as "22,80,443".

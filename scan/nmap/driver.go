@@ -41,7 +41,18 @@ func (Driver) Coverage(options []string) ([]string, error) { return options, nil
 // Args implements driver.Driver: SpecArgs with the agent's cap on the rate,
 // its interface, --privileged when the binary has raw sockets without
 // root, and on a retry the hosts earlier attempts finished excluded.
-func (Driver) Args(c driver.Command) ([]string, error) { return args(c) }
+// A grouped spec's arguments are its first group's, once every group's
+// are checked.
+func (Driver) Args(c driver.Command) ([]string, error) {
+	if len(c.Spec.Groups) > 0 {
+		all, err := groupArgs(c)
+		if err != nil {
+			return nil, err
+		}
+		return all[0], nil
+	}
+	return args(c)
+}
 
 func args(c driver.Command, extra ...Option) ([]string, error) {
 	if c.Privileged {
@@ -61,7 +72,10 @@ func args(c driver.Command, extra ...Option) ([]string, error) {
 // Run implements driver.Driver. A retry skips the hosts earlier attempts
 // finished (the spec is verified as signed, and only narrowed) and puts
 // them in front of its own output.
-func (Driver) Run(ctx context.Context, c driver.Command, h driver.Host) (string, error) {
+func (d Driver) Run(ctx context.Context, c driver.Command, h driver.Host) (string, error) {
+	if len(c.Spec.Groups) > 0 {
+		return d.runGroups(ctx, c, h)
+	}
 	done := resume(ctx, c, h)
 	var skip []Option
 	if done != nil {

@@ -82,7 +82,7 @@ func benchTwoStage(b *testing.B, follow []string) {
 		}
 		disc += time.Since(start)
 		nd, _ := Lookup(scan.Nmap)
-		second, err := driver.SecondStage(first, nd.(driver.PairScanner), follow, 0, pairs)
+		second, _, err := driver.SecondStage(first, nd.(driver.PairScanner), follow, 0, pairs)
 		if err != nil {
 			b.Fatal(err)
 		}

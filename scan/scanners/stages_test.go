@@ -2,6 +2,7 @@ package scanners
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -49,8 +50,8 @@ func TestStages(t *testing.T) {
 
 // The second stage is planned from the first stage's output as masscan
 // writes it: the open ports of hosts among the shard's targets (a host
-// outside them is ignored), nmap given exactly those ports over exactly
-// those hosts.
+// outside them is ignored), nmap given each host with exactly the ports
+// found open on it.
 func TestSecondStageFromMasscanOutput(t *testing.T) {
 	const out = `<?xml version="1.0"?>
 <nmaprun scanner="masscan" start="1795554300" version="1.0-BETA" xmloutputversion="1.03">
@@ -75,31 +76,32 @@ func TestSecondStageFromMasscanOutput(t *testing.T) {
 		t.Fatalf("pairs %+v, want the three inside the shard", pairs)
 	}
 	nd, _ := Lookup(scan.Nmap)
-	spec, err := driver.SecondStage(first, nd.(driver.PairScanner), []string{"-sV", "-n"}, 0, pairs)
-	if err != nil {
-		t.Fatal(err)
+	spec, extra, err := driver.SecondStage(first, nd.(driver.PairScanner), []string{"-sV", "-n"}, 0, pairs)
+	if err != nil || extra != 0 {
+		t.Fatal(err, extra)
 	}
-	want := scan.Spec{RunID: 4, ShardID: 9, Scanner: scan.Nmap, Options: []string{"-sV", "-n", "-p", "T:22,8080"},
-		Targets: []string{"198.18.0.2", "198.18.0.9"}, Excludes: first.Excludes}
-	if !slices.Equal(spec.Options, want.Options) || !slices.Equal(spec.Targets, want.Targets) || !slices.Equal(spec.Excludes, want.Excludes) ||
-		spec.Scanner != want.Scanner || spec.RunID != want.RunID || spec.ShardID != want.ShardID {
+	// Each host on the ports found open on it alone: one group per port set.
+	want := scan.Spec{RunID: 4, ShardID: 9, Scanner: scan.Nmap, Options: []string{"-sV", "-n"},
+		Targets: []string{"198.18.0.2", "198.18.0.9"}, Excludes: first.Excludes,
+		Groups: []scan.PortGroup{{Ports: []uint16{22}, Targets: []string{"198.18.0.2"}}, {Ports: []uint16{22, 8080}, Targets: []string{"198.18.0.9"}}}}
+	if !reflect.DeepEqual(spec, want) {
 		t.Errorf("second stage %+v, want %+v", spec, want)
 	}
-	// nmap runs it as given: the ports as one -p list.
+	// nmap checks every group's command line; the first is shown.
 	argv, err := Argv(driver.Command{Spec: spec, Output: "/w/out.xml", PartialEvery: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(argv, "T:22,8080") || !slices.Contains(argv, "198.18.0.9") {
+	if !slices.Contains(argv, "T:22") || !slices.Contains(argv, "198.18.0.2") || slices.Contains(argv, "198.18.0.9") {
 		t.Errorf("argv %q", argv)
 	}
-	// Consecutive hosts are one range.
+	// Consecutive hosts of a group are one range.
 	more := append(pairs, driver.Pair{Addr: "198.18.0.3", Port: 22}, driver.Pair{Addr: "198.18.0.4", Port: 22}, driver.Pair{Addr: "198.18.0.10", Port: 22})
-	spec, err = driver.SecondStage(first, nd.(driver.PairScanner), nil, 0, more)
-	if want := []string{"198.18.0.2-198.18.0.4", "198.18.0.9-198.18.0.10"}; err != nil || !slices.Equal(spec.Targets, want) {
-		t.Errorf("targets %v (%v), want %v", spec.Targets, err, want)
+	spec, _, err = driver.SecondStage(first, nd.(driver.PairScanner), nil, 0, more)
+	if want := []string{"198.18.0.2-198.18.0.4", "198.18.0.10", "198.18.0.9"}; err != nil || !slices.Equal(spec.Targets, want) || !slices.Equal(spec.Groups[0].Targets, want[:2]) {
+		t.Errorf("targets %v, groups %+v (%v), want %v", spec.Targets, spec.Groups, err, want)
 	}
-	if _, err := driver.SecondStage(first, nd.(driver.PairScanner), []string{"-sV", "-p", "80"}, 0, pairs); !errors.Is(err, driver.ErrStagePorts) {
+	if _, _, err := driver.SecondStage(first, nd.(driver.PairScanner), []string{"-sV", "-p", "80"}, 0, pairs); !errors.Is(err, driver.ErrStagePorts) {
 		t.Errorf("options choosing ports: %v", err)
 	}
 }

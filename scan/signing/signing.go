@@ -71,6 +71,19 @@ func Message(spec scan.Spec) []byte {
 		o := d.Objects
 		list([]string{o.Bucket, o.OutputPut, o.ResumePut, o.ResumeKey, o.ResumeGet})
 	}
+	if len(spec.Groups) > 0 {
+		// Specs without groups end before this, as they did before
+		// groups existed.
+		b.WriteString("groups")
+		num(uint64(len(spec.Groups)))
+		for _, g := range spec.Groups {
+			num(uint64(len(g.Ports)))
+			for _, p := range g.Ports {
+				num(uint64(p))
+			}
+			list(g.Targets)
+		}
+	}
 	return b.Bytes()
 }
 

@@ -202,3 +202,41 @@ func TestVerifyDispatch(t *testing.T) {
 		t.Errorf("signed without a dispatch: %v", err)
 	}
 }
+
+// A grouped spec's groups are signed: a port added to a group, a target
+// moved to another group, or the groups dropped (the hosts scanned on the
+// options' ports) are refused.
+func TestVerifyGroups(t *testing.T) {
+	signer, verifier := newPair(t)
+	grouped := func() scan.Spec {
+		return scan.Spec{RunID: 7, ShardID: 12, Scanner: scan.Nmap, Options: []string{"-sV"},
+			Targets: []string{"198.18.0.1", "198.18.0.2-198.18.0.3"},
+			Groups: []scan.PortGroup{{Ports: []uint16{22, 80}, Targets: []string{"198.18.0.1"}},
+				{Ports: []uint16{443}, Targets: []string{"198.18.0.2-198.18.0.3"}}}}
+	}
+	signed := signer.Sign(grouped(), now.Add(time.Hour))
+	if err := verifier.Verify(signed, now); err != nil {
+		t.Fatalf("a signed grouped spec: %v", err)
+	}
+	tests := []struct {
+		name   string
+		change func(*scan.Spec)
+	}{
+		{"port added", func(s *scan.Spec) { s.Groups[0].Ports = []uint16{22, 80, 8080} }},
+		{"port moved", func(s *scan.Spec) { s.Groups[0].Ports, s.Groups[1].Ports = []uint16{22}, []uint16{80, 443} }},
+		{"target moved", func(s *scan.Spec) {
+			s.Groups[0].Targets, s.Groups[1].Targets = []string{"198.18.0.1", "198.18.0.2-198.18.0.3"}, nil
+		}},
+		{"groups dropped", func(s *scan.Spec) { s.Groups = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := grouped()
+			s.Expires, s.Signature = signed.Expires, signed.Signature
+			tt.change(&s)
+			if err := verifier.Verify(s, now); !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("Verify = %v, want %v", err, ErrBadSignature)
+			}
+		})
+	}
+}
