@@ -17,12 +17,10 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/activities"
-	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/schedules"
-	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
@@ -45,31 +43,7 @@ func startFireHarness(tb testing.TB, ctx context.Context, every int) *fireHarnes
 	if err != nil {
 		tb.Skip("nmap is not installed")
 	}
-	st, err := devstack.Start(ctx, devstack.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Stop() })
-	store, err := postgres.Open(ctx, st.Postgres.DSN)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(store.Close)
-	if err := store.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	objs, err := objects.New(objects.Config{Endpoint: st.S3.Endpoint, AccessKey: st.S3.AccessKey, SecretKey: st.S3.SecretKey, Bucket: st.S3.Bucket})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := objs.EnsureBucket(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	tc, err := st.Temporal.Dial(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(tc.Close)
+	_, store, objs, tc := startStack(tb, ctx)
 
 	port := targethost.Loopback(tb, nil)
 

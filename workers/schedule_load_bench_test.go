@@ -17,11 +17,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/activities"
-	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/schedules"
-	"github.com/scantron/scantron/storage/objects"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
 )
@@ -75,31 +73,7 @@ XML
 func BenchmarkScheduleLoad(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Stop() })
-	store, err := postgres.Open(ctx, st.Postgres.DSN)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(store.Close)
-	if err := store.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	objs, err := objects.New(objects.Config{Endpoint: st.S3.Endpoint, AccessKey: st.S3.AccessKey, SecretKey: st.S3.SecretKey, Bucket: st.S3.Bucket})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := objs.EnsureBucket(ctx); err != nil {
-		b.Fatal(err)
-	}
-	tc, err := st.Temporal.Dial(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(tc.Close)
+	st, store, objs, tc := startStack(b, ctx)
 	procs := []*procUsage{
 		{name: "server (this process: server worker, 50 simulated agents, reconciler)", pid: os.Getpid()},
 		{name: "temporal", pid: st.Temporal.Pid()},
