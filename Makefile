@@ -73,9 +73,9 @@ chaos: tools ## kill and restart agent, server, PostgreSQL, S3, Temporal under r
 # The integration suites again and again under CPU contention (a burner on
 # every core, then GOMAXPROCS=1 too), to catch tests that pass only on an
 # idle machine. Long: not part of `make test`. ROUNDS, COUNT, PKGS, RUN,
-# BURNERS and TIMEOUT tune it (see scripts/flaky.sh).
+# BURNERS, PARALLEL and TIMEOUT tune it (see scripts/flaky.sh).
 flaky: tools ## run the integration suites ROUNDS times under CPU contention; report each failing test
-	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" BURNERS=$(BURNERS) TIMEOUT=$(TIMEOUT) ./scripts/flaky.sh
+	ROUNDS=$(ROUNDS) COUNT=$(COUNT) PKGS="$(PKGS)" RUN="$(RUN)" BURNERS=$(BURNERS) PARALLEL=$(PARALLEL) TIMEOUT=$(TIMEOUT) ./scripts/flaky.sh
 
 # Every parser of untrusted input, fuzzed for a bounded time each (FUZZTIME):
 # every Fuzz function under scan/ (the parsers, and each scanner driver's

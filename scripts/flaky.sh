@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the integration suites again and again on a busy machine, to find the
 # tests that pass only when the CPUs are idle. Each round has two passes over
-# every package, both while a CPU burner keeps every core busy: one as CI
-# runs them, one with GOMAXPROCS=1 (the test binaries and everything they
-# start). Each failing test is reported with its messages; a table sums up;
+# every package, both while a CPU burner keeps every core busy and with
+# several packages running at once (each with its own services, as under
+# go test ./...): one as CI runs them, one with GOMAXPROCS=1 (the test
+# binaries and everything they start). Each failing test is reported with its messages; a table sums up;
 # the exit status is non-zero when anything failed.
 #
 # Settings (environment, or make variables: make flaky ROUNDS=1 COUNT=1):
@@ -12,6 +13,7 @@
 #   PKGS      packages, space separated                      (default below)
 #   RUN       go test -run pattern                           (default: all)
 #   BURNERS   CPU burner processes                           (default: nproc)
+#   PARALLEL  packages run at once in a pass                 (default: 3)
 #   TIMEOUT   go test -timeout for each package and pass     (default 30m)
 #   LOG_DIR   where the raw -json output is kept             (default: a temp dir)
 set -uo pipefail
@@ -22,6 +24,7 @@ COUNT=${COUNT:-1}
 PKGS=${PKGS:-./e2e/ ./chaos/ ./workers/ ./activities/ ./web/ ./workflows/ ./storage/... ./devstack/ ./cmd/scantron/}
 RUN=${RUN:-}
 BURNERS=${BURNERS:-$(nproc)}
+PARALLEL=${PARALLEL:-3}
 TIMEOUT=${TIMEOUT:-30m}
 GO=${GO:-go}
 
@@ -74,34 +77,59 @@ longest_green=0
 
 echo "flaky: $ROUNDS round(s), -count=$COUNT, $BURNERS CPU burner(s), packages: $PKGS"
 echo "flaky: raw output in $LOG_DIR"
+# run_pkg runs one package's tests for one pass and writes its table row
+# and its failures to files of its own; the pass gathers them when every
+# package is done.
+run_pkg() {
+	local round=$1 pass=$2 pkg=$3 name log started secs status summary result
+	name=$(echo "$pkg" | tr -c 'A-Za-z0-9\n' '_')
+	log="$LOG_DIR/r$round-$pass-$name.json"
+	started=$(date +%s)
+	if [ "$pass" = gomaxprocs1 ]; then
+		GOMAXPROCS=1 $GO test -json -count="$COUNT" -timeout "$TIMEOUT" "${runargs[@]}" "$pkg" >"$log" 2>&1
+	else
+		$GO test -json -count="$COUNT" -timeout "$TIMEOUT" "${runargs[@]}" "$pkg" >"$log" 2>&1
+	fi
+	secs=$(($(date +%s) - started))
+	"$work/bin/testfails" -label "round $round $pass" <"$log" >"$work/pass/$name.report"
+	status=$?
+	summary=$(tail -n 1 "$work/pass/$name.report")
+	if [ "$status" -ne 0 ]; then
+		head -n -1 "$work/pass/$name.report" >"$work/pass/$name.failures"
+		result=FAIL
+	else
+		result=ok
+	fi
+	printf '%-6s %-12s %-22s %-5s %5ss  %s\n' "$round" "$pass" "$pkg" "$result" "$secs" "$summary" >"$work/pass/$name.row"
+	cat "$work/pass/$name.row"
+}
+
 for round in $(seq "$ROUNDS"); do
 	round_bad=0
 	for pass in busy gomaxprocs1; do
+		rm -rf "$work/pass"
+		mkdir -p "$work/pass"
 		start_burners
+		# Up to PARALLEL packages at once, as go test ./... runs them.
 		for pkg in $PKGS; do
-			name=$(echo "$pkg" | tr -c 'A-Za-z0-9\n' '_')
-			log="$LOG_DIR/r$round-$pass-$name.json"
-			started=$(date +%s)
-			if [ "$pass" = gomaxprocs1 ]; then
-				GOMAXPROCS=1 $GO test -json -count="$COUNT" -timeout "$TIMEOUT" "${runargs[@]}" "$pkg" >"$log" 2>&1
-			else
-				$GO test -json -count="$COUNT" -timeout "$TIMEOUT" "${runargs[@]}" "$pkg" >"$log" 2>&1
-			fi
-			secs=$(($(date +%s) - started))
-			"$work/bin/testfails" -label "round $round $pass" <"$log" >"$work/report"
-			status=$?
-			summary=$(tail -n 1 "$work/report")
-			if [ "$status" -ne 0 ]; then
-				head -n -1 "$work/report" | tee -a "$failures"
-				result=FAIL
-				bad=1
-				round_bad=1
-			else
-				result=ok
-			fi
-			printf '%-6s %-12s %-22s %-5s %5ss  %s\n' "$round" "$pass" "$pkg" "$result" "$secs" "$summary" | tee -a "$table"
+			while [ "$(jobs -rp | wc -l)" -ge $((PARALLEL + ${#burners[@]})) ]; do
+				wait -n
+			done
+			run_pkg "$round" "$pass" "$pkg" &
+		done
+		while [ "$(jobs -rp | wc -l)" -gt "${#burners[@]}" ]; do
+			wait -n
 		done
 		stop_burners
+		for pkg in $PKGS; do
+			name=$(echo "$pkg" | tr -c 'A-Za-z0-9\n' '_')
+			cat "$work/pass/$name.row" >>"$table"
+			if [ -s "$work/pass/$name.failures" ]; then
+				tee -a "$failures" <"$work/pass/$name.failures"
+				bad=1
+				round_bad=1
+			fi
+		done
 	done
 	if [ "$round_bad" -eq 0 ]; then
 		green_rounds=$((green_rounds + 1))
@@ -111,6 +139,7 @@ for round in $(seq "$ROUNDS"); do
 	else
 		green_rounds=0
 	fi
+	echo "flaky: round $round $([ "$round_bad" -eq 0 ] && echo green || echo RED); $green_rounds green in a row"
 done
 
 echo
