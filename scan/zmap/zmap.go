@@ -269,17 +269,24 @@ func (Driver) Run(ctx context.Context, c driver.Command, h driver.Host) (string,
 		}
 	}
 	h.Scanning()
-	runErr := driver.Run(ctx, driver.RunOptions{
-		Binary: c.BinaryOr(scan.Zmap),
-		Args:   p.args,
-		Env:    c.Env,
-		Dir:    c.Dir,
-		Stderr: &driver.Lines{Fn: func(line string) {
-			if pct, ok := parseStatus(line); ok {
-				h.Progress(pct, "", time.Time{})
-			}
-		}},
-	})
+	var runErr error
+	for try := 1; ; try++ {
+		runErr = driver.Run(ctx, driver.RunOptions{
+			Binary: c.BinaryOr(scan.Zmap),
+			Args:   p.args,
+			Env:    c.Env,
+			Dir:    c.Dir,
+			Stderr: &driver.Lines{Fn: func(line string) {
+				if pct, ok := parseStatus(line); ok {
+					h.Progress(pct, "", time.Time{})
+				}
+			}},
+		})
+		if runErr == nil || ctx.Err() != nil || try >= generatorTries || !generatorBug(runErr) {
+			break
+		}
+		h.Logger().Warn("zmap aborted on its address generator's assertion (a zmap bug with few targets); running it again", "try", try, "error", runErr)
+	}
 	if ctx.Err() != nil {
 		n, err := toXML(p, c.Output, start, true)
 		if err != nil || n == 0 {
@@ -294,6 +301,21 @@ func (Driver) Run(ctx context.Context, c driver.Command, h driver.Host) (string,
 		return "", fmt.Errorf("read zmap's output: %w", err)
 	}
 	return c.Output, nil
+}
+
+// generatorTries bounds how often one attempt starts zmap when it aborts
+// on generatorBug.
+const generatorTries = 3
+
+// generatorBug reports whether zmap aborted on the assertion in its target
+// generator's constraint lookup. zmap releases before the 2024 fix
+// (Debian's 2.1.1 among them) hit it now and then when a scan has very few
+// targets, e.g. one address: a send thread's range can hold no target and
+// its index wraps (zmap/zmap issue 310, pull request 786). It happens before any probe is sent and
+// a run with the same input usually passes, so zmap is simply started
+// again.
+func generatorBug(err error) bool {
+	return errors.Is(err, driver.ErrScannerFailed) && strings.Contains(err.Error(), "constraint_lookup_index: Assertion")
 }
 
 // toXML writes zmap's CSV output as the XML the results activities read,
