@@ -46,6 +46,7 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 	var a *activities.Agent
 	h.env.RegisterActivity(r)
 	h.env.RegisterActivity(a)
+	h.env.RegisterWorkflow(ScanShardsWorkflow)
 	for i := range n {
 		s := testSpec
 		s.ShardID, s.Targets = int64(100+i), []string{fmt.Sprintf("198.18.0.%d", 10+i)}
@@ -63,14 +64,21 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 			if in.Pool != "edge" || in.Agent != "" || in.TaskQueue != PoolTaskQueue("edge") {
 				return activities.DispatchShardResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("dispatch %+v", in), "Test", nil)
 			}
-			return activities.DispatchShardResult{Spec: in.Spec, Nonce: testNonce(in.Spec.ShardID, in.Attempt)}, nil
+			spec, err := plannedSpec(h.specs, in)
+			if err != nil {
+				return activities.DispatchShardResult{}, err
+			}
+			return activities.DispatchShardResult{Spec: spec, Nonce: testNonce(spec.ShardID, in.Attempt)}, nil
 		}).Maybe()
 	h.start = activities.StartRunResult{
 		RunID: 41, Specs: h.specs, PoolName: "edge", TaskQueue: PoolTaskQueue("edge"), Parallel: parallel,
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
 	}
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) {
+		func(_ context.Context, in activities.StartRunInput) (activities.StartRunResult, error) {
+			if in.Plan {
+				return planned(h.start), nil
+			}
 			return h.start, nil
 		})
 	h.env.OnActivity(r.ExportResults, mock.Anything, mock.Anything).Return(activities.ExportResultsResult{CSV: testCSV}, nil).Maybe()
