@@ -124,8 +124,9 @@ func splitParts(from, to, batch, fanout int) []span {
 }
 
 // runParts runs a part of a run through children (ScanShardsWorkflow),
-// one per sub-part, with at most enough in flight at once to keep
-// in.Parallel shards busy, each child getting its share of them.
+// one per sub-part, at most in.Parallel shards in flight among them (all
+// when it is 0): each child gets its share, and no child starts without
+// one.
 //
 // Pause and resume (signals, and for the run's own workflow its windows,
 // gate) are forwarded to the children in flight, and no child starts while
@@ -140,18 +141,22 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 	if len(parts) == 0 {
 		return nil
 	}
+	// The part's shards in flight (in.Parallel) are shared out: each child
+	// takes enough for its size, or what is left, and gives it back when
+	// it ends, for the next.
 	size := parts[0].to - parts[0].from
-	most, share := len(parts), 0
+	free, take := in.Parallel, 0
 	if in.Parallel > 0 {
-		most = min(len(parts), max(1, (in.Parallel+size-1)/size))
-		share = max(1, in.Parallel/most)
+		most := min(len(parts), (in.Parallel+size-1)/size)
+		take = (in.Parallel + most - 1) / most
 	}
 	childCtx, cancelChildren := workflow.WithCancel(ctx)
 	defer cancelChildren()
 
 	type child struct {
-		held bool // as last forwarded
-		done bool
+		share int  // of in.Parallel
+		held  bool // as last forwarded
+		done  bool
 	}
 	inFlight := map[workflow.Future]*child{} // looked up, never ranged over
 	var finished workflow.Future
@@ -164,9 +169,11 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 	paused, closed := in.Paused, gate.closed()
 	held := func() bool { return paused || closed }
 	startChildren := func() {
-		for !held() && firstErr == nil && len(inFlight) < most && next < len(parts) {
+		for !held() && firstErr == nil && (in.Parallel == 0 || free > 0) && next < len(parts) {
 			p := parts[next]
 			next++
+			share := min(free, take)
+			free -= share
 			cin := ScanShardsInput{RunWorkflowID: in.RunWorkflowID, Start: in.Start, From: p.from, To: p.to, Parallel: share}
 			cctx := workflow.WithChildOptions(childCtx, workflow.ChildWorkflowOptions{
 				WorkflowID: ScanShardsWorkflowID(in.RunWorkflowID, p.from, p.to),
@@ -176,7 +183,7 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 				WaitForCancellation: true,
 			})
 			f := workflow.ExecuteChildWorkflow(cctx, ScanShardsWorkflow, cin)
-			c := &child{}
+			c := &child{share: share}
 			inFlight[f] = c
 			sel.AddFuture(f, func(f workflow.Future) { finished = f })
 			// Forward each change of the hold, in order, once the child
@@ -260,6 +267,7 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 		c := inFlight[finished]
 		delete(inFlight, finished)
 		c.done = true
+		free += c.share
 		if err := finished.Get(ctx, nil); err != nil && firstErr == nil {
 			firstErr = err
 			cancelChildren()
