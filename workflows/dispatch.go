@@ -98,7 +98,7 @@ func (s *shardAttempts) run(ctx workflow.Context, index int, spec scan.Spec, fro
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
 		var prev *scan.Progress
-		wait := 5 * time.Second
+		wait := firstRetryWait
 		for try := 1; ; try++ {
 			attempt := max(s.next[index], 1)
 			s.next[index] = attempt + 1
@@ -140,6 +140,11 @@ func unsigned(spec scan.Spec) scan.Spec {
 	spec.Expires, spec.Signature, spec.Dispatch = time.Time{}, nil, nil
 	return spec
 }
+
+// firstRetryWait is the backoff before a shard's second attempt, doubled
+// for each next one up to a minute. A variable only so that a test
+// counting a history's events need not wait for it.
+var firstRetryWait = 5 * time.Second
 
 // retryAttempt says whether another attempt may succeed where err failed,
 // as Temporal's retry policy for agents' activities did: not for a spec
