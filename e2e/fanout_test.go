@@ -17,6 +17,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/scantron/scantron/internal/targethost"
@@ -45,7 +46,7 @@ func TestFanOutMasscanSubnet(t *testing.T) {
 		portList = append(portList, fmt.Sprint(p))
 	}
 	e := newPoolEnv(t, 0, "SCANTRON_RUN_BATCH=4", "SCANTRON_RUN_FANOUT=2")
-	agent := e.startRawAgent("fanout", net.Hosts[0], "SCANTRON_AGENT_CAPACITY=3")
+	agent := e.startRawAgent("fanout", net.Hosts[0], "SCANTRON_AGENT_CAPACITY=8")
 	e.waitPool(1) // polling: the run keeps to its capacity
 
 	var site, profile, sc struct {
@@ -57,6 +58,7 @@ func TestFanOutMasscanSubnet(t *testing.T) {
 	e.c.do("POST", "/scans", map[string]any{"name": uniqName("scan"), "site_id": site.ID, "profile_id": profile.ID, "agent_id": agent.ID,
 		"shard_size": 256}, http.StatusCreated, &sc)
 
+	began := time.Now()
 	runID := e.startRun(sc.ID)
 	// Pause once a shard is done; no shard may finish for good while the
 	// run stays paused; then resume.
@@ -75,6 +77,7 @@ func TestFanOutMasscanSubnet(t *testing.T) {
 	if v.Status != scan.RunCompleted {
 		t.Fatalf("run ended %s: %s", v.Status, v.Error)
 	}
+	t.Logf("run of 16 shards ended in %s, 5 s of it paused", time.Since(began).Round(time.Second))
 	if len(v.Shards) != 16 || completedShards(v.Shards) != 16 {
 		t.Errorf("%d shards, %d completed; want 16 of a /24", len(v.Shards), completedShards(v.Shards))
 	}
@@ -185,15 +188,35 @@ func TestFanOutMasscanSubnet(t *testing.T) {
 		t.Errorf("%d child workflows, want 6 (2 of 8 shards, 4 of 4)", len(list.Executions))
 	}
 	if file := os.Getenv("SCANTRON_RECORD_HISTORY"); file != "" {
-		body, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, body, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("history of %s written to %s", v.WorkflowID, file)
+		// The run's, and its first leaf's beside it.
+		writeHistory(ctx, t, tc, v.WorkflowID, events, file)
+		leaf := v.WorkflowID + "-shards-0-3"
+		writeHistory(ctx, t, tc, leaf, nil, strings.TrimSuffix(file, ".json")+"_child.json")
 	}
+}
+
+// writeHistory writes a workflow's history (events, or read from
+// Temporal when nil) to file, as `temporal workflow show -o json` does.
+func writeHistory(ctx context.Context, t *testing.T, tc client.Client, id string, events []*historypb.HistoryEvent, file string) {
+	t.Helper()
+	if events == nil {
+		it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, ev)
+		}
+	}
+	body, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("history of %s (%d events) written to %s", id, len(events), file)
 }
 
 // completedShards counts the shards that have completed.
