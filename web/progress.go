@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/scantron/scantron/scan"
@@ -34,16 +35,12 @@ func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	resp, err := temporal.DescribeWorkflowExecution(ctx, run.WorkflowID, "")
+	pending, err := pendingScanners(ctx, temporal, run.WorkflowID)
 	if err != nil {
 		log.DebugContext(ctx, "describe run workflow", "run_id", run.ID, "err", err)
-		return out
 	}
 	dc := converter.GetDefaultDataConverter()
-	for _, pa := range resp.GetPendingActivities() {
-		if pa.GetActivityType().GetName() != scannerActivity {
-			continue
-		}
+	for _, pa := range pending {
 		p := shardProgress{Attempt: pa.GetAttempt(), LastFailure: pa.GetLastFailure().GetMessage()}
 		if hb := pa.GetHeartbeatDetails(); hb != nil && len(hb.GetPayloads()) > 0 {
 			if err := dc.FromPayloads(hb, &p.Progress); err != nil {
@@ -64,6 +61,45 @@ func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger
 		out = append(out, p)
 	}
 	return out
+}
+
+// maxDescribed bounds how many workflows of one run a look at its
+// scanners describes: a run fans out to child workflows, and only those
+// in flight hold scanners, but a run with no capacity bound may have
+// hundreds in flight.
+const maxDescribed = 64
+
+// pendingScanners are the scanner activities (RunScan) pending in a run's
+// workflow and the children it fans out to, level by level, describing
+// at most maxDescribed workflows. What was found is returned with the
+// first error (the run's own workflow's, or a child's that ended since).
+func pendingScanners(ctx context.Context, temporal WorkflowDescriber, workflowID string) ([]*workflowpb.PendingActivityInfo, error) {
+	var out []*workflowpb.PendingActivityInfo
+	var firstErr error
+	queue := []string{workflowID}
+	for described := 0; len(queue) > 0 && described < maxDescribed; described++ {
+		id := queue[0]
+		queue = queue[1:]
+		resp, err := temporal.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			if id == workflowID {
+				return nil, err
+			}
+			continue
+		}
+		for _, pa := range resp.GetPendingActivities() {
+			if pa.GetActivityType().GetName() == scannerActivity {
+				out = append(out, pa)
+			}
+		}
+		for _, c := range resp.GetPendingChildren() {
+			queue = append(queue, c.GetWorkflowId())
+		}
+	}
+	return out, firstErr
 }
 
 // runPercent is how far a run is: its finished shards count whole, the
