@@ -52,9 +52,6 @@ type ScanShardsInput struct {
 	To    int                       `json:"to"`
 	// Parallel bounds the part's shards in flight (0: all of them).
 	Parallel int `json:"parallel,omitempty"`
-	// Paused starts the part held: its run was paused, or its windows
-	// closed, when the part started.
-	Paused bool `json:"paused,omitempty"`
 }
 
 // ScanShardsResult is what a part of a run reports: how many shards it
@@ -81,7 +78,7 @@ func ScanShardsWorkflow(ctx workflow.Context, in ScanShardsInput) (ScanShardsRes
 	for i := in.From; i < in.To; i++ {
 		refs = append(refs, shardRef{index: i, spec: scan.Spec{RunID: in.Start.RunID}, planned: true})
 	}
-	loop := shardLoop{start: in.Start, refs: refs, perAttempt: true, parallel: in.Parallel, paused: in.Paused, planned: true}
+	loop := shardLoop{start: in.Start, refs: refs, perAttempt: true, parallel: in.Parallel, planned: true}
 	partials, err := scanShards(ctx, agentContext(ctx, in.Start, true), serverCtx, loop)
 	if err != nil {
 		// Keep what stopped scanners had written before the part ends:
@@ -166,7 +163,8 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 
 	var firstErr error
 	next := 0
-	paused, closed := in.Paused, gate.closed()
+	// A part starts only while its run is not held: it starts running.
+	paused, closed := false, gate.closed()
 	held := func() bool { return paused || closed }
 	startChildren := func() {
 		for !held() && firstErr == nil && (in.Parallel == 0 || free > 0) && next < len(parts) {
@@ -187,7 +185,7 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 			inFlight[f] = c
 			sel.AddFuture(f, func(f workflow.Future) { finished = f })
 			// Forward each change of the hold, in order, once the child
-			// runs (one it did not see started it held or not).
+			// runs.
 			workflow.Go(ctx, func(ctx workflow.Context) {
 				if f.GetChildWorkflowExecution().Get(ctx, nil) != nil {
 					return

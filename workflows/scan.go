@@ -316,8 +316,6 @@ type shardLoop struct {
 	record bool
 	// parallel bounds the shards in flight (0: all of them).
 	parallel int
-	// paused starts the loop held: its run was paused when it started.
-	paused bool
 	// planned: the refs are planned shards of a run that fans out, whose
 	// histories never lacked the version markers below.
 	planned bool
@@ -374,7 +372,7 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, loop shardLoop) ([]pa
 
 	var firstErr error
 	var partials []partialShard
-	paused := loop.paused // by an operator
+	paused := false // by an operator
 	closed := gate.closed()
 	shards := newShardAttempts(start)
 	dispatch := func() {
