@@ -462,20 +462,26 @@ func waitRetry(t *testing.T, workflowID, activity string, queued bool, limit tim
 		t.Fatal(err)
 	}
 	defer c.Close()
+	var seen []string // what was pending at the last look, for the failure message
 	for {
 		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err == nil {
+			seen = seen[:0]
 			for _, pa := range desc.GetPendingActivities() {
 				if pa.GetActivityType().GetName() == activity &&
 					(pa.GetAttempt() >= 2 || attempts(t, workflowID)[activity] >= 2) &&
 					(!queued || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED) {
 					return
 				}
+				seen = append(seen, fmt.Sprintf("%s attempt %d %s (last heartbeat %v, last failure %q)",
+					pa.GetActivityType().GetName(), pa.GetAttempt(), pa.GetState(),
+					pa.GetLastHeartbeatTime().AsTime().Format(time.TimeOnly), pa.GetLastFailure().GetMessage()))
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s of %s was not pending for another attempt within %v (last error: %v)", activity, workflowID, limit, err)
+			t.Fatalf("%s of %s was not pending for another attempt within %v (last error: %v); pending at the last look: %v; attempts so far: %v",
+				activity, workflowID, limit, err, seen, attempts(t, workflowID))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -501,8 +507,10 @@ var faults = []fault{
 	{"agent killed (kill -9) mid-scan, back once the retry waits", 0, func(t *testing.T, s *suite, runID int64) {
 		waitScanner(t, runID, time.Minute)
 		s.agent.Stop(syscall.SIGKILL)
-		// The agent stays away until the shard's next attempt waits for it.
-		waitRetryQueued(t, s.workflowID(t, runID), 2*time.Minute)
+		// The agent stays away until the shard's next attempt waits for it:
+		// 30 s of silence, 5 s before the dispatch again, then the dispatch.
+		// Five minutes is a bound for a machine busy with other work.
+		waitRetryQueued(t, s.workflowID(t, runID), 5*time.Minute)
 		s.agent.Start()
 	}, func(t *testing.T, s *suite, tries map[string]int32) {
 		if tries["RunScan"] < 2 {
