@@ -24,7 +24,7 @@ const versionFanOut = "fan-out-to-children"
 // completed, each waking a workflow task of three more); a failed attempt
 // adds its dispatch, its scan and the backoff timer. The worst case is a
 // two-stage shard whose every stage is tried scannerAttempts times: about
-// 105 events (TestShardHistoryEvents counts them in real histories). 64
+// 106 events (TestShardHistoryEvents counts them in real histories). 64
 // shards so stay under 7,000 events, below Temporal's 10,000-event warning
 // (and far from its 50,000 limit) with room for pauses, which dispatch the
 // shards they stopped again.
