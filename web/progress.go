@@ -8,6 +8,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/scantron/scantron/internal/runtree"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -65,41 +66,13 @@ func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger
 
 // maxDescribed bounds how many workflows of one run a look at its
 // scanners describes: a run fans out to child workflows, and only those
-// in flight hold scanners, but a run with no capacity bound may have
-// hundreds in flight.
+// in flight hold scanners.
 const maxDescribed = 64
 
-// pendingScanners are the scanner activities (RunScan) pending in a run's
-// workflow and the children it fans out to, level by level, describing
-// at most maxDescribed workflows. What was found is returned with the
-// first error (the run's own workflow's, or a child's that ended since).
+// pendingScanners are the scanner activities pending in a run's workflow
+// and the children it fans out to.
 func pendingScanners(ctx context.Context, temporal WorkflowDescriber, workflowID string) ([]*workflowpb.PendingActivityInfo, error) {
-	var out []*workflowpb.PendingActivityInfo
-	var firstErr error
-	queue := []string{workflowID}
-	for described := 0; len(queue) > 0 && described < maxDescribed; described++ {
-		id := queue[0]
-		queue = queue[1:]
-		resp, err := temporal.DescribeWorkflowExecution(ctx, id, "")
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			if id == workflowID {
-				return nil, err
-			}
-			continue
-		}
-		for _, pa := range resp.GetPendingActivities() {
-			if pa.GetActivityType().GetName() == scannerActivity {
-				out = append(out, pa)
-			}
-		}
-		for _, c := range resp.GetPendingChildren() {
-			queue = append(queue, c.GetWorkflowId())
-		}
-	}
-	return out, firstErr
+	return runtree.Pending(ctx, temporal, workflowID, scannerActivity, maxDescribed)
 }
 
 // runPercent is how far a run is: its finished shards count whole, the
