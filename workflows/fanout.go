@@ -166,6 +166,11 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 	// A part starts only while its run is not held: it starts running.
 	paused, closed := false, gate.closed()
 	held := func() bool { return paused || closed }
+	// forward is the hold the children in flight are to have: set before
+	// the run records a pause, so that scanners stop at once, and after it
+	// records a resume, so that none starts before the run shows running
+	// (the order a run that holds its shards keeps).
+	forward := held()
 	startChildren := func() {
 		for !held() && firstErr == nil && (in.Parallel == 0 || free > 0) && next < len(parts) {
 			p := parts[next]
@@ -191,10 +196,10 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 					return
 				}
 				for {
-					if workflow.Await(ctx, func() bool { return c.done || c.held != held() }) != nil || c.done {
+					if workflow.Await(ctx, func() bool { return c.done || c.held != forward }) != nil || c.done {
 						return
 					}
-					c.held = held()
+					c.held = forward
 					name := SignalResume
 					if c.held {
 						name = SignalPause
@@ -227,6 +232,7 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 		case SignalPause:
 			if !paused && firstErr == nil {
 				paused = true
+				forward = held()
 				recordRun()
 			}
 			continue
@@ -234,6 +240,7 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 			if paused && firstErr == nil {
 				paused = false
 				recordRun()
+				forward = held()
 				startChildren()
 			}
 			continue
@@ -249,7 +256,11 @@ func runParts(ctx, serverCtx workflow.Context, in ScanShardsInput, gate *windowG
 			}
 			if changed {
 				closed = gate.closed()
+				if closed {
+					forward = held()
+				}
 				recordRun()
+				forward = held()
 				startChildren()
 			}
 			continue
