@@ -8,7 +8,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools test-tools temporal-server build run test lint fuzz chaos flaky bench clean-data package
+.PHONY: help tools test-tools temporal-server build run test lint fuzz chaos flaky bench bench-sweep clean-data package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 18
@@ -121,6 +121,9 @@ bench: ## run the benchmarks (among them every list page and API list over 1,000
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./scan/report/internal/benchparse -sizes $(BENCH_SIZES)
 	set -o pipefail; SCANTRON_BENCH_POOL=1 $(GO) test -count=1 -run '^TestPoolScaling$$' -v ./e2e/ | grep -E '^(agents=|no network|--- |ok|FAIL)'
+
+bench-sweep: ## the sweep SIMULATION: one run of a /8 (65,536 shards; SWEEP=16 for a /16) through PostgreSQL, S3 and Temporal with 24 in-process agents whose scanner is a stand-in; wall time, events per history, CPU and RSS. Long: about an hour for the /8 on a 2-core machine
+	SCANTRON_BENCH_SWEEP=$(or $(SWEEP),8) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkSweepSimulation$$' -benchtime 1x -timeout 8h ./workers/
 
 clean-data: ## delete .data (the dev stack's state); stops nothing, so stop `make run` first
 	rm -rf .data

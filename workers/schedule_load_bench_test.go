@@ -18,7 +18,6 @@ import (
 
 	"github.com/scantron/scantron/activities"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
@@ -91,34 +90,11 @@ func BenchmarkScheduleLoad(b *testing.B) {
 	if err := os.WriteFile(scanner, []byte(fmt.Sprintf(standInScanner, execs)), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	key, err := signing.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := signing.NewSigner(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	verifier, err := signing.NewVerifier(signer.PublicKey())
-	if err != nil {
-		b.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{}, loadAgents+1)
-	b.Cleanup(func() {
-		stop()
-		for range loadAgents + 1 {
-			<-done
-		}
-	})
-	go func() {
-		defer func() { done <- struct{}{} }()
-		results := &activities.Results{Store: store, Objects: objs, AgentObjects: objs, Signer: signer,
-			Capacity: QueueCapacity(tc), Timeouts: activities.Timeouts{ScheduleToStart: 5 * time.Minute, StartToClose: time.Minute, Heartbeat: 30 * time.Second}}
-		if err := RunServer(wctx, tc, results, &activities.Changes{Store: store}, &activities.Notifier{Store: store}); err != nil && wctx.Err() == nil {
-			b.Error(err)
-		}
-	}()
+	signer, verifier := simKeys(b)
+	sim := newSimWorkers(b)
+	results := &activities.Results{Store: store, Objects: objs, AgentObjects: objs, Signer: signer,
+		Capacity: QueueCapacity(tc), Timeouts: activities.Timeouts{ScheduleToStart: 5 * time.Minute, StartToClose: time.Minute, Heartbeat: 30 * time.Second}}
+	sim.server(tc, results, &activities.Changes{Store: store}, &activities.Notifier{Store: store})
 	site, err := store.CreateSite(ctx, scan.Site{Name: "loopback", Targets: []string{"127.0.0.1"}})
 	if err != nil {
 		b.Fatal(err)
@@ -133,15 +109,10 @@ func BenchmarkScheduleLoad(b *testing.B) {
 		if agents[i], err = store.CreateAgent(ctx, scan.Agent{Name: name, TaskQueue: workflows.AgentTaskQueue(name)}); err != nil {
 			b.Fatal(err)
 		}
-		go func() {
-			defer func() { done <- struct{}{} }()
-			agent := &activities.Agent{Name: name, Binaries: map[scan.Scanner]string{scan.Nmap: scanner}, WorkDir: dir, Verifier: verifier}
-			// Four at once each, so that the burst's 200 runs wait for
-			// no agent and the figures are the pipeline's.
-			if err := RunAgent(wctx, tc, agent, AgentOptions{Capacity: 4}); err != nil && wctx.Err() == nil {
-				b.Error(err)
-			}
-		}()
+		agent := &activities.Agent{Name: name, Binaries: map[scan.Scanner]string{scan.Nmap: scanner}, WorkDir: dir, Verifier: verifier}
+		// Four at once each, so that the burst's 200 runs wait for no
+		// agent and the figures are the pipeline's.
+		sim.agent(tc, agent, AgentOptions{Capacity: 4})
 	}
 
 	defaults := schedules.Defaults{CatchupWindow: 5 * time.Minute, Keyed: true}
