@@ -138,6 +138,10 @@ var BurstDynamicConfig = map[string]any{
 	"worker.perNamespaceWorkerOptions": map[string]any{
 		"MaxConcurrentWorkflowTaskPollers": 8, "MaxConcurrentActivityTaskPollers": 8,
 	},
+	// Schedules start at most this many workflows a second in a namespace,
+	// with a burst of as many (default 30): 200 fires on one minute would
+	// take 7 s at the default.
+	"worker.schedulerNamespaceStartWorkflowRPS": 200.0,
 }
 
 // withBurst returns BurstDynamicConfig with values set over it.

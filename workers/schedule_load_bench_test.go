@@ -2,6 +2,7 @@ package workers
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/schedules"
@@ -35,6 +37,11 @@ const (
 	goalIdleExec50 = 100 * time.Millisecond
 	goalIdleExec99 = 250 * time.Millisecond
 )
+
+// loadTemporalEnv chooses the harness's Temporal: "postgres" (the default,
+// Scantron's build on PostgreSQL, as deployed) or "dev" (the CLI's dev
+// server on SQLite), to compare the two.
+const loadTemporalEnv = "SCANTRON_LOAD_TEMPORAL"
 
 // standInScanner is the SIMULATED scanner of the load harness: a shell
 // script in place of nmap that notes when it was exec'd and writes the same
@@ -60,8 +67,9 @@ cat > "$out" <<'XML'
 XML
 `
 
-// BenchmarkScheduleLoad is the load harness: PostgreSQL, S3 and a Temporal
-// dev server; the server worker and 50 agents as in-process workers
+// BenchmarkScheduleLoad is the load harness: PostgreSQL, S3 and Temporal
+// (Scantron's build on that PostgreSQL, or with SCANTRON_LOAD_TEMPORAL=dev
+// the CLI's dev server on SQLite); the server worker and 50 agents as in-process workers
 // running a SIMULATED scanner (standInScanner: deterministic output, no
 // traffic); 1,000 scheduled scans whose schedules the reconciler creates,
 // 200 of them firing on the same minute (their calendar specs name that
@@ -73,10 +81,23 @@ XML
 func BenchmarkScheduleLoad(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	st, store, objs, tc := startStack(b, ctx)
+	backend := cmp.Or(os.Getenv(loadTemporalEnv), "postgres")
+	var opt devstack.Options
+	switch backend {
+	case "postgres":
+		opt.TemporalPostgres = true
+	case "dev":
+	default:
+		b.Fatalf("%s=%q: want postgres or dev", loadTemporalEnv, backend)
+	}
+	st, store, objs, tc := startStackWith(b, ctx, opt)
+	fmt.Printf("temporal: %s (%s=postgres|dev)\n", map[string]string{
+		"postgres": "scantron-temporal on the stack's PostgreSQL, default history shards",
+		"dev":      "temporal server start-dev (SQLite in memory, one history shard)",
+	}[backend], loadTemporalEnv)
 	procs := []*procUsage{
 		{name: "server (this process: server worker, 50 simulated agents, reconciler)", pid: os.Getpid()},
-		{name: "temporal", pid: st.Temporal.Pid()},
+		{name: "temporal (" + backend + ")", pid: st.Temporal.Pid()},
 		{name: "postgres", pid: st.Postgres.Pid()},
 		{name: "s3 (versitygw)", pid: st.S3.Pid()},
 	}
