@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/activities"
@@ -262,6 +263,7 @@ func BenchmarkScheduleLoad(b *testing.B) {
 	burstLat := waitRuns(b, ctx, store, tc, execs, burst, 1, burstAt.Add(10*time.Minute))
 	printLatencies(fmt.Sprintf("burst of %d fires on one minute", loadBurst), burstLat, map[string]time.Duration{"start": goalBurstP99, "exec": goalBurstP99})
 	b.ReportMetric(float64(percentile(sortedOf(burstLat.exec), 99).Milliseconds()), "burst-exec-p99-ms")
+	printSteps(b, ctx, tc, burstLat.workflowIDs)
 
 	// Idle: one scan firing every three seconds on the same system.
 	idleStart := time.Now().UTC().Truncate(time.Minute)
@@ -296,6 +298,7 @@ func BenchmarkScheduleLoad(b *testing.B) {
 type loadLatencies struct {
 	start, exec, finish []time.Duration
 	missing             int
+	workflowIDs         []string
 }
 
 // waitRuns waits until each scan has `per` finished runs started by its
@@ -358,6 +361,7 @@ func waitRuns(b *testing.B, ctx context.Context, store *postgres.Store, tc clien
 			b.Fatal(err)
 		}
 		out.start = append(out.start, desc.GetWorkflowExecutionInfo().GetStartTime().AsTime().Sub(fired))
+		out.workflowIDs = append(out.workflowIDs, r.WorkflowID)
 		if t, ok := execAt[r.ID]; ok {
 			out.exec = append(out.exec, t.Sub(fired))
 		}
@@ -366,6 +370,68 @@ func waitRuns(b *testing.B, ctx context.Context, store *postgres.Store, tc clien
 		}
 	}
 	return out
+}
+
+// printSteps splits the runs' way from workflow start to scanner exec by
+// their histories: how long each workflow task and activity waited to be
+// picked up (schedule -> start) and took (start -> close), so that a burst
+// shows where it queues.
+func printSteps(b *testing.B, ctx context.Context, tc client.Client, ids []string) {
+	b.Helper()
+	steps := map[string][]time.Duration{}
+	var order []string
+	add := func(name string, d time.Duration) {
+		if _, ok := steps[name]; !ok {
+			order = append(order, name)
+		}
+		steps[name] = append(steps[name], d)
+	}
+	for _, id := range ids {
+		scheduled := map[int64]time.Time{}
+		activity := map[int64]string{}
+		started := map[int64]time.Time{}
+		it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			at := ev.GetEventTime().AsTime()
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+				scheduled[ev.GetEventId()] = at
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+				sched := ev.GetWorkflowTaskStartedEventAttributes().GetScheduledEventId()
+				name := "workflow task: wait"
+				if sched <= 2 {
+					name = "first workflow task: wait"
+				}
+				add(name, at.Sub(scheduled[sched]))
+				started[ev.GetEventId()] = at
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+				// A sticky task nobody took within 5 s moves to the normal queue.
+				add("workflow task timed out: "+ev.GetWorkflowTaskTimedOutEventAttributes().GetTimeoutType().String(), 0)
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+				add("workflow task: run", at.Sub(started[ev.GetWorkflowTaskCompletedEventAttributes().GetStartedEventId()]))
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+				scheduled[ev.GetEventId()] = at
+				activity[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+				sched := ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()
+				add(activity[sched]+": wait", at.Sub(scheduled[sched]))
+				started[ev.GetEventId()] = at
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+				a := ev.GetActivityTaskCompletedEventAttributes()
+				add(activity[a.GetScheduledEventId()]+": run", at.Sub(started[a.GetStartedEventId()]))
+			}
+		}
+	}
+	fmt.Printf("  steps of the %d runs (every occurrence):\n", len(ids))
+	for _, name := range order {
+		d := sortedOf(steps[name])
+		fmt.Printf("    %-28s n %4d  p50 %8v  p99 %8v  max %8v\n", name, len(d), percentile(d, 50).Round(time.Millisecond),
+			percentile(d, 99).Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
+	}
 }
 
 func sortedOf(d []time.Duration) []time.Duration {
