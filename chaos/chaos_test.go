@@ -127,10 +127,12 @@ type suite struct {
 	env    []string
 	server *process
 	agent  *process
-	target *targetHost
-	scanID int64
-	db     *pgx.Conn // reopened after PostgreSQL restarts
-	token  string    // an admin's API token
+	// workDir is the agent's SCANTRON_WORK_DIR.
+	workDir string
+	target  *targetHost
+	scanID  int64
+	db      *pgx.Conn // reopened after PostgreSQL restarts
+	token   string    // an admin's API token
 }
 
 const agentName = "chaos-agent"
@@ -162,7 +164,11 @@ func newSuite(t *testing.T) *suite {
 	}
 	s.api("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
 	// The agent gets no S3 settings: presigned URLs come with each shard.
-	s.agent = startScantron(t, append(stack.AgentEnv(), "SCANTRON_LOG_LEVEL=debug", "SCANTRON_AGENT_NAME="+agentName, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
+	// The agent's own work directory: its scanners' output paths, and so
+	// their command lines, are this suite's alone (see waitScanner).
+	s.workDir = t.TempDir()
+	s.agent = startScantron(t, append(stack.AgentEnv(), "SCANTRON_LOG_LEVEL=debug", "SCANTRON_AGENT_NAME="+agentName,
+		"SCANTRON_AGENT_CREDENTIAL="+agent.Credential, "SCANTRON_WORK_DIR="+s.workDir), "agent")
 	var site scan.Site
 	s.api("POST", "/sites", map[string]any{"name": "chaos-lab", "targets": []string{s.target.Addr}}, http.StatusCreated, &site)
 	// A slow, deterministic scan: a connect scan of 2,300 ports, 5 ms apart
@@ -260,10 +266,12 @@ type scanner struct{ pid int }
 
 // waitScanner waits until the agent runs nmap for the run, and for the
 // process to have scanned for a while (its output file exists), so that a
-// fault lands mid-scan.
-func waitScanner(t *testing.T, runID int64, limit time.Duration) scanner {
+// fault lands mid-scan. The process is found by its output path, in the
+// suite's agent's work directory: other test binaries running at the same
+// time number their runs alike, and their nmap processes must not count.
+func (s *suite) waitScanner(t *testing.T, runID int64, limit time.Duration) scanner {
 	t.Helper()
-	marker := fmt.Sprintf("scantron-run%d-shard", runID)
+	marker := filepath.Join(s.workDir, fmt.Sprintf("scantron-run%d-shard", runID))
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		entries, _ := os.ReadDir("/proc")
@@ -505,7 +513,7 @@ const uploadFailed = "upload of scanner output failed; retrying"
 
 var faults = []fault{
 	{"agent killed (kill -9) mid-scan, back once the retry waits", 0, func(t *testing.T, s *suite, runID int64) {
-		waitScanner(t, runID, time.Minute)
+		s.waitScanner(t, runID, time.Minute)
 		s.agent.Stop(syscall.SIGKILL)
 		// The agent stays away until the shard's next attempt waits for it:
 		// 30 s of silence, 5 s before the dispatch again, then the dispatch.
@@ -518,7 +526,7 @@ var faults = []fault{
 		}
 	}},
 	{"server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		s.server.Stop(syscall.SIGTERM)
 		s.server.Start()
 		s.waitReady()
@@ -527,7 +535,7 @@ var faults = []fault{
 		}
 	}, nil},
 	{"PostgreSQL stopped 30 s from mid-scan through parsing", 0, func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		workflowID := s.workflowID(t, runID) // the API cannot say while PostgreSQL is down
 		down := time.Now()
 		if err := stack.Postgres.Stop(); err != nil {
@@ -553,7 +561,7 @@ var faults = []fault{
 	{"S3 stopped through the agent's upload", 0, s3Outage(5 * time.Second), s3OutageCheck},
 	{"S3 stopped 10 minutes through the agent's upload", 15 * time.Minute, s3Outage(10 * time.Minute), s3OutageCheck},
 	{"Temporal dev server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		if err := stack.Temporal.Restart(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -568,7 +576,7 @@ var faults = []fault{
 // for that long.
 func s3Outage(after time.Duration) func(t *testing.T, s *suite, runID int64) {
 	return func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		if err := stack.S3.Stop(); err != nil {
 			t.Fatal(err)
 		}
