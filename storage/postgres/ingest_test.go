@@ -10,8 +10,8 @@ import (
 	"github.com/scantron/scantron/scan/report"
 )
 
-// orphanPorts counts ports whose host is gone: ports have no foreign key
-// (migration 0190), so the triggers must leave none.
+// orphanPorts counts ports whose host is gone: hosts and ports have no
+// foreign keys (migration 0190), so the triggers must leave none.
 func orphanPorts(t *testing.T, st *Store) int {
 	t.Helper()
 	return count(t, st, `SELECT count(*) FROM ports p WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = p.host_id)`)
@@ -48,6 +48,9 @@ func TestPortsGoWithTheirHosts(t *testing.T) {
 		}
 		if n := orphanPorts(t, st); n != 0 {
 			t.Fatalf("%s: %d ports without their host", step, n)
+		}
+		if n := count(t, st, `SELECT count(*) FROM hosts h WHERE NOT EXISTS (SELECT 1 FROM shards s WHERE s.id = h.shard_id AND s.run_id = h.run_id)`); n != 0 {
+			t.Fatalf("%s: %d hosts without their shard", step, n)
 		}
 	}
 	wantPorts("stored", r.ID, 12)
