@@ -15,7 +15,9 @@ type ChangeStore interface {
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
-	RunHosts(ctx context.Context, runID int64) ([]scan.HostRow, error)
+	// DiffHosts returns every host of a run with every port, with at
+	// least the fields ComputeDiff and ApplyRunToAssets read.
+	DiffHosts(ctx context.Context, runID int64) ([]scan.HostRow, error)
 	PreviousCompletedRun(ctx context.Context, run scan.Run) (scan.Run, bool, error)
 	NextCompletedRun(ctx context.Context, run scan.Run) (scan.Run, bool, error)
 	SaveDiff(ctx context.Context, d scan.Diff) (scan.DiffSummary, error)
@@ -115,13 +117,13 @@ func (c *Changes) record(ctx context.Context, run scan.Run, options []string) (R
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		hosts, err = c.Store.RunHosts(gctx, run.ID)
+		hosts, err = c.Store.DiffHosts(gctx, run.ID)
 		return wrap("load hosts", err)
 	})
 	if found {
 		g.Go(func() error {
 			var err error
-			before, err = c.Store.RunHosts(gctx, prev.ID)
+			before, err = c.Store.DiffHosts(gctx, prev.ID)
 			return wrap("load previous hosts", err)
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scantron/scantron/scan"
@@ -152,5 +154,56 @@ func TestReplaceShardResultsParsePanics(t *testing.T) {
 	}
 	if n := count(t, st, `SELECT count(*) FROM hosts WHERE shard_id = $1`, s0.ID); n != 0 {
 		t.Fatalf("%d hosts stored by a panicking parse", n)
+	}
+}
+
+// TestDiffHostsMatchesRunHosts: DiffHosts gives the hosts RunHosts gives,
+// in the same order, with the same fields a diff reads, and nothing of
+// another run.
+func TestDiffHostsMatchesRunHosts(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	ctx := context.Background()
+	f, r, s0, s1 := resultsFixture(t, st)
+	named := host("198.18.0.9", "up", port("tcp", 443, "open"), port("udp", 53, "closed"))
+	named.Hostnames = []report.Hostname{{Name: "a.example"}, {Name: "b.example"}}
+	_, err := st.ReplaceShardResults(ctx, r.ID, s0.ID, 0, feed(
+		host("198.18.0.20", "up", port("tcp", 22, "open"), port("tcp", 80, "filtered")),
+		named,
+		host("198.18.0.3", "down")))
+	must(t, err)
+	// The same address again, from another shard (scanned by name).
+	_, err = st.ReplaceShardResults(ctx, r.ID, s1.ID, 0, feed(host("198.18.0.9", "up", port("tcp", 8080, "open"))))
+	must(t, err)
+	other, err := st.CreateRun(ctx, f.scan.ID, "wf-other")
+	must(t, err)
+	o0, err := st.CreateShard(ctx, other.ID, 0, f.agent.ID, []string{"198.18.0.0/24"})
+	must(t, err)
+	_, err = st.ReplaceShardResults(ctx, other.ID, o0.ID, 0, feed(host("198.18.0.20", "up", port("tcp", 25, "open"))))
+	must(t, err)
+
+	full, err := st.RunHosts(ctx, r.ID)
+	must(t, err)
+	brief, err := st.DiffHosts(ctx, r.ID)
+	must(t, err)
+	// What a diff reads, ports sorted: DiffHosts gives them in no order.
+	render := func(hosts []scan.HostRow) []string {
+		var out []string
+		for _, h := range hosts {
+			var ports []string
+			for _, p := range h.Ports {
+				ports = append(ports, fmt.Sprintf("%s/%d %s %s|%s|%s @%s #%d", p.Protocol, p.Port, p.State, p.Service, p.Product, p.Version, p.Address, p.HostID))
+			}
+			slices.Sort(ports)
+			out = append(out, fmt.Sprintf("%d %s %s %q %q", h.ID, h.Address, h.Status, h.Hostnames, ports))
+		}
+		return out
+	}
+	got, want := render(brief), render(full)
+	if !slices.Equal(got, want) {
+		t.Fatalf("DiffHosts:\n%s\nRunHosts:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d hosts, want 4", len(got))
 	}
 }
