@@ -127,10 +127,12 @@ type suite struct {
 	env    []string
 	server *process
 	agent  *process
-	target *targetHost
-	scanID int64
-	db     *pgx.Conn // reopened after PostgreSQL restarts
-	token  string    // an admin's API token
+	// workDir is the agent's SCANTRON_WORK_DIR.
+	workDir string
+	target  *targetHost
+	scanID  int64
+	db      *pgx.Conn // reopened after PostgreSQL restarts
+	token   string    // an admin's API token
 }
 
 const agentName = "chaos-agent"
@@ -162,7 +164,11 @@ func newSuite(t *testing.T) *suite {
 	}
 	s.api("POST", "/agents", map[string]any{"name": agentName}, http.StatusCreated, &agent)
 	// The agent gets no S3 settings: presigned URLs come with each shard.
-	s.agent = startScantron(t, append(stack.AgentEnv(), "SCANTRON_LOG_LEVEL=debug", "SCANTRON_AGENT_NAME="+agentName, "SCANTRON_AGENT_CREDENTIAL="+agent.Credential), "agent")
+	// The agent's own work directory: its scanners' output paths, and so
+	// their command lines, are this suite's alone (see waitScanner).
+	s.workDir = t.TempDir()
+	s.agent = startScantron(t, append(stack.AgentEnv(), "SCANTRON_LOG_LEVEL=debug", "SCANTRON_AGENT_NAME="+agentName,
+		"SCANTRON_AGENT_CREDENTIAL="+agent.Credential, "SCANTRON_WORK_DIR="+s.workDir), "agent")
 	var site scan.Site
 	s.api("POST", "/sites", map[string]any{"name": "chaos-lab", "targets": []string{s.target.Addr}}, http.StatusCreated, &site)
 	// A slow, deterministic scan: a connect scan of 2,300 ports, 5 ms apart
@@ -260,10 +266,12 @@ type scanner struct{ pid int }
 
 // waitScanner waits until the agent runs nmap for the run, and for the
 // process to have scanned for a while (its output file exists), so that a
-// fault lands mid-scan.
-func waitScanner(t *testing.T, runID int64, limit time.Duration) scanner {
+// fault lands mid-scan. The process is found by its output path, in the
+// suite's agent's work directory: other test binaries running at the same
+// time number their runs alike, and their nmap processes must not count.
+func (s *suite) waitScanner(t *testing.T, runID int64, limit time.Duration) scanner {
 	t.Helper()
-	marker := fmt.Sprintf("scantron-run%d-shard", runID)
+	marker := filepath.Join(s.workDir, fmt.Sprintf("scantron-run%d-shard", runID))
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		entries, _ := os.ReadDir("/proc")
@@ -462,20 +470,26 @@ func waitRetry(t *testing.T, workflowID, activity string, queued bool, limit tim
 		t.Fatal(err)
 	}
 	defer c.Close()
+	var seen []string // what was pending at the last look, for the failure message
 	for {
 		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err == nil {
+			seen = seen[:0]
 			for _, pa := range desc.GetPendingActivities() {
 				if pa.GetActivityType().GetName() == activity &&
 					(pa.GetAttempt() >= 2 || attempts(t, workflowID)[activity] >= 2) &&
 					(!queued || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED) {
 					return
 				}
+				seen = append(seen, fmt.Sprintf("%s attempt %d %s (last heartbeat %v, last failure %q)",
+					pa.GetActivityType().GetName(), pa.GetAttempt(), pa.GetState(),
+					pa.GetLastHeartbeatTime().AsTime().Format(time.TimeOnly), pa.GetLastFailure().GetMessage()))
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s of %s was not pending for another attempt within %v (last error: %v)", activity, workflowID, limit, err)
+			t.Fatalf("%s of %s was not pending for another attempt within %v (last error: %v); pending at the last look: %v; attempts so far: %v",
+				activity, workflowID, limit, err, seen, attempts(t, workflowID))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -499,10 +513,12 @@ const uploadFailed = "upload of scanner output failed; retrying"
 
 var faults = []fault{
 	{"agent killed (kill -9) mid-scan, back once the retry waits", 0, func(t *testing.T, s *suite, runID int64) {
-		waitScanner(t, runID, time.Minute)
+		s.waitScanner(t, runID, time.Minute)
 		s.agent.Stop(syscall.SIGKILL)
-		// The agent stays away until the shard's next attempt waits for it.
-		waitRetryQueued(t, s.workflowID(t, runID), 2*time.Minute)
+		// The agent stays away until the shard's next attempt waits for it:
+		// 30 s of silence, 5 s before the dispatch again, then the dispatch.
+		// Five minutes is a bound for a machine busy with other work.
+		waitRetryQueued(t, s.workflowID(t, runID), 5*time.Minute)
 		s.agent.Start()
 	}, func(t *testing.T, s *suite, tries map[string]int32) {
 		if tries["RunScan"] < 2 {
@@ -510,7 +526,7 @@ var faults = []fault{
 		}
 	}},
 	{"server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		s.server.Stop(syscall.SIGTERM)
 		s.server.Start()
 		s.waitReady()
@@ -519,7 +535,7 @@ var faults = []fault{
 		}
 	}, nil},
 	{"PostgreSQL stopped 30 s from mid-scan through parsing", 0, func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		workflowID := s.workflowID(t, runID) // the API cannot say while PostgreSQL is down
 		down := time.Now()
 		if err := stack.Postgres.Stop(); err != nil {
@@ -545,7 +561,7 @@ var faults = []fault{
 	{"S3 stopped through the agent's upload", 0, s3Outage(5 * time.Second), s3OutageCheck},
 	{"S3 stopped 10 minutes through the agent's upload", 15 * time.Minute, s3Outage(10 * time.Minute), s3OutageCheck},
 	{"Temporal dev server restarted mid-scan", 0, func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		if err := stack.Temporal.Restart(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -560,7 +576,7 @@ var faults = []fault{
 // for that long.
 func s3Outage(after time.Duration) func(t *testing.T, s *suite, runID int64) {
 	return func(t *testing.T, s *suite, runID int64) {
-		sc := waitScanner(t, runID, time.Minute)
+		sc := s.waitScanner(t, runID, time.Minute)
 		if err := stack.S3.Stop(); err != nil {
 			t.Fatal(err)
 		}
