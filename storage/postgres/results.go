@@ -70,17 +70,34 @@ func (s *Store) ReplaceShardResults(ctx context.Context, runID, shardID int64, a
 			return nil
 		}
 		// Deleting the hosts deletes their ports (trigger hosts_delete_ports).
+		// One round trip deletes, records the attempt and draws the
+		// first batch's host ids.
 		const (
 			delHosts = `DELETE FROM hosts WHERE shard_id = $1`
 			mark     = `UPDATE shards SET results_attempt = $2 WHERE id = $1`
 		)
-		if _, err := tx.Exec(ctx, delHosts, shardID); err != nil {
+		batch := &pgx.Batch{}
+		batch.Queue(delHosts, shardID)
+		batch.Queue(mark, shardID, attempt)
+		batch.Queue(nextHostIDs, ingestBatchHosts)
+		res := tx.SendBatch(ctx, batch)
+		ids := &hostIDs{tx: tx}
+		if _, err := res.Exec(); err != nil {
+			res.Close()
 			return fmt.Errorf("delete old hosts: %w", err)
 		}
-		if _, err := tx.Exec(ctx, mark, shardID, attempt); err != nil {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
 			return fmt.Errorf("record attempt: %w", err)
 		}
-		stats, err = ingest(ctx, tx, runID, shardID, parse)
+		if err := ids.collect(res.Query()); err != nil {
+			res.Close()
+			return err
+		}
+		if err := res.Close(); err != nil {
+			return fmt.Errorf("delete old hosts: %w", err)
+		}
+		stats, err = ingest(ctx, tx, ids, runID, shardID, parse)
 		return err
 	})
 	if err != nil {
@@ -92,7 +109,7 @@ func (s *Store) ReplaceShardResults(ctx context.Context, runID, shardID int64, a
 // ingest runs parse in a goroutine that converts the hosts it emits into
 // batches, and writes each batch here, in tx, as it comes. At most one
 // batch waits while another is written and a third is filled.
-func ingest(ctx context.Context, tx pgx.Tx, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error) {
+func ingest(ctx context.Context, tx pgx.Tx, ids *hostIDs, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error) {
 	var (
 		stats    scan.IngestStats
 		parseErr error
@@ -145,7 +162,7 @@ func ingest(ctx context.Context, tx pgx.Tx, runID, shardID int64, parse func(emi
 		if writeErr != nil {
 			continue // the parser is stopping; let it finish
 		}
-		if writeErr = b.write(ctx, tx, runID, shardID); writeErr != nil {
+		if writeErr = b.write(ctx, tx, ids, runID, shardID); writeErr != nil {
 			close(stop)
 			continue
 		}
@@ -211,25 +228,55 @@ var (
 		"service", "product", "version", "extra_info", "cpe", "tunnel", "method", "conf", "banner", "scripts"}
 )
 
-// write draws the batch's host ids from the hosts sequence and copies its
-// hosts, then its ports, each row made as COPY asks for it.
-func (b *ingestBatch) write(ctx context.Context, tx pgx.Tx, runID, shardID int64) error {
-	const ids = `SELECT nextval(pg_get_serial_sequence('hosts', 'id')) FROM generate_series(1, $1)`
-	rows, err := tx.Query(ctx, ids, len(b.hosts))
+// nextHostIDs draws $1 ids from the hosts sequence.
+const nextHostIDs = `SELECT nextval(pg_get_serial_sequence('hosts', 'id')) FROM generate_series(1, $1)`
+
+// hostIDs hands out host ids drawn from the hosts sequence ahead, a batch's
+// worth at a time; ids drawn and not used leave a gap in the sequence, as
+// any rolled-back insert does.
+type hostIDs struct {
+	tx   pgx.Tx
+	free []int64
+}
+
+func (h *hostIDs) collect(rows pgx.Rows, err error) error {
+	if err == nil {
+		var more []int64
+		more, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		h.free = append(h.free, more...)
+	}
 	if err != nil {
 		return fmt.Errorf("allocate host ids: %w", err)
 	}
-	hostIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("allocate host ids: %w", err)
+	return nil
+}
+
+// take returns n ids.
+func (h *hostIDs) take(ctx context.Context, n int) ([]int64, error) {
+	if short := n - len(h.free); short > 0 {
+		if err := h.collect(h.tx.Query(ctx, nextHostIDs, max(short, ingestBatchHosts))); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hosts"}, ingestHostCols, &hostSource{b: b, ids: hostIDs, runID: runID, shardID: shardID}); err != nil {
+	out := h.free[:n:n]
+	h.free = h.free[n:]
+	return out, nil
+}
+
+// write takes the batch's host ids and copies its hosts, then its ports,
+// each row made as COPY asks for it.
+func (b *ingestBatch) write(ctx context.Context, tx pgx.Tx, ids *hostIDs, runID, shardID int64) error {
+	batchIDs, err := ids.take(ctx, len(b.hosts))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hosts"}, ingestHostCols, &hostSource{b: b, ids: batchIDs, runID: runID, shardID: shardID}); err != nil {
 		return mapWrite("copy hosts", err, "")
 	}
 	if b.ports == 0 {
 		return nil
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ports"}, ingestPortCols, &portSource{b: b, ids: hostIDs, runID: runID}); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ports"}, ingestPortCols, &portSource{b: b, ids: batchIDs, runID: runID}); err != nil {
 		return mapWrite("copy ports", err, "")
 	}
 	return nil
