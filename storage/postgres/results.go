@@ -441,19 +441,26 @@ func attachPorts(ctx context.Context, q querier, hosts []scan.HostRow) error {
 		ids[i] = hosts[i].ID
 		byID[hosts[i].ID] = &hosts[i]
 	}
-	const pq = `SELECT ` + portCols + ` FROM ports p JOIN hosts h ON h.id = p.host_id
-WHERE p.host_id = ANY($1) ORDER BY p.host_id, p.protocol, p.port, p.id`
+	// The address is the host's: no join with hosts, whose planner
+	// estimate (ports have no foreign key to lean on) could scan them all.
+	const pq = `SELECT p.host_id, p.protocol, p.port, p.state, p.reason,
+p.service, p.product, p.version, p.extra_info, p.cpe, p.tunnel, p.method, p.conf, p.banner, p.scripts
+FROM ports p WHERE p.host_id = ANY($1) ORDER BY p.host_id, p.protocol, p.port, p.id`
 	rows, err := q.Query(ctx, pq, ids)
 	if err != nil {
 		return fmt.Errorf("ports: %w", err)
 	}
-	ports, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.PortRow, error) { return scanPort(r) })
+	var p scan.PortRow
+	_, err = pgx.ForEachRow(rows, []any{&p.HostID, &p.Protocol, &p.Port, &p.State, &p.Reason,
+		&p.Service, &p.Product, &p.Version, &p.ExtraInfo, &p.CPE, &p.Tunnel, &p.Method, &p.Conf, &p.Banner, &p.Scripts}, func() error {
+		h := byID[p.HostID]
+		p.Address, p.CPE = h.Address, strs(p.CPE)
+		h.Ports = append(h.Ports, p)
+		p.CPE, p.Scripts = nil, nil
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("ports: %w", err)
-	}
-	for _, p := range ports {
-		h := byID[p.HostID]
-		h.Ports = append(h.Ports, p)
 	}
 	return nil
 }
