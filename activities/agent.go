@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/scan/driver"
@@ -177,6 +178,16 @@ func (a *Agent) RunScan(ctx context.Context, in RunScanInput) (RunScanResult, er
 	late.Stop()
 	hb := host.heartbeater()
 	if ctx.Err() != nil {
+		if lost := lostTemporal(ctx); lost != nil {
+			// Not a cancel: the SDK gave up on heartbeats (Temporal down
+			// longer than the heartbeat's retries, or not yet serving the
+			// namespace after a restart). Fail the attempt, retryably, so
+			// the workflow dispatches the shard again and it resumes from
+			// the progress saved so far, instead of reporting a cancel
+			// nobody asked for, which would end the whole run cancelled.
+			activity.GetLogger(ctx).Warn("scanner stopped: heartbeats to Temporal failed; the shard will be dispatched again", "shard", spec.ShardID, "attempt", attempt, "error", lost)
+			return RunScanResult{}, hb.failed(fmt.Errorf("scanner stopped: the agent could not report progress to Temporal: %w", lost))
+		}
 		return a.keepPartial(ctx, spec, obj, attempt, out, start)
 	}
 	if runErr != nil {
@@ -330,6 +341,24 @@ func ScannerEnv(dir string) []string {
 		lang = "C.UTF-8"
 	}
 	return []string{"PATH=" + path, "LANG=" + lang, "HOME=" + dir, "TMPDIR=" + dir}
+}
+
+// lostTemporal says why the activity's context ended when that was not a
+// cancel: the SDK also ends it when a heartbeat finds the activity or its
+// namespace unknown (a Temporal that is restarting says so), or when
+// heartbeats keep failing for longer than their retries. A cancel the
+// workflow asked for, a pause or reset of the activity, or the agent
+// stopping (its worker shutting down) return nil.
+func lostTemporal(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	var cancelled *temporal.CanceledError
+	switch {
+	case cause == nil, errors.Is(cause, context.Canceled), errors.As(cause, &cancelled),
+		errors.Is(cause, activity.ErrActivityPaused), errors.Is(cause, activity.ErrActivityReset),
+		errors.Is(cause, worker.ErrWorkerShutdown):
+		return nil
+	}
+	return cause
 }
 
 // partialUploadTimeout bounds the upload of a stopped scanner's output.

@@ -99,9 +99,11 @@ func followRun(ctx context.Context, api apiClient, id int64, st *watchState, std
 			if st.Status == "completed" {
 				st.percent = 100
 			}
-			// A final status ends the watch: "end" may come later still,
-			// once the run's changes are recorded.
-			st.ended = name == "end" || st.Status == "completed" || st.Status == "failed" || st.Status == "cancelled"
+			// Only "end" ends the watch. The server sends it after a
+			// final status, and for a completed run once the run's changes
+			// against the previous one are recorded (or a while after),
+			// so that what a script asks next, the run's diff, is there.
+			st.ended = name == "end"
 		case "shards":
 			var s struct {
 				Hosts int `json:"hosts"`

@@ -126,7 +126,9 @@ func (w *signalWriter) String() string {
 
 // TestRunWatchReturnsWhenTheRunEnds: `scantron run watch` follows a run's
 // status changes and returns once the run ends: 0 when it completed, an
-// error with the run's error when it failed.
+// error with the run's error when it failed. A completed run's watch
+// returns once the run's diff is recorded (as the workflow does right
+// after completing it), so that a script can ask for the diff next.
 func TestRunWatchReturnsWhenTheRunEnds(t *testing.T) {
 	base, token, st, newRun := watchStack(t)
 	vars := map[string]string{"SCANTRON_URL": base, "SCANTRON_TOKEN": token, "HOME": t.TempDir()}
@@ -160,6 +162,16 @@ func TestRunWatchReturnsWhenTheRunEnds(t *testing.T) {
 			}
 			if err := st.SetRunStatus(ctx, r.ID, c.end, c.errMsg); err != nil {
 				t.Fatal(err)
+			}
+			if c.end == scan.RunCompleted {
+				select {
+				case code := <-done:
+					t.Fatalf("the watch returned (exit %d) before the completed run's diff was recorded", code)
+				case <-time.After(time.Second):
+				}
+				if _, err := st.SaveDiff(ctx, scan.Diff{DiffSummary: scan.DiffSummary{RunID: r.ID, ScanID: r.ScanID}}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			select {
 			case code := <-done:
@@ -201,6 +213,11 @@ func BenchmarkRunWatchSeesTheEnd(b *testing.B) {
 			done <- time.Now()
 		}()
 		<-stderr.written
+		// The diff first, as if recorded at once: the watch then returns
+		// on the completed status itself.
+		if _, err := st.SaveDiff(ctx, scan.Diff{DiffSummary: scan.DiffSummary{RunID: r.ID, ScanID: r.ScanID}}); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		t0 := time.Now()
 		if err := st.SetRunStatus(ctx, r.ID, scan.RunCompleted, ""); err != nil {
