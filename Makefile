@@ -117,7 +117,7 @@ lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config
 # Sizes of the generated files the parser comparison runs on.
 BENCH_SIZES ?= 10MB,100MB,1GB
 
-bench: temporal-server ## run the benchmarks (among them every list page and API list over 1,000 seeded scans and 100,000 runs, against 200 ms; the schedule load harness: 1,000 scheduled scans, 50 simulated agents, a burst of 200 fires), the XML parser comparison on BENCH_SIZES files, and the pool harness (1, 2, 4 agents)
+bench: temporal-server ## run the benchmarks (among them every list page and API list over 1,000 seeded scans and 100,000 runs, against 200 ms; the schedule load harness: 1,000 scheduled scans, 50 simulated agents, a burst of 200 fires; the /16 ingest pipeline: bare COPY, batched INSERT and ours over the same 524,288 port rows, then each stage against 10 s), the XML parser comparison on BENCH_SIZES files, and the pool harness (1, 2, 4 agents)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./scan/report/internal/benchparse -sizes $(BENCH_SIZES)
 	set -o pipefail; SCANTRON_BENCH_POOL=1 $(GO) test -count=1 -run '^TestPoolScaling$$' -v ./e2e/ | grep -E '^(agents=|no network|--- |ok|FAIL)'
