@@ -106,11 +106,11 @@ lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config
 	@if command -v docker-compose >/dev/null 2>&1; then \
 		echo "docker-compose -f docker-compose.yml config -q"; \
 		noenv="$$(mktemp)"; trap 'rm -f "$$noenv"' EXIT; \
-		if env -u SCANTRON_POSTGRES_PASSWORD -u SCANTRON_S3_PASSWORD -u SCANTRON_ADMIN_PASSWORD \
+		if env -u SCANTRON_POSTGRES_PASSWORD -u SCANTRON_S3_PASSWORD -u SCANTRON_ADMIN_PASSWORD -u SCANTRON_TEMPORAL_POSTGRES_PASSWORD \
 			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q >/dev/null 2>&1; then \
 			echo "docker-compose.yml starts without passwords set: it must refuse"; exit 1; \
 		fi; \
-		SCANTRON_POSTGRES_PASSWORD=lint SCANTRON_S3_PASSWORD=lint-secret SCANTRON_ADMIN_PASSWORD=lint-password \
+		SCANTRON_POSTGRES_PASSWORD=lint SCANTRON_S3_PASSWORD=lint-secret SCANTRON_ADMIN_PASSWORD=lint-password SCANTRON_TEMPORAL_POSTGRES_PASSWORD=lint-temporal \
 			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q; \
 	fi
 
