@@ -8,7 +8,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help tools test-tools temporal-server build run test lint fuzz chaos flaky bench clean-data package
+.PHONY: help tools test-tools temporal-server build run test lint fuzz chaos flaky bench bench-sweep clean-data package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 18
@@ -106,21 +106,24 @@ lint: test-tools ## gofmt, go vet, staticcheck, docker-compose config
 	@if command -v docker-compose >/dev/null 2>&1; then \
 		echo "docker-compose -f docker-compose.yml config -q"; \
 		noenv="$$(mktemp)"; trap 'rm -f "$$noenv"' EXIT; \
-		if env -u SCANTRON_POSTGRES_PASSWORD -u SCANTRON_S3_PASSWORD -u SCANTRON_ADMIN_PASSWORD \
+		if env -u SCANTRON_POSTGRES_PASSWORD -u SCANTRON_S3_PASSWORD -u SCANTRON_ADMIN_PASSWORD -u SCANTRON_TEMPORAL_POSTGRES_PASSWORD \
 			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q >/dev/null 2>&1; then \
 			echo "docker-compose.yml starts without passwords set: it must refuse"; exit 1; \
 		fi; \
-		SCANTRON_POSTGRES_PASSWORD=lint SCANTRON_S3_PASSWORD=lint-secret SCANTRON_ADMIN_PASSWORD=lint-password \
+		SCANTRON_POSTGRES_PASSWORD=lint SCANTRON_S3_PASSWORD=lint-secret SCANTRON_ADMIN_PASSWORD=lint-password SCANTRON_TEMPORAL_POSTGRES_PASSWORD=lint-temporal \
 			docker-compose -f docker-compose.yml --env-file "$$noenv" config -q; \
 	fi
 
 # Sizes of the generated files the parser comparison runs on.
 BENCH_SIZES ?= 10MB,100MB,1GB
 
-bench: ## run the benchmarks (among them every list page and API list over 1,000 seeded scans and 100,000 runs, against 200 ms; the schedule load harness: 1,000 scheduled scans, 50 simulated agents, a burst of 200 fires), the XML parser comparison on BENCH_SIZES files, and the pool harness (1, 2, 4 agents)
+bench: temporal-server ## run the benchmarks (among them every list page and API list over 1,000 seeded scans and 100,000 runs, against 200 ms; the schedule load harness: 1,000 scheduled scans, 50 simulated agents, a burst of 200 fires; the /16 ingest pipeline: bare COPY, batched INSERT and ours over the same 524,288 port rows, then each stage against 10 s), the XML parser comparison on BENCH_SIZES files, and the pool harness (1, 2, 4 agents)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./scan/report/internal/benchparse -sizes $(BENCH_SIZES)
 	set -o pipefail; SCANTRON_BENCH_POOL=1 $(GO) test -count=1 -run '^TestPoolScaling$$' -v ./e2e/ | grep -E '^(agents=|no network|--- |ok|FAIL)'
+
+bench-sweep: ## the sweep SIMULATION: one run of a /8 (65,536 shards; SWEEP=16 for a /16) through PostgreSQL, S3 and Temporal with 24 in-process agents whose scanner is a stand-in; wall time, events per history, CPU and RSS. Long: about an hour for the /8 on a 2-core machine
+	SCANTRON_BENCH_SWEEP=$(or $(SWEEP),8) $(GO) test -count=1 -run '^$$' -bench '^BenchmarkSweepSimulation$$' -benchtime 1x -timeout 8h ./workers/
 
 clean-data: ## delete .data (the dev stack's state); stops nothing, so stop `make run` first
 	rm -rf .data

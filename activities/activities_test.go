@@ -73,7 +73,7 @@ func runMain(m *testing.M) int {
 }
 
 // newStore gives each test a database of its own.
-func newStore(t *testing.T) *postgres.Store {
+func newStore(t testing.TB) *postgres.Store {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := postgres.Open(ctx, pg.DSN)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/scantron/scantron/scan"
 )
@@ -14,7 +15,9 @@ type ChangeStore interface {
 	GetRun(ctx context.Context, id int64) (scan.Run, error)
 	GetScan(ctx context.Context, id int64) (scan.Scan, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
-	RunHosts(ctx context.Context, runID int64) ([]scan.HostRow, error)
+	// DiffHosts returns every host of a run with every port, with at
+	// least the fields ComputeDiff and ApplyRunToAssets read.
+	DiffHosts(ctx context.Context, runID int64) ([]scan.HostRow, error)
 	PreviousCompletedRun(ctx context.Context, run scan.Run) (scan.Run, bool, error)
 	NextCompletedRun(ctx context.Context, run scan.Run) (scan.Run, bool, error)
 	SaveDiff(ctx context.Context, d scan.Diff) (scan.DiffSummary, error)
@@ -103,21 +106,31 @@ func (c *Changes) record(ctx context.Context, run scan.Run, options []string) (R
 		}
 	}
 	cov := scan.CoverageOf(covered, options)
-	hosts, err := c.Store.RunHosts(ctx, run.ID)
-	if err != nil {
-		return RecordChangesResult{}, wrap("load hosts", err)
-	}
-
 	d := scan.Diff{DiffSummary: scan.DiffSummary{RunID: run.ID, ScanID: run.ScanID}, Changes: []scan.Change{}}
 	prev, found, err := c.Store.PreviousCompletedRun(ctx, run)
 	if err != nil {
 		return RecordChangesResult{}, wrap("find previous run", err)
 	}
+	// The two runs' hosts load side by side: reading a large run is as
+	// much decoding here as work in PostgreSQL.
+	var hosts, before []scan.HostRow
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		hosts, err = c.Store.DiffHosts(gctx, run.ID)
+		return wrap("load hosts", err)
+	})
 	if found {
-		before, err := c.Store.RunHosts(ctx, prev.ID)
-		if err != nil {
-			return RecordChangesResult{}, wrap("load previous hosts", err)
-		}
+		g.Go(func() error {
+			var err error
+			before, err = c.Store.DiffHosts(gctx, prev.ID)
+			return wrap("load previous hosts", err)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return RecordChangesResult{}, err
+	}
+	if found {
 		d.PreviousRunID = &prev.ID
 		d.Changes = scan.ComputeDiff(before, hosts, cov)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,11 +26,15 @@ type Presigner interface {
 const DispatchSkew = time.Minute
 
 // DispatchShardInput is one attempt of one shard about to be sent to a task
-// queue: the spec as StartRun planned it (unsigned), where it goes, and the
-// previous attempt's last progress, whose saved state this attempt may read.
+// queue: the spec as StartRun planned it (unsigned), or with FromPlan the
+// shard's index, whose spec is built from the run's stored plan; where it
+// goes, and the previous attempt's last progress, whose saved state this
+// attempt may read.
 type DispatchShardInput struct {
 	RunID     int64          `json:"run_id"`
-	Spec      scan.Spec      `json:"spec"`
+	Spec      scan.Spec      `json:"spec,omitzero"`
+	FromPlan  bool           `json:"from_plan,omitempty"`
+	Index     int            `json:"index,omitempty"`
 	Attempt   int            `json:"attempt"`
 	TaskQueue string         `json:"task_queue"`
 	Agent     string         `json:"agent,omitempty"`
@@ -59,6 +64,14 @@ func (r *Results) DispatchShard(ctx context.Context, in DispatchShardInput) (Dis
 		return DispatchShardResult{}, nonRetryable(err)
 	}
 	spec := in.Spec
+	if in.FromPlan {
+		var err error
+		if spec, err = r.Store.ShardSpec(ctx, in.RunID, in.Index); errors.Is(err, scan.ErrNotFound) {
+			return DispatchShardResult{}, nonRetryable(fmt.Errorf("%w: %v", scan.ErrInvalidSpec, err))
+		} else if err != nil {
+			return DispatchShardResult{}, wrap("build shard spec", err)
+		}
+	}
 	if spec.RunID != in.RunID || in.Attempt < 1 || in.TaskQueue == "" || (in.Agent == "") == (in.Pool == "") {
 		err := fmt.Errorf("%w: dispatch of shard %d: run %d, attempt %d, queue %q, agent %q, pool %q", scan.ErrInvalidSpec,
 			spec.ShardID, in.RunID, in.Attempt, in.TaskQueue, in.Agent, in.Pool)

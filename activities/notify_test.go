@@ -73,7 +73,7 @@ func newNotifyFixture(t *testing.T, settings scan.Notifications) notifyFixture {
 	return notifyFixture{store: st, scan: sc, run: run}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

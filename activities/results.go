@@ -27,6 +27,12 @@ type RunStore interface {
 	SetRunWaiting(ctx context.Context, runID int64, opensAt time.Time) error
 	CompleteRun(ctx context.Context, runID int64, csv scan.BlobRef) (scan.Run, error)
 	CreateShard(ctx context.Context, runID int64, index int, agentID int64, targets []string) (scan.Shard, error)
+	// SetRunPlan stores what the run's shards' specs are built from,
+	// CreateShards records shards first, first+1, ... on targets, running,
+	// and ShardSpec builds shard index's spec from them.
+	SetRunPlan(ctx context.Context, runID int64, plan scan.RunPlan) error
+	CreateShards(ctx context.Context, runID int64, agentID int64, first int, targets [][]string) error
+	ShardSpec(ctx context.Context, runID int64, index int) (scan.Spec, error)
 	ListShards(ctx context.Context, runID int64) ([]scan.Shard, error)
 	GetShard(ctx context.Context, id int64) (scan.Shard, error)
 	UpdateShard(ctx context.Context, u scan.ShardUpdate) error
@@ -79,6 +85,11 @@ type Results struct {
 	// ShardSize is the most addresses one shard covers when the scan does
 	// not say (0 = scan.DefaultShardSize).
 	ShardSize uint64
+	// Batch is how many shards one child workflow of a run holds, and
+	// Fanout how many children one workflow starts at most (0: the
+	// workflows' defaults). They travel with the run's start, so a run
+	// keeps the shape it started with.
+	Batch, Fanout int
 	// Capacity, when set, tells how many scans the agents polling a task
 	// queue can run at once now (0 when none polls). A run keeps no more
 	// shards in flight than that, so a shard waits in the queue only while

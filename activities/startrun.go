@@ -24,17 +24,34 @@ type StartRunInput struct {
 	// hand): the difference is the schedule's fire lag.
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
+	// Plan stores the run's plan (scan.RunPlan) and returns counts, not
+	// specs: each shard's spec is built when it is dispatched
+	// (DispatchShardInput.FromPlan). Runs started before plans were stored
+	// leave it unset and get every spec back.
+	Plan bool `json:"plan,omitempty"`
 }
 
-// StartRunResult is the plan of the run: one spec per shard, all for the
-// same task queue: the scan's agent's, or its pool's.
+// StartRunResult is the plan of the run: its shards, all for the same task
+// queue: the scan's agent's, or its pool's.
 type StartRunResult struct {
-	RunID     int64       `json:"run_id"`
-	Specs     []scan.Spec `json:"specs"`
-	AgentName string      `json:"agent_name"`          // "" for a pool
-	PoolName  string      `json:"pool_name,omitempty"` // "" for an agent
-	TaskQueue string      `json:"task_queue"`
-	Timeouts  Timeouts    `json:"timeouts"`
+	RunID int64 `json:"run_id"`
+	// Specs are the shards' specs, for a run started without
+	// StartRunInput.Plan; with it, Specs is empty and Shards counts them.
+	Specs []scan.Spec `json:"specs"`
+	// Shards counts the shards of a run started with StartRunInput.Plan,
+	// numbered 0 to Shards-1.
+	Shards int `json:"shards,omitempty"`
+	// Options are the options of every shard's spec (of a two-stage run,
+	// the discovery stage's), for what follows the run.
+	Options []string `json:"options,omitempty"`
+	// Batch and Fanout shape how a run started with StartRunInput.Plan
+	// fans out to child workflows (0: the workflows' defaults).
+	Batch     int      `json:"batch,omitempty"`
+	Fanout    int      `json:"fanout,omitempty"`
+	AgentName string   `json:"agent_name"`          // "" for a pool
+	PoolName  string   `json:"pool_name,omitempty"` // "" for an agent
+	TaskQueue string   `json:"task_queue"`
+	Timeouts  Timeouts `json:"timeouts"`
 	// Parallel is how many shards may be in flight at once: the capacity
 	// polling the task queue when the run started; 0 means no limit.
 	Parallel int `json:"parallel,omitempty"`
@@ -86,7 +103,6 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 	if err := r.Store.SetRunTargets(ctx, run.ID, resolved); err != nil {
 		return StartRunResult{}, wrap("store targets", err)
 	}
-	var specs []scan.Spec
 	parallel := 0
 	if r.Capacity != nil {
 		n, err := r.Capacity(ctx, taskQueue)
@@ -96,18 +112,25 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		}
 		parallel = n
 	}
-	for i, spec := range draft.Specs {
-		shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, spec.Targets) // agent 0 for a pool
-		if err != nil {
-			return StartRunResult{}, wrap("create shard", err)
+	var specs []scan.Spec
+	if in.Plan {
+		if err := r.storePlan(ctx, run.ID, plan.Agent.ID, draft); err != nil {
+			return StartRunResult{}, err
 		}
-		spec.RunID, spec.ShardID = run.ID, shard.ID
-		if err := spec.Validate(); err != nil {
-			return StartRunResult{}, nonRetryable(err)
+	} else {
+		for i, spec := range draft.Specs {
+			shard, err := r.Store.CreateShard(ctx, run.ID, i, plan.Agent.ID, spec.Targets) // agent 0 for a pool
+			if err != nil {
+				return StartRunResult{}, wrap("create shard", err)
+			}
+			spec.RunID, spec.ShardID = run.ID, shard.ID
+			if err := spec.Validate(); err != nil {
+				return StartRunResult{}, nonRetryable(err)
+			}
+			// Unsigned: each attempt is signed when it is dispatched
+			// (DispatchShard), for where it goes and for as long as it may run.
+			specs = append(specs, spec)
 		}
-		// Unsigned: each attempt is signed when it is dispatched
-		// (DispatchShard), for where it goes and for as long as it may run.
-		specs = append(specs, spec)
 	}
 	if err := r.Store.SetRunStatus(ctx, run.ID, scan.RunRunning, ""); err != nil {
 		return StartRunResult{}, wrap("mark run running", err)
@@ -128,9 +151,52 @@ func (r *Results) StartRun(ctx context.Context, in StartRunInput) (StartRunResul
 		out.AgentName, out.PoolName, out.TaskQueue = "", plan.Pool.Name, plan.Pool.TaskQueue
 	}
 	out.Parallel = parallel
+	if in.Plan {
+		out.Shards, out.Batch, out.Fanout = len(draft.Specs), r.Batch, r.Fanout
+	}
+	if len(draft.Specs) > 0 {
+		out.Options = draft.Specs[0].Options
+	}
 	out.Follow = draft.Follow
 	out.Windows, out.TimeZone = plan.Scan.Windows, plan.Scan.TimeZone
 	return out, nil
+}
+
+// shardsPerStore is how many shards one round trip to the database
+// creates.
+const shardsPerStore = 1000
+
+// storePlan stores what the run's shards' specs are built from, and its
+// shards, a batch at a time, heartbeating between batches: a run of a
+// /8 has 65,536 shards. Each spec is checked as DispatchShard will build
+// it, so a scan that cannot run still fails here.
+func (r *Results) storePlan(ctx context.Context, runID, agentID int64, draft RunDraft) error {
+	rp := scan.RunPlan{Excludes: draft.Resolved.Excludes, Shards: len(draft.Specs)}
+	if len(draft.Specs) > 0 {
+		rp.Spec = draft.Specs[0]
+		rp.Spec.Targets, rp.Spec.Excludes = nil, nil
+	}
+	if f := draft.Follow; f != nil {
+		rp.Follow = &scan.Spec{Scanner: f.Scanner, Options: f.Options, Rate: f.Rate}
+	}
+	targets := make([][]string, len(draft.Specs))
+	for i, spec := range draft.Specs {
+		if err := rp.ShardSpec(runID, int64(i)+1, spec.Targets).Validate(); err != nil {
+			return nonRetryable(err)
+		}
+		targets[i] = spec.Targets
+	}
+	if err := r.Store.SetRunPlan(ctx, runID, rp); err != nil {
+		return wrap("store run plan", err)
+	}
+	for from := 0; from < len(targets); from += shardsPerStore {
+		to := min(from+shardsPerStore, len(targets))
+		if err := r.Store.CreateShards(ctx, runID, agentID, from, targets[from:to]); err != nil { // agent 0 for a pool
+			return wrap("create shards", err)
+		}
+		activity.RecordHeartbeat(ctx, to)
+	}
+	return nil
 }
 
 func (r *Results) limits() RunLimits {

@@ -82,6 +82,13 @@ func (o *shardObjects) PutFile(ctx context.Context, key, path, contentType strin
 		h.Reset()
 		return io.NopCloser(io.TeeReader(f, h)), nil
 	}
+	if st.Size() == 0 {
+		// An empty file (masscan's output of a range where nothing
+		// answered) is sent with "Content-Length: 0": a zero length with
+		// a body would go chunked, which S3 refuses with 411.
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
 	resp, err := o.client.Do(req)
 	if err != nil {
 		return scan.BlobRef{}, fmt.Errorf("put %s: %w", key, err)

@@ -29,8 +29,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/scantron/scantron/devstack"
+	"github.com/scantron/scantron/internal/runtree"
 	"github.com/scantron/scantron/internal/targethost"
 	"github.com/scantron/scantron/internal/testproc"
 	"github.com/scantron/scantron/scan"
@@ -407,22 +409,27 @@ func attempts(t *testing.T, workflowID string) map[string]int32 {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	names := map[int64]string{}
+	type eventKey struct {
+		workflow string
+		id       int64
+	}
+	names := map[eventKey]string{}
 	most, scheduled := map[string]int32{}, map[string]int32{}
-	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatalf("history of %s: %v", workflowID, err)
-		}
+	// The run's workflow and the children it fans out to, which hold its
+	// shards' activities.
+	err = runtree.Walk(ctx, c, workflowID, func(wf string, ev *historypb.HistoryEvent) error {
 		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
-			names[ev.GetEventId()] = a.GetActivityType().GetName()
+			names[eventKey{wf, ev.GetEventId()}] = a.GetActivityType().GetName()
 			scheduled[a.GetActivityType().GetName()]++
 		}
 		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
-			name := names[a.GetScheduledEventId()]
+			name := names[eventKey{wf, a.GetScheduledEventId()}]
 			most[name] = max(most[name], a.GetAttempt())
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("history of %s: %v", workflowID, err)
 	}
 	most["RunScan"] = max(most["RunScan"], scheduled["RunScan"])
 	return most
@@ -472,12 +479,11 @@ func waitRetry(t *testing.T, workflowID, activity string, queued bool, limit tim
 	defer c.Close()
 	var seen []string // what was pending at the last look, for the failure message
 	for {
-		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+		pending, err := runtree.Pending(ctx, c, workflowID, activity, 64)
 		if err == nil {
 			seen = seen[:0]
-			for _, pa := range desc.GetPendingActivities() {
-				if pa.GetActivityType().GetName() == activity &&
-					(pa.GetAttempt() >= 2 || attempts(t, workflowID)[activity] >= 2) &&
+			for _, pa := range pending {
+				if (pa.GetAttempt() >= 2 || attempts(t, workflowID)[activity] >= 2) &&
 					(!queued || pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED) {
 					return
 				}

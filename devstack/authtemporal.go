@@ -2,14 +2,17 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 )
 
@@ -24,6 +27,18 @@ type AuthTemporalOptions struct {
 	JWKSURL string
 	// DBFile is the SQLite file; "" keeps state in memory.
 	DBFile string
+	// PostgresURL, when set, keeps state in PostgreSQL instead of SQLite:
+	// its database and DATABASE_visibility are created if missing and
+	// their schemas set up at start (idempotently). A password belongs in
+	// the URL only for loopback test clusters.
+	PostgresURL string
+	// HistoryShards of a new cluster; 0 means the server's default (1 on
+	// SQLite, 16 on PostgreSQL).
+	HistoryShards int
+	// DynamicConfig, when not nil, sets dynamic config values over
+	// BurstDynamicConfig, written to a file beside LogFile (the server's
+	// defaults otherwise).
+	DynamicConfig map[string]any
 	// Port of the frontend on 127.0.0.1; 0 picks a free one.
 	Port int
 	// Namespace is created at start-up; "" means "default".
@@ -71,6 +86,13 @@ func StartAuthTemporal(ctx context.Context, opt AuthTemporalOptions) (*Temporal,
 		}
 		opt.DBFile = abs
 	}
+	dynFile := ""
+	if opt.DynamicConfig != nil {
+		dynFile = strings.TrimSuffix(opt.LogFile, ".log") + ".dynamicconfig.yaml"
+		if err := writeDynamicConfig(dynFile, withBurst(opt.DynamicConfig)); err != nil {
+			return nil, err
+		}
+	}
 	return retryOnPortClash(opt.Port == 0, func() (*Temporal, *proc, error) {
 		port, err := portOr(opt.Port)
 		if err != nil {
@@ -85,8 +107,17 @@ func StartAuthTemporal(ctx context.Context, opt AuthTemporalOptions) (*Temporal,
 			// The schedule reconciler's key, as for the dev server.
 			"--search-attribute", "ScantronScheduleKey=Keyword",
 		}
+		if dynFile != "" {
+			args = append(args, "--dynamic-config-file", dynFile)
+		}
 		if opt.DBFile != "" {
 			args = append(args, "--db-filename", opt.DBFile)
+		}
+		if opt.PostgresURL != "" {
+			args = append(args, "--postgres-url", opt.PostgresURL)
+		}
+		if opt.HistoryShards != 0 {
+			args = append(args, "--history-shards", strconv.Itoa(opt.HistoryShards))
 		}
 		t := &Temporal{
 			HostPort:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
@@ -120,7 +151,17 @@ func StartAuthTemporal(ctx context.Context, opt AuthTemporalOptions) (*Temporal,
 				return err
 			}
 			defer nc.Close()
-			_, err = nc.Describe(ctx, t.Namespace)
+			if _, err := nc.Describe(ctx, t.Namespace); err != nil {
+				return err
+			}
+			// A namespace registered at start (on PostgreSQL) reaches the
+			// services' namespace caches a while after it can be described:
+			// wait until a workflow call finds it.
+			_, err = c.DescribeWorkflowExecution(ctx, "devstack-readiness-probe", "")
+			var notFound *serviceerror.NotFound
+			if err == nil || errors.As(err, &notFound) {
+				return nil
+			}
 			return err
 		})
 		if err != nil {
@@ -129,4 +170,21 @@ func StartAuthTemporal(ctx context.Context, opt AuthTemporalOptions) (*Temporal,
 		}
 		return t, p, nil
 	})
+}
+
+// writeDynamicConfig writes values as a Temporal dynamic config file, each
+// key with one unconstrained value. JSON is YAML, which the server reads.
+func writeDynamicConfig(path string, values map[string]any) error {
+	file := map[string][]map[string]any{}
+	for k, v := range values {
+		file[k] = []map[string]any{{"value": v}}
+	}
+	b, err := json.MarshalIndent(file, "", "  ")
+	if err != nil {
+		return fmt.Errorf("devstack: temporal: dynamic config: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("devstack: temporal: %w", err)
+	}
+	return nil
 }

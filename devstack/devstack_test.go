@@ -411,3 +411,110 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Errorf("workflow after restart: %v", err)
 	}
 }
+
+// TestTemporalOnPostgres starts Scantron's Temporal build on the stack's
+// PostgreSQL, then again over the same databases: the second start finds
+// the schema in place and changes nothing, and the first one's workflow is
+// still there.
+func TestTemporalOnPostgres(t *testing.T) {
+	ctx := testContext(t)
+	const shards = 4
+	st, err := Start(ctx, Options{TemporalPostgres: true, TemporalHistoryShards: shards})
+	if errors.Is(err, ErrNoAuthTemporal) {
+		t.Skip(err.Error() + " (make test builds it)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+
+	// Without the stack's token the server refuses.
+	anon, err := client.DialContext(ctx, client.Options{HostPort: st.Temporal.HostPort, Namespace: st.Temporal.Namespace, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = anon.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "anonymous", TaskQueue: "nobody"}, "Nothing")
+	anon.Close()
+	if err == nil {
+		t.Error("a client without a token started a workflow")
+	}
+
+	tc, err := st.Temporal.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "kept", TaskQueue: "nobody"}, "Nothing")
+	tc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type schemaState struct {
+		version string
+		steps   int
+	}
+	read := func(db string) schemaState {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, st.Postgres.DSNFor(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var s schemaState
+		if err := conn.QueryRow(ctx, "SELECT curr_version FROM schema_version").Scan(&s.version); err != nil {
+			t.Fatalf("%s: %v", db, err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM schema_update_history").Scan(&s.steps); err != nil {
+			t.Fatalf("%s: %v", db, err)
+		}
+		return s
+	}
+	dbs := []string{TemporalDatabase, TemporalDatabase + "_visibility"}
+	before := map[string]schemaState{}
+	for _, db := range dbs {
+		before[db] = read(db)
+		if before[db].version == "" || before[db].version == "0.0" || before[db].steps < 2 {
+			t.Errorf("%s: schema %+v, want the versioned steps applied", db, before[db])
+		}
+	}
+
+	oldPid := st.Temporal.Pid()
+	if err := st.Temporal.Restart(ctx); err != nil {
+		t.Fatalf("second start on the same databases: %v", err)
+	}
+	if st.Temporal.Pid() == oldPid {
+		t.Fatal("temporal kept its pid: not restarted")
+	}
+	for _, db := range dbs {
+		if got := read(db); got != before[db] {
+			t.Errorf("%s: schema %+v after the second start, was %+v", db, got, before[db])
+		}
+	}
+	tc, err = st.Temporal.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if _, err := tc.DescribeWorkflowExecution(ctx, "kept", ""); err != nil {
+		t.Errorf("workflow after the second start: %v", err)
+	}
+
+	// Every history shard of the new cluster is owned, one row each.
+	conn, err := pgx.Connect(ctx, st.Postgres.DSNFor(TemporalDatabase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM shards").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == shards {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d shard rows, want %d", n, shards)
+		}
+	}
+}

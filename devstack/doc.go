@@ -38,6 +38,13 @@
 //	<Dir>/temporal.db      Temporal state (SQLite); only when Options.Durable
 //	<Dir>/temporal.log     Temporal dev server output
 //
+// With Options.TemporalPostgres, Temporal is Scantron's build
+// (scantron-temporal) instead, keeping its state in the cluster's databases
+// temporal and temporal_visibility, and the directory also holds
+//
+//	<Dir>/temporal-jwks.json               the stack's token key (public half)
+//	<Dir>/temporal.dynamicconfig.yaml      its dynamic config
+//
 // Existing state is reused, so restarting the dev stack keeps its data. When
 // a service fails to start, the error names its log file and quotes its tail.
 //

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/scantron/scantron/temporalauth"
 )
 
 // Fixed ports of the development stack (DevOptions). Tests use 0 (free ports).
@@ -42,6 +44,17 @@ type Options struct {
 	TemporalHeadless bool
 	// TemporalDynamicConfig sets Temporal dynamic config values.
 	TemporalDynamicConfig map[string]any
+	// TemporalPostgres runs Scantron's Temporal build (scantron-temporal,
+	// `make temporal-server`) on the stack's PostgreSQL, in databases
+	// TemporalDatabase and TemporalDatabase_visibility, instead of the dev
+	// server on SQLite: the one that keeps up with a burst of schedule
+	// fires. It checks tokens: Temporal.Dial carries an admin token signed
+	// by a key the stack makes (its JWKS in Dir/temporal-jwks.json), and
+	// Env's settings do not reach it. It has no web UI.
+	TemporalPostgres bool
+	// TemporalHistoryShards of a new PostgreSQL-backed Temporal; 0 means
+	// the server's default.
+	TemporalHistoryShards int
 	// StartTimeout bounds each service's start-up; 0 means 2 minutes.
 	StartTimeout time.Duration
 }
@@ -116,11 +129,16 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 		dbFile = filepath.Join(st.Dir, "temporal.db")
 	}
 
+	if opt.TemporalPostgres && opt.Database == TemporalDatabase {
+		st.cleanup()
+		return nil, fmt.Errorf("devstack: database %q is Temporal's: name Scantron's another", TemporalDatabase)
+	}
+
 	var (
 		wg                  sync.WaitGroup
 		pgErr, s3Err, tmErr error
 	)
-	wg.Add(3)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		st.Postgres, pgErr = StartPostgres(ctx, PostgresOptions{
@@ -130,6 +148,9 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 			Durable:      opt.Durable,
 			StartTimeout: opt.StartTimeout,
 		})
+		if pgErr == nil && opt.TemporalPostgres {
+			st.Temporal, tmErr = st.startPostgresTemporal(ctx, opt)
+		}
 	}()
 	go func() {
 		defer wg.Done()
@@ -142,25 +163,70 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 			StartTimeout: opt.StartTimeout,
 		})
 	}()
-	go func() {
-		defer wg.Done()
-		st.Temporal, tmErr = StartTemporal(ctx, TemporalOptions{
-			DBFile:        dbFile,
-			Port:          opt.TemporalPort,
-			UIPort:        opt.TemporalUIPort,
-			Headless:      opt.TemporalHeadless,
-			Namespace:     opt.Namespace,
-			DynamicConfig: opt.TemporalDynamicConfig,
-			LogFile:       filepath.Join(st.Dir, "temporal.log"),
-			StartTimeout:  opt.StartTimeout,
-		})
-	}()
+	if !opt.TemporalPostgres {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st.Temporal, tmErr = StartTemporal(ctx, TemporalOptions{
+				DBFile:        dbFile,
+				Port:          opt.TemporalPort,
+				UIPort:        opt.TemporalUIPort,
+				Headless:      opt.TemporalHeadless,
+				Namespace:     opt.Namespace,
+				DynamicConfig: opt.TemporalDynamicConfig,
+				LogFile:       filepath.Join(st.Dir, "temporal.log"),
+				StartTimeout:  opt.StartTimeout,
+			})
+		}()
+	}
 	wg.Wait()
 	if err := errors.Join(pgErr, s3Err, tmErr); err != nil {
 		_ = st.Stop()
 		return nil, err
 	}
 	return st, nil
+}
+
+// TemporalDatabase is the database of a PostgreSQL-backed Temporal
+// (Options.TemporalPostgres) in the stack's cluster; its visibility
+// database is TemporalDatabase_visibility.
+const TemporalDatabase = "temporal"
+
+// startPostgresTemporal starts scantron-temporal on the stack's PostgreSQL
+// with a token key of the stack's own.
+func (s *Stack) startPostgresTemporal(ctx context.Context, opt Options) (*Temporal, error) {
+	ns := opt.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	// One key for the stack's life: the JWKS file is written once.
+	signer := temporalauth.NewSigner(&temporalauth.MemoryKeys{}, temporalauth.Policy{KeyLifetime: 10 * 365 * 24 * time.Hour}, nil)
+	jwks, err := signer.JWKS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: temporal: %w", err)
+	}
+	jwksFile := filepath.Join(s.Dir, "temporal-jwks.json")
+	if err := os.WriteFile(jwksFile, jwks, 0o644); err != nil {
+		return nil, fmt.Errorf("devstack: temporal: %w", err)
+	}
+	tokens := temporalauth.NewSource(func(ctx context.Context) (string, time.Time, error) {
+		return signer.ServiceToken(ctx, "devstack", ns, temporalauth.RoleAdmin)
+	})
+	dyn := opt.TemporalDynamicConfig
+	if dyn == nil {
+		dyn = map[string]any{}
+	}
+	return StartAuthTemporal(ctx, AuthTemporalOptions{
+		JWKSURL:       "file://" + jwksFile,
+		PostgresURL:   s.Postgres.DSNFor(TemporalDatabase),
+		HistoryShards: opt.TemporalHistoryShards,
+		DynamicConfig: dyn,
+		Port:          opt.TemporalPort,
+		Namespace:     ns,
+		Token:         tokens.Token,
+		LogFile:       filepath.Join(s.Dir, "temporal.log"),
+		StartTimeout:  opt.StartTimeout,
+	})
 }
 
 // Stop stops all services (in parallel) and removes the directory if Start

@@ -54,13 +54,20 @@ type Temporal struct {
 	proc    *proc
 }
 
-// Dial returns a client for the server's namespace. Close it when done.
+// Dial returns a client for the server's namespace, carrying the token of
+// AuthTemporalOptions.Token when the server checks tokens. Close it when
+// done.
 func (t *Temporal) Dial(ctx context.Context) (client.Client, error) {
-	return client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  t.HostPort,
 		Namespace: t.Namespace,
 		Logger:    quietLogger(),
-	})
+	}
+	if t.authOpt != nil && t.authOpt.Token != nil {
+		opts.Credentials = client.NewAPIKeyDynamicCredentials(t.authOpt.Token)
+		opts.ConnectionOptions.TLSDisabled = true
+	}
+	return client.DialContext(ctx, opts)
 }
 
 // Pid returns the server's process id.
@@ -131,6 +138,17 @@ var BurstDynamicConfig = map[string]any{
 	"worker.perNamespaceWorkerOptions": map[string]any{
 		"MaxConcurrentWorkflowTaskPollers": 8, "MaxConcurrentActivityTaskPollers": 8,
 	},
+	// Schedules start at most this many workflows a second in a namespace,
+	// with a burst of as many (default 30): 200 fires on one minute would
+	// take 7 s at the default.
+	"worker.schedulerNamespaceStartWorkflowRPS": 200.0,
+}
+
+// withBurst returns BurstDynamicConfig with values set over it.
+func withBurst(values map[string]any) map[string]any {
+	out := maps.Clone(BurstDynamicConfig)
+	maps.Copy(out, values)
+	return out
 }
 
 // StartTemporal starts `temporal server start-dev` on 127.0.0.1 and waits
@@ -165,9 +183,7 @@ func StartTemporal(ctx context.Context, opt TemporalOptions) (*Temporal, error) 
 	if err != nil {
 		return nil, err
 	}
-	dynamic := maps.Clone(BurstDynamicConfig)
-	maps.Copy(dynamic, opt.DynamicConfig)
-	opt.DynamicConfig = dynamic
+	opt.DynamicConfig = withBurst(opt.DynamicConfig)
 	keys := make([]string, 0, len(opt.DynamicConfig))
 	for k := range opt.DynamicConfig {
 		keys = append(keys, k)

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/scantron/scantron/internal/runtree"
 	"github.com/scantron/scantron/scan"
 	"github.com/scantron/scantron/workflows"
 )
@@ -65,17 +66,17 @@ func TestPoolScaling(t *testing.T) {
 		// history: the scanner activities are the ones an agent started.
 		var starts []time.Time
 		perAgent := map[string]int{}
-		it := tc.GetWorkflowHistory(ctx, v.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
+		// (in the child workflows the run fans out to).
+		err := runtree.Walk(ctx, tc, v.WorkflowID, func(_ string, ev *historypb.HistoryEvent) error {
 			a := ev.GetActivityTaskStartedEventAttributes()
 			if p, ok := workflows.ParseAgentIdentity(a.GetIdentity()); a != nil && ok {
 				starts = append(starts, ev.GetEventTime().AsTime())
 				perAgent[p.Name]++
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 		if len(starts) != hostCount {
 			t.Fatalf("%d agents: %d scanner starts in the history, want %d", agents, len(starts), hostCount)

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/internal/runtree"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -96,30 +97,35 @@ func TestPlanCommandsAreWhatAgentsRun(t *testing.T) {
 	}
 	defer tc.Close()
 	dc := converter.GetDefaultDataConverter()
-	shardOf := map[int64]int64{} // scheduled event -> shard
+	type eventKey struct {
+		workflow string
+		id       int64
+	}
+	shardOf := map[eventKey]int64{} // scheduled event -> shard
 	ran := map[int][]string{}
-	it := tc.GetWorkflowHistory(ctx, view.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	// The run's scanner activities are in the child workflows it fans
+	// out to.
+	err = runtree.Walk(ctx, tc, view.WorkflowID, func(wf string, ev *historypb.HistoryEvent) error {
 		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "RunScan" {
 			var in activities.RunScanInput
 			if err := dc.FromPayloads(a.GetInput(), &in); err != nil {
-				t.Fatal(err)
+				return err
 			}
-			shardOf[ev.GetEventId()] = in.Spec.ShardID
+			shardOf[eventKey{wf, ev.GetEventId()}] = in.Spec.ShardID
 		}
 		if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil {
-			if shard, ok := shardOf[a.GetScheduledEventId()]; ok {
+			if shard, ok := shardOf[eventKey{wf, a.GetScheduledEventId()}]; ok {
 				var res activities.RunScanResult
 				if err := dc.FromPayloads(a.GetResult(), &res); err != nil {
-					t.Fatal(err)
+					return err
 				}
 				ran[index[shard]] = res.Command
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, sh := range plan.Shards {
 		if !slices.Equal(ran[sh.Index], sh.Command) {

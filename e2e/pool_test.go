@@ -34,14 +34,16 @@ var poolServerEnv = []string{
 	"SCANTRON_SHARD_SIZE=1",
 }
 
-func newPoolEnv(t *testing.T, agents int) *poolEnv {
+// newPoolEnv starts a server (with the pool settings, then serverEnv)
+// and a pool of n agents.
+func newPoolEnv(t *testing.T, agents int, serverEnv ...string) *poolEnv {
 	t.Helper()
 	port, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	env := append(stackEnv(listen), poolServerEnv...)
+	env := append(append(stackEnv(listen), poolServerEnv...), serverEnv...)
 	server := startScantron(t, env, "server")
 	base := "http://" + listen
 	waitReady(t, base, server)
@@ -75,9 +77,9 @@ func (e *poolEnv) startAgent(name string, extraEnv ...string) {
 // startRawAgent starts an agent named for prefix that sends masscan's and
 // zmap's packets from this side of host's link, and returns it as the
 // server lists it.
-func (e *poolEnv) startRawAgent(prefix string, host *targetHost) scan.Agent {
+func (e *poolEnv) startRawAgent(prefix string, host *targetHost, extraEnv ...string) scan.Agent {
 	name := uniqName(prefix)
-	e.startAgent(name, "SCANTRON_MASSCAN_ADAPTER="+host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP="+host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC="+host.MAC)
+	e.startAgent(name, append([]string{"SCANTRON_MASSCAN_ADAPTER=" + host.HostIf, "SCANTRON_MASSCAN_ADAPTER_IP=" + host.HostIP, "SCANTRON_MASSCAN_ROUTER_MAC=" + host.MAC}, extraEnv...)...)
 	var agents []scan.Agent
 	e.c.do("GET", "/agents", nil, http.StatusOK, &agents)
 	for _, a := range agents {

@@ -176,16 +176,7 @@ func (r Resolved) ByFamily() []Resolved {
 			v6.Addresses = addSat(v6.Addresses, tgt.Addresses())
 		}
 	}
-	for _, e := range r.Excludes {
-		tgt, err := ParseTarget(e)
-		host := err != nil || tgt.Kind == KindHost
-		if host || tgt.From.Is4() {
-			v4.Excludes = append(v4.Excludes, e)
-		}
-		if host || !tgt.From.Is4() {
-			v6.Excludes = append(v6.Excludes, e)
-		}
-	}
+	v4.Excludes, v6.Excludes = FamilyExcludes(r.Excludes, false), FamilyExcludes(r.Excludes, true)
 	var out []Resolved
 	for _, part := range []Resolved{v4, v6} {
 		if len(part.Targets) > 0 {
@@ -193,6 +184,28 @@ func (r Resolved) ByFamily() []Resolved {
 		}
 	}
 	return out
+}
+
+// FamilyExcludes are the exclusions that a scanner run of one address
+// family (IPv6 when v6, else IPv4 and host names) takes: those of the
+// family and every host name.
+func FamilyExcludes(excludes []string, v6 bool) []string {
+	var out []string
+	for _, e := range excludes {
+		tgt, err := ParseTarget(e)
+		if err != nil || tgt.Kind == KindHost || tgt.From.Is4() != v6 {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TargetIsIPv6 says whether a resolved target is an IPv6 address or block
+// (a host name counts as IPv4, as in ByFamily): which family's shard it is
+// in.
+func TargetIsIPv6(t string) bool {
+	tgt, err := ParseTarget(t)
+	return err == nil && tgt.Kind != KindHost && !tgt.From.Is4()
 }
 
 // ResolveSite resolves a site's targets less its own exclusions and the

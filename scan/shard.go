@@ -3,6 +3,7 @@ package scan
 import (
 	"encoding/binary"
 	"net/netip"
+	"time"
 )
 
 // DefaultShardSize is how many addresses one shard covers unless the server
@@ -82,4 +83,36 @@ func addN(a netip.Addr, n uint64) netip.Addr {
 		return out.Unmap()
 	}
 	return out
+}
+
+// RunPlan is what a run's shards' specs are built from, stored with the run
+// when it starts, so that no one message ever carries every spec: a
+// shard's spec is Spec with the shard's targets (stored with the shard) and
+// the exclusions of its address family (ShardSpec).
+type RunPlan struct {
+	// Spec is every shard's spec but for its ids, targets and exclusions:
+	// the scanner, its options and its rate (of a two-stage run, the
+	// discovery stage's).
+	Spec Spec `json:"spec"`
+	// Excludes are the run's resolved exclusions, of both families.
+	Excludes []string `json:"excludes,omitempty"`
+	// Follow, for a two-stage run, is the second stage's scanner, options
+	// and rate (no targets: those are the pairs each shard's discovery
+	// finds).
+	Follow *Spec `json:"follow,omitempty"`
+	// Shards counts the run's shards, numbered 0 to Shards-1.
+	Shards int `json:"shards"`
+}
+
+// ShardSpec is the spec of the shard of run runID with id shardID and
+// targets, unsigned: the plan's spec, on the shard's targets, with the
+// exclusions of their address family (as Resolved.Shards keeps them).
+func (p RunPlan) ShardSpec(runID, shardID int64, targets []string) Spec {
+	spec := p.Spec
+	spec.RunID, spec.ShardID = runID, shardID
+	spec.Options = append([]string(nil), p.Spec.Options...)
+	spec.Targets = append([]string(nil), targets...)
+	spec.Excludes = FamilyExcludes(p.Excludes, len(targets) > 0 && TargetIsIPv6(targets[0]))
+	spec.Expires, spec.Signature, spec.Dispatch, spec.Groups = time.Time{}, nil, nil, nil
+	return spec
 }

@@ -12,38 +12,9 @@ import (
 	"math/big"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/scantron/scantron/scan"
 )
-
-// memStore keeps keys as the database does: a key is listed while it is
-// published.
-type memStore struct {
-	mu   sync.Mutex
-	keys []scan.TokenKey
-}
-
-func (m *memStore) TemporalTokenKeys(_ context.Context, now time.Time) ([]scan.TokenKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []scan.TokenKey
-	for _, k := range m.keys {
-		if k.PublishUntil.After(now) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
-}
-
-func (m *memStore) AddTemporalTokenKey(_ context.Context, k scan.TokenKey, _ time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.keys = append(m.keys, k)
-	return nil
-}
 
 type jwks struct {
 	Keys []struct {
@@ -108,7 +79,7 @@ func verify(t *testing.T, tok string, keys map[string]*ecdsa.PublicKey) (map[str
 
 func TestAgentTokenClaims(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := NewSigner(&memStore{}, Policy{TokenTTL: 10 * time.Minute}, func() time.Time { return now })
+	s := NewSigner(&MemoryKeys{}, Policy{TokenTTL: 10 * time.Minute}, func() time.Time { return now })
 	tok, exp, err := s.AgentToken(context.Background(), "edge-1", "default", []string{"agent.edge-1", "pool.dmz"})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +126,7 @@ func TestAgentTokenClaims(t *testing.T) {
 // published until its last token has expired, and every token verifies
 // against the key set Temporal would read at that moment.
 func TestKeyRotation(t *testing.T) {
-	store := &memStore{}
+	store := &MemoryKeys{}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pol := Policy{TokenTTL: 10 * time.Minute, KeyLifetime: time.Hour, PublishLead: 2 * time.Minute}
 	s := NewSigner(store, pol, func() time.Time { return now })

@@ -104,12 +104,9 @@ func (h *agentHandlers) runningShards(ctx context.Context) map[string]int {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	for _, r := range runs {
-		resp, err := h.runs.DescribeWorkflowExecution(ctx, r.WorkflowID, "")
-		if err != nil {
-			continue
-		}
-		for _, pa := range resp.GetPendingActivities() {
-			if pa.GetActivityType().GetName() != scannerActivity || pa.GetState() != enumspb.PENDING_ACTIVITY_STATE_STARTED {
+		pending, _ := pendingScanners(ctx, h.runs, r.WorkflowID)
+		for _, pa := range pending {
+			if pa.GetState() != enumspb.PENDING_ACTIVITY_STATE_STARTED {
 				continue
 			}
 			if p, ok := workflows.ParseAgentIdentity(pa.GetLastWorkerIdentity()); ok {

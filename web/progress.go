@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/scantron/scantron/internal/runtree"
 	"github.com/scantron/scantron/scan"
 )
 
@@ -34,16 +36,12 @@ func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	resp, err := temporal.DescribeWorkflowExecution(ctx, run.WorkflowID, "")
+	pending, err := pendingScanners(ctx, temporal, run.WorkflowID)
 	if err != nil {
 		log.DebugContext(ctx, "describe run workflow", "run_id", run.ID, "err", err)
-		return out
 	}
 	dc := converter.GetDefaultDataConverter()
-	for _, pa := range resp.GetPendingActivities() {
-		if pa.GetActivityType().GetName() != scannerActivity {
-			continue
-		}
+	for _, pa := range pending {
 		p := shardProgress{Attempt: pa.GetAttempt(), LastFailure: pa.GetLastFailure().GetMessage()}
 		if hb := pa.GetHeartbeatDetails(); hb != nil && len(hb.GetPayloads()) > 0 {
 			if err := dc.FromPayloads(hb, &p.Progress); err != nil {
@@ -64,6 +62,17 @@ func scanProgress(ctx context.Context, temporal WorkflowClient, log *slog.Logger
 		out = append(out, p)
 	}
 	return out
+}
+
+// maxDescribed bounds how many workflows of one run a look at its
+// scanners describes: a run fans out to child workflows, and only those
+// in flight hold scanners.
+const maxDescribed = 64
+
+// pendingScanners are the scanner activities pending in a run's workflow
+// and the children it fans out to.
+func pendingScanners(ctx context.Context, temporal WorkflowDescriber, workflowID string) ([]*workflowpb.PendingActivityInfo, error) {
+	return runtree.Pending(ctx, temporal, workflowID, scannerActivity, maxDescribed)
 }
 
 // runPercent is how far a run is: its finished shards count whole, the

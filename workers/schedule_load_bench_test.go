@@ -2,6 +2,7 @@ package workers
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -14,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/scantron/scantron/activities"
+	"github.com/scantron/scantron/devstack"
 	"github.com/scantron/scantron/scan"
-	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/schedules"
 	"github.com/scantron/scantron/storage/postgres"
 	"github.com/scantron/scantron/workflows"
@@ -35,6 +37,11 @@ const (
 	goalIdleExec50 = 100 * time.Millisecond
 	goalIdleExec99 = 250 * time.Millisecond
 )
+
+// loadTemporalEnv chooses the harness's Temporal: "postgres" (the default,
+// Scantron's build on PostgreSQL, as deployed) or "dev" (the CLI's dev
+// server on SQLite), to compare the two.
+const loadTemporalEnv = "SCANTRON_LOAD_TEMPORAL"
 
 // standInScanner is the SIMULATED scanner of the load harness: a shell
 // script in place of nmap that notes when it was exec'd and writes the same
@@ -60,8 +67,9 @@ cat > "$out" <<'XML'
 XML
 `
 
-// BenchmarkScheduleLoad is the load harness: PostgreSQL, S3 and a Temporal
-// dev server; the server worker and 50 agents as in-process workers
+// BenchmarkScheduleLoad is the load harness: PostgreSQL, S3 and Temporal
+// (Scantron's build on that PostgreSQL, or with SCANTRON_LOAD_TEMPORAL=dev
+// the CLI's dev server on SQLite); the server worker and 50 agents as in-process workers
 // running a SIMULATED scanner (standInScanner: deterministic output, no
 // traffic); 1,000 scheduled scans whose schedules the reconciler creates,
 // 200 of them firing on the same minute (their calendar specs name that
@@ -73,10 +81,23 @@ XML
 func BenchmarkScheduleLoad(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	st, store, objs, tc := startStack(b, ctx)
+	backend := cmp.Or(os.Getenv(loadTemporalEnv), "postgres")
+	var opt devstack.Options
+	switch backend {
+	case "postgres":
+		opt.TemporalPostgres = true
+	case "dev":
+	default:
+		b.Fatalf("%s=%q: want postgres or dev", loadTemporalEnv, backend)
+	}
+	st, store, objs, tc := startStackWith(b, ctx, opt)
+	fmt.Printf("temporal: %s (%s=postgres|dev)\n", map[string]string{
+		"postgres": "scantron-temporal on the stack's PostgreSQL, default history shards",
+		"dev":      "temporal server start-dev (SQLite in memory, one history shard)",
+	}[backend], loadTemporalEnv)
 	procs := []*procUsage{
 		{name: "server (this process: server worker, 50 simulated agents, reconciler)", pid: os.Getpid()},
-		{name: "temporal", pid: st.Temporal.Pid()},
+		{name: "temporal (" + backend + ")", pid: st.Temporal.Pid()},
 		{name: "postgres", pid: st.Postgres.Pid()},
 		{name: "s3 (versitygw)", pid: st.S3.Pid()},
 	}
@@ -91,34 +112,11 @@ func BenchmarkScheduleLoad(b *testing.B) {
 	if err := os.WriteFile(scanner, []byte(fmt.Sprintf(standInScanner, execs)), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	key, err := signing.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := signing.NewSigner(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	verifier, err := signing.NewVerifier(signer.PublicKey())
-	if err != nil {
-		b.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{}, loadAgents+1)
-	b.Cleanup(func() {
-		stop()
-		for range loadAgents + 1 {
-			<-done
-		}
-	})
-	go func() {
-		defer func() { done <- struct{}{} }()
-		results := &activities.Results{Store: store, Objects: objs, AgentObjects: objs, Signer: signer,
-			Capacity: QueueCapacity(tc), Timeouts: activities.Timeouts{ScheduleToStart: 5 * time.Minute, StartToClose: time.Minute, Heartbeat: 30 * time.Second}}
-		if err := RunServer(wctx, tc, results, &activities.Changes{Store: store}, &activities.Notifier{Store: store}); err != nil && wctx.Err() == nil {
-			b.Error(err)
-		}
-	}()
+	signer, verifier := simKeys(b)
+	sim := newSimWorkers(b)
+	results := &activities.Results{Store: store, Objects: objs, AgentObjects: objs, Signer: signer,
+		Capacity: QueueCapacity(tc), Timeouts: activities.Timeouts{ScheduleToStart: 5 * time.Minute, StartToClose: time.Minute, Heartbeat: 30 * time.Second}}
+	sim.server(tc, results, &activities.Changes{Store: store}, &activities.Notifier{Store: store})
 	site, err := store.CreateSite(ctx, scan.Site{Name: "loopback", Targets: []string{"127.0.0.1"}})
 	if err != nil {
 		b.Fatal(err)
@@ -133,15 +131,10 @@ func BenchmarkScheduleLoad(b *testing.B) {
 		if agents[i], err = store.CreateAgent(ctx, scan.Agent{Name: name, TaskQueue: workflows.AgentTaskQueue(name)}); err != nil {
 			b.Fatal(err)
 		}
-		go func() {
-			defer func() { done <- struct{}{} }()
-			agent := &activities.Agent{Name: name, Binaries: map[scan.Scanner]string{scan.Nmap: scanner}, WorkDir: dir, Verifier: verifier}
-			// Four at once each, so that the burst's 200 runs wait for
-			// no agent and the figures are the pipeline's.
-			if err := RunAgent(wctx, tc, agent, AgentOptions{Capacity: 4}); err != nil && wctx.Err() == nil {
-				b.Error(err)
-			}
-		}()
+		agent := &activities.Agent{Name: name, Binaries: map[scan.Scanner]string{scan.Nmap: scanner}, WorkDir: dir, Verifier: verifier}
+		// Four at once each, so that the burst's 200 runs wait for no
+		// agent and the figures are the pipeline's.
+		sim.agent(tc, agent, AgentOptions{Capacity: 4})
 	}
 
 	defaults := schedules.Defaults{CatchupWindow: 5 * time.Minute, Keyed: true}
@@ -241,6 +234,7 @@ func BenchmarkScheduleLoad(b *testing.B) {
 	burstLat := waitRuns(b, ctx, store, tc, execs, burst, 1, burstAt.Add(10*time.Minute))
 	printLatencies(fmt.Sprintf("burst of %d fires on one minute", loadBurst), burstLat, map[string]time.Duration{"start": goalBurstP99, "exec": goalBurstP99})
 	b.ReportMetric(float64(percentile(sortedOf(burstLat.exec), 99).Milliseconds()), "burst-exec-p99-ms")
+	printSteps(b, ctx, tc, burstLat.workflowIDs)
 
 	// Idle: one scan firing every three seconds on the same system.
 	idleStart := time.Now().UTC().Truncate(time.Minute)
@@ -275,6 +269,7 @@ func BenchmarkScheduleLoad(b *testing.B) {
 type loadLatencies struct {
 	start, exec, finish []time.Duration
 	missing             int
+	workflowIDs         []string
 }
 
 // waitRuns waits until each scan has `per` finished runs started by its
@@ -337,6 +332,7 @@ func waitRuns(b *testing.B, ctx context.Context, store *postgres.Store, tc clien
 			b.Fatal(err)
 		}
 		out.start = append(out.start, desc.GetWorkflowExecutionInfo().GetStartTime().AsTime().Sub(fired))
+		out.workflowIDs = append(out.workflowIDs, r.WorkflowID)
 		if t, ok := execAt[r.ID]; ok {
 			out.exec = append(out.exec, t.Sub(fired))
 		}
@@ -345,6 +341,68 @@ func waitRuns(b *testing.B, ctx context.Context, store *postgres.Store, tc clien
 		}
 	}
 	return out
+}
+
+// printSteps splits the runs' way from workflow start to scanner exec by
+// their histories: how long each workflow task and activity waited to be
+// picked up (schedule -> start) and took (start -> close), so that a burst
+// shows where it queues.
+func printSteps(b *testing.B, ctx context.Context, tc client.Client, ids []string) {
+	b.Helper()
+	steps := map[string][]time.Duration{}
+	var order []string
+	add := func(name string, d time.Duration) {
+		if _, ok := steps[name]; !ok {
+			order = append(order, name)
+		}
+		steps[name] = append(steps[name], d)
+	}
+	for _, id := range ids {
+		scheduled := map[int64]time.Time{}
+		activity := map[int64]string{}
+		started := map[int64]time.Time{}
+		it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			at := ev.GetEventTime().AsTime()
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+				scheduled[ev.GetEventId()] = at
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+				sched := ev.GetWorkflowTaskStartedEventAttributes().GetScheduledEventId()
+				name := "workflow task: wait"
+				if sched <= 2 {
+					name = "first workflow task: wait"
+				}
+				add(name, at.Sub(scheduled[sched]))
+				started[ev.GetEventId()] = at
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+				// A sticky task nobody took within 5 s moves to the normal queue.
+				add("workflow task timed out: "+ev.GetWorkflowTaskTimedOutEventAttributes().GetTimeoutType().String(), 0)
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+				add("workflow task: run", at.Sub(started[ev.GetWorkflowTaskCompletedEventAttributes().GetStartedEventId()]))
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+				scheduled[ev.GetEventId()] = at
+				activity[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+				sched := ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()
+				add(activity[sched]+": wait", at.Sub(scheduled[sched]))
+				started[ev.GetEventId()] = at
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+				a := ev.GetActivityTaskCompletedEventAttributes()
+				add(activity[a.GetScheduledEventId()]+": run", at.Sub(started[a.GetStartedEventId()]))
+			}
+		}
+	}
+	fmt.Printf("  steps of the %d runs (every occurrence):\n", len(ids))
+	for _, name := range order {
+		d := sortedOf(steps[name])
+		fmt.Printf("    %-28s n %4d  p50 %8v  p99 %8v  max %8v\n", name, len(d), percentile(d, 50).Round(time.Millisecond),
+			percentile(d, 99).Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
+	}
 }
 
 func sortedOf(d []time.Duration) []time.Duration {

@@ -104,6 +104,7 @@ func RunServer(ctx context.Context, c client.Client, results *activities.Results
 		MaxConcurrentActivityTaskPollers: serverPollers,
 	})
 	w.RegisterWorkflow(workflows.ScanWorkflow)
+	w.RegisterWorkflow(workflows.ScanShardsWorkflow)
 	w.RegisterWorkflow(workflows.ReparseWorkflow)
 	w.RegisterWorkflow(workflows.ImportWorkflow)
 	w.RegisterActivity(results)

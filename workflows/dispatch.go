@@ -21,26 +21,28 @@ type shardAttempts struct {
 	start activities.StartRunResult
 	// next is each shard's next attempt number: attempts keep counting
 	// across a pause, so each has its own objects.
-	next map[int64]int
+	next map[int]int
 	// nonce is each shard's current dispatch's, which its result answers.
-	nonce map[int64]string
+	nonce map[int]string
 	// current is each shard's spec of its current stage (of a two-stage
-	// run: the second once it has started), which says how to read the
-	// result.
-	current map[int64]scan.Spec
+	// run: the second once it has started), unsigned, which says how to
+	// read the result.
+	current map[int]scan.Spec
 }
 
+// The maps of shardAttempts are keyed by the shard's index in its run.
+
 func newShardAttempts(start activities.StartRunResult) *shardAttempts {
-	return &shardAttempts{start: start, next: map[int64]int{}, nonce: map[int64]string{}, current: map[int64]scan.Spec{}}
+	return &shardAttempts{start: start, next: map[int]int{}, nonce: map[int]string{}, current: map[int]scan.Spec{}}
 }
 
 // spec is the spec of the shard's current stage: what its result is read
 // as.
-func (s *shardAttempts) spec(spec scan.Spec) scan.Spec {
-	if c, ok := s.current[spec.ShardID]; ok {
+func (s *shardAttempts) spec(ref shardRef) scan.Spec {
+	if c, ok := s.current[ref.index]; ok {
 		return c
 	}
-	return spec
+	return ref.spec
 }
 
 // runStages runs a two-stage shard: its discovery stage (spec), then, on
@@ -50,19 +52,22 @@ func (s *shardAttempts) spec(spec scan.Spec) scan.Spec {
 // travel: the discovery's output stays in object storage, PlanFollow reads
 // it there and returns the second stage's spec. When the discovery found
 // nothing, its own (empty) output is the shard's result.
-func (s *shardAttempts) runStages(ctx workflow.Context, spec scan.Spec) workflow.Future {
+func (s *shardAttempts) runStages(ctx workflow.Context, ref shardRef) workflow.Future {
 	var r *activities.Results
 	f, set := workflow.NewFuture(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		s.current[spec.ShardID] = spec
+		if !ref.planned {
+			s.current[ref.index] = ref.spec
+		}
 		var found activities.RunScanResult
-		if err := s.run(ctx, spec).Get(ctx, &found); err != nil {
+		if err := s.run(ctx, ref.index, ref.spec, ref.planned).Get(ctx, &found); err != nil {
 			set.Set(found, err)
 			return
 		}
+		spec := s.current[ref.index] // as dispatched (a planned shard's is built then)
 		in := activities.PlanFollowInput{Spec: spec, Follow: *s.start.Follow, Found: activities.ParseResultsInput{
 			RunID: spec.RunID, ShardID: spec.ShardID, Attempt: found.Attempt, Raw: found.Raw, Agent: found.Agent,
-			Scanner: spec.Scanner, Signature: found.Signature, Nonce: s.nonce[spec.ShardID]}}
+			Scanner: spec.Scanner, Signature: found.Signature, Nonce: s.nonce[ref.index]}}
 		var plan activities.PlanFollowResult
 		serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
 		if err := workflow.ExecuteActivity(serverCtx, r.PlanFollow, in).Get(ctx, &plan); err != nil {
@@ -73,37 +78,42 @@ func (s *shardAttempts) runStages(ctx workflow.Context, spec scan.Spec) workflow
 			set.Set(found, nil)
 			return
 		}
-		s.current[spec.ShardID] = *plan.Spec
+		s.current[ref.index] = *plan.Spec
 		var res activities.RunScanResult
-		err := s.run(ctx, *plan.Spec).Get(ctx, &res)
+		err := s.run(ctx, ref.index, *plan.Spec, false).Get(ctx, &res)
 		set.Set(res, err)
 	})
 	return f
 }
 
-// run dispatches and runs attempts of spec's shard until one succeeds, one
-// fails for good or scannerAttempts have failed. The future's value is the
-// activities.RunScanResult; ctx carries the agent's activity options (one
-// Temporal attempt each).
-func (s *shardAttempts) run(ctx workflow.Context, spec scan.Spec) workflow.Future {
+// run dispatches and runs attempts of shard index until one succeeds, one
+// fails for good or scannerAttempts have failed: attempts of spec or, with
+// fromPlan, of the spec DispatchShard builds from the run's plan. The
+// future's value is the activities.RunScanResult; ctx carries the agent's
+// activity options (one Temporal attempt each).
+func (s *shardAttempts) run(ctx workflow.Context, index int, spec scan.Spec, fromPlan bool) workflow.Future {
 	var r *activities.Results
 	var a *activities.Agent
 	f, set := workflow.NewFuture(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		serverCtx := workflow.WithActivityOptions(ctx, serverActivity)
 		var prev *scan.Progress
-		wait := 5 * time.Second
+		wait := firstRetryWait
 		for try := 1; ; try++ {
-			attempt := max(s.next[spec.ShardID], 1)
-			s.next[spec.ShardID] = attempt + 1
+			attempt := max(s.next[index], 1)
+			s.next[index] = attempt + 1
 			in := activities.DispatchShardInput{RunID: s.start.RunID, Spec: spec, Attempt: attempt,
 				TaskQueue: s.start.TaskQueue, Agent: s.start.AgentName, Pool: s.start.PoolName, Resume: prev}
+			if fromPlan {
+				in.Spec, in.FromPlan, in.Index = scan.Spec{}, true, index
+			}
 			var d activities.DispatchShardResult
 			if err := workflow.ExecuteActivity(serverCtx, r.DispatchShard, in).Get(ctx, &d); err != nil {
 				set.Set(nil, err)
 				return
 			}
-			s.nonce[spec.ShardID] = d.Nonce
+			s.nonce[index] = d.Nonce
+			s.current[index] = unsigned(d.Spec)
 			var res activities.RunScanResult
 			err := workflow.ExecuteActivity(ctx, a.RunScan, activities.RunScanInput{Spec: d.Spec, Resume: prev}).Get(ctx, &res)
 			if err == nil || try >= scannerAttempts || !retryAttempt(err) || ctx.Err() != nil {
@@ -113,7 +123,7 @@ func (s *shardAttempts) run(ctx workflow.Context, spec scan.Spec) workflow.Futur
 			if p := lastProgress(err); p != nil {
 				prev = p
 			}
-			workflow.GetLogger(ctx).Warn("shard attempt failed; dispatching it again", "shard", spec.ShardID, "attempt", attempt, "error", err)
+			workflow.GetLogger(ctx).Warn("shard attempt failed; dispatching it again", "shard", d.Spec.ShardID, "attempt", attempt, "error", err)
 			if serr := workflow.Sleep(ctx, wait); serr != nil {
 				set.Set(nil, serr) // cancelled (a pause, or the run's end)
 				return
@@ -123,6 +133,18 @@ func (s *shardAttempts) run(ctx workflow.Context, spec scan.Spec) workflow.Futur
 	})
 	return f
 }
+
+// unsigned is a dispatched spec as it was planned: without its signature,
+// expiry and dispatch.
+func unsigned(spec scan.Spec) scan.Spec {
+	spec.Expires, spec.Signature, spec.Dispatch = time.Time{}, nil, nil
+	return spec
+}
+
+// firstRetryWait is the backoff before a shard's second attempt, doubled
+// for each next one up to a minute. A variable only so that a test
+// counting a history's events need not wait for it.
+var firstRetryWait = 5 * time.Second
 
 // retryAttempt says whether another attempt may succeed where err failed,
 // as Temporal's retry policy for agents' activities did: not for a spec

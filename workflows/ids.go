@@ -205,3 +205,9 @@ func ScanScheduleID(scanID int64) string {
 func ScanScheduledWorkflowID(scanID int64) string {
 	return fmt.Sprintf("scan-%d-scheduled", scanID)
 }
+
+// ScanShardsWorkflowID names the child workflow of a run (by its own
+// workflow's ID) that holds shards from to to-1.
+func ScanShardsWorkflowID(runWorkflowID string, from, to int) string {
+	return fmt.Sprintf("%s-shards-%d-%d", runWorkflowID, from, to-1)
+}

@@ -37,6 +37,7 @@ type poolHarness struct {
 	queues      []string
 	finishes    []activities.FinishRunInput
 	start       activities.StartRunResult // what StartRun answers
+	dispatched  []activities.DispatchShardInput
 }
 
 func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
@@ -46,6 +47,7 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 	var a *activities.Agent
 	h.env.RegisterActivity(r)
 	h.env.RegisterActivity(a)
+	h.env.RegisterWorkflow(ScanShardsWorkflow)
 	for i := range n {
 		s := testSpec
 		s.ShardID, s.Targets = int64(100+i), []string{fmt.Sprintf("198.18.0.%d", 10+i)}
@@ -63,14 +65,24 @@ func newPoolHarness(t *testing.T, n, parallel int) *poolHarness {
 			if in.Pool != "edge" || in.Agent != "" || in.TaskQueue != PoolTaskQueue("edge") {
 				return activities.DispatchShardResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("dispatch %+v", in), "Test", nil)
 			}
-			return activities.DispatchShardResult{Spec: in.Spec, Nonce: testNonce(in.Spec.ShardID, in.Attempt)}, nil
+			h.mu.Lock()
+			h.dispatched = append(h.dispatched, in)
+			h.mu.Unlock()
+			spec, err := plannedSpec(h.specs, in)
+			if err != nil {
+				return activities.DispatchShardResult{}, err
+			}
+			return activities.DispatchShardResult{Spec: spec, Nonce: testNonce(spec.ShardID, in.Attempt)}, nil
 		}).Maybe()
 	h.start = activities.StartRunResult{
 		RunID: 41, Specs: h.specs, PoolName: "edge", TaskQueue: PoolTaskQueue("edge"), Parallel: parallel,
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
 	}
 	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) {
+		func(_ context.Context, in activities.StartRunInput) (activities.StartRunResult, error) {
+			if in.Plan {
+				return planned(h.start), nil
+			}
 			return h.start, nil
 		})
 	h.env.OnActivity(r.ExportResults, mock.Anything, mock.Anything).Return(activities.ExportResultsResult{CSV: testCSV}, nil).Maybe()
@@ -158,46 +170,52 @@ func (h *poolHarness) run(t *testing.T) (ScanResult, error) {
 // Shards go to the pool's queue, never more at once than the pool's
 // capacity, and every one is parsed.
 func TestPoolRunKeepsShardsWithinCapacity(t *testing.T) {
-	h := newPoolHarness(t, 7, 3)
-	h.scanner(func(int64, int) error { return nil })
-	res, err := h.run(t)
-	if err != nil || res.Status != scan.RunCompleted {
-		t.Fatalf("result %+v, error %v", res, err)
-	}
-	if h.maxInFlight != 3 {
-		t.Errorf("at most %d shards in flight, want the pool's capacity 3", h.maxInFlight)
-	}
-	if len(h.attempts) != 7 {
-		t.Errorf("%d shards scanned, want 7", len(h.attempts))
-	}
-	for _, q := range h.queues {
-		if q != "pool.edge" {
-			t.Fatalf("a shard ran on %s, want pool.edge", q)
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newPoolHarness(t, 7, 3)
+		h.shape(batch, fanout)
+		h.scanner(func(int64, int) error { return nil })
+		res, err := h.run(t)
+		if err != nil || res.Status != scan.RunCompleted {
+			t.Fatalf("result %+v, error %v", res, err)
 		}
-	}
+		if h.maxInFlight != 3 {
+			t.Errorf("at most %d shards in flight, want the pool's capacity 3", h.maxInFlight)
+		}
+		if len(h.attempts) != 7 {
+			t.Errorf("%d shards scanned, want 7", len(h.attempts))
+		}
+		for _, q := range h.queues {
+			if q != "pool.edge" {
+				t.Fatalf("a shard ran on %s, want pool.edge", q)
+			}
+		}
+	})
 }
 
 // A member killed mid-shard stops heartbeating: the shard is tried again on
 // the pool's queue, where another member pulls it, and the run completes
 // with every shard parsed once from the attempt that finished.
 func TestPoolRunRetriesALostMembersShard(t *testing.T) {
-	h := newPoolHarness(t, 4, 2)
-	h.scanner(func(shard int64, attempt int) error {
-		if shard == 101 && attempt == 1 {
-			return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil)
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newPoolHarness(t, 4, 2)
+		h.shape(batch, fanout)
+		h.scanner(func(shard int64, attempt int) error {
+			if shard == 101 && attempt == 1 {
+				return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil)
+			}
+			return nil
+		})
+		res, err := h.run(t)
+		if err != nil || res.Status != scan.RunCompleted {
+			t.Fatalf("result %+v, error %v", res, err)
 		}
-		return nil
+		if h.attempts[101] != 2 || h.attempts[100] != 1 {
+			t.Errorf("attempts = %v, want shard 101 twice and the others once", h.attempts)
+		}
+		if len(h.queues) != 5 || h.queues[4] != "pool.edge" {
+			t.Errorf("scanner dispatches %v", h.queues)
+		}
 	})
-	res, err := h.run(t)
-	if err != nil || res.Status != scan.RunCompleted {
-		t.Fatalf("result %+v, error %v", res, err)
-	}
-	if h.attempts[101] != 2 || h.attempts[100] != 1 {
-		t.Errorf("attempts = %v, want shard 101 twice and the others once", h.attempts)
-	}
-	if len(h.queues) != 5 || h.queues[4] != "pool.edge" {
-		t.Errorf("scanner dispatches %v", h.queues)
-	}
 }
 
 // No member of the pool takes the shard: the run fails naming the pool.
@@ -215,16 +233,19 @@ func TestPoolRunFailsWhenThePoolIsOffline(t *testing.T) {
 
 // Members that die on every attempt fail the run with the pool's name.
 func TestPoolRunFailsWhenMembersKeepDying(t *testing.T) {
-	h := newPoolHarness(t, 1, 1)
-	h.scanner(func(int64, int) error { return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil) })
-	_, err := h.run(t)
-	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != "AgentLost" {
-		t.Fatalf("error = %v, want AgentLost", err)
-	}
-	if h.attempts[100] != scannerAttempts || !strings.Contains(h.finishes[0].Error, `pool "edge"`) {
-		t.Errorf("attempts %v, finish %+v", h.attempts, h.finishes)
-	}
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newPoolHarness(t, 1, 1)
+		h.shape(batch, fanout)
+		h.scanner(func(int64, int) error { return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil) })
+		_, err := h.run(t)
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != "AgentLost" {
+			t.Fatalf("error = %v, want AgentLost", err)
+		}
+		if h.attempts[100] != scannerAttempts || !strings.Contains(h.finishes[0].Error, `pool "edge"`) {
+			t.Errorf("attempts %v, finish %+v", h.attempts, h.finishes)
+		}
+	})
 }
 
 func TestAgentIdentityRoundTrip(t *testing.T) {
@@ -262,51 +283,54 @@ func TestAgentIdentityRoundTrip(t *testing.T) {
 // shows paused. Resume runs the stopped shard again, then the rest, and the
 // run completes with every shard parsed once.
 func TestPauseAndResume(t *testing.T) {
-	h := newPoolHarness(t, 3, 1)
-	var a *activities.Agent
-	var r *activities.Results
-	var mu sync.Mutex
-	var events []string
-	log := func(e string) {
-		mu.Lock()
-		events = append(events, e)
-		mu.Unlock()
-	}
-	calls := map[int64]int{}
-	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, in activities.RunScanInput) (activities.RunScanResult, error) {
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newPoolHarness(t, 3, 1)
+		h.shape(batch, fanout)
+		var a *activities.Agent
+		var r *activities.Results
+		var mu sync.Mutex
+		var events []string
+		log := func(e string) {
 			mu.Lock()
-			calls[in.Spec.ShardID]++
-			first := calls[in.Spec.ShardID] == 1
+			events = append(events, e)
 			mu.Unlock()
-			log(fmt.Sprintf("scan %d", in.Spec.ShardID))
-			if in.Spec.ShardID == 100 && first {
-				// Long enough for the pause to stop it.
-				return stoppedScan(ctx, nil, 2*time.Second)
-			}
-			return scannedShard(in.Spec.ShardID), nil
-		})
-	h.env.OnActivity(r.ParseResults, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ParseResultsInput) (activities.ParseResultsResult, error) {
-			log(fmt.Sprintf("parse %d", in.ShardID))
-			return activities.ParseResultsResult{}, nil
-		})
-	h.env.OnActivity(r.SetRunStatus, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SetRunStatusInput) error {
-			log("status " + string(in.Status))
-			return nil
-		})
-	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 500*time.Millisecond)
-	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalResume, nil) }, time.Hour)
+		}
+		calls := map[int64]int{}
+		h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(
+			func(ctx context.Context, in activities.RunScanInput) (activities.RunScanResult, error) {
+				mu.Lock()
+				calls[in.Spec.ShardID]++
+				first := calls[in.Spec.ShardID] == 1
+				mu.Unlock()
+				log(fmt.Sprintf("scan %d", in.Spec.ShardID))
+				if in.Spec.ShardID == 100 && first {
+					// Long enough for the pause to stop it.
+					return stoppedScan(ctx, nil, 2*time.Second)
+				}
+				return scannedShard(in.Spec.ShardID), nil
+			})
+		h.env.OnActivity(r.ParseResults, mock.Anything, mock.Anything).Return(
+			func(_ context.Context, in activities.ParseResultsInput) (activities.ParseResultsResult, error) {
+				log(fmt.Sprintf("parse %d", in.ShardID))
+				return activities.ParseResultsResult{}, nil
+			})
+		h.env.OnActivity(r.SetRunStatus, mock.Anything, mock.Anything).Return(
+			func(_ context.Context, in activities.SetRunStatusInput) error {
+				log("status " + string(in.Status))
+				return nil
+			})
+		h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 500*time.Millisecond)
+		h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalResume, nil) }, time.Hour)
 
-	res, err := h.run(t)
-	if err != nil || res.Status != scan.RunCompleted {
-		t.Fatalf("result %+v, error %v", res, err)
-	}
-	want := "scan 100|status paused|status running|scan 100|parse 100|scan 101|parse 101|scan 102|parse 102"
-	if got := strings.Join(events, "|"); got != want {
-		t.Errorf("events:\n%s\nwant\n%s", got, want)
-	}
+		res, err := h.run(t)
+		if err != nil || res.Status != scan.RunCompleted {
+			t.Fatalf("result %+v, error %v", res, err)
+		}
+		want := "scan 100|status paused|status running|scan 100|parse 100|scan 101|parse 101|scan 102|parse 102"
+		if got := strings.Join(events, "|"); got != want {
+			t.Errorf("events:\n%s\nwant\n%s", got, want)
+		}
+	})
 }
 
 // stoppedScan is a long scan that the workflow stops: it heartbeats until
@@ -335,27 +359,30 @@ func scannedShard(shardID int64) activities.RunScanResult {
 
 // A run cancelled while paused, with nothing in flight, ends cancelled.
 func TestCancelWhilePaused(t *testing.T) {
-	h := newPoolHarness(t, 2, 1)
-	var a *activities.Agent
-	var r *activities.Results
-	h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, _ activities.RunScanInput) (activities.RunScanResult, error) {
-			for i := 0; i < 100 && ctx.Err() == nil; i++ {
-				activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
-				time.Sleep(20 * time.Millisecond)
-			}
-			return activities.RunScanResult{}, temporal.NewCanceledError()
-		})
-	h.env.OnActivity(r.SetRunStatus, mock.Anything, mock.Anything).Return(nil)
-	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 500*time.Millisecond)
-	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour)
-	_, err := h.run(t)
-	if !temporal.IsCanceledError(err) {
-		t.Fatalf("workflow error = %v, want cancelled", err)
-	}
-	if len(h.finishes) != 1 || h.finishes[0].Status != scan.RunCancelled {
-		t.Errorf("FinishRun = %+v", h.finishes)
-	}
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newPoolHarness(t, 2, 1)
+		h.shape(batch, fanout)
+		var a *activities.Agent
+		var r *activities.Results
+		h.env.OnActivity(a.RunScan, mock.Anything, mock.Anything).Return(
+			func(ctx context.Context, _ activities.RunScanInput) (activities.RunScanResult, error) {
+				for i := 0; i < 100 && ctx.Err() == nil; i++ {
+					activity.RecordHeartbeat(ctx, scan.Progress{Phase: "scanning"})
+					time.Sleep(20 * time.Millisecond)
+				}
+				return activities.RunScanResult{}, temporal.NewCanceledError()
+			})
+		h.env.OnActivity(r.SetRunStatus, mock.Anything, mock.Anything).Return(nil)
+		h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 500*time.Millisecond)
+		h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour)
+		_, err := h.run(t)
+		if !temporal.IsCanceledError(err) {
+			t.Fatalf("workflow error = %v, want cancelled", err)
+		}
+		if len(h.finishes) != 1 || h.finishes[0].Status != scan.RunCancelled {
+			t.Errorf("FinishRun = %+v", h.finishes)
+		}
+	})
 }
 
 // A shard running past StartToClose in a pool is named by the pool.

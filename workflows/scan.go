@@ -73,8 +73,11 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 		// their specs signed by StartRun and let Temporal retry; their
 		// histories replay on that path (agents now refuse such specs).
 		perAttempt := workflow.GetVersion(ctx, versionDispatch, workflow.DefaultVersion, 1) >= 1
+		// Runs started before fan-out hold every shard themselves, with
+		// every spec from StartRun; theirs replay on that path.
+		fanOut := perAttempt && workflow.GetVersion(ctx, versionFanOut, workflow.DefaultVersion, 1) >= 1
 		var start activities.StartRunResult
-		startIn := activities.StartRunInput{ScanID: in.ScanID, WorkflowID: wid}
+		startIn := activities.StartRunInput{ScanID: in.ScanID, WorkflowID: wid, Plan: fanOut}
 		if at, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStartTime); ok {
 			started := workflow.GetInfo(ctx).WorkflowStartTime
 			startIn.ScheduledAt, startIn.StartedAt = &at, &started
@@ -84,30 +87,21 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 		}
 		res := ScanResult{RunID: start.RunID}
 
-		retry := &temporal.RetryPolicy{
-			InitialInterval:        5 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			MaximumAttempts:        scannerAttempts,
-			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
-		}
-		if perAttempt {
-			// The workflow retries, with a new dispatch each time.
-			retry = &temporal.RetryPolicy{MaximumAttempts: 1}
-		}
-		agentCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			TaskQueue:              start.TaskQueue,
-			ScheduleToStartTimeout: start.Timeouts.ScheduleToStart,
-			StartToCloseTimeout:    start.Timeouts.StartToClose,
-			HeartbeatTimeout:       start.Timeouts.Heartbeat,
-			WaitForCancellation:    true,
-			RetryPolicy:            retry,
-		})
 		gate, err := newWindowGate(ctx, in, start)
 		if err != nil {
 			return res, err
 		}
-		partials, err = scanShards(ctx, agentCtx, serverCtx, start, perAttempt, gate)
+		if fanOut {
+			part := ScanShardsInput{RunWorkflowID: wid, Start: start, From: 0, To: start.Shards, Parallel: start.Parallel}
+			err = runParts(ctx, serverCtx, part, gate, true)
+		} else {
+			refs := make([]shardRef, len(start.Specs))
+			for i, spec := range start.Specs {
+				refs[i] = shardRef{index: i, spec: spec}
+			}
+			loop := shardLoop{start: start, refs: refs, perAttempt: perAttempt, gate: gate, record: true, parallel: start.Parallel}
+			partials, err = scanShards(ctx, agentContext(ctx, start, perAttempt), serverCtx, loop)
+		}
 		gate.stop()
 		if err != nil {
 			return res, err
@@ -125,7 +119,7 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 		}
 		res.Status, res.HostsUp, res.OpenPorts, res.CSV = run.Status, run.HostsUp, run.OpenPorts, exported.CSV
 		if workflow.GetVersion(ctx, afterRunChange, workflow.DefaultVersion, 1) == 1 {
-			var options []string
+			options := start.Options
 			if len(start.Specs) > 0 {
 				options = start.Specs[0].Options
 			}
@@ -155,6 +149,30 @@ func ScanWorkflow(ctx workflow.Context, in ScanInput) (ScanResult, error) {
 	}
 	res.Status = status
 	return res, err
+}
+
+// agentContext carries the options of the activities that run a shard on
+// its agent (RunScan). With perAttempt the workflow retries a shard, with
+// a new dispatch each time; before, Temporal retried the activity.
+func agentContext(ctx workflow.Context, start activities.StartRunResult, perAttempt bool) workflow.Context {
+	retry := &temporal.RetryPolicy{
+		InitialInterval:        5 * time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		MaximumAttempts:        scannerAttempts,
+		NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec, "ScannerMissing"},
+	}
+	if perAttempt {
+		retry = &temporal.RetryPolicy{MaximumAttempts: 1}
+	}
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              start.TaskQueue,
+		ScheduleToStartTimeout: start.Timeouts.ScheduleToStart,
+		StartToCloseTimeout:    start.Timeouts.StartToClose,
+		HeartbeatTimeout:       start.Timeouts.Heartbeat,
+		WaitForCancellation:    true,
+		RetryPolicy:            retry,
+	})
 }
 
 // afterRun follows up a run that has ended: for a completed run, its diff
@@ -277,11 +295,37 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 	}
 }
 
+// shardRef is one shard of a run's loop: its index and, for a run whose
+// StartRun returned every spec, its spec. A planned shard (a run that
+// fans out) carries no spec: DispatchShard builds it from the run's stored
+// plan, by index.
+type shardRef struct {
+	index   int
+	spec    scan.Spec
+	planned bool
+}
+
+// shardLoop is what scanShards runs.
+type shardLoop struct {
+	start      activities.StartRunResult
+	refs       []shardRef
+	perAttempt bool
+	gate       *windowGate // nil: no windows (a child's run keeps them)
+	// record says the loop records its run's pause and resume: the run's
+	// own workflow does; a child workflow leaves it to the run's.
+	record bool
+	// parallel bounds the shards in flight (0: all of them).
+	parallel int
+	// planned: the refs are planned shards of a run that fans out, whose
+	// histories never lacked the version markers below.
+	planned bool
+}
+
 // scanShards runs the shards' scanners and parses each shard's output as
-// soon as it is stored. At most start.Parallel shards are in flight (all of
+// soon as it is stored. At most loop.parallel shards are in flight (all of
 // them when it is 0): whichever agent frees a slot pulls the next one from
-// the task queue, and a shard whose agent died is retried by Temporal on the
-// same queue, so in a pool another member takes it. If one shard fails, the
+// the task queue, and a shard whose agent died is retried on the same
+// queue, so in a pool another member takes it. If one shard fails, the
 // others are cancelled (and waited for) before the first error is returned.
 //
 // SignalPause stops dispatching and stops the shards in flight, which go
@@ -290,65 +334,41 @@ func keepPartials(ctx workflow.Context, runID int64, partials []partialShard) {
 // pause the same way while they are closed, and the run records until
 // when it waits; a run resumes when both its windows are open and no
 // operator's pause holds it.
-func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.StartRunResult, perAttempt bool, gate *windowGate) ([]partialShard, error) {
-	var r *activities.Results
+func scanShards(ctx, agentCtx, serverCtx workflow.Context, loop shardLoop) ([]partialShard, error) {
 	var a *activities.Agent
+	start, perAttempt, gate := loop.start, loop.perAttempt, loop.gate
 	scanCtx, cancelScans := workflow.WithCancel(agentCtx)
 	defer cancelScans()
 
 	// Two-stage runs need a dispatch per attempt: each stage is its own.
 	twoStage := perAttempt && start.Follow != nil &&
-		workflow.GetVersion(ctx, versionTwoStage, workflow.DefaultVersion, 1) >= 1
+		(loop.planned || workflow.GetVersion(ctx, versionTwoStage, workflow.DefaultVersion, 1) >= 1)
 
-	window := len(start.Specs)
-	if v := workflow.GetVersion(ctx, versionShardWindow, workflow.DefaultVersion, 1); v >= 1 && start.Parallel > 0 {
-		window = min(window, start.Parallel)
+	window := len(loop.refs)
+	if loop.planned {
+		if loop.parallel > 0 {
+			window = min(window, loop.parallel)
+		}
+	} else if v := workflow.GetVersion(ctx, versionShardWindow, workflow.DefaultVersion, 1); v >= 1 && loop.parallel > 0 {
+		window = min(window, loop.parallel)
 	}
 
 	type flight struct {
-		spec   scan.Spec
+		ref    shardRef
 		cancel workflow.CancelFunc
 		paused bool // stopped by a pause: to be run again
 		done   bool
 	}
 	inFlight := map[workflow.Future]*flight{} // looked up, never ranged over
 	var dispatched []*flight                  // in dispatch order, for a deterministic pause
-	queue := append([]scan.Spec(nil), start.Specs...)
+	queue := append([]shardRef(nil), loop.refs...)
 	var finished workflow.Future
 	var signal string
 	// sel waits for a shard or a signal; idle, for a signal or a cancel
 	// while paused with nothing in flight (in flight, a cancel reaches the
 	// scanners, whose futures then end).
-	sel, idle := workflow.NewSelector(ctx), workflow.NewSelector(ctx)
-	for _, sl := range []workflow.Selector{sel, idle} {
-		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalPause), func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			signal = SignalPause
-		})
-		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalResume), func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			signal = SignalResume
-		})
-	}
-	idle.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { signal = "cancel" })
-	watchWindows := func() {
-		if gate == nil {
-			return
-		}
-		timer := gate.timer
-		for _, sl := range []workflow.Selector{sel, idle} {
-			sl.AddFuture(timer, func(f workflow.Future) {
-				// Each selector holds every timer: one the other has
-				// already handled, or one cancelled with the run, is stale.
-				if f == gate.timer && f.Get(ctx, nil) == nil {
-					signal = "window"
-				} else {
-					signal = "stale"
-				}
-			})
-		}
-	}
-	watchWindows()
+	sel, idle := holdSelectors(ctx, &signal)
+	gate.watch(ctx, &signal, sel, idle)
 
 	var firstErr error
 	var partials []partialShard
@@ -357,37 +377,27 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 	shards := newShardAttempts(start)
 	dispatch := func() {
 		for !paused && !closed && firstErr == nil && len(inFlight) < window && len(queue) > 0 {
-			spec := queue[0]
+			ref := queue[0]
 			queue = queue[1:]
 			fctx, cancel := workflow.WithCancel(scanCtx)
 			var f workflow.Future
 			switch {
 			case twoStage:
-				f = shards.runStages(fctx, spec)
+				f = shards.runStages(fctx, ref)
 			case perAttempt:
-				f = shards.run(fctx, spec)
+				f = shards.run(fctx, ref.index, ref.spec, ref.planned)
 			default:
-				f = workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: spec})
+				f = workflow.ExecuteActivity(fctx, a.RunScan, activities.RunScanInput{Spec: ref.spec})
 			}
-			fl := &flight{spec: spec, cancel: cancel}
+			fl := &flight{ref: ref, cancel: cancel}
 			inFlight[f] = fl
 			dispatched = append(dispatched, fl)
 			sel.AddFuture(f, func(f workflow.Future) { finished = f })
 		}
 	}
-	// record stores whether the run is paused (by an operator, or by its
-	// windows) and, when its windows hold it, until when.
 	record := func() {
-		in := activities.SetRunStatusInput{RunID: start.RunID, Status: scan.RunRunning}
-		if paused || closed {
-			in.Status = scan.RunPaused
-		}
-		if closed {
-			until := gate.state.Until
-			in.WindowOpensAt = &until
-		}
-		if err := workflow.ExecuteActivity(serverCtx, r.SetRunStatus, in).Get(ctx, nil); err != nil {
-			workflow.GetLogger(ctx).Warn("could not record the run's pause or resume", "error", err)
+		if loop.record {
+			recordHold(ctx, serverCtx, start.RunID, paused, gate)
 		}
 	}
 	stopInFlight := func() {
@@ -425,19 +435,18 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 				dispatch()
 			}
 			continue
-		case "window":
+		case signalWindow:
 			if firstErr != nil {
 				continue
 			}
-			if err := gate.check(ctx); err != nil {
+			changed, err := gate.advance(ctx, &signal, sel, idle)
+			if err != nil {
 				firstErr = err
 				cancelScans()
 				continue
 			}
-			watchWindows()
-			if gate.closed() != closed {
+			if changed {
 				closed = gate.closed()
-				workflow.GetLogger(ctx).Info("scan windows changed", "open", !closed, "until", gate.state.Until)
 				if closed {
 					stopInFlight()
 				}
@@ -445,9 +454,9 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 				dispatch()
 			}
 			continue
-		case "stale":
+		case signalStale:
 			continue
-		case "cancel":
+		case signalCancel:
 			if firstErr == nil {
 				firstErr = temporal.NewCanceledError()
 				cancelScans()
@@ -457,30 +466,24 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		fl := inFlight[finished]
 		delete(inFlight, finished)
 		fl.done = true
-		spec := fl.spec
+		ref := fl.ref
 		// A two-stage shard's result is its last stage's: read as that.
-		stage := shards.spec(spec)
+		stage := shards.spec(ref)
 		var scanned activities.RunScanResult
 		err := finished.Get(ctx, &scanned)
 		switch {
 		case err != nil && fl.paused && temporal.IsCanceledError(err) && firstErr == nil:
-			queue = append([]scan.Spec{spec}, queue...) // run it again on resume (both stages)
-			delete(shards.current, spec.ShardID)
+			queue = append([]shardRef{ref}, queue...) // run it again on resume (both stages)
+			delete(shards.current, ref.index)
 			continue
 		case err == nil && firstErr != nil:
 			// Finished while the others were being stopped: keep it too.
-			partials = append(partials, partialShard{spec: stage, scanned: scanned, nonce: shards.nonce[spec.ShardID]})
+			partials = append(partials, partialShard{spec: stage, scanned: scanned, nonce: shards.nonce[ref.index]})
 		case err == nil:
-			in := activities.ParseResultsInput{RunID: start.RunID, ShardID: spec.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw,
-				Agent: scanned.Agent, Signature: scanned.Signature, Nonce: shards.nonce[spec.ShardID]}
-			// The default scanner travels unnamed, as before there were others.
-			if stage.Scanner != scan.DefaultScanner {
-				in.Scanner = stage.Scanner
-			}
-			err = workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
+			err = parseShard(ctx, serverCtx, start.RunID, stage, scanned, shards.nonce[ref.index])
 		default:
 			if p, ok := partialOf(err, stage); ok {
-				p.nonce = shards.nonce[spec.ShardID]
+				p.nonce = shards.nonce[ref.index]
 				partials = append(partials, p)
 			}
 			err = explainAgentError(start, err)
@@ -492,4 +495,59 @@ func scanShards(ctx, agentCtx, serverCtx workflow.Context, start activities.Star
 		dispatch()
 	}
 	return partials, firstErr
+}
+
+// parseShard parses a shard's accepted output into PostgreSQL.
+func parseShard(ctx, serverCtx workflow.Context, runID int64, stage scan.Spec, scanned activities.RunScanResult, nonce string) error {
+	var r *activities.Results
+	in := activities.ParseResultsInput{RunID: runID, ShardID: stage.ShardID, Attempt: scanned.Attempt, Raw: scanned.Raw,
+		Agent: scanned.Agent, Signature: scanned.Signature, Nonce: nonce}
+	// The default scanner travels unnamed, as before there were others.
+	if stage.Scanner != scan.DefaultScanner {
+		in.Scanner = stage.Scanner
+	}
+	return workflow.ExecuteActivity(serverCtx, r.ParseResults, in).Get(ctx, nil)
+}
+
+// What a hold selector reports besides the pause and resume signals.
+const (
+	signalWindow = "window" // the windows' timer fired
+	signalStale  = "stale"  // a timer already handled, or cancelled
+	signalCancel = "cancel" // the workflow was cancelled while idle
+)
+
+// holdSelectors are the selectors of a loop that a pause holds: sel, to
+// which the loop adds its futures, and idle, for when nothing is in flight,
+// which also hears a cancel. Both set *signal to the signal received.
+func holdSelectors(ctx workflow.Context, signal *string) (sel, idle workflow.Selector) {
+	sel, idle = workflow.NewSelector(ctx), workflow.NewSelector(ctx)
+	for _, sl := range []workflow.Selector{sel, idle} {
+		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalPause), func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			*signal = SignalPause
+		})
+		sl.AddReceive(workflow.GetSignalChannel(ctx, SignalResume), func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			*signal = SignalResume
+		})
+	}
+	idle.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { *signal = signalCancel })
+	return sel, idle
+}
+
+// recordHold stores whether the run is paused (by an operator, or by its
+// windows) and, when its windows hold it, until when.
+func recordHold(ctx, serverCtx workflow.Context, runID int64, paused bool, gate *windowGate) {
+	var r *activities.Results
+	in := activities.SetRunStatusInput{RunID: runID, Status: scan.RunRunning}
+	if paused || gate.closed() {
+		in.Status = scan.RunPaused
+	}
+	if gate.closed() {
+		until := gate.state.Until
+		in.WindowOpensAt = &until
+	}
+	if err := workflow.ExecuteActivity(serverCtx, r.SetRunStatus, in).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("could not record the run's pause or resume", "error", err)
+	}
 }

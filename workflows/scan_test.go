@@ -41,6 +41,32 @@ type harness struct {
 	notified    map[string][]activities.NotifyInput
 	changesErr  error
 	webhookErrs []error // returned by successive SendWebhook attempts
+	// specs are the run's shards' specs, which StartRun stores and
+	// DispatchShard builds by index.
+	specs []scan.Spec
+}
+
+// planned is what StartRun returns for a run that fans out: start without
+// its specs, which it stores instead, counted.
+func planned(start activities.StartRunResult) activities.StartRunResult {
+	start.Shards = len(start.Specs)
+	if len(start.Specs) > 0 {
+		start.Options = start.Specs[0].Options
+	}
+	start.Specs = nil
+	return start
+}
+
+// plannedSpec is the spec a dispatch signs: the one given, or from the
+// run's stored specs by index (what the store builds from the run's plan).
+func plannedSpec(specs []scan.Spec, in activities.DispatchShardInput) (scan.Spec, error) {
+	if !in.FromPlan {
+		return in.Spec, nil
+	}
+	if in.Index < 0 || in.Index >= len(specs) || in.Spec.ShardID != 0 {
+		return scan.Spec{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("dispatch of shard %d of %d, with spec %+v", in.Index, len(specs), in.Spec), "Test", nil)
+	}
+	return specs[in.Index], nil
 }
 
 func newHarness(t *testing.T) *harness {
@@ -63,8 +89,10 @@ func newHarnessWith(t *testing.T, start activities.StartRunResult) *harness {
 		h.queues[info.ActivityType.Name] = append(h.queues[info.ActivityType.Name], info.TaskQueue)
 		h.mu.Unlock()
 	})
+	h.env.RegisterWorkflow(ScanShardsWorkflow)
+	h.specs = start.Specs
 	h.mockDispatch()
-	h.env.OnActivity(r.StartRun, mock.Anything, activities.StartRunInput{ScanID: 3, WorkflowID: "default-test-workflow-id"}).Return(start, nil)
+	h.env.OnActivity(r.StartRun, mock.Anything, activities.StartRunInput{ScanID: 3, WorkflowID: "default-test-workflow-id", Plan: true}).Return(planned(start), nil)
 	h.env.OnActivity(r.FinishRun, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishRunInput) (scan.Run, error) {
 			h.mu.Lock()
@@ -122,10 +150,15 @@ func (h *harness) mockDispatch() {
 	var r *activities.Results
 	h.env.OnActivity(r.DispatchShard, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DispatchShardInput) (activities.DispatchShardResult, error) {
+			spec, err := plannedSpec(h.specs, in)
+			if err != nil {
+				return activities.DispatchShardResult{}, err
+			}
+			in.Spec = spec
 			h.mu.Lock()
 			h.dispatches = append(h.dispatches, in)
 			h.mu.Unlock()
-			return activities.DispatchShardResult{Spec: in.Spec, Nonce: testNonce(in.Spec.ShardID, in.Attempt)}, nil
+			return activities.DispatchShardResult{Spec: spec, Nonce: testNonce(spec.ShardID, in.Attempt)}, nil
 		}).Maybe()
 }
 
@@ -378,14 +411,16 @@ func newTwoShardHarness() (h *harness, v4, v6 scan.Spec) {
 	var a *activities.Agent
 	h.env.RegisterActivity(r)
 	h.env.RegisterActivity(a)
+	h.env.RegisterWorkflow(ScanShardsWorkflow)
 	h.mockAfterRun()
 	h.mockDispatch()
 	v4, v6 = testSpec, testSpec
 	v6.ShardID, v6.Targets = 8, []string{"2001:db8::2"}
-	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(activities.StartRunResult{
-		RunID: 41, Specs: []scan.Spec{v4, v6}, AgentName: "edge-1", TaskQueue: "agent.edge-1",
+	h.specs = []scan.Spec{v4, v6}
+	h.env.OnActivity(r.StartRun, mock.Anything, mock.Anything).Return(planned(activities.StartRunResult{
+		RunID: 41, Specs: h.specs, AgentName: "edge-1", TaskQueue: "agent.edge-1",
 		Timeouts: activities.Timeouts{ScheduleToStart: time.Minute, StartToClose: time.Hour, Heartbeat: 20 * time.Second},
-	}, nil)
+	}), nil)
 	return h, v4, v6
 }
 

@@ -87,3 +87,37 @@ func (g *windowGate) stop() {
 
 // closed reports whether the windows are closed.
 func (g *windowGate) closed() bool { return g != nil && !g.state.Open }
+
+// watch adds the pending timer to the selectors: when it fires, *signal
+// is signalWindow. Each selector holds every timer: one the other has
+// already handled, or one cancelled with the run, is signalStale.
+func (g *windowGate) watch(ctx workflow.Context, signal *string, sels ...workflow.Selector) {
+	if g == nil {
+		return
+	}
+	timer := g.timer
+	for _, sl := range sels {
+		sl.AddFuture(timer, func(f workflow.Future) {
+			if f == g.timer && f.Get(ctx, nil) == nil {
+				*signal = signalWindow
+			} else {
+				*signal = signalStale
+			}
+		})
+	}
+}
+
+// advance reads the windows again when their timer fired, watches the
+// next timer, and says whether they opened or closed.
+func (g *windowGate) advance(ctx workflow.Context, signal *string, sels ...workflow.Selector) (changed bool, err error) {
+	was := g.closed()
+	if err := g.check(ctx); err != nil {
+		return false, err
+	}
+	g.watch(ctx, signal, sels...)
+	if g.closed() == was {
+		return false, nil
+	}
+	workflow.GetLogger(ctx).Info("scan windows changed", "open", !g.closed(), "until", g.state.Until)
+	return true, nil
+}

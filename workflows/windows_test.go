@@ -96,14 +96,17 @@ func (h *windowHarness) check(t *testing.T, want ...string) {
 // A run started before its window waits, showing until when, and scans
 // once the window opens.
 func TestWindowRunWaitsForItsWindow(t *testing.T) {
-	h := newWindowHarness(t, 2, testMonday, "UTC", "mon-fri 13:30-15:00")
-	h.scanner(0)
-	res, err := h.run(t)
-	if err != nil || res.Status != scan.RunCompleted {
-		t.Fatalf("result %+v, error %v", res, err)
-	}
-	h.check(t, "Mon 12:00 paused until Mon 13:30", "Mon 13:30 running",
-		"Mon 13:30 scan 100", "Mon 13:30 parse 100", "Mon 13:30 scan 101", "Mon 13:30 parse 101")
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newWindowHarness(t, 2, testMonday, "UTC", "mon-fri 13:30-15:00")
+		h.shape(batch, fanout)
+		h.scanner(0)
+		res, err := h.run(t)
+		if err != nil || res.Status != scan.RunCompleted {
+			t.Fatalf("result %+v, error %v", res, err)
+		}
+		h.check(t, "Mon 12:00 paused until Mon 13:30", "Mon 13:30 running",
+			"Mon 13:30 scan 100", "Mon 13:30 parse 100", "Mon 13:30 scan 101", "Mon 13:30 parse 101")
+	})
 }
 
 // The windows are read in the scan's zone: 13:30 in Berlin is 12:30 UTC
@@ -122,45 +125,54 @@ func TestWindowRunWaitsInItsZone(t *testing.T) {
 // night's window of a weekday one closes on Saturday morning, and the next
 // opens on Monday night.
 func TestWindowClosePausesAndOpenResumes(t *testing.T) {
-	saturday := time.Date(2030, 1, 12, 5, 59, 59, 0, time.UTC)
-	h := newWindowHarness(t, 2, saturday, "UTC", "mon-fri 22:00-06:00")
-	h.scanner(100)
-	res, err := h.run(t)
-	if err != nil || res.Status != scan.RunCompleted {
-		t.Fatalf("result %+v, error %v", res, err)
-	}
-	h.check(t, "Sat 05:59 scan 100", "Sat 06:00 paused until Mon 22:00", "Mon 22:00 running",
-		"Mon 22:00 scan 100", "Mon 22:00 parse 100", "Mon 22:00 scan 101", "Mon 22:00 parse 101")
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		saturday := time.Date(2030, 1, 12, 5, 59, 59, 0, time.UTC)
+		h := newWindowHarness(t, 2, saturday, "UTC", "mon-fri 22:00-06:00")
+		h.shape(batch, fanout)
+		h.scanner(100)
+		res, err := h.run(t)
+		if err != nil || res.Status != scan.RunCompleted {
+			t.Fatalf("result %+v, error %v", res, err)
+		}
+		h.check(t, "Sat 05:59 scan 100", "Sat 06:00 paused until Mon 22:00", "Mon 22:00 running",
+			"Mon 22:00 scan 100", "Mon 22:00 parse 100", "Mon 22:00 scan 101", "Mon 22:00 parse 101")
+	})
 }
 
 // An operator's pause holds the run when its window opens; the resume then
 // runs it.
 func TestWindowOpenKeepsAnOperatorsPause(t *testing.T) {
-	h := newWindowHarness(t, 1, testMonday, "UTC", "13:00-15:00")
-	h.scanner(0)
-	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 10*time.Minute)
-	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalResume, nil) }, 90*time.Minute)
-	if res, err := h.run(t); err != nil || res.Status != scan.RunCompleted {
-		t.Fatalf("result %+v, error %v", res, err)
-	}
-	h.check(t, "Mon 12:00 paused until Mon 13:00", "Mon 12:10 paused until Mon 13:00", "Mon 13:00 paused",
-		"Mon 13:30 running", "Mon 13:30 scan 100", "Mon 13:30 parse 100")
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newWindowHarness(t, 1, testMonday, "UTC", "13:00-15:00")
+		h.shape(batch, fanout)
+		h.scanner(0)
+		h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalPause, nil) }, 10*time.Minute)
+		h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalResume, nil) }, 90*time.Minute)
+		if res, err := h.run(t); err != nil || res.Status != scan.RunCompleted {
+			t.Fatalf("result %+v, error %v", res, err)
+		}
+		h.check(t, "Mon 12:00 paused until Mon 13:00", "Mon 12:10 paused until Mon 13:00", "Mon 13:00 paused",
+			"Mon 13:30 running", "Mon 13:30 scan 100", "Mon 13:30 parse 100")
+	})
 }
 
 // A run cancelled while it waits for its window ends cancelled, having
 // scanned nothing.
 func TestWindowCancelWhileWaiting(t *testing.T) {
-	h := newWindowHarness(t, 2, testMonday, "UTC", "22:00-06:00")
-	h.scanner(0)
-	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour)
-	_, err := h.run(t)
-	if !temporal.IsCanceledError(err) {
-		t.Fatalf("workflow error = %v, want cancelled", err)
-	}
-	if len(h.finishes) != 1 || h.finishes[0].Status != scan.RunCancelled {
-		t.Errorf("FinishRun = %+v", h.finishes)
-	}
-	h.check(t, "Mon 12:00 paused until Mon 22:00")
+	eachShape(t, func(t *testing.T, batch, fanout int) {
+		h := newWindowHarness(t, 2, testMonday, "UTC", "22:00-06:00")
+		h.shape(batch, fanout)
+		h.scanner(0)
+		h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour)
+		_, err := h.run(t)
+		if !temporal.IsCanceledError(err) {
+			t.Fatalf("workflow error = %v, want cancelled", err)
+		}
+		if len(h.finishes) != 1 || h.finishes[0].Status != scan.RunCancelled {
+			t.Errorf("FinishRun = %+v", h.finishes)
+		}
+		h.check(t, "Mon 12:00 paused until Mon 22:00")
+	})
 }
 
 // ScanInput.IgnoreWindows runs at once, whatever the windows say.

@@ -26,6 +26,7 @@ import (
 	"github.com/scantron/scantron/scan/scanners"
 	"github.com/scantron/scantron/scan/signing"
 	"github.com/scantron/scantron/workers"
+	"github.com/scantron/scantron/workflows"
 )
 
 // Config is every setting of every subcommand, read from flags and the
@@ -71,6 +72,9 @@ type Config struct {
 	ServerPublicKey ed25519.PublicKey
 
 	ShardSize uint64
+	// RunBatch and RunFanout shape how a run fans out to child workflows
+	// (0: the workflows' defaults).
+	RunBatch, RunFanout int
 	// MaxEventStreams is how many live event streams one user may hold.
 	MaxEventStreams   int
 	AgentOfflineAfter time.Duration
@@ -297,6 +301,24 @@ var settings = append([]setting{
 				return errors.New("want a positive whole number")
 			}
 			c.ShardSize = n
+			return nil
+		}},
+	{flag: "run-batch", env: "SCANTRON_RUN_BATCH", def: strconv.Itoa(workflows.DefaultShardBatch), usage: "shards one child workflow of a run holds; each costs its history up to about 105 events (a two-stage shard tried three times per stage), Temporal warns from 10,000", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 500 {
+				return errors.New("want a whole number from 1 to 500")
+			}
+			c.RunBatch = n
+			return nil
+		}},
+	{flag: "run-fanout", env: "SCANTRON_RUN_FANOUT", def: strconv.Itoa(workflows.DefaultFanout), usage: "child workflows one workflow of a run starts at most; a larger run fans out over more levels", commands: "server",
+		bind: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 2 || n > 1000 {
+				return errors.New("want a whole number from 2 to 1000")
+			}
+			c.RunFanout = n
 			return nil
 		}},
 	{flag: "max-event-streams", env: "SCANTRON_MAX_EVENT_STREAMS", def: "8", usage: "live event streams (run pages, dashboards, runs watch) one user may hold open at once; more are refused with 429", commands: "server",

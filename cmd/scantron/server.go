@@ -122,6 +122,8 @@ func runServer(ctx context.Context, cfg Config, _, stderr io.Writer) error {
 		MaxAddresses: cfg.MaxAddresses,
 		MaxRate:      cfg.MaxRate,
 		ShardSize:    cfg.ShardSize,
+		Batch:        cfg.RunBatch,
+		Fanout:       cfg.RunFanout,
 		Capacity:     workers.QueueCapacity(presence),
 		Online:       workers.QueueAgents(presence),
 		Metrics:      reg,

@@ -90,6 +90,10 @@ type Options struct {
 	Net int
 	// Index is which of up to eight hosts of one test process this is.
 	Index int
+	// Bits is a Subnet's prefix length, 20 to 24 (0: 24): a /20 is
+	// 198.<Net>.240.0/20, whose addresses New also hands out to processes
+	// whose pid ends at or above 1920 (mod 2048).
+	Bits int
 }
 
 // New makes a namespace host, or says plainly that it falls back to

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -107,6 +109,9 @@ func (Driver) Run(ctx context.Context, c driver.Command, h driver.Host) (string,
 	if runErr != nil {
 		return "", runErr
 	}
+	if err := ensureDocument(c.Output, start); err != nil {
+		return "", err
+	}
 	if mres == nil {
 		return c.Output, nil
 	}
@@ -117,6 +122,21 @@ func (Driver) Run(ctx context.Context, c driver.Command, h driver.Host) (string,
 		return "", fmt.Errorf("add the ports earlier attempts found: %w", err)
 	}
 	return whole, nil
+}
+
+// ensureDocument makes the output of a masscan run that found nothing a
+// document of no host: masscan leaves its -oX file empty (or does not
+// make it) when nothing answered, which most shards of a sweep of a
+// sparse network are, and an empty file reads as a cut-off one.
+func ensureDocument(path string, start time.Time) error {
+	st, err := os.Stat(path)
+	if err == nil && st.Size() > 0 {
+		return nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return writeMasscanXML(path, nil, start)
 }
 
 // Parse implements driver.Driver: masscan writes a host element per open

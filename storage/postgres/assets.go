@@ -40,6 +40,13 @@ func (s *Store) ApplyRunToAssets(ctx context.Context, siteID int64, run scan.Run
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM sites WHERE id = $1 FOR UPDATE`, siteID); err != nil {
 			return fmt.Errorf("lock site: %w", err)
 		}
+		// The run stays until the assets that name it as their last run
+		// are committed: its deletion forgets them (trigger
+		// runs_forget_asset_ports), which it could not do for rows it
+		// cannot see yet.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM runs WHERE id = $1 FOR KEY SHARE`, run.ID); err != nil {
+			return fmt.Errorf("lock run: %w", err)
+		}
 		if err := upsertAssetHosts(ctx, tx, siteID, run.ID, seen, up); err != nil {
 			return err
 		}

@@ -47,6 +47,61 @@ func (s *Store) RunHosts(ctx context.Context, runID int64) ([]scan.HostRow, erro
 	return s.ListHosts(ctx, runID, HostFilter{WithPorts: true})
 }
 
+// DiffHosts returns every host of a run with every port, as RunHosts does,
+// but only the fields a diff and the merge into the assets read: the
+// host's id, address, status and names, and each port's protocol, number,
+// state, service, product and version. Hosts are ordered by address, ports
+// are in no order. A large run is two plain scans, without the scripts and
+// other detail that make up most of its bytes.
+func (s *Store) DiffHosts(ctx context.Context, runID int64) ([]scan.HostRow, error) {
+	var hosts []scan.HostRow
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := s.inTx(ctx, snapshot, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, host(address), status, hostnames FROM hosts WHERE run_id = $1 ORDER BY address, id`, runID)
+		if err != nil {
+			return err
+		}
+		var h scan.HostRow
+		_, err = pgx.ForEachRow(rows, []any{&h.ID, &h.Address, &h.Status, &h.Hostnames}, func() error {
+			hosts = append(hosts, scan.HostRow{ID: h.ID, RunID: runID, Address: h.Address, Status: h.Status, Hostnames: strs(h.Hostnames)})
+			h.Hostnames = nil
+			return nil
+		})
+		if err != nil || len(hosts) == 0 {
+			return err
+		}
+		byID := make(map[int64]*scan.HostRow, len(hosts))
+		for i := range hosts {
+			byID[hosts[i].ID] = &hosts[i]
+		}
+		rows, err = tx.Query(ctx, `SELECT host_id, protocol, port, state, service, product, version FROM ports WHERE run_id = $1`, runID)
+		if err != nil {
+			return fmt.Errorf("ports: %w", err)
+		}
+		var (
+			hostID int64
+			p      scan.PortRow
+		)
+		_, err = pgx.ForEachRow(rows, []any{&hostID, &p.Protocol, &p.Port, &p.State, &p.Service, &p.Product, &p.Version}, func() error {
+			h := byID[hostID]
+			if h == nil {
+				return nil // a port of another run's host: never written so
+			}
+			p.HostID, p.Address = hostID, h.Address
+			h.Ports = append(h.Ports, p)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("ports: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("diff hosts of run %d: %w", runID, err)
+	}
+	return hosts, nil
+}
+
 // SaveDiff stores the diff of a run, replacing any stored before, so that
 // computing it again never duplicates changes.
 func (s *Store) SaveDiff(ctx context.Context, d scan.Diff) (scan.DiffSummary, error) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,11 +16,11 @@ import (
 	"github.com/scantron/scantron/scan/report"
 )
 
-// Ingest flushes its buffer when either limit is reached, so memory stays
-// flat however large the scanner output is.
+// Ingest writes a shard in batches of at most these many hosts or ports,
+// so memory stays flat however large the scanner output is.
 const (
 	ingestBatchHosts = 500
-	ingestBatchPorts = 20000
+	ingestBatchPorts = 16384
 )
 
 // HostFilter pages ListHosts.
@@ -30,11 +32,17 @@ type PortFilter = scan.PortFilter
 // errEmitAfterParse is returned by emit when called after parse returned.
 var errEmitAfterParse = errors.New("emit called after parse returned")
 
+// errIngestStopped is returned by emit once writing has failed: parsing
+// further is wasted.
+var errIngestStopped = errors.New("ingest stopped: writing failed")
+
 // ReplaceShardResults replaces the stored hosts and ports of a shard with
 // those parse emits for attempt, in one transaction: first the shard's rows
 // are deleted, then parse is called and every host it passes to emit is
-// buffered and written in batches (host ids drawn from the hosts sequence,
-// hosts and ports written with COPY). Running it again for the same run,
+// written in batches (host ids drawn from the hosts sequence, hosts and
+// ports written with binary COPY). Parse runs in a goroutine of its own and
+// fills the next batch while the one before is written, so parsing and
+// PostgreSQL work at the same time. Running it again for the same run,
 // shard and attempt therefore never duplicates rows; a later attempt
 // replaces an earlier one's rows, and an earlier attempt arriving late
 // (a retried activity of a superseded attempt) changes nothing: parse is
@@ -61,38 +69,36 @@ func (s *Store) ReplaceShardResults(ctx context.Context, runID, shardID int64, a
 			stats.Stale = true
 			return nil
 		}
+		// Deleting the hosts deletes their ports (trigger hosts_delete_ports).
+		// One round trip deletes, records the attempt and draws the
+		// first batch's host ids.
 		const (
-			delPorts = `DELETE FROM ports WHERE host_id IN (SELECT id FROM hosts WHERE shard_id = $1)`
 			delHosts = `DELETE FROM hosts WHERE shard_id = $1`
 			mark     = `UPDATE shards SET results_attempt = $2 WHERE id = $1`
 		)
-		if _, err := tx.Exec(ctx, delPorts, shardID); err != nil {
-			return fmt.Errorf("delete old ports: %w", err)
-		}
-		if _, err := tx.Exec(ctx, delHosts, shardID); err != nil {
+		batch := &pgx.Batch{}
+		batch.Queue(delHosts, shardID)
+		batch.Queue(mark, shardID, attempt)
+		batch.Queue(nextHostIDs, ingestBatchHosts)
+		res := tx.SendBatch(ctx, batch)
+		ids := &hostIDs{tx: tx}
+		if _, err := res.Exec(); err != nil {
+			res.Close()
 			return fmt.Errorf("delete old hosts: %w", err)
 		}
-		if _, err := tx.Exec(ctx, mark, shardID, attempt); err != nil {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
 			return fmt.Errorf("record attempt: %w", err)
 		}
-
-		ing := &ingester{ctx: ctx, tx: tx, runID: runID, shardID: shardID}
-		done := false
-		emit := func(h report.Host) error {
-			if done {
-				return errEmitAfterParse
-			}
-			return ing.add(h)
-		}
-		if err := parse(emit); err != nil {
-			return fmt.Errorf("parse: %w", err)
-		}
-		done = true
-		if err := ing.flush(); err != nil {
+		if err := ids.collect(res.Query()); err != nil {
+			res.Close()
 			return err
 		}
-		stats = ing.stats
-		return nil
+		if err := res.Close(); err != nil {
+			return fmt.Errorf("delete old hosts: %w", err)
+		}
+		stats, err = ingest(ctx, tx, ids, runID, shardID, parse)
+		return err
 	})
 	if err != nil {
 		return scan.IngestStats{}, fmt.Errorf("replace results of shard %d: %w", shardID, err)
@@ -100,89 +106,235 @@ func (s *Store) ReplaceShardResults(ctx context.Context, runID, shardID int64, a
 	return stats, nil
 }
 
-// ingester buffers hosts and writes them in batches.
-type ingester struct {
-	ctx            context.Context
-	tx             pgx.Tx
-	runID, shardID int64
-	hosts          []pendingHost
-	ports          int
-	stats          scan.IngestStats
-}
+// ingest runs parse in a goroutine that converts the hosts it emits into
+// batches, and writes each batch here, in tx, as it comes. At most one
+// batch waits while another is written and a third is filled.
+func ingest(ctx context.Context, tx pgx.Tx, ids *hostIDs, runID, shardID int64, parse func(emit func(report.Host) error) error) (scan.IngestStats, error) {
+	var (
+		stats    scan.IngestStats
+		parseErr error
+		skipped  int
+		after    atomic.Bool
+	)
+	batches := make(chan *ingestBatch, 1)
+	stop := make(chan struct{})
+	go func() {
+		defer close(batches)
+		defer func() {
+			if p := recover(); p != nil {
+				parseErr = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		b := &ingestBatch{}
+		send := func() error {
+			select {
+			case batches <- b:
+				b = &ingestBatch{}
+				return nil
+			case <-stop:
+				return errIngestStopped
+			}
+		}
+		parseErr = parse(func(h report.Host) error {
+			if after.Load() {
+				return errEmitAfterParse
+			}
+			addr, err := netip.ParseAddr(h.IP())
+			if err != nil {
+				skipped++
+				return nil
+			}
+			// inet has no zones; a zoned link-local address is stored without one.
+			b.add(addr.WithZone("").Unmap(), h)
+			if len(b.hosts) >= ingestBatchHosts || b.ports >= ingestBatchPorts {
+				return send()
+			}
+			return nil
+		})
+		after.Store(true)
+		if parseErr == nil && len(b.hosts) > 0 {
+			parseErr = send()
+		}
+	}()
 
-type pendingHost struct {
-	addr netip.Addr
-	host report.Host
-}
-
-func (in *ingester) add(h report.Host) error {
-	addr, err := netip.ParseAddr(h.IP())
-	if err != nil {
-		in.stats.Skipped++
-		return nil
+	var writeErr error
+	for b := range batches {
+		if writeErr != nil {
+			continue // the parser is stopping; let it finish
+		}
+		if writeErr = b.write(ctx, tx, ids, runID, shardID); writeErr != nil {
+			close(stop)
+			continue
+		}
+		stats.Hosts += len(b.hosts)
+		stats.Ports += b.ports
 	}
-	// inet has no zones; a zoned link-local address is stored without one.
-	in.hosts = append(in.hosts, pendingHost{addr: addr.WithZone("").Unmap(), host: h})
-	in.ports += len(h.Ports)
-	if len(in.hosts) >= ingestBatchHosts || in.ports >= ingestBatchPorts {
-		return in.flush()
+	// batches is closed: the parser goroutine is done with parseErr and
+	// skipped.
+	if writeErr != nil {
+		return scan.IngestStats{}, writeErr
+	}
+	if parseErr != nil {
+		return scan.IngestStats{}, fmt.Errorf("parse: %w", parseErr)
+	}
+	stats.Skipped = skipped
+	return stats, nil
+}
+
+// ingestBatch is hosts converted for their columns, ports still in their
+// hosts, waiting for their ids.
+type ingestBatch struct {
+	hosts []ingestHost
+	ports int
+}
+
+type ingestHost struct {
+	addr         netip.Addr
+	mac, vendor  string
+	names        []string
+	os           []scan.OSMatch
+	scripts      []scan.Script
+	start, end   *time.Time
+	h            report.Host
+	portsScripts [][]scan.Script
+	portsCPE     [][]string
+}
+
+func (b *ingestBatch) add(addr netip.Addr, h report.Host) {
+	mac, vendor := h.MAC()
+	names := make([]string, len(h.Hostnames))
+	for i, n := range h.Hostnames {
+		names[i] = n.Name
+	}
+	osm := make([]scan.OSMatch, len(h.OS))
+	for j, m := range h.OS {
+		osm[j] = scan.OSMatch{Name: m.Name, Accuracy: m.Accuracy}
+	}
+	ps := make([][]scan.Script, len(h.Ports))
+	cpe := make([][]string, len(h.Ports))
+	for i, p := range h.Ports {
+		ps[i], cpe[i] = scripts(p.Scripts), strs(p.Service.CPE)
+	}
+	b.hosts = append(b.hosts, ingestHost{addr: addr, mac: mac, vendor: vendor, names: names, os: osm,
+		scripts: scripts(h.Scripts), start: timeOrNil(h.Start), end: timeOrNil(h.End), h: h,
+		portsScripts: ps, portsCPE: cpe})
+	b.ports += len(h.Ports)
+}
+
+var (
+	ingestHostCols = []string{"id", "run_id", "shard_id", "address", "mac", "vendor", "hostnames",
+		"status", "reason", "started_at", "ended_at", "os", "scripts", "srtt", "rttvar", "rtt_timeout"}
+	ingestPortCols = []string{"host_id", "run_id", "protocol", "port", "state", "reason",
+		"service", "product", "version", "extra_info", "cpe", "tunnel", "method", "conf", "banner", "scripts"}
+)
+
+// nextHostIDs draws $1 ids from the hosts sequence.
+const nextHostIDs = `SELECT nextval(pg_get_serial_sequence('hosts', 'id')) FROM generate_series(1, $1)`
+
+// hostIDs hands out host ids drawn from the hosts sequence ahead, a batch's
+// worth at a time; ids drawn and not used leave a gap in the sequence, as
+// any rolled-back insert does.
+type hostIDs struct {
+	tx   pgx.Tx
+	free []int64
+}
+
+func (h *hostIDs) collect(rows pgx.Rows, err error) error {
+	if err == nil {
+		var more []int64
+		more, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		h.free = append(h.free, more...)
+	}
+	if err != nil {
+		return fmt.Errorf("allocate host ids: %w", err)
 	}
 	return nil
 }
 
-func (in *ingester) flush() error {
-	if len(in.hosts) == 0 {
-		return nil
+// take returns n ids.
+func (h *hostIDs) take(ctx context.Context, n int) ([]int64, error) {
+	if short := n - len(h.free); short > 0 {
+		if err := h.collect(h.tx.Query(ctx, nextHostIDs, max(short, ingestBatchHosts))); err != nil {
+			return nil, err
+		}
 	}
-	const ids = `SELECT nextval(pg_get_serial_sequence('hosts', 'id')) FROM generate_series(1, $1)`
-	rows, err := in.tx.Query(in.ctx, ids, len(in.hosts))
-	if err != nil {
-		return fmt.Errorf("allocate host ids: %w", err)
-	}
-	hostIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("allocate host ids: %w", err)
-	}
+	out := h.free[:n:n]
+	h.free = h.free[n:]
+	return out, nil
+}
 
-	hostRows := make([][]any, len(in.hosts))
-	portRows := make([][]any, 0, in.ports)
-	for i, ph := range in.hosts {
-		h := ph.host
-		mac, vendor := h.MAC()
-		names := make([]string, 0, len(h.Hostnames))
-		for _, n := range h.Hostnames {
-			names = append(names, n.Name)
-		}
-		osm := make([]scan.OSMatch, len(h.OS))
-		for j, m := range h.OS {
-			osm[j] = scan.OSMatch{Name: m.Name, Accuracy: m.Accuracy}
-		}
-		hostRows[i] = []any{hostIDs[i], in.runID, in.shardID, ph.addr, mac, vendor, names,
-			h.Status, h.Reason, timeOrNil(h.Start), timeOrNil(h.End), osm, scripts(h.Scripts),
-			clampInt32(h.Times.SRTT), clampInt32(h.Times.RTTVar), clampInt32(h.Times.Timeout)}
-		for _, p := range h.Ports {
-			sv := p.Service
-			portRows = append(portRows, []any{hostIDs[i], in.runID, p.Protocol, p.Number, p.State,
-				p.Reason, sv.Name, sv.Product, sv.Version, sv.ExtraInfo, strs(sv.CPE),
-				sv.Tunnel, sv.Method, sv.Conf, sv.Banner, scripts(p.Scripts)})
-		}
+// write takes the batch's host ids and copies its hosts, then its ports,
+// each row made as COPY asks for it.
+func (b *ingestBatch) write(ctx context.Context, tx pgx.Tx, ids *hostIDs, runID, shardID int64) error {
+	batchIDs, err := ids.take(ctx, len(b.hosts))
+	if err != nil {
+		return err
 	}
-	hostCols := []string{"id", "run_id", "shard_id", "address", "mac", "vendor", "hostnames",
-		"status", "reason", "started_at", "ended_at", "os", "scripts", "srtt", "rttvar", "rtt_timeout"}
-	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"hosts"}, hostCols, pgx.CopyFromRows(hostRows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hosts"}, ingestHostCols, &hostSource{b: b, ids: batchIDs, runID: runID, shardID: shardID}); err != nil {
 		return mapWrite("copy hosts", err, "")
 	}
-	portCols := []string{"host_id", "run_id", "protocol", "port", "state", "reason",
-		"service", "product", "version", "extra_info", "cpe", "tunnel", "method", "conf", "banner", "scripts"}
-	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"ports"}, portCols, pgx.CopyFromRows(portRows)); err != nil {
+	if b.ports == 0 {
+		return nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ports"}, ingestPortCols, &portSource{b: b, ids: batchIDs, runID: runID}); err != nil {
 		return mapWrite("copy ports", err, "")
 	}
-	in.stats.Hosts += len(hostRows)
-	in.stats.Ports += len(portRows)
-	clear(in.hosts) // drop references so the parsed hosts can be collected
-	in.hosts = in.hosts[:0]
-	in.ports = 0
 	return nil
+}
+
+// hostSource gives COPY a batch's hosts, one row at a time in one reused
+// slice (COPY encodes a row before it asks for the next).
+type hostSource struct {
+	b              *ingestBatch
+	ids            []int64
+	runID, shardID int64
+	i              int
+	row            [16]any
+}
+
+func (s *hostSource) Next() bool { s.i++; return s.i <= len(s.b.hosts) }
+func (s *hostSource) Err() error { return nil }
+
+func (s *hostSource) Values() ([]any, error) {
+	ih := &s.b.hosts[s.i-1]
+	h := &ih.h
+	s.row = [16]any{s.ids[s.i-1], s.runID, s.shardID, ih.addr, ih.mac, ih.vendor, ih.names,
+		h.Status, h.Reason, ih.start, ih.end, ih.os, ih.scripts,
+		clampInt32(h.Times.SRTT), clampInt32(h.Times.RTTVar), clampInt32(h.Times.Timeout)}
+	return s.row[:], nil
+}
+
+// portSource gives COPY a batch's ports, host by host.
+type portSource struct {
+	b     *ingestBatch
+	ids   []int64
+	runID int64
+	host  int // index of the current host
+	port  int // index of the next port in it, plus one
+	row   [16]any
+}
+
+func (s *portSource) Next() bool {
+	for s.host < len(s.b.hosts) {
+		if s.port < len(s.b.hosts[s.host].h.Ports) {
+			s.port++
+			return true
+		}
+		s.host, s.port = s.host+1, 0
+	}
+	return false
+}
+
+func (s *portSource) Err() error { return nil }
+
+func (s *portSource) Values() ([]any, error) {
+	ih := &s.b.hosts[s.host]
+	p := &ih.h.Ports[s.port-1]
+	sv := &p.Service
+	s.row = [16]any{s.ids[s.host], s.runID, p.Protocol, p.Number, p.State,
+		p.Reason, sv.Name, sv.Product, sv.Version, sv.ExtraInfo, ih.portsCPE[s.port-1],
+		sv.Tunnel, sv.Method, sv.Conf, sv.Banner, ih.portsScripts[s.port-1]}
+	return s.row[:], nil
 }
 
 // clampInt32 fits a scanner-reported number into an integer column.
@@ -289,19 +441,26 @@ func attachPorts(ctx context.Context, q querier, hosts []scan.HostRow) error {
 		ids[i] = hosts[i].ID
 		byID[hosts[i].ID] = &hosts[i]
 	}
-	const pq = `SELECT ` + portCols + ` FROM ports p JOIN hosts h ON h.id = p.host_id
-WHERE p.host_id = ANY($1) ORDER BY p.host_id, p.protocol, p.port, p.id`
+	// The address is the host's: no join with hosts, whose planner
+	// estimate (ports have no foreign key to lean on) could scan them all.
+	const pq = `SELECT p.host_id, p.protocol, p.port, p.state, p.reason,
+p.service, p.product, p.version, p.extra_info, p.cpe, p.tunnel, p.method, p.conf, p.banner, p.scripts
+FROM ports p WHERE p.host_id = ANY($1) ORDER BY p.host_id, p.protocol, p.port, p.id`
 	rows, err := q.Query(ctx, pq, ids)
 	if err != nil {
 		return fmt.Errorf("ports: %w", err)
 	}
-	ports, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scan.PortRow, error) { return scanPort(r) })
+	var p scan.PortRow
+	_, err = pgx.ForEachRow(rows, []any{&p.HostID, &p.Protocol, &p.Port, &p.State, &p.Reason,
+		&p.Service, &p.Product, &p.Version, &p.ExtraInfo, &p.CPE, &p.Tunnel, &p.Method, &p.Conf, &p.Banner, &p.Scripts}, func() error {
+		h := byID[p.HostID]
+		p.Address, p.CPE = h.Address, strs(p.CPE)
+		h.Ports = append(h.Ports, p)
+		p.CPE, p.Scripts = nil, nil
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("ports: %w", err)
-	}
-	for _, p := range ports {
-		h := byID[p.HostID]
-		h.Ports = append(h.Ports, p)
 	}
 	return nil
 }

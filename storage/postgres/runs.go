@@ -165,6 +165,9 @@ func validRunStatus(st scan.RunStatus) bool {
 // setting it to any other status fails with an error wrapping ErrConflict
 // that names both statuses. Callers that may race a cancellation can treat
 // that ErrConflict as "already decided".
+//
+// Parsing does not replace paused: a paused run stays paused while the
+// results of shards that finished before the pause are parsed.
 func (s *Store) SetRunStatus(ctx context.Context, runID int64, status scan.RunStatus, errMsg string) error {
 	if !validRunStatus(status) {
 		return fmt.Errorf("set run status: %w: unknown run status %q", ErrInvalid, status)
@@ -176,13 +179,22 @@ UPDATE runs SET
     started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, now()) ELSE started_at END,
     finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE NULL END,
     window_opens_at = NULL
-WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')`
+WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')
+  AND NOT ($2 = 'parsing' AND status = 'paused')`
 	tag, err := s.pool.Exec(ctx, q, runID, string(status), errMsg)
 	if err != nil {
 		return mapWrite("set run status", err, "")
 	}
 	if tag.RowsAffected() == 1 {
 		return nil
+	}
+	if status == scan.RunParsing {
+		// A shard parsed while its run is paused (its scan had ended
+		// before the pause reached it, as it may in a run of many
+		// workflows) leaves the run paused.
+		if err := s.finalRunCheck(ctx, "set run status", runID, scan.RunPaused); err == nil {
+			return nil
+		}
 	}
 	return s.finalRunCheck(ctx, "set run status", runID, status)
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -101,14 +102,16 @@ func TestSetRunStatus(t *testing.T) {
 		name  string
 		steps []scan.RunStatus
 		last  scan.RunStatus
-		want  error // of the last step
+		want  error          // of the last step
+		stays scan.RunStatus // the status after the last step, when not last
 	}{
-		{"forward", []scan.RunStatus{scan.RunRunning, scan.RunParsing}, scan.RunCompleted, nil},
-		{"fail", []scan.RunStatus{scan.RunRunning}, scan.RunFailed, nil},
-		{"cancel while pending", nil, scan.RunCancelled, nil},
-		{"final repeat", []scan.RunStatus{scan.RunFailed}, scan.RunFailed, nil},
-		{"final is final", []scan.RunStatus{scan.RunCancelled}, scan.RunRunning, ErrConflict},
-		{"final to final", []scan.RunStatus{scan.RunCompleted}, scan.RunFailed, ErrConflict},
+		{"forward", []scan.RunStatus{scan.RunRunning, scan.RunParsing}, scan.RunCompleted, nil, ""},
+		{"fail", []scan.RunStatus{scan.RunRunning}, scan.RunFailed, nil, ""},
+		{"cancel while pending", nil, scan.RunCancelled, nil, ""},
+		{"final repeat", []scan.RunStatus{scan.RunFailed}, scan.RunFailed, nil, ""},
+		{"final is final", []scan.RunStatus{scan.RunCancelled}, scan.RunRunning, ErrConflict, ""},
+		{"final to final", []scan.RunStatus{scan.RunCompleted}, scan.RunFailed, ErrConflict, ""},
+		{"parsing keeps a pause", []scan.RunStatus{scan.RunRunning, scan.RunPaused}, scan.RunParsing, nil, scan.RunPaused},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,8 +128,8 @@ func TestSetRunStatus(t *testing.T) {
 			must(t, err)
 			got, err := st.GetRun(ctx, r.ID)
 			must(t, err)
-			if got.Status != tt.last {
-				t.Fatalf("status = %s, want %s", got.Status, tt.last)
+			if want := cmp.Or(tt.stays, tt.last); got.Status != want {
+				t.Fatalf("status = %s, want %s", got.Status, want)
 			}
 			if ran := slices.Contains(tt.steps, scan.RunRunning); ran != (got.StartedAt != nil) {
 				t.Fatalf("started_at = %v after steps %v", got.StartedAt, tt.steps)
@@ -135,7 +138,7 @@ func TestSetRunStatus(t *testing.T) {
 				t.Fatalf("finished_at = %v for %s", got.FinishedAt, tt.last)
 			}
 			// The first final error wins on a repeat.
-			if tt.name != "final repeat" && got.Error != "boom" {
+			if tt.name != "final repeat" && tt.stays == "" && got.Error != "boom" {
 				t.Fatalf("error = %q, want boom", got.Error)
 			}
 		})
