@@ -181,8 +181,16 @@ func parentPid(pid int) (int, bool) {
 
 // logTail returns the last lines this run wrote to the log.
 func (p *proc) logTail() string {
-	const maxBytes = 4096
 	const maxLines = 30
+	lines := strings.Split(strings.TrimRight(p.runLog(4096), "\n"), "\n")
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runLog returns what this run wrote to the log, its last maxBytes at most.
+func (p *proc) runLog(maxBytes int64) string {
 	f, err := os.Open(p.spec.logPath)
 	if err != nil {
 		return ""
@@ -200,16 +208,15 @@ func (p *proc) logTail() string {
 		return ""
 	}
 	b, _ := io.ReadAll(f)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > maxLines {
-		lines = lines[len(lines)-maxLines:]
-	}
-	return strings.Join(lines, "\n")
+	return string(b)
 }
 
-// addrInUse reports whether this run's log says a listen address was taken.
+// addrInUse reports whether this run's log says a listen address was
+// taken. It reads the whole run's log (up to 1 MiB), not the tail shown in
+// errors: the Temporal dev server logs the failed bind, then panics with a
+// stack trace longer than that tail.
 func (p *proc) addrInUse() bool {
-	return strings.Contains(strings.ToLower(p.logTail()), "address already in use")
+	return strings.Contains(strings.ToLower(p.runLog(1<<20)), "address already in use")
 }
 
 // failure wraps err with the log file's name and its tail.
