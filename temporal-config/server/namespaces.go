@@ -22,23 +22,36 @@ const namespaceRetention = 24 * time.Hour
 // frontend, retrying until the server answers; one that exists is left as
 // it is.
 func registerNamespaces(ctx context.Context, addr string, namespaces []string, warn func(error)) {
+	forEachNamespace(ctx, addr, namespaces, warn, func(ctx context.Context, conn *grpc.ClientConn, ns string) error {
+		_, err := workflowservice.NewWorkflowServiceClient(conn).RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace:                        ns,
+			WorkflowExecutionRetentionPeriod: durationpb.New(namespaceRetention),
+		})
+		var exists *serviceerror.NamespaceAlreadyExists
+		if errors.As(err, &exists) {
+			return nil
+		}
+		return err
+	})
+}
+
+// forEachNamespace calls do for each namespace over one connection to the
+// internal frontend at addr, each call bounded to 10 s and tried again every
+// second until it succeeds or ctx ends; every 30th failure in a row is
+// passed to warn.
+func forEachNamespace(ctx context.Context, addr string, namespaces []string, warn func(error), do func(context.Context, *grpc.ClientConn, string) error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		warn(err)
 		return
 	}
 	defer conn.Close()
-	ws := workflowservice.NewWorkflowServiceClient(conn)
 	for _, ns := range namespaces {
 		for attempt := 0; ; attempt++ {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			_, err := ws.RegisterNamespace(cctx, &workflowservice.RegisterNamespaceRequest{
-				Namespace:                        ns,
-				WorkflowExecutionRetentionPeriod: durationpb.New(namespaceRetention),
-			})
+			err := do(cctx, conn, ns)
 			cancel()
-			var exists *serviceerror.NamespaceAlreadyExists
-			if err == nil || errors.As(err, &exists) {
+			if err == nil {
 				break
 			}
 			if attempt%30 == 29 {
